@@ -1,0 +1,61 @@
+# Quire's two entry points: `make run` (embedded, one process) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
+
+# The test suite runs in production mode against real PostgreSQL and Redis.
+TEST_ENV := DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/quire \
+	REDIS_URL=redis://127.0.0.1:6379/0 \
+	SECRET_KEY=test-only-secret-key-0123456789 \
+	QUIRE_SECURE_COOKIES=false
+
+.PHONY: run test install frontend services system-packages lint pytest frontend-test clean
+
+run: install frontend
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensure_demo_admin
+	@echo "Quire is serving on http://127.0.0.1:8000 (embedded mode)"
+	exec $(BIN)/daphne -b 127.0.0.1 -p 8000 quire.asgi:application
+
+test: install frontend system-packages services lint pytest frontend-test
+
+install: $(STAMPS)/python-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(STAMPS)/python-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable ".[dev]"
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm-deps: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+frontend: frontend/dist/assets/app.js
+
+frontend/dist/assets/app.js: $(STAMPS)/npm-deps $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+system-packages:
+	@bash deploy/local/system-packages.sh
+
+services:
+	@bash deploy/local/ensure-services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+pytest: install
+	$(TEST_ENV) $(BIN)/pytest
+
+frontend-test: $(STAMPS)/npm-deps
+	cd frontend && npm test
+
+clean:
+	rm -rf $(VENV) $(STAMPS) frontend/node_modules frontend/dist var

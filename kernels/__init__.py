@@ -1,0 +1,1 @@
+"""Kernels: kernel sessions, the kernel host that relays between the platform and a sandboxed kernel process."""

@@ -1,0 +1,244 @@
+"""The kernel host: owns one sandboxed kernel process for one session and relays between it and the platform.
+
+Commands arrive on the session's channel-layer channel; kernel events go to the notebook's group, and a cell's
+final state is written to the database before its viewers hear of it. Runs inside a Celery task in production
+and as a task of the server's event loop in embedded mode; the code is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from kernels import services
+from kernels.core import protocol
+from kernels.core.errors import ProtocolError
+from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
+from notebooks.events import publish_now
+
+log = logging.getLogger(__name__)
+
+# A kernel that has not said "ready" by then is broken (a cold start inside the sandbox takes well under 2 s).
+READY_TIMEOUT_S = 60.0
+# How long a kernel gets to exit after "shutdown" before it is killed.
+SHUTDOWN_GRACE_S = 5.0
+# Live outputs kept per execution before the host stops accumulating (the kernel truncates well below this).
+MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
+
+
+class _Execution:
+    """What the host accumulates for one cell run until it finishes."""
+
+    def __init__(self, cell_id: str) -> None:
+        self.cell_id = cell_id
+        self.outputs: list[dict[str, Any]] = []
+        self.symbols: list[dict[str, Any]] = []
+        self.kept_bytes = 0
+
+    def add_output(self, output: dict[str, Any]) -> None:
+        text = output.get("text")
+        size = len(text) if isinstance(text, str) else len(repr(output.get("data", "")))
+        if self.kept_bytes + size > MAX_KEPT_OUTPUT_BYTES:
+            return
+        self.kept_bytes += size
+        last = self.outputs[-1] if self.outputs else None
+        if (
+            output.get("output_type") == "stream"
+            and last is not None
+            and last.get("output_type") == "stream"
+            and last.get("name") == output.get("name")
+        ):
+            last["text"] = str(last["text"]) + str(output.get("text", ""))
+        else:
+            self.outputs.append(dict(output))
+
+
+class KernelHost:
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.layer = get_channel_layer()
+        self.kernel: LaunchedKernel | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.executions: dict[str, _Execution] = {}
+        self.busy = False
+        self.stopping = False
+        self.workdir: Path | None = None
+
+    async def run(self) -> None:
+        info = await sync_to_async(services.load_session_for_host)(self.session_id)
+        if info is None:
+            log.info("kernel session %s is gone or already hosted; nothing to do", self.session_id)
+            return
+        self.info = info
+        try:
+            await self._serve()
+        except Exception as exc:  # process boundary: whatever broke, the session must not stay "running"
+            log.exception("kernel host for session %s failed", self.session_id)
+            await self._set_state("dead", reason=f"kernel host failed: {exc}")
+        finally:
+            self._reap()
+
+    async def _serve(self) -> None:
+        parent, child = socket.socketpair()
+        self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
+        spec = KernelSpec(
+            fd=child.fileno(),
+            workdir=self.workdir,
+            memory_mb=self.info.memory_mb,
+            cpu_seconds=self.info.cpu_seconds,
+            cell_time_limit_s=self.info.cell_time_limit_s,
+            network=self.info.network,
+        )
+        try:
+            self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)
+        except LaunchError as exc:
+            await self._set_state("dead", reason=str(exc))
+            return
+        finally:
+            child.close()
+        reader, self.writer = await asyncio.open_unix_connection(sock=parent)
+        try:
+            ready = await asyncio.wait_for(self._read_event(reader), READY_TIMEOUT_S)
+        except TimeoutError:
+            ready = None
+        if ready is None or ready.get("type") != "ready":
+            await self._set_state("dead", reason="the kernel did not start")
+            return
+        await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
+
+        commands = asyncio.create_task(self._relay_commands())
+        try:
+            await self._relay_events(reader)
+        finally:
+            commands.cancel()
+        code = await asyncio.to_thread(self._wait_exit)
+        if self.stopping:
+            await self._set_state("stopped", reason="shut down")
+        else:
+            await self._set_state("dead", reason=_exit_reason(code))
+
+    async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
+        payload = await protocol.read_frame_async(reader)
+        if payload is None:
+            return None
+        event = protocol.decode_payload(payload)
+        return event if isinstance(event, dict) else None
+
+    async def _send(self, command: dict[str, Any]) -> None:
+        assert self.writer is not None
+        self.writer.write(protocol.encode(protocol.command_from_dict(command)))
+        await self.writer.drain()
+
+    async def _relay_commands(self) -> None:
+        assert self.layer is not None
+        while True:
+            message = await self.layer.receive(self.info.channel)
+            command = message.get("command") or {}
+            kind = command.get("type")
+            try:
+                if kind == "execute":
+                    self.executions[command["exec_id"]] = _Execution(command["cell_id"])
+                    if not self.busy:
+                        self.busy = True
+                        await self._set_state("busy")
+                elif kind == "shutdown":
+                    self.stopping = True
+                await self._send(command)
+            except (ProtocolError, KeyError, TypeError, ValueError) as exc:
+                log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
+            except (ConnectionError, OSError):
+                return  # the kernel is gone; the event loop notices and marks the session
+
+    async def _relay_events(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                event = await self._read_event(reader)
+            except ProtocolError as exc:
+                log.warning("kernel of session %s sent a bad frame: %s", self.session_id, exc)
+                continue
+            if event is None:
+                return
+            await self._on_event(event)
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        exec_id = str(event.get("exec_id", ""))
+        execution = self.executions.get(exec_id)
+        notebook_id = self.info.notebook_id
+        if kind == "cell_status" and execution is not None:
+            state = event.get("state")
+            if state == "running":
+                await publish_now(notebook_id, {"type": "cell_status", "cell_id": execution.cell_id, "state": state})
+                await sync_to_async(services.do_mark_running)(exec_id)
+            elif state in services.FINAL_STATES:
+                del self.executions[exec_id]
+                await sync_to_async(services.do_finish_execution)(
+                    exec_id, state=str(state), outputs=execution.outputs, symbols=execution.symbols
+                )
+                if not self.executions and self.busy:
+                    self.busy = False
+                    await self._set_state("idle")
+        elif kind == "output" and execution is not None:
+            output = event.get("output")
+            if isinstance(output, dict):
+                execution.add_output(output)
+                await publish_now(notebook_id, {"type": "output", "cell_id": execution.cell_id, "output": output})
+        elif kind == "cell_result" and execution is not None:
+            execution.symbols = list(event.get("symbols") or [])
+            await publish_now(
+                notebook_id,
+                {"type": "cell_result", "cell_id": execution.cell_id, "symbols": execution.symbols,
+                 "stale": list(event.get("stale") or [])},
+            )
+        elif kind == "statement" and execution is not None:
+            await publish_now(
+                notebook_id,
+                {"type": "statement", "cell_id": execution.cell_id,
+                 "line_start": event.get("line_start"), "line_end": event.get("line_end")},
+            )
+        elif kind == "error":
+            log.warning("kernel of session %s reported: %s", self.session_id, event.get("message"))
+
+    async def _set_state(self, state: str, *, reason: str = "", **fields: Any) -> None:
+        await sync_to_async(services.do_set_session_state)(
+            self.info.session_id, state=state, reason=reason, **fields
+        )
+
+    def _wait_exit(self) -> int | None:
+        if self.kernel is None:
+            return None
+        try:
+            return self.kernel.wait(SHUTDOWN_GRACE_S)
+        except Exception:  # still alive after the grace period, or already reaped
+            self.kernel.kill()
+            return self.kernel.poll()
+
+    def _reap(self) -> None:
+        if self.kernel is not None and self.kernel.poll() is None:
+            self.kernel.kill()
+        if self.writer is not None:
+            self.writer.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "the kernel stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"the kernel was killed by {name}"
+    return f"the kernel exited with code {code}"

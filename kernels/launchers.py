@@ -1,0 +1,186 @@
+"""Sandbox launchers for kernel processes: a plain limited subprocess, or a bubblewrap sandbox.
+
+Each launcher takes a `KernelSpec` and returns a `LaunchedKernel` (poll / signal / terminate / kill), like
+jupyter_client's provisioners. Plain Python: no Django import, so the engine tests can use it too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The repository root holds the `kernels` package the kernel process runs from.
+CODE_ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_CODE_ROOT = "/opt/quire"
+SANDBOX_HOME = "/home/kernel"
+NOBODY = 65534
+
+
+class LaunchError(RuntimeError):
+    """The kernel process could not be started."""
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """What to start: the inherited socket fd and the limits the quota grants."""
+
+    fd: int
+    workdir: Path
+    memory_mb: int = 2048
+    cpu_seconds: int = 3600
+    cell_time_limit_s: int = 0
+    network: bool = False
+    max_file_mb: int = 1024
+    max_open_files: int = 1024
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class LaunchedKernel:
+    """A started kernel process (in its own process group, so signals reach its children too)."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.popen.wait(timeout)
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def terminate(self) -> None:
+        self.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+
+
+def _rlimits(spec: KernelSpec) -> list[str]:
+    # RLIMIT_DATA, not RLIMIT_AS: a JVM reserves far more address space than it touches, and an address-space
+    # cap that stops a memory bomb also stops the Spark driver from starting.
+    mib = 1024 * 1024
+    limits = [
+        f"--data={spec.memory_mb * mib}",
+        f"--fsize={spec.max_file_mb * mib}",
+        f"--nofile={spec.max_open_files}",
+        "--core=0",
+    ]
+    if spec.cpu_seconds:
+        limits.append(f"--cpu={spec.cpu_seconds}")
+    return ["prlimit", *limits, "--"]
+
+
+def _kernel_argv(spec: KernelSpec, python: str) -> list[str]:
+    argv = [python, "-m", "kernels.core.process", "--fd", str(spec.fd)]
+    if spec.cell_time_limit_s:
+        argv += ["--cell-time-limit", str(spec.cell_time_limit_s)]
+    return argv
+
+
+def _base_env(spec: KernelSpec, *, home: str, code_root: str) -> dict[str, str]:
+    # A scrubbed environment: nothing of the platform's (database, Redis, secret key) reaches user code.
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": code_root,
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        "TMPDIR": "/tmp",
+    }
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        env["JAVA_HOME"] = java_home
+    env.update(spec.env)
+    return env
+
+
+def _popen(argv: list[str], *, spec: KernelSpec, env: dict[str, str], cwd: Path) -> LaunchedKernel:
+    try:
+        popen = subprocess.Popen(
+            argv, pass_fds=(spec.fd,), env=env, cwd=cwd, start_new_session=True, stdin=subprocess.DEVNULL
+        )
+    except OSError as exc:
+        raise LaunchError(f"could not start the kernel: {exc}") from exc
+    return LaunchedKernel(popen)
+
+
+def launch_process(spec: KernelSpec) -> LaunchedKernel:
+    """A kernel as a plain subprocess with rlimits and a scrubbed environment (no filesystem isolation)."""
+    spec.workdir.mkdir(parents=True, exist_ok=True)
+    env = _base_env(spec, home=str(spec.workdir), code_root=str(CODE_ROOT))
+    return _popen([*_rlimits(spec), *_kernel_argv(spec, sys.executable)], spec=spec, env=env, cwd=spec.workdir)
+
+
+def _ro_binds() -> list[str]:
+    binds: list[str] = []
+    for path in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc/alternatives", "/etc/ssl", "/etc/java-17-openjdk",
+                 "/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/mime.types"):
+        if os.path.lexists(path):
+            binds += ["--ro-bind", path, path]
+    for prefix in {sys.base_prefix, sys.prefix}:
+        if not prefix.startswith("/usr"):
+            binds += ["--ro-bind", prefix, prefix]
+    binds += ["--ro-bind", str(CODE_ROOT / "kernels"), f"{SANDBOX_CODE_ROOT}/kernels"]
+    return binds
+
+
+def bwrap_argv(spec: KernelSpec) -> list[str]:
+    """The bubblewrap command line: read-only system, private home and /tmp, no network unless allowed.
+
+    Not --unshare-all: it includes --unshare-cgroup, which makes the Spark driver's JVM fail at start.
+    """
+    argv = [
+        "bwrap",
+        "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--uid", str(NOBODY), "--gid", str(NOBODY),
+        "--hostname", "kernel",
+        "--die-with-parent",
+        "--new-session",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/tmp",
+        *_ro_binds(),
+        "--bind", str(spec.workdir), SANDBOX_HOME,
+        "--chdir", SANDBOX_HOME,
+        "--clearenv",
+    ]
+    if not spec.network:
+        argv.append("--unshare-net")
+    for name, value in _base_env(spec, home=SANDBOX_HOME, code_root=SANDBOX_CODE_ROOT).items():
+        argv += ["--setenv", name, value]
+    return argv
+
+
+def launch_bwrap(spec: KernelSpec) -> LaunchedKernel:
+    if shutil.which("bwrap") is None:
+        raise LaunchError("bubblewrap (bwrap) is not installed")
+    spec.workdir.mkdir(parents=True, exist_ok=True)
+    argv = [*_rlimits(spec), *bwrap_argv(spec), *_kernel_argv(spec, sys.executable)]
+    return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir)
+
+
+LAUNCHERS: dict[str, Callable[[KernelSpec], LaunchedKernel]] = {
+    "process": launch_process,
+    "bwrap": launch_bwrap,
+}
+
+
+def launch(kind: str, spec: KernelSpec) -> LaunchedKernel:
+    try:
+        launcher = LAUNCHERS[kind]
+    except KeyError:
+        raise LaunchError(f"unknown kernel sandbox {kind!r}; known: {', '.join(LAUNCHERS)}") from None
+    return launcher(spec)

@@ -1,0 +1,81 @@
+"""Kernel sessions (one live kernel per notebook) and executions (who ran which cell, and what came out)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+LIVE_STATES = ("starting", "idle", "busy")
+
+
+class KernelSession(models.Model):
+    class State(models.TextChoices):
+        STARTING = "starting"
+        IDLE = "idle"
+        BUSY = "busy"
+        DEAD = "dead"
+        STOPPED = "stopped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    notebook = models.ForeignKey("notebooks.Notebook", on_delete=models.CASCADE, related_name="kernel_sessions")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.STARTING)
+    # The channel-layer name the session's host reads commands from.
+    channel = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=200, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notebook"], condition=Q(state__in=LIVE_STATES), name="one_live_kernel_per_notebook"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"kernel {self.pk} ({self.state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES
+
+
+class Execution(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        ERROR = "error"
+        INTERRUPTED = "interrupted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    notebook = models.ForeignKey("notebooks.Notebook", on_delete=models.CASCADE, related_name="executions")
+    session = models.ForeignKey(KernelSession, null=True, on_delete=models.SET_NULL, related_name="executions")
+    cell_id = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    language = models.CharField(max_length=10)
+    source = models.TextField()
+    code_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    outputs = models.JSONField(default=list)
+    symbols = models.JSONField(default=list)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [models.Index(fields=["notebook", "cell_id", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"execution of {self.cell_id} ({self.state})"

@@ -1,0 +1,23 @@
+"""Celery tasks of the kernels app: the long-lived kernel host."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from celery import shared_task
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="kernels.host_kernel", queue="kernels", ignore_result=True)
+def host_kernel(session_id: str) -> None:
+    """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
+    from kernels.host import KernelHost
+
+    close_old_connections()
+    try:
+        asyncio.run(KernelHost(session_id).run())
+    finally:
+        close_old_connections()

@@ -1,0 +1,1 @@
+"""Notebooks: drafts, sharing roles, the REST API and the live WebSocket consumer."""

@@ -1,0 +1,41 @@
+"""Publishing live events to everyone watching a notebook, always after the database commit they describe."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+
+
+def group_name(notebook_id: int) -> str:
+    return f"notebook.{notebook_id}"
+
+
+def _envelope(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "notebook.event", "event": {"v": PROTOCOL_VERSION, **event}}
+
+
+def publish(notebook_id: int, event: dict[str, Any]) -> None:
+    """Send `event` to the notebook's viewers once the current transaction (if any) commits."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event))
+
+    transaction.on_commit(send)
+
+
+async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
+    """Send an event that has no database write behind it (streamed output, the current statement)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(group_name(notebook_id), _envelope(event))

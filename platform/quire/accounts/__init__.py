@@ -1,0 +1,1 @@
+"""Accounts: sign-in pages, API tokens for scripts, and the first admin."""

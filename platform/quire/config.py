@@ -1,0 +1,135 @@
+"""Environment variables parsed and validated into one typed configuration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+MODES = ("embedded", "production")
+KERNEL_HOSTS = ("inprocess", "celery")
+SANDBOXES = ("process", "bwrap")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the settings module needs, already checked."""
+
+    mode: str
+    debug: bool
+    secret_key: str
+    var_dir: Path
+    database: dict[str, object]
+    redis_url: str | None
+    allowed_hosts: list[str]
+    kernel_host: str
+    sandbox: str
+    secure_cookies: bool
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def parse_database_url(url: str) -> dict[str, object]:
+    """Turn postgres://user:pass@host:port/name (or sqlite:///path) into a Django DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme in ("postgres", "postgresql", "pgsql"):
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured(f"DATABASE_URL names no database: {url!r}")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"DATABASE_URL has a bad port: {url!r}") from exc
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(port or ""),
+            # Kernel hosts and consumers hold connections across awaits; keep them short-lived.
+            "CONN_MAX_AGE": 0,
+        }
+    if parts.scheme == "sqlite":
+        # sqlite:////abs/path.db is absolute, sqlite:///rel.db relative (the usual database-URL convention).
+        path = unquote(parts.path)[1:]
+        if not path:
+            raise ImproperlyConfigured(f"DATABASE_URL names no SQLite file: {url!r}")
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must start with postgres:// or sqlite:///, not {parts.scheme or url!r}"
+    )
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Read the environment; raise ImproperlyConfigured with a clear message on any bad value."""
+    env = os.environ if env is None else env
+    database_url = env.get("DATABASE_URL") or None
+    redis_url = env.get("REDIS_URL") or None
+    default_mode = "production" if (database_url or redis_url) else "embedded"
+    mode = _choice(env, "QUIRE_MODE", MODES, default=default_mode)
+    var_dir = Path(env.get("QUIRE_VAR_DIR") or REPO_ROOT / "var").resolve()
+
+    if mode == "production":
+        if not database_url:
+            raise ImproperlyConfigured("production mode needs DATABASE_URL (postgres://...)")
+        if not redis_url:
+            raise ImproperlyConfigured("production mode needs REDIS_URL (redis://...)")
+        secret_key = env.get("SECRET_KEY") or ""
+        if len(secret_key) < 16:
+            raise ImproperlyConfigured("production mode needs SECRET_KEY of at least 16 characters")
+        debug = _flag(env, "QUIRE_DEBUG", default=False)
+        kernel_host = _choice(env, "QUIRE_KERNEL_HOST", KERNEL_HOSTS, default="celery")
+    else:
+        secret_key = env.get("SECRET_KEY") or "embedded-mode-local-only-secret-key"
+        debug = _flag(env, "QUIRE_DEBUG", default=True)
+        kernel_host = _choice(env, "QUIRE_KERNEL_HOST", KERNEL_HOSTS, default="inprocess")
+
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}")
+    if kernel_host == "celery" and not redis_url:
+        raise ImproperlyConfigured("QUIRE_KERNEL_HOST=celery needs REDIS_URL")
+
+    database = parse_database_url(database_url or f"sqlite:///{var_dir / 'quire.sqlite3'}")
+    hosts_raw = env.get("ALLOWED_HOSTS") or ("*" if mode == "embedded" else "localhost,127.0.0.1")
+    allowed_hosts = [h.strip() for h in hosts_raw.split(",") if h.strip()]
+    default_sandbox = "bwrap" if shutil.which("bwrap") else "process"
+    sandbox = _choice(env, "QUIRE_KERNEL_SANDBOX", SANDBOXES, default=default_sandbox)
+    if sandbox == "bwrap" and not shutil.which("bwrap"):
+        raise ImproperlyConfigured("QUIRE_KERNEL_SANDBOX=bwrap but bubblewrap (bwrap) is not installed")
+    return Config(
+        mode=mode,
+        debug=debug,
+        secret_key=secret_key,
+        var_dir=var_dir,
+        database=database,
+        redis_url=redis_url,
+        allowed_hosts=allowed_hosts,
+        kernel_host=kernel_host,
+        sandbox=sandbox,
+        secure_cookies=_flag(env, "QUIRE_SECURE_COOKIES", default=mode == "production" and not debug),
+    )

@@ -1,0 +1,1 @@
+"""Small shared building blocks of the platform, one topic a module."""

@@ -1,0 +1,1 @@
+"""Teams: groups of users with members and team admins."""

@@ -1,0 +1,18 @@
+"""HTTP URL routes: pages, the REST API, its schema, and Django admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("quire.accounts.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("quire.accounts.api_urls")),
+    path("api/", include("quire.teams.urls")),
+    path("api/", include("notebooks.api_urls")),
+    path("", include("notebooks.urls")),
+]

@@ -1,0 +1,88 @@
+"""Shared fixtures: named people and teams, and the real processes (Celery worker, Daphne) tests talk to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support import Service, env_for, start_celery_worker, start_daphne
+
+if TYPE_CHECKING:
+    from quire.teams.models import Team
+
+# Django imports stay inside the fixtures: the engine tests under tests/kernels/core run without Django.
+PASSWORD = "correct horse battery staple"
+
+
+def _user(username: str, **extra: object):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
+
+
+@pytest.fixture
+def alice(db):  # type: ignore[no-untyped-def]
+    return _user("alice", email="alice@example.com")
+
+
+@pytest.fixture
+def bob(db):  # type: ignore[no-untyped-def]
+    return _user("bob", email="bob@example.com")
+
+
+@pytest.fixture
+def site_admin(db):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser(username="root", password=PASSWORD, email="root@example.com")
+
+
+@pytest.fixture
+def team_acme(alice, bob) -> Team:  # type: ignore[no-untyped-def]
+    """Acme: alice is its admin, bob a member."""
+    from quire.teams.models import Membership, Team
+
+    team = Team.objects.create(name="Acme", slug="acme")
+    Membership.objects.create(team=team, user=alice, role=Membership.Role.ADMIN)
+    Membership.objects.create(team=team, user=bob, role=Membership.Role.MEMBER)
+    return team
+
+
+@pytest.fixture
+def alice_token(alice) -> str:  # type: ignore[no-untyped-def]
+    from quire.accounts.services import do_issue_token
+
+    return do_issue_token(alice, name="tests").key
+
+
+@pytest.fixture(scope="session")
+def process_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("process-logs")
+
+
+def _test_database_env() -> dict[str, str]:
+    from django.conf import settings
+
+    assert settings.QUIRE_MODE == "production", "run the suite through `make test` (PostgreSQL and Redis)"
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return env_for({"DATABASE_URL": url, "QUIRE_VAR_DIR": str(settings.QUIRE_VAR_DIR)})
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, process_logs: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
+    """A real Celery worker on the "kernels" queue, talking to the test database and Redis."""
+    worker = start_celery_worker(env=_test_database_env(), log_dir=process_logs)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, celery_worker: Service, process_logs: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A live Daphne serving the whole app (HTTP and WebSockets) on the test database; yields its base URL."""
+    server, port = start_daphne(env=_test_database_env(), log_dir=process_logs)
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

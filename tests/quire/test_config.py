@@ -1,0 +1,72 @@
+"""Settings come from the environment and a wrong value stops start-up with a clear message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from quire.config import load_config, parse_database_url
+from tests.support import REPO
+
+PROD = {
+    "DATABASE_URL": "postgres://u:p@db.example:5433/quire",
+    "REDIS_URL": "redis://cache:6379/0",
+    "SECRET_KEY": "x" * 40,
+}
+
+
+def test_nothing_set_means_embedded_mode(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = load_config({"QUIRE_VAR_DIR": str(tmp_path)})
+    assert config.mode == "embedded"
+    assert config.database["ENGINE"] == "django.db.backends.sqlite3"
+    assert config.database["NAME"] == str(tmp_path / "quire.sqlite3")
+    assert config.kernel_host == "inprocess"
+    assert config.redis_url is None
+
+
+def test_production_mode_reads_urls() -> None:
+    config = load_config(PROD)
+    assert config.mode == "production"
+    assert config.database == {
+        "ENGINE": "django.db.backends.postgresql", "NAME": "quire", "USER": "u", "PASSWORD": "p",
+        "HOST": "db.example", "PORT": "5433", "CONN_MAX_AGE": 0,
+    }
+    assert config.kernel_host == "celery"
+    assert config.debug is False
+    assert config.secure_cookies is True
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({**PROD, "SECRET_KEY": ""}, "SECRET_KEY"),
+        ({k: v for k, v in PROD.items() if k != "REDIS_URL"}, "REDIS_URL"),
+        ({k: v for k, v in PROD.items() if k != "DATABASE_URL"}, "DATABASE_URL"),
+        ({**PROD, "DATABASE_URL": "mysql://x/y"}, "postgres://"),
+        ({**PROD, "DATABASE_URL": "postgres://host:99999/db"}, "port"),
+        ({**PROD, "REDIS_URL": "http://cache"}, "REDIS_URL"),
+        ({**PROD, "QUIRE_DEBUG": "maybe"}, "QUIRE_DEBUG"),
+        ({"QUIRE_MODE": "staging"}, "QUIRE_MODE"),
+        ({"QUIRE_KERNEL_HOST": "celery"}, "REDIS_URL"),
+        ({"QUIRE_KERNEL_SANDBOX": "docker"}, "QUIRE_KERNEL_SANDBOX"),
+    ],
+)
+def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        load_config(env)
+
+
+def test_sqlite_url() -> None:
+    assert parse_database_url("sqlite:////tmp/q.db") == {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/q.db"}
+
+
+def test_a_bad_value_stops_the_process_with_its_name() -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://h", "SECRET_KEY": "short"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr

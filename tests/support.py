@@ -1,0 +1,106 @@
+"""Helpers the tests share: starting real server and worker processes and waiting on them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def env_for(overrides: Mapping[str, str | None]) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+class Service:
+    """A subprocess the tests started, with its output kept in a log file for failure messages."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(5)
+        self.log.close()
+
+
+def start_daphne(*, env: dict[str, str], log_dir: Path) -> tuple[Service, int]:
+    port = free_port()
+    service = Service(
+        "daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "quire.asgi:application"],
+        env=env, log_dir=log_dir,
+    )
+
+    def up() -> bool:
+        service.check_alive()
+        return port_open(port)
+
+    wait_until(up, timeout=60, what="daphne to listen")
+    return service, port
+
+
+def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> Service:
+    service = Service(
+        "celery",
+        [str(BIN / "celery"), "-A", "quire", "worker", "-Q", "kernels,default", "-c", "3",
+         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", "test@%h"],
+        env=env, log_dir=log_dir,
+    )
+
+    def ready() -> bool:
+        service.check_alive()
+        return "ready." in service.output()
+
+    wait_until(ready, timeout=90, what="the Celery worker to be ready")
+    return service
