@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -23,4 +23,21 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, QuireError):
         code = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), status.HTTP_400_BAD_REQUEST)
         return Response(exc.as_dict(), status=code)
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(_validation_body(exc.detail), status=status.HTTP_400_BAD_REQUEST)
     return exception_handler(exc, context)
+
+
+def _validation_body(detail: Any) -> dict[str, Any]:
+    """DRF's per-field errors with the first one spelled out, so every 400 names its field."""
+    body: dict[str, Any] = {"code": "invalid", "errors": detail}
+    if isinstance(detail, dict) and detail:
+        field, messages = next(iter(detail.items()))
+        first = messages[0] if isinstance(messages, list) and messages else messages
+        body["field"] = field
+        body["detail"] = f"{field}: {first}"
+    elif isinstance(detail, list) and detail:
+        body["detail"] = str(detail[0])
+    else:
+        body["detail"] = str(detail)
+    return body

@@ -5,6 +5,8 @@ from __future__ import annotations
 from quire.config import REPO_ROOT, load_config
 
 CONFIG = load_config()
+# The SQLite file (embedded mode), kernel work directories and collected static files live here.
+(CONFIG.var_dir / "static").mkdir(parents=True, exist_ok=True)
 
 BASE_DIR = REPO_ROOT
 QUIRE_MODE = CONFIG.mode
