@@ -1,0 +1,203 @@
+/**
+ * The page's copy of one notebook's live state, rebuilt from server messages.
+ *
+ * The server owns the truth; this model applies its messages (a snapshot replaces everything)
+ * and tells views what changed. Cell records are replaced, never mutated, so a view can tell
+ * what changed by comparing references.
+ */
+import { appendOutput } from './outputs';
+import type {
+  Cell,
+  CellState,
+  KernelState,
+  Language,
+  Output,
+  Role,
+  ServerMessage,
+  SymbolInfo,
+} from './protocol';
+
+export interface LineRange {
+  start: number;
+  end: number;
+}
+
+export interface CellRecord {
+  readonly id: string;
+  readonly language: Language;
+  readonly source: string;
+  readonly outputs: readonly Output[];
+  readonly state: CellState | null;
+  /** The statement running now, 1-based inclusive lines, while the cell runs. */
+  readonly running: LineRange | null;
+  readonly symbols: readonly SymbolInfo[];
+  /** Set when a cell above was re-run and changed something this cell reads. */
+  readonly stale: boolean;
+}
+
+export interface Viewer {
+  username: string;
+  role: Role;
+}
+
+export type ModelChange =
+  | { kind: 'reset' }
+  | { kind: 'cells' }
+  | { kind: 'cell'; cellId: string }
+  | { kind: 'kernel' };
+
+const ROLE_RANK: Record<Role, number> = { viewer: 0, runner: 1, editor: 2, owner: 3 };
+
+export interface Permissions {
+  canRun: boolean;
+  canEdit: boolean;
+}
+
+/** What a role may do; someone we know nothing about yet may only look. */
+export function permissionsFor(role: Role | null): Permissions {
+  const rank = role === null ? 0 : ROLE_RANK[role];
+  return { canRun: rank >= ROLE_RANK.runner, canEdit: rank >= ROLE_RANK.editor };
+}
+
+function recordFrom(cell: Cell): CellRecord {
+  return {
+    id: cell.id,
+    language: cell.language,
+    source: cell.source,
+    outputs: cell.outputs,
+    state: cell.state ?? null,
+    running: null,
+    symbols: [],
+    stale: false,
+  };
+}
+
+export class NotebookModel {
+  title = '';
+  revision = 0;
+  kernel: KernelState | null = null;
+  you: Viewer | null = null;
+  private order: string[] = [];
+  private readonly byId = new Map<string, CellRecord>();
+  private readonly listeners = new Set<(change: ModelChange) => void>();
+
+  get cells(): CellRecord[] {
+    return this.order.map((id) => this.byId.get(id)).filter((cell): cell is CellRecord => cell !== undefined);
+  }
+
+  cell(id: string): CellRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  get permissions(): Permissions {
+    return permissionsFor(this.you?.role ?? null);
+  }
+
+  subscribe(listener: (change: ModelChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Loads a notebook read over REST, before the socket's snapshot arrives. */
+  load(notebook: { title: string; revision: number; cells: Cell[] }): void {
+    this.replaceCells(notebook.title, notebook.revision, notebook.cells);
+    this.emit({ kind: 'reset' });
+  }
+
+  /** Records a local edit right away, so the page never shows an older text than the editor. */
+  editSource(cellId: string, source: string): void {
+    this.patch(cellId, { source }, false);
+  }
+
+  apply(message: ServerMessage): void {
+    switch (message.type) {
+      case 'snapshot':
+        this.replaceCells(message.notebook.title, message.notebook.revision, message.notebook.cells);
+        this.kernel = message.kernel.state;
+        this.you = { username: message.you.username, role: message.you.role };
+        this.emit({ kind: 'reset' });
+        return;
+      case 'cell_inserted': {
+        if (this.byId.has(message.cell.id)) return;
+        this.byId.set(message.cell.id, recordFrom(message.cell));
+        this.order.splice(clampIndex(message.index, this.order.length), 0, message.cell.id);
+        this.emit({ kind: 'cells' });
+        return;
+      }
+      case 'cell_deleted':
+        if (!this.byId.delete(message.cell_id)) return;
+        this.order = this.order.filter((id) => id !== message.cell_id);
+        this.emit({ kind: 'cells' });
+        return;
+      case 'cell_moved': {
+        if (!this.byId.has(message.cell_id)) return;
+        const rest = this.order.filter((id) => id !== message.cell_id);
+        rest.splice(clampIndex(message.index, rest.length), 0, message.cell_id);
+        this.order = rest;
+        this.emit({ kind: 'cells' });
+        return;
+      }
+      case 'cell_updated':
+        this.revision = Math.max(this.revision, message.revision);
+        this.patch(message.cell_id, { source: message.source });
+        return;
+      case 'cell_language':
+        this.patch(message.cell_id, { language: message.language });
+        return;
+      case 'cell_status':
+        this.applyCellStatus(message.cell_id, message.state);
+        return;
+      case 'statement':
+        this.patch(message.cell_id, { running: { start: message.line_start, end: message.line_end } });
+        return;
+      case 'output': {
+        const cell = this.byId.get(message.cell_id);
+        if (cell) this.patch(cell.id, { outputs: appendOutput(cell.outputs, message.output) });
+        return;
+      }
+      case 'cell_result':
+        this.patch(message.cell_id, { symbols: message.symbols });
+        for (const id of message.stale) this.patch(id, { stale: true });
+        return;
+      case 'kernel_status':
+        this.kernel = message.state;
+        this.emit({ kind: 'kernel' });
+        return;
+      case 'ack':
+      case 'error':
+        return;
+    }
+  }
+
+  private applyCellStatus(cellId: string, state: CellState): void {
+    if (state === 'queued' || state === 'running') {
+      // A new run starts from a clean slate: old outputs would mislead.
+      this.patch(cellId, { state, outputs: [], running: null, stale: false });
+    } else {
+      this.patch(cellId, { state, running: null });
+    }
+  }
+
+  private replaceCells(title: string, revision: number, cells: Cell[]): void {
+    this.title = title;
+    this.revision = revision;
+    this.byId.clear();
+    for (const cell of cells) this.byId.set(cell.id, recordFrom(cell));
+    this.order = cells.map((cell) => cell.id);
+  }
+
+  private patch(cellId: string, changes: Partial<CellRecord>, notify = true): void {
+    const cell = this.byId.get(cellId);
+    if (!cell) return;
+    this.byId.set(cellId, { ...cell, ...changes });
+    if (notify) this.emit({ kind: 'cell', cellId });
+  }
+
+  private emit(change: ModelChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}
+
+function clampIndex(index: number, length: number): number {
+  return Math.max(0, Math.min(index, length));
+}

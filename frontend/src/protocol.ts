@@ -1,0 +1,557 @@
+/**
+ * The notebook WebSocket protocol (version 1): message types, parsing, and the client that speaks it.
+ *
+ * This is the only module that builds or reads raw protocol messages; components call the
+ * client's send helpers and subscribe to typed events.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Shared value types
+
+export const LANGUAGES = ['python', 'scala', 'sql', 'vega', 'text'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export const KERNEL_STATES = ['not_started', 'starting', 'idle', 'busy', 'dead', 'stopped'] as const;
+export type KernelState = (typeof KERNEL_STATES)[number];
+
+export const CELL_STATES = ['queued', 'running', 'done', 'error', 'interrupted'] as const;
+export type CellState = (typeof CELL_STATES)[number];
+
+export type Role = 'viewer' | 'runner' | 'editor' | 'owner';
+
+/** A MIME bundle; nbformat allows a text value to arrive split into a list of lines. */
+export type MimeBundle = Record<string, unknown>;
+
+export interface StreamOutput {
+  output_type: 'stream';
+  name: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface DisplayDataOutput {
+  output_type: 'display_data';
+  data: MimeBundle;
+  metadata: Record<string, unknown>;
+}
+
+export interface ExecuteResultOutput {
+  output_type: 'execute_result';
+  data: MimeBundle;
+  metadata: Record<string, unknown>;
+  execution_count?: number | null;
+}
+
+export interface ErrorPosition {
+  line: number;
+  column: number;
+  end_line: number;
+  end_column: number;
+  message: string;
+}
+
+export interface ErrorOutput {
+  output_type: 'error';
+  ename: string;
+  evalue: string;
+  traceback: string[];
+  positions?: ErrorPosition[];
+}
+
+export type Output = StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput;
+
+export interface Cell {
+  id: string;
+  language: Language;
+  source: string;
+  outputs: Output[];
+  state?: CellState;
+}
+
+export interface NotebookSnapshot {
+  id: number;
+  title: string;
+  revision: number;
+  cells: Cell[];
+}
+
+export interface SymbolInfo {
+  name: string;
+  language: string;
+  type: string;
+  repr: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client → server
+
+interface Envelope {
+  v: typeof PROTOCOL_VERSION;
+  req: number;
+}
+
+export type ClientMessage = Envelope &
+  (
+    | { type: 'insert_cell'; index: number; cell: { language: Language; source: string } }
+    | { type: 'update_cell'; cell_id: string; source: string }
+    | { type: 'set_language'; cell_id: string; language: Language }
+    | { type: 'delete_cell'; cell_id: string }
+    | { type: 'move_cell'; cell_id: string; index: number }
+    | { type: 'run_cell'; cell_id: string }
+    | { type: 'interrupt' }
+  );
+
+// ---------------------------------------------------------------------------------------------
+// Server → client
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  notebook: NotebookSnapshot;
+  kernel: { state: KernelState };
+  you: { username: string; role: Role };
+}
+export interface AckMessage {
+  type: 'ack';
+  req: number;
+  [extra: string]: unknown;
+}
+export interface ErrorMessage {
+  type: 'error';
+  req: number | null;
+  code: string;
+  message: string;
+}
+export interface CellInsertedMessage {
+  type: 'cell_inserted';
+  index: number;
+  cell: Cell;
+}
+export interface CellUpdatedMessage {
+  type: 'cell_updated';
+  cell_id: string;
+  source: string;
+  revision: number;
+}
+export interface CellLanguageMessage {
+  type: 'cell_language';
+  cell_id: string;
+  language: Language;
+}
+export interface CellDeletedMessage {
+  type: 'cell_deleted';
+  cell_id: string;
+}
+export interface CellMovedMessage {
+  type: 'cell_moved';
+  cell_id: string;
+  index: number;
+}
+export interface KernelStatusMessage {
+  type: 'kernel_status';
+  state: KernelState;
+}
+export interface CellStatusMessage {
+  type: 'cell_status';
+  cell_id: string;
+  state: CellState;
+}
+export interface StatementMessage {
+  type: 'statement';
+  cell_id: string;
+  line_start: number;
+  line_end: number;
+}
+export interface OutputMessage {
+  type: 'output';
+  cell_id: string;
+  output: Output;
+}
+export interface CellResultMessage {
+  type: 'cell_result';
+  cell_id: string;
+  symbols: SymbolInfo[];
+  stale: string[];
+}
+
+export type ServerMessage =
+  | SnapshotMessage
+  | AckMessage
+  | ErrorMessage
+  | CellInsertedMessage
+  | CellUpdatedMessage
+  | CellLanguageMessage
+  | CellDeletedMessage
+  | CellMovedMessage
+  | KernelStatusMessage
+  | CellStatusMessage
+  | StatementMessage
+  | OutputMessage
+  | CellResultMessage;
+
+export type ServerMessageType = ServerMessage['type'];
+export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
+
+// ---------------------------------------------------------------------------------------------
+// Parsing: the server is trusted to be well-meaning, not to be bug-free or the same version.
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (v: unknown): v is T =>
+    typeof v === 'string' && (values as readonly string[]).includes(v);
+
+const isLanguage = oneOf(LANGUAGES);
+const isKernelState = oneOf(KERNEL_STATES);
+const isCellState = oneOf(CELL_STATES);
+const isRole = oneOf(['viewer', 'runner', 'editor', 'owner'] as const);
+
+function isOutput(v: unknown): v is Output {
+  if (!isObject(v)) return false;
+  switch (v.output_type) {
+    case 'stream':
+      return (v.name === 'stdout' || v.name === 'stderr') && isString(v.text);
+    case 'display_data':
+    case 'execute_result':
+      return isObject(v.data) && (v.metadata === undefined || isObject(v.metadata));
+    case 'error':
+      return (
+        isString(v.ename) &&
+        isString(v.evalue) &&
+        isStringArray(v.traceback) &&
+        (v.positions === undefined || Array.isArray(v.positions))
+      );
+    default:
+      return false;
+  }
+}
+
+function isCell(v: unknown): v is Cell {
+  return (
+    isObject(v) &&
+    isString(v.id) &&
+    isLanguage(v.language) &&
+    isString(v.source) &&
+    Array.isArray(v.outputs) &&
+    v.outputs.every(isOutput) &&
+    (v.state === undefined || v.state === null || isCellState(v.state))
+  );
+}
+
+function isSymbol(v: unknown): v is SymbolInfo {
+  return isObject(v) && isString(v.name) && isString(v.language) && isString(v.type) && isString(v.repr);
+}
+
+const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
+  snapshot: (m) =>
+    isObject(m.notebook) &&
+    isInt(m.notebook.id) &&
+    isString(m.notebook.title) &&
+    isInt(m.notebook.revision) &&
+    Array.isArray(m.notebook.cells) &&
+    m.notebook.cells.every(isCell) &&
+    isObject(m.kernel) &&
+    isKernelState(m.kernel.state) &&
+    isObject(m.you) &&
+    isString(m.you.username) &&
+    isRole(m.you.role),
+  ack: (m) => isInt(m.req),
+  error: (m) => (m.req === null || isInt(m.req)) && isString(m.code) && isString(m.message),
+  cell_inserted: (m) => isInt(m.index) && isCell(m.cell),
+  cell_updated: (m) => isString(m.cell_id) && isString(m.source) && isInt(m.revision),
+  cell_language: (m) => isString(m.cell_id) && isLanguage(m.language),
+  cell_deleted: (m) => isString(m.cell_id),
+  cell_moved: (m) => isString(m.cell_id) && isInt(m.index),
+  kernel_status: (m) => isKernelState(m.state),
+  cell_status: (m) => isString(m.cell_id) && isCellState(m.state),
+  statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
+  output: (m) => isString(m.cell_id) && isOutput(m.output),
+  cell_result: (m) =>
+    isString(m.cell_id) && Array.isArray(m.symbols) && m.symbols.every(isSymbol) && isStringArray(m.stale),
+};
+
+/** Parses one frame; returns a reason instead of a message when it is not a valid v1 message. */
+export function parseServerMessage(raw: string): { message: ServerMessage } | { problem: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { problem: 'not JSON' };
+  }
+  if (!isObject(data)) return { problem: 'not a JSON object' };
+  // Tolerate a missing "v" (early servers); refuse any other version rather than misread it.
+  if (data.v !== undefined && data.v !== PROTOCOL_VERSION) return { problem: `unsupported version ${String(data.v)}` };
+  const type = data.type;
+  if (!isString(type) || !Object.hasOwn(validators, type)) return { problem: `unknown type ${JSON.stringify(type)}` };
+  if (!validators[type as ServerMessageType](data)) return { problem: `malformed ${type} message` };
+  return { message: data as unknown as ServerMessage };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+
+/** The part of the browser WebSocket the client uses, so tests can inject a double. */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: Event) => unknown) | null;
+  onclose: ((ev: CloseEvent) => unknown) | null;
+  onmessage: ((ev: MessageEvent) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+}
+
+export type SocketFactory = (url: string) => SocketLike;
+
+const SOCKET_OPEN = 1;
+
+/** `connecting` before the first open; `reconnecting` while waiting for or making a retry. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** Consecutive failed attempts since the last snapshot. */
+  attempt: number;
+  /** When reconnecting: milliseconds until the next attempt. */
+  retryInMs?: number;
+}
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+  /** Fraction of the delay randomly taken off, so many tabs do not reconnect in lock-step. */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 };
+
+export interface NotebookClientOptions {
+  url: string;
+  createSocket?: SocketFactory;
+  backoff?: Partial<BackoffOptions>;
+  random?: () => number;
+}
+
+/** A request's outcome: the server's ack, its error, or a local `connection_lost` error. */
+export type RequestOutcome = AckMessage | ErrorMessage;
+
+export interface SentRequest {
+  req: number;
+  settled: Promise<RequestOutcome>;
+}
+
+type Listener<T> = (value: T) => void;
+type ClientPayload = ClientMessage extends infer M ? (M extends ClientMessage ? Omit<M, 'v' | 'req'> : never) : never;
+
+/** The notebook WebSocket URL for the page's origin. */
+export function notebookSocketUrl(notebookId: number, location: Location = window.location): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws/notebooks/${notebookId}/`;
+}
+
+export class NotebookClient {
+  private readonly url: string;
+  private readonly createSocket: SocketFactory;
+  private readonly backoff: BackoffOptions;
+  private readonly random: () => number;
+
+  private socket: SocketLike | null = null;
+  private status: ConnectionStatus = { state: 'closed', attempt: 0 };
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private nextReq = 1;
+  // Frames sent while the socket is down go out, in order, as soon as it opens again.
+  private readonly outbox: string[] = [];
+  private readonly pending = new Map<number, (outcome: RequestOutcome) => void>();
+  private readonly sentOnThisSocket = new Set<number>();
+
+  private readonly typeListeners = new Map<ServerMessageType, Set<Listener<ServerMessage>>>();
+  private readonly anyListeners = new Set<Listener<ServerMessage>>();
+  private readonly connectionListeners = new Set<Listener<ConnectionStatus>>();
+
+  constructor(options: NotebookClientOptions) {
+    this.url = options.url;
+    this.createSocket = options.createSocket ?? ((url) => new WebSocket(url));
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.random = options.random ?? Math.random;
+  }
+
+  get connection(): ConnectionStatus {
+    return this.status;
+  }
+
+  connect(): void {
+    if (this.socket || this.retryTimer) return;
+    this.open('connecting');
+  }
+
+  /** Closes for good: no reconnect; requests still pending settle as `connection_lost`. */
+  close(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onopen = socket.onclose = socket.onmessage = socket.onerror = null;
+      socket.close(1000, 'client closed');
+    }
+    this.outbox.length = 0;
+    this.failPending([...this.pending.keys()]);
+    this.setStatus({ state: 'closed', attempt: 0 });
+  }
+
+  // --- subscriptions ---------------------------------------------------------------------------
+
+  on<T extends ServerMessageType>(type: T, listener: Listener<ServerMessageOf<T>>): () => void {
+    let set = this.typeListeners.get(type);
+    if (!set) this.typeListeners.set(type, (set = new Set()));
+    const l = listener as Listener<ServerMessage>;
+    set.add(l);
+    return () => set.delete(l);
+  }
+
+  onAny(listener: Listener<ServerMessage>): () => void {
+    this.anyListeners.add(listener);
+    return () => this.anyListeners.delete(listener);
+  }
+
+  onConnection(listener: Listener<ConnectionStatus>): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+
+  // --- send helpers ------------------------------------------------------------------------------
+
+  insertCell(index: number, cell: { language: Language; source: string }): SentRequest {
+    return this.send({ type: 'insert_cell', index, cell });
+  }
+  updateCell(cellId: string, source: string): SentRequest {
+    return this.send({ type: 'update_cell', cell_id: cellId, source });
+  }
+  setLanguage(cellId: string, language: Language): SentRequest {
+    return this.send({ type: 'set_language', cell_id: cellId, language });
+  }
+  deleteCell(cellId: string): SentRequest {
+    return this.send({ type: 'delete_cell', cell_id: cellId });
+  }
+  moveCell(cellId: string, index: number): SentRequest {
+    return this.send({ type: 'move_cell', cell_id: cellId, index });
+  }
+  runCell(cellId: string): SentRequest {
+    return this.send({ type: 'run_cell', cell_id: cellId });
+  }
+  interrupt(): SentRequest {
+    return this.send({ type: 'interrupt' });
+  }
+
+  private send(payload: ClientPayload): SentRequest {
+    const req = this.nextReq++;
+    const message = { v: PROTOCOL_VERSION, req, ...payload } as ClientMessage;
+    const frame = JSON.stringify(message);
+    const settled = new Promise<RequestOutcome>((resolve) => this.pending.set(req, resolve));
+    if (this.status.state === 'closed' && !this.socket) {
+      this.settle({ type: 'error', req, code: 'connection_lost', message: 'Not connected.' });
+    } else if (this.socket && this.socket.readyState === SOCKET_OPEN) {
+      this.socket.send(frame);
+      this.sentOnThisSocket.add(req);
+    } else {
+      this.outbox.push(frame);
+    }
+    return { req, settled };
+  }
+
+  // --- socket lifecycle --------------------------------------------------------------------------
+
+  private open(state: 'connecting' | 'reconnecting'): void {
+    this.retryTimer = null;
+    this.setStatus({ state, attempt: this.status.attempt });
+    const socket = this.createSocket(this.url);
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.setStatus({ state: 'open', attempt: this.status.attempt });
+      for (const frame of this.outbox.splice(0)) {
+        socket.send(frame);
+        const req = (JSON.parse(frame) as ClientMessage).req;
+        this.sentOnThisSocket.add(req);
+      }
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      if (this.socket === socket) this.receive(event.data);
+    };
+    socket.onclose = () => {
+      if (this.socket === socket) this.lost();
+    };
+    // An error is always followed by a close event; reconnecting happens there.
+    socket.onerror = () => undefined;
+  }
+
+  private lost(): void {
+    this.socket = null;
+    // A request sent on the dead socket may or may not have reached the server; the snapshot
+    // after reconnecting tells the truth, so callers just learn it is no longer pending.
+    this.failPending([...this.sentOnThisSocket]);
+    this.sentOnThisSocket.clear();
+    const attempt = this.status.attempt + 1;
+    const delay = this.delayFor(attempt);
+    this.setStatus({ state: 'reconnecting', attempt, retryInMs: delay });
+    this.retryTimer = setTimeout(() => this.open('reconnecting'), delay);
+  }
+
+  private delayFor(attempt: number): number {
+    const { initialMs, maxMs, factor, jitter } = this.backoff;
+    const base = Math.min(maxMs, initialMs * factor ** (attempt - 1));
+    return Math.round(base * (1 - jitter * this.random()));
+  }
+
+  private receive(data: unknown): void {
+    if (typeof data !== 'string') {
+      console.warn('Quire: ignoring a non-text WebSocket frame');
+      return;
+    }
+    const parsed = parseServerMessage(data);
+    if ('problem' in parsed) {
+      console.warn(`Quire: ignoring server message (${parsed.problem}):`, data.slice(0, 200));
+      return;
+    }
+    const message = parsed.message;
+    // A snapshot means the server accepted us and our state is whole again: start backoff afresh.
+    if (message.type === 'snapshot' && this.status.attempt !== 0) this.setStatus({ state: 'open', attempt: 0 });
+    if ((message.type === 'ack' || message.type === 'error') && message.req !== null) this.settle(message);
+    for (const listener of this.typeListeners.get(message.type) ?? []) this.deliver(listener, message);
+    for (const listener of this.anyListeners) this.deliver(listener, message);
+  }
+
+  private deliver(listener: Listener<ServerMessage>, message: ServerMessage): void {
+    // One broken subscriber must not stop the others from seeing the message.
+    try {
+      listener(message);
+    } catch (error) {
+      console.error(`Quire: a ${message.type} listener failed`, error);
+    }
+  }
+
+  private settle(outcome: RequestOutcome): void {
+    if (outcome.req === null) return;
+    const resolve = this.pending.get(outcome.req);
+    this.pending.delete(outcome.req);
+    this.sentOnThisSocket.delete(outcome.req);
+    resolve?.(outcome);
+  }
+
+  private failPending(reqs: number[]): void {
+    for (const req of reqs) {
+      this.settle({ type: 'error', req, code: 'connection_lost', message: 'The connection was lost.' });
+    }
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    this.status = status;
+    for (const listener of this.connectionListeners) listener(status);
+  }
+}

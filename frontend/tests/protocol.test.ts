@@ -1,0 +1,262 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { NotebookModel } from '../src/notebookModel';
+import { type ConnectionStatus, NotebookClient, notebookSocketUrl, parseServerMessage } from '../src/protocol';
+import { fakeSockets } from './support/FakeWebSocket';
+import { aliceSnapshot, cell } from './support/scenarios';
+
+const URL = 'ws://quire.test/ws/notebooks/7/';
+
+function connectedClient() {
+  const factory = fakeSockets();
+  // random() = 0 takes no jitter off, so delays are exactly the backoff schedule.
+  const client = new NotebookClient({ url: URL, createSocket: factory.create, random: () => 0 });
+  const statuses: ConnectionStatus[] = [];
+  client.onConnection((status) => statuses.push(status));
+  client.connect();
+  return { client, factory, statuses };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('NotebookClient sending', () => {
+  it('sends versioned messages with increasing request ids', () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+
+    const first = client.insertCell(0, { language: 'sql', source: 'select 1' });
+    const second = client.runCell('c1');
+    client.interrupt();
+
+    expect(socket.url).toBe(URL);
+    expect(second.req).toBe(first.req + 1);
+    expect(socket.sentMessages).toEqual([
+      { v: 1, type: 'insert_cell', req: first.req, index: 0, cell: { language: 'sql', source: 'select 1' } },
+      { v: 1, type: 'run_cell', req: second.req, cell_id: 'c1' },
+      { v: 1, type: 'interrupt', req: second.req + 1 },
+    ]);
+  });
+
+  it('holds messages sent before the socket opens and sends them in order once it does', () => {
+    const { client, factory } = connectedClient();
+    client.updateCell('c1', 'x = 2');
+    client.runCell('c1');
+    const socket = factory.latest();
+    expect(socket.sent).toEqual([]);
+
+    socket.serverOpens();
+
+    expect(socket.sentMessages.map((m) => m.type)).toEqual(['update_cell', 'run_cell']);
+  });
+
+  it('settles a request with the ack or error carrying its id', async () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const run = client.runCell('c1');
+    const remove = client.deleteCell('nope');
+
+    socket.serverSends({ v: 1, type: 'error', req: remove.req, code: 'not_found', message: 'No such cell.' });
+    socket.serverSends({ v: 1, type: 'ack', req: run.req });
+
+    await expect(run.settled).resolves.toMatchObject({ type: 'ack', req: run.req });
+    await expect(remove.settled).resolves.toMatchObject({ type: 'error', code: 'not_found' });
+  });
+
+  it('settles requests left on a dropped socket as connection_lost', async () => {
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    const run = client.runCell('c1');
+
+    factory.latest().serverDrops();
+
+    await expect(run.settled).resolves.toMatchObject({ type: 'error', code: 'connection_lost' });
+  });
+});
+
+describe('NotebookClient reconnecting', () => {
+  it('reconnects with exponential backoff, capped, and reports each wait', () => {
+    const factory = fakeSockets();
+    const client = new NotebookClient({
+      url: URL,
+      createSocket: factory.create,
+      random: () => 0,
+      backoff: { initialMs: 100, factor: 2, maxMs: 300 },
+    });
+    const waits: number[] = [];
+    client.onConnection((s) => s.state === 'reconnecting' && s.retryInMs !== undefined && waits.push(s.retryInMs));
+    client.connect();
+
+    for (let attempt = 0; attempt < 4; attempt++) {
+      factory.latest().serverDrops();
+      const made = factory.sockets.length;
+      vi.advanceTimersByTime(waits[waits.length - 1]! - 1);
+      expect(factory.sockets.length).toBe(made);
+      vi.advanceTimersByTime(1);
+      expect(factory.sockets.length).toBe(made + 1);
+    }
+    expect(waits).toEqual([100, 200, 300, 300]);
+  });
+
+  it('takes jitter off the delay so many tabs do not retry at once', () => {
+    const factory = fakeSockets();
+    const client = new NotebookClient({ url: URL, createSocket: factory.create, random: () => 1, backoff: { initialMs: 1000, jitter: 0.2 } });
+    const statuses: ConnectionStatus[] = [];
+    client.onConnection((s) => statuses.push(s));
+    client.connect();
+    factory.latest().serverDrops();
+    expect(statuses.at(-1)).toEqual({ state: 'reconnecting', attempt: 1, retryInMs: 800 });
+  });
+
+  it('starts the backoff afresh once a snapshot arrives', () => {
+    const { factory, statuses } = connectedClient();
+    factory.latest().serverDrops();
+    vi.advanceTimersByTime(500);
+    factory.latest().serverDrops();
+    expect(statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 2, retryInMs: 1000 });
+
+    vi.advanceTimersByTime(1000);
+    factory.latest().serverOpens();
+    factory.latest().serverSends(aliceSnapshot());
+    factory.latest().serverDrops();
+
+    expect(statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 1, retryInMs: 500 });
+  });
+
+  it('reports connecting, open and reconnecting in turn', () => {
+    const { factory, statuses } = connectedClient();
+    factory.latest().serverOpens();
+    factory.latest().serverDrops();
+    vi.advanceTimersByTime(500);
+    factory.latest().serverOpens();
+    expect(statuses.map((s) => s.state)).toEqual(['connecting', 'open', 'reconnecting', 'reconnecting', 'open']);
+  });
+
+  it('does not reconnect after close()', () => {
+    const { client, factory, statuses } = connectedClient();
+    factory.latest().serverOpens();
+    client.close();
+    vi.advanceTimersByTime(60_000);
+    expect(factory.sockets).toHaveLength(1);
+    expect(factory.latest().closedByClient).toBe(true);
+    expect(statuses.at(-1)?.state).toBe('closed');
+  });
+
+  it('sends messages queued while reconnecting on the new socket', () => {
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    factory.latest().serverDrops();
+    client.updateCell('c1', 'y = 2');
+    vi.advanceTimersByTime(500);
+    const fresh = factory.latest();
+    fresh.serverOpens();
+    expect(fresh.sentMessages).toMatchObject([{ type: 'update_cell', cell_id: 'c1', source: 'y = 2' }]);
+  });
+});
+
+describe('NotebookClient receiving', () => {
+  it('delivers each message to the listeners of its type only, until they unsubscribe', () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const kernel = vi.fn();
+    const outputs = vi.fn();
+    const stop = client.on('kernel_status', kernel);
+    client.on('output', outputs);
+
+    socket.serverSends({ v: 1, type: 'kernel_status', state: 'busy' });
+    stop();
+    socket.serverSends({ v: 1, type: 'kernel_status', state: 'idle' });
+
+    expect(kernel).toHaveBeenCalledTimes(1);
+    expect(kernel).toHaveBeenCalledWith({ v: 1, type: 'kernel_status', state: 'busy' });
+    expect(outputs).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['not JSON', '{oops'],
+    ['an array', '[1, 2]'],
+    ['an unknown type', { v: 1, type: 'launch_rockets' }],
+    ['another protocol version', { v: 2, type: 'kernel_status', state: 'idle' }],
+    ['a missing field', { v: 1, type: 'output', cell_id: 'c1' }],
+    ['a bad enum value', { v: 1, type: 'kernel_status', state: 'sleepy' }],
+    ['a bad output', { v: 1, type: 'output', cell_id: 'c1', output: { output_type: 'stream', name: 'stdlog', text: 'x' } }],
+  ])('ignores %s with a console warning and keeps working', (_label, frame) => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const seen = vi.fn();
+    client.onAny(seen);
+
+    socket.serverSends(frame);
+    expect(seen).not.toHaveBeenCalled();
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/ignoring server message/);
+
+    socket.serverSends({ v: 1, type: 'kernel_status', state: 'idle' });
+    expect(seen).toHaveBeenCalledTimes(1);
+  });
+
+  it('accepts messages without "v" from servers that leave it out', () => {
+    expect(parseServerMessage(JSON.stringify({ type: 'cell_deleted', cell_id: 'c1' }))).toEqual({
+      message: { type: 'cell_deleted', cell_id: 'c1' },
+    });
+  });
+
+  it('keeps delivering when one listener throws', () => {
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    const second = vi.fn();
+    client.on('kernel_status', () => {
+      throw new Error('broken view');
+    });
+    client.on('kernel_status', second);
+    factory.latest().serverSends({ v: 1, type: 'kernel_status', state: 'busy' });
+    expect(second).toHaveBeenCalled();
+  });
+});
+
+describe('snapshot after reconnecting', () => {
+  it('replaces the local state with the server state', () => {
+    const { client, factory } = connectedClient();
+    const model = new NotebookModel();
+    client.onAny((message) => model.apply(message));
+    factory.latest().serverOpens();
+    factory.latest().serverSends(aliceSnapshot());
+    factory.latest().serverSends({ v: 1, type: 'cell_inserted', index: 2, cell: cell('c3', 'z = 3') });
+    factory.latest().serverSends({ v: 1, type: 'output', cell_id: 'c1', output: { output_type: 'stream', name: 'stdout', text: 'hi' } });
+    expect(model.cells.map((c) => c.id)).toEqual(['c1', 'c2', 'c3']);
+
+    factory.latest().serverDrops();
+    vi.advanceTimersByTime(500);
+    factory.latest().serverOpens();
+    factory.latest().serverSends(
+      aliceSnapshot({
+        notebook: { id: 7, title: 'Sales (renamed)', revision: 9, cells: [cell('c2', 'print(x + 1)', { state: 'done' })] },
+        kernel: { state: 'busy' },
+        you: { username: 'alice', role: 'viewer' },
+      }),
+    );
+
+    expect(model.title).toBe('Sales (renamed)');
+    expect(model.revision).toBe(9);
+    expect(model.kernel).toBe('busy');
+    expect(model.you).toEqual({ username: 'alice', role: 'viewer' });
+    expect(model.cells).toMatchObject([{ id: 'c2', source: 'print(x + 1)', state: 'done', outputs: [] }]);
+    expect(model.cell('c1')).toBeUndefined();
+  });
+});
+
+describe('notebookSocketUrl', () => {
+  it('uses wss on https pages and ws otherwise', () => {
+    expect(notebookSocketUrl(7, { protocol: 'https:', host: 'quire.example' } as Location)).toBe('wss://quire.example/ws/notebooks/7/');
+    expect(notebookSocketUrl(7, { protocol: 'http:', host: 'localhost:8000' } as Location)).toBe('ws://localhost:8000/ws/notebooks/7/');
+  });
+});
