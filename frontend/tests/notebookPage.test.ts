@@ -1,0 +1,211 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { NotebookDetail } from '../src/api';
+import { NotebookPage } from '../src/components/NotebookPage';
+import { NotebookClient } from '../src/protocol';
+import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
+import { aliceSnapshot, cell } from './support/scenarios';
+
+const REST_NOTEBOOK: NotebookDetail = { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1')], config: {} };
+
+let page: NotebookPage;
+let socket: FakeWebSocket;
+let sockets: ReturnType<typeof fakeSockets>;
+
+/** Opens notebook 7 in a page wired to a fake socket, as `role`. */
+async function openNotebook(role: 'owner' | 'runner' | 'viewer' = 'owner'): Promise<void> {
+  sockets = fakeSockets();
+  const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
+  page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
+  document.body.append(page.element);
+  page.start();
+  socket = sockets.latest();
+  socket.serverOpens();
+  socket.serverSends(aliceSnapshot({ you: { username: 'alice', role } }));
+  await Promise.resolve();
+}
+
+const q = <E extends Element = HTMLElement>(selector: string, root: ParentNode = document): E => {
+  const element = root.querySelector<E>(selector);
+  if (!element) throw new Error(`nothing matches ${selector}`);
+  return element;
+};
+const cellEl = (id: string) => q(`[data-testid="cell"][data-cell-id="${id}"]`);
+const sourceOf = (id: string) => q<HTMLTextAreaElement>('[data-testid="cell-source"]', cellEl(id));
+
+function type(textarea: HTMLTextAreaElement, text: string): void {
+  textarea.value = text;
+  textarea.dispatchEvent(new Event('input'));
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  page.dispose();
+  document.body.replaceChildren();
+  vi.useRealTimers();
+});
+
+describe('the notebook page', () => {
+  it('shows the title, the kernel state and each cell from the snapshot', async () => {
+    await openNotebook();
+    expect(q('[data-testid="notebook-title"]').textContent).toBe('Sales');
+    expect(q('[data-testid="kernel-status"]').textContent).toBe('idle');
+    expect([...document.querySelectorAll<HTMLElement>('[data-testid="cell"]')].map((c) => c.dataset.cellId)).toEqual(['c1', 'c2']);
+    expect(sourceOf('c2').value).toBe('print(x)');
+  });
+
+  it('shows a banner and a grey "disconnected" badge while the socket is down', async () => {
+    await openNotebook();
+    const banner = q('[data-testid="connection-banner"]');
+    expect(banner.hidden).toBe(true);
+
+    socket.serverDrops();
+
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toMatch(/Reconnecting/);
+    expect(q('[data-testid="kernel-status"]').textContent).toBe('disconnected');
+    expect(q('[data-testid="kernel-status"]').dataset.colour).toBe('grey');
+
+    vi.advanceTimersByTime(500);
+    sockets.latest().serverOpens();
+    sockets.latest().serverSends(aliceSnapshot());
+    expect(banner.hidden).toBe(true);
+    expect(q('[data-testid="kernel-status"]').textContent).toBe('idle');
+  });
+
+  it('sends typed text once typing pauses for 300 ms', async () => {
+    await openNotebook();
+    type(sourceOf('c1'), 'x = 4');
+    type(sourceOf('c1'), 'x = 42');
+    vi.advanceTimersByTime(299);
+    expect(socket.sentMessages).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(socket.sentMessages).toMatchObject([{ type: 'update_cell', cell_id: 'c1', source: 'x = 42' }]);
+  });
+
+  it('runs with Shift+Enter, sending the pending text first', async () => {
+    await openNotebook();
+    type(sourceOf('c1'), 'x = 2');
+    sourceOf('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', shiftKey: true }));
+    expect(socket.sentMessages).toMatchObject([
+      { type: 'update_cell', cell_id: 'c1', source: 'x = 2' },
+      { type: 'run_cell', cell_id: 'c1' },
+    ]);
+    vi.advanceTimersByTime(1000);
+    expect(socket.sentMessages).toHaveLength(2);
+  });
+
+  it('runs from the run button', async () => {
+    await openNotebook();
+    q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();
+    expect(socket.sentMessages).toMatchObject([{ type: 'run_cell', cell_id: 'c2' }]);
+  });
+
+  it('does not rewind the editor when the echo of an older save arrives', async () => {
+    await openNotebook();
+    type(sourceOf('c1'), 'x = 1');
+    vi.advanceTimersByTime(300);
+    const save = socket.sentMessages[0]!;
+    type(sourceOf('c1'), 'x = 12');
+    socket.serverSends({ type: 'cell_updated', cell_id: 'c1', source: 'x = 1', revision: 4 });
+    socket.serverSends({ type: 'ack', req: save.req });
+    expect(sourceOf('c1').value).toBe('x = 12');
+  });
+
+  it("shows another user's edit when there is nothing unsaved", async () => {
+    await openNotebook();
+    socket.serverSends({ type: 'cell_updated', cell_id: 'c2', source: 'print(x * 2)', revision: 4 });
+    expect(sourceOf('c2').value).toBe('print(x * 2)');
+  });
+
+  it('adds, moves and deletes cells through the server and follows its events', async () => {
+    await openNotebook();
+    q<HTMLButtonElement>('[data-testid="add-cell"]').click();
+    q<HTMLButtonElement>('[title="Move down"]', cellEl('c1')).click();
+    q<HTMLButtonElement>('[data-testid="delete-cell"]', cellEl('c2')).click();
+    expect(socket.sentMessages).toMatchObject([
+      { type: 'insert_cell', index: 2, cell: { language: 'python', source: '' } },
+      { type: 'move_cell', cell_id: 'c1', index: 1 },
+      { type: 'delete_cell', cell_id: 'c2' },
+    ]);
+
+    const c1Editor = sourceOf('c1');
+    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell('c3') });
+    socket.serverSends({ type: 'cell_moved', cell_id: 'c1', index: 1 });
+    socket.serverSends({ type: 'cell_deleted', cell_id: 'c2' });
+    expect([...document.querySelectorAll<HTMLElement>('[data-testid="cell"]')].map((c) => c.dataset.cellId)).toEqual(['c1', 'c3']);
+    expect(sourceOf('c1')).toBe(c1Editor);
+  });
+
+  it('changes a cell language and puts it back if the server refuses', async () => {
+    await openNotebook();
+    const select = q<HTMLSelectElement>('[data-testid="cell-language"]', cellEl('c1'));
+    select.value = 'scala';
+    select.dispatchEvent(new Event('change'));
+    const request = socket.sentMessages[0]!;
+    expect(request).toMatchObject({ type: 'set_language', cell_id: 'c1', language: 'scala' });
+
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    socket.serverSends({ type: 'error', req: request.req, code: 'forbidden', message: 'Not allowed.' });
+    await vi.waitFor(() => expect(select.value).toBe('python'));
+    expect(q('[data-testid="notice"]').textContent).toBe('Not allowed.');
+  });
+
+  it('shows a running cell: state, cleared outputs, running lines, outputs and symbols', async () => {
+    await openNotebook();
+    const c1 = cellEl('c1');
+    socket.serverSends({ type: 'cell_status', cell_id: 'c1', state: 'running' });
+    socket.serverSends({ type: 'statement', cell_id: 'c1', line_start: 1, line_end: 1 });
+    expect(q('[data-testid="cell-state"]', c1).textContent).toBe('running');
+    expect(q('.running-lines', c1).hidden).toBe(false);
+
+    socket.serverSends({ type: 'output', cell_id: 'c1', output: { output_type: 'stream', name: 'stdout', text: 'hello\n' } });
+    socket.serverSends({ type: 'cell_result', cell_id: 'c1', symbols: [{ name: 'x', language: 'python', type: 'int', repr: '1' }], stale: ['c2'] });
+    socket.serverSends({ type: 'cell_status', cell_id: 'c1', state: 'done' });
+
+    expect(q('[data-testid="cell-state"]', c1).textContent).toBe('done');
+    expect(q('.running-lines', c1).hidden).toBe(true);
+    expect(q('[data-testid="cell-output"]', c1).textContent).toBe('hello\n');
+    expect(q('[data-testid="cell-symbols"]', c1).textContent).toBe('xint1');
+    expect(cellEl('c2').classList.contains('stale')).toBe(true);
+  });
+
+  it('interrupts the kernel', async () => {
+    await openNotebook();
+    q<HTMLButtonElement>('[data-testid="interrupt"]').click();
+    expect(socket.sentMessages).toMatchObject([{ type: 'interrupt' }]);
+  });
+});
+
+describe('roles', () => {
+  it('gives viewers read-only editors and no run, add or delete buttons', async () => {
+    await openNotebook('viewer');
+    const c1 = cellEl('c1');
+    expect(sourceOf('c1').readOnly).toBe(true);
+    expect(q('[data-testid="run-cell"]', c1).hidden).toBe(true);
+    expect(q('[data-testid="delete-cell"]', c1).closest<HTMLElement>('.cell-edit-buttons')!.hidden).toBe(true);
+    expect(q('[data-testid="add-cell"]').hidden).toBe(true);
+    expect(q('[data-testid="interrupt"]').hidden).toBe(true);
+
+    sourceOf('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', shiftKey: true }));
+    expect(socket.sentMessages).toEqual([]);
+  });
+
+  it('lets runners run cells they cannot edit', async () => {
+    await openNotebook('runner');
+    expect(sourceOf('c1').readOnly).toBe(true);
+    expect(q('[data-testid="run-cell"]', cellEl('c1')).hidden).toBe(false);
+  });
+
+  it('stays read-only until the snapshot says who we are', async () => {
+    sockets = fakeSockets();
+    const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create });
+    page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
+    document.body.append(page.element);
+    page.start();
+    await vi.waitFor(() => expect(document.querySelector('[data-testid="cell"]')).not.toBeNull());
+    expect(sourceOf('c1').readOnly).toBe(true);
+    expect(q('[data-testid="connection-banner"]').textContent).toBe('Connecting…');
+  });
+});
