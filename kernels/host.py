@@ -136,7 +136,8 @@ class KernelHost:
 
     async def _send(self, command: dict[str, Any]) -> None:
         assert self.writer is not None
-        self.writer.write(protocol.encode(protocol.command_from_dict(command)))
+        body = {**command, "v": protocol.PROTOCOL_VERSION}
+        self.writer.write(protocol.encode(protocol.command_from_dict(body)))
         await self.writer.drain()
 
     async def _relay_commands(self) -> None:

@@ -11,7 +11,7 @@ from django.db import close_old_connections
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="kernels.host_kernel", queue="kernels", ignore_result=True)
+@shared_task(name="kernels.host_kernel", ignore_result=True)
 def host_kernel(session_id: str) -> None:
     """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
     from kernels.host import KernelHost
