@@ -44,6 +44,7 @@ export type ModelChange =
   | { kind: 'reset' }
   | { kind: 'cells' }
   | { kind: 'cell'; cellId: string }
+  | { kind: 'title' }
   | { kind: 'kernel' };
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, runner: 1, editor: 2, owner: 3 };
@@ -67,7 +68,7 @@ function recordFrom(cell: Cell): CellRecord {
     outputs: cell.outputs,
     state: cell.state ?? null,
     running: null,
-    symbols: [],
+    symbols: cell.symbols ?? [],
     stale: false,
   };
 }
@@ -76,6 +77,8 @@ export class NotebookModel {
   title = '';
   revision = 0;
   kernel: KernelState | null = null;
+  /** Why the kernel stopped or died, when the server said. */
+  kernelReason = '';
   you: Viewer | null = null;
   private order: string[] = [];
   private readonly byId = new Map<string, CellRecord>();
@@ -114,6 +117,7 @@ export class NotebookModel {
       case 'snapshot':
         this.replaceCells(message.notebook.title, message.notebook.revision, message.notebook.cells);
         this.kernel = message.kernel.state;
+        this.kernelReason = '';
         this.you = { username: message.you.username, role: message.you.role };
         this.emit({ kind: 'reset' });
         return;
@@ -146,6 +150,11 @@ export class NotebookModel {
         return;
       case 'cell_status':
         this.applyCellStatus(message.cell_id, message.state);
+        if (message.outputs) this.patch(message.cell_id, { outputs: message.outputs });
+        return;
+      case 'notebook_renamed':
+        this.title = message.title;
+        this.emit({ kind: 'title' });
         return;
       case 'statement':
         this.patch(message.cell_id, { running: { start: message.line_start, end: message.line_end } });
@@ -161,6 +170,7 @@ export class NotebookModel {
         return;
       case 'kernel_status':
         this.kernel = message.state;
+        this.kernelReason = message.reason ?? '';
         this.emit({ kind: 'kernel' });
         return;
       case 'ack':

@@ -66,7 +66,10 @@ export interface Cell {
   language: Language;
   source: string;
   outputs: Output[];
-  state?: CellState;
+  /** The state of the cell's latest run, if it ever ran. */
+  state?: CellState | null;
+  /** The symbols the cell's latest run defined. */
+  symbols?: SymbolInfo[];
 }
 
 export interface NotebookSnapshot {
@@ -150,11 +153,19 @@ export interface CellMovedMessage {
 export interface KernelStatusMessage {
   type: 'kernel_status';
   state: KernelState;
+  /** Why the kernel stopped or died, when the server knows. */
+  reason?: string;
 }
 export interface CellStatusMessage {
   type: 'cell_status';
   cell_id: string;
   state: CellState;
+  /** The cell's final outputs, when the server rewrote them (e.g. the kernel died mid-run). */
+  outputs?: Output[];
+}
+export interface NotebookRenamedMessage {
+  type: 'notebook_renamed';
+  title: string;
 }
 export interface StatementMessage {
   type: 'statement';
@@ -187,7 +198,8 @@ export type ServerMessage =
   | CellStatusMessage
   | StatementMessage
   | OutputMessage
-  | CellResultMessage;
+  | CellResultMessage
+  | NotebookRenamedMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -239,7 +251,8 @@ function isCell(v: unknown): v is Cell {
     isString(v.source) &&
     Array.isArray(v.outputs) &&
     v.outputs.every(isOutput) &&
-    (v.state === undefined || v.state === null || isCellState(v.state))
+    (v.state === undefined || v.state === null || isCellState(v.state)) &&
+    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol)))
   );
 }
 
@@ -267,12 +280,14 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   cell_language: (m) => isString(m.cell_id) && isLanguage(m.language),
   cell_deleted: (m) => isString(m.cell_id),
   cell_moved: (m) => isString(m.cell_id) && isInt(m.index),
-  kernel_status: (m) => isKernelState(m.state),
-  cell_status: (m) => isString(m.cell_id) && isCellState(m.state),
+  kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
+  cell_status: (m) =>
+    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))),
   statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
   output: (m) => isString(m.cell_id) && isOutput(m.output),
   cell_result: (m) =>
     isString(m.cell_id) && Array.isArray(m.symbols) && m.symbols.every(isSymbol) && isStringArray(m.stale),
+  notebook_renamed: (m) => isString(m.title),
 };
 
 /** Parses one frame; returns a reason instead of a message when it is not a valid v1 message. */
@@ -310,7 +325,15 @@ export type SocketFactory = (url: string) => SocketLike;
 
 const SOCKET_OPEN = 1;
 
-/** `connecting` before the first open; `reconnecting` while waiting for or making a retry. */
+/** Close codes the server uses when it refuses the connection; retrying would not help. */
+export const CLOSE_UNAUTHENTICATED = 4401;
+export const CLOSE_NOT_FOUND = 4404;
+const isRefusal = (code: number): boolean => code >= 4400 && code < 4500;
+
+/**
+ * `connecting` before the first open; `reconnecting` while waiting for or making a retry;
+ * `closed` after close() or when the server refused us (then `closeCode` says why).
+ */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ConnectionStatus {
@@ -319,6 +342,8 @@ export interface ConnectionStatus {
   attempt: number;
   /** When reconnecting: milliseconds until the next attempt. */
   retryInMs?: number;
+  /** When the server closed the connection for good: its 44xx close code. */
+  closeCode?: number;
 }
 
 export interface BackoffOptions {
@@ -484,15 +509,21 @@ export class NotebookClient {
     socket.onmessage = (event: MessageEvent) => {
       if (this.socket === socket) this.receive(event.data);
     };
-    socket.onclose = () => {
-      if (this.socket === socket) this.lost();
+    socket.onclose = (event: CloseEvent) => {
+      if (this.socket === socket) this.lost(event.code);
     };
     // An error is always followed by a close event; reconnecting happens there.
     socket.onerror = () => undefined;
   }
 
-  private lost(): void {
+  private lost(code: number): void {
     this.socket = null;
+    if (isRefusal(code)) {
+      this.outbox.length = 0;
+      this.failPending([...this.pending.keys()]);
+      this.setStatus({ state: 'closed', attempt: 0, closeCode: code });
+      return;
+    }
     // A request sent on the dead socket may or may not have reached the server; the snapshot
     // after reconnecting tells the truth, so callers just learn it is no longer pending.
     this.failPending([...this.sentOnThisSocket]);

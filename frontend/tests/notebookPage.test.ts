@@ -171,6 +171,56 @@ describe('the notebook page', () => {
     expect(cellEl('c2').classList.contains('stale')).toBe(true);
   });
 
+  it("shows each cell's symbols and last state from the snapshot", async () => {
+    await openNotebook();
+    socket.serverSends(
+      aliceSnapshot({
+        notebook: {
+          id: 7,
+          title: 'Sales',
+          revision: 3,
+          cells: [cell('c1', 'x = 1', { state: 'done', symbols: [{ name: 'x', language: 'python', type: 'int', repr: '1' }] }), cell('c2', '', { state: null })],
+        },
+      }),
+    );
+    expect(q('[data-testid="cell-symbols"]', cellEl('c1')).textContent).toBe('xint1');
+    expect(q('[data-testid="cell-state"]', cellEl('c1')).textContent).toBe('done');
+    expect(q('[data-testid="cell-symbols"]', cellEl('c2')).hidden).toBe(true);
+  });
+
+  it('shows the outputs a final cell status carries, e.g. when the kernel died', async () => {
+    await openNotebook();
+    socket.serverSends({ type: 'cell_status', cell_id: 'c1', state: 'running' });
+    socket.serverSends({ type: 'kernel_status', state: 'dead', reason: 'out of memory' });
+    socket.serverSends({
+      type: 'cell_status',
+      cell_id: 'c1',
+      state: 'error',
+      outputs: [{ output_type: 'error', ename: 'KernelDied', evalue: 'out of memory', traceback: [] }],
+    });
+    expect(q('[data-testid="cell-output"]', cellEl('c1')).textContent).toBe('KernelDied: out of memory');
+    const badge = q('[data-testid="kernel-status"]');
+    expect([badge.textContent, badge.dataset.colour, badge.title]).toEqual(['dead', 'red', 'Kernel: dead (out of memory)']);
+  });
+
+  it('follows a rename', async () => {
+    await openNotebook();
+    socket.serverSends({ v: 1, type: 'notebook_renamed', title: 'Sales 2025' });
+    expect(q('[data-testid="notebook-title"]').textContent).toBe('Sales 2025');
+    expect(document.title).toBe('Sales 2025 · Quire');
+  });
+
+  it('tells the user to sign in again instead of retrying when the session has ended', async () => {
+    await openNotebook();
+    socket.serverDrops(4401);
+    const banner = q('[data-testid="connection-banner"]');
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toMatch(/Sign in again/);
+    expect(q<HTMLAnchorElement>('a', banner).getAttribute('href')).toMatch(/^\/accounts\/login\//);
+    vi.advanceTimersByTime(60_000);
+    expect(sockets.sockets).toHaveLength(1);
+  });
+
   it('interrupts the kernel', async () => {
     await openNotebook();
     q<HTMLButtonElement>('[data-testid="interrupt"]').click();

@@ -147,6 +147,17 @@ describe('NotebookClient reconnecting', () => {
     expect(statuses.at(-1)?.state).toBe('closed');
   });
 
+  it.each([4401, 4404])('stops for good when the server refuses with close code %i', async (code) => {
+    const { client, factory, statuses } = connectedClient();
+    factory.latest().serverOpens();
+    const run = client.runCell('c1');
+    factory.latest().serverDrops(code);
+    vi.advanceTimersByTime(60_000);
+    expect(factory.sockets).toHaveLength(1);
+    expect(statuses.at(-1)).toEqual({ state: 'closed', attempt: 0, closeCode: code });
+    await expect(run.settled).resolves.toMatchObject({ code: 'connection_lost' });
+  });
+
   it('sends messages queued while reconnecting on the new socket', () => {
     const { client, factory } = connectedClient();
     factory.latest().serverOpens();

@@ -26,9 +26,9 @@ export class KernelStatus {
     this.set(state);
   }
 
-  set(state: KernelBadgeState): void {
+  set(state: KernelBadgeState, reason = ''): void {
     this.element.textContent = state;
     this.element.dataset.colour = kernelStatusColour(state);
-    this.element.title = `Kernel: ${state.replace('_', ' ')}`;
+    this.element.title = `Kernel: ${state.replace('_', ' ')}${reason ? ` (${reason})` : ''}`;
   }
 }

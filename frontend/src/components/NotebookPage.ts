@@ -99,8 +99,7 @@ export class NotebookPage {
   private modelChanged(change: ModelChange): void {
     switch (change.kind) {
       case 'reset':
-        this.title.textContent = this.model.title;
-        document.title = `${this.model.title} · Quire`;
+        this.showTitle();
         this.applyPermissions();
         this.renderCells();
         this.renderKernel();
@@ -113,10 +112,18 @@ export class NotebookPage {
         if (cell) this.views.get(change.cellId)?.update(cell, this.model.permissions);
         return;
       }
+      case 'title':
+        this.showTitle();
+        return;
       case 'kernel':
         this.renderKernel();
         return;
     }
+  }
+
+  private showTitle(): void {
+    this.title.textContent = this.model.title;
+    document.title = `${this.model.title} · Quire`;
   }
 
   /** Reconciles cell views with the model by id, so editors keep their focus and text. */
@@ -150,7 +157,7 @@ export class NotebookPage {
 
   private renderKernel(): void {
     const connected = this.client.connection.state === 'open';
-    this.kernelStatus.set(connected && this.model.kernel ? this.model.kernel : 'disconnected');
+    this.kernelStatus.set(connected && this.model.kernel ? this.model.kernel : 'disconnected', this.model.kernelReason);
   }
 
   private connectionChanged(status: ConnectionStatus): void {
