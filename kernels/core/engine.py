@@ -1,0 +1,211 @@
+"""The execution engine: runs cells by position, records their symbols and reports every step as events."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kernels.core import protocol
+from kernels.core.display import FormatContext
+from kernels.core.errors import EngineError
+from kernels.core.interpreters import Registry
+from kernels.core.interpreters.base import (
+    NO_OUT,
+    Completion,
+    Interpreter,
+    InterpreterEnv,
+    RunContext,
+    RunResult,
+    RunStatus,
+    SignatureHelp,
+)
+from kernels.core.scope import OUT, CellRecord, NotebookState, Symbol
+from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, Flusher, OutputSink, capture
+from kernels.core.tables import DEFAULT_PAGE_SIZE, Page, TableStore
+from kernels.core.tracebacks import cell_filename, error_output, exception_output, forget_source
+
+Emit = Callable[[protocol.Message], None]
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What execute() returns to its caller (the process loop, the headless runner)."""
+
+    state: str
+    symbols: dict[str, Symbol]
+    stale: list[str]
+
+
+class Engine:
+    """One notebook session's state and interpreters; not thread-safe for execute (one cell at a time),
+    but complete/signature/table_page may run on another thread while a cell runs."""
+
+    def __init__(
+        self,
+        *,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        config: Mapping[str, Any] | None = None,
+        registry: Registry | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.state = NotebookState()
+        self.tables = TableStore()
+        self.registry = registry or Registry()
+        self.env = InterpreterEnv(config=dict(config or {}), output_limit=output_limit)
+        self.page_size = page_size
+        self._interpreters: dict[str, Interpreter] = {}
+        # Creation of a heavy interpreter (a JVM) must happen once even if help requests race.
+        self._create_lock = threading.Lock()
+        self._flusher = Flusher()
+        self._running: Interpreter | None = None
+        self._time_limit_hit: float | None = None
+
+    def languages(self) -> list[str]:
+        return self.registry.languages()
+
+    def interpreter(self, language: str) -> Interpreter:
+        with self._create_lock:
+            interpreter = self._interpreters.get(language)
+            if interpreter is None:
+                interpreter = self.registry.create(language, self.env)
+                self._interpreters[language] = interpreter
+            return interpreter
+
+    # ------------------------------------------------------------------ execution
+
+    def execute(
+        self,
+        *,
+        exec_id: str,
+        cell_id: str,
+        language: str,
+        source: str,
+        order: Sequence[str],
+        emit: Emit,
+    ) -> CellOutcome:
+        """Run one cell: running → statements/outputs → cell_result → done/error/interrupted."""
+        emit(protocol.CellStatus(exec_id=exec_id, cell_id=cell_id, state="running"))
+        self._time_limit_hit = None
+        self.tables.forget_cell(cell_id)
+
+        def emit_output(output: dict[str, Any]) -> None:
+            emit(protocol.Output(exec_id=exec_id, cell_id=cell_id, output=output))
+
+        def on_statement(line_start: int, line_end: int) -> None:
+            sink.flush()  # text printed by the previous statement belongs before this event
+            emit(protocol.StatementStarted(exec_id=exec_id, cell_id=cell_id, line_start=line_start, line_end=line_end))
+
+        context = FormatContext(cell_id=cell_id, table_store=self.tables, page_size=self.page_size)
+        sink = OutputSink(emit_output, limit=self.env.output_limit, context=context, flusher=self._flusher)
+        filename = cell_filename(cell_id)
+        try:
+            interpreter = self.interpreter(language)
+            scope = self.state.scope_for(cell_id, order)
+        except EngineError as exc:
+            sink.error(error_output(type(exc).__name__, str(exc), [str(exc)], []))
+            return self._finish(exec_id, cell_id, language, RunResult(status=RunStatus.ERROR), sink, order, emit)
+        run_context = RunContext(exec_id=exec_id, cell_id=cell_id, filename=filename, sink=sink, on_statement=on_statement)
+        self._running = interpreter
+        try:
+            with capture(sink):
+                result = interpreter.run(source, scope, run_context)
+        except KeyboardInterrupt as exc:  # landed in interpreter bookkeeping rather than user code
+            result = RunResult(status=RunStatus.INTERRUPTED, interrupted=exc)
+        except Exception as exc:  # an interpreter bug must cost one cell, not the kernel
+            lines = traceback.format_exception(exc)
+            sink.error(error_output("InternalError", f"{type(exc).__name__}: {exc}", lines, []))
+            result = RunResult(status=RunStatus.ERROR)
+        finally:
+            self._running = None
+        if result.status is RunStatus.INTERRUPTED:
+            result = self._report_interrupt(result, sink, filename)
+        return self._finish(exec_id, cell_id, language, result, sink, order, emit)
+
+    def _report_interrupt(self, result: RunResult, sink: OutputSink, filename: str) -> RunResult:
+        exc = result.interrupted or KeyboardInterrupt()
+        if self._time_limit_hit is not None:
+            message = f"cell time limit of {self._time_limit_hit:g} s exceeded"
+            sink.error(exception_output(exc, filename=filename, ename="TimeLimitExceeded", evalue=message))
+            result.status = RunStatus.ERROR
+        else:
+            sink.error(exception_output(exc, filename=filename, ename="KeyboardInterrupt", evalue="interrupted"))
+        return result
+
+    def _finish(
+        self,
+        exec_id: str,
+        cell_id: str,
+        language: str,
+        result: RunResult,
+        sink: OutputSink,
+        order: Sequence[str],
+        emit: Emit,
+    ) -> CellOutcome:
+        sink.close()
+        symbols = {
+            name: Symbol(name=name, value=value, language=language, cell_id=cell_id)
+            for name, value in result.defined.items()
+        }
+        if result.out is not NO_OUT:
+            symbols[OUT] = Symbol(name=OUT, value=result.out, language=language, cell_id=cell_id)
+        previous = self.state.record(
+            CellRecord(cell_id=cell_id, language=language, symbols=symbols, reads=result.reads)
+        )
+        # Names the cell no longer defines change what the cells below see, as much as new ones.
+        changed = set(symbols) | (set(previous.symbols) if previous else set())
+        stale = self.state.stale_below(cell_id, order, changed)
+        emit(
+            protocol.CellResult(
+                exec_id=exec_id,
+                cell_id=cell_id,
+                symbols=tuple(symbol.describe() for symbol in symbols.values()),
+                reads=tuple(sorted(result.reads)),
+                stale=tuple(stale),
+            )
+        )
+        state = result.status.value
+        emit(protocol.CellStatus(exec_id=exec_id, cell_id=cell_id, state=state))
+        return CellOutcome(state=state, symbols=symbols, stale=stale)
+
+    def interrupt(self, *, time_limit: float | None = None) -> None:
+        """Ask the running interpreter to stop work a KeyboardInterrupt cannot reach (the caller
+        sends SIGINT for the rest). `time_limit` marks the interrupt as the cell's time limit."""
+        interpreter = self._running
+        if interpreter is None:
+            return
+        if time_limit is not None:
+            self._time_limit_hit = time_limit
+        interpreter.interrupt()
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None
+
+    # ------------------------------------------------------------------ editing help and housekeeping
+
+    def complete(
+        self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]
+    ) -> list[Completion]:
+        return self.interpreter(language).complete(source, pos, self.state.scope_for(cell_id, order))
+
+    def signature(
+        self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]
+    ) -> list[SignatureHelp]:
+        return self.interpreter(language).signature(source, pos, self.state.scope_for(cell_id, order))
+
+    def forget(self, cell_id: str) -> None:
+        """Drop a deleted cell's symbols, tables and source."""
+        self.state.forget(cell_id)
+        self.tables.forget_cell(cell_id)
+        forget_source(cell_filename(cell_id))
+
+    def table_page(self, ref: str, offset: int, page_size: int) -> Page:
+        return self.tables.page(ref, offset, page_size)
+
+    def shutdown(self) -> None:
+        for interpreter in self._interpreters.values():
+            interpreter.shutdown()
+        self._interpreters.clear()

@@ -1,0 +1,107 @@
+"""The Interpreter interface every language implements, and the values passed across it."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from kernels.core.scope import Scope
+from kernels.core.streams import OutputSink
+
+
+class RunStatus(enum.Enum):
+    DONE = "done"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+class _NoOut:
+    """Marks a run without a final value (distinct from a final value of None)."""
+
+    def __repr__(self) -> str:
+        return "NO_OUT"
+
+
+NO_OUT: Any = _NoOut()
+
+
+@dataclass
+class RunContext:
+    """What an interpreter gets besides code and scope: where to send outputs and progress."""
+
+    exec_id: str
+    cell_id: str
+    filename: str
+    sink: OutputSink
+    # Called with 1-based, inclusive line numbers of the top-level statement about to run.
+    on_statement: Callable[[int, int], None]
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run: the symbols it defined or rebound, its Out, what it read."""
+
+    status: RunStatus
+    defined: dict[str, Any] = field(default_factory=dict)
+    out: Any = NO_OUT
+    reads: frozenset[str] = frozenset()
+    # The KeyboardInterrupt that stopped the run, for the engine to report where and why.
+    interrupted: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    label: str
+    kind: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"label": self.label, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class SignatureHelp:
+    label: str
+    params: tuple[str, ...]
+    active_param: int | None
+    doc: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "params": list(self.params), "active_param": self.active_param, "doc": self.doc}
+
+
+@dataclass(frozen=True)
+class InterpreterEnv:
+    """Given to interpreter factories: the notebook's config (Spark, dependencies) and limits."""
+
+    config: Mapping[str, Any] = field(default_factory=dict)
+    output_limit: int = 2 * 1024 * 1024
+
+
+class Interpreter(abc.ABC):
+    """One language. Created lazily, on the first cell of that language, and may own heavy state
+    (a JVM, a compiler); values it defines go into the shared per-cell scope as Python values
+    or proxies, so every other language can read them."""
+
+    language: ClassVar[str]
+    # False for languages whose source is kept but never run (text).
+    executes: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def run(self, code: str, scope: Scope, context: RunContext) -> RunResult:
+        """Run a cell's code against the scope above it; must not raise for user errors."""
+
+    def complete(self, code: str, pos: int, scope: Scope) -> list[Completion]:
+        return []
+
+    def signature(self, code: str, pos: int, scope: Scope) -> list[SignatureHelp]:
+        return []
+
+    def interrupt(self) -> None:  # noqa: B027 - optional hook, most languages need nothing here
+        """Stop work the main-thread KeyboardInterrupt cannot reach (a Spark job, say)."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release what the interpreter owns (JVM sessions, connections)."""

@@ -1,0 +1,63 @@
+"""Python editing help: completions and parameter hints with jedi over a cell's live scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernels.core.interpreters.base import Completion, SignatureHelp
+
+MAX_COMPLETIONS = 200
+MAX_DOC_CHARS = 2000
+
+
+def display_stub(*values: Any, raw: bool = False, metadata: dict[str, Any] | None = None) -> None:
+    """Show values below the cell (IPython's display(); raw=True takes MIME dicts)."""
+
+
+def line_column(code: str, pos: int) -> tuple[int, int]:
+    """A 0-based offset as jedi's position: 1-based line, 0-based column."""
+    pos = max(0, min(pos, len(code)))
+    before = code[:pos]
+    line = before.count("\n") + 1
+    column = pos - (before.rfind("\n") + 1)
+    return line, column
+
+
+def _script(code: str, namespace: dict[str, Any]) -> Any:
+    import jedi  # imported on first completion: it costs tens of MB an idle kernel should not pay
+
+    return jedi.Interpreter(code, [namespace])
+
+
+def complete(code: str, pos: int, namespace: dict[str, Any]) -> list[Completion]:
+    line, column = line_column(code, pos)
+    try:
+        found = _script(code, namespace).complete(line, column)
+    except Exception:  # jedi fails on odd code; no completions is the right answer there
+        return []
+    return [
+        Completion(label=c.name, kind=c.type, detail=c.description) for c in found[:MAX_COMPLETIONS]
+    ]
+
+
+def signatures(code: str, pos: int, namespace: dict[str, Any]) -> list[SignatureHelp]:
+    line, column = line_column(code, pos)
+    try:
+        found = _script(code, namespace).get_signatures(line, column)
+    except Exception:
+        return []
+    result: list[SignatureHelp] = []
+    for sig in found:
+        try:
+            doc = sig.docstring(raw=True)
+        except Exception:
+            doc = ""
+        result.append(
+            SignatureHelp(
+                label=sig.to_string(),
+                params=tuple(p.to_string() for p in sig.params),
+                active_param=sig.index,
+                doc=doc[:MAX_DOC_CHARS],
+            )
+        )
+    return result

@@ -1,0 +1,279 @@
+"""The kernel process: commands in over an inherited socket, cells run on the main thread, events out."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kernels.core import protocol
+from kernels.core.engine import Engine
+from kernels.core.errors import EngineError, FrameTooLarge, ProtocolError
+from kernels.core.interrupts import GATE
+from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, block_sigint_in_this_thread
+from kernels.core.tables import TableNotFound
+
+log = logging.getLogger("kernels.core.process")
+
+# After an interrupt, SIGINT is repeated this often (code that swallows one KeyboardInterrupt
+# usually lets the next one through), and after the grace period the process gives up and exits.
+INTERRUPT_RETRY_S = 1.0
+INTERRUPT_GRACE_S = 5.0
+EXIT_STUCK = 70
+
+
+class Outbox:
+    """Events to the host, written by one thread so frames never interleave and the main thread
+    never blocks (or gets interrupted) half-way through a frame."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="quire-writer", daemon=True)
+        self._thread.start()
+
+    def send(self, message: protocol.Message) -> None:
+        try:
+            frame = protocol.encode(message)
+        except FrameTooLarge as exc:
+            frame = protocol.encode(protocol.ErrorEvent(message=f"event {message.type} dropped: {exc}"))
+        self._queue.put(frame)
+
+    def _run(self) -> None:
+        block_sigint_in_this_thread()
+        while (frame := self._queue.get()) is not None:
+            try:
+                self._sock.sendall(frame)
+            except OSError:
+                return  # the host is gone; the reader sees EOF and shuts the kernel down
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+
+class Inbox:
+    """Commands for the main thread, FIFO; an interrupt can pull out the queued executes."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[protocol.Message] = collections.deque()
+        self._cv = threading.Condition()
+
+    def put(self, command: protocol.Message) -> None:
+        with self._cv:
+            self._items.append(command)
+            self._cv.notify()
+
+    def get(self) -> protocol.Message:
+        with self._cv:
+            while not self._items:
+                self._cv.wait()
+            return self._items.popleft()
+
+    def drop_executes(self) -> list[protocol.Execute]:
+        with self._cv:
+            dropped = [c for c in self._items if isinstance(c, protocol.Execute)]
+            self._items = collections.deque(c for c in self._items if not isinstance(c, protocol.Execute))
+        return dropped
+
+
+class KernelProcess:
+    def __init__(self, sock: socket.socket, *, time_limit: float | None, output_limit: int) -> None:
+        self.sock = sock
+        self.engine = Engine(output_limit=output_limit)
+        self.time_limit = time_limit
+        self.outbox = Outbox(sock)
+        self.inbox = Inbox()
+        self.help_queue: queue.Queue[protocol.Message] = queue.Queue()
+        # Guards `current` together with the interrupt gate's cell window (see interrupt()).
+        self._lock = threading.Lock()
+        self.current: protocol.Execute | None = None
+        self._started_at = 0.0
+        self._interrupt_at: float | None = None
+        self._last_signal_at = 0.0
+        self._reader_handlers: dict[type[protocol.Message], Callable[[Any], None]] = {
+            protocol.Execute: self._enqueue_execute,
+            protocol.Interrupt: lambda _cmd: self.interrupt(),
+            protocol.Ping: lambda cmd: self.outbox.send(protocol.Pong(req_id=cmd.req_id)),
+            protocol.Complete: self.help_queue.put,
+            protocol.Signature: self.help_queue.put,
+            protocol.FetchTablePage: self.help_queue.put,
+            protocol.Forget: self.inbox.put,
+            protocol.Shutdown: self._shutdown_requested,
+        }
+
+    # ------------------------------------------------------------------ threads
+
+    def serve(self) -> int:
+        GATE.install()
+        GATE.on_external_signal(self.interrupt)
+        self.outbox.send(
+            protocol.Ready(pid=os.getpid(), python=sys.version.split()[0], languages=tuple(self.engine.languages()))
+        )
+        for target, name in ((self._read, "quire-reader"), (self._help, "quire-help"), (self._watch, "quire-watchdog")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        while True:
+            command = self.inbox.get()
+            if isinstance(command, protocol.Shutdown):
+                break
+            if isinstance(command, protocol.Execute):
+                self._execute(command)
+            elif isinstance(command, protocol.Forget):
+                self.engine.forget(command.cell_id)
+        self.engine.shutdown()
+        self.outbox.close()
+        self.sock.close()
+        return 0
+
+    def _read(self) -> None:
+        block_sigint_in_this_thread()
+        stream = self.sock.makefile("rb")
+        while True:
+            try:
+                payload = protocol.read_frame(stream)
+            except FrameTooLarge as exc:
+                self.outbox.send(protocol.ErrorEvent(message=str(exc)))
+                continue
+            except OSError:
+                payload = None
+            if payload is None:
+                self._shutdown_requested(protocol.Shutdown())
+                return
+            body: Any = None
+            try:
+                body = protocol.decode_payload(payload)
+                command = protocol.command_from_dict(body)
+            except ProtocolError as exc:
+                req_id = body.get("req_id") if isinstance(body, dict) else None
+                self.outbox.send(
+                    protocol.ErrorEvent(message=f"bad command: {exc}", req_id=req_id if isinstance(req_id, str) else None)
+                )
+                continue
+            self._reader_handlers[type(command)](command)
+
+    def _help(self) -> None:
+        """Completions, signatures and table pages, answered even while a cell runs."""
+        block_sigint_in_this_thread()
+        while True:
+            command = self.help_queue.get()
+            try:
+                self.outbox.send(self._answer(command))
+            except (EngineError, TableNotFound) as exc:
+                req_id = getattr(command, "req_id", None)
+                self.outbox.send(protocol.ErrorEvent(message=f"{type(exc).__name__}: {exc}", req_id=req_id))
+            except Exception as exc:  # process boundary: log, answer, keep serving
+                log.exception("help request %s failed", command.type)
+                self.outbox.send(protocol.ErrorEvent(message=f"internal error: {exc}", req_id=getattr(command, "req_id", None)))
+
+    def _answer(self, command: protocol.Message) -> protocol.Message:
+        if isinstance(command, protocol.Complete):
+            items = self.engine.complete(
+                cell_id=command.cell_id, language=command.language, source=command.source,
+                pos=command.pos, order=command.order,
+            )
+            return protocol.Completions(req_id=command.req_id, items=tuple(i.to_dict() for i in items))
+        if isinstance(command, protocol.Signature):
+            sigs = self.engine.signature(
+                cell_id=command.cell_id, language=command.language, source=command.source,
+                pos=command.pos, order=command.order,
+            )
+            return protocol.Signatures(req_id=command.req_id, signatures=tuple(s.to_dict() for s in sigs))
+        assert isinstance(command, protocol.FetchTablePage)
+        page = self.engine.table_page(command.ref, command.offset, command.page_size)
+        return protocol.TablePage(
+            req_id=command.req_id, ref=command.ref, schema=tuple(page.schema), rows=tuple(page.rows),
+            total_rows=page.total_rows, offset=page.offset, page_size=page.page_size,
+        )
+
+    def _watch(self) -> None:
+        """Enforces the cell time limit and the interrupt grace period."""
+        block_sigint_in_this_thread()
+        while True:
+            time.sleep(0.1)
+            with self._lock:
+                current, started, asked = self.current, self._started_at, self._interrupt_at
+            if current is None:
+                continue
+            now = time.monotonic()
+            if asked is None:
+                if self.time_limit is not None and now - started > self.time_limit:
+                    self.interrupt(time_limit=self.time_limit)
+                continue
+            if now - asked > INTERRUPT_GRACE_S:
+                self._give_up(current)
+            elif now - self._last_signal_at > INTERRUPT_RETRY_S:
+                with self._lock:
+                    if self.current is current:
+                        self._last_signal_at = now
+                        GATE.interrupt_main()
+
+    def _give_up(self, current: protocol.Execute) -> None:
+        reason = f"cell {current.cell_id} did not stop within {INTERRUPT_GRACE_S:g} s of an interrupt"
+        self.outbox.send(protocol.CellStatus(exec_id=current.exec_id, cell_id=current.cell_id, state="interrupted"))
+        self.outbox.send(protocol.Exiting(reason=reason))
+        self.outbox.close()
+        os._exit(EXIT_STUCK)
+
+    # ------------------------------------------------------------------ commands
+
+    def _enqueue_execute(self, command: protocol.Execute) -> None:
+        self.outbox.send(protocol.CellStatus(exec_id=command.exec_id, cell_id=command.cell_id, state="queued"))
+        self.inbox.put(command)
+
+    def _shutdown_requested(self, command: protocol.Message) -> None:
+        self.interrupt()
+        self.inbox.put(command)
+
+    def interrupt(self, *, time_limit: float | None = None) -> None:
+        """Drop queued executes (each reported interrupted) and stop the running cell."""
+        for dropped in self.inbox.drop_executes():
+            self.outbox.send(protocol.CellStatus(exec_id=dropped.exec_id, cell_id=dropped.cell_id, state="interrupted"))
+        with self._lock:
+            if self.current is None or self._interrupt_at is not None:
+                return
+            self._interrupt_at = self._last_signal_at = time.monotonic()
+            self.engine.interrupt(time_limit=time_limit)
+            GATE.interrupt_main()
+
+    def _execute(self, command: protocol.Execute) -> None:
+        with self._lock:
+            self.current = command
+            self._started_at = time.monotonic()
+            self._interrupt_at = None
+            GATE.begin_cell()
+        try:
+            self.engine.execute(
+                exec_id=command.exec_id, cell_id=command.cell_id, language=command.language,
+                source=command.source, order=command.order, emit=self.outbox.send,
+            )
+        finally:
+            with self._lock:
+                GATE.end_cell()
+                self.current = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kernels.core.process", description=__doc__)
+    parser.add_argument("--fd", type=int, required=True, help="inherited, connected AF_UNIX stream socket")
+    parser.add_argument("--cell-time-limit", type=float, default=None, metavar="SECONDS")
+    parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="BYTES")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.__stderr__, format="kernel %(levelname)s %(message)s")
+    try:
+        sock = socket.socket(fileno=args.fd)
+    except OSError as exc:
+        parser.error(f"--fd {args.fd} is not a usable socket: {exc}")
+    kernel = KernelProcess(sock, time_limit=args.cell_time_limit, output_limit=args.output_limit)
+    return kernel.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

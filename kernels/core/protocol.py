@@ -1,0 +1,334 @@
+"""The kernel wire protocol: length-prefixed JSON frames and every command and event type."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from typing import IO, Any, ClassVar, TypeVar
+
+from kernels.core.errors import FrameTooLarge, ProtocolError
+
+PROTOCOL_VERSION = 1
+# Outputs are capped far below this (see output limits); the frame cap only guards against a
+# corrupt length header making either side allocate gigabytes.
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+CELL_STATES = ("queued", "running", "done", "error", "interrupted")
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base of every message; subclasses set `type` and are found through the registries below."""
+
+    type: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": self.type}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            body[f.name] = list(value) if isinstance(value, tuple) else value
+        return body
+
+
+# ---------------------------------------------------------------- commands (host -> kernel)
+
+
+@dataclass(frozen=True)
+class Execute(Message):
+    type: ClassVar[str] = "execute"
+    exec_id: str
+    cell_id: str
+    language: str
+    source: str
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Interrupt(Message):
+    type: ClassVar[str] = "interrupt"
+
+
+@dataclass(frozen=True)
+class Complete(Message):
+    type: ClassVar[str] = "complete"
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    pos: int
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Signature(Message):
+    type: ClassVar[str] = "signature"
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    pos: int
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Forget(Message):
+    type: ClassVar[str] = "forget"
+    cell_id: str
+
+
+@dataclass(frozen=True)
+class Ping(Message):
+    type: ClassVar[str] = "ping"
+    req_id: str
+
+
+@dataclass(frozen=True)
+class Shutdown(Message):
+    type: ClassVar[str] = "shutdown"
+
+
+@dataclass(frozen=True)
+class FetchTablePage(Message):
+    """Addition to the contract: ask for another page of a table output (by its `ref`)."""
+
+    type: ClassVar[str] = "table_page"
+    req_id: str
+    ref: str
+    offset: int
+    page_size: int
+
+
+# ---------------------------------------------------------------- events (kernel -> host)
+
+
+@dataclass(frozen=True)
+class Ready(Message):
+    type: ClassVar[str] = "ready"
+    pid: int
+    python: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CellStatus(Message):
+    type: ClassVar[str] = "cell_status"
+    exec_id: str
+    cell_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class StatementStarted(Message):
+    type: ClassVar[str] = "statement"
+    exec_id: str
+    cell_id: str
+    line_start: int
+    line_end: int
+
+
+@dataclass(frozen=True)
+class Output(Message):
+    type: ClassVar[str] = "output"
+    exec_id: str
+    cell_id: str
+    output: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CellResult(Message):
+    type: ClassVar[str] = "cell_result"
+    exec_id: str
+    cell_id: str
+    symbols: tuple[dict[str, Any], ...]
+    reads: tuple[str, ...]
+    stale: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Completions(Message):
+    type: ClassVar[str] = "completions"
+    req_id: str
+    items: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Signatures(Message):
+    type: ClassVar[str] = "signatures"
+    req_id: str
+    signatures: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Pong(Message):
+    type: ClassVar[str] = "pong"
+    req_id: str
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Message):
+    type: ClassVar[str] = "error"
+    message: str
+    req_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TablePage(Message):
+    """Addition to the contract: the answer to `table_page` (rows as in the table MIME type)."""
+
+    type: ClassVar[str] = "table_page"
+    req_id: str
+    ref: str
+    schema: tuple[dict[str, Any], ...]
+    rows: tuple[list[Any], ...]
+    total_rows: int
+    offset: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class Exiting(Message):
+    """Addition to the contract: the kernel is about to exit on its own (the host should restart it)."""
+
+    type: ClassVar[str] = "exiting"
+    reason: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+M = TypeVar("M", bound=Message)
+
+COMMANDS: dict[str, type[Message]] = {
+    cls.type: cls for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage)
+}
+EVENTS: dict[str, type[Message]] = {
+    cls.type: cls
+    for cls in (
+        Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
+        Signatures, Pong, ErrorEvent, TablePage, Exiting,
+    )
+}
+
+
+def _check(name: str, value: Any, hint: Any) -> Any:
+    """Validate one JSON value against a field's type hint and convert lists to tuples."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        return _check(name, value, next(o for o in options if o is not type(None)))
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ProtocolError(f"field {name!r} must be a list")
+        inner = typing.get_args(hint)[0]
+        return tuple(_check(name, item, inner) for item in value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ProtocolError(f"field {name!r} must be an object")
+        return value
+    if origin is list or hint is list:
+        if not isinstance(value, list):
+            raise ProtocolError(f"field {name!r} must be a list")
+        return value
+    if hint is Any:
+        return value
+    # bool is an int subclass; a flag where a count belongs is a sender bug worth reporting.
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ProtocolError(f"field {name!r} must be {hint.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _from_dict(registry: dict[str, type[Message]], body: Any) -> Message:
+    if not isinstance(body, dict):
+        raise ProtocolError("message must be a JSON object")
+    version = body.get("v")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"unsupported protocol version {version!r} (this kernel speaks {PROTOCOL_VERSION})")
+    kind = body.get("type")
+    cls = registry.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in body:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ProtocolError(f"{kind} message lacks field {f.name!r}")
+            continue
+        values[f.name] = _check(f.name, body[f.name], hints[f.name])
+    return cls(**values)
+
+
+def command_from_dict(body: Any) -> Message:
+    return _from_dict(COMMANDS, body)
+
+
+def event_from_dict(body: Any) -> Message:
+    return _from_dict(EVENTS, body)
+
+
+def encode(message: Message) -> bytes:
+    """One frame: 4-byte big-endian length, then the message as UTF-8 JSON."""
+    payload = json.dumps(message.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    if len(payload) > MAX_FRAME_BYTES:
+        raise FrameTooLarge(len(payload), MAX_FRAME_BYTES)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def decode_payload(payload: bytes) -> Any:
+    """The JSON body of one frame, or ProtocolError when it is not UTF-8 JSON."""
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"frame is not UTF-8 JSON: {exc}") from None
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: IO[bytes]) -> bytes | None:
+    """Next frame payload from a blocking binary stream; None at EOF.
+
+    An oversized frame is skipped (so the stream stays in sync) and reported as FrameTooLarge.
+    """
+    header = _read_exact(stream, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME_BYTES:
+        remaining = size
+        while remaining:
+            chunk = stream.read(min(remaining, 1 << 20))
+            if not chunk:
+                return None
+            remaining -= len(chunk)
+        raise FrameTooLarge(size, MAX_FRAME_BYTES)
+    return _read_exact(stream, size)
+
+
+async def read_frame_async(reader: asyncio.StreamReader) -> bytes | None:
+    """Next frame payload from an asyncio stream; None at EOF."""
+    try:
+        header = await reader.readexactly(_HEADER.size)
+        (size,) = _HEADER.unpack(header)
+        if size > MAX_FRAME_BYTES:
+            remaining = size
+            while remaining:
+                remaining -= len(await reader.readexactly(min(remaining, 1 << 20)))
+            raise FrameTooLarge(size, MAX_FRAME_BYTES)
+        return await reader.readexactly(size)
+    except asyncio.IncompleteReadError:
+        return None
