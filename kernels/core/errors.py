@@ -42,3 +42,7 @@ class NotebookFormatError(EngineError):
 
 class ParameterError(EngineError):
     """A malformed `-p name=value` parameter given to the headless runner."""
+
+
+class HeadlessError(EngineError):
+    """A one-line reason a headless run could not start or its results could not be written."""
