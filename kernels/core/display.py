@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import reprlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,8 +155,6 @@ def _figure_bundle(figure: Any, context: FormatContext) -> MimeBundle:
 
 def open_figures_to_show(context: FormatContext) -> list[Any]:
     """Figures pyplot still holds that this cell has not displayed yet; pyplot forgets all of them."""
-    import sys
-
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         return []

@@ -19,7 +19,6 @@ from kernels.core.engine import Engine
 from kernels.core.errors import EngineError, FrameTooLarge, ProtocolError
 from kernels.core.interrupts import GATE
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, block_sigint_in_this_thread
-from kernels.core.tables import TableNotFound
 
 log = logging.getLogger("kernels.core.process")
 
@@ -124,10 +123,18 @@ class KernelProcess:
             command = self.inbox.get()
             if isinstance(command, protocol.Shutdown):
                 break
-            if isinstance(command, protocol.Execute):
-                self._execute(command)
-            elif isinstance(command, protocol.Forget):
-                self.engine.forget(command.cell_id)
+            try:
+                if isinstance(command, protocol.Execute):
+                    self._execute(command)
+                elif isinstance(command, protocol.Forget):
+                    self.engine.forget(command.cell_id)
+            except Exception as exc:  # process boundary: an engine bug must not take the kernel down
+                log.exception("command %s failed", command.type)
+                self.outbox.send(protocol.ErrorEvent(message=f"internal error in {command.type}: {exc}"))
+                if isinstance(command, protocol.Execute):
+                    self.outbox.send(
+                        protocol.CellStatus(exec_id=command.exec_id, cell_id=command.cell_id, state="error")
+                    )
         self.engine.shutdown()
         self.outbox.close()
         self.sock.close()
@@ -166,7 +173,7 @@ class KernelProcess:
             command = self.help_queue.get()
             try:
                 self.outbox.send(self._answer(command))
-            except (EngineError, TableNotFound) as exc:
+            except EngineError as exc:
                 req_id = getattr(command, "req_id", None)
                 self.outbox.send(protocol.ErrorEvent(message=f"{type(exc).__name__}: {exc}", req_id=req_id))
             except Exception as exc:  # process boundary: log, answer, keep serving

@@ -9,6 +9,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from kernels.core.errors import EngineError
+
 TABLE_MIME = "application/vnd.quire.table+json"
 DEFAULT_PAGE_SIZE = 50
 # Bounded so a page request cannot make the kernel serialise a whole billion-row frame.
@@ -17,8 +19,12 @@ MAX_PAGE_SIZE = 1000
 MAX_STORED_TABLES = 200
 
 
-class TableNotFound(KeyError):
+class TableNotFound(EngineError):
     """A page was asked of a table ref this kernel no longer holds."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no table {ref!r} in this kernel (its cell was re-run, forgotten, or the kernel restarted)")
+        self.ref = ref
 
 
 @dataclass(frozen=True)

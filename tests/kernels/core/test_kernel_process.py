@@ -214,3 +214,13 @@ def test_process_accepts_a_socket_from_socketpair_and_sends_frames():
     assert body["v"] == 1 and body["type"] == "ready"
     ours.sendall(protocol.encode(protocol.Shutdown()))
     assert process.wait(10) == 0
+
+
+def test_a_lone_print_arrives_while_the_cell_still_runs(kernel):
+    kernel.conn.send(protocol.Execute(exec_id="e1", cell_id="a", language="python",
+                                      source="print('early')\nimport time\ntime.sleep(60)", order=("a",)))
+    events = kernel.conn.recv_until(lambda e: isinstance(e, protocol.Output))
+    assert events[-1].output == {"output_type": "stream", "name": "stdout", "text": "early\n"}
+    assert "done" not in _statuses(events, "e1")
+    kernel.conn.send(protocol.Interrupt())
+    kernel.conn.recv_until(lambda e: isinstance(e, protocol.CellStatus) and e.state == "interrupted")
