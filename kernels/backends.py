@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,11 @@ def _start_with_celery(session_id: uuid.UUID) -> None:
 async def _spawn_inprocess(session_id: str) -> None:
     from kernels.host import KernelHost
 
-    task = asyncio.get_running_loop().create_task(KernelHost(session_id).run(), name=f"kernel-host-{session_id}")
+    # A fresh context: the caller's belongs to a short-lived async_to_sync call whose thread executor is gone
+    # by the time the host makes its own database calls.
+    task = asyncio.get_running_loop().create_task(
+        KernelHost(session_id).run(), name=f"kernel-host-{session_id}", context=contextvars.Context()
+    )
     _INPROCESS_HOSTS.add(task)
     task.add_done_callback(_INPROCESS_HOSTS.discard)
 

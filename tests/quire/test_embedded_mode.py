@@ -1,0 +1,78 @@
+"""Embedded mode (nothing configured): SQLite, in-memory channel layer and an in-process kernel host, one process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.support import REPO, Service, env_for, start_daphne
+
+SETUP = """
+from django.contrib.auth import get_user_model
+from quire.accounts.services import do_issue_token
+from notebooks.services import do_create_notebook
+user = get_user_model().objects.create_user(username="dora", password="x")
+notebook = do_create_notebook(user, title="Embedded")
+print(do_issue_token(user, name="t").key, notebook.pk, notebook.cells[0]["id"])
+"""
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str, int, str]]:
+    var_dir: Path = tmp_path_factory.mktemp("embedded-var")
+    env = env_for({"DATABASE_URL": None, "REDIS_URL": None, "SECRET_KEY": None, "QUIRE_VAR_DIR": str(var_dir)})
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], cwd=REPO, env=env, check=True, capture_output=True)
+    out = subprocess.run([*manage, "shell", "-c", SETUP], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+    token, notebook_id, cell_id = out.stdout.strip().splitlines()[-1].split()
+    server: Service
+    server, port = start_daphne(env=env, log_dir=var_dir)
+    assert (var_dir / "quire.sqlite3").exists()
+    yield port, token, int(notebook_id), cell_id
+    server.stop()
+
+
+async def _events_until(ws, predicate, seen: list[dict]) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    while True:
+        event = json.loads(await ws.recv())
+        seen.append(event)
+        if predicate(event):
+            return event
+
+
+async def test_run_a_cell_in_embedded_mode(embedded_server) -> None:  # type: ignore[no-untyped-def]
+    port, token, notebook_id, cell_id = embedded_server
+    seen: list[dict] = []  # type: ignore[type-arg]
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
+        additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
+        open_timeout=20,
+    ) as ws:
+        snapshot = json.loads(await ws.recv())
+        assert snapshot["type"] == "snapshot" and snapshot["kernel"]["state"] == "not_started"
+        await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell_id, "source": "print(6 * 7)"}))
+        await _events_until(ws, lambda e: e.get("type") == "ack" and e.get("req") == 1, seen)
+        await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": 2, "cell_id": cell_id}))
+        done = await _events_until(ws, lambda e: e.get("type") == "cell_status" and e["state"] in ("done", "error"), seen)
+        assert done["state"] == "done", seen
+        text = "".join(e["output"].get("text", "") for e in seen if e["type"] == "output")
+        assert text == "42\n"
+        await ws.send(json.dumps({"v": 1, "type": "shutdown", "req": 3}))
+        await _events_until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] == "stopped", seen)
+
+
+async def test_embedded_mode_serves_pages(embedded_server) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    port = embedded_server[0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as response:
+        assert response.status == 200
+        assert b"Sign in" in response.read()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/assets/app.js") as response:
+        assert response.status == 200
