@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 STAMPS := .make
 FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 
-# The test suite runs in production mode against real PostgreSQL and Redis.
-TEST_ENV := DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/quire \
-	REDIS_URL=redis://127.0.0.1:6379/0 \
+# The test suite runs in production mode against real PostgreSQL and Redis. Two suites running at once on
+# one machine each need their own database name and Redis database number.
+TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/quire
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) \
+	REDIS_URL=$(TEST_REDIS_URL) \
 	SECRET_KEY=test-only-secret-key-0123456789 \
 	QUIRE_SECURE_COOKIES=false
 
