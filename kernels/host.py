@@ -43,6 +43,8 @@ class _Execution:
         self.cell_id = cell_id
         self.outputs: list[dict[str, Any]] = []
         self.symbols: list[dict[str, Any]] = []
+        self.stale: list[str] = []
+        self.running = False
         self.kept_bytes = 0
 
     def add_output(self, output: dict[str, Any]) -> None:
@@ -69,9 +71,13 @@ class KernelHost:
         self.layer = get_channel_layer()
         self.kernel: LaunchedKernel | None = None
         self.writer: asyncio.StreamWriter | None = None
+        # Insertion order is the kernel's FIFO order: the task list shows it as the queue.
         self.executions: dict[str, _Execution] = {}
+        # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
+        self.replies: dict[str, str] = {}
         self.busy = False
         self.stopping = False
+        self.exit_reason: str | None = None
         self.workdir: Path | None = None
 
     async def run(self) -> None:
@@ -125,7 +131,7 @@ class KernelHost:
         if self.stopping:
             await self._set_state("stopped", reason="shut down")
         else:
-            await self._set_state("dead", reason=_exit_reason(code))
+            await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
 
     async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         payload = await protocol.read_frame_async(reader)
@@ -147,11 +153,15 @@ class KernelHost:
             command = message.get("command") or {}
             kind = command.get("type")
             try:
+                reply_to = message.get("reply_to")
+                if reply_to and "req_id" in command:
+                    self.replies[str(command["req_id"])] = str(reply_to)
                 if kind == "execute":
                     self.executions[command["exec_id"]] = _Execution(command["cell_id"])
                     if not self.busy:
                         self.busy = True
                         await self._set_state("busy")
+                    await self._publish_tasks()
                 elif kind == "shutdown":
                     self.stopping = True
                 await self._send(command)
@@ -179,13 +189,17 @@ class KernelHost:
         if kind == "cell_status" and execution is not None:
             state = event.get("state")
             if state == "running":
+                execution.running = True
                 await publish_now(notebook_id, {"type": "cell_status", "cell_id": execution.cell_id, "state": state})
+                await self._publish_tasks()
                 await sync_to_async(services.do_mark_running)(exec_id)
             elif state in services.FINAL_STATES:
                 del self.executions[exec_id]
                 await sync_to_async(services.do_finish_execution)(
-                    exec_id, state=str(state), outputs=execution.outputs, symbols=execution.symbols
+                    exec_id, state=str(state), outputs=execution.outputs, symbols=execution.symbols,
+                    stale=execution.stale,
                 )
+                await self._publish_tasks()
                 if not self.executions and self.busy:
                     self.busy = False
                     await self._set_state("idle")
@@ -196,6 +210,7 @@ class KernelHost:
                 await publish_now(notebook_id, {"type": "output", "cell_id": execution.cell_id, "output": output})
         elif kind == "cell_result" and execution is not None:
             execution.symbols = list(event.get("symbols") or [])
+            execution.stale = [str(c) for c in event.get("stale") or []]
             await publish_now(
                 notebook_id,
                 {"type": "cell_result", "cell_id": execution.cell_id, "symbols": execution.symbols,
@@ -207,8 +222,22 @@ class KernelHost:
                 {"type": "statement", "cell_id": execution.cell_id,
                  "line_start": event.get("line_start"), "line_end": event.get("line_end")},
             )
+        elif kind == "exiting":
+            self.exit_reason = str(event.get("reason") or "the kernel exited")
+        elif kind == "spark_progress" and execution is not None:
+            await publish_now(notebook_id, {**event, "cell_id": execution.cell_id})
+        elif "req_id" in event and str(event.get("req_id")) in self.replies:
+            # A reply to one browser's request (completions, signatures, a table page, or an error).
+            reply_to = self.replies.pop(str(event["req_id"]))
+            assert self.layer is not None
+            await self.layer.send(reply_to, {"type": "kernel.reply", "reply": event})
         elif kind == "error":
             log.warning("kernel of session %s reported: %s", self.session_id, event.get("message"))
+
+    async def _publish_tasks(self) -> None:
+        running = next((e.cell_id for e in self.executions.values() if e.running), None)
+        queue = [e.cell_id for e in self.executions.values() if not e.running]
+        await publish_now(self.info.notebook_id, {"type": "tasks", "queue": queue, "running": running})
 
     async def _set_state(self, state: str, *, reason: str = "", **fields: Any) -> None:
         await sync_to_async(services.do_set_session_state)(

@@ -69,6 +69,8 @@ class Execution(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     outputs = models.JSONField(default=list)
     symbols = models.JSONField(default=list)
+    # Set when a cell above re-ran and rebound a name this run read; cleared by running the cell again.
+    stale = models.BooleanField(default=False)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

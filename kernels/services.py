@@ -30,11 +30,35 @@ User = AbstractBaseUser | AnonymousUser
 FINAL_STATES = ("done", "error", "interrupted")
 
 
-def send_command(channel: str, command: dict[str, Any]) -> None:
+def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None = None) -> None:
     """Hand a command to the session's host (buffered by the channel layer until the host reads it)."""
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
-    async_to_sync(layer.send)(channel, {"type": "kernel.command", "command": command})
+    message: dict[str, Any] = {"type": "kernel.command", "command": command}
+    if reply_to:
+        message["reply_to"] = reply_to
+    async_to_sync(layer.send)(channel, message)
+
+
+# Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
+# on live values, so they need the role that may run code.
+KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER}
+
+
+def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
+    """Forward a request to the notebook's kernel, the reply going to `reply_to`; False if no kernel runs."""
+    kind = command.get("type")
+    need = KERNEL_REQUESTS.get(str(kind))
+    if need is None:
+        raise InvalidInput(f"not a kernel request: {kind!r}")
+    notebook, _ = get_notebook(user, notebook_id, need=need)
+    session = live_session(notebook.pk)
+    if session is None or session.state == KernelSession.State.STARTING:
+        return False
+    if kind in ("complete", "signature"):
+        command = {**command, "order": notebook.cell_ids()}
+    send_command(session.channel, command, reply_to=reply_to)
+    return True
 
 
 def live_session(notebook_id: int) -> KernelSession | None:
@@ -59,45 +83,80 @@ def _start_session(notebook: Notebook, user: User) -> KernelSession:
 
 @dataclass(frozen=True)
 class QueuedRun:
-    execution_id: uuid.UUID
-    cell_id: str
+    execution_ids: list[uuid.UUID]
+    cell_ids: list[str]
+
+
+def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[dict[str, Any]]) -> QueuedRun:
+    order = notebook.cell_ids()
+    channel = session.channel
+    queued = QueuedRun(execution_ids=[], cell_ids=[])
+    for cell in cells:
+        language, source = str(cell["language"]), str(cell["source"])
+        execution = Execution.objects.create(
+            notebook=notebook,
+            session=session,
+            cell_id=cell["id"],
+            user=user if user.is_authenticated else None,
+            language=language,
+            source=source,
+            code_hash=hashlib.sha256(source.encode()).hexdigest(),
+        )
+        command = {
+            "type": "execute",
+            "exec_id": str(execution.pk),
+            "cell_id": cell["id"],
+            "language": language,
+            "source": source,
+            "order": order,
+        }
+        events.publish(notebook.pk, {"type": "cell_status", "cell_id": cell["id"], "state": "queued"})
+        transaction.on_commit(lambda command=command: send_command(channel, command))
+        queued.execution_ids.append(execution.pk)
+        queued.cell_ids.append(cell["id"])
+    return queued
+
+
+RUN_SCOPES = ("cell", "all", "from", "stale")
 
 
 @transaction.atomic
-def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
-    """Queue one cell on the notebook's kernel, starting the kernel if there is none."""
+def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+    """Queue cells on the notebook's kernel, starting the kernel if there is none.
+
+    scope: "cell" (just `cell_id`), "all" (top to bottom), "from" (`cell_id` and everything below it),
+    "stale" (the cells whose last run read a value that has since changed above them).
+    """
     get_notebook(user, notebook_id, need=Role.RUNNER)
     # The row lock serialises kernel starts: two people running at once get one kernel.
     notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    found = notebook.find_cell(cell_id)
-    if found is None:
-        raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
-    _, cell = found
-    language, source = str(cell["language"]), str(cell["source"])
-    if language == "text":
-        raise InvalidInput("text cells are not run", field="cell_id")
+    code_cells = [c for c in notebook.cells if c["language"] != "text"]
+    if scope in ("cell", "from"):
+        found = notebook.find_cell(cell_id or "")
+        if found is None:
+            raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
+        index, cell = found
+        if scope == "cell":
+            if cell["language"] == "text":
+                raise InvalidInput("text cells are not run", field="cell_id")
+            cells = [cell]
+        else:
+            cells = [c for c in notebook.cells[index:] if c["language"] != "text"]
+    elif scope == "all":
+        cells = code_cells
+    elif scope == "stale":
+        latest = latest_executions(notebook.pk, [c["id"] for c in code_cells])
+        cells = [c for c in code_cells if c["id"] in latest and latest[c["id"]].stale]
+    else:
+        raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
+    if not cells:
+        return QueuedRun(execution_ids=[], cell_ids=[])
     session = live_session(notebook.pk) or _start_session(notebook, user)
-    execution = Execution.objects.create(
-        notebook=notebook,
-        session=session,
-        cell_id=cell_id,
-        user=user if user.is_authenticated else None,
-        language=language,
-        source=source,
-        code_hash=hashlib.sha256(source.encode()).hexdigest(),
-    )
-    command = {
-        "type": "execute",
-        "exec_id": str(execution.pk),
-        "cell_id": cell_id,
-        "language": language,
-        "source": source,
-        "order": notebook.cell_ids(),
-    }
-    channel = session.channel
-    events.publish(notebook.pk, {"type": "cell_status", "cell_id": cell_id, "state": "queued"})
-    transaction.on_commit(lambda: send_command(channel, command))
-    return QueuedRun(execution_id=execution.pk, cell_id=cell_id)
+    return _queue(notebook, session, user, cells)
+
+
+def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
+    return check_run(user, notebook_id, scope="cell", cell_id=cell_id)
 
 
 def check_interrupt(user: User, notebook_id: int) -> bool:
@@ -108,6 +167,20 @@ def check_interrupt(user: User, notebook_id: int) -> bool:
         return False
     send_command(session.channel, {"type": "interrupt"})
     return True
+
+
+@transaction.atomic
+def check_restart(user: User, notebook_id: int) -> None:
+    """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
+    old = live_session(notebook.pk)
+    if old is not None:
+        channel = old.channel
+        # Leave the live states now, so the new session may start while the old kernel winds down.
+        do_set_session_state(old.pk, state=KernelSession.State.STOPPED, reason="restarted")
+        transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
+    _start_session(notebook, user)
 
 
 def check_shutdown(user: User, notebook_id: int) -> bool:
@@ -129,12 +202,31 @@ def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execut
     rows = (
         Execution.objects.filter(notebook_id=notebook_id, cell_id__in=cell_ids)
         .order_by("cell_id", "-queued_at")
-        .only("cell_id", "state", "outputs", "symbols", "queued_at")
+        .only("cell_id", "state", "outputs", "symbols", "stale", "queued_at")
     )
     latest: dict[str, Execution] = {}
     for row in rows:
         latest.setdefault(row.cell_id, row)
     return latest
+
+
+def check_inspect_scope(user: User, notebook_id: int, *, cell_id: str) -> dict[str, list[dict[str, Any]]]:
+    """What a cell defined, and what it sees from the cells above it (later definitions win)."""
+    notebook, _ = get_notebook(user, notebook_id)
+    found = notebook.find_cell(cell_id)
+    if found is None:
+        raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
+    index, _ = found
+    ids = notebook.cell_ids()
+    latest = latest_executions(notebook.pk, ids[: index + 1])
+    visible: dict[str, dict[str, Any]] = {}
+    for above in ids[:index]:
+        execution = latest.get(above)
+        if execution is not None and execution.state == "done":
+            for symbol in execution.symbols:
+                visible[str(symbol.get("name"))] = symbol
+    own = latest.get(cell_id)
+    return {"defined": list(own.symbols) if own else [], "visible": sorted(visible.values(), key=lambda s: str(s.get("name")))}
 
 
 # ------------------------------------------------------------------ what the kernel host reports
@@ -211,7 +303,12 @@ def do_mark_running(execution_id: str) -> None:
 
 @transaction.atomic
 def do_finish_execution(
-    execution_id: str, *, state: str, outputs: list[dict[str, Any]], symbols: list[dict[str, Any]]
+    execution_id: str,
+    *,
+    state: str,
+    outputs: list[dict[str, Any]],
+    symbols: list[dict[str, Any]],
+    stale: list[str] | None = None,
 ) -> None:
     """Store a finished cell's outputs and symbols, then tell the viewers it is finished."""
     if state not in FINAL_STATES:
@@ -225,5 +322,11 @@ def do_finish_execution(
     execution.symbols = symbols
     execution.finished_at = timezone.now()
     execution.save(update_fields=["state", "outputs", "symbols", "finished_at"])
+    if stale:
+        for stale_execution in latest_executions(execution.notebook_id, stale).values():
+            if not stale_execution.stale and stale_execution.state in FINAL_STATES:
+                Execution.objects.filter(pk=stale_execution.pk).update(stale=True)
     KernelSession.objects.filter(pk=execution.session_id).update(last_activity_at=execution.finished_at)
     events.publish(execution.notebook_id, {"type": "cell_status", "cell_id": execution.cell_id, "state": state})
+    if stale:
+        events.publish(execution.notebook_id, {"type": "cells_stale", "cell_ids": stale})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,7 +25,11 @@ MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
-Handler = Callable[["NotebookConsumer", dict[str, Any]], Awaitable[dict[str, Any]]]
+# How long a browser waits for the kernel to answer a completion or table-page request.
+KERNEL_REPLY_TIMEOUT_S = 10.0
+
+# A handler's reply becomes the ack; None means the ack is sent later (a kernel request answers it).
+Handler = Callable[["NotebookConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 def _field(message: dict[str, Any], name: str, kind: type) -> Any:
@@ -36,6 +42,14 @@ def _field(message: dict[str, Any], name: str, kind: type) -> Any:
 class NotebookConsumer(AsyncWebsocketConsumer):
     notebook_id: int
     group: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Kernel requests in flight: req_id -> (the browser's req, its timeout task).
+        self.pending: dict[str, tuple[Any, asyncio.Task[None]]] = {}
+        # Everyone on this notebook, as the other consumers announce themselves: channel -> presence.
+        self.present: dict[str, dict[str, Any]] = {}
+        self.focus: str | None = None
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -56,10 +70,79 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self._send(snapshot)
+        self.present[self.channel_name] = self._me()
+        await self.channel_layer.group_send(self.group, {"type": "presence.hello", **self._me()})
 
     async def disconnect(self, code: int) -> None:
+        for _, task in self.pending.values():
+            task.cancel()
+        if hasattr(self, "group") and self.channel_name in self.present:
+            await self.channel_layer.group_send(self.group, {"type": "presence.bye", "channel": self.channel_name})
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # ------------------------------------------------------------------ presence, kept by the consumers themselves
+
+    def _me(self) -> dict[str, Any]:
+        return {"channel": self.channel_name, "username": self.user.get_username(), "cell_id": self.focus}
+
+    async def presence_hello(self, message: dict[str, Any]) -> None:
+        """Someone joined: note them, and (if it is not us) tell them we are here."""
+        self.present[message["channel"]] = {k: message[k] for k in ("channel", "username", "cell_id")}
+        if message["channel"] != self.channel_name:
+            await self.channel_layer.send(message["channel"], {"type": "presence.here", **self._me()})
+        await self._send_presence()
+
+    async def presence_here(self, message: dict[str, Any]) -> None:
+        self.present[message["channel"]] = {k: message[k] for k in ("channel", "username", "cell_id")}
+        await self._send_presence()
+
+    async def presence_focus(self, message: dict[str, Any]) -> None:
+        await self.presence_here(message)
+
+    async def presence_bye(self, message: dict[str, Any]) -> None:
+        if self.present.pop(message["channel"], None) is not None:
+            await self._send_presence()
+
+    async def _send_presence(self) -> None:
+        users = [{"username": p["username"], "cell_id": p["cell_id"]} for p in self.present.values()]
+        await self._send({"type": "presence", "users": sorted(users, key=lambda u: u["username"])})
+
+    # ------------------------------------------------------------------ kernel replies to this browser's requests
+
+    async def kernel_reply(self, message: dict[str, Any]) -> None:
+        reply = message["reply"]
+        pending = self.pending.pop(str(reply.get("req_id")), None)
+        if pending is None:
+            return  # timed out already
+        req, task = pending
+        task.cancel()
+        if reply.get("type") == "error":
+            await self._send({"type": "error", "req": req, "code": "kernel", "message": reply.get("message", "")})
+            return
+        body = {k: v for k, v in reply.items() if k not in ("type", "req_id", "v")}
+        await self._send({"type": "ack", "req": req, **body})
+
+    async def _expire(self, req_id: str) -> None:
+        await asyncio.sleep(KERNEL_REPLY_TIMEOUT_S)
+        pending = self.pending.pop(req_id, None)
+        if pending is not None:
+            await self._send({"type": "error", "req": pending[0], "code": "timeout",
+                              "message": "the kernel did not answer in time"})
+
+    async def _kernel_request(self, message: dict[str, Any], command: dict[str, Any]) -> dict[str, Any] | None:
+        req_id = secrets.token_hex(8)
+        command = {**command, "req_id": req_id}
+        # Registered before sending: the reply may arrive before the send returns.
+        self.pending[req_id] = (message.get("req"), asyncio.create_task(self._expire(req_id)))
+        sent = await database_sync_to_async(kernel_services.check_kernel_request)(
+            self.user, self.notebook_id, command=command, reply_to=self.channel_name
+        )
+        if not sent:
+            _, task = self.pending.pop(req_id)
+            task.cancel()
+            return {"kernel": "not_running"}
+        return None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         req: Any = None
@@ -79,7 +162,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if handler is None:
                 raise InvalidInput(f"unknown message type {message['type']!r}", extra={"code": "unknown_type"})
             reply = await handler(self, message)
-            await self._send({"type": "ack", "req": req, **reply})
+            if reply is not None:
+                await self._send({"type": "ack", "req": req, **reply})
         except QuireError as exc:
             body = exc.as_dict()
             await self._send(
@@ -137,11 +221,63 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
         return {"revision": change.revision}
 
+    async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
+        queued = await database_sync_to_async(kernel_services.check_run)(
+            self.user, self.notebook_id, scope=scope, cell_id=cell_id
+        )
+        return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
+
     async def on_run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
-        queued = await database_sync_to_async(kernel_services.check_run_cell)(
+        return await self._run(scope="cell", cell_id=_field(message, "cell_id", str))
+
+    async def on_run_from(self, message: dict[str, Any]) -> dict[str, Any]:
+        return await self._run(scope="from", cell_id=_field(message, "cell_id", str))
+
+    async def on_run_all(self, message: dict[str, Any]) -> dict[str, Any]:
+        return await self._run(scope="all")
+
+    async def on_run_stale(self, message: dict[str, Any]) -> dict[str, Any]:
+        return await self._run(scope="stale")
+
+    async def on_restart(self, message: dict[str, Any]) -> dict[str, Any]:
+        await database_sync_to_async(kernel_services.check_restart)(self.user, self.notebook_id)
+        return {}
+
+    async def on_complete(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._editing_request("complete", message)
+
+    async def on_signature(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._editing_request("signature", message)
+
+    async def _editing_request(self, kind: str, message: dict[str, Any]) -> dict[str, Any] | None:
+        cell_id = _field(message, "cell_id", str)
+        source = _field(message, "source", str)
+        pos = _field(message, "pos", int)
+        language = str(message.get("language") or "python")
+        return await self._kernel_request(
+            message, {"type": kind, "cell_id": cell_id, "language": language, "source": source, "pos": pos}
+        )
+
+    async def on_table_page(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        offset, page_size = _field(message, "offset", int), _field(message, "page_size", int)
+        if offset < 0 or not 1 <= page_size <= 1000:
+            raise InvalidInput("offset >= 0 and page_size from 1 to 1000", field="page_size")
+        return await self._kernel_request(
+            message, {"type": "table_page", "ref": _field(message, "ref", str), "offset": offset, "page_size": page_size}
+        )
+
+    async def on_inspect_scope(self, message: dict[str, Any]) -> dict[str, Any]:
+        return await database_sync_to_async(kernel_services.check_inspect_scope)(
             self.user, self.notebook_id, cell_id=_field(message, "cell_id", str)
         )
-        return {"execution_id": str(queued.execution_id)}
+
+    async def on_focus(self, message: dict[str, Any]) -> dict[str, Any]:
+        cell_id = message.get("cell_id")
+        if cell_id is not None and not isinstance(cell_id, str):
+            raise InvalidInput("focus needs 'cell_id' (string or null)", field="cell_id")
+        self.focus = cell_id
+        await self.channel_layer.group_send(self.group, {"type": "presence.focus", **self._me()})
+        return {}
 
     async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:
         sent = await database_sync_to_async(kernel_services.check_interrupt)(self.user, self.notebook_id)
@@ -159,6 +295,15 @@ HANDLERS: dict[str, Handler] = {
     "delete_cell": NotebookConsumer.on_delete_cell,
     "move_cell": NotebookConsumer.on_move_cell,
     "run_cell": NotebookConsumer.on_run_cell,
+    "run_from": NotebookConsumer.on_run_from,
+    "run_all": NotebookConsumer.on_run_all,
+    "run_stale": NotebookConsumer.on_run_stale,
+    "restart": NotebookConsumer.on_restart,
+    "complete": NotebookConsumer.on_complete,
+    "signature": NotebookConsumer.on_signature,
+    "table_page": NotebookConsumer.on_table_page,
+    "inspect_scope": NotebookConsumer.on_inspect_scope,
+    "focus": NotebookConsumer.on_focus,
     "interrupt": NotebookConsumer.on_interrupt,
     "shutdown": NotebookConsumer.on_shutdown,
 }

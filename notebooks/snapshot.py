@@ -23,6 +23,7 @@ def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
                 "outputs": execution.outputs if execution else [],
                 "state": execution.state if execution else None,
                 "symbols": execution.symbols if execution else [],
+                "stale": execution.stale if execution else False,
             }
         )
     return cells

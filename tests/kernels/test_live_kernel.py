@@ -1,0 +1,121 @@
+"""Running notebooks live: run all / from here / stale, the task list, scope inspection, editing help, restart."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+
+from kernels.models import KernelSession
+from notebooks.services import check_insert_cell, check_update_source, do_create_notebook
+from tests.live import NotebookClient
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
+
+
+def _finished(cell_id: str):  # type: ignore[no-untyped-def]
+    return lambda e: e["type"] == "cell_status" and e["cell_id"] == cell_id and e["state"] in ("done", "error", "interrupted")
+
+
+@pytest.fixture
+def three_cells(alice):  # type: ignore[no-untyped-def]
+    """x = 2 / y = x * 10 / print(y): a chain where each cell reads the one above."""
+    notebook = do_create_notebook(alice, title="Chain")
+    first = notebook.cells[0]["id"]
+    check_update_source(alice, notebook.pk, cell_id=first, source="x = 2")
+    second = check_insert_cell(alice, notebook.pk, index=1, language="python", source="y = x * 10").result["cell"]["id"]
+    third = check_insert_cell(alice, notebook.pk, index=2, language="python", source="print(y)").result["cell"]["id"]
+    return notebook, [first, second, third]
+
+
+async def test_run_all_stale_and_scope(alice, alice_token, three_cells, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    notebook, (first, second, third) = three_cells
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+
+    ack = await client.reply(await client.send("run_all"))
+    assert ack["queued"] == [first, second, third]
+    await client.until(_finished(third))
+    await client.until(lambda e: e["type"] == "tasks" and e["running"] is None and e["queue"] == [])
+    tasks = [e for e in client.seen if e["type"] == "tasks"]
+    assert any(t["running"] == first and t["queue"] == [second, third] for t in tasks)
+    outputs = [e["output"] for e in client.seen if e["type"] == "output" and e["cell_id"] == third]
+    assert outputs[0]["text"] == "20\n"
+
+    scope = await client.reply(await client.send("inspect_scope", cell_id=third))
+    assert [s["name"] for s in scope["visible"]] == ["x", "y"]
+    assert scope["defined"] == []
+    scope = await client.reply(await client.send("inspect_scope", cell_id=second))
+    assert [(s["name"], s["type"]) for s in scope["defined"]] == [("y", "int")]
+
+    # Re-running the first cell makes the two cells below it stale; "run stale" runs exactly those.
+    await client.reply(await client.send("update_cell", cell_id=first, source="x = 3"))
+    await client.reply(await client.send("run_cell", cell_id=first))
+    stale = await client.until(lambda e: e["type"] == "cell_result" and e["cell_id"] == first)
+    assert set(stale["stale"]) == {second, third}
+    await client.until(_finished(first))
+    snapshot = await NotebookClient(notebook.pk, token=alice_token).connect()
+    assert [c["stale"] for c in snapshot["notebook"]["cells"]] == [False, True, True]
+    ack = await client.reply(await client.send("run_stale"))
+    assert ack["queued"] == [second, third]
+    await client.until(_finished(third))
+    texts = [e["output"]["text"] for e in client.seen if e["type"] == "output" and e["cell_id"] == third]
+    assert texts[-1] == "30\n"
+    assert (await client.reply(await client.send("run_stale")))["queued"] == []
+
+    # Run from here runs the cell and everything below it.
+    ack = await client.reply(await client.send("run_from", cell_id=second))
+    assert ack["queued"] == [second, third]
+    await client.until(_finished(third))
+
+    # Editing help comes from the kernel, answered to this browser only.
+    ack = await client.reply(await client.send("complete", cell_id=third, source="import os\nos.pa", pos=14))
+    assert "path" in [item["label"] for item in ack["items"]]
+    ack = await client.reply(await client.send("signature", cell_id=third, source="print(", pos=6))
+    assert ack["signatures"] and "print" in ack["signatures"][0]["label"]
+
+    # Restart: a new kernel; values are gone, outputs stay.
+    await client.reply(await client.send("restart"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "idle", timeout=60)
+    await client.reply(await client.send("run_cell", cell_id=third))
+    done = await client.until(_finished(third))
+    assert done["state"] == "error"
+    sessions = await database_sync_to_async(lambda: list(KernelSession.objects.filter(notebook=notebook).values_list("state", flat=True)))()
+    assert sorted(sessions) == ["idle", "stopped"]
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
+
+
+async def test_requests_without_a_kernel(alice, alice_token, three_cells) -> None:  # type: ignore[no-untyped-def]
+    notebook, (first, _, _) = three_cells
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    ack = await client.reply(await client.send("complete", cell_id=first, source="x.", pos=2))
+    assert ack["kernel"] == "not_running"
+    error = await client.reply(await client.send("table_page", cell_id=first, ref="r", offset=-1, page_size=10))
+    assert error["type"] == "error" and error["field"] == "page_size"
+    error = await client.reply(await client.send("run_from", cell_id="missing"))
+    assert error["code"] == "not_found"
+    await client.close()
+
+
+async def test_presence(alice, bob, team_acme, alice_token) -> None:  # type: ignore[no-untyped-def]
+    from quire.accounts.services import do_issue_token
+
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Together", team_id=team_acme.pk)
+    bob_token = (await database_sync_to_async(do_issue_token)(bob, name="t")).key
+    cell = notebook.cells[0]["id"]
+    alice_client = NotebookClient(notebook.pk, token=alice_token)
+    await alice_client.connect()
+    bob_client = NotebookClient(notebook.pk, token=bob_token)
+    await bob_client.connect()
+    seen = await alice_client.until(lambda e: e["type"] == "presence" and len(e["users"]) == 2)
+    assert [u["username"] for u in seen["users"]] == ["alice", "bob"]
+    await bob_client.until(lambda e: e["type"] == "presence" and len(e["users"]) == 2)
+    await bob_client.reply(await bob_client.send("focus", cell_id=cell))
+    await alice_client.until(
+        lambda e: e["type"] == "presence" and {"username": "bob", "cell_id": cell} in e["users"]
+    )
+    await bob_client.close()
+    await alice_client.until(lambda e: e["type"] == "presence" and [u["username"] for u in e["users"]] == ["alice"])
+    await alice_client.close()
