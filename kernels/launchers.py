@@ -20,6 +20,10 @@ CODE_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CODE_ROOT = "/opt/quire"
 SANDBOX_HOME = "/home/kernel"
 NOBODY = 65534
+# When the host runs as root, each kernel runs under its own unprivileged uid from this range, so the process
+# limit (RLIMIT_NPROC, counted per uid and never enforced for root) contains a fork bomb to that one kernel.
+KERNEL_UID_BASE = 200_000
+KERNEL_UID_COUNT = 50_000
 
 
 class LaunchError(RuntimeError):
@@ -38,7 +42,16 @@ class KernelSpec:
     network: bool = False
     max_file_mb: int = 1024
     max_open_files: int = 1024
+    # Processes and threads of the kernel's uid: a JVM with Spark runs a few hundred threads.
+    max_processes: int = 1024
+    # The kernel's uid when the host is root; None picks one from the workdir's name.
+    uid: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+
+    def kernel_uid(self) -> int:
+        if self.uid is not None:
+            return self.uid
+        return KERNEL_UID_BASE + int.from_bytes(self.workdir.name.encode()[-6:], "big") % KERNEL_UID_COUNT
 
 
 class LaunchedKernel:
@@ -79,6 +92,8 @@ def _rlimits(spec: KernelSpec) -> list[str]:
     ]
     if spec.cpu_seconds:
         limits.append(f"--cpu={spec.cpu_seconds}")
+    if spec.max_processes:
+        limits.append(f"--nproc={spec.max_processes}")
     return ["prlimit", *limits, "--"]
 
 
@@ -137,23 +152,42 @@ def _ro_binds() -> list[str]:
     return binds
 
 
-def bwrap_argv(spec: KernelSpec) -> list[str]:
+def _open_parents(destinations: list[str]) -> list[str]:
+    """--chmod 0755 for the folders bwrap creates above mount points (it makes them 0700, which a kernel
+    running under its own uid could not walk through)."""
+    mounted = set(destinations)
+    parents: set[str] = set()
+    for dest in destinations:
+        path = Path(dest).parent
+        while str(path) != "/":
+            parents.add(str(path))
+            path = path.parent
+    created = sorted(p for p in parents if not any(p == m or p.startswith(m + "/") for m in mounted))
+    return [arg for p in created for arg in ("--chmod", "0755", p)]
+
+
+def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
     """The bubblewrap command line: read-only system, private home and /tmp, no network unless allowed.
 
+    As root, bwrap builds the namespaces itself and the kernel then drops to its own unprivileged uid (see
+    `privilege_drop`); otherwise an unprivileged user namespace maps the caller to "nobody".
     Not --unshare-all: it includes --unshare-cgroup, which makes the Spark driver's JVM fail at start.
     """
-    argv = [
-        "bwrap",
-        "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-        "--uid", str(NOBODY), "--gid", str(NOBODY),
+    binds = [*_ro_binds(), "--bind", str(spec.workdir), SANDBOX_HOME]
+    argv = ["bwrap"]
+    if not as_root:
+        argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    argv += [
+        "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--hostname", "kernel",
         "--die-with-parent",
         "--new-session",
         "--proc", "/proc",
         "--dev", "/dev",
         "--tmpfs", "/tmp",
-        *_ro_binds(),
-        "--bind", str(spec.workdir), SANDBOX_HOME,
+        "--chmod", "1777", "/tmp",
+        *binds,
+        *_open_parents(binds[2::3]),
         "--chdir", SANDBOX_HOME,
         "--clearenv",
     ]
@@ -164,11 +198,25 @@ def bwrap_argv(spec: KernelSpec) -> list[str]:
     return argv
 
 
+def privilege_drop(uid: int) -> list[str]:
+    """Become `uid` with no capabilities and no way to regain any, right before the kernel starts."""
+    return [
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    ]
+
+
 def launch_bwrap(spec: KernelSpec) -> LaunchedKernel:
     if shutil.which("bwrap") is None:
         raise LaunchError("bubblewrap (bwrap) is not installed")
     spec.workdir.mkdir(parents=True, exist_ok=True)
-    argv = [*_rlimits(spec), *bwrap_argv(spec), *_kernel_argv(spec, sys.executable)]
+    as_root = os.geteuid() == 0
+    argv = [*_rlimits(spec), *bwrap_argv(spec, as_root=as_root)]
+    if as_root:
+        uid = spec.kernel_uid()
+        os.chown(spec.workdir, uid, uid)
+        argv += privilege_drop(uid)
+    argv += _kernel_argv(spec, sys.executable)
     return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir)
 
 

@@ -86,6 +86,7 @@ class Inbox:
 
 class KernelProcess:
     def __init__(self, sock: socket.socket, *, time_limit: float | None, output_limit: int) -> None:
+        self.pid = os.getpid()
         self.sock = sock
         self.engine = Engine(output_limit=output_limit)
         self.time_limit = time_limit
@@ -106,6 +107,7 @@ class KernelProcess:
             protocol.Signature: self.help_queue.put,
             protocol.FetchTablePage: self.help_queue.put,
             protocol.Forget: self.inbox.put,
+            protocol.Configure: self.inbox.put,
             protocol.Shutdown: self._shutdown_requested,
         }
 
@@ -128,6 +130,8 @@ class KernelProcess:
                     self._execute(command)
                 elif isinstance(command, protocol.Forget):
                     self.engine.forget(command.cell_id)
+                elif isinstance(command, protocol.Configure):
+                    self._configure(command)
             except Exception as exc:  # process boundary: an engine bug must not take the kernel down
                 log.exception("command %s failed", command.type)
                 self.outbox.send(protocol.ErrorEvent(message=f"internal error in {command.type}: {exc}"))
@@ -231,6 +235,13 @@ class KernelProcess:
 
     # ------------------------------------------------------------------ commands
 
+    def _configure(self, command: protocol.Configure) -> None:
+        """Main thread, between cells, so no cell sees half a config."""
+        if not self.engine.configure(command.config, command.spark_caps):
+            self.outbox.send(
+                protocol.ErrorEvent(message="Spark is already running; the new configuration applies after a restart")
+            )
+
     def _enqueue_execute(self, command: protocol.Execute) -> None:
         self.outbox.send(protocol.CellStatus(exec_id=command.exec_id, cell_id=command.cell_id, state="queued"))
         self.inbox.put(command)
@@ -262,6 +273,10 @@ class KernelProcess:
                 source=command.source, order=command.order, emit=self.outbox.send,
             )
         finally:
+            if os.getpid() != self.pid:
+                # A process the cell forked (a fork bomb's children too) has finished the cell's code: it must
+                # not go on to act as a second kernel, holding a process slot forever.
+                os._exit(0)
             with self._lock:
                 GATE.end_cell()
                 self.current = None
