@@ -78,6 +78,7 @@ class KernelHost:
         self.busy = False
         self.stopping = False
         self.exit_reason: str | None = None
+        self.stop_reason = "shut down"
         self.workdir: Path | None = None
 
     async def run(self) -> None:
@@ -123,15 +124,29 @@ class KernelHost:
         await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
 
         commands = asyncio.create_task(self._relay_commands())
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await self._relay_events(reader)
         finally:
             commands.cancel()
+            heartbeat.cancel()
         code = await asyncio.to_thread(self._wait_exit)
         if self.stopping:
-            await self._set_state("stopped", reason="shut down")
+            await self._set_state("stopped", reason=self.stop_reason)
         else:
             await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
+
+    async def _heartbeat(self) -> None:
+        """Tell the platform this host is alive, with the kernel's resource use; stop when the session ended."""
+        while True:
+            rss, cpu = await asyncio.to_thread(_usage, self.kernel.pid if self.kernel else None)
+            alive = await sync_to_async(services.do_heartbeat)(self.info.session_id, rss_bytes=rss, cpu_seconds=cpu)
+            if not alive and not self.stopping:
+                # Restarted, reaped or stopped elsewhere: nobody may use this kernel any more.
+                self.stopping = True
+                self.stop_reason = "the session ended"
+                await self._send({"type": "shutdown"})
+            await asyncio.sleep(services.HEARTBEAT_S)
 
     async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         payload = await protocol.read_frame_async(reader)
@@ -164,6 +179,7 @@ class KernelHost:
                     await self._publish_tasks()
                 elif kind == "shutdown":
                     self.stopping = True
+                    self.stop_reason = str(command.pop("reason", None) or "shut down")
                 await self._send(command)
             except (ProtocolError, KeyError, TypeError, ValueError) as exc:
                 log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
@@ -262,13 +278,45 @@ class KernelHost:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _usage(pid: int | None) -> tuple[int | None, float | None]:
+    """Resident memory and CPU seconds of a process and all its children."""
+    if pid is None:
+        return None, None
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None, None
+    rss, cpu = 0, 0.0
+    for process in processes:
+        try:
+            rss += process.memory_info().rss
+            times = process.cpu_times()
+            cpu += times.user + times.system
+        except psutil.Error:
+            continue
+    return rss, round(cpu, 2)
+
+
+# What a kernel killed by a signal most likely ran into.
+_SIGNAL_REASONS = {
+    signal.SIGXCPU: "the kernel used up its CPU time limit",
+    signal.SIGXFSZ: "the kernel wrote a file larger than its limit",
+    signal.SIGKILL: "the kernel was killed (SIGKILL)",
+}
+
+
 def _exit_reason(code: int | None) -> str:
     if code is None:
         return "the kernel stopped answering"
-    if code < 0:
+    # bwrap reports a child killed by signal N as 128 + N; a plain subprocess as -N.
+    signum = -code if code < 0 else code - 128 if code > 128 else 0
+    if signum:
         try:
-            name = signal.Signals(-code).name
+            sig = signal.Signals(signum)
         except ValueError:
-            name = str(-code)
-        return f"the kernel was killed by {name}"
+            return f"the kernel was killed by signal {signum}"
+        return _SIGNAL_REASONS.get(sig, f"the kernel was killed by {sig.name}")
     return f"the kernel exited with code {code}"

@@ -31,6 +31,9 @@ class KernelSession(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Resource use of the kernel's process tree, as of the last heartbeat.
+    rss_bytes = models.BigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
 

@@ -7,6 +7,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -61,8 +62,57 @@ def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any
     return True
 
 
+# A host beats every HEARTBEAT_S; one silent for LOST_AFTER is gone (its worker was killed, or its machine).
+HEARTBEAT_S = 2.0
+LOST_AFTER = timedelta(seconds=10)
+# A session still "starting" after this never got a host (no worker took the task, or it died at once).
+START_TIMEOUT = timedelta(seconds=120)
+
+
+def _is_lost(session: KernelSession, now: Any) -> bool:
+    if session.heartbeat_at is not None:
+        return now - session.heartbeat_at > LOST_AFTER
+    return now - session.created_at > START_TIMEOUT
+
+
 def live_session(notebook_id: int) -> KernelSession | None:
-    return KernelSession.objects.filter(notebook_id=notebook_id, state__in=LIVE_STATES).first()
+    """The notebook's running kernel; a session whose host went silent is marked dead here, never returned."""
+    session = KernelSession.objects.filter(notebook_id=notebook_id, state__in=LIVE_STATES).first()
+    if session is not None and _is_lost(session, timezone.now()):
+        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason="the kernel host stopped responding")
+        return None
+    return session
+
+
+def do_reap_lost_sessions() -> int:
+    """Mark every live session whose host went silent as dead; how many were."""
+    now = timezone.now()
+    lost = [s for s in KernelSession.objects.filter(state__in=LIVE_STATES) if _is_lost(s, now)]
+    for session in lost:
+        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason="the kernel host stopped responding")
+    return len(lost)
+
+
+def do_cull_idle_sessions() -> int:
+    """Shut down kernels idle for longer than their quota allows (never a busy one); how many."""
+    now = timezone.now()
+    culled = 0
+    for session in KernelSession.objects.filter(state=KernelSession.State.IDLE).select_related("notebook", "started_by"):
+        limits = effective_limits(session.started_by, team_id=session.notebook.team_id)
+        last = session.last_activity_at or session.ready_at or session.created_at
+        if now - last > timedelta(seconds=limits.idle_timeout_s):
+            log.info("shutting down kernel %s: idle since %s", session.pk, last)
+            send_command(session.channel, {"type": "shutdown", "reason": "idle"})
+            culled += 1
+    return culled
+
+
+def do_heartbeat(session_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: float | None) -> bool:
+    """Record that a host is alive; False when its session has been ended meanwhile (the host should stop)."""
+    updated = KernelSession.objects.filter(pk=session_id, state__in=LIVE_STATES).update(
+        heartbeat_at=timezone.now(), rss_bytes=rss_bytes, cpu_seconds=cpu_seconds
+    )
+    return bool(updated)
 
 
 def _start_session(notebook: Notebook, user: User) -> KernelSession:

@@ -21,3 +21,19 @@ def host_kernel(session_id: str) -> None:
         asyncio.run(KernelHost(session_id).run())
     finally:
         close_old_connections()
+
+
+@shared_task(name="kernels.reap_lost_sessions", ignore_result=True)
+def reap_lost_sessions() -> int:
+    """Mark sessions whose host went silent as dead (run every few seconds by Celery beat)."""
+    from kernels.services import do_reap_lost_sessions
+
+    return do_reap_lost_sessions()
+
+
+@shared_task(name="kernels.cull_idle_sessions", ignore_result=True)
+def cull_idle_sessions() -> int:
+    """Shut down kernels idle past their quota (run by Celery beat)."""
+    from kernels.services import do_cull_idle_sessions
+
+    return do_cull_idle_sessions()

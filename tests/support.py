@@ -94,7 +94,9 @@ def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> Service:
     service = Service(
         "celery",
         [str(BIN / "celery"), "-A", "quire", "worker", "-Q", "kernels,default", "-c", "3",
-         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", "test@%h"],
+         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", "test@%h",
+         # Beat inside the worker: the reaper of lost kernel sessions runs as in production.
+         "--beat", "--schedule", str(log_dir / "celerybeat-schedule")],
         env=env, log_dir=log_dir,
     )
 

@@ -88,6 +88,11 @@ CELERY_TASK_ROUTES = {"kernels.host_kernel": {"queue": "kernels"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # Often enough that a lost kernel host shows as dead within seconds.
+    "reap-lost-kernel-sessions": {"task": "kernels.reap_lost_sessions", "schedule": 3.0},
+    "cull-idle-kernels": {"task": "kernels.cull_idle_sessions", "schedule": 30.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
