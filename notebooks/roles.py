@@ -1,12 +1,19 @@
-"""Roles on a notebook, ordered viewer < runner < editor < owner, and who holds which."""
+"""Roles on a notebook, ordered viewer < runner < editor < owner, and who holds which.
+
+A user's role is the highest of: owning the notebook (owner), being a site admin (owner), being an
+admin of the notebook's team (owner) or a member of it (editor), a grant to the user, and a grant to
+any team the user belongs to. Nobody else may even read a notebook.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
 
-from notebooks.models import Notebook
+from notebooks.models import Grant, Notebook
 from quire.teams.models import Membership
 
 
@@ -20,16 +27,54 @@ class Role(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @classmethod
+    def from_label(cls, label: str) -> Role | None:
+        return next((role for role in cls if role.label == label), None)
+
+
+LABELS = tuple(role.label for role in Role)
+
+
+def _team_role(membership_role: str) -> Role:
+    # Team admins manage their team's notebooks; members work in them.
+    return Role.OWNER if membership_role == Membership.Role.ADMIN else Role.EDITOR
+
+
+def _is_site_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(getattr(user, "is_superuser", False))
+
 
 def role_for(user: AbstractBaseUser | AnonymousUser, notebook: Notebook) -> Role | None:
     """The caller's role on `notebook`, or None when they may not even read it."""
     if not user.is_authenticated or not user.is_active:
         return None
-    if getattr(user, "is_superuser", False) or notebook.owner_id == user.pk:
+    if _is_site_admin(user) or notebook.owner_id == user.pk:
         return Role.OWNER
-    if notebook.team_id is not None:
-        membership = Membership.objects.filter(team_id=notebook.team_id, user=user).first()
-        if membership is not None:
-            # Team admins manage their team's notebooks; members work in them.
-            return Role.OWNER if membership.role == Membership.Role.ADMIN else Role.EDITOR
-    return None
+    return roles_for_many(user, [notebook]).get(notebook.pk)
+
+
+def roles_for_many(user: AbstractBaseUser | AnonymousUser, notebooks: Iterable[Notebook]) -> dict[int, Role]:
+    """The caller's role on each notebook they may read, in two queries whatever the count."""
+    notebooks = list(notebooks)
+    if not notebooks or not user.is_authenticated or not user.is_active:
+        return {}
+    if _is_site_admin(user):
+        return {notebook.pk: Role.OWNER for notebook in notebooks}
+    memberships = dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
+    roles: dict[int, Role] = {}
+
+    def offer(notebook_id: int, role: Role) -> None:
+        if role > roles.get(notebook_id, 0):
+            roles[notebook_id] = role
+
+    for notebook in notebooks:
+        if notebook.owner_id == user.pk:
+            offer(notebook.pk, Role.OWNER)
+        elif notebook.team_id in memberships:
+            offer(notebook.pk, _team_role(memberships[notebook.team_id]))
+    grants = Grant.objects.filter(notebook_id__in=[n.pk for n in notebooks]).filter(
+        Q(user=user) | Q(team_id__in=list(memberships))
+    )
+    for notebook_id, role in grants.values_list("notebook_id", "role"):
+        offer(notebook_id, Role(role))
+    return roles

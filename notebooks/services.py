@@ -1,45 +1,93 @@
-"""Notebook actions: create, list, read and edit the draft; every function checks the caller's role."""
+"""Notebook actions: create, list, read, rename, delete and edit the draft; every function checks the caller's role."""
 
 from __future__ import annotations
 
-import secrets
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from notebooks import events
-from notebooks.models import Notebook
+from notebooks.audit import do_record
+from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import Role, role_for
-from quire.lib.errors import Forbidden, InvalidInput, NotFound
-from quire.teams.models import Membership
+from notebooks.validation import (
+    LANGUAGES,
+    MAX_CELLS,
+    MAX_SOURCE_BYTES,
+    MAX_TITLE,
+    check_config,
+    check_draft_size,
+    check_language,
+    check_source,
+    check_title,
+    clean_cells,
+    new_cell_id,
+)
+from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from quire.teams.models import Membership, Team
 
-LANGUAGES = ("python", "scala", "sql", "vega", "text")
-MAX_SOURCE_BYTES = 1_000_000
-MAX_CELLS = 2_000
-MAX_TITLE = 200
+__all__ = ["LANGUAGES", "MAX_CELLS", "MAX_SOURCE_BYTES", "MAX_TITLE", "new_cell_id"]
+
+log = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser
+FILTERS = ("mine", "shared", "team")
+# How long a deleted notebook stays recoverable before purge_deleted_notebooks removes it.
+RETENTION_DAYS = int(getattr(settings, "QUIRE_NOTEBOOK_RETENTION_DAYS", 30))
 
 
-def new_cell_id() -> str:
-    return secrets.token_hex(6)
+# ------------------------------------------------------------------ reading
 
 
 def visible_notebooks(user: User) -> QuerySet[Notebook]:
-    if not user.is_authenticated:
+    """Every notebook the caller may read; deleted ones are gone for everyone."""
+    live = Notebook.objects.filter(deleted_at__isnull=True)
+    if not user.is_authenticated or not user.is_active:
         return Notebook.objects.none()
     if getattr(user, "is_superuser", False):
-        return Notebook.objects.all()
+        return live
     teams = Membership.objects.filter(user=user).values("team_id")
-    return Notebook.objects.filter(Q(owner=user) | Q(team_id__in=teams))
+    granted = Grant.objects.filter(notebook=OuterRef("pk")).filter(Q(user=user) | Q(team_id__in=teams))
+    return live.filter(Q(owner=user) | Q(team_id__in=teams) | Exists(granted))
+
+
+def list_notebooks(
+    user: User, *, query: str = "", which: str = "", team_slug: str = ""
+) -> QuerySet[Notebook]:
+    """The caller's notebook list: searched by title, filtered to theirs, shared with them, or a team's."""
+    if which and which not in FILTERS:
+        raise InvalidInput(f"filter is one of {', '.join(FILTERS)}", field="filter")
+    notebooks = visible_notebooks(user)
+    if query:
+        notebooks = notebooks.filter(title__icontains=query.strip())
+    if which == "mine":
+        notebooks = notebooks.filter(owner=user)
+    elif which == "shared":
+        teams = Membership.objects.filter(user=user).values("team_id")
+        granted = Grant.objects.filter(notebook=OuterRef("pk")).filter(Q(user=user) | Q(team_id__in=teams))
+        notebooks = notebooks.filter(Exists(granted)).exclude(owner=user)
+    elif which == "team":
+        notebooks = notebooks.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+    if team_slug:
+        notebooks = notebooks.filter(team__slug=team_slug)
+    return notebooks.select_related("owner", "team").order_by("-updated_at", "-id")
 
 
 def get_notebook(user: User, notebook_id: int, *, need: Role = Role.VIEWER) -> tuple[Notebook, Role]:
     """The notebook and the caller's role; NotFound if they may not read it (its existence stays hidden)."""
-    notebook = Notebook.objects.select_related("owner").filter(pk=notebook_id).first()
+    notebook = (
+        Notebook.objects.select_related("owner", "team")
+        .annotate(head_number=F("head_version__number"))
+        .filter(pk=notebook_id, deleted_at__isnull=True)
+        .first()
+    )
     role = role_for(user, notebook) if notebook is not None else None
     if notebook is None or role is None:
         raise NotFound("no such notebook")
@@ -48,42 +96,93 @@ def get_notebook(user: User, notebook_id: int, *, need: Role = Role.VIEWER) -> t
     return notebook, role
 
 
-def _check_title(title: str) -> str:
-    title = title.strip()
-    if not title or len(title) > MAX_TITLE:
-        raise InvalidInput(f"a title has 1 to {MAX_TITLE} characters", field="title")
-    return title
+# ------------------------------------------------------------------ creating, renaming, deleting
 
 
-def _check_language(language: str) -> str:
-    if language not in LANGUAGES:
-        raise InvalidInput(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}", field="language")
-    return language
+def resolve_team(owner: User, team: int | str | None) -> int | None:
+    """The id of the team named by id or slug, which the owner must belong to; None for no team."""
+    if team in (None, ""):
+        return None
+    lookup = Q(pk=team) if isinstance(team, int) or str(team).isdigit() else Q(slug=team)
+    found = Team.objects.filter(lookup).values_list("pk", flat=True).first()
+    if found is None or not Membership.objects.filter(team_id=found, user=owner).exists():
+        raise Forbidden("you can only create notebooks in your own teams", field="team")
+    return found
 
 
-def _check_source(source: str) -> str:
-    if len(source.encode()) > MAX_SOURCE_BYTES:
-        raise InvalidInput(f"a cell's source is limited to {MAX_SOURCE_BYTES} bytes", field="source")
-    return source
-
-
-def do_create_notebook(owner: AbstractBaseUser, *, title: str, team_id: int | None = None) -> Notebook:
-    """Create a notebook with one empty Python cell; `team_id`, if given, must be a team the owner is in."""
-    title = _check_title(title)
+def do_create_notebook(
+    owner: AbstractBaseUser,
+    *,
+    title: str,
+    team_id: int | None = None,
+    cells: list[dict[str, Any]] | None = None,
+    config: dict[str, Any] | None = None,
+) -> Notebook:
+    """Create a notebook (one empty Python cell unless `cells` are given, already cleaned); `team_id`,
+    if given, must be a team the owner is in."""
+    title = check_title(title)
     if team_id is not None and not Membership.objects.filter(team_id=team_id, user=owner).exists():
         raise Forbidden("you can only create notebooks in your own teams", field="team")
-    cells = [{"id": new_cell_id(), "language": "python", "source": "", "metadata": {}}]
-    return Notebook.objects.create(owner=owner, title=title, team_id=team_id, cells=cells)
+    if cells is None:
+        cells = [{"id": new_cell_id(), "language": "python", "source": "", "metadata": {}}]
+    return Notebook.objects.create(owner=owner, title=title, team_id=team_id, cells=cells, config=config or {})
 
 
 def check_rename(user: User, notebook_id: int, *, title: str) -> Notebook:
-    title = _check_title(title)
+    title = check_title(title)
     with transaction.atomic():
         notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
+        old = notebook.title
         notebook.title = title
         notebook.save(update_fields=["title", "updated_at"])
+        do_record(notebook, actor=user, action=AuditEntry.Action.RENAMED, detail={"from": old, "to": title})
         events.publish(notebook.pk, {"type": "notebook_renamed", "title": title})
     return notebook
+
+
+def _stop_kernel(notebook_id: int) -> None:
+    # Imported here: kernels.services imports this module.
+    from kernels.services import live_session, send_command
+
+    session = live_session(notebook_id)
+    if session is not None:
+        send_command(session.channel, {"type": "shutdown"})
+
+
+@transaction.atomic
+def check_delete_notebook(user: User, notebook_id: int) -> None:
+    """Soft-delete: the notebook and its versions stay in the database, recoverable by a site admin."""
+    notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
+    notebook.deleted_at = timezone.now()
+    notebook.deleted_by = user if user.is_authenticated else None
+    notebook.save(update_fields=["deleted_at", "deleted_by"])
+    do_record(notebook, actor=user, action=AuditEntry.Action.DELETED, target=f"notebook:{notebook.pk}")
+    events.publish(notebook.pk, {"type": "notebook_deleted"})
+    transaction.on_commit(lambda: _stop_kernel(notebook.pk))
+
+
+@transaction.atomic
+def do_recover_notebook(notebook: Notebook, *, actor: AbstractBaseUser) -> Notebook:
+    """Undo a soft delete; the caller (Django admin, a site admin) has already been checked."""
+    notebook = Notebook.objects.select_for_update().get(pk=notebook.pk)
+    if notebook.deleted_at is None:
+        return notebook
+    notebook.deleted_at = None
+    notebook.deleted_by = None
+    notebook.save(update_fields=["deleted_at", "deleted_by"])
+    do_record(notebook, actor=actor, action=AuditEntry.Action.RECOVERED, target=f"notebook:{notebook.pk}")
+    return notebook
+
+
+def do_purge_deleted(*, deleted_before: datetime) -> int:
+    """Remove notebooks soft-deleted before the cut-off, with their versions; returns how many."""
+    doomed = Notebook.objects.filter(deleted_at__lt=deleted_before)
+    count = doomed.count()
+    doomed.delete()
+    return count
+
+
+# ------------------------------------------------------------------ the draft
 
 
 @dataclass(frozen=True)
@@ -93,15 +192,17 @@ class DraftChange:
     result: dict[str, Any]
 
 
-def _locked(user: User, notebook_id: int, need: Role) -> Notebook:
+def locked_notebook(user: User, notebook_id: int, need: Role) -> Notebook:
+    """The notebook row, locked for this transaction, after checking the caller's role."""
     notebook, _ = get_notebook(user, notebook_id, need=need)
     # Every draft write holds the row lock so concurrent edits apply one after another.
     return Notebook.objects.select_for_update().get(pk=notebook.pk)
 
 
-def _save_draft(notebook: Notebook, event: dict[str, Any]) -> DraftChange:
+def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[str, ...] = ("cells",)) -> DraftChange:
+    """Store a changed draft under the next revision and tell the notebook's viewers. Needs the row lock."""
     notebook.revision += 1
-    notebook.save(update_fields=["cells", "revision", "updated_at"])
+    notebook.save(update_fields=[*fields, "revision", "updated_at"])
     events.publish(notebook.pk, {**event, "revision": notebook.revision})
     return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
 
@@ -114,45 +215,63 @@ def _require_cell(notebook: Notebook, cell_id: str) -> tuple[int, dict[str, Any]
 
 
 @transaction.atomic
+def check_replace_draft(
+    user: User, notebook_id: int, *, revision: int, cells: Any, config: Any
+) -> DraftChange:
+    """Replace the whole draft, if the caller saw the current revision; Conflict (with it) otherwise."""
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    if revision != notebook.revision:
+        raise Conflict(
+            f"the draft is at revision {notebook.revision}, not {revision}; reload and try again",
+            field="revision",
+            extra={"revision": notebook.revision},
+        )
+    notebook.cells = clean_cells(cells, previous=notebook.cells)
+    notebook.config = check_config(config)
+    check_draft_size(notebook.cells, notebook.config)
+    return do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
+
+
+@transaction.atomic
 def check_insert_cell(user: User, notebook_id: int, *, index: int, language: str, source: str = "") -> DraftChange:
-    notebook = _locked(user, notebook_id, Role.EDITOR)
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     if len(notebook.cells) >= MAX_CELLS:
         raise InvalidInput(f"a notebook holds at most {MAX_CELLS} cells")
-    cell = {"id": new_cell_id(), "language": _check_language(language), "source": _check_source(source), "metadata": {}}
+    cell = {"id": new_cell_id(), "language": check_language(language), "source": check_source(source), "metadata": {}}
     index = max(0, min(index, len(notebook.cells)))
     notebook.cells.insert(index, cell)
-    return _save_draft(notebook, {"type": "cell_inserted", "index": index, "cell": {**cell, "outputs": []}})
+    return do_save_draft(notebook, {"type": "cell_inserted", "index": index, "cell": {**cell, "outputs": []}})
 
 
 @transaction.atomic
 def check_update_source(user: User, notebook_id: int, *, cell_id: str, source: str) -> DraftChange:
-    notebook = _locked(user, notebook_id, Role.EDITOR)
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
-    cell["source"] = _check_source(source)
-    return _save_draft(notebook, {"type": "cell_updated", "cell_id": cell_id, "source": source})
+    cell["source"] = check_source(source)
+    return do_save_draft(notebook, {"type": "cell_updated", "cell_id": cell_id, "source": source})
 
 
 @transaction.atomic
 def check_set_language(user: User, notebook_id: int, *, cell_id: str, language: str) -> DraftChange:
-    notebook = _locked(user, notebook_id, Role.EDITOR)
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
-    cell["language"] = _check_language(language)
-    return _save_draft(notebook, {"type": "cell_language", "cell_id": cell_id, "language": language})
+    cell["language"] = check_language(language)
+    return do_save_draft(notebook, {"type": "cell_language", "cell_id": cell_id, "language": language})
 
 
 @transaction.atomic
 def check_delete_cell(user: User, notebook_id: int, *, cell_id: str) -> DraftChange:
-    notebook = _locked(user, notebook_id, Role.EDITOR)
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     index, _ = _require_cell(notebook, cell_id)
     del notebook.cells[index]
-    return _save_draft(notebook, {"type": "cell_deleted", "cell_id": cell_id})
+    return do_save_draft(notebook, {"type": "cell_deleted", "cell_id": cell_id})
 
 
 @transaction.atomic
 def check_move_cell(user: User, notebook_id: int, *, cell_id: str, index: int) -> DraftChange:
-    notebook = _locked(user, notebook_id, Role.EDITOR)
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     old, cell = _require_cell(notebook, cell_id)
     del notebook.cells[old]
     index = max(0, min(index, len(notebook.cells)))
     notebook.cells.insert(index, cell)
-    return _save_draft(notebook, {"type": "cell_moved", "cell_id": cell_id, "index": index})
+    return do_save_draft(notebook, {"type": "cell_moved", "cell_id": cell_id, "index": index})

@@ -5,28 +5,55 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.dateparse import parse_datetime
 
+from kernels.models import Execution
 from kernels.services import kernel_state, latest_executions
 from notebooks.models import Notebook
 from notebooks.roles import Role
 from notebooks.services import get_notebook
 
 
+def _newer(execution: Execution | None, stored_at: str | None) -> bool:
+    """Whether a run happened after the outputs stored in the draft cell (from an import, fork or restore)."""
+    if execution is None:
+        return False
+    stored = parse_datetime(stored_at) if stored_at else None
+    return stored is None or execution.queued_at > stored
+
+
 def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
+    """The draft's cells with the outputs they show now: the latest run, or outputs stored with the cell."""
     latest = latest_executions(notebook.pk, notebook.cell_ids())
     cells = []
     for cell in notebook.cells:
         execution = latest.get(cell["id"])
-        cells.append(
-            {
-                **cell,
-                "outputs": execution.outputs if execution else [],
-                "state": execution.state if execution else None,
-                "symbols": execution.symbols if execution else [],
-                "stale": execution.stale if execution else False,
-            }
-        )
+        stored_at = cell.get("outputs_at")
+        visible = {key: value for key, value in cell.items() if key != "outputs_at"}
+        if _newer(execution, stored_at) or "outputs" not in cell:
+            visible.update(
+                outputs=execution.outputs if execution else [],
+                state=execution.state if execution else None,
+                symbols=execution.symbols if execution else [],
+            )
+        else:
+            visible.update(outputs=cell["outputs"], state=None, symbols=[])
+        cells.append(visible)
     return cells
+
+
+def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
+    """The draft as a version stores it: each cell's id, language, source, metadata and current outputs."""
+    return [
+        {
+            "id": cell["id"],
+            "language": cell["language"],
+            "source": cell["source"],
+            "metadata": cell.get("metadata") or {},
+            "outputs": cell["outputs"],
+        }
+        for cell in cells_with_outputs(notebook)
+    ]
 
 
 def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> tuple[dict[str, Any], Role]:

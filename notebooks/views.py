@@ -1,26 +1,38 @@
-"""Notebook pages (HTML shells for the front end) and the notebook REST endpoints."""
+"""Notebook pages (HTML shells for the front end) and the REST endpoints for notebooks, drafts, import and export."""
 
 from __future__ import annotations
+
+import json
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from drf_spectacular.utils import extend_schema
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from notebooks import services
+from notebooks import interchange, services
+from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, RawNotebook
+from notebooks.roles import Role, roles_for_many
 from notebooks.serializers import (
+    DraftSerializer,
+    ImportSerializer,
     NotebookCreateSerializer,
+    NotebookDetailSerializer,
     NotebookSummarySerializer,
     NotebookUpdateSerializer,
+    RevisionSerializer,
+    VersionRefSerializer,
     notebook_detail,
 )
 from notebooks.snapshot import cells_with_outputs
-from quire.lib.errors import QuireError
+from notebooks.versioning import fork_origin
+from quire.lib.errors import InvalidInput, QuireError
 
 
 @login_required
@@ -39,35 +51,112 @@ def notebook_page(request: HttpRequest, notebook_id: int) -> HttpResponse:
     )
 
 
-class NotebookListView(APIView):
-    @extend_schema(responses=NotebookSummarySerializer(many=True))
+class NotebookListView(NotebookAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="search titles"),
+            OpenApiParameter("filter", str, enum=list(services.FILTERS)),
+            OpenApiParameter("team", str, description="a team's slug"),
+            OpenApiParameter("limit", int), OpenApiParameter("offset", int),
+        ],
+        responses=NotebookSummarySerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        notebooks = services.visible_notebooks(request.user).select_related("owner", "team")
-        query = request.query_params.get("q")
-        if query:
-            notebooks = notebooks.filter(title__icontains=query)
+        notebooks = services.list_notebooks(
+            request.user, query=request.query_params.get("q", ""), which=request.query_params.get("filter", ""),
+            team_slug=request.query_params.get("team", ""),
+        )
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(notebooks, request, view=self)
-        return paginator.get_paginated_response(NotebookSummarySerializer(page, many=True).data)
+        page = paginator.paginate_queryset(notebooks, request, view=self) or []
+        roles = roles_for_many(request.user, page)
+        return paginator.get_paginated_response(
+            NotebookSummarySerializer(page, many=True, context={"roles": roles}).data
+        )
 
     @extend_schema(request=NotebookCreateSerializer, responses={201: NotebookSummarySerializer})
     def post(self, request: Request) -> Response:
         body = NotebookCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        notebook = services.do_create_notebook(
-            request.user, title=body.validated_data["title"], team_id=body.validated_data["team"]
+        team_id = services.resolve_team(request.user, body.validated_data["team"])
+        notebook = services.do_create_notebook(request.user, title=body.validated_data["title"], team_id=team_id)
+        return Response(
+            NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data, status=status.HTTP_201_CREATED
         )
-        return Response(NotebookSummarySerializer(notebook).data, status=status.HTTP_201_CREATED)
 
 
-class NotebookDetailView(APIView):
+class NotebookDetailView(NotebookAPIView):
+    @extend_schema(responses=NotebookDetailSerializer)
     def get(self, request: Request, notebook_id: int) -> Response:
         notebook, role = services.get_notebook(request.user, notebook_id)
-        return Response(notebook_detail(notebook, cells_with_outputs(notebook), role.label))
+        origin = fork_origin(request.user, notebook)
+        return Response(notebook_detail(notebook, cells_with_outputs(notebook), role, origin))
 
     @extend_schema(request=NotebookUpdateSerializer, responses=NotebookSummarySerializer)
     def patch(self, request: Request, notebook_id: int) -> Response:
         body = NotebookUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         notebook = services.check_rename(request.user, notebook_id, title=body.validated_data["title"])
-        return Response(NotebookSummarySerializer(notebook).data)
+        return Response(NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, notebook_id: int) -> Response:
+        services.check_delete_notebook(request.user, notebook_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DraftView(NotebookAPIView):
+    @extend_schema(request=DraftSerializer, responses={200: RevisionSerializer})
+    def put(self, request: Request, notebook_id: int) -> Response:
+        body = DraftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        change = services.check_replace_draft(
+            request.user, notebook_id, revision=body.validated_data["revision"],
+            cells=body.validated_data["cells"], config=body.validated_data["config"],
+        )
+        return Response({"revision": change.revision})
+
+
+class ImportView(NotebookAPIView):
+    parser_classes = [IpynbParser, IpynbMediaParser, MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportSerializer, "application/json": OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("title", str), OpenApiParameter("team", str)],
+        responses={201: NotebookSummarySerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if isinstance(data, RawNotebook):
+            content, name = bytes(data), "notebook.ipynb"
+            fields = request.query_params
+        else:
+            upload = data.get("file")
+            if upload is None:
+                raise InvalidInput("send the .ipynb as a 'file' form field or as the JSON body", field="file")
+            if upload.size > interchange.MAX_IMPORT_BYTES:
+                raise InvalidInput(f"an imported file is limited to {interchange.MAX_IMPORT_BYTES} bytes", field="file")
+            content, name = upload.read(), upload.name or "notebook.ipynb"
+            fields = data
+        if not content:
+            raise InvalidInput("the file is empty", field="file")
+        notebook = interchange.check_import(
+            request.user, content, name=name, title=fields.get("title", ""), team=fields.get("team") or None
+        )
+        return Response(
+            NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ExportView(NotebookAPIView):
+    @extend_schema(parameters=[VersionRefSerializer], responses={(200, "application/x-ipynb+json"): OpenApiTypes.OBJECT})
+    def get(self, request: Request, notebook_id: int) -> HttpResponse:
+        query = VersionRefSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        version = query.validated_data.get("version")
+        notebook, document = interchange.check_export(request.user, notebook_id, version=version)
+        name = slugify(notebook.title) or f"notebook-{notebook.pk}"
+        if version is not None:
+            name += f"-v{version}"
+        response = HttpResponse(json.dumps(document, indent=1), content_type="application/x-ipynb+json")
+        response["Content-Disposition"] = f'attachment; filename="{name}.ipynb"'
+        return response

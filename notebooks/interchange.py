@@ -1,0 +1,214 @@
+"""Import and export of .ipynb files (Jupyter's and Polynote's flavour) through the engine's reader and writer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from kernels.core.errors import NotebookFormatError
+from kernels.core.notebook_file import (
+    Cell,
+    NotebookDocument,
+    cell_json,
+    nbformat_outputs,
+    notebook_json,
+    parse_notebook,
+)
+from notebooks.audit import do_record
+from notebooks.models import AuditEntry, Notebook
+from notebooks.services import do_create_notebook, get_notebook, resolve_team
+from notebooks.snapshot import snapshot_cells
+from notebooks.validation import (
+    CELL_ID,
+    LANGUAGES,
+    MAX_IMPORT_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_TITLE,
+    check_cell_count,
+    check_config,
+    check_draft_size,
+    check_source,
+    check_title,
+    json_size,
+    new_cell_id,
+)
+from notebooks.versioning import do_snapshot_version, version_of
+from quire.lib.errors import InvalidInput
+
+_STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    title: str
+    cells: list[dict[str, Any]]
+    config: dict[str, Any]
+
+
+def _text(value: Any, field: str) -> str:
+    # nbformat allows multi-line strings to be split into a list of lines.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(part, str) for part in value):
+        return "".join(value)
+    raise InvalidInput("expected a string or a list of strings", field=field)
+
+
+def _bundle(data: Any, field: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidInput("an output's data is an object of MIME types", field=field)
+    return {
+        mime: _text(value, f"{field}.{mime}") if isinstance(value, list | str) and not mime.endswith("json") else value
+        for mime, value in data.items()
+    }
+
+
+def _output(raw: Any, field: str) -> dict[str, Any]:
+    """One nbformat output in the shape the kernel itself produces."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("an output is an object", field=field)
+    kind = raw.get("output_type")
+    if kind == "stream":
+        if raw.get("name") not in _STREAMS:
+            raise InvalidInput("a stream output is named stdout or stderr", field=f"{field}.name")
+        return {"output_type": kind, "name": raw["name"], "text": _text(raw.get("text", ""), f"{field}.text")}
+    if kind in ("display_data", "execute_result"):
+        metadata = raw.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise InvalidInput("output metadata is an object", field=f"{field}.metadata")
+        return {"output_type": kind, "data": _bundle(raw.get("data"), f"{field}.data"), "metadata": metadata}
+    if kind == "error":
+        traceback = raw.get("traceback") or []
+        if not isinstance(traceback, list) or not all(isinstance(line, str) for line in traceback):
+            raise InvalidInput("an error's traceback is a list of strings", field=f"{field}.traceback")
+        return {"output_type": kind, "ename": str(raw.get("ename", "")), "evalue": str(raw.get("evalue", "")),
+                "traceback": traceback}
+    raise InvalidInput(f"unknown output_type {kind!r}", field=f"{field}.output_type")
+
+
+def _precheck(raw: Any) -> None:
+    """What the engine's reader would accept or silently mend, refused here with the field named."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("an .ipynb file is a JSON object", field="file")
+    cells = raw.get("cells")
+    if not isinstance(cells, list):
+        raise InvalidInput("an .ipynb file has a 'cells' list", field="cells")
+    check_cell_count(len(cells))
+    seen: set[str] = set()
+    for index, cell in enumerate(cells):
+        where = f"cells[{index}]"
+        if not isinstance(cell, dict):
+            raise InvalidInput("a cell is a JSON object", field=where)
+        metadata = cell.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise InvalidInput("cell metadata is an object", field=f"{where}.metadata")
+        language = metadata.get("language") or cell.get("language")
+        if isinstance(language, str) and language and language.lower() not in LANGUAGES:
+            raise InvalidInput(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}",
+                               field=f"{where}.metadata.language")
+        cell_id = cell.get("id")
+        if isinstance(cell_id, str):
+            if cell_id in seen:
+                raise InvalidInput(f"duplicate cell id {cell_id!r}", field=f"{where}.id")
+            seen.add(cell_id)
+
+
+def parse_ipynb(data: bytes, *, name: str = "notebook.ipynb") -> ParsedFile:
+    """Cells, config and a title from an .ipynb file; InvalidInput naming the field for anything wrong."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidInput(f"an imported file is limited to {MAX_IMPORT_BYTES} bytes", field="file")
+    try:
+        text = data.decode("utf-8")
+        raw = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{name} is not JSON text: {exc}", field="file") from None
+    _precheck(raw)
+    try:
+        document = parse_notebook(text, name=name)
+    except NotebookFormatError as exc:
+        raise InvalidInput(str(exc), field="file") from None
+    config = check_config(document.config, field="metadata.config")
+    cells: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for index, parsed in enumerate(document.cells):
+        where = f"cells[{index}]"
+        # The reader numbers cells that had no id ("cell-3"), which could meet a real id further down.
+        cell_id = parsed.id if parsed.id not in used and CELL_ID.match(parsed.id) else new_cell_id()
+        used.add(cell_id)
+        metadata = {k: v for k, v in (parsed.raw.get("metadata") or {}).items() if k != "language"}
+        if json_size(metadata) > MAX_METADATA_BYTES:
+            raise InvalidInput(f"cell metadata is limited to {MAX_METADATA_BYTES} bytes", field=f"{where}.metadata")
+        raw_outputs = parsed.raw.get("outputs") or []
+        if not isinstance(raw_outputs, list):
+            raise InvalidInput("outputs is a list", field=f"{where}.outputs")
+        cells.append({
+            "id": cell_id,
+            "language": parsed.language,
+            "source": check_source(parsed.source, field=f"{where}.source"),
+            "metadata": metadata,
+            "outputs": [_output(out, f"{where}.outputs[{i}]") for i, out in enumerate(raw_outputs)],
+        })
+    check_draft_size(cells, config)
+    quire = (raw.get("metadata") or {}).get("quire") or {}
+    title = quire.get("title") if isinstance(quire, dict) and isinstance(quire.get("title"), str) else ""
+    stem = name.rsplit("/", 1)[-1].removesuffix(".ipynb")
+    return ParsedFile(title=(title or stem or "Imported notebook")[:MAX_TITLE], cells=cells, config=config)
+
+
+@transaction.atomic
+def check_import(
+    user: AbstractBaseUser, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
+) -> Notebook:
+    """A new notebook (and its first version, outputs included) from an .ipynb file; nothing if it is invalid."""
+    parsed = parse_ipynb(data, name=name)
+    team_id = resolve_team(user, team)
+    title = check_title(title or parsed.title)
+    now = timezone.now().isoformat()
+    draft = [{**cell, "outputs_at": now} for cell in parsed.cells]
+    notebook = do_create_notebook(user, title=title, team_id=team_id, cells=draft, config=parsed.config)
+    do_snapshot_version(notebook, author=user, message=f"Imported from {name}", cells=parsed.cells,
+                        config=parsed.config)
+    do_record(notebook, actor=user, action=AuditEntry.Action.IMPORTED, target=f"notebook:{notebook.pk}",
+              detail={"file": name, "cells": len(parsed.cells)})
+    return notebook
+
+
+def export_ipynb(
+    *, notebook: Notebook, cells: list[dict[str, Any]], config: dict[str, Any], version: int | None
+) -> dict[str, Any]:
+    """An nbformat 4.5 notebook in Polynote's flavour: metadata.language per cell, metadata.config."""
+    raw_cells: list[dict[str, Any]] = []
+    count = 0
+    for cell in cells:
+        is_text = cell["language"] == "text"
+        metadata = dict(cell.get("metadata") or {})
+        if is_text:
+            metadata["language"] = "text"  # the writer adds it for code cells only
+        source = Cell(id=cell["id"], language=cell["language"], source=cell["source"],
+                      raw={"cell_type": "markdown" if is_text else "code", "metadata": metadata})
+        outputs = cell.get("outputs") or []
+        if outputs and not is_text:
+            count += 1
+        raw_cells.append(cell_json(source, outputs=nbformat_outputs(outputs, count) if outputs else [],
+                                   execution_count=count if outputs and not is_text else None))
+    metadata = {
+        "config": config,
+        "language_info": {"name": "python"},
+        "quire": {"notebook_id": notebook.pk, "title": notebook.title, "version": version},
+    }
+    return notebook_json(NotebookDocument(cells=[], raw={"metadata": metadata, "nbformat": 4}), raw_cells)
+
+
+def check_export(user: AbstractBaseUser, notebook_id: int, *, version: int | None = None) -> tuple[Notebook, dict[str, Any]]:
+    """The draft (with its current outputs) or one version as an .ipynb document; any reader may export."""
+    notebook, _ = get_notebook(user, notebook_id)
+    if version is None:
+        return notebook, export_ipynb(notebook=notebook, cells=snapshot_cells(notebook), config=notebook.config,
+                                      version=None)
+    stored = version_of(notebook, version)
+    return notebook, export_ipynb(notebook=notebook, cells=stored.cells, config=stored.config, version=version)

@@ -1,0 +1,53 @@
+"""REST endpoints for sharing a notebook (grants to users and teams) and reading its audit log."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from notebooks import sharing
+from notebooks.http import NotebookAPIView
+from notebooks.serializers import (
+    AuditEntrySerializer,
+    GrantCreateSerializer,
+    GrantSerializer,
+    GrantUpdateSerializer,
+)
+
+
+class GrantListView(NotebookAPIView):
+    @extend_schema(responses=GrantSerializer(many=True))
+    def get(self, request: Request, notebook_id: int) -> Response:
+        return Response(GrantSerializer(sharing.list_grants(request.user, notebook_id), many=True).data)
+
+    @extend_schema(request=GrantCreateSerializer, responses={201: GrantSerializer})
+    def post(self, request: Request, notebook_id: int) -> Response:
+        body = GrantCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        grant = sharing.check_share(
+            request.user, notebook_id, username=body.validated_data["user"] or None,
+            team_slug=body.validated_data["team"] or None, role=body.validated_data["role"],
+        )
+        return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class GrantDetailView(NotebookAPIView):
+    @extend_schema(request=GrantUpdateSerializer, responses=GrantSerializer)
+    def patch(self, request: Request, notebook_id: int, grant_id: int) -> Response:
+        body = GrantUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        grant = sharing.check_change_grant(request.user, notebook_id, grant_id, role=body.validated_data["role"])
+        return Response(GrantSerializer(grant).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, notebook_id: int, grant_id: int) -> Response:
+        sharing.check_unshare(request.user, notebook_id, grant_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditView(NotebookAPIView):
+    @extend_schema(responses=AuditEntrySerializer(many=True))
+    def get(self, request: Request, notebook_id: int) -> Response:
+        return Response(AuditEntrySerializer(sharing.list_audit(request.user, notebook_id), many=True).data)
