@@ -41,6 +41,11 @@ def notebook_list_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def profile_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "notebooks/app.html", {"page": "profile", "notebook_id": "", "title": "Profile"})
+
+
+@login_required
 def notebook_page(request: HttpRequest, notebook_id: int) -> HttpResponse:
     try:
         notebook, _ = services.get_notebook(request.user, notebook_id)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("quire.accounts.api_urls")),
     path("api/", include("quire.teams.urls")),
+    path("api/", include("quire.quotas.urls")),
     path("api/", include("notebooks.api_urls")),
     path("", include("notebooks.urls")),
 ]

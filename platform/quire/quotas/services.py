@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import logging
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
 
+from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quire.quotas.models import Quota
+from quire.teams.models import Team
+
+log = logging.getLogger("quire.audit")
 
 
 @dataclass(frozen=True)
@@ -41,3 +49,72 @@ def effective_limits(user: AbstractBaseUser | None, *, team_id: int | None) -> L
         if team_quota is not None:
             return Limits.from_quota(team_quota)
     return Limits.from_quota(site_default())
+
+
+LIMIT_FIELDS = [f.name for f in fields(Limits)]
+
+
+def usage_report(user: AbstractBaseUser) -> dict[str, Any]:
+    """The caller's limits (their own quota, else the site default) and what they use now."""
+    from kernels.models import LIVE_STATES, KernelSession
+
+    live = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES)
+    memory = sum(s.rss_bytes or 0 for s in live)
+    return {
+        "limits": asdict(effective_limits(user, team_id=None)),
+        "usage": {"kernels": live.count(), "kernel_memory_bytes": memory},
+    }
+
+
+def get_quota(quota_id: int) -> Quota:
+    quota = Quota.objects.select_related("team", "user").filter(pk=quota_id).first()
+    if quota is None:
+        raise NotFound("no such quota")
+    return quota
+
+
+def _check_admin(actor: AbstractBaseUser) -> None:
+    if not getattr(actor, "is_staff", False):
+        raise Forbidden("only site admins set quotas")
+
+
+def check_create_quota(
+    actor: AbstractBaseUser, *, scope: str, team: str | None = None, user: str | None = None,
+    limits: dict[str, Any],
+) -> Quota:
+    _check_admin(actor)
+    target: dict[str, Any] = {"scope": scope}
+    if scope == Quota.Scope.TEAM:
+        target["team"] = Team.objects.filter(slug=team or "").first()
+        if target["team"] is None:
+            raise InvalidInput(f"no team {team!r}", field="team")
+    elif scope == Quota.Scope.USER:
+        target["user"] = get_user_model().objects.filter(username=user or "").first()
+        if target["user"] is None:
+            raise InvalidInput(f"no user {user!r}", field="user")
+    try:
+        with transaction.atomic():
+            quota = Quota.objects.create(**target, **limits)
+    except IntegrityError as exc:
+        raise Conflict("that target has a quota already; change it instead", field="scope") from exc
+    log.info("quota created by %s: %s %s", actor, quota, limits)
+    return quota
+
+
+def check_update_quota(actor: AbstractBaseUser, quota_id: int, *, limits: dict[str, Any]) -> Quota:
+    _check_admin(actor)
+    quota = get_quota(quota_id)
+    for name, value in limits.items():
+        setattr(quota, name, value)
+    quota.save()
+    log.info("quota %s changed by %s: %s", quota.pk, actor, limits)
+    return quota
+
+
+def check_delete_quota(actor: AbstractBaseUser, quota_id: int) -> None:
+    _check_admin(actor)
+    quota = get_quota(quota_id)
+    if quota.scope == Quota.Scope.DEFAULT:
+        raise Conflict("the site default stays; change it instead")
+    quota.delete()
+    log.info("quota %s deleted by %s", quota_id, actor)

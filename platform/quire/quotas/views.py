@@ -1,0 +1,66 @@
+"""REST endpoints for quotas: everyone reads their own limits and use; site admins set quotas."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quire.quotas import services
+from quire.quotas.models import Quota
+
+
+class QuotaSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Quota
+        fields = ["id", "scope", "team", "user", *services.LIMIT_FIELDS, "updated_at"]
+        read_only_fields = ["id", "scope", "team", "user", "updated_at"]
+
+
+class QuotaTargetSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=Quota.Scope.values)
+    team = serializers.SlugField(required=False)
+    user = serializers.CharField(required=False)
+
+
+class MyQuotaView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(services.usage_report(request.user))
+
+
+class QuotaListView(APIView):
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request) -> Response:
+        quotas = Quota.objects.select_related("team", "user").order_by("scope", "id")
+        return Response(QuotaSerializer(quotas, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        target = QuotaTargetSerializer(data=request.data)
+        target.is_valid(raise_exception=True)
+        limits = QuotaSerializer(data=request.data, partial=True)
+        limits.is_valid(raise_exception=True)
+        quota = services.check_create_quota(request.user, **target.validated_data, limits=limits.validated_data)
+        return Response(QuotaSerializer(quota).data, status=status.HTTP_201_CREATED)
+
+
+class QuotaDetailView(APIView):
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request, quota_id: int) -> Response:
+        return Response(QuotaSerializer(services.get_quota(quota_id)).data)
+
+    def patch(self, request: Request, quota_id: int) -> Response:
+        limits = QuotaSerializer(data=request.data, partial=True)
+        limits.is_valid(raise_exception=True)
+        quota = services.check_update_quota(request.user, quota_id, limits=limits.validated_data)
+        return Response(QuotaSerializer(quota).data)
+
+    def delete(self, request: Request, quota_id: int) -> Response:
+        services.check_delete_quota(request.user, quota_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
