@@ -21,7 +21,7 @@ run: install frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_demo_admin
 	@echo "Quire is serving on http://127.0.0.1:8000 (embedded mode)"
-	exec $(BIN)/daphne -b 127.0.0.1 -p 8000 quire.asgi:application
+	exec $(BIN)/python -m quire.serve -b 127.0.0.1 -p 8000 quire.asgi:application
 
 test: install frontend system-packages services lint pytest frontend-test
 

@@ -78,7 +78,7 @@ class Service:
 def start_daphne(*, env: dict[str, str], log_dir: Path) -> tuple[Service, int]:
     port = free_port()
     service = Service(
-        "daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "quire.asgi:application"],
+        "daphne", [sys.executable, "-m", "quire.serve", "-b", "127.0.0.1", "-p", str(port), "quire.asgi:application"],
         env=env, log_dir=log_dir,
     )
 

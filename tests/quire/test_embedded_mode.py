@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -76,3 +77,35 @@ async def test_embedded_mode_serves_pages(embedded_server) -> None:  # type: ign
         assert b"Sign in" in response.read()
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/assets/app.js") as response:
         assert response.status == 200
+
+
+def test_the_server_sets_tcp_nodelay(embedded_server) -> None:  # type: ignore[no-untyped-def]
+    """Checked from the server's side of a live connection: its socket has TCP_NODELAY set."""
+    import socket as socket_module
+
+    import psutil
+
+    port = embedded_server[0]
+    with socket_module.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"GET /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        client.recv(100)
+        server_pid = next(c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == "LISTEN")
+        fds = [c.fd for c in psutil.Process(server_pid).net_connections("tcp") if c.raddr and c.raddr.port == client.getsockname()[1]]
+        assert fds, "the server's end of the connection was not found"
+        with socket_module.socket(fileno=os.dup(_steal_fd(server_pid, fds[0]))) as server_side:
+            assert server_side.getsockopt(socket_module.IPPROTO_TCP, socket_module.TCP_NODELAY) == 1
+
+
+def _steal_fd(pid: int, fd: int) -> int:
+    """A duplicate of another process's file descriptor (pidfd_getfd; the tests run as root)."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        number = libc.syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd on x86_64 and aarch64
+        if number < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd failed")
+        return int(number)
+    finally:
+        os.close(pidfd)
