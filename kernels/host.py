@@ -169,6 +169,9 @@ class KernelHost:
             kind = command.get("type")
             try:
                 reply_to = message.get("reply_to")
+                if kind == "sync" and reply_to:
+                    await self._sync(str(reply_to))
+                    continue
                 if reply_to and "req_id" in command:
                     self.replies[str(command["req_id"])] = str(reply_to)
                 if kind == "execute":
@@ -249,6 +252,19 @@ class KernelHost:
             await self.layer.send(reply_to, {"type": "kernel.reply", "reply": event})
         elif kind == "error":
             log.warning("kernel of session %s reported: %s", self.session_id, event.get("message"))
+
+    async def _sync(self, reply_to: str) -> None:
+        """Tell one newly connected browser what is running and queued, outputs so far included.
+
+        Sent on the same channel as the live events, after every event already published, so the browser
+        replaces what it has with this and appends whatever comes next: nothing missed, nothing twice.
+        """
+        assert self.layer is not None
+        cells = [
+            {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs}
+            for e in self.executions.values()
+        ]
+        await self.layer.send(reply_to, {"type": "kernel.sync", "cells": cells})
 
     async def _publish_tasks(self) -> None:
         running = next((e.cell_id for e in self.executions.values() if e.running), None)

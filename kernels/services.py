@@ -46,6 +46,13 @@ def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None 
 KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER}
 
 
+def request_sync(notebook_id: int, *, reply_to: str) -> None:
+    """Ask the notebook's kernel host (if any) to send `reply_to` the cells it is running and queuing."""
+    session = live_session(notebook_id)
+    if session is not None:
+        send_command(session.channel, {"type": "sync"}, reply_to=reply_to)
+
+
 def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
     """Forward a request to the notebook's kernel, the reply going to `reply_to`; False if no kernel runs."""
     kind = command.get("type")

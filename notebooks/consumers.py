@@ -70,6 +70,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self._send(snapshot)
+        # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
+        await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
         self.present[self.channel_name] = self._me()
         await self.channel_layer.group_send(self.group, {"type": "presence.hello", **self._me()})
 
@@ -109,6 +111,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "presence", "users": sorted(users, key=lambda u: u["username"])})
 
     # ------------------------------------------------------------------ kernel replies to this browser's requests
+
+    async def kernel_sync(self, message: dict[str, Any]) -> None:
+        for cell in message["cells"]:
+            await self._send({"type": "cell_sync", **cell})
 
     async def kernel_reply(self, message: dict[str, Any]) -> None:
         reply = message["reply"]

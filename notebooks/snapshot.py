@@ -35,9 +35,10 @@ def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
                 outputs=execution.outputs if execution else [],
                 state=execution.state if execution else None,
                 symbols=execution.symbols if execution else [],
+                stale=execution.stale if execution else False,
             )
         else:
-            visible.update(outputs=cell["outputs"], state=None, symbols=[])
+            visible.update(outputs=cell["outputs"], state=None, symbols=[], stale=False)
         cells.append(visible)
     return cells
 

@@ -119,3 +119,33 @@ async def test_presence(alice, bob, team_acme, alice_token) -> None:  # type: ig
     await bob_client.close()
     await alice_client.until(lambda e: e["type"] == "presence" and [u["username"] for u in e["users"]] == ["alice"])
     await alice_client.close()
+
+
+async def test_a_browser_joining_mid_run_misses_nothing_and_sees_nothing_twice(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Mid-run")
+    cell = notebook.cells[0]["id"]
+    source = "import time\nfor i in range(30):\n    print(i)\n    time.sleep(0.1)"
+    await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=cell, source=source)
+    first = NotebookClient(notebook.pk, token=alice_token)
+    await first.connect()
+    await first.reply(await first.send("run_cell", cell_id=cell))
+    await first.until(lambda e: e["type"] == "output" and e["output"].get("text", "").startswith("5"), timeout=60)
+
+    late = NotebookClient(notebook.pk, token=alice_token)
+    snapshot = await late.connect()
+    assert snapshot["notebook"]["cells"][0]["state"] == "queued" or snapshot["notebook"]["cells"][0]["state"] in (None, "running")
+    text = ""
+    while True:
+        event = await late.next_event(timeout=30)
+        if event["type"] == "cell_sync":
+            assert event["state"] == "running"
+            text = "".join(o.get("text", "") for o in event["outputs"])
+        elif event["type"] == "output":
+            text += event["output"].get("text", "")
+        elif event["type"] == "cell_status" and event["state"] == "done":
+            break
+    assert text == "".join(f"{i}\n" for i in range(30))
+    await first.reply(await first.send("shutdown"))
+    await first.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await first.close()
+    await late.close()
