@@ -99,6 +99,11 @@ def _precheck(raw: Any) -> None:
     if not isinstance(cells, list):
         raise InvalidInput("an .ipynb file has a 'cells' list", field="cells")
     check_cell_count(len(cells))
+    metadata = raw.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput("notebook metadata is an object", field="metadata")
+    if "config" in metadata:
+        check_config(metadata["config"], field="metadata.config")
     seen: set[str] = set()
     for index, cell in enumerate(cells):
         where = f"cells[{index}]"
