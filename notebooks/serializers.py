@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notebooks.models import AuditEntry, Grant, Notebook
@@ -149,6 +151,7 @@ class RevisionSerializer(serializers.Serializer):
 # ------------------------------------------------------------------ requests
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TeamRefField(serializers.Field):
     """A team by id (int) or slug (str)."""
 

@@ -106,3 +106,15 @@ def test_a_deleted_notebook_is_gone_for_everyone(shared_notebook, olga, superuse
         assert client_for(user).get(f"/api/notebooks/{shared_notebook.pk}/").status_code == 404
         assert shared_notebook.pk not in [n["id"] for n in client_for(user).get("/api/notebooks/").json()["results"]]
     assert Notebook.objects.get(pk=shared_notebook.pk).versions.count() == 1
+
+
+def test_the_openapi_schema_lists_every_notebook_endpoint(olga) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    schema = yaml.safe_load(client_for(olga).get("/api/schema/").content)
+    paths = schema["paths"]
+    for _, path, _, _ in MATRIX.values():
+        route = (path.split("?")[0].replace("{nb}", "/api/notebooks/{notebook_id}/")
+                 .replace("{grant}", "{grant_id}").replace("/1/", "/{number}/"))
+        assert route in paths, route
+    assert set(paths["/api/notebooks/{notebook_id}/"]) >= {"get", "patch", "delete"}
