@@ -25,6 +25,11 @@ MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
+# Each connection may send RATE_PER_S messages a second on average, in bursts of up to RATE_BURST: ample for
+# typing and running, and it keeps one flooding client from monopolising the server's database thread.
+RATE_PER_S = 40.0
+RATE_BURST = 120.0
+
 # How long a browser waits for the kernel to answer a completion or table-page request.
 KERNEL_REPLY_TIMEOUT_S = 10.0
 
@@ -50,6 +55,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # Everyone on this notebook, as the other consumers announce themselves: channel -> presence.
         self.present: dict[str, dict[str, Any]] = {}
         self.focus: str | None = None
+        self.tokens = RATE_BURST
+        self.tokens_at = 0.0
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -164,6 +171,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
                 raise InvalidInput("a message is a JSON object with a string 'type'")
             req = message.get("req")
+            if not self._take_token():
+                raise InvalidInput(
+                    f"too many messages: at most {RATE_PER_S:.0f} a second", extra={"code": "rate_limited"}
+                )
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise InvalidInput(f"unknown message type {message['type']!r}", extra={"code": "unknown_type"})
@@ -179,6 +190,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         except Exception:  # process boundary: one bad message must not kill the connection
             log.exception("notebook %s: message handling failed", self.notebook_id)
             await self._send({"type": "error", "req": req, "code": "internal", "message": "internal error"})
+
+    def _take_token(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.tokens_at) * RATE_PER_S)
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
     async def notebook_event(self, message: dict[str, Any]) -> None:
         await self._send(message["event"])

@@ -124,3 +124,21 @@ async def test_team_members_edit_team_notebooks(alice, bob, team_acme, bob_token
     req = await client.send("insert_cell", index=0, cell={"language": "python", "source": "1"})
     assert (await client.reply(req))["type"] == "ack"
     await client.close()
+
+
+async def test_a_flooding_client_is_slowed_and_others_are_still_served(alice, alice_token, alice_notebook) -> None:  # type: ignore[no-untyped-def]
+    flooder = NotebookClient(alice_notebook.pk, token=alice_token)
+    snapshot = await flooder.connect()
+    cell_id = snapshot["notebook"]["cells"][0]["id"]
+    other = NotebookClient(alice_notebook.pk, token=alice_token)
+    await other.connect()
+    for _ in range(400):
+        await flooder.send("focus", cell_id=cell_id)
+    req = await other.send("insert_cell", index=1, cell={"language": "python", "source": "still served"})
+    assert (await other.reply(req, timeout=60))["type"] == "ack"
+    replies = [await flooder.reply(n, timeout=60) for n in range(1, 401)]
+    limited = [r for r in replies if r["type"] == "error"]
+    assert limited and all(r["code"] == "rate_limited" for r in limited)
+    assert len(limited) < 400
+    await flooder.close()
+    await other.close()
