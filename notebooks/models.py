@@ -20,6 +20,9 @@ class Notebook(models.Model):
     config = models.JSONField(default=dict)
     # Bumped on every draft write; a client writing against an older revision is told so.
     revision = models.PositiveIntegerField(default=0)
+    # The cells' sources as a CRDT document (pycrdt/Yjs update format): concurrent typists in one cell all
+    # keep their keystrokes. `cells[*].source` is always its plain-text projection.
+    ydoc = models.BinaryField(default=bytes, blank=True)
     head_version = models.ForeignKey(
         "NotebookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
