@@ -128,7 +128,9 @@ def mime_bundle(value: Any, context: FormatContext) -> MimeBundle:
     return _protocol_bundle(value)
 
 
-@register_formatter("pandas.core.frame.DataFrame", "pandas.core.series.Series", "pyarrow.lib.Table")
+@register_formatter(
+    "pandas.core.frame.DataFrame", "pandas.core.series.Series", "pyarrow.lib.Table", *tables.SPARK_FRAMES
+)
 def _table_bundle(value: Any, context: FormatContext) -> MimeBundle:
     ref = context.table_store.add(context.cell_id, value) if context.table_store is not None else None
     data = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kernels.core import protocol
@@ -23,6 +23,7 @@ from kernels.core.interpreters.base import (
     SignatureHelp,
 )
 from kernels.core.scope import OUT, CellRecord, NotebookState, Symbol
+from kernels.core.spark import SparkManager
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, Flusher, OutputSink, capture
 from kernels.core.tables import DEFAULT_PAGE_SIZE, Page, TableStore
 from kernels.core.tracebacks import cell_filename, error_output, exception_output, forget_source
@@ -54,7 +55,8 @@ class Engine:
         self.state = NotebookState()
         self.tables = TableStore()
         self.registry = registry or Registry()
-        self.env = InterpreterEnv(config=dict(config or {}), output_limit=output_limit)
+        self.spark = SparkManager(config)
+        self.env = InterpreterEnv(config=dict(config or {}), output_limit=output_limit, spark=self.spark)
         self.page_size = page_size
         self._interpreters: dict[str, Interpreter] = {}
         # Creation of a heavy interpreter (a JVM) must happen once even if help requests race.
@@ -65,6 +67,11 @@ class Engine:
 
     def languages(self) -> list[str]:
         return self.registry.languages()
+
+    def configure(self, config: Mapping[str, Any], spark_caps: Mapping[str, Any] | None = None) -> bool:
+        """Take the notebook's config; False when Spark already runs with the old one (it applies after restart)."""
+        self.env = replace(self.env, config=dict(config))
+        return self.spark.configure(config, {str(k): str(v) for k, v in (spark_caps or {}).items()})
 
     def interpreter(self, language: str) -> Interpreter:
         with self._create_lock:
@@ -109,6 +116,7 @@ class Engine:
             return self._finish(exec_id, cell_id, language, RunResult(status=RunStatus.ERROR), sink, order, emit)
         run_context = RunContext(exec_id=exec_id, cell_id=cell_id, filename=filename, sink=sink, on_statement=on_statement)
         self._running = interpreter
+        self.spark.begin_cell(exec_id, cell_id, emit)
         try:
             with capture(sink):
                 result = interpreter.run(source, scope, run_context)
@@ -120,6 +128,7 @@ class Engine:
             result = RunResult(status=RunStatus.ERROR)
         finally:
             self._running = None
+            self.spark.end_cell()
         if result.status is RunStatus.INTERRUPTED:
             result = self._report_interrupt(result, sink, filename)
         return self._finish(exec_id, cell_id, language, result, sink, order, emit)
@@ -146,11 +155,13 @@ class Engine:
     ) -> CellOutcome:
         sink.close()
         symbols = {
-            name: Symbol(name=name, value=value, language=language, cell_id=cell_id)
+            name: Symbol(name=name, value=value, language=language, cell_id=cell_id, type_name=result.types.get(name))
             for name, value in result.defined.items()
         }
         if result.out is not NO_OUT:
-            symbols[OUT] = Symbol(name=OUT, value=result.out, language=language, cell_id=cell_id)
+            symbols[OUT] = Symbol(
+                name=OUT, value=result.out, language=language, cell_id=cell_id, type_name=result.types.get(OUT)
+            )
         previous = self.state.record(
             CellRecord(cell_id=cell_id, language=language, symbols=symbols, reads=result.reads)
         )
@@ -178,6 +189,7 @@ class Engine:
             return
         if time_limit is not None:
             self._time_limit_hit = time_limit
+        self.spark.cancel()
         interpreter.interrupt()
 
     @property
@@ -209,3 +221,4 @@ class Engine:
         for interpreter in self._interpreters.values():
             interpreter.shutdown()
         self._interpreters.clear()
+        self.spark.shutdown()

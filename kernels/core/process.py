@@ -237,6 +237,9 @@ class KernelProcess:
 
     def _configure(self, command: protocol.Configure) -> None:
         """Main thread, between cells, so no cell sees half a config."""
+        env = command.config.get("env") or {}
+        if isinstance(env, dict):
+            os.environ.update({str(k): str(v) for k, v in env.items()})
         if not self.engine.configure(command.config, command.spark_caps):
             self.outbox.send(
                 protocol.ErrorEvent(message="Spark is already running; the new configuration applies after a restart")

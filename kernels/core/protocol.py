@@ -103,6 +103,17 @@ class FetchTablePage(Message):
     page_size: int
 
 
+@dataclass(frozen=True)
+class Configure(Message):
+    """Addition to the contract: the notebook's config (Polynote's shape: dependencies, repositories,
+    exclusions, sparkConfig, env), sent by the host right after `ready`; `spark_caps` are the
+    platform's quota settings, which win over the notebook's sparkConfig."""
+
+    type: ClassVar[str] = "configure"
+    config: dict[str, Any]
+    spark_caps: dict[str, Any] = field(default_factory=dict)
+
+
 # ---------------------------------------------------------------- events (kernel -> host)
 
 
@@ -199,16 +210,29 @@ class Exiting(Message):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SparkProgress(Message):
+    """Addition to the contract: the running cell's Spark jobs, each with its stages' task counts
+    ({"job_id", "status", "stages": [{"stage_id", "name", "done", "total", "failed", "active"}]})."""
+
+    type: ClassVar[str] = "spark_progress"
+    exec_id: str
+    cell_id: str
+    jobs: tuple[dict[str, Any], ...]
+    ui_url: str | None = None
+
+
 M = TypeVar("M", bound=Message)
 
 COMMANDS: dict[str, type[Message]] = {
-    cls.type: cls for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage)
+    cls.type: cls
+    for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure)
 }
 EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting,
+        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress,
     )
 }
 

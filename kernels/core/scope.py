@@ -21,12 +21,14 @@ class Symbol:
     value: Any
     language: str
     cell_id: str
+    # The type in the defining language when Python's type name would mislead (Scala's `Seq[Int]`).
+    type_name: str | None = None
 
     def describe(self) -> dict[str, str]:
         return {
             "name": self.name,
             "language": self.language,
-            "type": type(self.value).__name__,
+            "type": self.type_name or type(self.value).__name__,
             "repr": short_repr(self.value),
         }
 

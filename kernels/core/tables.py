@@ -37,8 +37,8 @@ class Page:
 
 
 def is_table(value: Any) -> bool:
-    """True for values queried as tables by SQL and Vega: pandas DataFrames and Arrow tables."""
-    return _qualname(type(value)) in _QUERYABLE
+    """True for values queried as tables by SQL and Vega: pandas DataFrames, Arrow tables, Spark DataFrames."""
+    return any(_qualname(cls) in _QUERYABLE for cls in type(value).__mro__)
 
 
 def is_tabular(value: Any) -> bool:
@@ -75,12 +75,26 @@ def _pandas_series_page(series: Any, offset: int, size: int) -> Page:
     return _pandas_page(series.to_frame(), offset, size)
 
 
+def _spark_page(frame: Any, offset: int, size: int) -> Page:
+    """A page of a Spark DataFrame: only that page's rows leave the JVM (through Arrow)."""
+    chunk = frame.offset(offset).limit(size).toPandas() if offset else frame.limit(size).toPandas()
+    page = _pandas_page(chunk, 0, size)
+    schema = [{"name": f.name, "type": f.dataType.simpleString()} for f in frame.schema.fields]
+    return Page(schema=schema, rows=page.rows, total_rows=frame.count(), offset=offset, page_size=size)
+
+
+SPARK_FRAMES = ("pyspark.sql.dataframe.DataFrame", "pyspark.sql.classic.dataframe.DataFrame")
 _ADAPTERS = {
     "pandas.core.frame.DataFrame": _pandas_page,
     "pandas.core.series.Series": _pandas_series_page,
     "pyarrow.lib.Table": _arrow_page,
+    **{name: _spark_page for name in SPARK_FRAMES},
 }
-_QUERYABLE = frozenset({"pandas.core.frame.DataFrame", "pyarrow.lib.Table"})
+_QUERYABLE = frozenset({"pandas.core.frame.DataFrame", "pyarrow.lib.Table", *SPARK_FRAMES})
+
+
+def is_spark_frame(value: Any) -> bool:
+    return any(_qualname(cls) in SPARK_FRAMES for cls in type(value).__mro__)
 
 
 def page_of(value: Any, offset: int = 0, size: int = DEFAULT_PAGE_SIZE) -> Page:
@@ -109,6 +123,8 @@ def table_mime(value: Any, *, ref: str | None, page_size: int = DEFAULT_PAGE_SIZ
 
 
 def table_html(value: Any) -> str:
+    if is_spark_frame(value):
+        return f"<pre>{value!r}</pre>"  # its HTML would run a job; the table MIME type has the rows
     frame = value.to_pandas() if _qualname(type(value)) == "pyarrow.lib.Table" else value
     html = frame._repr_html_() if hasattr(frame, "_repr_html_") else None
     return html if isinstance(html, str) else f"<pre>{repr(frame)}</pre>"

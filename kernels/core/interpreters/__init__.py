@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from kernels.core.errors import UnknownLanguage
 from kernels.core.interpreters.base import Interpreter, InterpreterEnv
+from kernels.core.spark import spark_available
 
 InterpreterFactory = Callable[[InterpreterEnv], Interpreter]
 
@@ -17,6 +18,9 @@ _BUILTIN: dict[str, str] = {
     "vega": "kernels.core.interpreters.vega:VegaInterpreter",
     "text": "kernels.core.interpreters.text:TextInterpreter",
 }
+
+# Scala runs in the Spark driver's JVM, so it is offered only where Java and pyspark are present.
+_SCALA = "kernels.core.interpreters.scala:ScalaInterpreter"
 
 # Languages of the product that a kernel may lack (Scala arrives with the Spark JVM).
 KNOWN_LANGUAGES = ("python", "scala", "sql", "vega", "text")
@@ -31,10 +35,12 @@ def _import_factory(path: str) -> InterpreterFactory:
 
 
 class Registry:
-    """Language name -> interpreter factory; `register` adds a language (Scala, later)."""
+    """Language name -> interpreter factory; `register` adds a language."""
 
     def __init__(self, factories: dict[str, str | InterpreterFactory] | None = None) -> None:
         self._factories: dict[str, str | InterpreterFactory] = dict(_BUILTIN if factories is None else factories)
+        if factories is None and spark_available():
+            self._factories["scala"] = _SCALA
 
     def register(self, language: str, factory: str | InterpreterFactory) -> None:
         self._factories[language] = factory

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kernels.core.scope import Scope
+from kernels.core.spark import SparkManager
 from kernels.core.streams import OutputSink
 
 
@@ -50,6 +51,8 @@ class RunResult:
     reads: frozenset[str] = frozenset()
     # The KeyboardInterrupt that stopped the run, for the engine to report where and why.
     interrupted: BaseException | None = None
+    # Type names in the cell's own language (Scala's `List[Int]`), where Python's type name would mislead.
+    types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class InterpreterEnv:
 
     config: Mapping[str, Any] = field(default_factory=dict)
     output_limit: int = 2 * 1024 * 1024
+    # Shared by every language: the notebook's one Spark session, started when a cell needs it.
+    spark: SparkManager = field(default_factory=SparkManager)
 
 
 class Interpreter(abc.ABC):

@@ -149,6 +149,8 @@ class PythonInterpreter(Interpreter):
             context.sink.error(syntax_error_output(exc))
             return RunResult(status=RunStatus.ERROR)
         namespace = self._namespace(scope, context)
+        if "spark" not in namespace and (self.env.spark.started or "spark" in loaded_names(tree)):
+            self._bind_spark(namespace, context)
         start = dict(namespace)
         source_lines = code.splitlines() or [""]
         status, out = RunStatus.DONE, NO_OUT
@@ -178,6 +180,17 @@ class PythonInterpreter(Interpreter):
             reads=frozenset(loaded_names(tree) & scope.keys()),
             interrupted=interrupted,
         )
+
+    def _bind_spark(self, namespace: dict[str, Any], context: RunContext) -> None:
+        """`spark` is the notebook's session, started the first time a cell mentions it."""
+        from kernels.core.spark import SparkUnavailable, spark_available
+
+        if not spark_available():
+            return  # `spark` stays an ordinary (undefined) name
+        try:
+            namespace["spark"] = self.env.spark.session
+        except SparkUnavailable as exc:
+            context.sink.write("stderr", f"{exc}\n")
 
     @staticmethod
     def _defined(namespace: dict[str, Any], start: dict[str, Any], tree: ast.Module) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Every pandas DataFrame or Arrow table the cell can see is a table under its symbol name. The
 result of the last statement (a pandas DataFrame) is the cell's `Out`. Each run gets a fresh
 in-memory database, so DDL in a SQL cell (CREATE TABLE ...) leaves no hidden state behind;
-name results in Python instead. With Spark (later) these cells run on Spark SQL.
+name results in Python instead. Once the notebook's Spark session runs, or when the cell names a
+Spark DataFrame, the cell runs on Spark SQL instead: the tables it names become temporary views
+(pandas frames through Arrow) for the cell's duration, and `Out` is a Spark DataFrame.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from kernels.core.interpreters.base import (
 )
 from kernels.core.interrupts import GATE
 from kernels.core.scope import Scope
-from kernels.core.tables import is_table
+from kernels.core.tables import is_spark_frame, is_table
 from kernels.core.tracebacks import error_output, position
 
 KEYWORDS = (
@@ -37,6 +39,27 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DUCK_LINE = re.compile(r"LINE (\d+): (.*)\n( *)\^")
 _ALIAS = re.compile(r"\b(?:from|join)\s+([A-Za-z_]\w*)(?:\s+(?:as\s+)?([A-Za-z_]\w*))?", re.IGNORECASE)
 _COMPLETING = re.compile(r"(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)?$")
+_SPARK_POSITION = re.compile(r"line (\d+),? pos(?:ition)? (\d+)")
+_STATEMENT_END = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|--[^\n]*|(;)")
+
+
+def _spark_statements(code: str) -> list[tuple[str, int, int]]:
+    """(text, first line, last line) of each `;`-separated statement, quotes and comments respected."""
+    pieces, start = [], 0
+    for match in _STATEMENT_END.finditer(code):
+        if match.group(1):
+            pieces.append((start, match.start()))
+            start = match.end()
+    pieces.append((start, len(code)))
+    statements = []
+    for begin, end in pieces:
+        text = code[begin:end]
+        if not text.strip() or all(line.strip().startswith("--") or not line.strip() for line in text.splitlines()):
+            continue
+        lead = len(text) - len(text.lstrip())
+        first = code.count("\n", 0, begin + lead) + 1
+        statements.append((text, first, code.count("\n", 0, begin + len(text.rstrip())) + 1))
+    return statements
 
 
 def tables_in(scope: Scope) -> dict[str, Any]:
@@ -80,6 +103,19 @@ def _error(exc: Exception, *, base_line: int, first: int, last: int) -> dict[str
     return error_output(type(exc).__name__, headline, message.splitlines(), [spot])
 
 
+def _spark_error(exc: Exception, *, first: int, last: int) -> dict[str, Any]:
+    message = str(exc)
+    headline = message.strip().split("\n", 1)[0]
+    match = _SPARK_POSITION.search(message)
+    if match:
+        line = first + int(match.group(1)) - 1
+        column = int(match.group(2)) + 1
+        spot = position(line=line, column=column, end_line=line, end_column=column + 1, message=headline)
+    else:
+        spot = position(line=first, column=1, end_line=last, end_column=10_000, message=headline)
+    return error_output(type(exc).__name__, headline, message.splitlines(), [spot])
+
+
 class SqlInterpreter(Interpreter):
     language: ClassVar[str] = "sql"
 
@@ -95,6 +131,8 @@ class SqlInterpreter(Interpreter):
         tables = tables_in(scope)
         words = {w.lower() for w in _IDENTIFIER.findall(code)}
         reads = frozenset(name for name in tables if name.lower() in words)
+        if self.env.spark.started or any(is_spark_frame(tables[name]) for name in reads):
+            return self._run_spark(code, {name: tables[name] for name in reads}, context, reads)
         try:
             statements = list(_statements(code))
         except duckdb.Error as exc:
@@ -133,6 +171,38 @@ class SqlInterpreter(Interpreter):
             except duckdb.Error as exc:
                 context.sink.error(_error(exc, base_line=base_line, first=first, last=last))
                 return RunResult(status=RunStatus.ERROR, reads=reads)
+        if out is not NO_OUT:
+            context.sink.display(out, kind="execute_result")
+        return RunResult(status=RunStatus.DONE, out=out, reads=reads)
+
+    def _run_spark(self, code: str, tables: dict[str, Any], context: RunContext, reads: frozenset[str]) -> RunResult:
+        spark = self.env.spark.session
+        views = []
+        try:
+            for name, value in tables.items():
+                frame = value if is_spark_frame(value) else spark.createDataFrame(
+                    value.to_pandas() if hasattr(value, "to_pandas") and not hasattr(value, "iloc") else value
+                )
+                frame.createOrReplaceTempView(name)
+                views.append(name)
+            out: Any = NO_OUT
+            statements = _spark_statements(code)
+            for index, (text, first, last) in enumerate(statements):
+                context.on_statement(first, last)
+                try:
+                    with GATE.user_code():
+                        result = spark.sql(text)
+                except KeyboardInterrupt as exc:
+                    return RunResult(status=RunStatus.INTERRUPTED, reads=reads, interrupted=exc)
+                except Exception as exc:  # Spark's analysis, parse and execution errors share no base class
+                    context.sink.error(_spark_error(exc, first=first, last=last))
+                    return RunResult(status=RunStatus.ERROR, reads=reads)
+                if index == len(statements) - 1:
+                    out = result
+        finally:
+            # Views are the session's, not the cell's: leaving them would be hidden state for later cells.
+            for name in views:
+                spark.catalog.dropTempView(name)
         if out is not NO_OUT:
             context.sink.display(out, kind="execute_result")
         return RunResult(status=RunStatus.DONE, out=out, reads=reads)

@@ -46,6 +46,8 @@ def _is_vega(spec: dict[str, Any]) -> bool:
 def _as_frame(name: str, value: Any) -> Any:
     import pandas as pd
 
+    if is_table(value) and hasattr(value, "toPandas"):
+        return value.toPandas()  # a Spark DataFrame; large ones are sampled after, as pandas frames are
     if is_table(value):
         return value.to_pandas() if hasattr(value, "to_pandas") and not hasattr(value, "iloc") else value
     if isinstance(value, list) and all(isinstance(row, dict) for row in value):

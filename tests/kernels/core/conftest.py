@@ -126,3 +126,49 @@ def time_limited_kernel() -> Iterator[LocalKernel]:
     if local.process.poll() is None:
         local.process.kill()
         local.process.wait()
+
+
+class ScopedNotebook(NotebookSession):
+    """A notebook on a shared engine: its cell ids are prefixed so tests never see each other's cells."""
+
+    prefix: str = ""
+
+    def _id(self, cell_id: str) -> str:
+        return f"{self.prefix}-{cell_id}"
+
+    def add(self, cell_id: str, source: str, *, language: str = "python", at: int | None = None) -> None:
+        super().add(self._id(cell_id), source, language=language, at=at)
+
+    def run(self, cell_id: str, source: str | None = None) -> CellRun:
+        return super().run(self._id(cell_id), source)
+
+    def move(self, cell_id: str, to: int) -> None:
+        super().move(self._id(cell_id), to)
+
+    def delete(self, cell_id: str) -> None:
+        super().delete(self._id(cell_id))
+
+    def cell(self, cell_id: str) -> str:
+        return self._id(cell_id)
+
+
+@pytest.fixture(scope="session")
+def spark_engine() -> Iterator[Engine]:
+    """One engine, so one Spark driver JVM with one Scala compiler, for the whole test session."""
+    from kernels.core.spark import spark_available
+
+    if not spark_available():
+        pytest.skip("Spark needs Java and pyspark")
+    engine = Engine(config={"sparkConfig": {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"}})
+    yield engine
+    engine.shutdown()
+
+
+@pytest.fixture
+def spark_kernel(spark_engine: Engine, request: pytest.FixtureRequest) -> Iterator[ScopedNotebook]:
+    """A fresh notebook on the session's Spark engine (Scala cells, Spark SQL, `spark` bound)."""
+    session = ScopedNotebook(spark_engine)
+    session.prefix = request.node.name.replace("[", "-").replace("]", "")[:40]
+    yield session
+    for cell_id in list(session.order):
+        spark_engine.forget(cell_id)

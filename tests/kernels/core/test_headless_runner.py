@@ -114,7 +114,9 @@ def test_failing_cell_names_the_cell_and_the_error(tmp_path, capsys):
     assert cells[2]["outputs"] == []
 
 
-def test_scala_cells_fail_clearly_until_scala_arrives(tmp_path, capsys):
+def test_scala_cells_fail_clearly_without_java(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
     notebook = _write(tmp_path / "scala.ipynb", [_code("val x = 1", metadata={"language": "scala"})])
     assert _run(notebook, "-o", tmp_path / "out.ipynb") == 1
     assert "no interpreter for language 'scala'" in capsys.readouterr().err
