@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from kernels import services as kernel_services
-from notebooks import services
+from notebooks import collab, services
 from notebooks.events import group_name
 from notebooks.snapshot import build_snapshot
 from quire.lib.errors import InvalidInput, QuireError
@@ -228,6 +228,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
         return {"revision": change.revision}
 
+    async def on_edit_source(self, message: dict[str, Any]) -> dict[str, Any]:
+        update = collab.decode_update(message.get("update"))
+        change = await database_sync_to_async(services.check_edit_source)(
+            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str), update=update
+        )
+        return {"revision": change.revision}
+
     async def on_set_language(self, message: dict[str, Any]) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_set_language)(
             self.user, self.notebook_id, cell_id=_field(message, "cell_id", str),
@@ -317,6 +324,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
 HANDLERS: dict[str, Handler] = {
     "insert_cell": NotebookConsumer.on_insert_cell,
     "update_cell": NotebookConsumer.on_update_cell,
+    "edit_source": NotebookConsumer.on_edit_source,
     "set_language": NotebookConsumer.on_set_language,
     "delete_cell": NotebookConsumer.on_delete_cell,
     "move_cell": NotebookConsumer.on_move_cell,

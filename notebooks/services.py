@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from notebooks import events
+from notebooks import collab, events
 from notebooks.audit import do_record
 from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import Role, role_for
@@ -201,8 +201,11 @@ def locked_notebook(user: User, notebook_id: int, need: Role) -> Notebook:
 
 def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[str, ...] = ("cells",)) -> DraftChange:
     """Store a changed draft under the next revision and tell the notebook's viewers. Needs the row lock."""
+    update = collab.sync(notebook)
+    if update is not None:
+        event = {**event, "ydoc_update": collab.encode(update)}
     notebook.revision += 1
-    notebook.save(update_fields=[*fields, "revision", "updated_at"])
+    notebook.save(update_fields=[*fields, "ydoc", "revision", "updated_at"])
     events.publish(notebook.pk, {**event, "revision": notebook.revision})
     return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
 
@@ -249,6 +252,26 @@ def check_update_source(user: User, notebook_id: int, *, cell_id: str, source: s
     _, cell = _require_cell(notebook, cell_id)
     cell["source"] = check_source(source)
     return do_save_draft(notebook, {"type": "cell_updated", "cell_id": cell_id, "source": source})
+
+
+@transaction.atomic
+def check_edit_source(user: User, notebook_id: int, *, cell_id: str, update: bytes) -> DraftChange:
+    """Apply a collaborative (CRDT) edit of a cell's source and pass the update on to everyone else."""
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    _, cell = _require_cell(notebook, cell_id)
+    collab.apply(notebook, update, max_source_bytes=MAX_SOURCE_BYTES)
+    event = {"type": "cell_updated", "cell_id": cell_id, "source": cell["source"], "ydoc_update": collab.encode(update)}
+    return do_save_draft(notebook, event)
+
+
+@transaction.atomic
+def do_ensure_ydoc(notebook_id: int) -> bytes:
+    """The notebook's CRDT document, created from the cells if it has none yet (drafts made before it existed)."""
+    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
+    if not notebook.ydoc:
+        collab.sync(notebook)
+        notebook.save(update_fields=["ydoc"])
+    return bytes(notebook.ydoc)
 
 
 @transaction.atomic

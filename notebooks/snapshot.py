@@ -9,9 +9,10 @@ from django.utils.dateparse import parse_datetime
 
 from kernels.models import Execution
 from kernels.services import kernel_state, latest_executions
+from notebooks import collab
 from notebooks.models import Notebook
 from notebooks.roles import Role
-from notebooks.services import get_notebook
+from notebooks.services import do_ensure_ydoc, get_notebook
 
 
 def _newer(execution: Execution | None, stored_at: str | None) -> bool:
@@ -68,6 +69,8 @@ def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> 
             "revision": notebook.revision,
             "cells": cells_with_outputs(notebook),
             "config": notebook.config,
+            # The sources' CRDT state, for clients that edit collaboratively (Yjs).
+            "ydoc": collab.encode(bytes(notebook.ydoc) if notebook.ydoc else do_ensure_ydoc(notebook.pk)),
         },
         "kernel": {"state": kernel_state(notebook.pk)},
         "you": {"username": user.get_username(), "role": role.label},

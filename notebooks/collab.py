@@ -1,0 +1,110 @@
+"""Cell sources as a CRDT (pycrdt, wire-compatible with Yjs): concurrent typists in one cell keep every keystroke.
+
+The document holds a map `sources` from cell id to a Y.Text. The draft's `cells[*].source` is its plain-text
+projection and stays the truth for everything else (runs, versions, exports). Every draft write brings the
+document in line with the cells and broadcasts the resulting update, so Yjs clients and plain clients agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from pycrdt import Doc, Map, Text
+
+from notebooks.models import Notebook
+from quire.lib.errors import InvalidInput
+
+# One update a client may send at once; a keystroke batch is a few hundred bytes.
+MAX_UPDATE_BYTES = 1_000_000
+
+
+def load(notebook: Notebook) -> Doc:
+    doc = Doc()
+    state = bytes(notebook.ydoc or b"")
+    if state:
+        doc.apply_update(state)
+    return doc
+
+
+def _sources(doc: Doc) -> Map:
+    return doc.get("sources", type=Map)
+
+
+def _splice(text: Text, new: str) -> None:
+    """Turn `text` into `new` by replacing only the differing middle, so others' edits elsewhere survive."""
+    old = str(text)
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    if end_old > start:
+        del text[start:end_old]
+    if end_new > start:
+        text.insert(start, new[start:end_new])
+
+
+def sync(notebook: Notebook) -> bytes | None:
+    """Bring `notebook.ydoc` in line with the cells' sources; the update that did it, or None if none was needed."""
+    doc = load(notebook)
+    before = doc.get_state()
+    sources = _sources(doc)
+    with doc.transaction():
+        ids = {cell["id"] for cell in notebook.cells}
+        for key in [k for k in sources.keys() if k not in ids]:
+            del sources[key]
+        for cell in notebook.cells:
+            text = sources.get(cell["id"])
+            if text is None:
+                sources[cell["id"]] = Text(cell["source"])
+            elif str(text) != cell["source"]:
+                _splice(text, cell["source"])
+    if doc.get_state() == before and notebook.ydoc:
+        return None
+    update = doc.get_update(before)
+    notebook.ydoc = doc.get_update()
+    return update
+
+
+def apply(notebook: Notebook, update: bytes, *, max_source_bytes: int) -> list[str]:
+    """Apply a client's update to the document and project it onto the cells; the ids of changed cells."""
+    doc = load(notebook)
+    try:
+        doc.apply_update(update)
+    except Exception as exc:  # pycrdt raises plain exceptions for undecodable updates
+        raise InvalidInput(f"malformed CRDT update: {exc}", field="update") from None
+    sources = _sources(doc)
+    changed = []
+    for cell in notebook.cells:
+        text = sources.get(cell["id"])
+        if text is None:
+            continue
+        source = str(text)
+        if source != cell["source"]:
+            if len(source.encode()) > max_source_bytes:
+                raise InvalidInput(f"a cell's source is limited to {max_source_bytes} bytes", field="update")
+            cell["source"] = source
+            changed.append(cell["id"])
+    notebook.ydoc = doc.get_update()
+    return changed
+
+
+def decode_update(raw: Any) -> bytes:
+    if not isinstance(raw, str):
+        raise InvalidInput("'update' is a base64 string", field="update")
+    try:
+        update = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("'update' is not valid base64", field="update") from None
+    if len(update) > MAX_UPDATE_BYTES:
+        raise InvalidInput(f"an update is limited to {MAX_UPDATE_BYTES} bytes", field="update")
+    return update
+
+
+def encode(update: bytes) -> str:
+    return base64.b64encode(update).decode("ascii")
