@@ -142,3 +142,20 @@ async def test_a_flooding_client_is_slowed_and_others_are_still_served(alice, al
     assert len(limited) < 400
     await flooder.close()
     await other.close()
+
+
+async def test_ten_clients_see_every_edit_and_each_other(alice_notebook, alice_token) -> None:  # type: ignore[no-untyped-def]
+    clients = [NotebookClient(alice_notebook.pk, token=alice_token) for _ in range(10)]
+    snapshots = [await c.connect() for c in clients]
+    cell_id = snapshots[0]["notebook"]["cells"][0]["id"]
+    for client in clients:
+        await client.until(lambda e: e["type"] == "presence" and len(e["users"]) == 10)
+    for n, writer in enumerate(clients[:3]):
+        await writer.reply(await writer.send("update_cell", cell_id=cell_id, source=f"edit {n}"))
+    for client in clients:
+        seen = [e["source"] for e in client.seen if e["type"] == "cell_updated"]
+        while len(seen) < 3:
+            seen.append((await client.until(lambda e: e["type"] == "cell_updated"))["source"])
+        assert seen == ["edit 0", "edit 1", "edit 2"]
+    for client in clients:
+        await client.close()

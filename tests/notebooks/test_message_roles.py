@@ -1,0 +1,94 @@
+"""Every WebSocket message type is checked against the caller's role: the whole matrix, persona by persona."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from pycrdt import Doc, Map
+
+from notebooks import services, sharing
+from quire.accounts.services import do_issue_token
+from tests.live import NotebookClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VIEWER, RUNNER, EDITOR, OWNER = 1, 2, 3, 4
+# The role each message needs, in the order they are sent (destructive ones last).
+NEEDS = [
+    ("focus", VIEWER), ("inspect_scope", VIEWER), ("table_page", VIEWER),
+    ("complete", RUNNER), ("signature", RUNNER), ("run_cell", RUNNER), ("run_from", RUNNER), ("run_all", RUNNER),
+    ("run_stale", RUNNER), ("interrupt", RUNNER), ("shutdown", RUNNER),
+    ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
+    ("move_cell", EDITOR), ("delete_cell", EDITOR),
+]
+
+
+def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
+    if kind == "edit_source":
+        doc = Doc()
+        doc.apply_update(base64.b64decode(ydoc))
+        before = doc.get_state()
+        doc.get("sources", type=Map)[cell].insert(0, "# ")
+        return {"cell_id": cell, "update": base64.b64encode(doc.get_update(before)).decode()}
+    return {
+        "focus": {"cell_id": cell}, "inspect_scope": {"cell_id": cell},
+        "table_page": {"cell_id": cell, "ref": "t", "offset": 0, "page_size": 10},
+        "complete": {"cell_id": cell, "source": "x", "pos": 1}, "signature": {"cell_id": cell, "source": "f(", "pos": 2},
+        "run_cell": {"cell_id": cell}, "run_from": {"cell_id": cell}, "run_all": {}, "run_stale": {},
+        "interrupt": {}, "shutdown": {},
+        "update_cell": {"cell_id": cell, "source": "*notes*"}, "set_language": {"cell_id": cell, "language": "text"},
+        "insert_cell": {"index": 1, "cell": {"language": "text", "source": "more"}},
+        "move_cell": {"cell_id": cell, "index": 1}, "delete_cell": {"cell_id": cell},
+    }[kind]
+
+
+@pytest.fixture
+def text_notebook(olga, team_globex, viewer_vic, runner_rita, editor_ed):  # type: ignore[no-untyped-def]
+    """A Globex notebook of one text cell (running it starts no kernel): vic views, rita runs, ed edits."""
+    notebook = services.do_create_notebook(olga, title="Notes", team_id=team_globex.pk)
+    services.check_set_language(olga, notebook.pk, cell_id=notebook.cells[0]["id"], language="text")
+    for person, role in ((viewer_vic, "viewer"), (runner_rita, "runner"), (editor_ed, "editor")):
+        sharing.check_share(olga, notebook.pk, username=person.username, role=role)
+    return notebook
+
+
+@pytest.fixture
+def persona(request):  # type: ignore[no-untyped-def]
+    """The named person the test runs as (set up synchronously, before the async test starts)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.parametrize(
+    ("persona", "role"),
+    [("viewer_vic", VIEWER), ("runner_rita", RUNNER), ("editor_ed", EDITOR), ("member_mo", EDITOR),
+     ("olga", OWNER), ("admin_ada", OWNER), ("superuser_sue", OWNER)],
+    indirect=["persona"],
+)
+async def test_each_message_needs_its_role(text_notebook, persona, role: int) -> None:  # type: ignore[no-untyped-def]
+    user = persona
+    token = (await database_sync_to_async(do_issue_token)(user, name="t")).key
+    client = NotebookClient(text_notebook.pk, token=token)
+    snapshot = await client.connect()
+    cell = snapshot["notebook"]["cells"][0]["id"]
+    outcomes = {}
+    for kind, needs in NEEDS:
+        reply = await client.reply(await client.send(kind, **_message(kind, cell, snapshot["notebook"]["ydoc"])))
+        outcomes[kind] = reply.get("code", "ack") if reply["type"] == "error" else "ack"
+        if needs > role:
+            assert outcomes[kind] == "forbidden", (kind, reply)
+        else:
+            # Allowed: acknowledged, or refused for another reason than the role (a text cell is not run).
+            assert outcomes[kind] != "forbidden", (kind, reply)
+    assert outcomes["run_cell"] in (("invalid",) if role >= RUNNER else ("forbidden",))
+    await client.close()
+
+
+async def test_strangers_get_no_connection(text_notebook, stranger_sam) -> None:  # type: ignore[no-untyped-def]
+    token = (await database_sync_to_async(do_issue_token)(stranger_sam, name="t")).key
+    client = NotebookClient(text_notebook.pk, token=token)
+    await client.comm.connect()
+    assert (await client.next_event())["code"] == "not_found"
+    assert (await client.comm.receive_output())["type"] == "websocket.close"
