@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from notebooks import collab, events
@@ -46,6 +46,14 @@ RETENTION_DAYS = int(getattr(settings, "QUIRE_NOTEBOOK_RETENTION_DAYS", 30))
 # ------------------------------------------------------------------ reading
 
 
+def _granted_ids(user: AbstractBaseUser, teams: QuerySet[Any]) -> Q:
+    # Two plain IN subqueries rather than one EXISTS with an OR inside: PostgreSQL plans these with the
+    # grant indexes, and its estimate stays low enough not to JIT-compile every list query (~30 ms).
+    return Q(pk__in=Grant.objects.filter(user=user).values("notebook_id")) | Q(
+        pk__in=Grant.objects.filter(team_id__in=teams).values("notebook_id")
+    )
+
+
 def visible_notebooks(user: User) -> QuerySet[Notebook]:
     """Every notebook the caller may read; deleted ones are gone for everyone."""
     live = Notebook.objects.filter(deleted_at__isnull=True)
@@ -54,8 +62,7 @@ def visible_notebooks(user: User) -> QuerySet[Notebook]:
     if getattr(user, "is_superuser", False):
         return live
     teams = Membership.objects.filter(user=user).values("team_id")
-    granted = Grant.objects.filter(notebook=OuterRef("pk")).filter(Q(user=user) | Q(team_id__in=teams))
-    return live.filter(Q(owner=user) | Q(team_id__in=teams) | Exists(granted))
+    return live.filter(Q(owner=user) | Q(team_id__in=teams) | _granted_ids(user, teams))
 
 
 def list_notebooks(
@@ -71,8 +78,7 @@ def list_notebooks(
         notebooks = notebooks.filter(owner=user)
     elif which == "shared":
         teams = Membership.objects.filter(user=user).values("team_id")
-        granted = Grant.objects.filter(notebook=OuterRef("pk")).filter(Q(user=user) | Q(team_id__in=teams))
-        notebooks = notebooks.filter(Exists(granted)).exclude(owner=user)
+        notebooks = notebooks.filter(_granted_ids(user, teams)).exclude(owner=user)
     elif which == "team":
         notebooks = notebooks.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
     if team_slug:
