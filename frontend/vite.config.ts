@@ -15,11 +15,11 @@ export default defineConfig({
       input: 'src/main.ts',
       output: {
         entryFileNames: 'assets/app.js',
-        chunkFileNames: 'assets/[name].js',
+        chunkFileNames: 'assets/[name]-[hash].js',
         assetFileNames: (asset) =>
           asset.names.some((name) => name.endsWith('.css'))
             ? 'assets/app.css'
-            : 'assets/[name][extname]',
+            : 'assets/[name]-[hash][extname]',
       },
     },
   },

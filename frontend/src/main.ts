@@ -3,6 +3,7 @@ import './styles.css';
 import { TopBar } from './components/TopBar';
 import { NotebookList } from './components/NotebookList';
 import { NotebookPage } from './components/NotebookPage';
+import { createLazyEditor, loadMonaco } from './editor/lazyEditor';
 import { h } from './lib/dom';
 
 function mount(): void {
@@ -16,9 +17,11 @@ function mount(): void {
     app.append(list.element);
     void list.load();
   } else if (page === 'notebook' && notebookId && /^\d+$/.test(notebookId)) {
-    const notebook = new NotebookPage({ notebookId: Number(notebookId) });
+    const notebook = new NotebookPage({ notebookId: Number(notebookId), createEditor: createLazyEditor });
     app.append(notebook.element);
     notebook.start();
+    // Cells work as textareas at once; Monaco takes over when its chunk arrives.
+    void loadMonaco();
     // Best effort: text typed in the last few hundred milliseconds still goes out.
     window.addEventListener('pagehide', () => notebook.flush());
   } else {

@@ -12,8 +12,10 @@ import type {
   KernelState,
   Language,
   Output,
+  PresenceUser,
   Role,
   ServerMessage,
+  SparkJob,
   SymbolInfo,
 } from './protocol';
 
@@ -45,7 +47,17 @@ export type ModelChange =
   | { kind: 'cells' }
   | { kind: 'cell'; cellId: string }
   | { kind: 'title' }
-  | { kind: 'kernel' };
+  | { kind: 'kernel' }
+  | { kind: 'presence' }
+  | { kind: 'tasks' }
+  | { kind: 'spark'; cellId: string }
+  | { kind: 'draft_replaced'; revision: number };
+
+/** The Spark work a cell started, as last reported. */
+export interface SparkProgress {
+  jobs: readonly SparkJob[];
+  uiUrl: string | null;
+}
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, runner: 1, editor: 2, owner: 3 };
 
@@ -80,6 +92,12 @@ export class NotebookModel {
   /** Why the kernel stopped or died, when the server said. */
   kernelReason = '';
   you: Viewer | null = null;
+  /** Everyone on the page, us included, and the cell each is in. */
+  presence: readonly PresenceUser[] = [];
+  /** Queued cell ids, next to run first. */
+  queue: readonly string[] = [];
+  runningCell: string | null = null;
+  private readonly spark = new Map<string, SparkProgress>();
   private order: string[] = [];
   private readonly byId = new Map<string, CellRecord>();
   private readonly listeners = new Set<(change: ModelChange) => void>();
@@ -90,6 +108,35 @@ export class NotebookModel {
 
   cell(id: string): CellRecord | undefined {
     return this.byId.get(id);
+  }
+
+  /** 1-based place in the run queue, or null when the cell is not queued. */
+  queuePosition(cellId: string): number | null {
+    const index = this.queue.indexOf(cellId);
+    return index < 0 ? null : index + 1;
+  }
+
+  sparkProgress(cellId: string): SparkProgress | undefined {
+    return this.spark.get(cellId);
+  }
+
+  /** The cells with Spark progress, in notebook order. */
+  get sparkCells(): string[] {
+    return this.order.filter((id) => this.spark.has(id));
+  }
+
+  /** Other people in a cell, by cell id (we are left out). */
+  othersByCell(): Map<string, string[]> {
+    const byCell = new Map<string, string[]>();
+    for (const user of this.presence) {
+      if (user.cell_id === null || user.username === this.you?.username) continue;
+      byCell.set(user.cell_id, [...(byCell.get(user.cell_id) ?? []), user.username]);
+    }
+    return byCell;
+  }
+
+  get staleCells(): string[] {
+    return this.cells.filter((cell) => cell.stale).map((cell) => cell.id);
   }
 
   get permissions(): Permissions {
@@ -119,6 +166,10 @@ export class NotebookModel {
         this.kernel = message.kernel.state;
         this.kernelReason = '';
         this.you = { username: message.you.username, role: message.you.role };
+        // Tasks and presence are re-sent after a snapshot; whatever we had may be long gone.
+        this.queue = [];
+        this.runningCell = null;
+        this.spark.clear();
         this.emit({ kind: 'reset' });
         return;
       case 'cell_inserted': {
@@ -130,6 +181,7 @@ export class NotebookModel {
       }
       case 'cell_deleted':
         if (!this.byId.delete(message.cell_id)) return;
+        this.spark.delete(message.cell_id);
         this.order = this.order.filter((id) => id !== message.cell_id);
         this.emit({ kind: 'cells' });
         return;
@@ -173,6 +225,26 @@ export class NotebookModel {
         this.kernelReason = message.reason ?? '';
         this.emit({ kind: 'kernel' });
         return;
+      case 'presence':
+        this.presence = message.users.map((user) => ({ username: user.username, cell_id: user.cell_id ?? null }));
+        this.emit({ kind: 'presence' });
+        return;
+      case 'tasks':
+        this.queue = message.queue;
+        this.runningCell = message.running ?? null;
+        this.emit({ kind: 'tasks' });
+        return;
+      case 'spark_progress':
+        this.spark.set(message.cell_id, { jobs: message.jobs, uiUrl: message.ui_url ?? null });
+        this.emit({ kind: 'spark', cellId: message.cell_id });
+        return;
+      case 'cell_sync':
+        // The kernel's word on a run in progress replaces whatever the snapshot said.
+        this.patch(message.cell_id, { state: message.state, outputs: message.outputs, running: null, stale: false });
+        return;
+      case 'draft_replaced':
+        this.emit({ kind: 'draft_replaced', revision: message.revision });
+        return;
       case 'ack':
       case 'error':
         return;
@@ -182,6 +254,7 @@ export class NotebookModel {
   private applyCellStatus(cellId: string, state: CellState): void {
     if (state === 'queued' || state === 'running') {
       // A new run starts from a clean slate: old outputs would mislead.
+      if (state === 'running' && this.spark.delete(cellId)) this.emit({ kind: 'spark', cellId });
       this.patch(cellId, { state, outputs: [], running: null, stale: false });
     } else {
       this.patch(cellId, { state, running: null });

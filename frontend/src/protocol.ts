@@ -103,7 +103,56 @@ export type ClientMessage = Envelope &
     | { type: 'move_cell'; cell_id: string; index: number }
     | { type: 'run_cell'; cell_id: string }
     | { type: 'interrupt' }
+    | { type: 'run_all' }
+    | { type: 'run_from'; cell_id: string }
+    | { type: 'run_stale' }
+    | { type: 'restart' }
+    | { type: 'shutdown' }
+    | { type: 'complete'; cell_id: string; language: Language; source: string; pos: number }
+    | { type: 'signature'; cell_id: string; language: Language; source: string; pos: number }
+    | { type: 'table_page'; cell_id: string; ref: string; offset: number; page_size: number }
+    | { type: 'focus'; cell_id: string | null }
+    | { type: 'inspect_scope'; cell_id: string }
   );
+
+// ---------------------------------------------------------------------------------------------
+// Replies carried by acks
+
+export interface Completion {
+  label: string;
+  kind: string;
+  detail: string;
+}
+
+export interface Signature {
+  label: string;
+  params: string[];
+  active_param: number | null;
+  doc: string;
+}
+
+export interface TableColumn {
+  name: string;
+  type: string;
+}
+
+export interface TablePage {
+  schema: TableColumn[];
+  rows: unknown[][];
+  total_rows: number;
+  offset: number;
+  page_size: number;
+}
+
+export interface CellScope {
+  /** The symbols the cell defined. */
+  defined: SymbolInfo[];
+  /** The symbols the cell sees from the cells above it. */
+  visible: SymbolInfo[];
+}
+
+/** A request that expects a typed reply: the reply, or why there is none. */
+export type Reply<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
 
 // ---------------------------------------------------------------------------------------------
 // Server → client
@@ -178,6 +227,49 @@ export interface OutputMessage {
   cell_id: string;
   output: Output;
 }
+export interface PresenceUser {
+  username: string;
+  cell_id: string | null;
+}
+export interface PresenceMessage {
+  type: 'presence';
+  users: PresenceUser[];
+}
+export interface TasksMessage {
+  type: 'tasks';
+  /** Queued cell ids, next to run first. */
+  queue: string[];
+  running: string | null;
+}
+export interface SparkStage {
+  stage_id: number;
+  name: string;
+  done: number;
+  total: number;
+  failed: number;
+}
+export interface SparkJob {
+  job_id: number;
+  status: string;
+  stages: SparkStage[];
+}
+export interface SparkProgressMessage {
+  type: 'spark_progress';
+  cell_id: string;
+  jobs: SparkJob[];
+  ui_url: string | null;
+}
+/** Sent after connecting: a cell the kernel is running or has queued now, with its outputs so far. */
+export interface CellSyncMessage {
+  type: 'cell_sync';
+  cell_id: string;
+  state: 'running' | 'queued';
+  outputs: Output[];
+}
+export interface DraftReplacedMessage {
+  type: 'draft_replaced';
+  revision: number;
+}
 export interface CellResultMessage {
   type: 'cell_result';
   cell_id: string;
@@ -199,7 +291,12 @@ export type ServerMessage =
   | StatementMessage
   | OutputMessage
   | CellResultMessage
-  | NotebookRenamedMessage;
+  | NotebookRenamedMessage
+  | PresenceMessage
+  | TasksMessage
+  | SparkProgressMessage
+  | DraftReplacedMessage
+  | CellSyncMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -288,7 +385,75 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   cell_result: (m) =>
     isString(m.cell_id) && Array.isArray(m.symbols) && m.symbols.every(isSymbol) && isStringArray(m.stale),
   notebook_renamed: (m) => isString(m.title),
+  presence: (m) =>
+    Array.isArray(m.users) &&
+    m.users.every((u) => isObject(u) && isString(u.username) && (u.cell_id === null || u.cell_id === undefined || isString(u.cell_id))),
+  tasks: (m) => isStringArray(m.queue) && (m.running === null || m.running === undefined || isString(m.running)),
+  spark_progress: (m) =>
+    isString(m.cell_id) &&
+    Array.isArray(m.jobs) &&
+    m.jobs.every(isSparkJob) &&
+    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)),
+  draft_replaced: (m) => isInt(m.revision),
+  cell_sync: (m) => isString(m.cell_id) && (m.state === 'running' || m.state === 'queued') && Array.isArray(m.outputs) && m.outputs.every(isOutput),
 };
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function isSparkJob(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    isInt(v.job_id) &&
+    isString(v.status) &&
+    Array.isArray(v.stages) &&
+    v.stages.every((s) => isObject(s) && isInt(s.stage_id) && isString(s.name) && isNumber(s.done) && isNumber(s.total))
+  );
+}
+
+// --- ack payloads: checked, and normalised, so callers never see half a reply ------------------
+
+/** Editing help and table pages need a running kernel; the server says so instead of replying. */
+const kernelNotRunning = (ack: Json): boolean => ack.kernel === 'not_running';
+
+export function parseCompletions(ack: Json): Completion[] | null {
+  if (kernelNotRunning(ack)) return [];
+  if (!Array.isArray(ack.items)) return null;
+  return ack.items
+    .filter((item): item is Json => isObject(item) && isString(item.label))
+    .map((item) => ({ label: item.label as string, kind: isString(item.kind) ? item.kind : '', detail: isString(item.detail) ? item.detail : '' }));
+}
+
+export function parseSignatures(ack: Json): Signature[] | null {
+  if (kernelNotRunning(ack)) return [];
+  if (!Array.isArray(ack.signatures)) return null;
+  return ack.signatures
+    .filter((s): s is Json => isObject(s) && isString(s.label))
+    .map((s) => ({
+      label: s.label as string,
+      params: isStringArray(s.params) ? s.params : [],
+      active_param: isInt(s.active_param) ? s.active_param : null,
+      doc: isString(s.doc) ? s.doc : '',
+    }));
+}
+
+export function parseTablePage(ack: Json): TablePage | null {
+  if (!Array.isArray(ack.schema) || !Array.isArray(ack.rows) || !ack.rows.every(Array.isArray) || !isInt(ack.total_rows)) return null;
+  const schema = ack.schema
+    .filter((c): c is Json => isObject(c) && isString(c.name))
+    .map((c) => ({ name: c.name as string, type: isString(c.type) ? c.type : '' }));
+  return {
+    schema,
+    rows: ack.rows as unknown[][],
+    total_rows: ack.total_rows,
+    offset: isInt(ack.offset) ? ack.offset : 0,
+    page_size: isInt(ack.page_size) ? ack.page_size : ack.rows.length,
+  };
+}
+
+export function parseScope(ack: Json): CellScope | null {
+  if (!Array.isArray(ack.defined) || !Array.isArray(ack.visible)) return null;
+  return { defined: ack.defined.filter(isSymbol), visible: ack.visible.filter(isSymbol) };
+}
 
 /** Parses one frame; returns a reason instead of a message when it is not a valid v1 message. */
 export function parseServerMessage(raw: string): { message: ServerMessage } | { problem: string } {
@@ -394,6 +559,7 @@ export class NotebookClient {
   private readonly outbox: string[] = [];
   private readonly pending = new Map<number, (outcome: RequestOutcome) => void>();
   private readonly sentOnThisSocket = new Set<number>();
+  private readonly quiet = new Set<number>();
 
   private readonly typeListeners = new Map<ServerMessageType, Set<Listener<ServerMessage>>>();
   private readonly anyListeners = new Set<Listener<ServerMessage>>();
@@ -472,6 +638,63 @@ export class NotebookClient {
   }
   interrupt(): SentRequest {
     return this.send({ type: 'interrupt' });
+  }
+  runAll(): SentRequest {
+    return this.send({ type: 'run_all' });
+  }
+  runFrom(cellId: string): SentRequest {
+    return this.send({ type: 'run_from', cell_id: cellId });
+  }
+  runStale(): SentRequest {
+    return this.send({ type: 'run_stale' });
+  }
+  restart(): SentRequest {
+    return this.send({ type: 'restart' });
+  }
+  shutdown(): SentRequest {
+    return this.send({ type: 'shutdown' });
+  }
+  /** Tells the others which cell we are in (null: none). */
+  focus(cellId: string | null): SentRequest {
+    return this.send({ type: 'focus', cell_id: cellId });
+  }
+
+  /** Completions at `pos`, a character offset into `source`; none while no kernel runs. */
+  complete(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Completion[]>> {
+    return this.ask({ type: 'complete', cell_id: cellId, language, source, pos }, parseCompletions);
+  }
+  signature(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Signature[]>> {
+    return this.ask({ type: 'signature', cell_id: cellId, language, source, pos }, parseSignatures);
+  }
+  async tablePage(cellId: string, ref: string, offset: number, pageSize: number): Promise<Reply<TablePage>> {
+    const reply = await this.ask({ type: 'table_page', cell_id: cellId, ref, offset, page_size: pageSize }, (ack) =>
+      kernelNotRunning(ack) ? ('not_running' as const) : parseTablePage(ack),
+    );
+    if (reply.ok && reply.value === 'not_running') {
+      return { ok: false, code: 'not_running', message: 'The kernel is not running: run the cell again to page through its table.' };
+    }
+    return reply as Reply<TablePage>;
+  }
+  inspectScope(cellId: string): Promise<Reply<CellScope>> {
+    return this.ask({ type: 'inspect_scope', cell_id: cellId }, parseScope);
+  }
+
+  /**
+   * True for requests whose errors the caller handles itself (completions, pages, scopes), so a
+   * page need not also show them as notices.
+   */
+  isQuiet(req: number | null): boolean {
+    return req !== null && this.quiet.has(req);
+  }
+
+  private async ask<T>(payload: ClientPayload, parse: (ack: Json) => T | null): Promise<Reply<T>> {
+    const sent = this.send(payload);
+    this.quiet.add(sent.req);
+    const outcome = await sent.settled;
+    this.quiet.delete(sent.req);
+    if (outcome.type === 'error') return { ok: false, code: outcome.code, message: outcome.message };
+    const value = parse(outcome as unknown as Json);
+    return value === null ? { ok: false, code: 'malformed', message: `malformed reply to ${payload.type}` } : { ok: true, value };
   }
 
   private send(payload: ClientPayload): SentRequest {

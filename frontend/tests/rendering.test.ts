@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KernelStatus, kernelStatusColour } from '../src/components/KernelStatus';
 import { MimeView } from '../src/components/MimeView';
 import { OutputView } from '../src/components/OutputArea';
@@ -40,7 +40,7 @@ describe('MimeView picks the richest type it can show', () => {
 
   it.each([
     [{ 'text/plain': 'x', 'text/html': '<b>x</b>', 'image/png': PNG }, 'image/png'],
-    [{ 'text/plain': 'x', 'text/html': '<b>x</b>', 'application/vnd.vegalite+json': { mark: 'bar' } }, 'text/html'],
+    [{ 'text/plain': 'x', 'text/html': '<b>x</b>', 'application/vnd.vegalite+json': { mark: 'bar' } }, 'application/vnd.vegalite+json'],
     [{ 'text/plain': 'x', 'application/vnd.vegalite+json': { mark: 'bar' } }, 'application/vnd.vegalite+json'],
     [{ 'text/plain': 'x', 'application/json': { a: 1 } }, 'text/plain'],
   ])('bundle %# shows as %s', (bundle, mime) => {
@@ -76,10 +76,10 @@ describe('each MIME type', () => {
     expect(img.getAttribute('src')).toBe(`data:image/png;base64,${PNG}`);
   });
 
-  it('shows a Vega-Lite spec as a placeholder with the JSON inside details', () => {
-    const view = MimeView({ 'application/vnd.vegalite+json': { mark: 'bar', data: { values: [] } } });
-    expect(view.textContent).toContain('Vega chart');
-    expect(JSON.parse(view.querySelector('details pre')!.textContent!)).toEqual({ mark: 'bar', data: { values: [] } });
+  it('draws a Vega-Lite spec with the bundled vega-embed', async () => {
+    const view = show(MimeView({ 'application/vnd.vegalite+json': { mark: 'bar', data: { values: [{ a: 1 }] }, encoding: { x: { field: 'a', type: 'quantitative' } } } }));
+    expect(view.dataset.testid).toBe('vega-chart');
+    await vi.waitFor(() => expect(view.querySelector('svg')).not.toBeNull(), { timeout: 5000 });
   });
 
   it('shows plain text as text, never as markup', () => {

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.notebook_ui import set_source
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.celery]
@@ -25,7 +26,7 @@ def test_sign_in_create_run_and_read_the_output(alice, live_daphne: str, page: A
     expect(page.get_by_test_id("kernel-status")).to_contain_text("not")
 
     cell = page.get_by_test_id("cell").first
-    cell.get_by_test_id("cell-source").fill("for i in range(3):\n    print('row', i)\n6 * 7")
+    set_source(page, cell, "for i in range(3):\n    print('row', i)\n6 * 7")
     cell.get_by_test_id("run-cell").click()
 
     output = cell.get_by_test_id("cell-output")
@@ -38,7 +39,7 @@ def test_sign_in_create_run_and_read_the_output(alice, live_daphne: str, page: A
     page.reload()
     expect(page.get_by_test_id("cell").first.get_by_test_id("cell-output")).to_contain_text("row 2")
 
-    page.get_by_test_id("cell").first.get_by_test_id("cell-source").fill("print('<b>not bold</b>')")
+    set_source(page, page.get_by_test_id("cell").first, "print('<b>not bold</b>')")
     page.get_by_test_id("cell").first.get_by_test_id("run-cell").click()
     expect(page.get_by_test_id("cell").first.get_by_test_id("cell-output")).to_contain_text("<b>not bold</b>")
     page.screenshot(path=str(live_daphne_screenshot_path()))

@@ -3,7 +3,7 @@
  * below can be swapped for Monaco without touching anything else.
  */
 import { h } from '../lib/dom';
-import type { Language } from '../protocol';
+import type { Completion, ErrorPosition, Language, Signature } from '../protocol';
 import type { LineRange } from '../notebookModel';
 
 export interface CellEditor {
@@ -15,7 +15,10 @@ export interface CellEditor {
   setReadOnly(readOnly: boolean): void;
   /** Marks the statement being run (1-based, inclusive lines), or clears the mark. */
   highlightLines(range: LineRange | null): void;
+  /** Underlines the places the kernel reported errors at (or clears them with []). */
+  setErrors(positions: readonly ErrorPosition[]): void;
   focus(): void;
+  hasFocus(): boolean;
   dispose(): void;
 }
 
@@ -25,8 +28,21 @@ export interface CellEditorOptions {
   readOnly: boolean;
   /** Called on every change the user makes. */
   onChange(source: string): void;
-  /** Shift+Enter. */
+  /** Shift+Enter: run, then move to the next cell. */
   onRun(): void;
+  /** Ctrl+Enter: run and stay. Defaults to onRun. */
+  onRunInPlace?(): void;
+  /** Escape: leave the editor for command mode. */
+  onEscape?(): void;
+  onFocus?(): void;
+  /** Completion and signature help from the kernel, when the cell's language has them. */
+  assist?: EditorAssist;
+}
+
+/** What the kernel can tell an editor about the code being typed; `pos` is a character offset. */
+export interface EditorAssist {
+  complete(source: string, pos: number): Promise<Completion[]>;
+  signature(source: string, pos: number): Promise<Signature[]>;
 }
 
 export type CellEditorFactory = (options: CellEditorOptions) => CellEditor;
@@ -59,6 +75,13 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
     if (event.key === 'Enter' && event.shiftKey) {
       event.preventDefault();
       options.onRun();
+    } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      (options.onRunInPlace ?? options.onRun)();
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      textarea.blur();
+      options.onEscape?.();
     } else if (event.key === 'Tab' && !event.shiftKey && !textarea.readOnly) {
       // Indent instead of leaving the editor; Shift+Tab still moves focus for keyboard users.
       event.preventDefault();
@@ -66,6 +89,8 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
       textarea.dispatchEvent(new Event('input'));
     }
   });
+
+  textarea.addEventListener('focus', () => options.onFocus?.());
 
   return {
     element,
@@ -90,7 +115,12 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
         band.style.setProperty('--line-count', String(Math.max(1, range.end - range.start + 1)));
       }
     },
+    setErrors(positions) {
+      // A textarea cannot underline; the error output lists the places, so only mark the editor.
+      element.classList.toggle('has-errors', positions.length > 0);
+    },
     focus: () => textarea.focus(),
+    hasFocus: () => document.activeElement === textarea,
     dispose: () => element.remove(),
   };
 };

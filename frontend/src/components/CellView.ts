@@ -1,8 +1,10 @@
-/** One notebook cell: its toolbar, editor, outputs and symbols, kept in step with the model. */
+/** One notebook cell: its toolbar, editor (or rendered Markdown), outputs and symbols, kept in step with the model. */
 import { h } from '../lib/dom';
 import type { CellRecord, Permissions } from '../notebookModel';
-import { LANGUAGES, type Language, type SentRequest } from '../protocol';
-import { type CellEditor, type CellEditorFactory, createTextareaEditor } from './CellEditor';
+import { type ErrorPosition, LANGUAGES, type Language, type Output, type SentRequest } from '../protocol';
+import { type CellEditor, type CellEditorFactory, type EditorAssist, createTextareaEditor } from './CellEditor';
+import { MarkdownView } from './MarkdownView';
+import type { OutputContext } from './MimeView';
 import { OutputArea } from './OutputArea';
 import { SymbolList } from './SymbolList';
 
@@ -13,9 +15,17 @@ export interface CellActions {
   /** Sends the text to the server (debounced by the cell). */
   saveSource(cellId: string, source: string): SentRequest;
   setLanguage(cellId: string, language: Language): SentRequest;
-  run(cellId: string): void;
+  /** Runs the cell; `advance` moves the selection to the next cell (Shift+Enter). */
+  run(cellId: string, advance?: boolean): void;
+  runFrom?(cellId: string): void;
   remove(cellId: string): void;
   move(cellId: string, offset: -1 | 1): void;
+  /** The cell was clicked or its editor focused: it becomes the selected cell. */
+  select?(cellId: string, editing: boolean): void;
+  /** Escape in the editor: back to command mode on this cell. */
+  commandMode?(cellId: string): void;
+  assist?(cellId: string): EditorAssist | undefined;
+  outputContext?(cellId: string): OutputContext;
 }
 
 export interface CellViewOptions {
@@ -28,25 +38,44 @@ export interface CellViewOptions {
 
 const DEFAULT_SAVE_DELAY_MS = 300;
 
+const LANGUAGE_LABELS: Record<Language, string> = { python: 'Python', scala: 'Scala', sql: 'SQL', vega: 'Vega', text: 'Text' };
+
+/** The places the cell's latest error output points at, for the editor's underlines. */
+export function errorPositions(outputs: readonly Output[]): ErrorPosition[] {
+  return outputs.flatMap((output) => (output.output_type === 'error' ? (output.positions ?? []) : []));
+}
+
 export class CellView {
   readonly element: HTMLElement;
   private readonly editor: CellEditor;
   private readonly language: HTMLSelectElement;
   private readonly stateIndicator = h('span', { className: 'cell-state', testId: 'cell-state' });
+  private readonly staleBadge = h('span', { className: 'stale-badge', testId: 'stale-badge', text: 'stale', attrs: { title: 'A cell above changed since this ran' } });
+  private readonly presence = h('span', { className: 'cell-presence', testId: 'cell-presence' });
   private readonly runButton = h('button', {
     className: 'button run',
     testId: 'run-cell',
-    text: 'Run',
+    text: '▶ Run',
     attrs: { type: 'button', title: 'Run (Shift+Enter)' },
   });
+  private readonly runFromButton = h('button', {
+    className: 'button subtle',
+    testId: 'run-from',
+    text: 'Run from here',
+    attrs: { type: 'button', title: 'Run this cell and every cell below it' },
+  });
   private readonly editButtons: HTMLElement;
-  private readonly outputs = new OutputArea();
+  private readonly markdown = new MarkdownView();
+  private readonly outputs: OutputArea;
   private readonly symbols = new SymbolList();
   private readonly actions: CellActions;
   private readonly saveDelayMs: number;
 
   private cell: CellRecord;
   private permissions: Permissions;
+  private queuePosition: number | null = null;
+  /** Text cells show their Markdown unless being edited. */
+  private editingText = false;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private savesInFlight = 0;
 
@@ -55,45 +84,75 @@ export class CellView {
     this.permissions = options.permissions;
     this.actions = options.actions;
     this.saveDelayMs = options.saveDelayMs ?? DEFAULT_SAVE_DELAY_MS;
+    this.outputs = new OutputArea(this.actions.outputContext?.(cell.id) ?? {});
 
     this.language = h(
       'select',
       { className: 'cell-language', testId: 'cell-language', attrs: { 'aria-label': 'Cell language' } },
-      ...LANGUAGES.map((language) => h('option', { text: language, attrs: { value: language } })),
+      ...LANGUAGES.map((language) => h('option', { text: LANGUAGE_LABELS[language], attrs: { value: language } })),
     );
     this.language.value = cell.language;
     this.language.addEventListener('change', () => this.changeLanguage(this.language.value as Language));
 
+    const assist = this.actions.assist?.(cell.id);
     this.editor = (options.createEditor ?? createTextareaEditor)({
       value: cell.source,
       language: cell.language,
       readOnly: !this.permissions.canEdit,
       onChange: (source) => this.edited(source),
-      onRun: () => this.run(),
+      onRun: () => this.run(true),
+      onRunInPlace: () => this.run(false),
+      onEscape: () => this.leaveEditor(),
+      onFocus: () => this.actions.select?.(this.cell.id, true),
+      ...(assist && { assist }),
     });
 
-    this.runButton.addEventListener('click', () => this.run());
+    this.runButton.addEventListener('click', () => this.run(false));
+    this.runFromButton.addEventListener('click', () => {
+      this.flush();
+      this.actions.runFrom?.(this.cell.id);
+    });
     this.editButtons = h(
       'span',
       { className: 'cell-edit-buttons' },
-      this.button('↑', 'Move up', () => this.actions.move(this.cell.id, -1)),
-      this.button('↓', 'Move down', () => this.actions.move(this.cell.id, 1)),
+      this.button('↑', 'Move up', () => this.actions.move(this.cell.id, -1), 'move-up'),
+      this.button('↓', 'Move down', () => this.actions.move(this.cell.id, 1), 'move-down'),
       this.button('Delete', 'Delete cell', () => this.actions.remove(this.cell.id), 'delete-cell'),
     );
+    this.markdown.element.addEventListener('dblclick', () => this.editText());
 
     this.element = h(
       'section',
-      { className: 'cell', testId: 'cell', dataset: { cellId: cell.id } },
-      h('div', { className: 'cell-toolbar' }, this.language, this.runButton, this.stateIndicator, this.editButtons),
+      { className: 'cell', testId: 'cell', dataset: { cellId: cell.id }, attrs: { tabindex: '-1' } },
+      h(
+        'div',
+        { className: 'cell-toolbar' },
+        this.language,
+        this.runButton,
+        this.stateIndicator,
+        this.staleBadge,
+        this.presence,
+        h('span', { className: 'spacer' }),
+        this.runFromButton,
+        this.editButtons,
+      ),
       this.editor.element,
+      this.markdown.element,
       this.outputs.element,
       this.symbols.element,
     );
+    // A click anywhere in the cell selects it; a click in the editor also starts editing (via onFocus).
+    this.element.addEventListener('mousedown', () => this.actions.select?.(this.cell.id, false));
+    this.editingText = cell.language === 'text' && cell.source === '';
     this.update(cell, this.permissions, true);
   }
 
   get cellId(): string {
     return this.cell.id;
+  }
+
+  get isText(): boolean {
+    return this.cell.language === 'text';
   }
 
   /** Brings the view in line with the model's record of this cell. */
@@ -104,7 +163,6 @@ export class CellView {
       this.permissions = permissions;
       this.editor.setReadOnly(!permissions.canEdit);
       this.language.disabled = !permissions.canEdit;
-      this.runButton.hidden = !permissions.canRun;
       this.editButtons.hidden = !permissions.canEdit;
     }
     this.syncSource();
@@ -112,14 +170,35 @@ export class CellView {
       this.language.value = cell.language;
       this.editor.setLanguage(cell.language);
     }
-    this.stateIndicator.textContent = cell.state ?? '';
-    this.stateIndicator.dataset.state = cell.state ?? 'none';
-    this.element.dataset.state = cell.state ?? 'none';
+    this.runButton.hidden = !permissions.canRun || cell.language === 'text';
+    this.runFromButton.hidden = !permissions.canRun;
+    this.showState();
     this.element.classList.toggle('stale', cell.stale);
-    this.stateIndicator.title = cell.stale ? 'Stale: a cell above changed since this ran' : '';
+    this.staleBadge.hidden = !cell.stale;
     this.editor.highlightLines(cell.state === 'running' ? cell.running : null);
+    if (force || cell.outputs !== previous.outputs) this.editor.setErrors(errorPositions(cell.outputs));
     this.outputs.render(cell.outputs);
     this.symbols.render(cell.symbols);
+    this.showTextOrEditor();
+  }
+
+  /** Shows the cell's place in the run queue (1 = next), or nothing when not queued. */
+  setQueuePosition(position: number | null): void {
+    if (position === this.queuePosition) return;
+    this.queuePosition = position;
+    this.showState();
+  }
+
+  /** The other people whose cursor is in this cell. */
+  setPresence(usernames: readonly string[]): void {
+    this.presence.replaceChildren(
+      ...usernames.map((name) => h('span', { className: 'avatar', text: name.slice(0, 2).toUpperCase(), attrs: { title: `${name} is here` } })),
+    );
+    this.presence.hidden = usernames.length === 0;
+  }
+
+  setSelected(selected: boolean): void {
+    this.element.classList.toggle('selected', selected);
   }
 
   /** Sends any text still waiting for the typing pause. */
@@ -134,8 +213,19 @@ export class CellView {
     });
   }
 
+  /** Edit mode: puts the cursor in the editor (a text cell shows its source first). */
   focus(): void {
-    this.editor.focus();
+    if (this.isText) this.editText();
+    else this.editor.focus();
+  }
+
+  /** Command mode: the cell itself has the focus, so keys act on cells. */
+  focusCell(): void {
+    this.element.focus({ preventScroll: false });
+  }
+
+  hasEditorFocus(): boolean {
+    return this.editor.hasFocus();
   }
 
   /** Removes the cell; unsent text is dropped, as the cell is gone or replaced by a snapshot. */
@@ -146,14 +236,57 @@ export class CellView {
     this.element.remove();
   }
 
-  private run(): void {
-    if (!this.permissions.canRun) return;
-    // The server must run what the user sees, so the pending text goes first.
+  /** Runs the cell (a text cell just renders); `advance` asks the page to move on, as Shift+Enter does. */
+  run(advance: boolean): void {
     this.flush();
-    this.actions.run(this.cell.id);
+    if (this.isText) {
+      this.editingText = false;
+      this.showTextOrEditor();
+      if (advance) this.actions.run(this.cell.id, true);
+      else this.focusCell();
+      return;
+    }
+    if (!this.permissions.canRun) return;
+    // The server must run what the user sees, so the pending text went first.
+    this.actions.run(this.cell.id, advance);
+  }
+
+  private showState(): void {
+    const cell = this.cell;
+    const queued = cell.state === 'queued' && this.queuePosition !== null;
+    this.stateIndicator.textContent = queued ? `queued #${this.queuePosition}` : (cell.state ?? '');
+    this.stateIndicator.dataset.state = cell.state ?? 'none';
+    this.element.dataset.state = cell.state ?? 'none';
+  }
+
+  private showTextOrEditor(): void {
+    const text = this.isText;
+    const showEditor = !text || (this.editingText && this.permissions.canEdit);
+    this.editor.element.hidden = !showEditor;
+    this.markdown.element.hidden = !text || showEditor;
+    if (text && !showEditor) this.markdown.render(this.cell.source);
+  }
+
+  private editText(): void {
+    if (!this.permissions.canEdit) return;
+    this.editingText = true;
+    this.showTextOrEditor();
+    this.editor.focus();
+  }
+
+  private leaveEditor(): void {
+    if (this.isText && this.editingText) {
+      this.flush();
+      this.editingText = false;
+      this.showTextOrEditor();
+    }
+    this.actions.commandMode?.(this.cell.id);
   }
 
   private edited(source: string): void {
+    // The view's record follows the user's text too: a save's ack that arrives before its echo
+    // must not put the older text back.
+    this.cell = { ...this.cell, source };
     this.actions.editSource(this.cell.id, source);
     if (this.saveTimer !== null) clearTimeout(this.saveTimer);
     this.saveTimer = setTimeout(() => this.flush(), this.saveDelayMs);
@@ -168,6 +301,7 @@ export class CellView {
   }
 
   private changeLanguage(language: Language): void {
+    if (language === 'text') this.editingText = true;
     void this.actions.setLanguage(this.cell.id, language).settled.then((outcome) => {
       if (outcome.type === 'error') this.language.value = this.cell.language;
     });

@@ -2,15 +2,31 @@
 import { h } from '../lib/dom';
 import { mimeText, stripAnsi } from '../lib/text';
 import type { MimeBundle } from '../protocol';
-import { TABLE_MIME, TableView, isTableData } from './TableView';
+import { TABLE_MIME, type TablePager, TableView, isTableData } from './TableView';
+import { TruncatedText } from './TruncatedText';
+import { VegaChart } from './VegaChart';
+
+/** What an output may ask of the page, e.g. another page of a table. */
+export interface OutputContext {
+  tablePage?: TablePager;
+}
 
 /** Returns null when the value is not one this renderer understands, so the next one is tried. */
-type MimeRenderer = (value: unknown) => HTMLElement | null;
+type MimeRenderer = (value: unknown, context: OutputContext) => HTMLElement | null;
 
-function imagePng(value: unknown): HTMLElement | null {
-  const base64 = mimeText(value)?.replace(/\s+/g, '');
-  if (!base64 || !/^[A-Za-z0-9+/]+=*$/.test(base64)) return null;
-  return h('img', { className: 'output-image', attrs: { src: `data:image/png;base64,${base64}`, alt: 'image output' } });
+const base64Image =
+  (type: 'png' | 'jpeg'): MimeRenderer =>
+  (value) => {
+    const base64 = mimeText(value)?.replace(/\s+/g, '');
+    if (!base64 || !/^[A-Za-z0-9+/]+=*$/.test(base64)) return null;
+    return h('img', { className: 'output-image', attrs: { src: `data:image/${type};base64,${base64}`, alt: 'image output' } });
+  };
+
+/** SVG goes through <img>, where its scripts never run. */
+function imageSvg(value: unknown): HTMLElement | null {
+  const svg = mimeText(value);
+  if (svg === null) return null;
+  return h('img', { className: 'output-image', attrs: { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt: 'image output' } });
 }
 
 /**
@@ -26,35 +42,45 @@ function textHtml(value: unknown): HTMLElement | null {
   return frame;
 }
 
-/** A placeholder until charts are drawn with the bundled vega-embed. */
-function vegaLite(value: unknown): HTMLElement | null {
-  if (typeof value !== 'object' || value === null) return null;
-  return h(
-    'div',
-    { className: 'output-vega' },
-    h('p', { text: 'Vega chart' }),
-    h('details', {}, h('summary', { text: 'Specification' }), h('pre', { text: JSON.stringify(value, null, 2) })),
-  );
+const vega =
+  (mode: 'vega' | 'vega-lite'): MimeRenderer =>
+  (value) => {
+    const spec = typeof value === 'string' ? safeJson(value) : value;
+    return typeof spec === 'object' && spec !== null ? VegaChart(spec, mode) : null;
+  };
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function textPlain(value: unknown): HTMLElement | null {
   const text = mimeText(value);
-  return text === null ? null : h('pre', { className: 'output-text', text: stripAnsi(text) });
+  return text === null ? null : TruncatedText(stripAnsi(text), 'output-text');
 }
 
 /** Richest first. */
 export const MIME_RENDERERS: ReadonlyArray<readonly [mime: string, render: MimeRenderer]> = [
-  [TABLE_MIME, (value) => (isTableData(value) ? TableView(value) : null)],
-  ['image/png', imagePng],
+  [TABLE_MIME, (value, context) => (isTableData(value) ? TableView(value, context.tablePage) : null)],
+  ['application/vnd.vegalite.v5+json', vega('vega-lite')],
+  ['application/vnd.vegalite.v4+json', vega('vega-lite')],
+  ['application/vnd.vegalite+json', vega('vega-lite')],
+  ['application/vnd.vega.v5+json', vega('vega')],
+  ['application/vnd.vega+json', vega('vega')],
+  ['image/png', base64Image('png')],
+  ['image/jpeg', base64Image('jpeg')],
+  ['image/svg+xml', imageSvg],
   ['text/html', textHtml],
-  ['application/vnd.vegalite+json', vegaLite],
   ['text/plain', textPlain],
 ];
 
-export function MimeView(data: MimeBundle): HTMLElement {
+export function MimeView(data: MimeBundle, context: OutputContext = {}): HTMLElement {
   for (const [mime, render] of MIME_RENDERERS) {
     if (!(mime in data)) continue;
-    const element = render(data[mime]);
+    const element = render(data[mime], context);
     if (element) {
       element.dataset.mime = mime;
       return element;

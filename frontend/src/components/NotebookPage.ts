@@ -1,48 +1,66 @@
-/** The notebook page: title, kernel status, toolbar and the live list of cells. */
+/** The notebook page: header, toolbar, the live list of cells, and the side panels (tasks, symbols). */
 import { api, type NotebookDetail } from '../api';
+import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
-import { NotebookClient, notebookSocketUrl, type ConnectionStatus } from '../protocol';
-import type { CellEditorFactory } from './CellEditor';
+import { type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus } from '../protocol';
+import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { ConnectionBanner } from './ConnectionBanner';
 import { KernelStatus } from './KernelStatus';
+import { PresenceList } from './PresenceList';
+import { SymbolTable, scopeFromCells } from './SymbolTable';
+import { TaskList } from './TaskList';
 
 export interface NotebookPageOptions {
   notebookId: number;
   client?: NotebookClient;
   loadNotebook?: (id: number) => Promise<NotebookDetail>;
   createEditor?: CellEditorFactory;
+  /** Extra header controls (versions, sharing), given the page once it exists. */
+  extensions?: (page: NotebookPage) => HTMLElement[];
 }
 
 const NOTICE_MS = 8000;
+const SCOPE_DELAY_MS = 250;
 
 export class NotebookPage {
   readonly element: HTMLElement;
   readonly model = new NotebookModel();
-  private readonly client: NotebookClient;
+  readonly client: NotebookClient;
   private readonly createEditor: CellEditorFactory | undefined;
   private readonly title = h('h1', { className: 'notebook-title', testId: 'notebook-title', text: 'Loading…' });
   private readonly kernelStatus = new KernelStatus();
   private readonly banner = new ConnectionBanner();
+  private readonly presence = new PresenceList();
   private readonly notice = h('p', { className: 'notice', testId: 'notice', attrs: { role: 'alert' } });
-  private readonly addCellButton = h('button', { className: 'button', testId: 'add-cell', text: 'Add cell', attrs: { type: 'button' } });
-  private readonly interruptButton = h('button', { className: 'button', testId: 'interrupt', text: 'Interrupt', attrs: { type: 'button' } });
+  private readonly addCellButton = this.toolButton('+ Cell', 'add-cell', 'Add a cell at the end (B in command mode)', () => this.addCell());
+  private readonly runAllButton = this.toolButton('Run all', 'run-all', 'Run every cell, top to bottom', () => this.client.runAll());
+  private readonly runStaleButton = this.toolButton('Run stale', 'run-stale', 'Run the cells marked stale', () => this.client.runStale());
+  private readonly interruptButton = this.toolButton('Interrupt', 'interrupt', 'Interrupt the running cell (I, I)', () => this.client.interrupt());
+  private readonly restartButton = this.toolButton('Restart', 'restart', 'Restart the kernel: every value is forgotten', () => this.restart());
   private readonly cellList = h('div', { className: 'cells' });
+  private readonly tasks = new TaskList(
+    () => this.client.interrupt(),
+    (cellId) => this.select(cellId, { scroll: true }),
+  );
+  private readonly symbols = new SymbolTable();
   private readonly views = new Map<string, CellView>();
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly keys = new CommandKeys();
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
   private focusNextInserted = false;
   private snapshotSeen = false;
+  private selected: string | null = null;
+  private announcedFocus: string | null | undefined = undefined;
+  private scopeRequest = 0;
+  private scopeTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: NotebookPageOptions) {
     this.client = options.client ?? new NotebookClient({ url: notebookSocketUrl(options.notebookId) });
     this.createEditor = options.createEditor;
     this.notice.hidden = true;
     this.banner.set(this.client.connection);
-
-    this.addCellButton.addEventListener('click', () => this.addCell());
-    this.interruptButton.addEventListener('click', () => this.client.interrupt());
 
     this.element = h(
       'main',
@@ -53,11 +71,23 @@ export class NotebookPage {
         { className: 'notebook-header' },
         this.title,
         this.kernelStatus.element,
-        h('div', { className: 'toolbar' }, this.addCellButton, this.interruptButton),
+        this.presence.element,
+        h('span', { className: 'spacer' }),
+        ...(options.extensions?.(this) ?? []),
+      ),
+      h(
+        'div',
+        { className: 'toolbar', attrs: { role: 'toolbar', 'aria-label': 'Notebook' } },
+        this.addCellButton,
+        this.runAllButton,
+        this.runStaleButton,
+        this.interruptButton,
+        this.restartButton,
       ),
       this.notice,
-      this.cellList,
+      h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
     );
+    this.element.addEventListener('keydown', (event) => this.commandKey(event));
 
     this.unsubscribe.push(
       this.model.subscribe((change) => this.modelChanged(change)),
@@ -65,16 +95,22 @@ export class NotebookPage {
         if (message.type === 'snapshot') this.snapshotSeen = true;
         this.model.apply(message);
       }),
-      this.client.on('error', (error) => this.showNotice(error.message)),
+      this.client.on('error', (error) => {
+        if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
+      }),
       this.client.onConnection((status) => this.connectionChanged(status)),
     );
     this.applyPermissions();
   }
 
+  get notebookId(): number {
+    return this.options.notebookId;
+  }
+
   /** Loads the notebook over REST for a first view, then goes live over the socket. */
   start(): void {
     this.client.connect();
-    (this.options.loadNotebook ?? api.getNotebook)(this.options.notebookId).then(
+    this.loadNotebook().then(
       (notebook) => {
         if (!this.snapshotSeen) this.model.load(notebook);
       },
@@ -90,10 +126,41 @@ export class NotebookPage {
   }
 
   dispose(): void {
+    if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
     for (const stop of this.unsubscribe) stop();
     this.client.close();
     for (const view of this.views.values()) view.dispose();
     this.views.clear();
+  }
+
+  /** Shows a short message under the toolbar for a few seconds. */
+  showNotice(text: string): void {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+    if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => {
+      this.notice.hidden = true;
+    }, NOTICE_MS);
+  }
+
+  /** Rebuilds the page from the server's draft, e.g. after a version was restored. */
+  async reload(): Promise<void> {
+    try {
+      const notebook = await this.loadNotebook();
+      this.model.load(notebook);
+    } catch (error) {
+      this.showNotice(`Could not reload the notebook: ${(error as Error).message}`);
+    }
+  }
+
+  /** "Cell 3" for the user: its place in the notebook. */
+  cellLabel(cellId: string): string {
+    const index = this.model.cells.findIndex((cell) => cell.id === cellId);
+    return index < 0 ? 'a deleted cell' : `Cell ${index + 1}`;
+  }
+
+  private loadNotebook(): Promise<NotebookDetail> {
+    return (this.options.loadNotebook ?? api.getNotebook)(this.options.notebookId);
   }
 
   private modelChanged(change: ModelChange): void {
@@ -103,13 +170,20 @@ export class NotebookPage {
         this.applyPermissions();
         this.renderCells();
         this.renderKernel();
+        this.renderTasks();
+        this.renderPresence();
+        this.renderSymbols();
         return;
       case 'cells':
         this.renderCells();
+        this.renderTasks();
+        this.renderSymbols();
         return;
       case 'cell': {
         const cell = this.model.cell(change.cellId);
         if (cell) this.views.get(change.cellId)?.update(cell, this.model.permissions);
+        if (change.cellId === this.selected || this.isAboveSelected(change.cellId)) this.renderSymbols();
+        this.runStaleButton.disabled = this.model.staleCells.length === 0;
         return;
       }
       case 'title':
@@ -117,6 +191,18 @@ export class NotebookPage {
         return;
       case 'kernel':
         this.renderKernel();
+        return;
+      case 'presence':
+        this.renderPresence();
+        return;
+      case 'tasks':
+      case 'spark':
+        this.renderTasks();
+        return;
+      case 'draft_replaced':
+        // Someone restored a version or replaced the draft: our cells are no longer the notebook's.
+        this.showNotice('The notebook was replaced (a version was restored). Reloaded.');
+        void this.reload();
         return;
     }
   }
@@ -146,13 +232,20 @@ export class NotebookPage {
         this.views.set(cell.id, view);
         if (this.focusNextInserted && this.snapshotSeen) {
           this.focusNextInserted = false;
-          queueMicrotask(() => view?.focus());
+          const inserted = view;
+          queueMicrotask(() => {
+            this.select(inserted.cellId, {});
+            inserted.focus();
+          });
         }
       }
       const current = this.cellList.children[index];
       if (current !== view.element) this.cellList.insertBefore(view.element, current ?? null);
     });
     this.cellList.classList.toggle('empty', cells.length === 0);
+    if (this.selected && !present.has(this.selected)) this.selected = null;
+    if (this.selected === null && cells[0]) this.select(cells[0].id, { announce: false });
+    this.runStaleButton.disabled = this.model.staleCells.length === 0;
   }
 
   private renderKernel(): void {
@@ -160,44 +253,200 @@ export class NotebookPage {
     this.kernelStatus.set(connected && this.model.kernel ? this.model.kernel : 'disconnected', this.model.kernelReason);
   }
 
+  private renderTasks(): void {
+    for (const view of this.views.values()) view.setQueuePosition(this.model.queuePosition(view.cellId));
+    const running = this.model.runningCell ?? this.model.cells.find((cell) => cell.state === 'running')?.id ?? null;
+    for (const view of this.views.values()) view.element.classList.toggle('running', view.cellId === running);
+    this.tasks.render({
+      running,
+      queue: this.model.queue,
+      spark: this.model.sparkCells.map((id) => [id, this.model.sparkProgress(id)!] as const),
+      label: (id) => this.cellLabel(id),
+      canStop: this.model.permissions.canRun,
+    });
+  }
+
+  private renderPresence(): void {
+    this.presence.render(this.model.presence, this.model.you?.username ?? null, (id) => this.cellLabel(id));
+    const byCell = this.model.othersByCell();
+    for (const view of this.views.values()) view.setPresence(byCell.get(view.cellId) ?? []);
+  }
+
+  private isAboveSelected(cellId: string): boolean {
+    const order = this.model.cells.map((cell) => cell.id);
+    return this.selected !== null && order.indexOf(cellId) < order.indexOf(this.selected);
+  }
+
+  /** Shows the selected cell's scope at once from what the page knows, then as the kernel reports it. */
+  private renderSymbols(): void {
+    const cellId = this.selected;
+    if (!cellId) {
+      this.symbols.render(null, { defined: [], visible: [] });
+      return;
+    }
+    this.symbols.render(this.cellLabel(cellId), scopeFromCells(this.model.cells, cellId));
+    // A run sends a burst of changes; ask the server once it settles.
+    if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
+    this.scopeTimer = setTimeout(() => {
+      this.scopeTimer = null;
+      if (this.client.connection.state !== 'open' || this.selected !== cellId) return;
+      const request = ++this.scopeRequest;
+      void this.client.inspectScope(cellId).then((reply) => {
+        if (reply.ok && request === this.scopeRequest && this.selected === cellId) this.symbols.render(this.cellLabel(cellId), reply.value);
+      });
+    }, SCOPE_DELAY_MS);
+  }
+
   private connectionChanged(status: ConnectionStatus): void {
     this.banner.set(status);
     this.renderKernel();
+    // A new connection's presence starts blank on the server: tell it where we are again.
+    if (status.state === 'open') this.announcedFocus = undefined;
   }
 
   private applyPermissions(): void {
     const { canRun, canEdit } = this.model.permissions;
     this.addCellButton.hidden = !canEdit;
-    this.interruptButton.hidden = !canRun;
+    for (const button of [this.runAllButton, this.runStaleButton, this.interruptButton, this.restartButton]) button.hidden = !canRun;
     this.element.classList.toggle('read-only', !canEdit);
   }
 
-  private addCell(): void {
-    const cells = this.model.cells;
-    const language = cells[cells.length - 1]?.language ?? 'python';
-    this.focusNextInserted = true;
-    this.client.insertCell(cells.length, { language, source: '' });
+  private select(cellId: string, { scroll = false, announce = true }: { scroll?: boolean; announce?: boolean }): void {
+    if (cellId !== this.selected) {
+      if (this.selected) this.views.get(this.selected)?.setSelected(false);
+      this.selected = cellId;
+      this.views.get(cellId)?.setSelected(true);
+      this.renderSymbols();
+    }
+    // jsdom has no scrollIntoView; browsers all do.
+    if (scroll) this.views.get(cellId)?.element.scrollIntoView?.({ block: 'nearest' });
+    if (announce && this.announcedFocus !== cellId) {
+      this.announcedFocus = cellId;
+      this.client.focus(cellId);
+    }
   }
 
-  private showNotice(text: string): void {
-    this.notice.textContent = text;
-    this.notice.hidden = false;
-    if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
-    this.noticeTimer = setTimeout(() => {
-      this.notice.hidden = true;
-    }, NOTICE_MS);
+  private addCell(index = this.model.cells.length, language?: Language): void {
+    const cells = this.model.cells;
+    const like = cells[Math.min(index, cells.length) - 1] ?? cells[0];
+    this.focusNextInserted = true;
+    this.client.insertCell(index, { language: language ?? (like && like.language !== 'text' ? like.language : 'python'), source: '' });
+  }
+
+  private restart(): void {
+    if (window.confirm('Restart the kernel? Every value the cells computed is forgotten.')) this.client.restart();
+  }
+
+  /** Command mode: keys reach here when no editor, input or button holds the focus. */
+  private commandKey(event: KeyboardEvent): void {
+    const target = event.target as HTMLElement;
+    if (target.closest('textarea, input, select, [contenteditable="true"], .monaco-editor, .dialog')) return;
+    if (event.key === 'Enter' && target.closest('button, a')) return;
+    const command = this.keys.press(event);
+    if (!command) return;
+    event.preventDefault();
+    this.runCommand(command);
+  }
+
+  private runCommand(command: Command): void {
+    const cells = this.model.cells;
+    const index = cells.findIndex((cell) => cell.id === this.selected);
+    const view = this.selected ? this.views.get(this.selected) : undefined;
+    const { canEdit, canRun } = this.model.permissions;
+    switch (command) {
+      case 'select_previous':
+      case 'select_next': {
+        const next = cells[Math.max(0, Math.min(cells.length - 1, index + (command === 'select_next' ? 1 : -1)))];
+        if (next) {
+          this.select(next.id, { scroll: true });
+          this.views.get(next.id)?.focusCell();
+        }
+        return;
+      }
+      case 'insert_above':
+      case 'insert_below':
+        if (canEdit) this.addCell(Math.max(0, index + (command === 'insert_below' ? 1 : 0)));
+        return;
+      case 'delete':
+        if (canEdit && this.selected) {
+          const neighbour = cells[index + 1] ?? cells[index - 1];
+          this.client.deleteCell(this.selected);
+          if (neighbour) this.select(neighbour.id, {});
+        }
+        return;
+      case 'edit':
+        view?.focus();
+        return;
+      case 'run':
+        view?.run(false);
+        return;
+      case 'run_and_advance':
+        view?.run(true);
+        return;
+      case 'to_text':
+      case 'to_code':
+        if (canEdit && view) this.client.setLanguage(view.cellId, command === 'to_text' ? 'text' : 'python');
+        return;
+      case 'interrupt':
+        if (canRun) this.client.interrupt();
+        return;
+    }
+  }
+
+  /** After Shift+Enter: the next cell is selected, or a new one made at the end, as in Jupyter. */
+  private advanceFrom(cellId: string): void {
+    const cells = this.model.cells;
+    const index = cells.findIndex((cell) => cell.id === cellId);
+    const next = cells[index + 1];
+    if (next) {
+      this.select(next.id, { scroll: true });
+      const view = this.views.get(next.id);
+      if (view?.isText) view.focusCell();
+      else view?.focus();
+    } else if (this.model.permissions.canEdit) {
+      this.addCell(cells.length);
+    }
+  }
+
+  private assistFor(cellId: string): EditorAssist {
+    const unwrap = <T>(reply: { ok: true; value: T[] } | { ok: false }): T[] => (reply.ok ? reply.value : []);
+    return {
+      complete: async (source, pos) => unwrap(await this.client.complete(cellId, this.languageOf(cellId), source, pos)),
+      signature: async (source, pos) => unwrap(await this.client.signature(cellId, this.languageOf(cellId), source, pos)),
+    };
+  }
+
+  private languageOf(cellId: string): Language {
+    return this.model.cell(cellId)?.language ?? 'python';
+  }
+
+  private toolButton(text: string, testId: string, title: string, onClick: () => void): HTMLButtonElement {
+    const button = h('button', { className: 'button', testId, text, attrs: { type: 'button', title } });
+    button.addEventListener('click', onClick);
+    return button;
   }
 
   private readonly actions: CellActions = {
     editSource: (cellId, source) => this.model.editSource(cellId, source),
     saveSource: (cellId, source) => this.client.updateCell(cellId, source),
     setLanguage: (cellId, language) => this.client.setLanguage(cellId, language),
-    run: (cellId) => this.client.runCell(cellId),
+    run: (cellId, advance = false) => {
+      if (this.model.cell(cellId)?.language !== 'text') this.client.runCell(cellId);
+      if (advance) this.advanceFrom(cellId);
+    },
+    runFrom: (cellId) => this.client.runFrom(cellId),
     remove: (cellId) => this.client.deleteCell(cellId),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);
       const target = index + offset;
       if (index >= 0 && target >= 0 && target < this.model.cells.length) this.client.moveCell(cellId, target);
     },
+    select: (cellId) => this.select(cellId, {}),
+    commandMode: (cellId) => {
+      this.select(cellId, {});
+      this.views.get(cellId)?.focusCell();
+    },
+    assist: (cellId) => this.assistFor(cellId),
+    outputContext: (cellId) => ({ tablePage: (ref, offset, pageSize) => this.client.tablePage(cellId, ref, offset, pageSize) }),
   };
 }

@@ -3,18 +3,16 @@ import { h } from '../lib/dom';
 import { applyCarriageReturns, stripAnsi } from '../lib/text';
 import type { Output } from '../protocol';
 import { ErrorView } from './ErrorView';
-import { MimeView } from './MimeView';
+import { MimeView, type OutputContext } from './MimeView';
+import { TruncatedText } from './TruncatedText';
 
-export function OutputView(output: Output): HTMLElement {
+export function OutputView(output: Output, context: OutputContext = {}): HTMLElement {
   switch (output.output_type) {
     case 'stream':
-      return h('pre', {
-        className: `output-stream output-${output.name}`,
-        text: applyCarriageReturns(stripAnsi(output.text)),
-      });
+      return TruncatedText(applyCarriageReturns(stripAnsi(output.text)), `output-stream output-${output.name}`);
     case 'display_data':
     case 'execute_result':
-      return h('div', { className: `output-${output.output_type}` }, MimeView(output.data));
+      return h('div', { className: `output-${output.output_type}` }, MimeView(output.data, context));
     case 'error':
       return ErrorView(output);
   }
@@ -27,11 +25,13 @@ export class OutputArea {
   // iframes above it are not moved (moving an iframe reloads it).
   private shown: { output: Output; node: HTMLElement }[] = [];
 
+  constructor(private readonly context: OutputContext = {}) {}
+
   render(outputs: readonly Output[]): void {
     let keep = 0;
     while (keep < outputs.length && keep < this.shown.length && this.shown[keep]?.output === outputs[keep]) keep++;
     for (const stale of this.shown.slice(keep)) stale.node.remove();
-    const added = outputs.slice(keep).map((output) => ({ output, node: OutputView(output) }));
+    const added = outputs.slice(keep).map((output) => ({ output, node: OutputView(output, this.context) }));
     this.element.append(...added.map((entry) => entry.node));
     this.shown = [...this.shown.slice(0, keep), ...added];
     this.element.hidden = outputs.length === 0;

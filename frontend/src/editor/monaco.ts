@@ -1,0 +1,247 @@
+/**
+ * Monaco behind the CellEditor interface. Loaded lazily (its own chunk): cells start as
+ * textareas and are upgraded when this module arrives, see LazyEditor.
+ */
+import type * as Monaco from 'monaco-editor';
+// The editor core and its standard features, without Monaco's TypeScript/CSS/HTML/JSON language
+// services and their workers: the kernel is our language service.
+import * as monacoApi from 'monaco-editor/esm/vs/editor/edcore.main.js';
+import 'monaco-editor/esm/vs/basic-languages/python/python.contribution.js';
+import 'monaco-editor/esm/vs/basic-languages/scala/scala.contribution.js';
+import 'monaco-editor/esm/vs/basic-languages/sql/sql.contribution.js';
+import 'monaco-editor/esm/vs/basic-languages/markdown/markdown.contribution.js';
+import 'monaco-editor/esm/vs/basic-languages/javascript/javascript.contribution.js';
+import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
+import type { CellEditor, CellEditorOptions, EditorAssist } from '../components/CellEditor';
+import { h } from '../lib/dom';
+import type { Completion, Language } from '../protocol';
+
+const monaco = monacoApi as unknown as typeof Monaco;
+
+(self as unknown as { MonacoEnvironment: Monaco.Environment }).MonacoEnvironment = {
+  getWorker: () => new EditorWorker(),
+};
+
+/** Monaco's language id for each cell language; Vega specs are JSON, which the JS tokenizer colours. */
+const MONACO_LANGUAGE: Record<Language, string> = {
+  python: 'python',
+  scala: 'scala',
+  sql: 'sql',
+  vega: 'javascript',
+  text: 'markdown',
+};
+
+// Providers are registered once per language; they find the cell's assist through its model.
+const assists = new Map<string, EditorAssist>();
+let nextModel = 0;
+
+function completionKind(kind: string): Monaco.languages.CompletionItemKind {
+  const k = monaco.languages.CompletionItemKind;
+  switch (kind) {
+    case 'module':
+      return k.Module;
+    case 'class':
+    case 'type':
+      return k.Class;
+    case 'function':
+    case 'method':
+      return k.Function;
+    case 'keyword':
+      return k.Keyword;
+    case 'property':
+    case 'attribute':
+      return k.Property;
+    case 'param':
+      return k.Variable;
+    case 'path':
+      return k.File;
+    default:
+      return k.Variable;
+  }
+}
+
+function registerProviders(): void {
+  for (const language of ['python', 'scala', 'sql']) {
+    monaco.languages.registerCompletionItemProvider(language, {
+      triggerCharacters: ['.'],
+      async provideCompletionItems(model, position) {
+        const assist = assists.get(model.uri.toString());
+        if (!assist) return { suggestions: [] };
+        const items: Completion[] = await assist.complete(model.getValue(), model.getOffsetAt(position));
+        const word = model.getWordUntilPosition(position);
+        const range = new monaco.Range(position.lineNumber, word.startColumn, position.lineNumber, position.column);
+        return {
+          suggestions: items.map((item) => ({
+            label: item.label,
+            kind: completionKind(item.kind),
+            detail: item.detail,
+            insertText: item.label,
+            range,
+          })),
+        };
+      },
+    });
+    monaco.languages.registerSignatureHelpProvider(language, {
+      signatureHelpTriggerCharacters: ['(', ','],
+      signatureHelpRetriggerCharacters: [','],
+      async provideSignatureHelp(model, position) {
+        const assist = assists.get(model.uri.toString());
+        if (!assist) return null;
+        const signatures = await assist.signature(model.getValue(), model.getOffsetAt(position));
+        if (signatures.length === 0) return null;
+        return {
+          value: {
+            signatures: signatures.map((s) => ({
+              label: s.label,
+              documentation: s.doc,
+              parameters: s.params.map((label) => ({ label })),
+            })),
+            activeSignature: 0,
+            activeParameter: signatures[0]?.active_param ?? 0,
+          },
+          dispose: () => undefined,
+        };
+      },
+    });
+  }
+}
+registerProviders();
+
+/** Creates a Monaco editor for a cell, starting from `options.value` and a cursor offset. */
+export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset: number; focus: boolean }): CellEditor {
+  const host = h('div', { className: 'monaco-host', testId: 'cell-source' });
+  const element = h('div', { className: 'cell-editor monaco' }, host);
+  element.dataset.language = options.language;
+  const model = monaco.editor.createModel(
+    options.value,
+    MONACO_LANGUAGE[options.language],
+    monaco.Uri.parse(`quire:cell/${nextModel++}`),
+  );
+  const uri = model.uri.toString();
+  if (options.assist) assists.set(uri, options.assist);
+
+  const editor = monaco.editor.create(host, {
+    model,
+    readOnly: options.readOnly,
+    minimap: { enabled: false },
+    scrollBeyondLastLine: false,
+    scrollbar: { vertical: 'hidden', alwaysConsumeMouseWheel: false, horizontalScrollbarSize: 8 },
+    overviewRulerLanes: 0,
+    hideCursorInOverviewRuler: true,
+    renderLineHighlight: 'none',
+    lineNumbers: 'on',
+    lineNumbersMinChars: 3,
+    glyphMargin: false,
+    folding: false,
+    fontSize: 13,
+    lineHeight: 20,
+    padding: { top: 8, bottom: 8 },
+    automaticLayout: true,
+    // Suggestions and hovers escape the cell's box instead of being cut off by it.
+    fixedOverflowWidgets: true,
+    contextmenu: false,
+    tabSize: 4,
+    wordBasedSuggestions: 'off',
+    quickSuggestions: false,
+    suggestOnTriggerCharacters: true,
+    parameterHints: { enabled: true },
+    ariaLabel: 'Cell source',
+  });
+
+  // The editor grows with its text; the page scrolls, never the cell.
+  const fit = (): void => {
+    host.style.height = `${editor.getContentHeight()}px`;
+    editor.layout();
+  };
+  editor.onDidContentSizeChange(fit);
+  fit();
+
+  let remote = false;
+  model.onDidChangeContent(() => {
+    if (!remote) options.onChange(model.getValue());
+  });
+  editor.onDidFocusEditorText(() => options.onFocus?.());
+
+  const noWidget = '!suggestWidgetVisible && !parameterHintsVisible && !findWidgetVisible';
+  editor.addAction({
+    id: 'quire.run',
+    label: 'Run cell and advance',
+    keybindings: [monaco.KeyMod.Shift | monaco.KeyCode.Enter],
+    run: () => options.onRun(),
+  });
+  editor.addAction({
+    id: 'quire.runInPlace',
+    label: 'Run cell',
+    keybindings: [monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter],
+    run: () => (options.onRunInPlace ?? options.onRun)(),
+  });
+  editor.addAction({
+    id: 'quire.commandMode',
+    label: 'Command mode',
+    keybindings: [monaco.KeyCode.Escape],
+    precondition: noWidget,
+    run: () => {
+      (document.activeElement as HTMLElement | null)?.blur();
+      options.onEscape?.();
+    },
+  });
+
+  const running = editor.createDecorationsCollection();
+
+  if (cursor) {
+    const position = model.getPositionAt(cursor.offset);
+    editor.setPosition(position);
+    if (cursor.focus) editor.focus();
+  }
+
+  return {
+    element,
+    getValue: () => model.getValue(),
+    setValue(source) {
+      if (source === model.getValue()) return;
+      remote = true;
+      try {
+        // An edit rather than setValue: the user's undo history and cursor survive someone else's change.
+        model.pushEditOperations([], [{ range: model.getFullModelRange(), text: source }], () => null);
+      } finally {
+        remote = false;
+      }
+    },
+    setLanguage(language: Language) {
+      element.dataset.language = language;
+      monaco.editor.setModelLanguage(model, MONACO_LANGUAGE[language]);
+    },
+    setReadOnly(readOnly) {
+      editor.updateOptions({ readOnly });
+    },
+    highlightLines(range) {
+      running.set(
+        range
+          ? [{ range: new monaco.Range(range.start, 1, range.end, 1), options: { isWholeLine: true, className: 'running-statement' } }]
+          : [],
+      );
+    },
+    setErrors(positions) {
+      monaco.editor.setModelMarkers(
+        model,
+        'kernel',
+        positions.map((p) => ({
+          severity: monaco.MarkerSeverity.Error,
+          startLineNumber: p.line,
+          startColumn: p.column,
+          endLineNumber: p.end_line,
+          endColumn: p.end_column,
+          message: p.message,
+        })),
+      );
+    },
+    focus: () => editor.focus(),
+    hasFocus: () => editor.hasTextFocus(),
+    dispose() {
+      assists.delete(uri);
+      editor.dispose();
+      model.dispose();
+      element.remove();
+    },
+  };
+}

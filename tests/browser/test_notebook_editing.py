@@ -1,0 +1,48 @@
+"""The notebook page in a real browser: Monaco, running with the keyboard, completions, error underlines, kernel status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.notebook_ui import new_notebook, screenshot, set_source, sign_in, wait_for_monaco
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.celery]
+
+
+def test_monaco_runs_with_shift_enter_completes_and_underlines_errors(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Editing")
+    status = page.get_by_test_id("kernel-status")
+    expect(status).to_have_attribute("data-colour", "red")  # not started
+
+    cell = page.get_by_test_id("cell").first
+    wait_for_monaco(cell)
+    set_source(page, cell, "x = 6 * 7\nprint(x)")
+    page.keyboard.press("Shift+Enter")
+    expect(cell.get_by_test_id("cell-output")).to_contain_text("42", timeout=60_000)
+    expect(status).to_have_attribute("data-colour", "green", timeout=30_000)
+    # Shift+Enter at the last cell made a new one and put the cursor in it.
+    second = page.get_by_test_id("cell").nth(1)
+    expect(second).to_be_visible()
+
+    # Completion from the kernel: the kernel is running now.
+    set_source(page, second, "import os; os.pa")
+    page.keyboard.press("Control+Space")
+    suggest = page.locator(".suggest-widget .monaco-list-row", has_text="path")
+    expect(suggest.first).to_be_visible(timeout=45_000)
+    screenshot(page, "completion")
+    page.keyboard.press("Escape")
+
+    # An error's position is underlined in the editor.
+    set_source(page, second, "y = 1\nundefined_name + 1")
+    page.keyboard.press("Control+Enter")
+    expect(second.get_by_test_id("cell-output")).to_contain_text("NameError", timeout=30_000)
+    expect(second.locator(".squiggly-error")).to_have_count(1, timeout=10_000)
+    screenshot(page, "error_underline")
+
+    # The symbol table shows what the selected cell defined and what it sees from above.
+    expect(page.get_by_test_id("symbols-visible")).to_contain_text("x")
