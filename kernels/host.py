@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import services
+from kernels import env_services, services
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
@@ -98,6 +98,10 @@ class KernelHost:
     async def _serve(self) -> None:
         parent, child = socket.socketpair()
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
+        # The notebook's own environments when built; the base one (and a notice) while they build.
+        environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+        for notice in environment.notices:
+            await publish_now(self.info.notebook_id, notice)
         spec = KernelSpec(
             fd=child.fileno(),
             workdir=self.workdir,
@@ -105,6 +109,8 @@ class KernelHost:
             cpu_seconds=self.info.cpu_seconds,
             cell_time_limit_s=self.info.cell_time_limit_s,
             network=self.info.network,
+            python=environment.python,
+            extra_ro_binds=environment.ro_binds,
         )
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)
@@ -121,6 +127,9 @@ class KernelHost:
         if ready is None or ready.get("type") != "ready":
             await self._set_state("dead", reason="the kernel did not start")
             return
+        # Before any cell: the notebook's env vars and Spark settings (its resolved jars among them).
+        if "configure" in protocol.COMMANDS:
+            await self._send({"type": "configure", "config": environment.config, "spark_caps": {}})
         await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
 
         commands = asyncio.create_task(self._relay_commands())

@@ -47,6 +47,14 @@ class KernelSpec:
     # The kernel's uid when the host is root; None picks one from the workdir's name.
     uid: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    # The notebook's own environment's interpreter (kernels/environments.py); None runs the platform's.
+    python: str | None = None
+    # Folders the kernel reads at their own paths: the notebook's built environments.
+    extra_ro_binds: tuple[str, ...] = ()
+
+    @property
+    def interpreter(self) -> str:
+        return self.python or sys.executable
 
     def kernel_uid(self) -> int:
         if self.uid is not None:
@@ -107,7 +115,7 @@ def _kernel_argv(spec: KernelSpec, python: str) -> list[str]:
 def _base_env(spec: KernelSpec, *, home: str, code_root: str) -> dict[str, str]:
     # A scrubbed environment: nothing of the platform's (database, Redis, secret key) reaches user code.
     env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(spec.interpreter).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "LANG": "C.UTF-8",
         "PYTHONPATH": code_root,
@@ -115,6 +123,9 @@ def _base_env(spec: KernelSpec, *, home: str, code_root: str) -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "TMPDIR": "/tmp",
     }
+    if spec.python:
+        # Spark's Python workers start from this too, so UDFs see the notebook's packages.
+        env["PYSPARK_PYTHON"] = spec.python
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
         env["JAVA_HOME"] = java_home
@@ -136,19 +147,23 @@ def launch_process(spec: KernelSpec) -> LaunchedKernel:
     """A kernel as a plain subprocess with rlimits and a scrubbed environment (no filesystem isolation)."""
     spec.workdir.mkdir(parents=True, exist_ok=True)
     env = _base_env(spec, home=str(spec.workdir), code_root=str(CODE_ROOT))
-    return _popen([*_rlimits(spec), *_kernel_argv(spec, sys.executable)], spec=spec, env=env, cwd=spec.workdir)
+    return _popen([*_rlimits(spec), *_kernel_argv(spec, spec.interpreter)], spec=spec, env=env, cwd=spec.workdir)
 
 
-def _ro_binds() -> list[str]:
+def _ro_binds(extra: tuple[str, ...] = ()) -> list[str]:
     binds: list[str] = []
     for path in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc/alternatives", "/etc/ssl", "/etc/java-17-openjdk",
-                 "/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/mime.types"):
+                 "/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/mime.types",
+                 # "localhost" must resolve: py4j and Spark's driver talk over loopback.
+                 "/etc/hosts", "/etc/nsswitch.conf"):
         if os.path.lexists(path):
             binds += ["--ro-bind", path, path]
     for prefix in {sys.base_prefix, sys.prefix}:
         if not prefix.startswith("/usr"):
             binds += ["--ro-bind", prefix, prefix]
     binds += ["--ro-bind", str(CODE_ROOT / "kernels"), f"{SANDBOX_CODE_ROOT}/kernels"]
+    for path in extra:
+        binds += ["--ro-bind", path, path]
     return binds
 
 
@@ -166,6 +181,21 @@ def _open_parents(destinations: list[str]) -> list[str]:
     return [arg for p in created for arg in ("--chmod", "0755", p)]
 
 
+def _identity_file(spec: KernelSpec, *, uid: int) -> Path:
+    """An /etc/passwd naming the kernel's uid: Java and Hadoop's login (so Spark) fail for a uid with no name.
+
+    Beside the work directories, one per uid (the content depends on nothing else), written atomically.
+    """
+    path = spec.workdir.parent / f".passwd-{uid}"
+    if not path.exists():
+        spec.workdir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}")
+        tmp.write_text(f"kernel:x:{uid}:{uid}:notebook kernel:{SANDBOX_HOME}:/usr/sbin/nologin\n")
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    return path
+
+
 def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
     """The bubblewrap command line: read-only system, private home and /tmp, no network unless allowed.
 
@@ -173,7 +203,9 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
     `privilege_drop`); otherwise an unprivileged user namespace maps the caller to "nobody".
     Not --unshare-all: it includes --unshare-cgroup, which makes the Spark driver's JVM fail at start.
     """
-    binds = [*_ro_binds(), "--bind", str(spec.workdir), SANDBOX_HOME]
+    binds = [*_ro_binds(spec.extra_ro_binds), "--bind", str(spec.workdir), SANDBOX_HOME]
+    identity = _identity_file(spec, uid=spec.kernel_uid() if as_root else NOBODY)
+    binds += ["--ro-bind", str(identity), "/etc/passwd"]
     argv = ["bwrap"]
     if not as_root:
         argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
@@ -185,15 +217,19 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
         "--proc", "/proc",
         "--dev", "/dev",
         "--tmpfs", "/tmp",
-        "--chmod", "1777", "/tmp",
         *binds,
         *_open_parents(binds[2::3]),
+        # After the binds: one below /tmp (an environment) would otherwise leave /tmp at 0755.
+        "--chmod", "1777", "/tmp",
         "--chdir", SANDBOX_HOME,
         "--clearenv",
     ]
+    env = _base_env(spec, home=SANDBOX_HOME, code_root=SANDBOX_CODE_ROOT)
     if not spec.network:
         argv.append("--unshare-net")
-    for name, value in _base_env(spec, home=SANDBOX_HOME, code_root=SANDBOX_CODE_ROOT).items():
+        # The sandbox's hostname resolves nowhere (no /etc/hosts, no DNS); Spark would fail looking it up.
+        env = {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "127.0.0.1", **env}
+    for name, value in env.items():
         argv += ["--setenv", name, value]
     return argv
 
@@ -216,7 +252,7 @@ def launch_bwrap(spec: KernelSpec) -> LaunchedKernel:
         uid = spec.kernel_uid()
         os.chown(spec.workdir, uid, uid)
         argv += privilege_drop(uid)
-    argv += _kernel_argv(spec, sys.executable)
+    argv += _kernel_argv(spec, spec.interpreter)
     return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir)
 
 

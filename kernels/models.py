@@ -84,3 +84,48 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"execution of {self.cell_id} ({self.state})"
+
+
+class Environment(models.Model):
+    """A built (or building) notebook environment on disk, shared by every notebook whose config hashes to `key`."""
+
+    class Kind(models.TextChoices):
+        PYTHON = "python"
+        JVM = "jvm"
+
+    class State(models.TextChoices):
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
+    # "py-<sha256>" or "ivy-<sha256>" of the normalised requirements and repositories (notebooks.config).
+    key = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    spec = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BUILDING)
+    # The installer's or resolver's output of the last build (its tail when long).
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    build_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"
+
+
+class NotebookEnvironment(models.Model):
+    """The last environment of one kind that built for a notebook: what its kernel uses while a newer one builds
+    or after a newer one failed."""
+
+    notebook = models.ForeignKey("notebooks.Notebook", on_delete=models.CASCADE, related_name="environments")
+    kind = models.CharField(max_length=8, choices=Environment.Kind.choices)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notebook", "kind"], name="one_working_env_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.notebook_id} {self.kind}: {self.environment_id}"

@@ -37,3 +37,18 @@ def cull_idle_sessions() -> int:
     from kernels.services import do_cull_idle_sessions
 
     return do_cull_idle_sessions()
+
+
+@shared_task(name="kernels.build_environment", ignore_result=True)
+def build_environment(notebook_id: int, key: str, force: bool = False) -> str:
+    """Build a notebook's Python or JVM environment (or find it built) and tell the notebook; safe to repeat.
+
+    Sent to the "default" queue (env_services), away from the long-lived kernel hosts.
+    """
+    from kernels.env_services import do_build
+
+    close_old_connections()
+    try:
+        return do_build(notebook_id, key, force=force)
+    finally:
+        close_old_connections()

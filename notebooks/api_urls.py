@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from notebooks.config_views import ConfigView, RebuildView
 from notebooks.history_views import (
     DiffView,
     ForkListView,
@@ -22,6 +23,8 @@ urlpatterns = [
     path("notebooks/import/", ImportView.as_view(), name="api-notebook-import"),
     path(one, NotebookDetailView.as_view(), name="api-notebook"),
     path(one + "draft/", DraftView.as_view(), name="api-notebook-draft"),
+    path(one + "config/", ConfigView.as_view(), name="api-notebook-config"),
+    path(one + "config/rebuild/", RebuildView.as_view(), name="api-notebook-config-rebuild"),
     path(one + "export/", ExportView.as_view(), name="api-notebook-export"),
     path(one + "versions/", VersionListView.as_view(), name="api-notebook-versions"),
     path(one + "versions/<int:number>/", VersionDetailView.as_view(), name="api-notebook-version"),

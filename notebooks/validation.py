@@ -7,6 +7,7 @@ import re
 import secrets
 from typing import Any
 
+from notebooks.config import clean_config
 from quire.lib.errors import InvalidInput
 
 LANGUAGES = ("python", "scala", "sql", "vega", "text")
@@ -66,7 +67,7 @@ def check_config(config: Any, *, field: str = "config") -> dict[str, Any]:
         raise InvalidInput("the configuration is a JSON object", field=field)
     if json_size(config) > MAX_CONFIG_BYTES:
         raise InvalidInput(f"the configuration is limited to {MAX_CONFIG_BYTES} bytes", field=field)
-    return config
+    return clean_config(config, field=field)
 
 
 def check_cell_count(count: int, *, field: str = "cells") -> None:

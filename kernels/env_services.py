@@ -1,0 +1,280 @@
+"""Notebook environments: which one a notebook's config wants, asking for builds, recording them, and what a kernel launches with."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kernels import environments
+from kernels.models import Environment, NotebookEnvironment
+from notebooks import events
+from notebooks.config import JvmEnvSpec, PythonEnvSpec, jvm_env_spec, python_env_spec, uses_spark
+from notebooks.models import Notebook
+
+log = logging.getLogger(__name__)
+
+Spec = PythonEnvSpec | JvmEnvSpec
+# Progress events carry the log's tail at most this often: enough to watch, not a flood.
+PROGRESS_INTERVAL_S = 0.5
+
+
+def env_root() -> Path:
+    return Path(settings.QUIRE_VAR_DIR) / "envs"
+
+
+def wanted_specs(config: dict[str, Any]) -> dict[str, Spec]:
+    """The environments a (cleaned) config asks for, by kind; JVM ones only when the notebook uses Spark."""
+    specs: dict[str, Spec] = {}
+    python = python_env_spec(config)
+    if python is not None:
+        specs[Environment.Kind.PYTHON] = python
+    jvm = jvm_env_spec(config) if uses_spark(config) else None
+    if jvm is not None:
+        specs[Environment.Kind.JVM] = jvm
+    return specs
+
+
+def _spec_from(kind: str, data: dict[str, Any]) -> Spec:
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return PythonEnvSpec(**values) if kind == Environment.Kind.PYTHON else JvmEnvSpec(**values)
+
+
+def _on_disk(env: Environment) -> bool:
+    return environments.published(env_root(), env.key) is not None
+
+
+# ------------------------------------------------------------------ asking for builds
+
+
+def _start_with_celery(notebook_id: int, key: str, force: bool) -> None:
+    from kernels.tasks import build_environment
+
+    build_environment.apply_async(args=[notebook_id, key, force], queue="default")
+
+
+def _start_in_thread(notebook_id: int, key: str, force: bool) -> None:
+    # Embedded mode has no worker: the build runs beside the server, the same code as the task.
+    threading.Thread(target=do_build, args=(notebook_id, key), kwargs={"force": force},
+                     name=f"env-build-{key}", daemon=True).start()
+
+
+BUILD_BACKENDS: dict[str, Callable[[int, str, bool], None]] = {
+    "celery": _start_with_celery,
+    "inprocess": _start_in_thread,
+}
+
+
+def do_request_builds(notebook: Notebook, *, force: bool = False, retry_failed: bool = True) -> list[Environment]:
+    """Make sure every environment the notebook's config wants is built or building; `force` rebuilds ready ones."""
+    wanted: list[Environment] = []
+    backend = BUILD_BACKENDS[settings.QUIRE_KERNEL_HOST]
+    for kind, spec in wanted_specs(notebook.config).items():
+        env, created = Environment.objects.get_or_create(key=spec.key, defaults={"kind": kind, "spec": asdict(spec)})
+        ready = env.state == Environment.State.READY and _on_disk(env)
+        if env.state == Environment.State.FAILED and not (retry_failed or force):
+            wanted.append(env)
+            continue
+        if created or force or not ready:
+            if env.state != Environment.State.BUILDING:
+                env.state = Environment.State.BUILDING
+                env.error = ""
+                env.save(update_fields=["state", "error", "updated_at"])
+            events.publish(notebook.pk, {"type": "environment", "kind": kind, "key": env.key, "state": env.state,
+                                         "log_tail": ""})
+            transaction.on_commit(lambda key=env.key: backend(notebook.pk, key, force))
+        wanted.append(env)
+    return wanted
+
+
+# ------------------------------------------------------------------ building (on a worker)
+
+
+def do_build(notebook_id: int, key: str, *, force: bool = False) -> str:
+    """Build one environment (or find it built), record the outcome and tell the notebook. Idempotent."""
+    env = Environment.objects.filter(key=key).first()
+    if env is None:
+        log.info("environment %s is gone; nothing to build", key)
+        return "gone"
+    spec = _spec_from(env.kind, env.spec)
+    last_sent = 0.0
+    lines: list[str] = []
+
+    def progress(line: str) -> None:
+        nonlocal last_sent
+        lines.append(line)
+        now = time.monotonic()
+        if now - last_sent >= PROGRESS_INTERVAL_S:
+            last_sent = now
+            events.publish(notebook_id, {"type": "environment", "kind": env.kind, "key": key, "state": "building",
+                                         "log_tail": environments.tail("".join(lines), 2000)})
+
+    try:
+        if isinstance(spec, PythonEnvSpec):
+            built = environments.build_python_env(spec, root=env_root(), force=force, progress=progress)
+        else:
+            built = environments.build_jvm_env(spec, root=env_root(), force=force, progress=progress)
+    except environments.EnvironmentBuildError as exc:
+        do_record_build(notebook_id, key, state=Environment.State.FAILED, log=exc.log, error=str(exc))
+        return Environment.State.FAILED
+    except Exception as exc:  # process boundary: a build that broke must not stay "building" forever
+        log.exception("building environment %s failed", key)
+        do_record_build(notebook_id, key, state=Environment.State.FAILED, log="".join(lines), error=str(exc))
+        return Environment.State.FAILED
+    do_record_build(notebook_id, key, state=Environment.State.READY, log=built.log,
+                    seconds=None if built.cached else built.seconds)
+    return Environment.State.READY
+
+
+@transaction.atomic
+def do_record_build(
+    notebook_id: int, key: str, *, state: str, log: str, error: str = "", seconds: float | None = None
+) -> None:
+    """Store a build's outcome; a ready one becomes the notebook's working environment of its kind."""
+    env = Environment.objects.select_for_update().filter(key=key).first()
+    if env is None:
+        return
+    env.state, env.log, env.error = state, environments.tail(log, 64_000), error
+    if seconds is not None:
+        env.build_seconds = seconds
+    env.save()
+    if state == Environment.State.READY and Notebook.objects.filter(pk=notebook_id).exists():
+        NotebookEnvironment.objects.update_or_create(
+            notebook_id=notebook_id, kind=env.kind, defaults={"environment": env}
+        )
+    event: dict[str, Any] = {"type": "environment", "kind": env.kind, "key": key, "state": state,
+                             "log_tail": environments.tail(log, 2000)}
+    if error:
+        event["error"] = error
+    events.publish(notebook_id, event)
+
+
+# ------------------------------------------------------------------ what the panel shows
+
+
+def environment_status(notebook: Notebook) -> dict[str, Any]:
+    """Per kind: the environment the config wants (its state and log tail) and the one a kernel would use now."""
+    specs = wanted_specs(notebook.config)
+    working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook=notebook)
+               .select_related("environment")}
+    wanted = {e.key: e for e in Environment.objects.filter(key__in=[s.key for s in specs.values()])}
+    status: dict[str, Any] = {}
+    for kind in Environment.Kind.values:
+        spec = specs.get(kind)
+        env = wanted.get(spec.key) if spec is not None else None
+        fallback = working.get(kind)
+        in_use = env if env is not None and env.state == Environment.State.READY else fallback if spec else None
+        status[kind] = {
+            "wanted": None if spec is None else {
+                "key": spec.key,
+                "state": env.state if env is not None else "missing",
+                "error": env.error if env is not None else "",
+                "log_tail": environments.tail(env.log, 4000) if env is not None else "",
+                "build_seconds": env.build_seconds if env is not None else None,
+                "spec": asdict(spec),
+            },
+            "in_use": None if in_use is None else {"key": in_use.key, "state": in_use.state},
+            "resolved": _resolved(kind, in_use),
+        }
+    return status
+
+
+def _resolved(kind: str, env: Environment | None) -> list[str]:
+    """What the environment in use holds: installed distributions (Python) or jar files (JVM)."""
+    if env is None:
+        return []
+    built = environments.published(env_root(), env.key)
+    if built is None:
+        return []
+    if kind == Environment.Kind.JVM:
+        return [Path(jar).name for jar in built.jars]
+    site_packages = next(iter(sorted(built.path.glob("lib/python*/site-packages"))), None)
+    if site_packages is None:
+        return []
+    names = []
+    for info in sorted(site_packages.glob("*.dist-info")):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        names.append(f"{name}=={version}")
+    return names
+
+
+# ------------------------------------------------------------------ what a kernel starts with
+
+
+@dataclass(frozen=True)
+class LaunchEnvironment:
+    python: str | None = None
+    ro_binds: tuple[str, ...] = ()
+    # The config the kernel gets in `configure`: the notebook's, with the resolved jars in sparkConfig.
+    config: dict[str, Any] = field(default_factory=dict)
+    # Events for the notebook's viewers ("still building, started with the base environment").
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _usable(env: Environment | None) -> environments.BuiltEnvironment | None:
+    if env is None or env.state != Environment.State.READY:
+        return None
+    return environments.published(env_root(), env.key)
+
+
+@transaction.atomic
+def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
+    """The environments a kernel for this notebook starts in: the wanted ones when ready, else the last working
+    ones (or the base environment), with builds asked for and the viewers told."""
+    notebook = Notebook.objects.filter(pk=notebook_id).first()
+    if notebook is None:
+        return LaunchEnvironment()
+    specs = wanted_specs(notebook.config)
+    envs = {e.key: e for e in Environment.objects.filter(key__in=[s.key for s in specs.values()])}
+    working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook=notebook)
+               .select_related("environment")}
+    chosen: dict[str, environments.BuiltEnvironment] = {}
+    notices: list[dict[str, Any]] = []
+    needs_build = False
+    for kind, spec in specs.items():
+        built = _usable(envs.get(spec.key))
+        if built is None:
+            needs_build = needs_build or envs.get(spec.key) is None or envs[spec.key].state != "failed"
+            fallback = _usable(working.get(kind))
+            state = envs[spec.key].state if spec.key in envs else "building"
+            notices.append({"type": "environment_notice", "kind": kind, "key": spec.key, "state": state,
+                            "using": fallback.key if fallback else "base",
+                            "message": _notice(kind, state, fallback is not None)})
+            built = fallback
+        if built is not None:
+            chosen[kind] = built
+            Environment.objects.filter(key=built.key).update(last_used_at=timezone.now())
+            if built.key == spec.key:
+                NotebookEnvironment.objects.update_or_create(
+                    notebook=notebook, kind=kind, defaults={"environment_id": envs[spec.key].pk}
+                )
+    if needs_build:
+        do_request_builds(notebook, retry_failed=False)
+    config = dict(notebook.config)
+    python = chosen.get(Environment.Kind.PYTHON)
+    jvm = chosen.get(Environment.Kind.JVM)
+    if jvm is not None:
+        spark = dict(config.get("sparkConfig") or {})
+        for name, value in environments.jvm_spark_conf(jvm.jars).items():
+            joiner = ":" if name.endswith("ClassPath") else ","
+            spark[name] = joiner.join(v for v in (spark.get(name), value) if v)
+        config["sparkConfig"] = spark
+    binds = tuple(str(b.path) for b in chosen.values())
+    return LaunchEnvironment(python=python.python if python else None, ro_binds=binds, config=config,
+                             notices=notices)
+
+
+def _notice(kind: str, state: str, has_fallback: bool) -> str:
+    what = "Python packages" if kind == Environment.Kind.PYTHON else "JVM dependencies"
+    using = "the last environment that built" if has_fallback else "the base environment"
+    if state == Environment.State.FAILED:
+        return f"Building the notebook's {what} failed; the kernel started with {using}. See the configuration panel."
+    return f"The notebook's {what} are still being built; the kernel started with {using}. Restart when it is ready."

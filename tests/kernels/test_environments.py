@@ -1,0 +1,237 @@
+"""Per-notebook environments: content-addressed Python envs built with uv from a local index, JVM jars resolved by
+Spark's Ivy from a local Maven repository, and sandboxed kernels that use them."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernels import environments
+from kernels.core import protocol
+from kernels.core.client import SyncConnection
+from kernels.launchers import KernelSpec, launch
+from notebooks.config import jvm_env_spec, python_env_spec
+from tests.kernels.artifacts import greeter_repository, write_wheel
+from tests.support import wait_until
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="make test installs bubblewrap")
+needs_javac = pytest.mark.skipif(shutil.which("javac") is None, reason="the JVM tests build their jar with javac")
+
+
+def _config(index: Path, *requirements: str) -> dict[str, Any]:
+    return {"dependencies": {"python": list(requirements)}, "repositories": [{"pip": {"url": index.as_uri()}}]}
+
+
+@pytest.fixture
+def wheel_index(tmp_path: Path) -> Path:
+    """A local index (a folder of wheels, pip's --find-links) holding quire_demo 1.0 and 2.0."""
+    index = tmp_path / "wheels"
+    write_wheel(index, "quire_demo", "1.0", "GREETING = 'hello from quire_demo 1.0'\n")
+    write_wheel(index, "quire_demo", "2.0", "GREETING = 'hello from quire_demo 2.0'\n")
+    return index
+
+
+class Kernel:
+    """A bwrap-sandboxed kernel started as the host starts one, with an environment's python and binds."""
+
+    def __init__(self, tmp_path: Path, *, python: str | None, binds: tuple[str, ...]) -> None:
+        ours, theirs = socket.socketpair()
+        self.spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / f"work-{uuid.uuid4().hex[:6]}",
+                               memory_mb=4096, python=python, extra_ro_binds=binds)
+        self.kernel = launch("bwrap", self.spec)
+        theirs.close()
+        self.conn = SyncConnection(ours)
+        assert isinstance(self.conn.recv(60), protocol.Ready)
+
+    def run(self, source: str, *, language: str = "python", timeout: float = 120) -> tuple[str, str]:
+        exec_id = uuid.uuid4().hex
+        self.conn.send({"v": 1, "type": "execute", "exec_id": exec_id, "cell_id": "c", "language": language,
+                        "source": source, "order": ["c"]})
+        events = self.conn.recv_until(
+            lambda e: isinstance(e, protocol.CellStatus) and e.state in ("done", "error", "interrupted"), timeout
+        )
+        text = ""
+        for event in events:
+            if isinstance(event, protocol.Output):
+                output = event.output
+                text += output.get("text", "") or str((output.get("data") or {}).get("text/plain", ""))
+                text += output.get("evalue", "") if output.get("output_type") == "error" else ""
+        return events[-1].state, text  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.kernel.kill()
+        self.kernel.wait(10)
+        self.conn.close()
+
+
+# ------------------------------------------------------------------ the builder
+
+
+def test_an_env_is_built_from_a_local_index_and_reused(tmp_path: Path, wheel_index: Path) -> None:
+    spec = python_env_spec(_config(wheel_index, "quire_demo==1.0"))
+    assert spec is not None
+    built = environments.build_python_env(spec, root=tmp_path / "envs")
+    assert not built.cached and built.path == tmp_path / "envs" / spec.key
+    assert "quire-demo==1.0" in built.log
+    again = environments.build_python_env(spec, root=tmp_path / "envs")
+    assert again.cached and again.python == built.python
+    # Spelt differently, same content: the same environment.
+    same = python_env_spec(_config(wheel_index, "Quire-Demo == 1.0"))
+    assert same is not None and same.key == spec.key
+    # Layered: the platform's packages (pyspark, the engine's) stay importable from inside.
+    import subprocess
+
+    out = subprocess.run([str(built.python), "-c", "import quire_demo, pyspark, pandas; print(quire_demo.GREETING)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "hello from quire_demo 1.0"
+
+
+def test_a_failing_requirement_shows_the_installer_error_and_keeps_the_previous_env(
+    tmp_path: Path, wheel_index: Path
+) -> None:
+    root = tmp_path / "envs"
+    good = python_env_spec(_config(wheel_index, "quire_demo==1.0"))
+    bad = python_env_spec(_config(wheel_index, "quire_demo==9.9"))
+    assert good is not None and bad is not None
+    working = environments.build_python_env(good, root=root)
+    with pytest.raises(environments.EnvironmentBuildError) as caught:
+        environments.build_python_env(bad, root=root)
+    assert "quire-demo==9.9" in caught.value.log and "unsatisfiable" in caught.value.log
+    assert environments.published(root, bad.key) is None
+    assert environments.published(root, good.key) is not None and Path(str(working.python)).exists()
+    # No half-built folder is left behind.
+    assert sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".uv")) == [good.key]
+
+
+@needs_bwrap
+def test_a_sandboxed_kernel_in_the_env_imports_the_package(tmp_path: Path, wheel_index: Path) -> None:
+    spec = python_env_spec(_config(wheel_index, "quire_demo==2.0"))
+    assert spec is not None
+    built = environments.build_python_env(spec, root=tmp_path / "envs")
+    kernel = Kernel(tmp_path, python=built.python, binds=(str(built.path),))
+    try:
+        state, out = kernel.run("import sys, quire_demo, pyspark\nprint(quire_demo.GREETING)\nprint(sys.prefix)")
+        assert state == "done", out
+        assert out.splitlines() == ["hello from quire_demo 2.0", str(built.path)]
+    finally:
+        kernel.close()
+
+
+# ------------------------------------------------------------------ the JVM
+
+
+@needs_javac
+def test_jvm_dependencies_resolve_transitively_from_a_file_maven_repository(tmp_path: Path) -> None:
+    repo = greeter_repository(tmp_path / "java")
+    spec = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]},
+                         "repositories": [{"maven": {"base": repo.as_uri()}}]})
+    assert spec is not None
+    built = environments.build_jvm_env(spec, root=tmp_path / "envs")
+    assert [Path(j).name for j in built.jars] == ["org.quire.demo_greeter-1.0.jar", "org.quire.demo_words-1.0.jar"]
+    assert environments.build_jvm_env(spec, root=tmp_path / "envs").cached
+    excluded = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]},
+                             "repositories": [{"maven": {"base": repo.as_uri()}}],
+                             "exclusions": ["org.quire.demo:words"]})
+    assert excluded is not None and excluded.key != spec.key
+    assert [Path(j).name for j in environments.build_jvm_env(excluded, root=tmp_path / "envs").jars] == [
+        "org.quire.demo_greeter-1.0.jar"]
+    missing = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:nothing:1.0"]},
+                            "repositories": [{"maven": {"base": repo.as_uri()}}]})
+    assert missing is not None
+    with pytest.raises(environments.EnvironmentBuildError) as caught:
+        environments.build_jvm_env(missing, root=tmp_path / "envs")
+    assert "org.quire.demo#nothing;1.0" in caught.value.log
+
+
+@needs_javac
+@needs_bwrap
+def test_a_scala_cell_and_a_python_cell_use_the_resolved_jars(tmp_path: Path) -> None:
+    from kernels.core.interpreters import KNOWN_LANGUAGES
+
+    repo = greeter_repository(tmp_path / "java")
+    spec = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]},
+                         "repositories": [{"maven": {"base": repo.as_uri()}}]})
+    assert spec is not None
+    built = environments.build_jvm_env(spec, root=tmp_path / "envs")
+    kernel = Kernel(tmp_path, python=None, binds=(str(built.path),))
+    try:
+        kernel.conn.send({"v": 1, "type": "configure", "spark_caps": {},
+                          "config": {"sparkConfig": environments.jvm_spark_conf(built.jars)}})
+        state, out = kernel.run("print(spark._jvm.demo.Greeter.greet('python'))")
+        assert state == "done", out
+        assert out.strip() == "hello python via a transitive jar"
+        if "scala" in KNOWN_LANGUAGES:
+            state, out = kernel.run('val greeting = demo.Greeter.greet("scala")\nprintln(greeting)', language="scala")
+            assert state == "done", out
+            assert "hello scala via a transitive jar" in out
+    finally:
+        kernel.close()
+
+
+# ------------------------------------------------------------------ the platform: panel, task, host
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
+    celery_worker, tmp_path: Path, wheel_index: Path, alice, bob  # type: ignore[no-untyped-def]
+) -> None:
+    from kernels.env_services import do_prepare_launch, env_root
+    from kernels.models import Environment, NotebookEnvironment
+    from notebooks import services
+    from notebooks.configuration import check_set_config, get_config
+
+    # A wheel no other test run has built, so the worker really builds it.
+    version = f"1.{uuid.uuid4().int % 10**6}"
+    write_wheel(wheel_index, "quire_demo", version, f"GREETING = 'built {version}'\n")
+    first = services.do_create_notebook(alice, title="One")
+    second = services.do_create_notebook(bob, title="Two")
+    config = _config(wheel_index, f"quire_demo=={version}")
+    view = check_set_config(alice, first.pk, config=config)
+    key = view["environment"]["python"]["wanted"]["key"]
+    assert view["environment"]["python"]["wanted"]["state"] == "building"
+
+    def ready() -> bool:
+        celery_worker.check_alive()
+        return Environment.objects.filter(key=key, state__in=["ready", "failed"]).exists()
+
+    wait_until(ready, timeout=180, what="the worker to build the environment")
+    env = Environment.objects.get(key=key)
+    assert env.state == "ready", env.log
+    panel = get_config(alice, first.pk)["environment"]["python"]
+    assert panel["in_use"] == {"key": key, "state": "ready"}
+    assert f"quire_demo=={version}" in panel["resolved"]
+    # The same requirements in another notebook: the same environment, nothing built again.
+    check_set_config(bob, second.pk, config=config)
+    assert Environment.objects.filter(key=key).count() == 1
+    launch_env = do_prepare_launch(second.pk)
+    assert launch_env.python == str(env_root() / key / "bin" / "python") and not launch_env.notices
+    assert NotebookEnvironment.objects.get(notebook=second, kind="python").environment_id == env.pk
+
+    # A broken requirement: the installer's error for the panel, and the kernel keeps the working env.
+    check_set_config(alice, first.pk, config=_config(wheel_index, "quire_demo==0.0.404"))
+    bad_key = get_config(alice, first.pk)["environment"]["python"]["wanted"]["key"]
+
+    def failed() -> bool:
+        celery_worker.check_alive()
+        return Environment.objects.filter(key=bad_key, state__in=["ready", "failed"]).exists()
+
+    wait_until(failed, timeout=180, what="the worker to fail the build")
+    panel = get_config(alice, first.pk)["environment"]["python"]
+    assert panel["wanted"]["state"] == "failed" and "quire-demo==0.0.404" in panel["wanted"]["log_tail"]
+    assert panel["in_use"] == {"key": key, "state": "ready"}
+    fallback = do_prepare_launch(first.pk)
+    assert fallback.python == str(env_root() / key / "bin" / "python")
+    assert fallback.notices and fallback.notices[0]["state"] == "failed" and fallback.notices[0]["using"] == key
+
+    if shutil.which("bwrap"):
+        kernel = Kernel(tmp_path, python=fallback.python, binds=fallback.ro_binds)
+        try:
+            state, out = kernel.run("import quire_demo\nprint(quire_demo.GREETING)")
+            assert (state, out.strip()) == ("done", f"built {version}")
+        finally:
+            kernel.close()
