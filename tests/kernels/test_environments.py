@@ -235,3 +235,43 @@ def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
             assert (state, out.strip()) == ("done", f"built {version}")
         finally:
             kernel.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.celery
+async def test_a_kernel_started_from_the_page_runs_in_the_notebook_env_with_its_config(
+    alice, alice_token, celery_worker, wheel_index: Path  # type: ignore[no-untyped-def]
+) -> None:
+    from channels.db import database_sync_to_async
+
+    from kernels.models import Environment
+    from notebooks.configuration import check_set_config
+    from notebooks.services import do_create_notebook
+    from tests.live import NotebookClient
+
+    version = f"3.{uuid.uuid4().int % 10**6}"
+    write_wheel(wheel_index, "quire_demo", version, f"GREETING = 'page {version}'\n")
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="With packages")
+    config = {**_config(wheel_index, f"quire_demo=={version}"), "env": {"STAGE": "test"}}
+    view = await database_sync_to_async(check_set_config)(alice, notebook.pk, config=config)
+    key = view["environment"]["python"]["wanted"]["key"]
+
+    def built() -> bool:
+        celery_worker.check_alive()
+        return Environment.objects.filter(key=key, state="ready").exists()
+
+    await database_sync_to_async(wait_until)(built, timeout=180, what="the environment to build")
+    client = NotebookClient(notebook.pk, token=alice_token)
+    snapshot = await client.connect()
+    cell_id = snapshot["notebook"]["cells"][0]["id"]
+    source = "import os, sys, quire_demo\nprint(quire_demo.GREETING, os.environ['STAGE'], sys.prefix.rsplit('/', 1)[-1])"
+    await client.reply(await client.send("update_cell", cell_id=cell_id, source=source))
+    await client.reply(await client.send("run_cell", cell_id=cell_id))
+    done = await client.until(lambda e: e["type"] == "cell_status" and e["state"] in ("done", "error"), timeout=90)
+    assert done["state"] == "done", client.seen
+    text = "".join(e["output"].get("text", "") for e in client.seen if e["type"] == "output")
+    assert text == f"page {version} test {key}\n"
+    assert not [e for e in client.seen if e["type"] == "environment_notice"]
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
