@@ -88,7 +88,8 @@ async def test_idle_kernels_are_culled_but_busy_ones_are_not(alice, alice_token,
     await client.until(lambda e: e["type"] == "cell_status" and e["state"] == "running", timeout=20)
     assert await database_sync_to_async(do_cull_idle_sessions)() == 0
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "idle", timeout=20)
-    assert await database_sync_to_async(do_cull_idle_sessions)() == 1
+    # Celery beat culls every 30 s as well, so it may have got there first.
+    assert await database_sync_to_async(do_cull_idle_sessions)() in (0, 1)
     stopped = await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=20)
     assert stopped["reason"] == "idle"
     await client.close()
