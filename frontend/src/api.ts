@@ -1,17 +1,30 @@
 /** The REST calls the pages make, typed; session-authenticated with Django's CSRF header. */
 import { csrfToken } from './lib/cookies';
-import type { Cell } from './protocol';
+import type { Cell, Language, Role } from './protocol';
 
 export interface NotebookSummary {
   id: number;
   title: string;
   owner: string;
+  team?: string | null;
+  revision?: number;
+  created_at?: string;
   updated_at: string;
+  role?: Role | null;
 }
 
 export interface NotebookList {
   results: NotebookSummary[];
   count: number;
+  next?: string | null;
+  previous?: string | null;
+}
+
+export interface ForkOrigin {
+  notebook_id: number;
+  notebook_title: string | null;
+  version: number;
+  readable?: boolean;
 }
 
 export interface NotebookDetail {
@@ -20,12 +33,88 @@ export interface NotebookDetail {
   revision: number;
   cells: Cell[];
   config: Record<string, unknown>;
+  role?: Role;
+  forked_from?: ForkOrigin | null;
+  head_version?: number | null;
 }
+
+export interface Version {
+  number: number;
+  author: string;
+  message: string;
+  created_at: string;
+  content_hash: string;
+  parent: number | null;
+}
+
+export type DiffChange = 'added' | 'removed' | 'moved' | 'source' | 'outputs' | 'metadata' | 'unchanged';
+
+export interface DiffCell {
+  cell_id: string;
+  change: DiffChange;
+  changes?: string[];
+  from_index: number | null;
+  to_index: number | null;
+  from_source: string | null;
+  to_source: string | null;
+  from_language?: Language | null;
+  to_language?: Language | null;
+}
+
+export interface NotebookDiff {
+  cells: DiffCell[];
+  config_changed: boolean;
+  config: { from: unknown; to: unknown };
+}
+
+export interface Fork {
+  id: number;
+  title: string;
+  owner: string;
+  version: number;
+}
+
+export interface Grant {
+  id: number;
+  user: string | null;
+  team: string | null;
+  role: Role;
+}
+
+export interface Team {
+  name: string;
+  slug: string;
+  members: unknown[];
+}
+
+export interface Me {
+  id: number;
+  username: string;
+  is_staff: boolean;
+}
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  prefix?: string;
+  created_at: string;
+  last_used_at?: string | null;
+  /** Only in the reply that created it. */
+  key?: string;
+}
+
+export interface QuotaReport {
+  limits: Record<string, number | null>;
+  usage: Record<string, number>;
+}
+
+export type ListFilter = 'all' | 'mine' | 'shared' | 'team';
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly body: unknown = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -36,33 +125,96 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const isForm = typeof FormData !== 'undefined' && body instanceof FormData;
+  if (body !== undefined && !isForm) headers['Content-Type'] = 'application/json';
   if (!SAFE_METHODS.has(method)) headers['X-CSRFToken'] = csrfToken();
   const response = await fetch(url, {
     method,
     headers,
     credentials: 'same-origin',
-    body: body === undefined ? null : JSON.stringify(body),
+    body: body === undefined ? null : isForm ? body : JSON.stringify(body),
   });
-  if (!response.ok) throw new ApiError(response.status, await errorMessage(response));
+  if (!response.ok) {
+    const { message, data } = await errorOf(response);
+    throw new ApiError(response.status, message, data);
+  }
+  if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
 
-/** DRF puts its reason in "detail"; fall back to the status line. */
-async function errorMessage(response: Response): Promise<string> {
+/** DRF puts its reason in "detail" (or per field); fall back to the status line. */
+async function errorOf(response: Response): Promise<{ message: string; data: unknown }> {
+  let data: unknown = null;
   try {
-    const data: unknown = await response.json();
-    if (typeof data === 'object' && data !== null && 'detail' in data && typeof data.detail === 'string') {
-      return data.detail;
-    }
+    data = await response.json();
   } catch {
     // Not JSON: the status says enough.
   }
-  return `${response.status} ${response.statusText}`.trim();
+  if (typeof data === 'object' && data !== null) {
+    const record = data as Record<string, unknown>;
+    if (typeof record.detail === 'string') return { message: record.detail, data };
+    const first = Object.entries(record).find(([, value]) => typeof value === 'string' || Array.isArray(value));
+    if (first) return { message: `${first[0]}: ${Array.isArray(first[1]) ? first[1].join(' ') : String(first[1])}`, data };
+  }
+  return { message: `${response.status} ${response.statusText}`.trim(), data };
+}
+
+const nb = (id: number): string => `/api/notebooks/${id}/`;
+
+/** The URL of the notebooks list for a search, filter and team. */
+export function notebooksUrl(query: { q?: string; filter?: ListFilter; team?: string } = {}): string {
+  const params = new URLSearchParams();
+  if (query.q) params.set('q', query.q);
+  if (query.filter && query.filter !== 'all') params.set('filter', query.filter);
+  if (query.filter === 'team' && query.team) params.set('team', query.team);
+  const search = params.toString();
+  return `/api/notebooks/${search ? `?${search}` : ''}`;
+}
+
+export function exportUrl(id: number, version?: number): string {
+  return `${nb(id)}export/${version === undefined ? '' : `?version=${version}`}`;
 }
 
 export const api = {
-  listNotebooks: () => request<NotebookList>('GET', '/api/notebooks/'),
-  createNotebook: (title: string) => request<NotebookSummary>('POST', '/api/notebooks/', { title }),
-  getNotebook: (id: number) => request<NotebookDetail>('GET', `/api/notebooks/${id}/`),
+  listNotebooks: (query: { q?: string; filter?: ListFilter; team?: string } = {}) => request<NotebookList>('GET', notebooksUrl(query)),
+  createNotebook: (title: string, team?: string) =>
+    request<NotebookSummary>('POST', '/api/notebooks/', team ? { title, team } : { title }),
+  getNotebook: (id: number) => request<NotebookDetail>('GET', nb(id)),
+  renameNotebook: (id: number, title: string) => request<NotebookSummary>('PATCH', nb(id), { title }),
+  deleteNotebook: (id: number) => request<void>('DELETE', nb(id)),
+  importNotebook: (file: File, team?: string) => {
+    const form = new FormData();
+    form.append('file', file);
+    if (team) form.append('team', team);
+    return request<NotebookSummary>('POST', '/api/notebooks/import/', form);
+  },
+
+  listVersions: (id: number) => request<Version[]>('GET', `${nb(id)}versions/`),
+  saveVersion: (id: number, message: string) =>
+    request<Version | { unchanged: true; version: Version }>('POST', `${nb(id)}versions/`, { message }),
+  diff: (id: number, from: number | 'draft', to: number | 'draft') =>
+    request<NotebookDiff>('GET', `${nb(id)}diff/?from=${from}&to=${to}`),
+  restoreVersion: (id: number, number: number) =>
+    request<{ revision: number; version: Version }>('POST', `${nb(id)}versions/${number}/restore/`),
+  forkVersion: (id: number, number: number, title?: string) =>
+    request<NotebookSummary>('POST', `${nb(id)}versions/${number}/fork/`, title ? { title } : {}),
+  listForks: (id: number) => request<Fork[]>('GET', `${nb(id)}forks/`),
+
+  listGrants: (id: number) => request<Grant[]>('GET', `${nb(id)}grants/`),
+  addGrant: (id: number, who: { user: string } | { team: string }, role: Role) =>
+    request<Grant>('POST', `${nb(id)}grants/`, { ...who, role }),
+  changeGrant: (id: number, grantId: number, role: Role) => request<Grant>('PATCH', `${nb(id)}grants/${grantId}/`, { role }),
+  removeGrant: (id: number, grantId: number) => request<void>('DELETE', `${nb(id)}grants/${grantId}/`),
+
+  me: () => request<Me>('GET', '/api/me/'),
+  quota: () => request<QuotaReport>('GET', '/api/me/quota/'),
+  listTokens: () => request<ApiToken[] | { results: ApiToken[] }>('GET', '/api/tokens/'),
+  createToken: (name: string) => request<ApiToken>('POST', '/api/tokens/', { name }),
+  deleteToken: (id: number) => request<void>('DELETE', `/api/tokens/${id}/`),
+  listTeams: () => request<Team[] | { results: Team[] }>('GET', '/api/teams/'),
 };
+
+/** Lists come bare or paginated, depending on the endpoint; callers want the items. */
+export function itemsOf<T>(list: T[] | { results: T[] }): T[] {
+  return Array.isArray(list) ? list : list.results;
+}

@@ -3,6 +3,7 @@ import './styles.css';
 import { TopBar } from './components/TopBar';
 import { NotebookList } from './components/NotebookList';
 import { NotebookPage } from './components/NotebookPage';
+import { ProfilePage } from './components/ProfilePage';
 import { createLazyEditor, loadMonaco } from './editor/lazyEditor';
 import { h } from './lib/dom';
 
@@ -16,6 +17,10 @@ function mount(): void {
     const list = new NotebookList();
     app.append(list.element);
     void list.load();
+  } else if (page === 'profile') {
+    const profile = new ProfilePage();
+    app.append(profile.element);
+    void profile.load();
   } else if (page === 'notebook' && notebookId && /^\d+$/.test(notebookId)) {
     const notebook = new NotebookPage({ notebookId: Number(notebookId), createEditor: createLazyEditor });
     app.append(notebook.element);

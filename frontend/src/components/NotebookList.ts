@@ -1,16 +1,27 @@
-/** The notebook list page: the notebooks one can open, and a form to start a new one. */
-import { api, type NotebookList as NotebookListData, type NotebookSummary } from '../api';
+/** The notebook list page: mine, shared with me, or a team's; search; a new notebook; import an .ipynb. */
+import { api, itemsOf, type ListFilter, type NotebookList as NotebookListData, type NotebookSummary, type Team } from '../api';
 import { h } from '../lib/dom';
 
 export interface NotebookListOptions {
-  listNotebooks?: () => Promise<NotebookListData>;
-  createNotebook?: (title: string) => Promise<Pick<NotebookSummary, 'id'>>;
+  listNotebooks?: (query: { q?: string; filter?: ListFilter; team?: string }) => Promise<NotebookListData>;
+  createNotebook?: (title: string, team?: string) => Promise<Pick<NotebookSummary, 'id'>>;
+  importNotebook?: (file: File, team?: string) => Promise<Pick<NotebookSummary, 'id'>>;
+  listTeams?: () => Promise<Team[]>;
   navigate?: (url: string) => void;
 }
 
 export function notebookUrl(id: number): string {
   return `/notebooks/${id}/`;
 }
+
+const FILTERS: ReadonlyArray<readonly [ListFilter, string]> = [
+  ['all', 'All'],
+  ['mine', 'Mine'],
+  ['shared', 'Shared with me'],
+  ['team', 'Team'],
+];
+
+const SEARCH_DELAY_MS = 250;
 
 export class NotebookList {
   readonly element: HTMLElement;
@@ -21,34 +32,98 @@ export class NotebookList {
     attrs: { type: 'text', name: 'title', placeholder: 'Untitled notebook', 'aria-label': 'New notebook title', maxlength: '200' },
   });
   private readonly createButton = h('button', { className: 'button primary', testId: 'new-notebook', text: 'New notebook', attrs: { type: 'submit' } });
+  private readonly fileInput = h('input', { testId: 'import-file', attrs: { type: 'file', accept: '.ipynb,application/x-ipynb+json', 'aria-label': 'Import an .ipynb file' } });
+  private readonly importButton = h('button', { className: 'button', testId: 'import-notebook', text: 'Import .ipynb…', attrs: { type: 'button' } });
+  private readonly search = h('input', { testId: 'notebook-search', attrs: { type: 'search', placeholder: 'Search titles', 'aria-label': 'Search notebooks' } });
+  private readonly teamSelect = h('select', { testId: 'team-select', attrs: { 'aria-label': 'Team' } });
+  private readonly filterButtons: HTMLButtonElement[];
   private readonly formError = h('p', { className: 'form-error', attrs: { role: 'alert' } });
-  private readonly listNotebooks: () => Promise<NotebookListData>;
-  private readonly createNotebook: (title: string) => Promise<Pick<NotebookSummary, 'id'>>;
-  private readonly navigate: (url: string) => void;
+  private readonly options: Required<NotebookListOptions>;
+  private filter: ListFilter = 'all';
+  private searchTimer: ReturnType<typeof setTimeout> | null = null;
+  private loadCount = 0;
 
   constructor(options: NotebookListOptions = {}) {
-    this.listNotebooks = options.listNotebooks ?? api.listNotebooks;
-    this.createNotebook = options.createNotebook ?? api.createNotebook;
-    this.navigate = options.navigate ?? ((url) => window.location.assign(url));
+    this.options = {
+      listNotebooks: options.listNotebooks ?? api.listNotebooks,
+      createNotebook: options.createNotebook ?? api.createNotebook,
+      importNotebook: options.importNotebook ?? api.importNotebook,
+      listTeams: options.listTeams ?? (async () => itemsOf(await api.listTeams())),
+      navigate: options.navigate ?? ((url) => window.location.assign(url)),
+    };
     this.formError.hidden = true;
+    this.fileInput.hidden = true;
+    this.teamSelect.hidden = true;
 
-    const form = h('form', { className: 'new-notebook' }, this.titleInput, this.createButton, this.formError);
+    const form = h('form', { className: 'new-notebook' }, this.titleInput, this.createButton, this.importButton, this.fileInput, this.formError);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       void this.create();
     });
-    this.element = h('main', { className: 'notebook-list-page' }, h('h1', { text: 'Notebooks' }), form, this.status, this.list);
+    this.importButton.addEventListener('click', () => this.fileInput.click());
+    this.fileInput.addEventListener('change', () => void this.importFile());
+
+    this.filterButtons = FILTERS.map(([filter, label]) => {
+      const button = h('button', { className: 'button filter', text: label, dataset: { filter }, attrs: { type: 'button', 'aria-pressed': String(filter === 'all') } });
+      button.dataset.testid = `filter-${filter}`;
+      button.addEventListener('click', () => this.setFilter(filter));
+      return button;
+    });
+    this.search.addEventListener('input', () => {
+      if (this.searchTimer !== null) clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => void this.load(), SEARCH_DELAY_MS);
+    });
+    this.teamSelect.addEventListener('change', () => void this.load());
+
+    this.element = h(
+      'main',
+      { className: 'notebook-list-page' },
+      h('div', { className: 'page-heading' }, h('h1', { text: 'Notebooks' })),
+      form,
+      h('div', { className: 'list-controls' }, h('div', { className: 'filters', attrs: { role: 'group', 'aria-label': 'Which notebooks' } }, ...this.filterButtons), this.teamSelect, this.search),
+      this.status,
+      this.list,
+    );
   }
 
   async load(): Promise<void> {
+    const mine = ++this.loadCount;
     try {
-      const { results, count } = await this.listNotebooks();
+      const query = { q: this.search.value.trim(), filter: this.filter, team: this.teamSelect.value };
+      const { results, count } = await this.options.listNotebooks(query);
+      if (mine !== this.loadCount) return; // a newer search overtook this one
       this.list.replaceChildren(...results.map(NotebookListItem));
-      this.status.textContent = count === 0 ? 'No notebooks yet.' : count > results.length ? `Showing ${results.length} of ${count}.` : '';
+      this.status.textContent =
+        count === 0
+          ? query.q || this.filter !== 'all'
+            ? 'No notebooks match.'
+            : 'No notebooks yet.'
+          : count > results.length
+            ? `Showing ${results.length} of ${count}.`
+            : '';
     } catch (error) {
       this.status.textContent = `Could not load notebooks: ${(error as Error).message}`;
     }
     this.status.hidden = this.status.textContent === '';
+  }
+
+  private async setFilter(filter: ListFilter): Promise<void> {
+    this.filter = filter;
+    for (const button of this.filterButtons) button.setAttribute('aria-pressed', String(button.dataset.filter === filter));
+    if (filter === 'team' && this.teamSelect.options.length === 0) {
+      try {
+        const teams = await this.options.listTeams();
+        this.teamSelect.replaceChildren(...teams.map((team) => h('option', { text: team.name, attrs: { value: team.slug } })));
+      } catch {
+        // Without the team list, "Team" lists every team notebook one can read.
+      }
+    }
+    this.teamSelect.hidden = filter !== 'team' || this.teamSelect.options.length === 0;
+    await this.load();
+  }
+
+  private currentTeam(): string | undefined {
+    return this.filter === 'team' && this.teamSelect.value ? this.teamSelect.value : undefined;
   }
 
   private async create(): Promise<void> {
@@ -56,13 +131,35 @@ export class NotebookList {
     this.createButton.disabled = true;
     this.formError.hidden = true;
     try {
-      const notebook = await this.createNotebook(title);
-      this.navigate(notebookUrl(notebook.id));
+      const team = this.currentTeam();
+      const notebook = team ? await this.options.createNotebook(title, team) : await this.options.createNotebook(title);
+      this.options.navigate(notebookUrl(notebook.id));
     } catch (error) {
-      this.formError.textContent = `Could not create the notebook: ${(error as Error).message}`;
-      this.formError.hidden = false;
+      this.showError(`Could not create the notebook: ${(error as Error).message}`);
       this.createButton.disabled = false;
     }
+  }
+
+  private async importFile(): Promise<void> {
+    const file = this.fileInput.files?.[0];
+    if (!file) return;
+    this.importButton.disabled = true;
+    this.formError.hidden = true;
+    try {
+      const team = this.currentTeam();
+      const notebook = team ? await this.options.importNotebook(file, team) : await this.options.importNotebook(file);
+      this.options.navigate(notebookUrl(notebook.id));
+    } catch (error) {
+      this.showError(`Could not import ${file.name}: ${(error as Error).message}`);
+    } finally {
+      this.importButton.disabled = false;
+      this.fileInput.value = '';
+    }
+  }
+
+  private showError(text: string): void {
+    this.formError.textContent = text;
+    this.formError.hidden = false;
   }
 }
 
@@ -72,7 +169,8 @@ function NotebookListItem(notebook: NotebookSummary): HTMLElement {
     'li',
     {},
     h('a', { testId: 'notebook-link', text: notebook.title || 'Untitled notebook', attrs: { href: notebookUrl(notebook.id) } }),
-    h('span', { className: 'notebook-meta', text: notebook.owner }),
+    h('span', { className: 'notebook-meta', text: notebook.team ? `${notebook.owner} · ${notebook.team}` : notebook.owner }),
+    notebook.role && h('span', { className: `role-badge role-${notebook.role}`, text: notebook.role }),
     h('time', {
       className: 'notebook-meta',
       text: Number.isNaN(updated.getTime()) ? '' : updated.toLocaleString(),

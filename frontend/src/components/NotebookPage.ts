@@ -7,8 +7,10 @@ import { type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { ConnectionBanner } from './ConnectionBanner';
+import { type HistoryApi, HistoryPanel } from './HistoryPanel';
 import { KernelStatus } from './KernelStatus';
 import { PresenceList } from './PresenceList';
+import { type ShareApi, ShareDialog } from './ShareDialog';
 import { SymbolTable, scopeFromCells } from './SymbolTable';
 import { TaskList } from './TaskList';
 
@@ -17,8 +19,8 @@ export interface NotebookPageOptions {
   client?: NotebookClient;
   loadNotebook?: (id: number) => Promise<NotebookDetail>;
   createEditor?: CellEditorFactory;
-  /** Extra header controls (versions, sharing), given the page once it exists. */
-  extensions?: (page: NotebookPage) => HTMLElement[];
+  historyApi?: HistoryApi;
+  shareApi?: ShareApi;
 }
 
 const NOTICE_MS = 8000;
@@ -45,6 +47,13 @@ export class NotebookPage {
     (cellId) => this.select(cellId, { scroll: true }),
   );
   private readonly symbols = new SymbolTable();
+  private readonly history: HistoryPanel;
+  private readonly share: ShareDialog;
+  private readonly origin = h('span', { className: 'origin-note muted', testId: 'origin-note' });
+  private readonly historyButton = this.toolButton('History', 'open-history', 'Versions, diffs, restore and forks', () => this.history.drawer.toggle());
+  private readonly saveVersionButton = this.toolButton('Save version', 'open-save-version', 'Save the notebook as a new version', () => this.history.openToSave());
+  private readonly shareButton = this.toolButton('Share', 'open-share', 'Share with people and teams', () => this.share.drawer.toggle());
+  private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly keys = new CommandKeys();
@@ -61,6 +70,15 @@ export class NotebookPage {
     this.createEditor = options.createEditor;
     this.notice.hidden = true;
     this.banner.set(this.client.connection);
+    this.history = new HistoryPanel({
+      notebookId: options.notebookId,
+      ...(options.historyApi && { api: options.historyApi }),
+      permissions: () => this.model.permissions,
+      origin: () => this.detail?.forked_from ?? null,
+      notify: (text) => this.showNotice(text),
+    });
+    this.share = new ShareDialog(options.notebookId, options.shareApi ? { api: options.shareApi } : {});
+    this.origin.hidden = true;
 
     this.element = h(
       'main',
@@ -72,8 +90,11 @@ export class NotebookPage {
         this.title,
         this.kernelStatus.element,
         this.presence.element,
+        this.origin,
         h('span', { className: 'spacer' }),
-        ...(options.extensions?.(this) ?? []),
+        this.saveVersionButton,
+        this.historyButton,
+        this.shareButton,
       ),
       h(
         'div',
@@ -86,6 +107,8 @@ export class NotebookPage {
       ),
       this.notice,
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
+      this.history.element,
+      this.share.element,
     );
     this.element.addEventListener('keydown', (event) => this.commandKey(event));
 
@@ -112,6 +135,7 @@ export class NotebookPage {
     this.client.connect();
     this.loadNotebook().then(
       (notebook) => {
+        this.loaded(notebook);
         if (!this.snapshotSeen) this.model.load(notebook);
       },
       (error: unknown) => {
@@ -147,6 +171,7 @@ export class NotebookPage {
   async reload(): Promise<void> {
     try {
       const notebook = await this.loadNotebook();
+      this.loaded(notebook);
       this.model.load(notebook);
     } catch (error) {
       this.showNotice(`Could not reload the notebook: ${(error as Error).message}`);
@@ -157,6 +182,22 @@ export class NotebookPage {
   cellLabel(cellId: string): string {
     const index = this.model.cells.findIndex((cell) => cell.id === cellId);
     return index < 0 ? 'a deleted cell' : `Cell ${index + 1}`;
+  }
+
+  /** Notes what only the REST view tells: where the notebook was forked from. */
+  private loaded(notebook: NotebookDetail): void {
+    this.detail = notebook;
+    const origin = notebook.forked_from;
+    this.origin.hidden = !origin;
+    if (!origin) return;
+    const title = origin.notebook_title ?? 'another notebook';
+    this.origin.replaceChildren(
+      'forked from ',
+      origin.notebook_title === null || origin.readable === false
+        ? title
+        : h('a', { text: title, attrs: { href: `/notebooks/${origin.notebook_id}/` } }),
+      ` v${origin.version}`,
+    );
   }
 
   private loadNotebook(): Promise<NotebookDetail> {
@@ -308,6 +349,8 @@ export class NotebookPage {
     const { canRun, canEdit } = this.model.permissions;
     this.addCellButton.hidden = !canEdit;
     for (const button of [this.runAllButton, this.runStaleButton, this.interruptButton, this.restartButton]) button.hidden = !canRun;
+    this.saveVersionButton.hidden = !canEdit;
+    this.shareButton.hidden = this.model.you?.role !== 'owner';
     this.element.classList.toggle('read-only', !canEdit);
   }
 

@@ -21,7 +21,7 @@ function SignOutForm(username: string): HTMLElement {
   const form = h(
     'form',
     { className: 'sign-out', attrs: { method: 'post', action: '/accounts/logout/' } },
-    h('span', { className: 'username', testId: 'username', text: username }),
+    h('a', { className: 'username', testId: 'username', text: username, attrs: { href: '/profile/', title: 'Profile, API tokens and quota' } }),
     token,
     h('button', { className: 'button', testId: 'sign-out', text: 'Sign out', attrs: { type: 'submit' } }),
   );

@@ -1,0 +1,153 @@
+/** The profile page: who you are, your API tokens (a new key is shown once), and your quota limits and use. */
+import { type ApiToken, type Me, type QuotaReport, api, itemsOf } from '../api';
+import { h } from '../lib/dom';
+
+export interface ProfileApi {
+  me(): Promise<Me>;
+  quota(): Promise<QuotaReport>;
+  listTokens(): Promise<ApiToken[] | { results: ApiToken[] }>;
+  createToken(name: string): Promise<ApiToken>;
+  deleteToken(id: number): Promise<void>;
+}
+
+/** "kernel_memory_bytes" → "Kernel memory"; byte counts in MiB/GiB. */
+export function quotaLabel(key: string): string {
+  const words = key.replace(/_(bytes|mb|gb)$/i, '').replace(/^max_/, '').replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+export function quotaValue(key: string, value: number | null | undefined): string {
+  if (value === null || value === undefined) return 'unlimited';
+  if (/_bytes$/.test(key)) {
+    const gib = value / 2 ** 30;
+    return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${Math.round(value / 2 ** 20)} MiB`;
+  }
+  return String(value);
+}
+
+export class ProfilePage {
+  readonly element: HTMLElement;
+  private readonly who = h('p', { className: 'muted', testId: 'profile-user' });
+  private readonly quotaTable = h('tbody', { testId: 'quota-rows' });
+  private readonly tokenList = h('ul', { className: 'token-list', testId: 'token-list' });
+  private readonly tokenName = h('input', { testId: 'token-name', attrs: { type: 'text', placeholder: 'Token name, e.g. "CI"', 'aria-label': 'Token name', maxlength: '100' } });
+  private readonly newKey = h('div', { className: 'new-key', testId: 'new-token-key', attrs: { role: 'status' } });
+  private readonly error = h('p', { className: 'form-error', attrs: { role: 'alert' } });
+  private readonly api: ProfileApi;
+
+  constructor(options: { api?: ProfileApi } = {}) {
+    this.api = options.api ?? api;
+    this.newKey.hidden = true;
+    this.error.hidden = true;
+    const form = h('form', { className: 'new-token' }, this.tokenName, h('button', { className: 'button primary', testId: 'create-token', text: 'Create token', attrs: { type: 'submit' } }));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.createToken();
+    });
+    this.element = h(
+      'main',
+      { className: 'profile-page' },
+      h('h1', { text: 'Profile' }),
+      this.who,
+      h('section', { className: 'panel' }, h('h2', { text: 'Quota' }), h('table', { className: 'quota-table' }, h('thead', {}, h('tr', {}, h('th', { text: 'Resource' }), h('th', { text: 'In use' }), h('th', { text: 'Limit' }))), this.quotaTable)),
+      h(
+        'section',
+        { className: 'panel' },
+        h('h2', { text: 'API tokens' }),
+        h('p', { className: 'muted', text: 'Tokens let scripts use the API as you (Authorization: Token <key>).' }),
+        form,
+        this.newKey,
+        this.error,
+        this.tokenList,
+      ),
+    );
+  }
+
+  async load(): Promise<void> {
+    await Promise.all([this.loadMe(), this.loadQuota(), this.loadTokens()]);
+  }
+
+  private async loadMe(): Promise<void> {
+    try {
+      const me = await this.api.me();
+      this.who.textContent = `Signed in as ${me.username}${me.is_staff ? ' (site admin)' : ''}.`;
+    } catch (error) {
+      this.who.textContent = `Could not load your account: ${(error as Error).message}`;
+    }
+  }
+
+  private async loadQuota(): Promise<void> {
+    try {
+      const report = await this.api.quota();
+      const keys = [...new Set([...Object.keys(report.limits), ...Object.keys(report.usage)])];
+      this.quotaTable.replaceChildren(
+        ...keys.map((key) => {
+          const usageKey = Object.keys(report.usage).find((u) => key === u || key === `max_${u}` || key.replace(/^max_/, '') === u);
+          const used = usageKey === undefined ? undefined : report.usage[usageKey];
+          return h(
+            'tr',
+            { dataset: { quota: key } },
+            h('th', { text: quotaLabel(key), attrs: { scope: 'row' } }),
+            h('td', { text: used === undefined ? '—' : quotaValue(key, used) }),
+            h('td', { text: key in report.limits ? quotaValue(key, report.limits[key]) : '—' }),
+          );
+        }),
+      );
+    } catch (error) {
+      this.quotaTable.replaceChildren(h('tr', {}, h('td', { attrs: { colspan: '3' }, text: `Could not load your quota: ${(error as Error).message}` })));
+    }
+  }
+
+  private async loadTokens(): Promise<void> {
+    try {
+      const tokens = itemsOf(await this.api.listTokens());
+      this.tokenList.replaceChildren(
+        ...(tokens.length === 0
+          ? [h('li', { className: 'muted', text: 'No tokens.' })]
+          : tokens.map((token) => {
+              const revoke = h('button', { className: 'button small danger', testId: 'delete-token', text: 'Revoke', attrs: { type: 'button' } });
+              revoke.addEventListener('click', () => void this.deleteToken(token));
+              return h(
+                'li',
+                { className: 'token', testId: 'token' },
+                h('strong', { text: token.name }),
+                token.prefix && h('code', { text: `${token.prefix}…` }),
+                h('span', { className: 'muted', text: token.last_used_at ? `last used ${new Date(token.last_used_at).toLocaleString()}` : 'never used' }),
+                revoke,
+              );
+            })),
+      );
+    } catch (error) {
+      this.tokenList.replaceChildren(h('li', { className: 'form-error', text: `Could not load your tokens: ${(error as Error).message}` }));
+    }
+  }
+
+  private async createToken(): Promise<void> {
+    const name = this.tokenName.value.trim();
+    if (!name) return;
+    this.error.hidden = true;
+    try {
+      const token = await this.api.createToken(name);
+      this.tokenName.value = '';
+      this.newKey.replaceChildren(
+        h('p', { text: 'Copy this key now: it will not be shown again.' }),
+        h('code', { className: 'token-key', text: token.key ?? '' }),
+      );
+      this.newKey.hidden = false;
+      await this.loadTokens();
+    } catch (error) {
+      this.error.textContent = `Could not create the token: ${(error as Error).message}`;
+      this.error.hidden = false;
+    }
+  }
+
+  private async deleteToken(token: ApiToken): Promise<void> {
+    try {
+      await this.api.deleteToken(token.id);
+    } catch (error) {
+      this.error.textContent = `Could not revoke the token: ${(error as Error).message}`;
+      this.error.hidden = false;
+    }
+    await this.loadTokens();
+  }
+}
