@@ -41,8 +41,9 @@ def _stable_ids(old: list[str], new: list[str]) -> set[str]:
 
 def _entry(cell_id: str, changes: list[str], before: dict[str, Any] | None, after: dict[str, Any] | None,
            from_index: int | None, to_index: int | None) -> dict[str, Any]:
-    # One headline change for simple clients, every change in "changes"; content beats position.
-    order = ("added", "removed", "source", "language", "outputs", "metadata", "moved")
+    # One headline change for simple clients, every change in "changes"; content beats position. A
+    # metadata-only change has no headline of its own (the API promises six), only its entry in "changes".
+    order = ("added", "removed", "source", "language", "outputs", "moved")
     headline = next((c for c in order if c in changes), "unchanged")
     entry: dict[str, Any] = {
         "cell_id": cell_id,

@@ -98,7 +98,7 @@ class RestoredSerializer(serializers.Serializer):
 
 class DiffCellSerializer(serializers.Serializer):
     cell_id = serializers.CharField()
-    change = serializers.ChoiceField(choices=["added", "removed", "moved", "source", "outputs", "metadata", "unchanged"])
+    change = serializers.ChoiceField(choices=["added", "removed", "moved", "source", "outputs", "unchanged"])
     changes = serializers.ListField(child=serializers.CharField())
     from_index = serializers.IntegerField(allow_null=True)
     to_index = serializers.IntegerField(allow_null=True)

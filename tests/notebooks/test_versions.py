@@ -161,3 +161,15 @@ def test_fork_copies_a_version_into_a_new_private_notebook(shared_notebook, view
     check_share(viewer_vic, fork["id"], username="carol", role="viewer")
     origin = client_for(carol).get(f"/api/notebooks/{fork['id']}/").json()["forked_from"]
     assert origin["notebook_title"] is None and origin["readable"] is False
+
+
+def test_a_metadata_only_change_keeps_the_promised_headlines(shared_notebook, olga, olga_client) -> None:  # type: ignore[no-untyped-def]
+    notebook = Notebook.objects.get(pk=shared_notebook.pk)
+    cells = [{**notebook.cells[0], "metadata": {"tags": ["slow"]}}, notebook.cells[1]]
+    services.check_replace_draft(olga, notebook.pk, revision=notebook.revision, cells=cells, config={})
+    diff = olga_client.get(f"/api/notebooks/{notebook.pk}/diff/?from=1").json()
+    first = diff["cells"][0]
+    assert first["change"] == "source" and set(first["changes"]) == {"source", "metadata"}  # x = 1 -> x = 2 too
+    services.check_update_source(olga, notebook.pk, cell_id=cells[0]["id"], source="x = 1")
+    first = olga_client.get(f"/api/notebooks/{notebook.pk}/diff/?from=1").json()["cells"][0]
+    assert first["change"] == "unchanged" and first["changes"] == ["metadata"]
