@@ -24,6 +24,8 @@ from kernels import env_services, services
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
+from kernels.spark_limits import SparkQuota
+from kernels.spark_limits import clamp as clamp_spark
 from notebooks.events import publish_now
 
 log = logging.getLogger(__name__)
@@ -128,8 +130,7 @@ class KernelHost:
             await self._set_state("dead", reason="the kernel did not start")
             return
         # Before any cell: the notebook's env vars and Spark settings (its resolved jars among them).
-        if "configure" in protocol.COMMANDS:
-            await self._send({"type": "configure", "config": environment.config, "spark_caps": {}})
+        await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
         await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
 
         commands = asyncio.create_task(self._relay_commands())
@@ -144,6 +145,20 @@ class KernelHost:
             await self._set_state("stopped", reason=self.stop_reason)
         else:
             await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
+
+    async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
+        quota = SparkQuota(
+            executors=self.info.spark_executors,
+            cores=self.info.spark_cores,
+            memory_mb=self.info.spark_memory_mb,
+            # The driver lives in the kernel's sandbox: its heap must leave room under the data limit.
+            driver_memory_mb=max(256, self.info.memory_mb // 2),
+        )
+        spark_config, notes = clamp_spark(config.get("sparkConfig") or {}, quota)
+        for note in notes:
+            await publish_now(self.info.notebook_id, {"type": "notice", "level": "warning", "message": note})
+        return {**config, "sparkConfig": spark_config}
 
     async def _heartbeat(self) -> None:
         """Tell the platform this host is alive, with the kernel's resource use; stop when the session ended."""

@@ -298,6 +298,9 @@ class SessionInfo:
     cpu_seconds: int
     cell_time_limit_s: int
     network: bool
+    spark_executors: int
+    spark_cores: int
+    spark_memory_mb: int
 
 
 def load_session_for_host(session_id: str) -> SessionInfo | None:
@@ -314,6 +317,9 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         cpu_seconds=limits.cpu_seconds,
         cell_time_limit_s=limits.cell_time_limit_s,
         network=limits.network,
+        spark_executors=limits.spark_executors,
+        spark_cores=limits.spark_cores,
+        spark_memory_mb=limits.spark_memory_mb,
     )
 
 

@@ -149,3 +149,27 @@ async def test_a_browser_joining_mid_run_misses_nothing_and_sees_nothing_twice(a
     await first.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
     await first.close()
     await late.close()
+
+
+async def test_spark_settings_over_the_quota_are_clamped_and_the_user_told(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    from notebooks.configuration import check_set_config
+    from quire.quotas.models import Quota
+
+    await database_sync_to_async(Quota.objects.create)(scope="user", user=alice, spark_executors=2, spark_cores=1)
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Big Spark")
+    config = {"sparkConfig": {"spark.executor.instances": "10", "spark.master": "local[8]"}}
+    await database_sync_to_async(check_set_config)(alice, notebook.pk, config=config)
+    cell = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=cell, source="print('hi')")
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("run_cell", cell_id=cell))
+    await client.until(_finished(cell))
+    notices = sorted(e["message"] for e in client.seen if e["type"] == "notice")
+    assert notices == [
+        "spark.executor.instances lowered from 10 to 2 by your quota",
+        "spark.master lowered from local[8] to local[1] by your quota",
+    ]
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
