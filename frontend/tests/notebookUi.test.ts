@@ -5,7 +5,7 @@ import { SymbolTable, scopeFromCells } from '../src/components/SymbolTable';
 import { TableView } from '../src/components/TableView';
 import { TaskList } from '../src/components/TaskList';
 import { TruncatedText, truncate } from '../src/components/TruncatedText';
-import { renderMarkdown } from '../src/markdown';
+import { renderMarkdown } from '../src/markdownHtml';
 import { NotebookModel } from '../src/notebookModel';
 import { NotebookClient, parseServerMessage } from '../src/protocol';
 import { fakeSockets } from './support/FakeWebSocket';

@@ -1,7 +1,7 @@
 /** A text cell's Markdown and LaTeX, rendered (sanitized) once the Markdown module has loaded. */
 import { h } from '../lib/dom';
 
-type MarkdownModule = typeof import('../markdown');
+type MarkdownModule = typeof import('../markdownHtml');
 let loading: Promise<MarkdownModule> | null = null;
 
 export class MarkdownView {
@@ -15,7 +15,7 @@ export class MarkdownView {
       this.element.replaceChildren(h('p', { className: 'muted', text: 'Empty text cell. Double-click to write Markdown.' }));
       return;
     }
-    loading ??= import('../markdown');
+    loading ??= import('../markdownHtml');
     void loading.then(({ renderMarkdown }) => {
       // A later render may have overtaken this one while the module loaded.
       if (this.shown !== source) return;
