@@ -7,6 +7,7 @@ import collections
 import logging
 import os
 import queue
+import signal
 import socket
 import sys
 import threading
@@ -270,10 +271,19 @@ class KernelProcess:
             self._started_at = time.monotonic()
             self._interrupt_at = None
             GATE.begin_cell()
+        before = _own_processes()
+        hit_process_limit = False
+
+        def emit(message: protocol.Message) -> None:
+            nonlocal hit_process_limit
+            if isinstance(message, protocol.Output) and message.output.get("ename") == "BlockingIOError":
+                hit_process_limit = True
+            self.outbox.send(message)
+
         try:
             self.engine.execute(
                 exec_id=command.exec_id, cell_id=command.cell_id, language=command.language,
-                source=command.source, order=command.order, emit=self.outbox.send,
+                source=command.source, order=command.order, emit=emit,
             )
         finally:
             if os.getpid() != self.pid:
@@ -283,6 +293,42 @@ class KernelProcess:
             with self._lock:
                 GATE.end_cell()
                 self.current = None
+        if hit_process_limit:
+            _kill_strays(keep=before | {self.pid})
+
+
+def _own_processes() -> set[int]:
+    """Processes of this kernel's own (unprivileged) uid; none when running as root, where uid says nothing."""
+    uid = os.getuid()
+    if uid == 0:
+        return set()
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.add(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def _kill_strays(*, keep: set[int]) -> None:
+    """After a cell ran into the process limit (a fork bomb), kill every process of this kernel's uid that the cell
+    left behind: otherwise their forks and exits hold the limit full for a long time. Processes from before the
+    cell (a Spark driver JVM, say) are kept."""
+    if os.getuid() == 0:
+        return
+    for _ in range(200):  # a storm refills slots while it is being killed; a few sweeps end it
+        strays = _own_processes() - keep
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                continue
+        time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
