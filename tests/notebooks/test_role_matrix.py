@@ -44,6 +44,10 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     "change_role":    ("patch", "{nb}grants/{grant}/", {"role": "editor"}, (401, 404, 403, 403, 403, 200, 403, 200, 200)),
     "unshare":        ("delete", "{nb}grants/{grant}/", None, (401, 404, 403, 403, 403, 204, 403, 204, 204)),
     "audit":          ("get", "{nb}audit/", None, (401, 404, 403, 403, 403, 200, 403, 200, 200)),
+    "config":         ("get", "{nb}config/", None, (401, 404, 200, 200, 200, 200, 200, 200, 200)),
+    "set_config":     ("put", "{nb}config/", {"config": {"env": {"GREETING": "hi"}}},
+                       (401, 404, 403, 403, 200, 200, 200, 200, 200)),
+    "rebuild":        ("post", "{nb}config/rebuild/", None, (401, 404, 403, 403, 202, 202, 202, 202, 202)),
 }
 
 CASES = [
