@@ -201,7 +201,18 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return True
 
     async def notebook_event(self, message: dict[str, Any]) -> None:
-        await self._send(message["event"])
+        event = message["event"]
+        if event.get("type") in ("grants_changed", "notebook_deleted"):
+            # Access may have just been taken away: check again before relaying anything more.
+            try:
+                _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
+            except QuireError as exc:
+                await self._send({"type": "error", "req": None, "code": exc.code, "message": exc.message})
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+            await self._send({**event, "you": {"username": self.user.get_username(), "role": role.label}})
+            return
+        await self._send(event)
 
     async def _send(self, body: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"v": 1, **body}, separators=(",", ":")))

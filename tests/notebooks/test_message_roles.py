@@ -92,3 +92,24 @@ async def test_strangers_get_no_connection(text_notebook, stranger_sam) -> None:
     await client.comm.connect()
     assert (await client.next_event())["code"] == "not_found"
     assert (await client.comm.receive_output())["type"] == "websocket.close"
+
+
+async def test_losing_access_closes_the_connection(text_notebook, olga, viewer_vic, runner_rita) -> None:  # type: ignore[no-untyped-def]
+    from notebooks.models import Grant
+
+    issue = database_sync_to_async(do_issue_token)
+    vic = NotebookClient(text_notebook.pk, token=(await issue(viewer_vic, name="t")).key)
+    rita = NotebookClient(text_notebook.pk, token=(await issue(runner_rita, name="t")).key)
+    await vic.connect()
+    await rita.connect()
+    grant = await database_sync_to_async(Grant.objects.get)(notebook=text_notebook, user=viewer_vic)
+    await database_sync_to_async(sharing.check_unshare)(olga, text_notebook.pk, grant.pk)
+    error = await vic.until(lambda e: e["type"] == "error")
+    assert error["code"] == "not_found"
+    assert (await vic.comm.receive_output(timeout=10))["type"] == "websocket.close"
+    # Someone whose access stays is told their (unchanged) role, and keeps the connection.
+    changed = await rita.until(lambda e: e["type"] == "grants_changed")
+    assert changed["you"]["role"] == "runner"
+    await database_sync_to_async(services.check_delete_notebook)(olga, text_notebook.pk)
+    assert (await rita.until(lambda e: e["type"] == "error"))["code"] == "not_found"
+    await rita.close()
