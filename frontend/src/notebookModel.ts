@@ -247,6 +247,10 @@ export class NotebookModel {
         return;
       case 'ack':
       case 'error':
+      case 'config_changed':
+      case 'environment':
+      case 'environment_notice':
+      case 'notice':
         return;
     }
   }

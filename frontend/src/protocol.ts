@@ -77,6 +77,8 @@ export interface NotebookSnapshot {
   title: string;
   revision: number;
   cells: Cell[];
+  /** The cells' sources as a Yjs document (a map `sources` of Y.Text by cell id), base64. */
+  ydoc?: string;
 }
 
 export interface SymbolInfo {
@@ -98,6 +100,7 @@ export type ClientMessage = Envelope &
   (
     | { type: 'insert_cell'; index: number; cell: { language: Language; source: string } }
     | { type: 'update_cell'; cell_id: string; source: string }
+    | { type: 'edit_source'; cell_id: string; update: string }
     | { type: 'set_language'; cell_id: string; language: Language }
     | { type: 'delete_cell'; cell_id: string }
     | { type: 'move_cell'; cell_id: string; index: number }
@@ -174,27 +177,31 @@ export interface ErrorMessage {
   code: string;
   message: string;
 }
-export interface CellInsertedMessage {
+/** Any draft change may carry the Yjs update (base64) that brought the sources' document along. */
+interface CarriesYdocUpdate {
+  ydoc_update?: string;
+}
+export interface CellInsertedMessage extends CarriesYdocUpdate {
   type: 'cell_inserted';
   index: number;
   cell: Cell;
 }
-export interface CellUpdatedMessage {
+export interface CellUpdatedMessage extends CarriesYdocUpdate {
   type: 'cell_updated';
   cell_id: string;
   source: string;
   revision: number;
 }
-export interface CellLanguageMessage {
+export interface CellLanguageMessage extends CarriesYdocUpdate {
   type: 'cell_language';
   cell_id: string;
   language: Language;
 }
-export interface CellDeletedMessage {
+export interface CellDeletedMessage extends CarriesYdocUpdate {
   type: 'cell_deleted';
   cell_id: string;
 }
-export interface CellMovedMessage {
+export interface CellMovedMessage extends CarriesYdocUpdate {
   type: 'cell_moved';
   cell_id: string;
   index: number;
@@ -266,7 +273,7 @@ export interface CellSyncMessage {
   state: 'running' | 'queued';
   outputs: Output[];
 }
-export interface DraftReplacedMessage {
+export interface DraftReplacedMessage extends CarriesYdocUpdate {
   type: 'draft_replaced';
   revision: number;
 }
@@ -275,6 +282,39 @@ export interface CellResultMessage {
   cell_id: string;
   symbols: SymbolInfo[];
   stale: string[];
+}
+
+export type EnvironmentKind = 'python' | 'jvm';
+export type EnvironmentState = 'building' | 'ready' | 'failed' | 'missing';
+/** The notebook's configuration was replaced; a running kernel keeps its old environment. */
+export interface ConfigChangedMessage {
+  type: 'config_changed';
+  revision: number;
+  restart_needed: boolean;
+}
+/** An environment build's progress (at most two a second) and its outcome. */
+export interface EnvironmentMessage {
+  type: 'environment';
+  kind: EnvironmentKind;
+  key: string;
+  state: EnvironmentState;
+  log_tail: string;
+  error?: string;
+}
+/** A kernel started without its wanted environment (still building, or failed). */
+export interface EnvironmentNoticeMessage {
+  type: 'environment_notice';
+  kind: EnvironmentKind;
+  key: string;
+  state: EnvironmentState;
+  using: string;
+  message: string;
+}
+/** Something the user should know (e.g. the quota lowered a Spark setting). */
+export interface NoticeMessage {
+  type: 'notice';
+  level: string;
+  message: string;
 }
 
 export type ServerMessage =
@@ -296,7 +336,11 @@ export type ServerMessage =
   | TasksMessage
   | SparkProgressMessage
   | DraftReplacedMessage
-  | CellSyncMessage;
+  | CellSyncMessage
+  | ConfigChangedMessage
+  | EnvironmentMessage
+  | EnvironmentNoticeMessage
+  | NoticeMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -319,6 +363,14 @@ const isLanguage = oneOf(LANGUAGES);
 const isKernelState = oneOf(KERNEL_STATES);
 const isCellState = oneOf(CELL_STATES);
 const isRole = oneOf(['viewer', 'runner', 'editor', 'owner'] as const);
+const isEnvKind = oneOf(['python', 'jvm'] as const);
+const isEnvState = oneOf(['building', 'ready', 'failed', 'missing'] as const);
+const optionalString = (v: unknown): boolean => v === undefined || isString(v);
+/** Validates a message and its optional `ydoc_update`. */
+const withYdoc =
+  (check: (m: Json) => boolean) =>
+  (m: Json): boolean =>
+    optionalString(m.ydoc_update) && check(m);
 
 function isOutput(v: unknown): v is Output {
   if (!isObject(v)) return false;
@@ -365,6 +417,7 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isInt(m.notebook.revision) &&
     Array.isArray(m.notebook.cells) &&
     m.notebook.cells.every(isCell) &&
+    optionalString(m.notebook.ydoc) &&
     isObject(m.kernel) &&
     isKernelState(m.kernel.state) &&
     isObject(m.you) &&
@@ -372,11 +425,11 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isRole(m.you.role),
   ack: (m) => isInt(m.req),
   error: (m) => (m.req === null || isInt(m.req)) && isString(m.code) && isString(m.message),
-  cell_inserted: (m) => isInt(m.index) && isCell(m.cell),
-  cell_updated: (m) => isString(m.cell_id) && isString(m.source) && isInt(m.revision),
-  cell_language: (m) => isString(m.cell_id) && isLanguage(m.language),
-  cell_deleted: (m) => isString(m.cell_id),
-  cell_moved: (m) => isString(m.cell_id) && isInt(m.index),
+  cell_inserted: withYdoc((m) => isInt(m.index) && isCell(m.cell)),
+  cell_updated: withYdoc((m) => isString(m.cell_id) && isString(m.source) && isInt(m.revision)),
+  cell_language: withYdoc((m) => isString(m.cell_id) && isLanguage(m.language)),
+  cell_deleted: withYdoc((m) => isString(m.cell_id)),
+  cell_moved: withYdoc((m) => isString(m.cell_id) && isInt(m.index)),
   kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
   cell_status: (m) =>
     isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))),
@@ -394,7 +447,11 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     Array.isArray(m.jobs) &&
     m.jobs.every(isSparkJob) &&
     (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)),
-  draft_replaced: (m) => isInt(m.revision),
+  draft_replaced: withYdoc((m) => isInt(m.revision)),
+  config_changed: (m) => isInt(m.revision) && typeof m.restart_needed === 'boolean',
+  environment: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.log_tail) && optionalString(m.error),
+  environment_notice: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.using) && isString(m.message),
+  notice: (m) => isString(m.level) && isString(m.message),
   cell_sync: (m) => isString(m.cell_id) && (m.state === 'running' || m.state === 'queued') && Array.isArray(m.outputs) && m.outputs.every(isOutput),
 };
 
@@ -621,8 +678,13 @@ export class NotebookClient {
   insertCell(index: number, cell: { language: Language; source: string }): SentRequest {
     return this.send({ type: 'insert_cell', index, cell });
   }
+  /** Replaces a cell's whole source (scripts, programmatic changes); typing goes through editSource. */
   updateCell(cellId: string, source: string): SentRequest {
     return this.send({ type: 'update_cell', cell_id: cellId, source });
+  }
+  /** A collaborative edit: a Yjs update (base64) to the sources' document, touching this cell. */
+  editSource(cellId: string, update: string): SentRequest {
+    return this.send({ type: 'edit_source', cell_id: cellId, update });
   }
   setLanguage(cellId: string, language: Language): SentRequest {
     return this.send({ type: 'set_language', cell_id: cellId, language });

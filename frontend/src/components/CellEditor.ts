@@ -5,12 +5,15 @@
 import { h } from '../lib/dom';
 import type { Completion, ErrorPosition, Language, Signature } from '../protocol';
 import type { LineRange } from '../notebookModel';
+import { type TextChange, diffText, transformPosition } from '../lib/textChanges';
 
 export interface CellEditor {
   readonly element: HTMLElement;
   getValue(): string;
   /** Replaces the text without reporting it through onChange (it came from elsewhere). */
   setValue(source: string): void;
+  /** Applies someone else's changes in place, keeping the caret and selection where the user left them. */
+  applyRemote(changes: readonly TextChange[]): void;
   setLanguage(language: Language): void;
   setReadOnly(readOnly: boolean): void;
   /** Marks the statement being run (1-based, inclusive lines), or clears the mark. */
@@ -28,6 +31,8 @@ export interface CellEditorOptions {
   readOnly: boolean;
   /** Called on every change the user makes. */
   onChange(source: string): void;
+  /** The same changes as offsets, before onChange (collaborative editing needs where, not just what). */
+  onEdit?(changes: TextChange[]): void;
   /** Shift+Enter: run, then move to the next cell. */
   onRun(): void;
   /** Ctrl+Enter: run and stay. Defaults to onRun. */
@@ -67,8 +72,13 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
   band.hidden = true;
   fit();
 
+  // What the textarea held after the last change, to tell what the next one did.
+  let last = options.value;
   textarea.addEventListener('input', () => {
     fit();
+    const change = diffText(last, textarea.value, textarea.selectionEnd);
+    last = textarea.value;
+    if (change) options.onEdit?.([change]);
     options.onChange(textarea.value);
   });
   textarea.addEventListener('keydown', (event) => {
@@ -99,7 +109,27 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
       if (source === textarea.value) return;
       const { selectionStart, selectionEnd } = textarea;
       textarea.value = source;
+      last = source;
       textarea.setSelectionRange(Math.min(selectionStart, source.length), Math.min(selectionEnd, source.length));
+      fit();
+    },
+    applyRemote(changes) {
+      if (changes.length === 0) return;
+      const { selectionStart, selectionEnd, selectionDirection } = textarea;
+      const focused = document.activeElement === textarea;
+      let value = textarea.value;
+      for (const change of changes) {
+        value = value.slice(0, change.offset) + change.insert + value.slice(change.offset + change.deleteCount);
+      }
+      textarea.value = value;
+      last = value;
+      if (focused || selectionStart !== 0 || selectionEnd !== 0) {
+        textarea.setSelectionRange(
+          transformPosition(selectionStart, changes),
+          transformPosition(selectionEnd, changes),
+          selectionDirection ?? 'none',
+        );
+      }
       fit();
     },
     setLanguage(language) {

@@ -2,6 +2,7 @@
 import { h } from '../lib/dom';
 import type { CellRecord, Permissions } from '../notebookModel';
 import { type ErrorPosition, LANGUAGES, type Language, type Output, type SentRequest } from '../protocol';
+import type { TextChange } from '../lib/textChanges';
 import { type CellEditor, type CellEditorFactory, type EditorAssist, createTextareaEditor } from './CellEditor';
 import { MarkdownView } from './MarkdownView';
 import type { OutputContext } from './MimeView';
@@ -12,8 +13,17 @@ import { SymbolList } from './SymbolList';
 export interface CellActions {
   /** The user changed the text; recorded locally at once. */
   editSource(cellId: string, source: string): void;
-  /** Sends the text to the server (debounced by the cell). */
+  /** Sends the text to the server (debounced by the cell); only when editing is not collaborative. */
   saveSource(cellId: string, source: string): SentRequest;
+  /**
+   * Collaborative editing: records the user's changes in the shared document (which sends them);
+   * false when there is no shared document, and the cell saves its whole text instead.
+   */
+  editChanges?(cellId: string, changes: TextChange[]): boolean;
+  /** Sends the cell's collaborative edits now (before a run). */
+  flushEdits?(cellId: string): void;
+  /** True while the shared document drives the cell's text. */
+  collaborative?(): boolean;
   setLanguage(cellId: string, language: Language): SentRequest;
   /** Runs the cell; `advance` moves the selection to the next cell (Shift+Enter). */
   run(cellId: string, advance?: boolean): void;
@@ -78,6 +88,8 @@ export class CellView {
   private editingText = false;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private savesInFlight = 0;
+  /** Whether the latest change went into the shared document. */
+  private editedTogether = false;
 
   constructor(cell: CellRecord, options: CellViewOptions) {
     this.cell = cell;
@@ -100,6 +112,9 @@ export class CellView {
       language: cell.language,
       readOnly: !this.permissions.canEdit,
       onChange: (source) => this.edited(source),
+      onEdit: (changes) => {
+        this.editedTogether = this.actions.editChanges?.(this.cell.id, changes) ?? false;
+      },
       onRun: () => this.run(true),
       onRunInPlace: () => this.run(false),
       onEscape: () => this.leaveEditor(),
@@ -201,8 +216,20 @@ export class CellView {
     this.element.classList.toggle('selected', selected);
   }
 
+  /** Someone else changed the text: shown in place, the caret stays. */
+  applyRemote(changes: readonly TextChange[]): void {
+    this.editor.applyRemote(changes);
+  }
+
+  /** A new text from the shared document (e.g. after reconnecting). */
+  setText(text: string): void {
+    this.cell = { ...this.cell, source: text };
+    this.editor.setValue(text);
+  }
+
   /** Sends any text still waiting for the typing pause. */
   flush(): void {
+    this.actions.flushEdits?.(this.cell.id);
     if (this.saveTimer === null) return;
     clearTimeout(this.saveTimer);
     this.saveTimer = null;
@@ -288,6 +315,7 @@ export class CellView {
     // must not put the older text back.
     this.cell = { ...this.cell, source };
     this.actions.editSource(this.cell.id, source);
+    if (this.editedTogether) return; // the shared document sends it
     if (this.saveTimer !== null) clearTimeout(this.saveTimer);
     this.saveTimer = setTimeout(() => this.flush(), this.saveDelayMs);
   }
@@ -297,6 +325,11 @@ export class CellView {
    * an echo of an older save must not rewind what they are typing.
    */
   private syncSource(): void {
+    if (this.actions.collaborative?.()) {
+      // The shared document keeps the editor current; this only catches up after a reload.
+      if (this.saveTimer === null && this.editor.getValue() !== this.cell.source) this.editor.setValue(this.cell.source);
+      return;
+    }
     if (this.saveTimer === null && this.savesInFlight === 0) this.editor.setValue(this.cell.source);
   }
 

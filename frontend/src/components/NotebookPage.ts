@@ -3,7 +3,8 @@ import { api, type NotebookDetail } from '../api';
 import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
-import { type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus } from '../protocol';
+import { CollabSources } from '../collab';
+import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { ConnectionBanner } from './ConnectionBanner';
@@ -37,8 +38,14 @@ export class NotebookPage {
   private readonly presence = new PresenceList();
   private readonly notice = h('p', { className: 'notice', testId: 'notice', attrs: { role: 'alert' } });
   private readonly addCellButton = this.toolButton('+ Cell', 'add-cell', 'Add a cell at the end (B in command mode)', () => this.addCell());
-  private readonly runAllButton = this.toolButton('Run all', 'run-all', 'Run every cell, top to bottom', () => this.client.runAll());
-  private readonly runStaleButton = this.toolButton('Run stale', 'run-stale', 'Run the cells marked stale', () => this.client.runStale());
+  private readonly runAllButton = this.toolButton('Run all', 'run-all', 'Run every cell, top to bottom', () => {
+    this.flush();
+    this.client.runAll();
+  });
+  private readonly runStaleButton = this.toolButton('Run stale', 'run-stale', 'Run the cells marked stale', () => {
+    this.flush();
+    this.client.runStale();
+  });
   private readonly interruptButton = this.toolButton('Interrupt', 'interrupt', 'Interrupt the running cell (I, I)', () => this.client.interrupt());
   private readonly restartButton = this.toolButton('Restart', 'restart', 'Restart the kernel: every value is forgotten', () => this.restart());
   private readonly cellList = h('div', { className: 'cells' });
@@ -55,6 +62,9 @@ export class NotebookPage {
   private readonly shareButton = this.toolButton('Share', 'open-share', 'Share with people and teams', () => this.share.drawer.toggle());
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
+  /** The cells' sources as a shared document, once the snapshot brought one. */
+  readonly collab: CollabSources;
+  private readonly detachText = new Map<string, () => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly keys = new CommandKeys();
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -68,6 +78,10 @@ export class NotebookPage {
   constructor(private readonly options: NotebookPageOptions) {
     this.client = options.client ?? new NotebookClient({ url: notebookSocketUrl(options.notebookId) });
     this.createEditor = options.createEditor;
+    this.collab = new CollabSources({
+      send: (cellId, update) => this.client.editSource(cellId, update),
+      textChanged: (cellId, text) => this.model.editSource(cellId, text),
+    });
     this.notice.hidden = true;
     this.banner.set(this.client.connection);
     this.history = new HistoryPanel({
@@ -114,10 +128,7 @@ export class NotebookPage {
 
     this.unsubscribe.push(
       this.model.subscribe((change) => this.modelChanged(change)),
-      this.client.onAny((message) => {
-        if (message.type === 'snapshot') this.snapshotSeen = true;
-        this.model.apply(message);
-      }),
+      this.client.onAny((message) => this.receive(message)),
       this.client.on('error', (error) => {
         if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
       }),
@@ -147,14 +158,17 @@ export class NotebookPage {
   /** Sends every cell's unsent text, e.g. when the page is being left. */
   flush(): void {
     for (const view of this.views.values()) view.flush();
+    this.collab.flush();
   }
 
   dispose(): void {
     if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
     for (const stop of this.unsubscribe) stop();
+    this.collab.dispose();
     this.client.close();
     for (const view of this.views.values()) view.dispose();
     this.views.clear();
+    this.detachText.clear();
   }
 
   /** Shows a short message under the toolbar for a few seconds. */
@@ -172,7 +186,7 @@ export class NotebookPage {
     try {
       const notebook = await this.loadNotebook();
       this.loaded(notebook);
-      this.model.load(notebook);
+      this.model.load({ ...notebook, cells: this.withSharedSources(notebook.cells) });
     } catch (error) {
       this.showNotice(`Could not reload the notebook: ${(error as Error).message}`);
     }
@@ -198,6 +212,30 @@ export class NotebookPage {
         : h('a', { text: title, attrs: { href: `/notebooks/${origin.notebook_id}/` } }),
       ` v${origin.version}`,
     );
+  }
+
+  /** Applies a server message: the shared document first, so the model and editors agree on every text. */
+  private receive(message: ServerMessage): void {
+    if (message.type === 'snapshot') {
+      this.snapshotSeen = true;
+      const ydoc = message.notebook.ydoc;
+      if (ydoc) this.collab.load(ydoc);
+      else this.collab.reset();
+      this.model.apply({ ...message, notebook: { ...message.notebook, cells: this.withSharedSources(message.notebook.cells) } });
+      return;
+    }
+    if ('ydoc_update' in message && typeof message.ydoc_update === 'string') this.collab.applyUpdate(message.ydoc_update);
+    if (message.type === 'cell_updated') {
+      // The server's text may lack our edits still in flight; the document has them all.
+      this.model.apply({ ...message, source: this.collab.text(message.cell_id) ?? message.source });
+      return;
+    }
+    this.model.apply(message);
+  }
+
+  private withSharedSources(cells: Cell[]): Cell[] {
+    if (!this.collab.active) return cells;
+    return cells.map((cell) => ({ ...cell, source: this.collab.text(cell.id) ?? cell.source }));
   }
 
   private loadNotebook(): Promise<NotebookDetail> {
@@ -260,6 +298,8 @@ export class NotebookPage {
     const present = new Set(cells.map((cell) => cell.id));
     for (const [id, view] of this.views) {
       if (!present.has(id)) {
+        this.detachText.get(id)?.();
+        this.detachText.delete(id);
         view.dispose();
         this.views.delete(id);
       }
@@ -271,6 +311,7 @@ export class NotebookPage {
       } else {
         view = new CellView(cell, { actions: this.actions, permissions, ...(this.createEditor && { createEditor: this.createEditor }) });
         this.views.set(cell.id, view);
+        this.detachText.set(cell.id, this.collab.attach(cell.id, view));
         if (this.focusNextInserted && this.snapshotSeen) {
           this.focusNextInserted = false;
           const inserted = view;
@@ -472,12 +513,19 @@ export class NotebookPage {
   private readonly actions: CellActions = {
     editSource: (cellId, source) => this.model.editSource(cellId, source),
     saveSource: (cellId, source) => this.client.updateCell(cellId, source),
+    // Viewers' editors are read-only; should a change slip through, it is not sent.
+    editChanges: (cellId, changes) => this.collab.active && (!this.model.permissions.canEdit || this.collab.edit(cellId, changes)),
+    flushEdits: (cellId) => this.collab.flush(cellId),
+    collaborative: () => this.collab.active,
     setLanguage: (cellId, language) => this.client.setLanguage(cellId, language),
     run: (cellId, advance = false) => {
       if (this.model.cell(cellId)?.language !== 'text') this.client.runCell(cellId);
       if (advance) this.advanceFrom(cellId);
     },
-    runFrom: (cellId) => this.client.runFrom(cellId),
+    runFrom: (cellId) => {
+      this.flush();
+      this.client.runFrom(cellId);
+    },
     remove: (cellId) => this.client.deleteCell(cellId),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);

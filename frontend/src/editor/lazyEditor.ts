@@ -79,6 +79,7 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
     element,
     getValue: () => current.getValue(),
     setValue: (source) => current.setValue(source),
+    applyRemote: (changes) => current.applyRemote(changes),
     setLanguage(value) {
       language = value;
       current.setLanguage(value);

@@ -15,6 +15,7 @@ import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
 import type { CellEditor, CellEditorOptions, EditorAssist } from '../components/CellEditor';
 import { h } from '../lib/dom';
 import type { Completion, Language } from '../protocol';
+import { type TextChange, transformPosition } from '../lib/textChanges';
 
 const monaco = monacoApi as unknown as typeof Monaco;
 
@@ -157,8 +158,16 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
   fit();
 
   let remote = false;
-  model.onDidChangeContent(() => {
-    if (!remote) options.onChange(model.getValue());
+  model.onDidChangeContent((event) => {
+    if (remote) return;
+    if (options.onEdit) {
+      // The changes' offsets all refer to the text before the event: applied last-first, each stays valid.
+      const changes: TextChange[] = [...event.changes]
+        .sort((a, b) => b.rangeOffset - a.rangeOffset)
+        .map((change) => ({ offset: change.rangeOffset, deleteCount: change.rangeLength, insert: change.text }));
+      options.onEdit(changes);
+    }
+    options.onChange(model.getValue());
   });
   editor.onDidFocusEditorText(() => options.onFocus?.());
 
@@ -205,6 +214,34 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
         model.pushEditOperations([], [{ range: model.getFullModelRange(), text: source }], () => null);
       } finally {
         remote = false;
+      }
+    },
+    applyRemote(changes) {
+      if (changes.length === 0) return;
+      // Selections as offsets, moved through the changes by hand, so a remote insert at the caret stays after it.
+      const selections = (editor.getSelections() ?? []).map((selection) => ({
+        anchor: model.getOffsetAt(selection.getSelectionStart()),
+        head: model.getOffsetAt(selection.getPosition()),
+      }));
+      remote = true;
+      try {
+        for (const change of changes) {
+          const start = model.getPositionAt(change.offset);
+          const end = model.getPositionAt(change.offset + change.deleteCount);
+          // applyEdits keeps others' changes out of the user's undo history.
+          model.applyEdits([{ range: monaco.Range.fromPositions(start, end), text: change.insert }]);
+        }
+      } finally {
+        remote = false;
+      }
+      if (selections.length > 0) {
+        editor.setSelections(
+          selections.map(({ anchor, head }) => {
+            const a = model.getPositionAt(transformPosition(anchor, changes));
+            const b = model.getPositionAt(transformPosition(head, changes));
+            return new monaco.Selection(a.lineNumber, a.column, b.lineNumber, b.column);
+          }),
+        );
       }
     },
     setLanguage(language: Language) {

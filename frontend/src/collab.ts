@@ -1,0 +1,211 @@
+/**
+ * The cells' sources as a shared Yjs document, so people typing in one cell at once keep all their keystrokes.
+ *
+ * The server's snapshot carries the document (a map `sources` from cell id to a Y.Text). Local edits
+ * become Y.Text changes; their updates go out per cell, batched for a few milliseconds, as `edit_source`.
+ * Remote updates arrive with draft changes (`ydoc_update`); the changes they make to a cell's text reach
+ * the cell's editor as offsets, so its caret stays put.
+ */
+import * as Y from 'yjs';
+import type { TextChange } from './lib/textChanges';
+
+/** Where a cell's text is shown: told of others' changes, or of a whole new text. */
+export interface TextSink {
+  applyRemote(changes: readonly TextChange[]): void;
+  setText(text: string): void;
+}
+
+export interface CollabSourcesOptions {
+  /** Sends one cell's merged update (base64). */
+  send(cellId: string, update: string): void;
+  /** A cell's text changed because of someone else (or a new document). */
+  textChanged?(cellId: string, text: string): void;
+  batchMs?: number;
+}
+
+const REMOTE = 'remote';
+const DEFAULT_BATCH_MS = 50;
+
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
+  return btoa(binary);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** A Y.Text event's delta as changes applied in order. */
+export function deltaToChanges(delta: readonly { insert?: unknown; delete?: number; retain?: number }[]): TextChange[] {
+  const changes: TextChange[] = [];
+  let index = 0;
+  for (const op of delta) {
+    if (op.retain !== undefined) {
+      index += op.retain;
+    } else if (op.insert !== undefined) {
+      const text = typeof op.insert === 'string' ? op.insert : '';
+      changes.push({ offset: index, deleteCount: 0, insert: text });
+      index += text.length;
+    } else if (op.delete !== undefined) {
+      changes.push({ offset: index, deleteCount: op.delete, insert: '' });
+    }
+  }
+  return changes;
+}
+
+interface Pending {
+  updates: Uint8Array[];
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class CollabSources {
+  private doc: Y.Doc | null = null;
+  private readonly sinks = new Map<string, TextSink>();
+  private readonly pending = new Map<string, Pending>();
+  /** One origin object per cell, so an update's origin says which cell it belongs to. */
+  private readonly origins = new Map<string, { cellId: string }>();
+  private readonly batchMs: number;
+
+  constructor(private readonly options: CollabSourcesOptions) {
+    this.batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
+  }
+
+  /** True once a document arrived: typing then goes through it. */
+  get active(): boolean {
+    return this.doc !== null;
+  }
+
+  /** A cell's text in the document, if the document has the cell. */
+  text(cellId: string): string | undefined {
+    return this.sources()?.get(cellId)?.toString();
+  }
+
+  /** Starts afresh from the server's state (a snapshot); every shown text follows the new document. */
+  load(state: string): void {
+    // Edits not sent yet still go out: the server merges them into its document and echoes them back.
+    this.flush();
+    this.doc?.destroy();
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, fromBase64(state), REMOTE);
+    this.doc = doc;
+    const sources = doc.getMap<Y.Text>('sources');
+    sources.observeDeep((events, transaction) => this.observed(events, transaction));
+    doc.on('update', (update: Uint8Array, origin: unknown) => this.updated(update, origin));
+    for (const [cellId, sink] of this.sinks) {
+      const text = this.text(cellId);
+      if (text !== undefined) sink.setText(text);
+    }
+  }
+
+  /** Forgets the document: typing falls back to whole-source saves. */
+  reset(): void {
+    this.dropPending();
+    this.doc?.destroy();
+    this.doc = null;
+  }
+
+  /** Applies an update from the server. */
+  applyUpdate(update: string): void {
+    if (!this.doc) return;
+    try {
+      Y.applyUpdate(this.doc, fromBase64(update), REMOTE);
+    } catch (error) {
+      console.warn('Quire: ignoring a malformed document update', error);
+    }
+  }
+
+  /** Shows a cell's text in `sink` as it changes; returns the way to stop. */
+  attach(cellId: string, sink: TextSink): () => void {
+    this.sinks.set(cellId, sink);
+    return () => {
+      if (this.sinks.get(cellId) === sink) this.sinks.delete(cellId);
+    };
+  }
+
+  /** Records the user's changes to a cell; false when the document has no such cell (nothing recorded). */
+  edit(cellId: string, changes: readonly TextChange[]): boolean {
+    const text = this.sources()?.get(cellId);
+    if (!this.doc || !text) return false;
+    this.doc.transact(() => {
+      for (const change of changes) {
+        if (change.deleteCount > 0) text.delete(change.offset, change.deleteCount);
+        if (change.insert) text.insert(change.offset, change.insert);
+      }
+    }, this.originFor(cellId));
+    return true;
+  }
+
+  /** Sends a cell's batched updates now (before running it); every cell's when none is named. */
+  flush(cellId?: string): void {
+    for (const id of cellId === undefined ? [...this.pending.keys()] : [cellId]) {
+      const pending = this.pending.get(id);
+      if (!pending) continue;
+      clearTimeout(pending.timer);
+      this.pending.delete(id);
+      const update = pending.updates.length === 1 ? pending.updates[0]! : Y.mergeUpdates(pending.updates);
+      this.options.send(id, toBase64(update));
+    }
+  }
+
+  hasPending(cellId: string): boolean {
+    return this.pending.has(cellId);
+  }
+
+  dispose(): void {
+    this.flush();
+    this.doc?.destroy();
+    this.doc = null;
+    this.sinks.clear();
+  }
+
+  private sources(): Y.Map<Y.Text> | undefined {
+    return this.doc?.getMap<Y.Text>('sources');
+  }
+
+  private originFor(cellId: string): { cellId: string } {
+    let origin = this.origins.get(cellId);
+    if (!origin) this.origins.set(cellId, (origin = { cellId }));
+    return origin;
+  }
+
+  private updated(update: Uint8Array, origin: unknown): void {
+    if (origin === REMOTE || typeof origin !== 'object' || origin === null || !('cellId' in origin)) return;
+    const cellId = (origin as { cellId: string }).cellId;
+    const pending = this.pending.get(cellId);
+    if (pending) {
+      pending.updates.push(update);
+    } else {
+      this.pending.set(cellId, { updates: [update], timer: setTimeout(() => this.flush(cellId), this.batchMs) });
+    }
+  }
+
+  private observed(events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): void {
+    if (transaction.local) return; // the editor made these changes itself
+    for (const event of events) {
+      if (event.target instanceof Y.Text) {
+        const cellId = event.path[0];
+        if (typeof cellId !== 'string') continue;
+        this.sinks.get(cellId)?.applyRemote(deltaToChanges(event.delta as { insert?: unknown; delete?: number; retain?: number }[]));
+        this.options.textChanged?.(cellId, event.target.toString());
+      } else {
+        // Cells' texts added or replaced in the map: show them whole.
+        for (const key of event.keys.keys()) {
+          const text = this.text(key);
+          if (text === undefined) continue;
+          this.sinks.get(key)?.setText(text);
+          this.options.textChanged?.(key, text);
+        }
+      }
+    }
+  }
+
+  private dropPending(): void {
+    for (const pending of this.pending.values()) clearTimeout(pending.timer);
+    this.pending.clear();
+  }
+}
