@@ -108,6 +108,44 @@ export interface QuotaReport {
   usage: Record<string, number>;
 }
 
+/** A package repository: Maven- or Ivy-layout base URL for JVM dependencies, or a pip index / folder of wheels. */
+export type Repository = { maven: { base: string } } | { ivy: { base: string } } | { pip: { url: string } };
+
+/** A notebook's configuration as the config endpoint returns it (every section present; other keys kept). */
+export interface NotebookConfig {
+  dependencies: { python: string[]; scala: string[]; [other: string]: unknown };
+  repositories: Repository[];
+  exclusions: string[];
+  sparkConfig: Record<string, string>;
+  env: Record<string, string>;
+  useSpark: boolean;
+  [other: string]: unknown;
+}
+
+export type EnvironmentBuildState = 'building' | 'ready' | 'failed' | 'missing';
+
+export interface EnvironmentBuild {
+  key: string;
+  state: EnvironmentBuildState;
+  error?: string;
+  log_tail?: string;
+  build_seconds?: number | null;
+  spec?: unknown;
+}
+
+/** One kind of environment: the one the config asks for, the one a kernel would start in now, and what that holds. */
+export interface EnvironmentStatus {
+  wanted: EnvironmentBuild | null;
+  in_use: { key: string; state: string } | null;
+  resolved: string[];
+}
+
+export interface ConfigView {
+  revision: number;
+  config: NotebookConfig;
+  environment: { python?: EnvironmentStatus | null; jvm?: EnvironmentStatus | null };
+}
+
 export type ListFilter = 'all' | 'mine' | 'shared' | 'team';
 
 export class ApiError extends Error {
@@ -199,6 +237,10 @@ export const api = {
   forkVersion: (id: number, number: number, title?: string) =>
     request<NotebookSummary>('POST', `${nb(id)}versions/${number}/fork/`, title ? { title } : {}),
   listForks: (id: number) => request<Fork[]>('GET', `${nb(id)}forks/`),
+
+  getConfig: (id: number) => request<ConfigView>('GET', `${nb(id)}config/`),
+  putConfig: (id: number, config: NotebookConfig) => request<ConfigView>('PUT', `${nb(id)}config/`, { config }),
+  rebuildConfig: (id: number) => request<ConfigView>('POST', `${nb(id)}config/rebuild/`),
 
   listGrants: (id: number) => request<Grant[]>('GET', `${nb(id)}grants/`),
   addGrant: (id: number, who: { user: string } | { team: string }, role: Role) =>

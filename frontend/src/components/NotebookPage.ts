@@ -7,6 +7,7 @@ import { CollabSources } from '../collab';
 import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
+import { type ConfigApi, ConfigPanel } from './ConfigPanel';
 import { ConnectionBanner } from './ConnectionBanner';
 import { type HistoryApi, HistoryPanel } from './HistoryPanel';
 import { KernelStatus } from './KernelStatus';
@@ -22,6 +23,7 @@ export interface NotebookPageOptions {
   createEditor?: CellEditorFactory;
   historyApi?: HistoryApi;
   shareApi?: ShareApi;
+  configApi?: ConfigApi;
 }
 
 const NOTICE_MS = 8000;
@@ -56,9 +58,13 @@ export class NotebookPage {
   private readonly symbols = new SymbolTable();
   private readonly history: HistoryPanel;
   private readonly share: ShareDialog;
+  readonly config: ConfigPanel;
   private readonly origin = h('span', { className: 'origin-note muted', testId: 'origin-note' });
   private readonly historyButton = this.toolButton('History', 'open-history', 'Versions, diffs, restore and forks', () => this.history.drawer.toggle());
   private readonly saveVersionButton = this.toolButton('Save version', 'open-save-version', 'Save the notebook as a new version', () => this.history.openToSave());
+  private readonly configButton = this.toolButton('Configuration', 'open-config', 'Packages, dependencies, Spark settings and environment variables', () =>
+    this.config.drawer.toggle(),
+  );
   private readonly shareButton = this.toolButton('Share', 'open-share', 'Share with people and teams', () => this.share.drawer.toggle());
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
@@ -92,6 +98,10 @@ export class NotebookPage {
       notify: (text) => this.showNotice(text),
     });
     this.share = new ShareDialog(options.notebookId, options.shareApi ? { api: options.shareApi } : {});
+    this.config = new ConfigPanel(options.notebookId, {
+      ...(options.configApi && { api: options.configApi }),
+      canEdit: () => this.model.permissions.canEdit,
+    });
     this.origin.hidden = true;
 
     this.element = h(
@@ -108,6 +118,7 @@ export class NotebookPage {
         h('span', { className: 'spacer' }),
         this.saveVersionButton,
         this.historyButton,
+        this.configButton,
         this.shareButton,
       ),
       h(
@@ -123,6 +134,7 @@ export class NotebookPage {
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
       this.history.element,
       this.share.element,
+      this.config.element,
     );
     this.element.addEventListener('keydown', (event) => this.commandKey(event));
 
@@ -133,6 +145,16 @@ export class NotebookPage {
         if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
       }),
       this.client.onConnection((status) => this.connectionChanged(status)),
+      this.client.on('environment', (event) => this.config.environmentEvent(event)),
+      this.client.on('environment_notice', (notice) => {
+        this.config.environmentNotice(notice);
+        this.showNotice(notice.message);
+      }),
+      this.client.on('config_changed', (message) => {
+        this.config.configChanged(message);
+        if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.');
+      }),
+      this.client.on('notice', (notice) => this.showNotice(notice.message)),
     );
     this.applyPermissions();
   }
@@ -392,6 +414,7 @@ export class NotebookPage {
     for (const button of [this.runAllButton, this.runStaleButton, this.interruptButton, this.restartButton]) button.hidden = !canRun;
     this.saveVersionButton.hidden = !canEdit;
     this.shareButton.hidden = this.model.you?.role !== 'owner';
+    this.config.applyPermissions();
     this.element.classList.toggle('read-only', !canEdit);
   }
 
