@@ -43,7 +43,7 @@ class SandboxedKernel:
 @pytest.fixture
 def sandboxed(tmp_path: Path) -> Iterator[SandboxedKernel]:
     ours, theirs = socket.socketpair()
-    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=1024, cell_time_limit_s=3,
+    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=1024, cell_time_limit_s=6,
                       max_processes=64)
     kernel = launch("bwrap", spec)
     theirs.close()
