@@ -1,5 +1,6 @@
-"""Spark and Scala benchmarks: session start against a bare getOrCreate, first and warm Scala cells,
-a Scala DataFrame reaching Python, and the driver JVM's memory.
+"""Spark and Scala benchmarks: session start against a bare getOrCreate, the first Scala cell with the bridge
+compiled in the kernel against precompiled, warm Scala cells, a Scala DataFrame reaching Python, and the driver
+JVM's memory.
 
     .venv/bin/python benchmarks/spark_bench.py [--rounds N]
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,8 +42,28 @@ engine.shutdown()
 """
 
 
-def _seconds(script: str) -> float:
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+_FIRST_SCALA = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from kernels.core.engine import Engine
+engine = Engine()
+order = ["s", "a"]
+engine.execute(exec_id="s", cell_id="s", language="python", source="spark", order=order, emit=lambda e: None)
+events = []
+t = time.perf_counter()
+engine.execute(exec_id="a", cell_id="a", language="scala", source="val answer = 6 * 7\\ncase class P(x: Int)\\nP(answer)",
+               order=order, emit=events.append)
+took = time.perf_counter() - t
+assert [e.state for e in events if e.type == "cell_status"][-1] == "done", events
+assert bool(engine.spark.scala_bridge) == {precompiled!r}
+print(took)
+engine.shutdown()
+"""
+
+
+def _seconds(script: str, env: dict[str, str] | None = None) -> float:
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env=env)
     if result.returncode != 0:
         raise SystemExit(result.stderr[-2000:])
     return float(result.stdout.strip().splitlines()[-1])
@@ -54,6 +77,27 @@ def session_start(rounds: int) -> None:
     b, e = statistics.median(bare), statistics.median(engine)
     print(f"session start: bare getOrCreate {b:.2f} s, engine (first `spark` cell) {e:.2f} s, ratio {e / b:.2f}x "
           f"(medians of {rounds}; goal <= 1.1x)")
+
+
+def first_scala_cell(rounds: int) -> None:
+    """The first Scala cell of a fresh kernel (Spark already up): the bridge compiled in the JVM, or precompiled."""
+    sys.path.insert(0, str(REPO))
+    from kernels.core.interpreters import scala_bridge
+
+    with tempfile.TemporaryDirectory(prefix="quire-bench-bridge-") as root:
+        t = time.perf_counter()
+        scala_bridge.build(root)
+        built = time.perf_counter() - t
+        plain = {k: v for k, v in os.environ.items() if k != scala_bridge.ENV_VAR}
+        compiled, precompiled = [], []
+        for _ in range(rounds):  # alternate, so machine noise hits both sides alike
+            compiled.append(_seconds(_FIRST_SCALA.format(repo=str(REPO), precompiled=False), env=plain))
+            precompiled.append(_seconds(_FIRST_SCALA.format(repo=str(REPO), precompiled=True),
+                                        env={**plain, scala_bridge.ENV_VAR: root}))
+    c, p = statistics.median(compiled), statistics.median(precompiled)
+    print(f"first scala cell: bridge compiled in the kernel {c:.2f} s, precompiled {p:.2f} s "
+          f"(medians of {rounds}: {[round(x, 2) for x in compiled]} vs {[round(x, 2) for x in precompiled]}); "
+          f"building the bridge once took {built:.1f} s")
 
 
 def scala_cells() -> None:
@@ -99,9 +143,14 @@ def scala_cells() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["start", "first-scala", "cells"], help="run one part")
     args = parser.parse_args()
-    session_start(args.rounds)
-    scala_cells()
+    if args.only in (None, "start"):
+        session_start(args.rounds)
+    if args.only in (None, "first-scala"):
+        first_scala_cell(args.rounds)
+    if args.only in (None, "cells"):
+        scala_cells()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from django.conf import settings
 from kernels import env_services, services
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
+from kernels.core.interpreters import scala_bridge
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
@@ -67,6 +68,16 @@ class _Execution:
             self.outputs.append(dict(output))
 
 
+def _scala_bridge_root() -> str:
+    """The kernels' folder of precompiled Scala bridges; its first user starts the build (kernels launched before it
+    is published compile the bridge themselves)."""
+    root = Path(settings.QUIRE_VAR_DIR) / "scala-bridge"
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # kernels read it under uids of their own
+    scala_bridge.build_in_background(root)
+    return str(root)
+
+
 class KernelHost:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
@@ -104,6 +115,7 @@ class KernelHost:
         environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
         for notice in environment.notices:
             await publish_now(self.info.notebook_id, notice)
+        scala_bridge = await asyncio.to_thread(_scala_bridge_root)
         spec = KernelSpec(
             fd=child.fileno(),
             workdir=self.workdir,
@@ -113,6 +125,7 @@ class KernelHost:
             network=self.info.network,
             python=environment.python,
             extra_ro_binds=environment.ro_binds,
+            scala_bridge=scala_bridge,
         )
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)

@@ -56,6 +56,34 @@ def spark_conf(config: Mapping[str, Any], caps: Mapping[str, str] | None = None)
     return conf
 
 
+def _add_scala_bridge(conf: dict[str, str]) -> str | None:
+    """Put the precompiled Scala bridge named by QUIRE_SCALA_BRIDGE on the classpath, before the JVM starts.
+
+    The driver gets it through its classpath (Scala cells compile with `-usejavacp`); a cluster's executors get it as
+    a jar of the session. Without one, Scala cells compile the bridge's source in the JVM; a writable cache folder
+    gets a build started in the background, for the kernels after this one.
+    """
+    from kernels.core.interpreters import scala_bridge
+
+    root = os.environ.get(scala_bridge.ENV_VAR)
+    if not root:
+        return None
+    try:
+        jar = scala_bridge.published(root)
+        if jar is None:
+            scala_bridge.build_in_background(root)
+            return None
+    except OSError:  # an unreadable cache costs the first Scala cell time, never the session
+        return None
+    path = str(jar)
+    extra = conf.get("spark.driver.extraClassPath")
+    conf["spark.driver.extraClassPath"] = f"{extra}:{path}" if extra else path
+    if not conf.get("spark.master", "").startswith("local"):
+        jars = conf.get("spark.jars")
+        conf["spark.jars"] = f"{jars},{path}" if jars else path
+    return path
+
+
 class SparkManager:
     """One per engine: the session (once started), the cell whose jobs run now, and its progress poller."""
 
@@ -67,6 +95,8 @@ class SparkManager:
         self._cell: tuple[str, str, Emit] | None = None
         self._poller: _ProgressPoller | None = None
         self.repl_class_dir: str | None = None
+        # The precompiled Scala bridge on the driver's classpath (interpreters/scala_bridge.py), if one was found.
+        self.scala_bridge: str | None = None
 
     @property
     def started(self) -> bool:
@@ -101,6 +131,7 @@ class SparkManager:
         # Scala cells write their classes here; Spark serves them to executors (local ones too).
         self.repl_class_dir = tempfile.mkdtemp(prefix="quire-repl-")
         conf.setdefault("spark.repl.class.outputDir", self.repl_class_dir)
+        self.scala_bridge = _add_scala_bridge(conf)
         builder = SparkSession.builder
         for key, value in conf.items():
             builder = builder.config(key, value)

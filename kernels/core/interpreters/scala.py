@@ -117,13 +117,24 @@ class _Jvm:
         writer = jvm.java.io.StringWriter()
         reporter = jvm.scala.tools.nsc.interpreter.shell.ReplReporterImpl(settings, jvm.java.io.PrintWriter(writer))
         self.intp = jvm.scala.tools.nsc.interpreter.IMain(settings, reporter)
-        if not self.intp.compileString(SUPPORT_SOURCE.read_text(encoding="utf-8")):
+        # Precompiled, the bridge is already on the JVM's classpath (scala_bridge.py); else compile it here.
+        self.precompiled = bool(env.spark.scala_bridge) and self._has_bridge()
+        if not self.precompiled and not self.intp.compileString(SUPPORT_SOURCE.read_text(encoding="utf-8")):
             raise RuntimeError(f"the Scala bridge did not compile:\n{writer.toString()}")
         self.loader = self.intp.classLoader()
         self.values = self.module("quire.bridge.Values")
         self.runner = self.module("quire.bridge.Runner")
         self.compiler = self.runner.compilerFor(self.intp)
         self.bridge = Bridge(spark=spark, values_module=self.values)
+
+    def _has_bridge(self) -> bool:
+        from py4j.protocol import Py4JJavaError
+
+        try:
+            self.jvm.java.lang.Class.forName("quire.bridge.Values$", False, self.intp.classLoader())
+        except Py4JJavaError:
+            return False
+        return True
 
     def module(self, name: str) -> Any:
         return self.jvm.java.lang.Class.forName(name + "$", True, self.loader).getField("MODULE$").get(None)

@@ -279,3 +279,68 @@ def test_scala_completions_and_signatures_come_from_the_compiler(spark_kernel):
         cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=len(source), order=spark_kernel.order,
     )
     assert sigs and len(sigs[0].params) == 2
+
+
+# ---------------------------------------------------------------- the precompiled bridge
+
+
+@pytest.fixture(scope="module")
+def bridge_cache(tmp_path_factory: pytest.TempPathFactory):
+    """A writable cache of precompiled bridges, built the way a kernel host builds it: in the background."""
+    from kernels.core.interpreters import scala_bridge
+    from kernels.core.spark import spark_available
+
+    if not spark_available():
+        pytest.skip("Spark needs Java and pyspark")
+    root = tmp_path_factory.mktemp("scala-bridge")
+    assert scala_bridge.published(root) is None
+    assert scala_bridge.build_in_background(root)
+    deadline = time.monotonic() + 300  # the Scala compiler's cold start on a busy 2-core machine
+    while scala_bridge.published(root) is None and time.monotonic() < deadline:
+        assert not scala_bridge.build_in_background(root)  # one build at a time
+        time.sleep(0.5)
+    jar = scala_bridge.published(root)
+    assert jar is not None and jar.parent.parent == root
+    assert not [p for p in root.iterdir() if ".build-" in p.name]  # nothing half-built left beside it
+    return root
+
+
+def test_a_kernel_uses_the_precompiled_bridge_instead_of_compiling_it(bridge_cache):
+    import os
+
+    from kernels.core.client import spawn_local_kernel
+    from kernels.core.interpreters import scala_bridge
+
+    kernel = spawn_local_kernel(env={**os.environ, scala_bridge.ENV_VAR: str(bridge_cache)})
+    try:
+        order = ["py", "where", "use"]
+        python = "class Shop:\n    def price(self, item):\n        return {'tea': 3}[item]\nshop = Shop()\nspark"
+        assert kernel.execute(python, cell_id="py", order=order, timeout=180)[-1].state == "done"
+        events = kernel.execute(
+            "quire.bridge.Values.getClass.getProtectionDomain.getCodeSource.getLocation.getPath",
+            cell_id="where", language="scala", order=order, timeout=180,
+        )
+        outputs = [e.output for e in events if isinstance(e, protocol.Output)]
+        assert events[-1].state == "done", outputs
+        assert outputs[-1]["data"]["text/plain"] == repr(str(scala_bridge.published(bridge_cache)))
+        # Python values (a proxy class of the bridge) and Spark work as with a bridge compiled in the kernel.
+        events = kernel.execute(
+            'val tea = shop.price("tea").as[Int]\nspark.range(4).map(_ * tea).reduce(_ + _)',
+            cell_id="use", language="scala", order=order, timeout=180,
+        )
+        outputs = [e.output for e in events if isinstance(e, protocol.Output)]
+        assert events[-1].state == "done", outputs
+        assert outputs[-1]["data"]["text/plain"] == "18"
+    finally:
+        kernel.close(timeout=30)
+
+
+def test_a_changed_bridge_source_or_spark_gets_its_own_cache_entry(bridge_cache, monkeypatch, tmp_path):
+    from kernels.core.interpreters import scala_bridge
+
+    key = scala_bridge.bridge_key()
+    edited = tmp_path / "scala_support.scala"
+    edited.write_text(scala_bridge.SOURCE.read_text() + "\n// changed\n")
+    monkeypatch.setattr(scala_bridge, "SOURCE", edited)
+    assert scala_bridge.bridge_key() != key
+    assert scala_bridge.published(bridge_cache) is None  # so this kernel would compile the source itself
