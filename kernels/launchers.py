@@ -19,6 +19,9 @@ from pathlib import Path
 CODE_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CODE_ROOT = "/opt/quire"
 SANDBOX_HOME = "/home/kernel"
+# Where a sandboxed kernel reads the precompiled Scala bridges (kernels/core/interpreters/scala_bridge.py).
+SANDBOX_SCALA_BRIDGE = "/opt/quire-scala-bridge"
+SCALA_BRIDGE_ENV = "QUIRE_SCALA_BRIDGE"
 NOBODY = 65534
 # When the host runs as root, each kernel runs under its own unprivileged uid from this range, so the process
 # limit (RLIMIT_NPROC, counted per uid and never enforced for root) contains a fork bomb to that one kernel.
@@ -51,6 +54,8 @@ class KernelSpec:
     python: str | None = None
     # Folders the kernel reads at their own paths: the notebook's built environments.
     extra_ro_binds: tuple[str, ...] = ()
+    # The host's folder of precompiled Scala bridges, read-only to the kernel; None compiles the bridge in the kernel.
+    scala_bridge: str | None = None
 
     @property
     def interpreter(self) -> str:
@@ -147,6 +152,8 @@ def launch_process(spec: KernelSpec) -> LaunchedKernel:
     """A kernel as a plain subprocess with rlimits and a scrubbed environment (no filesystem isolation)."""
     spec.workdir.mkdir(parents=True, exist_ok=True)
     env = _base_env(spec, home=str(spec.workdir), code_root=str(CODE_ROOT))
+    if spec.scala_bridge:
+        env.setdefault(SCALA_BRIDGE_ENV, spec.scala_bridge)
     return _popen([*_rlimits(spec), *_kernel_argv(spec, spec.interpreter)], spec=spec, env=env, cwd=spec.workdir)
 
 
@@ -204,6 +211,11 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
     Not --unshare-all: it includes --unshare-cgroup, which makes the Spark driver's JVM fail at start.
     """
     binds = [*_ro_binds(spec.extra_ro_binds), "--bind", str(spec.workdir), SANDBOX_HOME]
+    if spec.network and os.path.lexists("/etc/resolv.conf"):
+        binds += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+    if spec.scala_bridge and os.path.isdir(spec.scala_bridge):
+        # At a fixed path, so the sandbox learns nothing of the host's layout.
+        binds += ["--ro-bind", spec.scala_bridge, SANDBOX_SCALA_BRIDGE]
     identity = _identity_file(spec, uid=spec.kernel_uid() if as_root else NOBODY)
     binds += ["--ro-bind", str(identity), "/etc/passwd"]
     argv = ["bwrap"]
@@ -211,7 +223,9 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
         argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     argv += [
         "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-        "--hostname", "kernel",
+        # With network the host's own name stays: Spark's driver looks it up to find the address it offers to
+        # executors, and "kernel" resolves nowhere.
+        *([] if spec.network else ["--hostname", "kernel"]),
         "--die-with-parent",
         "--new-session",
         "--proc", "/proc",
@@ -225,6 +239,8 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
         "--clearenv",
     ]
     env = _base_env(spec, home=SANDBOX_HOME, code_root=SANDBOX_CODE_ROOT)
+    if spec.scala_bridge and os.path.isdir(spec.scala_bridge):
+        env[SCALA_BRIDGE_ENV] = SANDBOX_SCALA_BRIDGE
     if not spec.network:
         argv.append("--unshare-net")
         # The sandbox's hostname resolves nowhere (no /etc/hosts, no DNS); Spark would fail looking it up.
