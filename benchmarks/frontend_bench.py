@@ -30,7 +30,7 @@ from notebooks.services import do_create_notebook
 from notebooks.validation import new_cell_id
 user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
 big = [{"id": new_cell_id(), "language": "python", "source": f"x{i} = {i}\\nprint(x{i} * 2)", "metadata": {}}
-       for i in range(%d)]
+       for i in range(CELLS)]
 nb = do_create_notebook(user, title="Two hundred cells", cells=big)
 live = do_create_notebook(user, title="Typing while streaming", cells=[
     {"id": new_cell_id(), "language": "python", "metadata": {},
@@ -38,7 +38,7 @@ live = do_create_notebook(user, title="Typing while streaming", cells=[
     {"id": new_cell_id(), "language": "python", "source": "", "metadata": {}},
 ])
 print("BENCH " + json.dumps({"big": nb.pk, "live": live.pk}))
-""" % CELLS
+""".replace("CELLS", str(CELLS))
 
 # In-page: time from each keydown to the frame after the editor's text changed.
 LATENCY_PROBE = """
