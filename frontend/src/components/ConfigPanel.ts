@@ -234,7 +234,13 @@ export class ConfigPanel {
   /** Reads the configuration and its environments again, replacing what the form shows. */
   async refresh(): Promise<void> {
     try {
-      this.show(await this.api.getConfig(this.notebookId));
+      const view = await this.api.getConfig(this.notebookId);
+      // Edits made while the configuration was on its way are not thrown away.
+      if (this.dirty) {
+        this.showEnvironments(view);
+        return;
+      }
+      this.show(view);
       this.status.textContent = '';
     } catch (error) {
       this.status.textContent = `Could not load the configuration: ${(error as Error).message}`;
@@ -281,6 +287,11 @@ export class ConfigPanel {
     }
   }
 
+  /** A kernel is starting: it gets the configuration as it is now. */
+  kernelStarting(): void {
+    this.restartNote.hidden = true;
+  }
+
   private async refreshEnvironments(): Promise<void> {
     try {
       const view = await this.api.getConfig(this.notebookId);
@@ -294,6 +305,7 @@ export class ConfigPanel {
     this.view = view;
     this.base = view.config;
     this.loaded = true;
+    this.form.dataset.loaded = 'true';
     this.dirty = false;
     this.otherChange.hidden = true;
     const config = view.config;

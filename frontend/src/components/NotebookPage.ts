@@ -292,6 +292,7 @@ export class NotebookPage {
         return;
       case 'kernel':
         this.renderKernel();
+        if (this.model.kernel === 'starting') this.config.kernelStarting();
         return;
       case 'presence':
         this.renderPresence();
