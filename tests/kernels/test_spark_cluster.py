@@ -177,15 +177,18 @@ def _sandboxed_spark_kernel(workdir: Path, *, spark_config: dict[str, str], netw
 @pytest.fixture
 def cluster_kernel(standalone_cluster: Cluster, bridge_cache: Path, tmp_path: Path) -> Iterator[SandboxedSparkKernel]:
     """A notebook whose config names the cluster, in a sandbox whose quota allows network (the host's loopback)."""
-    config = {"spark.master": standalone_cluster.master_url, "spark.executor.memory": "512m", "spark.cores.max": "1"}
-    yield from _sandboxed_spark_kernel(tmp_path / "work", spark_config=config, network=True, bridge=bridge_cache)
+    # The driver offers executors its loopback address: test traffic stays on 127.0.0.1 (a real deployment leaves
+    # spark.driver.host to the host's own address, which its cluster can reach).
+    config = {"spark.master": standalone_cluster.master_url, "spark.executor.memory": "512m", "spark.cores.max": "1",
+              "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    yield from _sandboxed_spark_kernel(tmp_path / uuid.uuid4().hex, spark_config=config, network=True, bridge=bridge_cache)
 
 
 @pytest.fixture
 def local_kernel(bridge_cache: Path, tmp_path: Path) -> Iterator[SandboxedSparkKernel]:
     """A notebook in local mode, in a sandbox with no network (the default quota)."""
     config = {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"}
-    yield from _sandboxed_spark_kernel(tmp_path / "work", spark_config=config, network=False, bridge=bridge_cache)
+    yield from _sandboxed_spark_kernel(tmp_path / uuid.uuid4().hex, spark_config=config, network=False, bridge=bridge_cache)
 
 
 # A closure that loads the bridge's own classes on whichever JVM runs the tasks.
@@ -216,9 +219,12 @@ def test_a_notebook_runs_on_the_standalone_cluster_its_config_names(
 def test_each_notebook_gets_its_own_application_on_the_cluster(
     standalone_cluster: Cluster, bridge_cache: Path, tmp_path: Path
 ) -> None:
-    config = {"spark.master": standalone_cluster.master_url, "spark.executor.memory": "512m", "spark.cores.max": "1"}
+    # The driver offers executors its loopback address: test traffic stays on 127.0.0.1 (a real deployment leaves
+    # spark.driver.host to the host's own address, which its cluster can reach).
+    config = {"spark.master": standalone_cluster.master_url, "spark.executor.memory": "512m", "spark.cores.max": "1",
+              "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
     before = {app["id"] for app in standalone_cluster.status().get("completedapps", [])}
-    kernel = _sandboxed_spark_kernel(tmp_path / "work", spark_config=config, network=True, bridge=bridge_cache)
+    kernel = _sandboxed_spark_kernel(tmp_path / uuid.uuid4().hex, spark_config=config, network=True, bridge=bridge_cache)
     first = next(kernel)
     assert first.out("id", "spark.sparkContext.applicationId").strip("'").startswith("app-")
     app_id = first.out("again", "spark.sparkContext.applicationId").strip("'")
