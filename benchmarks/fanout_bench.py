@@ -64,11 +64,17 @@ class Viewer:
                 future.set_result(time.perf_counter())
 
 
-async def connect_many(port: int, nb: dict, n: int) -> list[h.QuireClient]:  # type: ignore[type-arg]
-    clients = []
-    for start in range(0, n, 10):  # ten at a time: each connect makes every present client announce itself
+async def connect_many(port: int, nb: dict, n: int, batch: int = 1) -> list[h.QuireClient]:  # type: ignore[type-arg]
+    """Connect `n` sockets, `batch` at a time. Each connect makes every present client announce itself to the
+    newcomer (presence), so n viewers cost O(n^2) channel messages; with batches of 10 at 100 viewers the
+    Daphne process's channel-layer inbox overflows (ChannelFull in presence_hello, sockets closed with 1011),
+    so the benchmark connects one at a time and lets the presence traffic settle."""
+    clients: list[h.QuireClient] = []
+    for start in range(0, n, batch):
         clients += await asyncio.gather(*(h.QuireClient.open(port, nb["notebook"], nb["token"])
-                                          for _ in range(min(10, n - start))))
+                                          for _ in range(min(batch, n - start))))
+        await asyncio.sleep(0.005 * len(clients))
+        await asyncio.gather(*(c.drain(0.05) for c in clients))
     return clients
 
 

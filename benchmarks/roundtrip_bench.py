@@ -10,7 +10,7 @@ Takes about 3-4 minutes. Logs of the servers: var/bench/logs/.
 
 Method: TCP_NODELAY on every client socket (quire.serve sets it on the server side; Tornado does for Jupyter),
 no WebSocket compression, Jupyter's iopub rate limit off. 20 warm-up runs, then `--runs` timed runs, three
-repeats. Latency runs are paced to at most `--pace` sends a second on both systems (Quire's per-connection rate
+repeats. The systems take turns within each repeat. Latency runs are paced to at most `--pace` sends a second on all systems (Quire's per-connection rate
 limit is 40 messages a second, bursts of 120); throughput runs are back to back. Quire's `run_cell` counts as done
 when the `output` event with `execute_result` arrives; Jupyter's execute_request when iopub's execute_result does.
 """
@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h  # noqa: E402
+
+sys.path.insert(0, str(h.ROOT))
 
 
 async def _paced(run_once, *, warmup: int, runs: int, pace: float) -> list[float]:  # type: ignore[no-untyped-def]
@@ -49,56 +51,115 @@ async def _throughput(run_once, *, n: int) -> float:  # type: ignore[no-untyped-
     return n / (time.perf_counter() - start)
 
 
-async def bench_quire(name: str, port: int, nb: dict, args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
-    client = await h.QuireClient.open(port, nb["notebook"], nb["token"])
-    cell = nb["cells"][0]
-    try:
-        start_s = await client.start_kernel(cell)
-        print(f"{name}: first run (kernel start included) {start_s * 1e3:.0f} ms", flush=True)
-        await client.drain()
-        latency = []
-        for repeat in range(args.repeats):
-            await asyncio.sleep(3.5)  # let the rate limiter's bucket refill
-            samples = await _paced(lambda: client.run_until_result(cell), warmup=h.WARMUP, runs=args.runs,
-                                   pace=args.pace)
-            s = h.summary(samples)
-            latency.append(s)
-            print(h.fmt_summary(f"{name} latency r{repeat + 1}", s), flush=True)
-        burst, sustained = [], []
-        for repeat in range(args.repeats):
-            await client.drain()
-            await asyncio.sleep(3.5)
-            # Inside the rate limiter's burst (120 tokens): what the server itself can do on one socket.
-            burst.append(await _throughput(lambda: client.run_until_result(cell), n=100))
-            await client.drain()
-            # Long enough to run out of tokens: what one socket gets, rate limit included.
-            sustained.append(await _throughput(lambda: client.run_until_result(cell), n=args.runs))
-            print(f"{name} executes/s r{repeat + 1}: {burst[-1]:6.1f}/s in-burst (100 runs), "
-                  f"{sustained[-1]:6.1f}/s sustained ({args.runs} runs, rate limit included)", flush=True)
-        await client.drain()
-        await client.shutdown_kernel()
-    finally:
-        await client.close()
-    return {"latency": latency, "burst": burst, "sustained": sustained}
+class QuireSide:
+    def __init__(self, name: str, port: int, nb: dict) -> None:  # type: ignore[type-arg]
+        self.name, self.port, self.nb = name, port, nb
+        self.cell = nb["cells"][0]
+
+    async def open(self) -> None:
+        self.client = await h.QuireClient.open(self.port, self.nb["notebook"], self.nb["token"])
+        start_s = await self.client.start_kernel(self.cell)
+        print(f"{self.name}: first run (kernel start included) {start_s * 1e3:.0f} ms", flush=True)
+        await self.client.drain()
+
+    async def once(self) -> float:
+        return await self.client.run_until_result(self.cell)
+
+    async def settle(self) -> None:
+        await self.client.drain()
+        await asyncio.sleep(3.5)  # let the rate limiter's bucket refill
+
+    async def close(self) -> None:
+        await self.client.drain()
+        await self.client.shutdown_kernel()
+        await self.client.close()
 
 
-async def bench_jupyter(server: h.JupyterServer, args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
-    kernel_id = server.start_kernel()
-    client = await h.JupyterClient.open(server, kernel_id)
+class DirectSide:
+    """Quire's kernel with no server: execute over the kernel's Unix socket, done at the execute_result output.
+    The floor of the hops: Jupyter's equivalent (straight to ipykernel over ZMQ) is 4.9 ms in BENCHMARKS.md."""
+
+    name = "quire kernel, no server"
+
+    async def open(self) -> None:
+        from kernels.core.client import spawn_local_kernel
+
+        self.kernel = await asyncio.to_thread(spawn_local_kernel)
+        self.n = 0
+
+    def _run(self) -> float:
+        from kernels.core import protocol
+
+        self.n += 1
+        start = time.perf_counter()
+        self.kernel.conn.send({"v": 1, "type": "execute", "exec_id": f"e{self.n}", "cell_id": "c",
+                               "language": "python", "source": "1+1", "order": ["c"]})
+        self.kernel.conn.recv_until(
+            lambda e: isinstance(e, protocol.Output) and e.output.get("output_type") == "execute_result", 30)
+        elapsed = time.perf_counter() - start
+        self.kernel.conn.recv_until(lambda e: isinstance(e, protocol.CellStatus) and e.state != "running", 30)
+        return elapsed
+
+    async def once(self) -> float:
+        return self._run()
+
+    async def settle(self) -> None:
+        await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        self.kernel.process.kill()
+        self.kernel.process.wait(10)
+        self.kernel.conn.close()
+
+
+class JupyterSide:
+    name = "jupyter+ipykernel"
+
+    def __init__(self, server: h.JupyterServer) -> None:
+        self.server = server
+
+    async def open(self) -> None:
+        self.client = await h.JupyterClient.open(self.server, self.server.start_kernel())
+
+    async def once(self) -> float:
+        return await self.client.execute("1+1")
+
+    async def settle(self) -> None:
+        await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def bench(sides: list, args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
+    """Every system in turn within each repeat, so the machine's background load falls on all alike."""
+    results = {side.name: {"latency": [], "burst": [], "sustained": []} for side in sides}
+    for side in sides:
+        await side.open()
     try:
-        latency = []
         for repeat in range(args.repeats):
-            samples = await _paced(lambda: client.execute("1+1"), warmup=h.WARMUP, runs=args.runs, pace=args.pace)
-            s = h.summary(samples)
-            latency.append(s)
-            print(h.fmt_summary(f"jupyter latency r{repeat + 1}", s), flush=True)
-        rates = []
+            for side in sides:
+                await side.settle()
+                samples = await _paced(side.once, warmup=h.WARMUP, runs=args.runs, pace=args.pace)
+                s = h.summary(samples)
+                results[side.name]["latency"].append(s)
+                print(h.fmt_summary(f"{side.name} latency r{repeat + 1}", s), flush=True)
         for repeat in range(args.repeats):
-            rates.append(await _throughput(lambda: client.execute("1+1"), n=args.runs))
-            print(f"jupyter executes/s r{repeat + 1}: {rates[-1]:6.1f}/s ({args.runs} runs)", flush=True)
+            for side in sides:
+                await side.settle()
+                # Quire: 100 runs stay inside the rate limiter's burst (120 messages), so this is what the
+                # server itself does on one socket; the longer run may also meet the limit (40 messages/s).
+                burst = await _throughput(side.once, n=100)
+                await side.settle()
+                sustained = await _throughput(side.once, n=args.runs)
+                results[side.name]["burst"].append(burst)
+                results[side.name]["sustained"].append(sustained)
+                print(f"{side.name} executes/s r{repeat + 1}: {burst:6.1f}/s (100 runs back to back), "
+                      f"{sustained:6.1f}/s ({args.runs} runs back to back)", flush=True)
     finally:
-        await client.close()
-    return {"latency": latency, "burst": rates, "sustained": rates}
+        for side in sides:
+            await side.close()
+    return results
 
 
 def main() -> None:
@@ -109,31 +170,31 @@ def main() -> None:
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--skip-jupyter", action="store_true")
     parser.add_argument("--skip-production", action="store_true")
+    parser.add_argument("--skip-direct", action="store_true")
     args = parser.parse_args()
     h.REPEATS = args.repeats
     h.header("roundtrip_bench: 1+1 over the WebSocket")
-    results: dict[str, dict] = {}  # type: ignore[type-arg]
-
-    if not args.skip_jupyter:
-        server = h.JupyterServer()
-        try:
-            results["jupyter+ipykernel"] = asyncio.run(bench_jupyter(server, args))
-        finally:
+    servers: list = []  # type: ignore[type-arg]
+    sides: list = []  # type: ignore[type-arg]
+    try:
+        if not args.skip_jupyter:
+            jupyter = h.JupyterServer()
+            servers.append(jupyter)
+            sides.append(JupyterSide(jupyter))
+        if not args.skip_direct:
+            sides.append(DirectSide())
+        if not args.skip_production:
+            prod = h.QuireProduction(concurrency=4)
+            servers.append(prod)
+            sides.append(QuireSide("quire production", prod.port, h.create_notebooks(prod.env)[0]))
+        if not args.skip_embedded:
+            emb = h.QuireEmbedded()
+            servers.append(emb)
+            sides.append(QuireSide("quire embedded", emb.port, h.create_notebooks(emb.env)[0]))
+        results = asyncio.run(bench(sides, args))
+    finally:
+        for server in servers:
             server.stop()
-    if not args.skip_production:
-        prod = h.QuireProduction(concurrency=4)
-        try:
-            nb = h.create_notebooks(prod.env)[0]
-            results["quire production"] = asyncio.run(bench_quire("quire production", prod.port, nb, args))
-        finally:
-            prod.stop()
-    if not args.skip_embedded:
-        emb = h.QuireEmbedded()
-        try:
-            nb = h.create_notebooks(emb.env)[0]
-            results["quire embedded"] = asyncio.run(bench_quire("quire embedded", emb.port, nb, args))
-        finally:
-            emb.stop()
 
     reference = "jupyter+ipykernel" if "jupyter+ipykernel" in results else next(iter(results))
     h.print_ratio_table("1+1 round trip, ms", {k: v["latency"] for k, v in results.items()}, reference)
