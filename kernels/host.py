@@ -91,6 +91,7 @@ class KernelHost:
         self.busy = False
         self.stopping = False
         self.exit_reason: str | None = None
+        self.background: set[asyncio.Future[Any]] = set()
         self.stop_reason = "shut down"
         self.workdir: Path | None = None
 
@@ -159,6 +160,13 @@ class KernelHost:
         else:
             await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
 
+    def _later(self, work: Any) -> None:
+        """Database bookkeeping off the hot path. Host database calls share one thread, so they still apply
+        in the order they were started (busy before idle, running before finished)."""
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
     async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
         """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
         quota = SparkQuota(
@@ -211,16 +219,18 @@ class KernelHost:
                     continue
                 if reply_to and "req_id" in command:
                     self.replies[str(command["req_id"])] = str(reply_to)
-                if kind == "execute":
-                    self.executions[command["exec_id"]] = _Execution(command["cell_id"])
-                    if not self.busy:
-                        self.busy = True
-                        await self._set_state("busy")
-                    await self._publish_tasks()
-                elif kind == "shutdown":
+                if kind == "shutdown":
                     self.stopping = True
                     self.stop_reason = str(command.pop("reason", None) or "shut down")
+                if kind == "execute":
+                    self.executions[command["exec_id"]] = _Execution(command["cell_id"])
+                # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
                 await self._send(command)
+                if kind == "execute":
+                    if not self.busy:
+                        self.busy = True
+                        self._later(self._set_state("busy"))
+                    await self._publish_tasks()
             except (ProtocolError, KeyError, TypeError, ValueError) as exc:
                 log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
             except (ConnectionError, OSError):
@@ -248,7 +258,7 @@ class KernelHost:
                 execution.running = True
                 await publish_now(notebook_id, {"type": "cell_status", "cell_id": execution.cell_id, "state": state})
                 await self._publish_tasks()
-                await sync_to_async(services.do_mark_running)(exec_id)
+                self._later(sync_to_async(services.do_mark_running)(exec_id))
             elif state in services.FINAL_STATES:
                 del self.executions[exec_id]
                 await sync_to_async(services.do_finish_execution)(

@@ -22,6 +22,7 @@ from notebooks import events
 from notebooks.models import Notebook
 from notebooks.roles import Role
 from notebooks.services import get_notebook
+from quire.lib.db import relax_commit
 from quire.lib.errors import InvalidInput, NotFound, QuotaExceeded
 from quire.quotas.services import effective_limits
 
@@ -185,6 +186,7 @@ def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str
     "stale" (the cells whose last run read a value that has since changed above them).
     """
     get_notebook(user, notebook_id, need=Role.RUNNER)
+    relax_commit()
     # The row lock serialises kernel starts: two people running at once get one kernel.
     notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
     code_cells = [c for c in notebook.cells if c["language"] != "text"]
@@ -326,6 +328,7 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
 @transaction.atomic
 def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "", **fields: Any) -> None:
     """Record a state change of a live session and tell the notebook's viewers; a finished session stays so."""
+    relax_commit()
     session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
     if session is None or not session.is_live:
         return
@@ -360,7 +363,9 @@ def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
                                              "state": execution.state, "outputs": execution.outputs})
 
 
+@transaction.atomic
 def do_mark_running(execution_id: str) -> None:
+    relax_commit()
     Execution.objects.filter(pk=execution_id, state="queued").update(state="running", started_at=timezone.now())
 
 
@@ -376,6 +381,7 @@ def do_finish_execution(
     """Store a finished cell's outputs and symbols, then tell the viewers it is finished."""
     if state not in FINAL_STATES:
         raise ValueError(f"not a final state: {state}")
+    relax_commit()
     execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
     if execution is None:
         log.info("execution %s is gone; its result is dropped", execution_id)

@@ -9,11 +9,12 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import connection
 
 from kernels import services as kernel_services
-from notebooks import collab, services
+from notebooks import collab, presence, services
 from notebooks.events import group_name
 from notebooks.snapshot import build_snapshot
 from quire.lib.errors import InvalidInput, QuireError
@@ -34,6 +35,14 @@ RATE_BURST = 120.0
 KERNEL_REPLY_TIMEOUT_S = 10.0
 
 # A handler's reply becomes the ack; None means the ack is sent later (a kernel request answers it).
+
+
+def database_sync_to_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Run a service in a worker thread. On PostgreSQL in parallel threads, so one connection's slow call
+    never queues everyone else's; SQLite (embedded mode) keeps the one shared thread it needs."""
+    return DatabaseSyncToAsync(func, thread_sensitive=connection.vendor == "sqlite")
+
+
 Handler = Callable[["NotebookConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
@@ -52,9 +61,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         # Kernel requests in flight: req_id -> (the browser's req, its timeout task).
         self.pending: dict[str, tuple[Any, asyncio.Task[None]]] = {}
-        # Everyone on this notebook, as the other consumers announce themselves: channel -> presence.
-        self.present: dict[str, dict[str, Any]] = {}
         self.focus: str | None = None
+        self.presence_version = 0
+        self.announced = False
         self.tokens = RATE_BURST
         self.tokens_at = 0.0
 
@@ -79,43 +88,31 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         await self._send(snapshot)
         # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
         await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
-        self.present[self.channel_name] = self._me()
-        await self.channel_layer.group_send(self.group, {"type": "presence.hello", **self._me()})
+        self.announced = True
+        await self._announce()
 
     async def disconnect(self, code: int) -> None:
         for _, task in self.pending.values():
             task.cancel()
-        if hasattr(self, "group") and self.channel_name in self.present:
-            await self.channel_layer.group_send(self.group, {"type": "presence.bye", "channel": self.channel_name})
+        if self.announced:
+            await self._announce(leaving=True)
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    # ------------------------------------------------------------------ presence, kept by the consumers themselves
+    # ------------------------------------------------------------------ presence
 
-    def _me(self) -> dict[str, Any]:
-        return {"channel": self.channel_name, "username": self.user.get_username(), "cell_id": self.focus}
+    async def _announce(self, *, leaving: bool = False) -> None:
+        entry = None if leaving else {"username": self.user.get_username(), "cell_id": self.focus}
+        version, entries = await presence.store().put(self.notebook_id, self.channel_name, entry)
+        await self.channel_layer.group_send(
+            self.group, {"type": "presence.update", "version": version, "users": presence.listing(entries)}
+        )
 
-    async def presence_hello(self, message: dict[str, Any]) -> None:
-        """Someone joined: note them, and (if it is not us) tell them we are here."""
-        self.present[message["channel"]] = {k: message[k] for k in ("channel", "username", "cell_id")}
-        if message["channel"] != self.channel_name:
-            await self.channel_layer.send(message["channel"], {"type": "presence.here", **self._me()})
-        await self._send_presence()
-
-    async def presence_here(self, message: dict[str, Any]) -> None:
-        self.present[message["channel"]] = {k: message[k] for k in ("channel", "username", "cell_id")}
-        await self._send_presence()
-
-    async def presence_focus(self, message: dict[str, Any]) -> None:
-        await self.presence_here(message)
-
-    async def presence_bye(self, message: dict[str, Any]) -> None:
-        if self.present.pop(message["channel"], None) is not None:
-            await self._send_presence()
-
-    async def _send_presence(self) -> None:
-        users = [{"username": p["username"], "cell_id": p["cell_id"]} for p in self.present.values()]
-        await self._send({"type": "presence", "users": sorted(users, key=lambda u: u["username"])})
+    async def presence_update(self, message: dict[str, Any]) -> None:
+        # Broadcasts can overtake each other; an older list never replaces a newer one.
+        if message["version"] > self.presence_version:
+            self.presence_version = message["version"]
+            await self._send({"type": "presence", "users": message["users"]})
 
     # ------------------------------------------------------------------ kernel replies to this browser's requests
 
@@ -320,7 +317,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if cell_id is not None and not isinstance(cell_id, str):
             raise InvalidInput("focus needs 'cell_id' (string or null)", field="cell_id")
         self.focus = cell_id
-        await self.channel_layer.group_send(self.group, {"type": "presence.focus", **self._me()})
+        await self._announce()
         return {}
 
     async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,25 @@ def _test_database_env() -> dict[str, str]:
     return env_for({"DATABASE_URL": url, "QUIRE_VAR_DIR": str(settings.QUIRE_VAR_DIR)})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_presence(request: pytest.FixtureRequest) -> None:
+    """Presence records of an earlier run against the same test database must not show up as people here."""
+    if "django_db_setup" not in request.fixturenames and not request.config.pluginmanager.hasplugin("django"):
+        return
+    from django.conf import settings
+
+    if not settings.CONFIG.redis_url:
+        return
+    import redis
+
+    from notebooks.presence import key_prefix
+
+    client = redis.Redis.from_url(settings.CONFIG.redis_url)
+    request.getfixturevalue("django_db_setup")
+    for key in client.scan_iter(f"{key_prefix()}:*"):
+        client.delete(key)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, process_logs: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
     """A real Celery worker on the "kernels" queue, talking to the test database and Redis."""

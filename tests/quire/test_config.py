@@ -32,7 +32,7 @@ def test_production_mode_reads_urls() -> None:
     assert config.mode == "production"
     assert config.database == {
         "ENGINE": "django.db.backends.postgresql", "NAME": "quire", "USER": "u", "PASSWORD": "p",
-        "HOST": "db.example", "PORT": "5433", "CONN_MAX_AGE": 0,
+        "HOST": "db.example", "PORT": "5433", "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True,
     }
     assert config.kernel_host == "celery"
     assert config.debug is False
