@@ -27,7 +27,7 @@ from kernels.core.interpreters import scala_bridge
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
-from notebooks.events import publish_now
+from notebooks.events import publish_batch_now, publish_now
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,42 @@ def _scala_bridge_root() -> str:
     return str(root)
 
 
+class _Broadcaster:
+    """Relays live events to the notebook's viewers in order; those that arrive while a send is under way go out
+    together in the next one, so a burst (running, statement, output) costs one or two channel-layer sends."""
+
+    def __init__(self, notebook_id: int) -> None:
+        self.notebook_id = notebook_id
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    def put(self, event: dict[str, Any]) -> None:
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+        self.queue.put_nowait(event)
+
+    async def flush(self) -> None:
+        """Wait until everything put so far has been sent (before anything sent another way)."""
+        await self.queue.join()
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                await publish_batch_now(self.notebook_id, batch)
+            except Exception:  # a lost batch must not stop the relay; viewers resync on reconnect
+                log.exception("could not relay %d events of notebook %s", len(batch), self.notebook_id)
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
 class KernelHost:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
@@ -101,6 +137,7 @@ class KernelHost:
             log.info("kernel session %s is gone or already hosted; nothing to do", self.session_id)
             return
         self.info = info
+        self.broadcast = _Broadcaster(info.notebook_id)
         try:
             await self._serve()
         except Exception as exc:  # process boundary: whatever broke, the session must not stay "running"
@@ -155,6 +192,7 @@ class KernelHost:
             commands.cancel()
             heartbeat.cancel()
         code = await asyncio.to_thread(self._wait_exit)
+        await self.broadcast.flush()
         if self.stopping:
             await self._set_state("stopped", reason=self.stop_reason)
         else:
@@ -215,6 +253,7 @@ class KernelHost:
             try:
                 reply_to = message.get("reply_to")
                 if kind == "sync" and reply_to:
+                    await self.broadcast.flush()
                     await self._sync(str(reply_to))
                     continue
                 if reply_to and "req_id" in command:
@@ -251,16 +290,17 @@ class KernelHost:
         kind = event.get("type")
         exec_id = str(event.get("exec_id", ""))
         execution = self.executions.get(exec_id)
-        notebook_id = self.info.notebook_id
         if kind == "cell_status" and execution is not None:
             state = event.get("state")
             if state == "running":
                 execution.running = True
-                await publish_now(notebook_id, {"type": "cell_status", "cell_id": execution.cell_id, "state": state})
+                self.broadcast.put({"type": "cell_status", "cell_id": execution.cell_id, "state": state})
                 await self._publish_tasks()
                 self._later(sync_to_async(services.do_mark_running)(exec_id))
             elif state in services.FINAL_STATES:
                 del self.executions[exec_id]
+                # Every output goes out before the cell is announced finished (that announcement follows a commit).
+                await self.broadcast.flush()
                 await sync_to_async(services.do_finish_execution)(
                     exec_id, state=str(state), outputs=execution.outputs, symbols=execution.symbols,
                     stale=execution.stale,
@@ -273,25 +313,23 @@ class KernelHost:
             output = event.get("output")
             if isinstance(output, dict):
                 execution.add_output(output)
-                await publish_now(notebook_id, {"type": "output", "cell_id": execution.cell_id, "output": output})
+                self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": output})
         elif kind == "cell_result" and execution is not None:
             execution.symbols = list(event.get("symbols") or [])
             execution.stale = [str(c) for c in event.get("stale") or []]
-            await publish_now(
-                notebook_id,
+            self.broadcast.put(
                 {"type": "cell_result", "cell_id": execution.cell_id, "symbols": execution.symbols,
-                 "stale": list(event.get("stale") or [])},
+                 "stale": list(event.get("stale") or [])}
             )
         elif kind == "statement" and execution is not None:
-            await publish_now(
-                notebook_id,
+            self.broadcast.put(
                 {"type": "statement", "cell_id": execution.cell_id,
-                 "line_start": event.get("line_start"), "line_end": event.get("line_end")},
+                 "line_start": event.get("line_start"), "line_end": event.get("line_end")}
             )
         elif kind == "exiting":
             self.exit_reason = str(event.get("reason") or "the kernel exited")
         elif kind == "spark_progress" and execution is not None:
-            await publish_now(notebook_id, {**event, "cell_id": execution.cell_id})
+            self.broadcast.put({**event, "cell_id": execution.cell_id})
         elif "req_id" in event and str(event.get("req_id")) in self.replies:
             # A reply to one browser's request (completions, signatures, a table page, or an error).
             reply_to = self.replies.pop(str(event["req_id"]))
@@ -316,7 +354,7 @@ class KernelHost:
     async def _publish_tasks(self) -> None:
         running = next((e.cell_id for e in self.executions.values() if e.running), None)
         queue = [e.cell_id for e in self.executions.values() if not e.running]
-        await publish_now(self.info.notebook_id, {"type": "tasks", "queue": queue, "running": running})
+        self.broadcast.put({"type": "tasks", "queue": queue, "running": running})
 
     async def _set_state(self, state: str, *, reason: str = "", **fields: Any) -> None:
         await sync_to_async(services.do_set_session_state)(
@@ -333,6 +371,8 @@ class KernelHost:
             return self.kernel.poll()
 
     def _reap(self) -> None:
+        if hasattr(self, "broadcast"):
+            self.broadcast.close()
         if self.kernel is not None and self.kernel.poll() is None:
             self.kernel.kill()
         if self.writer is not None:

@@ -197,6 +197,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.tokens -= 1
         return True
 
+    async def notebook_events(self, message: dict[str, Any]) -> None:
+        for event in message["events"]:
+            await self._send(event)
+
     async def notebook_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
         if event.get("type") in ("grants_changed", "notebook_deleted"):

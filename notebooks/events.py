@@ -39,3 +39,11 @@ async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is not None:
         await layer.group_send(group_name(notebook_id), _envelope(event))
+
+
+async def publish_batch_now(notebook_id: int, events: list[dict[str, Any]]) -> None:
+    """Several events without database writes behind them, in order, in one channel-layer message."""
+    layer = get_channel_layer()
+    if layer is not None:
+        batch = [{"v": PROTOCOL_VERSION, **event} for event in events]
+        await layer.group_send(group_name(notebook_id), {"type": "notebook.events", "events": batch})
