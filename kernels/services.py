@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -141,14 +141,22 @@ def _start_session(notebook: Notebook, user: User) -> KernelSession:
 
 @dataclass(frozen=True)
 class QueuedRun:
+    """Runs recorded in the database; `commands` still have to reach the kernel host (see `dispatch_run`)."""
+
+    notebook_id: int
     execution_ids: list[uuid.UUID]
     cell_ids: list[str]
+    channel: str | None = None
+    commands: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [{"type": "cell_status", "cell_id": cell_id, "state": "queued"} for cell_id in self.cell_ids]
 
 
 def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[dict[str, Any]]) -> QueuedRun:
     order = notebook.cell_ids()
-    channel = session.channel
-    queued = QueuedRun(execution_ids=[], cell_ids=[])
+    queued = QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
         language, source = str(cell["language"]), str(cell["source"])
         execution = Execution.objects.create(
@@ -168,8 +176,7 @@ def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[d
             "source": source,
             "order": order,
         }
-        events.publish(notebook.pk, {"type": "cell_status", "cell_id": cell["id"], "state": "queued"})
-        transaction.on_commit(lambda command=command: send_command(channel, command))
+        queued.commands.append(command)
         queued.execution_ids.append(execution.pk)
         queued.cell_ids.append(cell["id"])
     return queued
@@ -178,9 +185,33 @@ def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[d
 RUN_SCOPES = ("cell", "all", "from", "stale")
 
 
-@transaction.atomic
 def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """Queue cells on the notebook's kernel, starting the kernel if there is none.
+    """Queue cells on the notebook's kernel (see `prepare_run`), and send them once the transaction commits."""
+    with transaction.atomic():
+        queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
+        for event in queued.events:
+            events.publish(notebook_id, event)
+        channel = queued.channel
+        for command in queued.commands:
+            transaction.on_commit(lambda command=command: send_command(str(channel), command))
+    return queued
+
+
+async def dispatch_run(queued: QueuedRun) -> None:
+    """After `prepare_run` committed: the commands to the kernel host first, then the "queued" news to viewers.
+
+    Sent from the caller's event loop, which saves the database thread two hops back into it per run."""
+    layer = get_channel_layer()
+    assert layer is not None, "CHANNEL_LAYERS must be configured"
+    for command in queued.commands:
+        await layer.send(str(queued.channel), {"type": "kernel.command", "command": command})
+    if queued.cell_ids:
+        await events.publish_batch_now(queued.notebook_id, queued.events)
+
+
+@transaction.atomic
+def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+    """Record runs of cells on the notebook's kernel, starting the kernel if there is none; nothing is sent.
 
     scope: "cell" (just `cell_id`), "all" (top to bottom), "from" (`cell_id` and everything below it),
     "stale" (the cells whose last run read a value that has since changed above them).
@@ -209,7 +240,7 @@ def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str
     else:
         raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
     if not cells:
-        return QueuedRun(execution_ids=[], cell_ids=[])
+        return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
     session = live_session(notebook.pk) or _start_session(notebook, user)
     return _queue(notebook, session, user, cells)
 

@@ -267,9 +267,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return {"revision": change.revision}
 
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
-        queued = await database_sync_to_async(kernel_services.check_run)(
+        queued = await database_sync_to_async(kernel_services.prepare_run)(
             self.user, self.notebook_id, scope=scope, cell_id=cell_id
         )
+        await kernel_services.dispatch_run(queued)
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 
     async def on_run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
