@@ -198,15 +198,16 @@ def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str
 
 
 async def dispatch_run(queued: QueuedRun) -> None:
-    """After `prepare_run` committed: the commands to the kernel host first, then the "queued" news to viewers.
+    """After `prepare_run` committed: the "queued" news to viewers, then the commands to the kernel host.
 
-    Sent from the caller's event loop, which saves the database thread two hops back into it per run."""
+    In that order: a fast kernel's first events must not reach a viewer before "queued" (which clears the cell's
+    old outputs). Sent from the caller's event loop, which saves the database thread two hops back into it."""
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
-    for command in queued.commands:
-        await layer.send(str(queued.channel), {"type": "kernel.command", "command": command})
     if queued.cell_ids:
         await events.publish_batch_now(queued.notebook_id, queued.events)
+    for command in queued.commands:
+        await layer.send(str(queued.channel), {"type": "kernel.command", "command": command})
 
 
 @transaction.atomic
