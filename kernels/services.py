@@ -149,10 +149,6 @@ class QueuedRun:
     channel: str | None = None
     commands: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        return [{"type": "cell_status", "cell_id": cell_id, "state": "queued"} for cell_id in self.cell_ids]
-
 
 def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[dict[str, Any]]) -> QueuedRun:
     order = notebook.cell_ids()
@@ -189,8 +185,6 @@ def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str
     """Queue cells on the notebook's kernel (see `prepare_run`), and send them once the transaction commits."""
     with transaction.atomic():
         queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
-        for event in queued.events:
-            events.publish(notebook_id, event)
         channel = queued.channel
         for command in queued.commands:
             transaction.on_commit(lambda command=command: send_command(str(channel), command))
@@ -198,14 +192,11 @@ def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str
 
 
 async def dispatch_run(queued: QueuedRun) -> None:
-    """After `prepare_run` committed: the "queued" news to viewers, then the commands to the kernel host.
-
-    In that order: a fast kernel's first events must not reach a viewer before "queued" (which clears the cell's
-    old outputs). Sent from the caller's event loop, which saves the database thread two hops back into it."""
+    """After `prepare_run` committed: the commands to the kernel host, from the caller's event loop (which saves
+    the database thread two hops back into it). Viewers learn of the queue from the host's `tasks` events, relayed
+    in order with the kernel's own, so news of the queue never overtakes a run's output."""
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
-    if queued.cell_ids:
-        await events.publish_batch_now(queued.notebook_id, queued.events)
     for command in queued.commands:
         await layer.send(str(queued.channel), {"type": "kernel.command", "command": command})
 
