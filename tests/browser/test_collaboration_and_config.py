@@ -25,6 +25,16 @@ def _draft_source(page: Any, base_url: str, notebook_id: int, index: int = 0) ->
     return str(response.json()["cells"][index]["source"])
 
 
+def _expect_done(cell: Any, *, timeout: float) -> None:
+    """The cell finishes without error; if not, the failure shows what the cell printed."""
+    from playwright.sync_api import expect
+
+    try:
+        expect(cell).to_have_attribute("data-state", "done", timeout=timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\ncell output:\n{cell.get_by_test_id('cell-output').inner_text()}") from None
+
+
 def _editor_text(cell: Any) -> str:
     """The text Monaco shows, line by line (Monaco draws spaces as no-break spaces)."""
     lines = cell.locator(".view-lines .view-line").all_inner_texts()
@@ -114,16 +124,16 @@ def test_a_polyglot_notebook_scala_python_sql_and_vega(alice, live_daphne: str, 
     )
     page.keyboard.press("Control+Enter")
     # The first Scala cell of a kernel waits for the Scala compiler to warm up.
-    expect(scala).to_have_attribute("data-state", "done", timeout=180_000)
+    _expect_done(scala, timeout=180_000)
 
     python = _add_cell(page, "python", "print(df.count())\ndf.toPandas()")
     page.keyboard.press("Control+Enter")
-    expect(python).to_have_attribute("data-state", "done", timeout=60_000)
+    _expect_done(python, timeout=60_000)
     expect(python.get_by_test_id("cell-output").first).to_contain_text("3")
 
     sql = _add_cell(page, "sql", "select x, y from df where x > 1")
     page.keyboard.press("Control+Enter")
-    expect(sql).to_have_attribute("data-state", "done", timeout=60_000)
+    _expect_done(sql, timeout=60_000)
     table = sql.get_by_test_id("output-table")
     expect(table).to_be_visible()
     expect(table.locator("tbody tr")).to_have_count(2)
@@ -135,7 +145,7 @@ def test_a_polyglot_notebook_scala_python_sql_and_vega(alice, live_daphne: str, 
     }
     vega = _add_cell(page, "vega", json.dumps(spec))
     page.keyboard.press("Control+Enter")
-    expect(vega).to_have_attribute("data-state", "done", timeout=60_000)
+    _expect_done(vega, timeout=60_000)
     chart = vega.get_by_test_id("vega-chart")
     expect(chart.locator("svg, canvas").first).to_be_visible(timeout=30_000)
     expect(chart.locator("svg .mark-symbol path")).to_have_count(3)
