@@ -27,7 +27,7 @@ from kernels.core.interpreters import scala_bridge
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
-from notebooks.events import publish_batch_now, publish_now
+from notebooks.events import live_layer, publish_batch_now, publish_now
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,9 @@ class _Broadcaster:
 class KernelHost:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
+        # Commands arrive on the session's queue; replies go to one browser's connection on the live layer.
         self.layer = get_channel_layer()
+        self.live = live_layer()
         self.kernel: LaunchedKernel | None = None
         self.writer: asyncio.StreamWriter | None = None
         # Insertion order is the kernel's FIFO order: the task list shows it as the queue.
@@ -333,8 +335,7 @@ class KernelHost:
         elif "req_id" in event and str(event.get("req_id")) in self.replies:
             # A reply to one browser's request (completions, signatures, a table page, or an error).
             reply_to = self.replies.pop(str(event["req_id"]))
-            assert self.layer is not None
-            await self.layer.send(reply_to, {"type": "kernel.reply", "reply": event})
+            await self.live.send(reply_to, {"type": "kernel.reply", "reply": event})
         elif kind == "error":
             log.warning("kernel of session %s reported: %s", self.session_id, event.get("message"))
 
@@ -344,12 +345,11 @@ class KernelHost:
         Sent on the same channel as the live events, after every event already published, so the browser
         replaces what it has with this and appends whatever comes next: nothing missed, nothing twice.
         """
-        assert self.layer is not None
         cells = [
             {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs}
             for e in self.executions.values()
         ]
-        await self.layer.send(reply_to, {"type": "kernel.sync", "cells": cells})
+        await self.live.send(reply_to, {"type": "kernel.sync", "cells": cells})
 
     async def _publish_tasks(self) -> None:
         running = next((e.cell_id for e in self.executions.values() if e.running), None)

@@ -15,7 +15,7 @@ from django.db import connection
 
 from kernels import services as kernel_services
 from notebooks import collab, presence, services
-from notebooks.events import group_name
+from notebooks.events import LIVE_LAYER, group_name
 from notebooks.snapshot import build_snapshot
 from quire.lib.errors import InvalidInput, QuireError
 
@@ -54,6 +54,7 @@ def _field(message: dict[str, Any], name: str, kind: type) -> Any:
 
 
 class NotebookConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = LIVE_LAYER
     notebook_id: int
     group: str
 

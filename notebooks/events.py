@@ -12,6 +12,12 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+# The channel layer of browsers' connections: notebook groups and replies to one connection (see settings).
+LIVE_LAYER = "live"
+
+
+def live_layer() -> Any:
+    return get_channel_layer(LIVE_LAYER)
 
 
 def group_name(notebook_id: int) -> str:
@@ -26,7 +32,7 @@ def publish(notebook_id: int, event: dict[str, Any]) -> None:
     """Send `event` to the notebook's viewers once the current transaction (if any) commits."""
 
     def send() -> None:
-        layer = get_channel_layer()
+        layer = live_layer()
         if layer is None:
             return
         async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event))
@@ -36,14 +42,14 @@ def publish(notebook_id: int, event: dict[str, Any]) -> None:
 
 async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
     """Send an event that has no database write behind it (streamed output, the current statement)."""
-    layer = get_channel_layer()
+    layer = live_layer()
     if layer is not None:
         await layer.group_send(group_name(notebook_id), _envelope(event))
 
 
 async def publish_batch_now(notebook_id: int, events: list[dict[str, Any]]) -> None:
     """Several events without database writes behind them, in order, in one channel-layer message."""
-    layer = get_channel_layer()
+    layer = live_layer()
     if layer is not None:
         batch = [{"v": PROTOCOL_VERSION, **event} for event in events]
         await layer.group_send(group_name(notebook_id), {"type": "notebook.events", "events": batch})

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -32,6 +32,15 @@ class Config:
     kernel_host: str
     sandbox: str
     secure_cookies: bool
+
+    @property
+    def redis_namespace(self) -> str:
+        """The Redis database number: what keeps two installations sharing one Redis server apart."""
+        if not self.redis_url:
+            return "0"
+        parts = urlsplit(self.redis_url)
+        db = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
+        return db if db.isdigit() else "0"
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

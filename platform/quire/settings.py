@@ -68,16 +68,26 @@ TEMPLATES = [
 DATABASES = {"default": CONFIG.database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Two channel layers. "default" carries commands to kernel hosts: Redis lists that keep a command until its host
+# reads it (a run may be queued while the kernel starts). "live" carries everything to browsers' connections
+# (notebook groups, replies): Redis pub/sub, one PUBLISH per event however many viewers a server process has.
 if CONFIG.redis_url:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Notebook output can burst; a roomier per-channel buffer keeps slow viewers from losing events.
             "CONFIG": {"hosts": [CONFIG.redis_url], "capacity": 1500, "expiry": 60},
-        }
+        },
+        "live": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub channels ignore the database number: the prefix keeps installations sharing a Redis apart.
+            "CONFIG": {"hosts": [CONFIG.redis_url], "prefix": f"quire.{CONFIG.redis_namespace}."},
+        },
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+        "live": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+    }
 
 CELERY_BROKER_URL = CONFIG.redis_url or "memory://"
 CELERY_RESULT_BACKEND = CONFIG.redis_url
