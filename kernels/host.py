@@ -39,16 +39,40 @@ SHUTDOWN_GRACE_S = 5.0
 MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
 
 
-class _Execution:
-    """What the host accumulates for one cell run until it finishes."""
+# A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
+# just before the write still gets the run's outputs when it asks the host what is running.
+KEEP_FINISHED_S = 5.0
 
-    def __init__(self, cell_id: str) -> None:
+
+class _Execution:
+    """What the host accumulates for one cell run until it finishes and is stored."""
+
+    def __init__(self, exec_id: str, cell_id: str, *, record: dict[str, Any] | None = None,
+                 language: str = "", source: str = "") -> None:
+        self.exec_id = exec_id
         self.cell_id = cell_id
         self.outputs: list[dict[str, Any]] = []
         self.symbols: list[dict[str, Any]] = []
         self.stale: list[str] = []
         self.running = False
+        self.state = "queued"
         self.kept_bytes = 0
+        # Runs sent without a database row (`record`) get theirs from the host.
+        self.new = record is not None
+        self.user_id = record.get("user_id") if record else None
+        self.language = language
+        self.source = source
+        self.stored_at: float | None = None
+        self.seq = 0
+
+    def record(self) -> services.RunRecord:
+        final = self.state in services.FINAL_STATES
+        return services.RunRecord(
+            exec_id=self.exec_id, cell_id=self.cell_id, state=self.state, new=self.new, user_id=self.user_id,
+            language=self.language, source=self.source, started=self.running or final,
+            outputs=list(self.outputs) if final else [], symbols=self.symbols if final else [],
+            stale=self.stale if final else [], seq=self.seq,
+        )
 
     def add_output(self, output: dict[str, Any]) -> None:
         text = output.get("text")
@@ -82,8 +106,9 @@ class _Broadcaster:
     """Relays live events to the notebook's viewers in order; those that arrive while a send is under way go out
     together in the next one, so a burst (running, statement, output) costs one or two channel-layer sends."""
 
-    def __init__(self, notebook_id: int) -> None:
+    def __init__(self, notebook_id: int, *, channel: str) -> None:
         self.notebook_id = notebook_id
+        self.channel = channel
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
@@ -102,12 +127,79 @@ class _Broadcaster:
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             try:
-                await publish_batch_now(self.notebook_id, batch)
+                await publish_batch_now(self.notebook_id, batch, kernel_channel=self.channel)
             except Exception:  # a lost batch must not stop the relay; viewers resync on reconnect
                 log.exception("could not relay %d events of notebook %s", len(batch), self.notebook_id)
             finally:
                 for _ in batch:
                     self.queue.task_done()
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class _Ledger:
+    """The host's database writes, in order and off the kernel's path: runs and kernel states that change while
+    one write is under way go together in the next, as one transaction. What a write stores (a cell finished,
+    the kernel idle) is relayed to viewers after it, behind every event relayed before it."""
+
+    def __init__(self, host: KernelHost) -> None:
+        self.host = host
+        self.dirty: dict[str, _Execution] = {}
+        self.kernel_state: str | None = None
+        self.wake = asyncio.Event()
+        self.settled = asyncio.Event()
+        self.settled.set()
+        self.task: asyncio.Task[None] | None = None
+
+    def touch(self, execution: _Execution) -> None:
+        self.dirty[execution.exec_id] = execution
+        self._wake()
+
+    def set_kernel_state(self, state: str) -> None:
+        self.kernel_state = state
+        self._wake()
+
+    def _wake(self) -> None:
+        self.settled.clear()
+        self.wake.set()
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+
+    async def drain(self) -> None:
+        """Wait until everything touched so far is stored."""
+        await self.settled.wait()
+
+    async def _run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.dirty = list(self.dirty.values()), {}
+            records = [execution.record() for execution in batch]
+            state, self.kernel_state = self.kernel_state, None
+            try:
+                announce = await sync_to_async(services.do_record_runs)(
+                    self.host.info.session_id, self.host.info.notebook_id, records, kernel_state=state
+                )
+            except Exception:  # a lost write must not stop the host; the run's viewers already saw it live
+                log.exception("could not record %d runs of session %s", len(records), self.host.session_id)
+                announce = []
+            now = asyncio.get_running_loop().time()
+            for execution, record in zip(batch, records, strict=True):
+                execution.new = False
+                if record.state in services.FINAL_STATES:
+                    execution.stored_at = now
+            for event in announce:
+                self.host.broadcast.put(event)
+            if announce:
+                self.host.publish_tasks()  # the task list follows the cells it no longer shows
+            # Idle is news only if no run came in meanwhile (that one said busy already).
+            if state == "idle" and not self.host.busy:
+                self.host.broadcast.put({"type": "kernel_status", "state": "idle"})
+            self.host.forget_finished(now)
+            if not self.wake.is_set():
+                self.settled.set()
 
     def close(self) -> None:
         if self.task is not None:
@@ -124,6 +216,9 @@ class KernelHost:
         self.writer: asyncio.StreamWriter | None = None
         # Insertion order is the kernel's FIFO order: the task list shows it as the queue.
         self.executions: dict[str, _Execution] = {}
+        # Finished runs until a while after they are stored (see KEEP_FINISHED_S).
+        self.finished: dict[str, _Execution] = {}
+        self.finish_seq = 0
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
         self.busy = False
@@ -139,7 +234,8 @@ class KernelHost:
             log.info("kernel session %s is gone or already hosted; nothing to do", self.session_id)
             return
         self.info = info
-        self.broadcast = _Broadcaster(info.notebook_id)
+        self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
+        self.ledger = _Ledger(self)
         try:
             await self._serve()
         except Exception as exc:  # process boundary: whatever broke, the session must not stay "running"
@@ -194,18 +290,12 @@ class KernelHost:
             commands.cancel()
             heartbeat.cancel()
         code = await asyncio.to_thread(self._wait_exit)
+        await self.ledger.drain()
         await self.broadcast.flush()
         if self.stopping:
             await self._set_state("stopped", reason=self.stop_reason)
         else:
             await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
-
-    def _later(self, work: Any) -> None:
-        """Database bookkeeping off the hot path. Host database calls share one thread, so they still apply
-        in the order they were started (busy before idle, running before finished)."""
-        task = asyncio.ensure_future(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
 
     async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
         """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
@@ -263,15 +353,23 @@ class KernelHost:
                 if kind == "shutdown":
                     self.stopping = True
                     self.stop_reason = str(command.pop("reason", None) or "shut down")
+                record = command.pop("record", None) if kind == "execute" else None
                 if kind == "execute":
-                    self.executions[command["exec_id"]] = _Execution(command["cell_id"])
+                    execution = _Execution(
+                        str(command["exec_id"]), str(command["cell_id"]), record=record,
+                        language=str(command.get("language", "")), source=str(command.get("source", "")),
+                    )
+                    self.executions[execution.exec_id] = execution
                 # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
                 await self._send(command)
                 if kind == "execute":
                     if not self.busy:
                         self.busy = True
-                        self._later(self._set_state("busy"))
-                    await self._publish_tasks()
+                        self.broadcast.put({"type": "kernel_status", "state": "busy"})
+                        self.ledger.set_kernel_state("busy")
+                    if execution.new:
+                        self.ledger.touch(execution)
+                    self.publish_tasks()
             except (ProtocolError, KeyError, TypeError, ValueError) as exc:
                 log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
             except (ConnectionError, OSError):
@@ -296,21 +394,20 @@ class KernelHost:
             state = event.get("state")
             if state == "running":
                 execution.running = True
+                execution.state = "running"
                 self.broadcast.put({"type": "cell_status", "cell_id": execution.cell_id, "state": state})
-                await self._publish_tasks()
-                self._later(sync_to_async(services.do_mark_running)(exec_id))
+                self.publish_tasks()
+                self.ledger.touch(execution)
             elif state in services.FINAL_STATES:
-                del self.executions[exec_id]
-                # Every output goes out before the cell is announced finished (that announcement follows a commit).
-                await self.broadcast.flush()
-                await sync_to_async(services.do_finish_execution)(
-                    exec_id, state=str(state), outputs=execution.outputs, symbols=execution.symbols,
-                    stale=execution.stale,
-                )
-                await self._publish_tasks()
+                # Announced finished once stored, behind every output already relayed (see _Ledger).
+                execution.state = str(state)
+                self.finish_seq += 1
+                execution.seq = self.finish_seq
+                self.finished[exec_id] = self.executions.pop(exec_id)
+                self.ledger.touch(execution)
                 if not self.executions and self.busy:
                     self.busy = False
-                    await self._set_state("idle")
+                    self.ledger.set_kernel_state("idle")
         elif kind == "output" and execution is not None:
             output = event.get("output")
             if isinstance(output, dict):
@@ -345,13 +442,25 @@ class KernelHost:
         Sent on the same channel as the live events, after every event already published, so the browser
         replaces what it has with this and appends whatever comes next: nothing missed, nothing twice.
         """
+        self.forget_finished(asyncio.get_running_loop().time())
         cells = [
+            {"cell_id": e.cell_id, "state": e.state, "outputs": e.outputs, "symbols": e.symbols}
+            for e in self.finished.values()
+        ]
+        cells += [
             {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs}
             for e in self.executions.values()
         ]
-        await self.live.send(reply_to, {"type": "kernel.sync", "cells": cells})
+        await self.live.send(
+            reply_to, {"type": "kernel.sync", "state": "busy" if self.busy else "idle", "cells": cells}
+        )
 
-    async def _publish_tasks(self) -> None:
+    def forget_finished(self, now: float) -> None:
+        for exec_id, execution in list(self.finished.items()):
+            if execution.stored_at is not None and now - execution.stored_at > KEEP_FINISHED_S:
+                del self.finished[exec_id]
+
+    def publish_tasks(self) -> None:
         running = next((e.cell_id for e in self.executions.values() if e.running), None)
         queue = [e.cell_id for e in self.executions.values() if not e.running]
         self.broadcast.put({"type": "tasks", "queue": queue, "running": running})
@@ -373,6 +482,7 @@ class KernelHost:
     def _reap(self) -> None:
         if hasattr(self, "broadcast"):
             self.broadcast.close()
+            self.ledger.close()
         if self.kernel is not None and self.kernel.poll() is None:
             self.kernel.kill()
         if self.writer is not None:

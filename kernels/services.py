@@ -47,11 +47,14 @@ def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None 
 KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER}
 
 
-def request_sync(notebook_id: int, *, reply_to: str) -> None:
-    """Ask the notebook's kernel host (if any) to send `reply_to` the cells it is running and queuing."""
+def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
+    """Ask the notebook's kernel host (if any) to send `reply_to` the cells it is running and queuing; the live
+    session's command channel and state, or None."""
     session = live_session(notebook_id)
-    if session is not None:
-        send_command(session.channel, {"type": "sync"}, reply_to=reply_to)
+    if session is None:
+        return None
+    send_command(session.channel, {"type": "sync"}, reply_to=reply_to)
+    return session.channel, session.state
 
 
 def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
@@ -134,7 +137,7 @@ def _start_session(notebook: Notebook, user: User) -> KernelSession:
     session = KernelSession.objects.create(
         notebook=notebook, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
     )
-    events.publish(notebook.pk, {"type": "kernel_status", "state": session.state})
+    events.publish(notebook.pk, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
     transaction.on_commit(lambda: backends.start_host(session.pk))
     return session
 
@@ -201,6 +204,27 @@ async def dispatch_run(queued: QueuedRun) -> None:
         await layer.send(str(queued.channel), {"type": "kernel.command", "command": command})
 
 
+def _cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:
+    """The cells a run of `scope` covers, in notebook order ("stale" reads the latest executions)."""
+    code_cells = [c for c in notebook.cells if c["language"] != "text"]
+    if scope in ("cell", "from"):
+        found = notebook.find_cell(cell_id or "")
+        if found is None:
+            raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
+        index, cell = found
+        if scope == "cell":
+            if cell["language"] == "text":
+                raise InvalidInput("text cells are not run", field="cell_id")
+            return [cell]
+        return [c for c in notebook.cells[index:] if c["language"] != "text"]
+    if scope == "all":
+        return code_cells
+    if scope == "stale":
+        latest = latest_executions(notebook.pk, [c["id"] for c in code_cells])
+        return [c for c in code_cells if c["id"] in latest and latest[c["id"]].stale]
+    raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
+
+
 @transaction.atomic
 def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
     """Record runs of cells on the notebook's kernel, starting the kernel if there is none; nothing is sent.
@@ -212,29 +236,35 @@ def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: s
     relax_commit()
     # The row lock serialises kernel starts: two people running at once get one kernel.
     notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    code_cells = [c for c in notebook.cells if c["language"] != "text"]
-    if scope in ("cell", "from"):
-        found = notebook.find_cell(cell_id or "")
-        if found is None:
-            raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
-        index, cell = found
-        if scope == "cell":
-            if cell["language"] == "text":
-                raise InvalidInput("text cells are not run", field="cell_id")
-            cells = [cell]
-        else:
-            cells = [c for c in notebook.cells[index:] if c["language"] != "text"]
-    elif scope == "all":
-        cells = code_cells
-    elif scope == "stale":
-        latest = latest_executions(notebook.pk, [c["id"] for c in code_cells])
-        cells = [c for c in code_cells if c["id"] in latest and latest[c["id"]].stale]
-    else:
-        raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
+    cells = _cells_to_run(notebook, scope, cell_id)
     if not cells:
         return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
     session = live_session(notebook.pk) or _start_session(notebook, user)
     return _queue(notebook, session, user, cells)
+
+
+def plan_run(user: User, notebook_id: int, *, channel: str, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+    """Runs for a kernel known to be up (its host reads `channel`): one read, no write on the caller's path.
+
+    The host forwards each run to the kernel first and records it afterwards (`do_record_runs`), so a run
+    costs the browser's connection a role check and a read of the draft.
+    """
+    notebook, _ = get_notebook(user, notebook_id, need=Role.RUNNER)
+    cells = _cells_to_run(notebook, scope, cell_id)
+    order = notebook.cell_ids()
+    queued = QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[], channel=channel)
+    user_id = user.pk if user.is_authenticated else None
+    for cell in cells:
+        exec_id = uuid.uuid4()
+        queued.commands.append({
+            "type": "execute", "exec_id": str(exec_id), "cell_id": cell["id"], "language": str(cell["language"]),
+            "source": str(cell["source"]), "order": order,
+            # Not for the kernel: the host records the run under this user (and strips it before sending).
+            "record": {"user_id": user_id},
+        })
+        queued.execution_ids.append(exec_id)
+        queued.cell_ids.append(cell["id"])
+    return queued
 
 
 def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
@@ -369,7 +399,7 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
     event: dict[str, Any] = {"type": "kernel_status", "state": state}
     if reason:
         event["reason"] = reason
-    events.publish(session.notebook_id, event)
+    events.publish(session.notebook_id, event, kernel_channel=session.channel)
     if state in (KernelSession.State.DEAD, KernelSession.State.STOPPED):
         _end_pending_executions(session, reason=reason or f"the kernel is {state}")
 
@@ -386,39 +416,77 @@ def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
                                              "state": execution.state, "outputs": execution.outputs})
 
 
-@transaction.atomic
-def do_mark_running(execution_id: str) -> None:
-    relax_commit()
-    Execution.objects.filter(pk=execution_id, state="queued").update(state="running", started_at=timezone.now())
+@dataclass
+class RunRecord:
+    """What a kernel host knows of one run, to be written: `new` when no row exists yet (the host records runs
+    it was sent without one), `state` the latest the kernel reported."""
+
+    exec_id: str
+    cell_id: str
+    state: str = "queued"
+    new: bool = False
+    user_id: int | None = None
+    language: str = ""
+    source: str = ""
+    started: bool = False
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    symbols: list[dict[str, Any]] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    # Finished runs: the order they finished in, on their host.
+    seq: int = 0
 
 
 @transaction.atomic
-def do_finish_execution(
-    execution_id: str,
-    *,
-    state: str,
-    outputs: list[dict[str, Any]],
-    symbols: list[dict[str, Any]],
-    stale: list[str] | None = None,
-) -> None:
-    """Store a finished cell's outputs and symbols, then tell the viewers it is finished."""
-    if state not in FINAL_STATES:
-        raise ValueError(f"not a final state: {state}")
+def do_record_runs(
+    session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None
+) -> list[dict[str, Any]]:
+    """Write what a host reports of its runs (new ones, started ones, finished ones) and, when given, the kernel's
+    busy/idle state, in one transaction. Returns the events that announce the finished runs, in order, for the
+    host to relay after the commit: a cell's final state reaches its viewers only once it is stored."""
     relax_commit()
-    execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
-    if execution is None:
-        log.info("execution %s is gone; its result is dropped", execution_id)
-        return
-    execution.state = state
-    execution.outputs = outputs
-    execution.symbols = symbols
-    execution.finished_at = timezone.now()
-    execution.save(update_fields=["state", "outputs", "symbols", "finished_at"])
-    if stale:
-        for stale_execution in latest_executions(execution.notebook_id, stale).values():
+    now = timezone.now()
+    announce: list[dict[str, Any]] = []
+    created = [
+        Execution(
+            id=run.exec_id, notebook_id=notebook_id, session_id=session_id, cell_id=run.cell_id,
+            user_id=run.user_id, language=run.language, source=run.source,
+            code_hash=hashlib.sha256(run.source.encode()).hexdigest(), state=run.state,
+            started_at=now if run.started else None,
+            finished_at=now if run.state in FINAL_STATES else None,
+            outputs=run.outputs, symbols=run.symbols,
+        )
+        for run in runs if run.new
+    ]
+    Execution.objects.bulk_create(created)
+    for run in runs:
+        if run.new:
+            continue
+        if run.state in FINAL_STATES:
+            Execution.objects.filter(pk=run.exec_id).update(
+                state=run.state, outputs=run.outputs, symbols=run.symbols, finished_at=now,
+                **({"started_at": now} if run.started else {}),
+            )
+        elif run.started:
+            Execution.objects.filter(pk=run.exec_id, state="queued").update(state="running", started_at=now)
+    finished = sorted((run for run in runs if run.state in FINAL_STATES), key=lambda run: run.seq)
+    for run in finished:
+        announce.append({"type": "cell_status", "cell_id": run.cell_id, "state": run.state})
+        if not run.stale:
+            continue
+        # A run marks the cells below it that read what it rebound, as they were when it finished: a cell that
+        # ran again after it (in this same batch) is not stale.
+        fresh = {later.cell_id for later in finished if later.seq > run.seq}
+        cells = [cell for cell in run.stale if cell not in fresh]
+        for stale_execution in latest_executions(notebook_id, cells).values():
             if not stale_execution.stale and stale_execution.state in FINAL_STATES:
                 Execution.objects.filter(pk=stale_execution.pk).update(stale=True)
-    KernelSession.objects.filter(pk=execution.session_id).update(last_activity_at=execution.finished_at)
-    events.publish(execution.notebook_id, {"type": "cell_status", "cell_id": execution.cell_id, "state": state})
-    if stale:
-        events.publish(execution.notebook_id, {"type": "cells_stale", "cell_ids": stale})
+        announce.append({"type": "cells_stale", "cell_ids": run.stale})
+    # Busy and idle only: starting, dead and stopped go through do_set_session_state. A session ended meanwhile
+    # stays ended.
+    fields: dict[str, Any] = {"last_activity_at": now}
+    if kernel_state is not None:
+        fields["state"] = kernel_state
+    KernelSession.objects.filter(
+        pk=session_id, state__in=(KernelSession.State.IDLE, KernelSession.State.BUSY)
+    ).update(**fields)
+    return announce

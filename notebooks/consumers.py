@@ -67,6 +67,11 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.announced = False
         self.tokens = RATE_BURST
         self.tokens_at = 0.0
+        # The notebook's kernel as the live stream tells it: where its host reads commands, and its state. Runs go
+        # straight there while it is up; otherwise through the database, which starts a kernel if need be.
+        self.kernel_channel: str | None = None
+        self.kernel_state: str | None = None
+        self.ended_channels: set[str] = set()
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -88,7 +93,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             return
         await self._send(snapshot)
         # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
-        await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
+        live = await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
+        if live is not None:
+            self._track_kernel(live[1], live[0])
         self.announced = True
         await self._announce()
 
@@ -118,6 +125,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     # ------------------------------------------------------------------ kernel replies to this browser's requests
 
     async def kernel_sync(self, message: dict[str, Any]) -> None:
+        # The host's word, newer than the snapshot's (which the database gave).
+        self.kernel_state = message["state"]
+        await self._send({"type": "kernel_status", "state": message["state"]})
         for cell in message["cells"]:
             await self._send({"type": "cell_sync", **cell})
 
@@ -198,12 +208,26 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.tokens -= 1
         return True
 
+    def _track_kernel(self, state: str, channel: str | None) -> None:
+        if channel is None or channel in self.ended_channels:
+            return  # news of an ended kernel, arriving late
+        if state in kernel_services.LIVE_STATES:
+            self.kernel_channel, self.kernel_state = channel, state
+        else:
+            self.ended_channels.add(channel)
+            if channel == self.kernel_channel:
+                self.kernel_channel = self.kernel_state = None
+
     async def notebook_events(self, message: dict[str, Any]) -> None:
         for event in message["events"]:
+            if event.get("type") == "kernel_status":
+                self._track_kernel(event["state"], message.get("kernel_channel"))
             await self._send(event)
 
     async def notebook_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
+        if event.get("type") == "kernel_status":
+            self._track_kernel(event["state"], message.get("kernel_channel"))
         if event.get("type") in ("grants_changed", "notebook_deleted"):
             # Access may have just been taken away: check again before relaying anything more.
             try:
@@ -268,9 +292,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return {"revision": change.revision}
 
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
-        queued = await database_sync_to_async(kernel_services.prepare_run)(
-            self.user, self.notebook_id, scope=scope, cell_id=cell_id
-        )
+        channel = self.kernel_channel
+        if channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale":
+            queued = await database_sync_to_async(kernel_services.plan_run)(
+                self.user, self.notebook_id, channel=channel, scope=scope, cell_id=cell_id
+            )
+        else:
+            queued = await database_sync_to_async(kernel_services.prepare_run)(
+                self.user, self.notebook_id, scope=scope, cell_id=cell_id
+            )
         await kernel_services.dispatch_run(queued)
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 

@@ -24,18 +24,22 @@ def group_name(notebook_id: int) -> str:
     return f"notebook.{notebook_id}"
 
 
-def _envelope(event: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "notebook.event", "event": {"v": PROTOCOL_VERSION, **event}}
+def _envelope(event: dict[str, Any], kernel_channel: str | None = None) -> dict[str, Any]:
+    envelope = {"type": "notebook.event", "event": {"v": PROTOCOL_VERSION, **event}}
+    if kernel_channel:
+        # For the servers' connections only, never relayed: where the kernel that this event is about listens.
+        envelope["kernel_channel"] = kernel_channel
+    return envelope
 
 
-def publish(notebook_id: int, event: dict[str, Any]) -> None:
+def publish(notebook_id: int, event: dict[str, Any], *, kernel_channel: str | None = None) -> None:
     """Send `event` to the notebook's viewers once the current transaction (if any) commits."""
 
     def send() -> None:
         layer = live_layer()
         if layer is None:
             return
-        async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event))
+        async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event, kernel_channel))
 
     transaction.on_commit(send)
 
@@ -47,9 +51,15 @@ async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
         await layer.group_send(group_name(notebook_id), _envelope(event))
 
 
-async def publish_batch_now(notebook_id: int, events: list[dict[str, Any]]) -> None:
-    """Several events without database writes behind them, in order, in one channel-layer message."""
+async def publish_batch_now(
+    notebook_id: int, events: list[dict[str, Any]], *, kernel_channel: str | None = None
+) -> None:
+    """Several events in order, in one channel-layer message (a kernel host's relay; `kernel_channel` is its
+    command channel, for the servers' connections only)."""
     layer = live_layer()
     if layer is not None:
         batch = [{"v": PROTOCOL_VERSION, **event} for event in events]
-        await layer.group_send(group_name(notebook_id), {"type": "notebook.events", "events": batch})
+        message: dict[str, Any] = {"type": "notebook.events", "events": batch}
+        if kernel_channel:
+            message["kernel_channel"] = kernel_channel
+        await layer.group_send(group_name(notebook_id), message)

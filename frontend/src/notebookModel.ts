@@ -239,8 +239,14 @@ export class NotebookModel {
         this.emit({ kind: 'spark', cellId: message.cell_id });
         return;
       case 'cell_sync':
-        // The kernel's word on a run in progress replaces whatever the snapshot said.
-        this.patch(message.cell_id, { state: message.state, outputs: message.outputs, running: null, stale: false });
+        // The kernel's word on a run in progress (or just finished) replaces whatever the snapshot said.
+        this.patch(message.cell_id, {
+          state: message.state,
+          outputs: message.outputs,
+          running: null,
+          stale: false,
+          ...(message.symbols ? { symbols: message.symbols } : {}),
+        });
         return;
       case 'draft_replaced':
         this.emit({ kind: 'draft_replaced', revision: message.revision });

@@ -266,12 +266,14 @@ export interface SparkProgressMessage {
   jobs: SparkJob[];
   ui_url: string | null;
 }
-/** Sent after connecting: a cell the kernel is running or has queued now, with its outputs so far. */
+/** Sent after connecting: a cell the kernel is running or has queued now, with its outputs so far, or one it
+ * has just finished (then with its symbols too). */
 export interface CellSyncMessage {
   type: 'cell_sync';
   cell_id: string;
-  state: 'running' | 'queued';
+  state: CellState;
   outputs: Output[];
+  symbols?: SymbolInfo[];
 }
 export interface DraftReplacedMessage extends CarriesYdocUpdate {
   type: 'draft_replaced';
@@ -452,7 +454,9 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   environment: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.log_tail) && optionalString(m.error),
   environment_notice: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.using) && isString(m.message),
   notice: (m) => isString(m.level) && isString(m.message),
-  cell_sync: (m) => isString(m.cell_id) && (m.state === 'running' || m.state === 'queued') && Array.isArray(m.outputs) && m.outputs.every(isOutput),
+  cell_sync: (m) =>
+    isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
+    (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))),
 };
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);

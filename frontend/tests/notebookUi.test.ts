@@ -273,4 +273,14 @@ describe('reconnecting', () => {
     model.apply({ type: 'cell_sync', cell_id: 'c2', state: 'running', outputs: [{ output_type: 'stream', name: 'stdout', text: 'so far\n' }] });
     expect(model.cell('c2')).toMatchObject({ state: 'running', outputs: [{ text: 'so far\n' }] });
   });
+
+  it('takes a run that finished while connecting, symbols included', () => {
+    const model = modelWithAlice();
+    const symbol = { name: 'x', language: 'python', type: 'int', repr: '2' };
+    const message = { type: 'cell_sync', cell_id: 'c2', state: 'done', outputs: [{ output_type: 'stream', name: 'stdout', text: 'all\n' }], symbols: [symbol] };
+    const parsed = parseServerMessage(JSON.stringify({ v: 1, ...message }));
+    if (!('message' in parsed)) throw new Error(parsed.problem);
+    model.apply(parsed.message);
+    expect(model.cell('c2')).toMatchObject({ state: 'done', outputs: [{ text: 'all\n' }], symbols: [symbol] });
+  });
 });

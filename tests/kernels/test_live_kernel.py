@@ -186,7 +186,8 @@ async def test_the_queue_news_never_overtakes_the_runs_output(alice, alice_token
     client = NotebookClient(notebook.pk, token=alice_token)
     await client.connect()
     await client.reply(await client.send("run_cell", cell_id=cell))
-    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "idle", timeout=60)
+    # The kernel is idle once it is ready and again once the first run is over: wait for the run.
+    await client.until(_finished(cell), timeout=60)
     for attempt in range(15):
         client.seen.clear()
         await client.send("run_cell", cell_id=cell)
