@@ -26,10 +26,13 @@ MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 
-# Each connection may send RATE_PER_S messages a second on average, in bursts of up to RATE_BURST: ample for
-# typing and running, and it keeps one flooding client from monopolising the server's database thread.
-RATE_PER_S = 40.0
-RATE_BURST = 120.0
+# Each connection has a budget of RATE_PER_S points a second, in bursts of up to RATE_BURST. A message costs one
+# point; one that writes the draft costs WRITE_COST (40 writes a second, ample for typing). Messages on one
+# connection are handled one after another, so a flooding client also waits for itself, not for others.
+RATE_PER_S = 400.0
+RATE_BURST = 200.0
+WRITE_COST = 10.0
+WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell", "restart"})
 
 # How long a browser waits for the kernel to answer a completion or table-page request.
 KERNEL_REPLY_TIMEOUT_S = 10.0
@@ -179,9 +182,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
                 raise InvalidInput("a message is a JSON object with a string 'type'")
             req = message.get("req")
-            if not self._take_token():
+            if not self._take_tokens(WRITE_COST if message["type"] in WRITES else 1.0):
                 raise InvalidInput(
-                    f"too many messages: at most {RATE_PER_S:.0f} a second", extra={"code": "rate_limited"}
+                    f"too many messages: at most {RATE_PER_S:.0f} a second, {RATE_PER_S / WRITE_COST:.0f} of them "
+                    "changes", extra={"code": "rate_limited"},
                 )
             handler = HANDLERS.get(message["type"])
             if handler is None:
@@ -199,13 +203,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             log.exception("notebook %s: message handling failed", self.notebook_id)
             await self._send({"type": "error", "req": req, "code": "internal", "message": "internal error"})
 
-    def _take_token(self) -> bool:
+    def _take_tokens(self, cost: float) -> bool:
         now = asyncio.get_running_loop().time()
         self.tokens = min(RATE_BURST, self.tokens + (now - self.tokens_at) * RATE_PER_S)
         self.tokens_at = now
-        if self.tokens < 1:
+        if self.tokens < cost:
             return False
-        self.tokens -= 1
+        self.tokens -= cost
         return True
 
     def _track_kernel(self, state: str, channel: str | None) -> None:

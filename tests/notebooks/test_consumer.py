@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from channels.db import database_sync_to_async
 
+from notebooks.consumers import RATE_BURST, RATE_PER_S
 from notebooks.models import Notebook
 from notebooks.services import do_create_notebook
 from tests.live import NotebookClient
@@ -133,13 +135,20 @@ async def test_a_flooding_client_is_slowed_and_others_are_still_served(alice, al
     other = NotebookClient(alice_notebook.pk, token=alice_token)
     await other.connect()
     for _ in range(400):
-        await flooder.send("focus", cell_id=cell_id)
+        await flooder.send("update_cell", cell_id=cell_id, source="flood")
     req = await other.send("insert_cell", index=1, cell={"language": "python", "source": "still served"})
     assert (await other.reply(req, timeout=60))["type"] == "ack"
     replies = [await flooder.reply(n, timeout=60) for n in range(1, 401)]
     limited = [r for r in replies if r["type"] == "error"]
     assert limited and all(r["code"] == "rate_limited" for r in limited)
     assert len(limited) < 400
+    # Cheap messages have a budget of their own size: a burst of focus changes passes where writes would not.
+    await asyncio.sleep(RATE_BURST / RATE_PER_S)
+    first = flooder.req + 1
+    for _ in range(100):
+        await flooder.send("focus", cell_id=cell_id)
+    replies = [await flooder.reply(n, timeout=60) for n in range(first, first + 100)]
+    assert all(r["type"] == "ack" for r in replies)
     await flooder.close()
     await other.close()
 
