@@ -219,6 +219,7 @@ class KernelHost:
         # Finished runs until a while after they are stored (see KEEP_FINISHED_S).
         self.finished: dict[str, _Execution] = {}
         self.finish_seq = 0
+        self.listening = asyncio.Event()
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
         self.busy = False
@@ -280,14 +281,23 @@ class KernelHost:
             return
         # Before any cell: the notebook's env vars and Spark settings (its resolved jars among them).
         await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
+        # Commands come two ways: the session's queue, which holds them until read (whatever was sent while the
+        # kernel started), and, once it is up, its live channel, where browsers' connections send runs.
+        commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
+        live_channel = services.live_command_channel(self.info.channel)
+        live_commands = asyncio.create_task(self._relay_commands(self.live, live_channel))
+        if not await self._wait_listening(live_channel):
+            commands.cancel()
+            live_commands.cancel()
+            await self._set_state("dead", reason="the kernel host could not listen for commands")
+            return
         await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
-
-        commands = asyncio.create_task(self._relay_commands())
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await self._relay_events(reader)
         finally:
             commands.cancel()
+            live_commands.cancel()
             heartbeat.cancel()
         code = await asyncio.to_thread(self._wait_exit)
         await self.ledger.drain()
@@ -296,6 +306,18 @@ class KernelHost:
             await self._set_state("stopped", reason=self.stop_reason)
         else:
             await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
+
+    async def _wait_listening(self, live_channel: str) -> bool:
+        """Until the live channel is subscribed: a message published before that would be lost (pub/sub keeps
+        nothing), so the host hears its own probe before it tells anyone it is up. False if it never does."""
+        for _ in range(50):
+            await self.live.send(live_channel, {"type": "kernel.probe"})
+            try:
+                await asyncio.wait_for(self.listening.wait(), 0.2)
+                return True
+            except TimeoutError:
+                continue
+        return False
 
     async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
         """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
@@ -336,10 +358,12 @@ class KernelHost:
         self.writer.write(protocol.encode(protocol.command_from_dict(body)))
         await self.writer.drain()
 
-    async def _relay_commands(self) -> None:
-        assert self.layer is not None
+    async def _relay_commands(self, layer: Any, channel: str) -> None:
         while True:
-            message = await self.layer.receive(self.info.channel)
+            message = await layer.receive(channel)
+            if message.get("type") == "kernel.probe":
+                self.listening.set()
+                continue
             command = message.get("command") or {}
             kind = command.get("type")
             try:

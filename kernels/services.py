@@ -194,14 +194,22 @@ def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str
     return queued
 
 
-async def dispatch_run(queued: QueuedRun) -> None:
-    """After `prepare_run` committed: the commands to the kernel host, from the caller's event loop (which saves
-    the database thread two hops back into it). Viewers learn of the queue from the host's `tasks` events, relayed
-    in order with the kernel's own, so news of the queue never overtakes a run's output."""
-    layer = get_channel_layer()
+def live_command_channel(channel: str) -> str:
+    """Where a host that is up also takes commands: a pub/sub channel, faster than its queue but holding nothing
+    for a host not yet listening (hosts listen before they report idle)."""
+    return f"{channel}.live"
+
+
+async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
+    """After `prepare_run` committed (or `plan_run` checked): the commands to the kernel host, from the caller's
+    event loop (which saves the database thread two hops back into it); `live` for a host known to be up.
+    Viewers learn of the queue from the host's `tasks` events, relayed in order with the kernel's own, so news
+    of the queue never overtakes a run's output."""
+    layer = events.live_layer() if live else get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
+    channel = live_command_channel(str(queued.channel)) if live else str(queued.channel)
     for command in queued.commands:
-        await layer.send(str(queued.channel), {"type": "kernel.command", "command": command})
+        await layer.send(channel, {"type": "kernel.command", "command": command})
 
 
 def _cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:

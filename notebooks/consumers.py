@@ -301,11 +301,12 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             queued = await database_sync_to_async(kernel_services.plan_run)(
                 self.user, self.notebook_id, channel=channel, scope=scope, cell_id=cell_id
             )
+            await kernel_services.dispatch_run(queued, live=True)
         else:
             queued = await database_sync_to_async(kernel_services.prepare_run)(
                 self.user, self.notebook_id, scope=scope, cell_id=cell_id
             )
-        await kernel_services.dispatch_run(queued)
+            await kernel_services.dispatch_run(queued)
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 
     async def on_run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
