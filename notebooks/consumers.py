@@ -16,8 +16,10 @@ from django.db import connection
 from kernels import services as kernel_services
 from notebooks import collab, presence, services
 from notebooks.events import LIVE_LAYER, group_name
+from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
-from quire.lib.errors import InvalidInput, QuireError
+from quire.lib.errors import Forbidden, InvalidInput, QuireError
+from quire.lib.live import user_group
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ RATE_PER_S = 400.0
 RATE_BURST = 200.0
 WRITE_COST = 10.0
 WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell", "restart"})
+
+# The caller's role is read when the connection opens and again whenever sharing, a team membership or the
+# notebook itself changes (each is announced on the live layer); after ROLE_FRESH_S it is read again anyway, for
+# the changes nothing announces (an account made inactive in the admin).
+ROLE_FRESH_S = 10.0
 
 # How long a browser waits for the kernel to answer a completion or table-page request.
 KERNEL_REPLY_TIMEOUT_S = 10.0
@@ -75,6 +82,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.kernel_channel: str | None = None
         self.kernel_state: str | None = None
         self.ended_channels: set[str] = set()
+        self.role = Role.VIEWER
+        self.role_at = float("-inf")
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -87,13 +96,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             return
         # Join before reading the snapshot so no event falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         try:
-            snapshot, _ = await database_sync_to_async(build_snapshot)(user, self.notebook_id)
+            snapshot, role = await database_sync_to_async(build_snapshot)(user, self.notebook_id)
         except QuireError as exc:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self._leave_groups()
             await self._send({"type": "error", "req": None, "code": exc.code, "message": exc.message})
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        self._remember_role(role)
         await self._send(snapshot)
         # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
         live = await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
@@ -107,8 +118,44 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self.announced:
             await self._announce(leaving=True)
+        await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
+
+    # ------------------------------------------------------------------ the caller's role
+
+    def _remember_role(self, role: Role) -> None:
+        self.role = role
+        self.role_at = asyncio.get_running_loop().time()
+
+    async def _current_role(self) -> Role:
+        """The caller's role on this notebook: the one last read, unless it is older than ROLE_FRESH_S."""
+        if asyncio.get_running_loop().time() - self.role_at > ROLE_FRESH_S:
+            _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
+            self._remember_role(role)
+        return self.role
+
+    async def _recheck_access(self) -> bool:
+        """Read the caller's role again; False (and the connection closing) if they may no longer read."""
+        try:
+            _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
+        except QuireError as exc:
+            await self._send({"type": "error", "req": None, "code": exc.code, "message": exc.message})
+            await self.close(code=CLOSE_NOT_FOUND)
+            return False
+        self._remember_role(role)
+        return True
+
+    async def access_changed(self, message: dict[str, Any]) -> None:
+        """This person's teams changed: what they may do here may have, too."""
+        if await self._recheck_access():
+            await self._send({"type": "grants_changed", "you": {"username": self.user.get_username(),
+                                                                "role": self.role.label}})
 
     # ------------------------------------------------------------------ presence
 
@@ -234,13 +281,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             self._track_kernel(event["state"], message.get("kernel_channel"))
         if event.get("type") in ("grants_changed", "notebook_deleted"):
             # Access may have just been taken away: check again before relaying anything more.
-            try:
-                _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
-            except QuireError as exc:
-                await self._send({"type": "error", "req": None, "code": exc.code, "message": exc.message})
-                await self.close(code=CLOSE_NOT_FOUND)
-                return
-            await self._send({**event, "you": {"username": self.user.get_username(), "role": role.label}})
+            if await self._recheck_access():
+                await self._send({**event, "you": {"username": self.user.get_username(), "role": self.role.label}})
             return
         await self._send(event)
 
@@ -298,8 +340,11 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
         channel = self.kernel_channel
         if channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale":
-            queued = await database_sync_to_async(kernel_services.plan_run)(
-                self.user, self.notebook_id, channel=channel, scope=scope, cell_id=cell_id
+            role = await self._current_role()
+            if role < Role.RUNNER:
+                raise Forbidden(f"this needs the runner role; you are {role.label}")
+            queued = await database_sync_to_async(kernel_services.do_plan_run)(
+                self.notebook_id, user_id=self.user.pk, channel=channel, scope=scope, cell_id=cell_id
             )
             await kernel_services.dispatch_run(queued, live=True)
         else:

@@ -6,18 +6,15 @@ import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
+
+from quire.lib.live import LIVE_LAYER, live_layer
+
+__all__ = ["LIVE_LAYER", "live_layer", "group_name", "publish", "publish_now", "publish_batch_now"]
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-# The channel layer of browsers' connections: notebook groups and replies to one connection (see settings).
-LIVE_LAYER = "live"
-
-
-def live_layer() -> Any:
-    return get_channel_layer(LIVE_LAYER)
 
 
 def group_name(notebook_id: int) -> str:

@@ -113,3 +113,69 @@ async def test_losing_access_closes_the_connection(text_notebook, olga, viewer_v
     await database_sync_to_async(services.check_delete_notebook)(olga, text_notebook.pk)
     assert (await rita.until(lambda e: e["type"] == "error"))["code"] == "not_found"
     await rita.close()
+
+
+@pytest.fixture
+def python_notebook(olga, team_globex, viewer_vic, runner_rita):  # type: ignore[no-untyped-def]
+    """A Globex notebook of one Python cell: vic views, rita runs, mo (a Globex member) edits."""
+    notebook = services.do_create_notebook(olga, title="Live", team_id=team_globex.pk)
+    services.check_update_source(olga, notebook.pk, cell_id=notebook.cells[0]["id"], source="6 * 7")
+    for person, role in ((viewer_vic, "viewer"), (runner_rita, "runner")):
+        sharing.check_share(olga, notebook.pk, username=person.username, role=role)
+    return notebook
+
+
+def _result(cell: str):  # type: ignore[no-untyped-def]
+    return lambda e: e["type"] == "output" and e["cell_id"] == cell and e["output"]["output_type"] == "execute_result"
+
+
+async def test_runs_on_a_running_kernel_still_need_the_runner_role(  # type: ignore[no-untyped-def]
+    python_notebook, olga, viewer_vic, runner_rita, member_mo, admin_ada, celery_worker
+) -> None:
+    """With the kernel up, a run goes from the connection straight to the kernel's host: the caller's role is
+    still checked, and a role taken away (sharing changed, a team left) counts from the next message on."""
+    from kernels.models import Execution
+    from quire.teams.models import Team
+    from quire.teams.services import check_remove_member
+
+    issue = database_sync_to_async(do_issue_token)
+    people = {}
+    for name, user in (("olga", olga), ("vic", viewer_vic), ("rita", runner_rita), ("mo", member_mo)):
+        people[name] = NotebookClient(python_notebook.pk, token=(await issue(user, name="t")).key)
+        await people[name].connect()
+    cell = python_notebook.cells[0]["id"]
+    olga_ = people["olga"]
+    await olga_.reply(await olga_.send("run_cell", cell_id=cell))
+    await olga_.until(lambda e: e["type"] == "cell_status" and e["state"] == "done", timeout=60)
+    for client in people.values():
+        await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "idle", timeout=30)
+
+    assert (await people["vic"].reply(await people["vic"].send("run_cell", cell_id=cell)))["code"] == "forbidden"
+    rita, mo = people["rita"], people["mo"]
+    ack = await rita.reply(await rita.send("run_cell", cell_id=cell))
+    assert ack["type"] == "ack" and ack["queued"] == [cell]
+    assert (await rita.until(_result(cell), timeout=30))["output"]["data"]["text/plain"] == "42"
+    await rita.until(lambda e: e["type"] == "cell_status" and e["state"] == "done", timeout=30)
+    # The host recorded the run, under the person who asked for it.
+    execution = await database_sync_to_async(Execution.objects.get)(pk=ack["execution_ids"][0])
+    assert (execution.user_id, execution.state, execution.source) == (runner_rita.pk, "done", "6 * 7")
+    assert (await mo.reply(await mo.send("run_cell", cell_id=cell)))["type"] == "ack"
+
+    # Rita is made a viewer: her open connection hears of it, and her next run is refused.
+    from notebooks.models import Grant
+
+    grant = await database_sync_to_async(Grant.objects.get)(notebook=python_notebook, user=runner_rita)
+    await database_sync_to_async(sharing.check_change_grant)(olga, python_notebook.pk, grant.pk, role="viewer")
+    assert (await rita.until(lambda e: e["type"] == "grants_changed"))["you"]["role"] == "viewer"
+    assert (await rita.reply(await rita.send("run_cell", cell_id=cell)))["code"] == "forbidden"
+    # Mo leaves Globex: the notebook is no longer his to read, and his connection closes.
+    team = await database_sync_to_async(Team.objects.get)(slug="globex")
+    await database_sync_to_async(check_remove_member)(admin_ada, team, username="mo")
+    assert (await mo.until(lambda e: e["type"] == "error"))["code"] == "not_found"
+    assert (await mo.comm.receive_output(timeout=10))["type"] == "websocket.close"
+
+    await olga_.reply(await olga_.send("shutdown"))
+    await olga_.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    for name, client in people.items():
+        if name != "mo":
+            await client.close()

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from quire.lib.live import publish_access_changed
 from quire.teams.models import Membership, Team
 
 
@@ -60,6 +61,7 @@ def check_set_member(actor: AbstractBaseUser, team: Team, *, username: str, role
             _refuse_losing_last_admin(team, membership, new_role=role)
             membership.role = role
             membership.save(update_fields=["role"])
+        publish_access_changed(user.pk)
     return membership
 
 
@@ -74,6 +76,7 @@ def check_remove_member(actor: AbstractBaseUser, team: Team, *, username: str) -
             raise NotFound(f"{username!r} is not a member", field="username")
         _refuse_losing_last_admin(team, membership, new_role=None)
         membership.delete()
+        publish_access_changed(membership.user_id)
 
 
 def _refuse_losing_last_admin(team: Team, membership: Membership, *, new_role: str | None) -> None:
