@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from kernels import backends
@@ -23,7 +23,7 @@ from notebooks import events
 from notebooks.models import Notebook
 from notebooks.roles import Role
 from notebooks.services import get_notebook
-from quire.lib.db import relax_commit
+from quire.lib.db import fetch_one, relax_commit
 from quire.lib.errors import InvalidInput, NotFound, QuotaExceeded
 from quire.quotas.services import effective_limits
 
@@ -252,21 +252,18 @@ def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: s
     return _queue(notebook, session, user, cells)
 
 
-def do_plan_run(
+async def plan_live_run(
     notebook_id: int, *, user_id: int | None, channel: str, scope: str = "cell", cell_id: str | None = None
 ) -> QueuedRun:
     """Runs for a kernel known to be up (its host reads `channel`), for a caller whose runner role is checked
-    already: one read of the draft, no write on the caller's path.
-
-    The host forwards each run to the kernel first and records it afterwards (`do_record_runs`).
-    """
-    # The run's hot path: one plain query for the one column it needs (the ORM's own cost is several times the
-    # query's).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT cells FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL", [notebook_id]
-        )
-        row = cursor.fetchone()
+    already: one read of the draft from the event loop, no write on the caller's path (the host forwards each
+    run to the kernel first and records it afterwards, see `do_record_runs`). Not for "stale", which reads the
+    executions."""
+    if scope == "stale":
+        raise ValueError("stale runs go through prepare_run")
+    row = await fetch_one(
+        f"SELECT cells FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL", [notebook_id]
+    )
     if row is None:
         raise NotFound("no such notebook")
     cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]

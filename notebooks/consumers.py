@@ -343,7 +343,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             role = await self._current_role()
             if role < Role.RUNNER:
                 raise Forbidden(f"this needs the runner role; you are {role.label}")
-            queued = await database_sync_to_async(kernel_services.do_plan_run)(
+            queued = await kernel_services.plan_live_run(
                 self.notebook_id, user_id=self.user.pk, channel=channel, scope=scope, cell_id=cell_id
             )
             await kernel_services.dispatch_run(queued, live=True)

@@ -1,7 +1,13 @@
-"""Database helpers shared by the services: commits that need not wait for the disk."""
+"""Database helpers shared by the services: commits that need not wait for the disk, reads on a hot path."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from asgiref.sync import sync_to_async
 from django.db import connection
 
 
@@ -15,3 +21,73 @@ def relax_commit() -> None:
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+# ------------------------------------------------------------------ reads on a hot path, from the event loop
+
+# What Django passes to psycopg that a plain connection does without (its own cursor class and adapters, and
+# server-side statement preparation switched off: psycopg's default prepares a query after its fifth run).
+_DJANGO_ONLY_PARAMS = ("cursor_factory", "context", "prepare_threshold")
+
+
+class _LoopReader:
+    """One autocommit connection for one event loop, used by one query at a time."""
+
+    def __init__(self) -> None:
+        self.connection: psycopg.AsyncConnection[Any] | None = None
+        self.lock = asyncio.Lock()
+
+    def close_now(self) -> None:
+        if self.connection is not None and not self.connection.closed:
+            self.connection.pgconn.finish()
+        self.connection = None
+
+
+_readers: dict[asyncio.AbstractEventLoop, _LoopReader] = {}
+
+
+def _reader(loop: asyncio.AbstractEventLoop) -> _LoopReader:
+    reader = _readers.get(loop)
+    if reader is None:
+        reader = _readers[loop] = _LoopReader()
+        original_close = loop.close
+
+        def close() -> None:  # the connection goes with its loop
+            _readers.pop(loop, None)
+            reader.close_now()
+            original_close()
+
+        loop.close = close  # type: ignore[method-assign]
+    return reader
+
+
+def _fetch_one_in_thread(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+async def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The first row of a read on a hot path (one the browser waits for), without the hop to a worker thread
+    and back that an ORM call from async code costs: on PostgreSQL straight from the event loop, over a
+    connection of the loop's own (autocommit, so it sees what others committed). Elsewhere (SQLite, embedded
+    mode) through Django's connection in the database thread."""
+    if connection.vendor != "postgresql":
+        return await sync_to_async(_fetch_one_in_thread)(sql, params)
+    reader = _reader(asyncio.get_running_loop())
+    async with reader.lock:
+        for attempt in (1, 2):
+            try:
+                if reader.connection is None or reader.connection.closed:
+                    options = {k: v for k, v in connection.get_connection_params().items()
+                               if k not in _DJANGO_ONLY_PARAMS}
+                    reader.connection = await psycopg.AsyncConnection.connect(**options, autocommit=True)
+                async with reader.connection.cursor() as cursor:
+                    await cursor.execute(sql, params)
+                    return await cursor.fetchone()
+            except psycopg.OperationalError:
+                # The server restarted or the connection was cut: one fresh connection, then give up.
+                reader.close_now()
+                if attempt == 2:
+                    raise
+    return None
