@@ -276,15 +276,29 @@ def _from_dict(registry: dict[str, type[Message]], body: Any) -> Message:
     cls = registry.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown message type {kind!r}")
-    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in body:
-            if f.default is MISSING and f.default_factory is MISSING:
-                raise ProtocolError(f"{kind} message lacks field {f.name!r}")
+    for name, hint, required in _schema(cls):
+        if name not in body:
+            if required:
+                raise ProtocolError(f"{kind} message lacks field {name!r}")
             continue
-        values[f.name] = _check(f.name, body[f.name], hints[f.name])
+        values[name] = _check(name, body[name], hint)
     return cls(**values)
+
+
+_SCHEMAS: dict[type[Message], tuple[tuple[str, Any, bool], ...]] = {}
+
+
+def _schema(cls: type[Message]) -> tuple[tuple[str, Any, bool], ...]:
+    """Each field's name, type hint and whether it is required: resolving the hints costs more than the rest of
+    a message's decoding, so it is done once per message type."""
+    schema = _SCHEMAS.get(cls)
+    if schema is None:
+        hints = typing.get_type_hints(cls)
+        schema = _SCHEMAS[cls] = tuple(
+            (f.name, hints[f.name], f.default is MISSING and f.default_factory is MISSING) for f in fields(cls)
+        )
+    return schema
 
 
 def command_from_dict(body: Any) -> Message:
