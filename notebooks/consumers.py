@@ -270,10 +270,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
                 self.kernel_channel = self.kernel_state = None
 
     async def notebook_events(self, message: dict[str, Any]) -> None:
-        for event in message["events"]:
-            if event.get("type") == "kernel_status":
-                self._track_kernel(event["state"], message.get("kernel_channel"))
-            await self._send(event)
+        if "kernel_state" in message:
+            self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
+        for text in message["texts"]:
+            await self.send(text_data=text)
 
     async def notebook_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
@@ -284,7 +284,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if await self._recheck_access():
                 await self._send({**event, "you": {"username": self.user.get_username(), "role": self.role.label}})
             return
-        await self._send(event)
+        await self.send(text_data=message["text"])
 
     async def _send(self, body: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"v": 1, **body}, separators=(",", ":")))

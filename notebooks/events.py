@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -21,8 +22,13 @@ def group_name(notebook_id: int) -> str:
     return f"notebook.{notebook_id}"
 
 
+def _text(event: dict[str, Any]) -> str:
+    """The event as its viewers receive it: serialised once here, not once per viewer."""
+    return json.dumps({"v": PROTOCOL_VERSION, **event}, separators=(",", ":"))
+
+
 def _envelope(event: dict[str, Any], kernel_channel: str | None = None) -> dict[str, Any]:
-    envelope = {"type": "notebook.event", "event": {"v": PROTOCOL_VERSION, **event}}
+    envelope = {"type": "notebook.event", "event": {"v": PROTOCOL_VERSION, **event}, "text": _text(event)}
     if kernel_channel:
         # For the servers' connections only, never relayed: where the kernel that this event is about listens.
         envelope["kernel_channel"] = kernel_channel
@@ -51,12 +57,14 @@ async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
 async def publish_batch_now(
     notebook_id: int, events: list[dict[str, Any]], *, kernel_channel: str | None = None
 ) -> None:
-    """Several events in order, in one channel-layer message (a kernel host's relay; `kernel_channel` is its
-    command channel, for the servers' connections only)."""
+    """Several events in order, in one channel-layer message (a kernel host's relay). For the servers'
+    connections only: `kernel_channel`, the host's command channel, and the last kernel state in the batch."""
     layer = live_layer()
     if layer is not None:
-        batch = [{"v": PROTOCOL_VERSION, **event} for event in events]
-        message: dict[str, Any] = {"type": "notebook.events", "events": batch}
+        message: dict[str, Any] = {"type": "notebook.events", "texts": [_text(event) for event in events]}
+        states = [event["state"] for event in events if event.get("type") == "kernel_status"]
+        if states:
+            message["kernel_state"] = states[-1]
         if kernel_channel:
             message["kernel_channel"] = kernel_channel
         await layer.group_send(group_name(notebook_id), message)
