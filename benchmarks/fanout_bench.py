@@ -12,7 +12,7 @@ About 3 minutes. There is no Jupyter row: Jupyter Server has no shared notebook 
    (all on the same notebook, each its own TCP_NODELAY socket) has received the `cell_updated`.
 2. kernel status fan-out: the editor sends `run_cell` (`1+1`, kernel already started); time until the last
    viewer has received `kernel_status` `busy` (and, reported too, the `output` with the execute result).
-   Paced at 4 sends a second (the sender's rate limit is 40/s; 100 viewers x ~12 events a run).
+   Paced at 4 sends a second (100 viewers x ~11 events a run).
 3. 10 editors, each on its own cell of the notebook, each sending `update_cell` as soon as its previous one is
    acknowledged, for `--seconds`: acknowledged edits per second for the notebook, ack latency, and how many
    edits the per-connection rate limit refused. Every edit is also broadcast to all 10 editors.

@@ -10,8 +10,8 @@ Takes about 3-4 minutes. Logs of the servers: var/bench/logs/.
 
 Method: TCP_NODELAY on every client socket (quire.serve sets it on the server side; Tornado does for Jupyter),
 no WebSocket compression, Jupyter's iopub rate limit off. 20 warm-up runs, then `--runs` timed runs, three
-repeats. The systems take turns within each repeat. Latency runs are paced to at most `--pace` sends a second on all systems (Quire's per-connection rate
-limit is 40 messages a second, bursts of 120); throughput runs are back to back. Quire's `run_cell` counts as done
+repeats. The systems take turns within each repeat. Latency runs are paced to at most `--pace` sends a second on all systems; throughput runs are
+back to back (Quire's per-connection budget allows 400 runs a second). Quire's `run_cell` counts as done
 when the `output` event with `execute_result` arrives; Jupyter's execute_request when iopub's execute_result does.
 """
 
@@ -147,8 +147,8 @@ async def bench(sides: list, args: argparse.Namespace) -> dict:  # type: ignore[
         for repeat in range(args.repeats):
             for side in sides:
                 await side.settle()
-                # Quire: 100 runs stay inside the rate limiter's burst (120 messages), so this is what the
-                # server itself does on one socket; the longer run may also meet the limit (40 messages/s).
+                # Quire: a run costs one point of the connection's budget (400 a second, bursts of 200), so
+                # neither run meets the rate limit unless the server does more than 400 runs a second.
                 burst = await _throughput(side.once, n=100)
                 await side.settle()
                 sustained = await _throughput(side.once, n=args.runs)
