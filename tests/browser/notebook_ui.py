@@ -46,6 +46,12 @@ def set_source(page: Any, cell: Any, text: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     cell.locator(".monaco-editor textarea").evaluate(PASTE, text)
+    # Monaco applies a paste asynchronously: a key pressed before the text shows would act on the old text.
+    from playwright.sync_api import expect
+
+    words = text.split()
+    if words:
+        expect(cell.locator(".monaco-editor .view-lines")).to_contain_text(max(words, key=len)[:40])
 
 
 def screenshot(page: Any, name: str) -> None:
