@@ -8,6 +8,7 @@ and as a task of the server's event loop in embedded mode; the code is the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -39,6 +40,8 @@ SHUTDOWN_GRACE_S = 5.0
 MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
 
 
+# How long the record of a run queued or started may wait to be written with its end (see _Ledger).
+LEDGER_DELAY_S = 0.25
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
 # just before the write still gets the run's outputs when it asks the host what is running.
 KEEP_FINISHED_S = 5.0
@@ -142,28 +145,36 @@ class _Broadcaster:
 class _Ledger:
     """The host's database writes, in order and off the kernel's path: runs and kernel states that change while
     one write is under way go together in the next, as one transaction. What a write stores (a cell finished,
-    the kernel idle) is relayed to viewers after it, behind every event relayed before it."""
+    the kernel idle) is relayed to viewers after it, behind every event relayed before it.
+
+    Only news that viewers wait for (a run finished, the kernel idle) is written at once. A run queued or started
+    waits up to LEDGER_DELAY_S for its end, so a quick cell costs one write, and the write (Python work in
+    another thread, holding the interpreter lock) does not compete with relaying the cell's output.
+    """
 
     def __init__(self, host: KernelHost) -> None:
         self.host = host
         self.dirty: dict[str, _Execution] = {}
         self.kernel_state: str | None = None
         self.wake = asyncio.Event()
+        self.urgent = asyncio.Event()
         self.settled = asyncio.Event()
         self.settled.set()
         self.task: asyncio.Task[None] | None = None
 
     def touch(self, execution: _Execution) -> None:
         self.dirty[execution.exec_id] = execution
-        self._wake()
+        self._wake(urgent=execution.state in services.FINAL_STATES)
 
     def set_kernel_state(self, state: str) -> None:
         self.kernel_state = state
-        self._wake()
+        self._wake(urgent=state == "idle")
 
-    def _wake(self) -> None:
+    def _wake(self, *, urgent: bool) -> None:
         self.settled.clear()
         self.wake.set()
+        if urgent:
+            self.urgent.set()
         if self.task is None:
             self.task = asyncio.create_task(self._run())
 
@@ -174,7 +185,14 @@ class _Ledger:
     async def _run(self) -> None:
         while True:
             await self.wake.wait()
+            if not self.urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.urgent.wait(), LEDGER_DELAY_S)
+            # What the viewers see live goes out before the write starts (bounded: a stream may never pause).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.host.broadcast.flush(), LEDGER_DELAY_S)
             self.wake.clear()
+            self.urgent.clear()
             batch, self.dirty = list(self.dirty.values()), {}
             records = [execution.record() for execution in batch]
             state, self.kernel_state = self.kernel_state, None
@@ -220,6 +238,7 @@ class KernelHost:
         self.finished: dict[str, _Execution] = {}
         self.finish_seq = 0
         self.listening = asyncio.Event()
+        self.last_activity = 0.0  # the event loop's clock: the last run started or finished
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
         self.busy = False
@@ -372,6 +391,12 @@ class KernelHost:
                     await self.broadcast.flush()
                     await self._sync(str(reply_to))
                     continue
+                if kind == "cull":
+                    # Only the host knows for sure that its kernel is idle: the database hears of runs late.
+                    if self.busy or asyncio.get_running_loop().time() - self.last_activity < float(command["idle_s"]):
+                        continue
+                    command = {"type": "shutdown", "reason": "idle"}
+                    kind = "shutdown"
                 if reply_to and "req_id" in command:
                     self.replies[str(command["req_id"])] = str(reply_to)
                 if kind == "shutdown":
@@ -387,6 +412,7 @@ class KernelHost:
                 # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
                 await self._send(command)
                 if kind == "execute":
+                    self.last_activity = asyncio.get_running_loop().time()
                     if not self.busy:
                         self.busy = True
                         self.broadcast.put({"type": "kernel_status", "state": "busy"})
@@ -429,6 +455,7 @@ class KernelHost:
                 execution.seq = self.finish_seq
                 self.finished[exec_id] = self.executions.pop(exec_id)
                 self.ledger.touch(execution)
+                self.last_activity = asyncio.get_running_loop().time()
                 if not self.executions and self.busy:
                     self.busy = False
                     self.ledger.set_kernel_state("idle")

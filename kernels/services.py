@@ -106,17 +106,19 @@ def do_reap_lost_sessions() -> int:
 
 
 def do_cull_idle_sessions() -> int:
-    """Shut down kernels idle for longer than their quota allows (never a busy one); how many."""
+    """Ask the hosts of kernels that look idle for longer than their quota allows to shut them down; how many
+    were asked. The database records a run's start a moment late (see the host's ledger), so each host checks
+    against its own knowledge and keeps a kernel that is busy or was used within the limit."""
     now = timezone.now()
-    culled = 0
+    asked = 0
     for session in KernelSession.objects.filter(state=KernelSession.State.IDLE).select_related("notebook", "started_by"):
         limits = effective_limits(session.started_by, team_id=session.notebook.team_id)
         last = session.last_activity_at or session.ready_at or session.created_at
         if now - last > timedelta(seconds=limits.idle_timeout_s):
-            log.info("shutting down kernel %s: idle since %s", session.pk, last)
-            send_command(session.channel, {"type": "shutdown", "reason": "idle"})
-            culled += 1
-    return culled
+            log.info("asking kernel %s to shut down: idle since %s", session.pk, last)
+            send_command(session.channel, {"type": "cull", "idle_s": limits.idle_timeout_s})
+            asked += 1
+    return asked
 
 
 def do_heartbeat(session_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: float | None) -> bool:
