@@ -153,6 +153,34 @@ async def test_a_browser_joining_mid_run_misses_nothing_and_sees_nothing_twice(a
     await late.close()
 
 
+async def test_a_browser_joining_just_after_a_run_gets_its_outputs_from_the_host(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """The host stores a finished run a moment after relaying it, so a snapshot read in between lacks it: the host
+    keeps finished runs a few seconds and sends them after the snapshot, final state, outputs and symbols."""
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Just after")
+    cell = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=cell, source="print('hi')\nanswer = 42")
+    first = NotebookClient(notebook.pk, token=alice_token)
+    await first.connect()
+    await first.reply(await first.send("run_cell", cell_id=cell))
+    await first.until(lambda e: e["type"] == "cell_status" and e["state"] == "done", timeout=60)
+    # A fast-path run of a kernel that is up, then a browser connecting right after it.
+    await first.reply(await first.send("run_cell", cell_id=cell))
+    await first.until(lambda e: e["type"] == "cell_status" and e["state"] == "done", timeout=30)
+    late = NotebookClient(notebook.pk, token=alice_token)
+    snapshot = await late.connect()
+    assert snapshot["notebook"]["cells"][0]["outputs"][0]["text"] == "hi\n"
+    status = await late.until(lambda e: e["type"] == "kernel_status")
+    assert status["state"] == "idle"
+    synced = await late.until(lambda e: e["type"] == "cell_sync")
+    assert (synced["cell_id"], synced["state"]) == (cell, "done")
+    assert synced["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "hi\n"}]
+    assert [s["name"] for s in synced["symbols"]] == ["answer"]
+    await first.reply(await first.send("shutdown"))
+    await first.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await first.close()
+    await late.close()
+
+
 async def test_spark_settings_over_the_quota_are_clamped_and_the_user_told(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
     from notebooks.configuration import check_set_config
     from quire.quotas.models import Quota
