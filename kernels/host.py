@@ -413,13 +413,15 @@ class KernelHost:
                 await self._send(command)
                 if kind == "execute":
                     self.last_activity = asyncio.get_running_loop().time()
+                    if execution.new:
+                        self.ledger.touch(execution)
                     if not self.busy:
+                        # An idle kernel starts the run at once: its "running" (with the task list) is the news.
                         self.busy = True
                         self.broadcast.put({"type": "kernel_status", "state": "busy"})
                         self.ledger.set_kernel_state("busy")
-                    if execution.new:
-                        self.ledger.touch(execution)
-                    self.publish_tasks()
+                    else:
+                        self.publish_tasks()
             except (ProtocolError, KeyError, TypeError, ValueError) as exc:
                 log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
             except (ConnectionError, OSError):
