@@ -42,6 +42,8 @@ MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
 
 # How long the record of a run queued or started may wait to be written with its end (see _Ledger).
 LEDGER_DELAY_S = 0.25
+# How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
+RECEIVE_RETRY_S = 0.5
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
 # just before the write still gets the run's outputs when it asks the host what is running.
 KEEP_FINISHED_S = 5.0
@@ -379,7 +381,12 @@ class KernelHost:
 
     async def _relay_commands(self, layer: Any, channel: str) -> None:
         while True:
-            message = await layer.receive(channel)
+            try:
+                message = await layer.receive(channel)
+            except Exception:  # Redis restarting or unreachable: keep listening, the kernel is fine
+                log.warning("session %s: commands unreachable on %s; retrying", self.session_id, channel, exc_info=True)
+                await asyncio.sleep(RECEIVE_RETRY_S)
+                continue
             if message.get("type") == "kernel.probe":
                 self.listening.set()
                 continue

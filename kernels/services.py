@@ -25,6 +25,7 @@ from notebooks.roles import Role
 from notebooks.services import get_notebook
 from quire.lib.db import fetch_one, relax_commit
 from quire.lib.errors import InvalidInput, NotFound, QuotaExceeded
+from quire.lib.live import send_heard
 from quire.quotas.services import effective_limits
 
 log = logging.getLogger(__name__)
@@ -208,11 +209,16 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
     event loop (which saves the database thread two hops back into it); `live` for a host known to be up.
     Viewers learn of the queue from the host's `tasks` events, relayed in order with the kernel's own, so news
     of the queue never overtakes a run's output."""
-    layer = events.live_layer() if live else get_channel_layer()
+    layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
-    channel = live_command_channel(str(queued.channel)) if live else str(queued.channel)
     for command in queued.commands:
-        await layer.send(channel, {"type": "kernel.command", "command": command})
+        message = {"type": "kernel.command", "command": command}
+        if live and await send_heard(live_command_channel(str(queued.channel)), message):
+            continue
+        # No one heard it on the live channel (the host is subscribing again after a Redis restart, or gone):
+        # the queue keeps it, and the rest of the run follows it there, in order.
+        live = False
+        await layer.send(str(queued.channel), message)
 
 
 def _cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:

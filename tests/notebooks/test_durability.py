@@ -109,3 +109,103 @@ async def test_the_server_keeps_serving_across_a_redis_restart(alice, process_lo
             restarted.wait(10)
     finally:
         server.stop()
+
+
+def _result(event: dict) -> bool:  # type: ignore[type-arg]
+    return event.get("type") == "output" and event["output"].get("output_type") == "execute_result"
+
+
+async def _until(ws, match, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    import asyncio
+
+    async def wait() -> dict:  # type: ignore[type-arg]
+        while not match(event := json.loads(await ws.recv())):
+            pass
+        return event
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def test_a_running_kernel_keeps_serving_across_a_redis_restart(alice, process_logs: Path, private_redis) -> None:  # type: ignore[no-untyped-def]
+    """The kernel host listens again on both its command channels once Redis is back: runs reach it (through its
+    queue if its pub/sub subscription is not back yet), and so do commands sent only through the queue (a
+    shutdown)."""
+    redis_port, redis_dir = private_redis
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Kernel across a restart")
+    token = (await database_sync_to_async(do_issue_token)(alice, name="t")).key
+    env = {**await database_sync_to_async(_test_database_env)(), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+           "QUIRE_KERNEL_HOST": "inprocess"}
+    server, port = start_daphne(env=env, log_dir=process_logs)
+    try:
+        ws, snapshot = await _connect(port, notebook.pk, token)
+        cell = snapshot["notebook"]["cells"][0]["id"]
+        await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell, "source": "6 * 7"}))
+        assert (await _reply(ws, 1))["type"] == "ack"
+        await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": 2, "cell_id": cell}))
+        assert (await _until(ws, _result))["output"]["data"]["text/plain"] == "42"
+        await _until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] == "idle", timeout=30)
+
+        subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], check=False)
+        wait_until(lambda: not port_open(redis_port), timeout=10, what="redis to stop")
+        restarted = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(redis_dir)], stdout=subprocess.DEVNULL,
+        )
+        try:
+            wait_until(lambda: port_open(redis_port), timeout=10, what="redis to restart")
+            # The page reconnects on its own (its snapshot and the host's sync catch it up) and runs the cell again.
+            await ws.close()
+            ws, snapshot = await _connect(port, notebook.pk, token)
+            assert snapshot["kernel"]["state"] == "idle"
+            for req in (3, 4):
+                await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": req, "cell_id": cell}))
+                reply = await _reply(ws, req)
+                assert reply["type"] == "ack", reply
+                assert (await _until(ws, _result, timeout=30))["output"]["data"]["text/plain"] == "42"
+            await ws.send(json.dumps({"v": 1, "type": "shutdown", "req": 5}))
+            assert (await _reply(ws, 5))["stopping"] is True
+            await _until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] == "stopped", timeout=30)
+            await ws.close()
+        finally:
+            restarted.terminate()
+            restarted.wait(10)
+    finally:
+        server.stop()
+
+
+async def test_a_run_that_no_host_hears_live_waits_in_the_hosts_queue() -> None:
+    """Pub/sub keeps nothing: a run published to a host's live channel while nobody listens there goes to the
+    host's queue instead, and the rest of the run follows it there, in order."""
+    import asyncio
+    import secrets
+
+    from channels.layers import get_channel_layer
+
+    from kernels.services import QueuedRun, dispatch_run, live_command_channel
+    from quire.lib.live import live_layer, send_heard
+
+    channel = f"kernel.{secrets.token_hex(8)}"
+    commands = [{"type": "execute", "exec_id": str(n), "cell_id": "c", "language": "python", "source": str(n),
+                 "order": ["c"]} for n in range(2)]
+    await dispatch_run(QueuedRun(notebook_id=1, execution_ids=[], cell_ids=[], channel=channel, commands=commands),
+                       live=True)
+    queue = get_channel_layer()
+    assert [(await asyncio.wait_for(queue.receive(channel), 5))["command"] for _ in commands] == commands
+
+    # With the host listening, the live channel carries it.
+    live = live_command_channel(channel)
+    heard: asyncio.Queue[dict] = asyncio.Queue()  # type: ignore[type-arg]
+
+    async def listen() -> None:
+        while True:
+            await heard.put(await live_layer().receive(live))
+
+    listener = asyncio.create_task(listen())
+    while not await send_heard(live, {"type": "kernel.probe"}):  # until the subscription has reached Redis
+        await asyncio.sleep(0.05)
+    await dispatch_run(QueuedRun(notebook_id=1, execution_ids=[], cell_ids=[], channel=channel,
+                                 commands=commands[:1]), live=True)
+    while (message := await asyncio.wait_for(heard.get(), 5))["type"] == "kernel.probe":
+        pass
+    assert message["command"] == commands[0]
+    listener.cancel()

@@ -6,6 +6,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
 
 # The channel layer of browsers' connections (see CHANNEL_LAYERS in settings).
@@ -31,3 +32,23 @@ def publish_access_changed(user_id: int) -> None:
             async_to_sync(layer.group_send)(user_group(user_id), {"type": "access.changed"})
 
     transaction.on_commit(send)
+
+
+async def send_heard(channel: str, message: dict[str, Any]) -> bool:
+    """Send on the live layer to a channel someone must be listening on; False when no one heard it.
+
+    Pub/sub keeps nothing for a listener that is not there (a kernel host that has not yet subscribed again
+    after Redis restarted, say), so the caller needs to know. Redis's PUBLISH answers how many received the
+    message; channels_redis's `send` drops that answer, so this publishes through the layer's own connection
+    for the channel (channels_redis 4's shard, which also serialises publishes on it). The in-memory layer of
+    embedded mode keeps messages until read: always heard.
+    """
+    layer = live_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        await layer.send(channel, message)
+        return True
+    shard = layer._get_layer()._get_shard(channel)
+    async with shard._lock:
+        shard._ensure_redis()
+        receivers = await shard._redis.publish(channel, layer.serialize(message))
+    return bool(receivers)
