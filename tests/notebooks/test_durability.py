@@ -59,13 +59,29 @@ async def test_acknowledged_edits_survive_kill_9(alice, process_logs: Path) -> N
     assert stored.cells[0]["source"] == "x = 20"
 
 
+def _redis_argv(port: int, directory: Path) -> list[str]:
+    return [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(directory)]
+
+
+def _restart_redis(port: int, directory: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """Shut the test's own Redis down (nothing saved) and start a fresh one on the same port."""
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False)
+    wait_until(lambda: not port_open(port), timeout=10, what="redis to stop")
+    restarted = subprocess.Popen(_redis_argv(port, directory), stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: port_open(port), timeout=10, what="redis to restart")
+    except BaseException:
+        restarted.terminate()
+        raise
+    return restarted
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A Redis of this test's own, so restarting it disturbs no one else."""
     port = free_port()
-    argv = [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(_redis_argv(port, tmp_path), stdout=subprocess.DEVNULL)
     wait_until(lambda: port_open(port), timeout=10, what="redis")
     holder = {"process": process}
     yield port, tmp_path
@@ -84,14 +100,8 @@ async def test_the_server_keeps_serving_across_a_redis_restart(alice, process_lo
         await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell, "source": "before"}))
         assert (await _reply(ws, 1))["type"] == "ack"
 
-        subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], check=False)
-        wait_until(lambda: not port_open(redis_port), timeout=10, what="redis to stop")
-        restarted = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(redis_dir)], stdout=subprocess.DEVNULL,
-        )
+        restarted = _restart_redis(redis_port, redis_dir)
         try:
-            wait_until(lambda: port_open(redis_port), timeout=10, what="redis to restart")
             # A client reconnecting (as the page does on its own) is served, edits apply and are broadcast.
             await ws.close()
             ws, snapshot = await _connect(port, notebook.pk, token)
@@ -145,14 +155,8 @@ async def test_a_running_kernel_keeps_serving_across_a_redis_restart(alice, proc
         assert (await _until(ws, _result))["output"]["data"]["text/plain"] == "42"
         await _until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] == "idle", timeout=30)
 
-        subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], check=False)
-        wait_until(lambda: not port_open(redis_port), timeout=10, what="redis to stop")
-        restarted = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(redis_dir)], stdout=subprocess.DEVNULL,
-        )
+        restarted = _restart_redis(redis_port, redis_dir)
         try:
-            wait_until(lambda: port_open(redis_port), timeout=10, what="redis to restart")
             # The page reconnects on its own (its snapshot and the host's sync catch it up) and runs the cell again.
             await ws.close()
             ws, snapshot = await _connect(port, notebook.pk, token)
