@@ -156,32 +156,40 @@ class QueuedRun:
     channel: str | None = None
     commands: list[dict[str, Any]] = field(default_factory=list)
 
+    def add(self, exec_id: uuid.UUID, cell: dict[str, Any], order: list[str], *, user_id: int | None = None,
+            recorded: bool = True) -> None:
+        """One cell's run; `recorded` False when it has no database row yet (its host writes one for `user_id`)."""
+        command: dict[str, Any] = {
+            "type": "execute", "exec_id": str(exec_id), "cell_id": cell["id"], "language": str(cell["language"]),
+            "source": str(cell["source"]), "order": order,
+        }
+        if not recorded:
+            # Not for the kernel: the host records the run under this user (and strips it before sending).
+            command["record"] = {"user_id": user_id}
+        self.commands.append(command)
+        self.execution_ids.append(exec_id)
+        self.cell_ids.append(cell["id"])
+
+
+def code_hash(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
 
 def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[dict[str, Any]]) -> QueuedRun:
     order = notebook.cell_ids()
     queued = QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
-        language, source = str(cell["language"]), str(cell["source"])
+        source = str(cell["source"])
         execution = Execution.objects.create(
             notebook=notebook,
             session=session,
             cell_id=cell["id"],
             user=user if user.is_authenticated else None,
-            language=language,
+            language=str(cell["language"]),
             source=source,
-            code_hash=hashlib.sha256(source.encode()).hexdigest(),
+            code_hash=code_hash(source),
         )
-        command = {
-            "type": "execute",
-            "exec_id": str(execution.pk),
-            "cell_id": cell["id"],
-            "language": language,
-            "source": source,
-            "order": order,
-        }
-        queued.commands.append(command)
-        queued.execution_ids.append(execution.pk)
-        queued.cell_ids.append(cell["id"])
+        queued.add(execution.pk, cell, order)
     return queued
 
 
@@ -279,15 +287,7 @@ async def plan_live_run(
     order = notebook.cell_ids()
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=channel)
     for cell in _cells_to_run(notebook, scope, cell_id):
-        exec_id = uuid.uuid4()
-        queued.commands.append({
-            "type": "execute", "exec_id": str(exec_id), "cell_id": cell["id"], "language": str(cell["language"]),
-            "source": str(cell["source"]), "order": order,
-            # Not for the kernel: the host records the run under this user (and strips it before sending).
-            "record": {"user_id": user_id},
-        })
-        queued.execution_ids.append(exec_id)
-        queued.cell_ids.append(cell["id"])
+        queued.add(uuid.uuid4(), cell, order, user_id=user_id, recorded=False)
     return queued
 
 
@@ -474,7 +474,7 @@ def do_record_runs(
         Execution(
             id=run.exec_id, notebook_id=notebook_id, session_id=session_id, cell_id=run.cell_id,
             user_id=run.user_id, language=run.language, source=run.source,
-            code_hash=hashlib.sha256(run.source.encode()).hexdigest(), state=run.state,
+            code_hash=code_hash(run.source), state=run.state,
             started_at=now if run.started else None,
             finished_at=now if run.state in FINAL_STATES else None,
             outputs=run.outputs, symbols=run.symbols,
