@@ -125,3 +125,106 @@ def test_the_kernel_runs_as_its_own_user(sandboxed: SandboxedKernel) -> None:
     assert uid == sandboxed.spec.kernel_uid() and uid >= 200_000
     caps = sandboxed.text("print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])")
     assert int(caps, 16) == 0
+
+
+def test_the_kernel_writes_to_output_of_its_own(sandboxed: SandboxedKernel) -> None:
+    # Open descriptors: stdin (/dev/null), stdout and stderr of its own, the protocol socket; nothing else inherited.
+    out = sandboxed.text(
+        "import os, stat\n"
+        "listing = os.listdir('/proc/self/fd')\n"
+        "print(sorted(int(n) for n in listing))\n"
+        "print(os.readlink('/proc/self/fd/0'))\n"
+        "print(os.fstat(1).st_dev, os.fstat(1).st_ino, os.fstat(2).st_ino)\n"
+        "print(stat.S_ISSOCK(os.fstat(4).st_mode) if 4 in [int(n) for n in listing] else 'no 4')\n"
+    )
+    fds, stdin, ids, socket_line = out.splitlines()
+    # The one the listing itself opened is gone by the time it is read; the kernel's own socket comes next.
+    assert set(eval(fds)) <= {0, 1, 2, 3, 4} and {0, 1, 2, 4} <= set(eval(fds)), out
+    assert stdin == "/dev/null"
+    assert socket_line == "True"
+    dev, ino1, ino2 = (int(x) for x in ids.split())
+    # Not the launching process's own stdout or stderr (in production, the worker's log file).
+    for fd in (1, 2):
+        mine = os.fstat(fd)
+        assert (mine.st_dev, mine.st_ino) not in {(dev, ino1), (dev, ino2)}
+    state, outputs = sandboxed.run("open('/proc/self/fd/1').read()")
+    assert state == "error" and outputs[-1]["ename"] == "PermissionError", outputs
+
+
+def test_the_kernel_output_is_kept_for_crash_diagnosis(sandboxed: SandboxedKernel) -> None:
+    sandboxed.run("import os; os.write(2, b'dying words\\n'); os._exit(3)", timeout=30)
+    assert sandboxed.kernel.wait(10) == 3
+    assert "dying words" in sandboxed.kernel.output_tail()
+
+
+@pytest.fixture
+def small_kernel(tmp_path: Path) -> Iterator[SandboxedKernel]:
+    """A 512 MB kernel with a 64 MB work directory."""
+    ours, theirs = socket.socketpair()
+    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=512, disk_mb=64,
+                      max_processes=64)
+    kernel = launch("bwrap", spec)
+    theirs.close()
+    conn = SyncConnection(ours)
+    assert isinstance(conn.recv(60), protocol.Ready)
+    yield SandboxedKernel(spec, kernel, conn)
+    kernel.kill()
+    kernel.wait(10)
+    conn.close()
+
+
+def test_tmp_is_counted_within_the_memory_quota(small_kernel: SandboxedKernel) -> None:
+    state, outputs = small_kernel.run(
+        "chunk = b'x' * (64 * 1024 * 1024)\n"
+        "with open('/tmp/big', 'wb') as f:\n"
+        "    for _ in range(24):\n"  # 1.5 GB
+        "        f.write(chunk)\n"
+    )
+    assert state == "error" and outputs[-1]["ename"] == "OSError", outputs
+    assert "No space left on device" in outputs[-1]["evalue"]
+    size = int(small_kernel.text("import os; print(os.path.getsize('/tmp/big'))"))
+    assert size <= 512 * 1024 * 1024
+    total = int(small_kernel.text("import os; s = os.statvfs('/tmp'); print(s.f_blocks * s.f_frsize)"))
+    assert total == KernelSpec(fd=0, workdir=Path("w"), memory_mb=512).tmp_mb * 1024 * 1024
+
+
+def test_work_directory_use_is_measured(small_kernel: SandboxedKernel) -> None:
+    assert small_kernel.kernel.disk_usage() < 1024 * 1024
+    assert small_kernel.kernel.disk_overrun() is None
+    small_kernel.text(
+        "import os\n"
+        "os.makedirs('a/b', exist_ok=True)\n"
+        "for name in ('one', 'a/two', 'a/b/three'):\n"
+        "    open(name, 'wb').write(os.urandom(30 * 1024 * 1024))\n"
+        "os.symlink('/usr', 'a/usr')\n"
+    )
+    assert small_kernel.kernel.disk_usage() >= 90 * 1024 * 1024
+    assert "64 MB" in (small_kernel.kernel.disk_overrun() or "")
+    # One file alone cannot outgrow the work directory's cap either.
+    state, outputs = small_kernel.run("open('huge', 'wb').write(b'x' * (80 * 1024 * 1024))")
+    assert state == "error" and "File too large" in outputs[-1]["evalue"], outputs
+
+
+def test_nested_user_namespaces_are_denied(sandboxed: SandboxedKernel) -> None:
+    out = sandboxed.text(
+        "import ctypes, os, subprocess\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), os.strerror(ctypes.get_errno()))\n"  # CLONE_NEWUSER
+        "print(subprocess.run(['unshare', '-U', 'true']).returncode)\n"
+        "print(subprocess.run(['unshare', '-Ur', 'true']).returncode)\n"
+        # Ordinary processes and threads still start.
+        "import threading; t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+        "print(subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip())\n"
+    )
+    unshared, plain, mapped, thread, child = out.splitlines()
+    assert unshared == "-1 Operation not permitted"
+    assert plain != "0" and mapped != "0"
+    assert (thread, child) == ("thread", "child")
+
+
+def test_the_work_directory_is_private(sandboxed: SandboxedKernel) -> None:
+    info = sandboxed.spec.workdir.stat()
+    assert info.st_mode & 0o777 == 0o700
+    if os.geteuid() == 0:
+        assert info.st_uid == sandboxed.spec.kernel_uid()
+    assert sandboxed.text("import os; print(oct(os.stat('.').st_mode & 0o777))") == "0o700\n"
