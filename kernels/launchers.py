@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kernels import seccomp
+
 # The repository root holds the `kernels` package the kernel process runs from.
 CODE_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CODE_ROOT = "/opt/quire"
@@ -27,6 +29,9 @@ NOBODY = 65534
 # limit (RLIMIT_NPROC, counted per uid and never enforced for root) contains a fork bomb to that one kernel.
 KERNEL_UID_BASE = 200_000
 KERNEL_UID_COUNT = 50_000
+# How much of a kernel's output (its stdout and stderr: the JVM's, bwrap's, a crash's) the host shows when it dies.
+OUTPUT_TAIL_BYTES = 4096
+MIB = 1024 * 1024
 
 
 class LaunchError(RuntimeError):
@@ -39,7 +44,10 @@ class KernelSpec:
 
     fd: int
     workdir: Path
+    # All the memory the kernel may fill: its data and its /tmp (see tmp_mb).
     memory_mb: int = 2048
+    # Its work directory and its output together (see LaunchedKernel.disk_overrun).
+    disk_mb: int = 2048
     cpu_seconds: int = 3600
     cell_time_limit_s: int = 0
     network: bool = False
@@ -61,18 +69,103 @@ class KernelSpec:
     def interpreter(self) -> str:
         return self.python or sys.executable
 
+    @property
+    def tmp_mb(self) -> int:
+        """The size of the kernel's /tmp: a quarter of its memory quota.
+
+        A tmpfs lives in the host's memory but is charged to no process's data limit, so its size comes out of the
+        quota (data limit + /tmp = memory_mb) instead of adding to it; larger files belong in the work directory,
+        which is on disk and has a quota of its own.
+        """
+        return max(1, self.memory_mb // 4)
+
+    @property
+    def data_mb(self) -> int:
+        return max(1, self.memory_mb - self.tmp_mb)
+
+    @property
+    def file_mb(self) -> int:
+        # No single file may outgrow the work directory's cap (the kernel's whole output is one file too).
+        return min(self.max_file_mb, self.disk_mb)
+
     def kernel_uid(self) -> int:
         if self.uid is not None:
             return self.uid
         return KERNEL_UID_BASE + int.from_bytes(self.workdir.name.encode()[-6:], "big") % KERNEL_UID_COUNT
 
 
+class KernelOutput:
+    """Where a kernel's stdout and stderr go: a file of its own, never the worker's log (which a kernel could read
+    through /proc/self/fd/1, other users' output included, and forge lines in).
+
+    Created beside the work directories (not inside one, so no kernel sees it), root's and 0600, and unlinked at
+    once: the kernel holds a write-only descriptor it cannot reopen, the host keeps one to read its tail when the
+    kernel dies, and nothing is left on disk once both are closed, however the host ends.
+    """
+
+    def __init__(self, spec: KernelSpec) -> None:
+        spec.workdir.parent.mkdir(parents=True, exist_ok=True)
+        path = spec.workdir.parent / f".output-{spec.workdir.name}-{os.getpid()}"
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            self.kernel_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        finally:
+            path.unlink()
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_blocks * 512
+
+    def tail(self, limit: int = OUTPUT_TAIL_BYTES) -> str:
+        end = os.fstat(self.fd).st_size
+        return os.pread(self.fd, limit, max(0, end - limit)).decode(errors="replace")
+
+    def launched(self) -> None:
+        """The kernel has its descriptor; the host's copy of the write end goes."""
+        if self.kernel_fd >= 0:
+            os.close(self.kernel_fd)
+            self.kernel_fd = -1
+
+    def close(self) -> None:
+        self.launched()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class LaunchedKernel:
     """A started kernel process (in its own process group, so signals reach its children too)."""
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], *, spec: KernelSpec, output: KernelOutput) -> None:
         self.popen = popen
         self.pid = popen.pid
+        self.spec = spec
+        self.output = output
+
+    def output_tail(self) -> str:
+        """The end of what the kernel wrote to its stdout and stderr (why it died, mostly)."""
+        return self.output.tail() if self.output.fd >= 0 else ""
+
+    def disk_usage(self) -> int:
+        """Bytes the kernel holds on disk: its work directory and its output."""
+        return _tree_usage(self.spec.workdir) + (self.output.size() if self.output.fd >= 0 else 0)
+
+    def disk_overrun(self) -> str | None:
+        """Why the kernel must stop, when its files outgrew its disk quota; None while within it.
+
+        A file-size rlimit caps one file only, and the host runs no file system quota, so the host measures (every
+        heartbeat): the kernel can overshoot by what it writes in that time, each file still capped by file_mb.
+        """
+        used = self.disk_usage()
+        if used <= self.spec.disk_mb * MIB:
+            return None
+        return (
+            f"the kernel was stopped: its files took {used // MIB} MB of disk, "
+            f"past its disk quota of {self.spec.disk_mb} MB"
+        )
+
+    def close(self) -> None:
+        """Release the host's hold on the kernel's output (after it exited)."""
+        self.output.close()
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -93,13 +186,33 @@ class LaunchedKernel:
         self.signal(signal.SIGKILL)
 
 
+def _tree_usage(top: Path) -> int:
+    """Disk blocks under `top`, each inode once. Walked through directory descriptors without following links: the
+    tree belongs to the kernel, which may swap a folder for a symlink to anywhere while the host walks it."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    try:
+        walk = os.fwalk(top, follow_symlinks=False)
+        for _, dirs, files, dir_fd in walk:
+            for name in (*dirs, *files):
+                try:
+                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except OSError:
+                    continue  # gone meanwhile
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_blocks * 512
+    except OSError:
+        return total
+    return total
+
+
 def _rlimits(spec: KernelSpec) -> list[str]:
     # RLIMIT_DATA, not RLIMIT_AS: a JVM reserves far more address space than it touches, and an address-space
     # cap that stops a memory bomb also stops the Spark driver from starting.
-    mib = 1024 * 1024
     limits = [
-        f"--data={spec.memory_mb * mib}",
-        f"--fsize={spec.max_file_mb * mib}",
+        f"--data={spec.data_mb * MIB}",
+        f"--fsize={spec.file_mb * MIB}",
         f"--nofile={spec.max_open_files}",
         "--core=0",
     ]
@@ -138,19 +251,33 @@ def _base_env(spec: KernelSpec, *, home: str, code_root: str) -> dict[str, str]:
     return env
 
 
-def _popen(argv: list[str], *, spec: KernelSpec, env: dict[str, str], cwd: Path) -> LaunchedKernel:
+def _popen(
+    argv: list[str], *, spec: KernelSpec, env: dict[str, str], cwd: Path, extra_fds: tuple[int, ...] = ()
+) -> LaunchedKernel:
+    # Descriptors: /dev/null, the kernel's own output, the protocol socket and what bwrap reads at start; Popen
+    # closes every other one the host holds.
+    output = KernelOutput(spec)
     try:
         popen = subprocess.Popen(
-            argv, pass_fds=(spec.fd,), env=env, cwd=cwd, start_new_session=True, stdin=subprocess.DEVNULL
+            argv, pass_fds=(spec.fd, *extra_fds), env=env, cwd=cwd, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=output.kernel_fd, stderr=output.kernel_fd,
         )
     except OSError as exc:
+        output.close()
         raise LaunchError(f"could not start the kernel: {exc}") from exc
-    return LaunchedKernel(popen)
+    output.launched()
+    return LaunchedKernel(popen, spec=spec, output=output)
+
+
+def _make_workdir(spec: KernelSpec) -> None:
+    # 0700: nobody but the kernel (and root) looks into it, whatever the folders above allow.
+    spec.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    spec.workdir.chmod(0o700)
 
 
 def launch_process(spec: KernelSpec) -> LaunchedKernel:
     """A kernel as a plain subprocess with rlimits and a scrubbed environment (no filesystem isolation)."""
-    spec.workdir.mkdir(parents=True, exist_ok=True)
+    _make_workdir(spec)
     env = _base_env(spec, home=str(spec.workdir), code_root=str(CODE_ROOT))
     if spec.scala_bridge:
         env.setdefault(SCALA_BRIDGE_ENV, spec.scala_bridge)
@@ -230,7 +357,7 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
         "--new-session",
         "--proc", "/proc",
         "--dev", "/dev",
-        "--tmpfs", "/tmp",
+        "--size", str(spec.tmp_mb * MIB), "--tmpfs", "/tmp",
         *binds,
         *_open_parents(binds[2::3]),
         # After the binds: one below /tmp (an environment) would otherwise leave /tmp at 0755.
@@ -258,18 +385,35 @@ def privilege_drop(uid: int) -> list[str]:
     ]
 
 
+def _seccomp_fd() -> int:
+    """A descriptor bwrap reads the seccomp filter from (and closes): the program, in an anonymous file."""
+    try:
+        program = seccomp.deny_user_namespaces()
+    except seccomp.UnsupportedMachine as exc:
+        raise LaunchError(str(exc)) from exc
+    fd = os.memfd_create("quire-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def launch_bwrap(spec: KernelSpec) -> LaunchedKernel:
     if shutil.which("bwrap") is None:
         raise LaunchError("bubblewrap (bwrap) is not installed")
-    spec.workdir.mkdir(parents=True, exist_ok=True)
+    _make_workdir(spec)
     as_root = os.geteuid() == 0
-    argv = [*_rlimits(spec), *bwrap_argv(spec, as_root=as_root)]
-    if as_root:
-        uid = spec.kernel_uid()
-        os.chown(spec.workdir, uid, uid)
-        argv += privilege_drop(uid)
-    argv += _kernel_argv(spec, spec.interpreter)
-    return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir)
+    filter_fd = _seccomp_fd()
+    try:
+        # No nested user namespaces (kernels/seccomp.py), for every process in the sandbox.
+        argv = [*_rlimits(spec), *bwrap_argv(spec, as_root=as_root), "--seccomp", str(filter_fd)]
+        if as_root:
+            uid = spec.kernel_uid()
+            os.chown(spec.workdir, uid, uid)
+            argv += privilege_drop(uid)
+        argv += _kernel_argv(spec, spec.interpreter)
+        return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir, extra_fds=(filter_fd,))
+    finally:
+        os.close(filter_fd)
 
 
 LAUNCHERS: dict[str, Callable[[KernelSpec], LaunchedKernel]] = {
