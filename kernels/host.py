@@ -278,6 +278,7 @@ class KernelHost:
             fd=child.fileno(),
             workdir=self.workdir,
             memory_mb=self.info.memory_mb,
+            disk_mb=self.info.disk_mb,
             cpu_seconds=self.info.cpu_seconds,
             cell_time_limit_s=self.info.cell_time_limit_s,
             network=self.info.network,
@@ -298,6 +299,7 @@ class KernelHost:
         except TimeoutError:
             ready = None
         if ready is None or ready.get("type") != "ready":
+            self._log_kernel_output("did not start")
             await self._set_state("dead", reason="the kernel did not start")
             return
         # Before any cell: the notebook's env vars and Spark settings (its resolved jars among them).
@@ -326,6 +328,7 @@ class KernelHost:
         if self.stopping:
             await self._set_state("stopped", reason=self.stop_reason)
         else:
+            self._log_kernel_output(f"died ({code})")
             await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
 
     async def _wait_listening(self, live_channel: str) -> bool:
@@ -364,7 +367,23 @@ class KernelHost:
                 self.stopping = True
                 self.stop_reason = "the session ended"
                 await self._send({"type": "shutdown"})
+            await self._enforce_disk_quota()
             await asyncio.sleep(services.HEARTBEAT_S)
+
+    async def _enforce_disk_quota(self) -> None:
+        """Stop a kernel whose files outgrew its disk quota; the user reads why in the kernel's state."""
+        if self.kernel is None or self.stopping or self.exit_reason:
+            return
+        overrun = await asyncio.to_thread(self.kernel.disk_overrun)
+        if overrun:
+            self.exit_reason = overrun
+            self.kernel.kill()
+
+    def _log_kernel_output(self, what: str) -> None:
+        """The end of a failed kernel's stdout and stderr, which go to a file of its own (kernels/launchers.py)."""
+        if self.kernel is not None:
+            log.warning("kernel of session %s %s; its last output:\n%s", self.session_id, what,
+                        self.kernel.output_tail())
 
     async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         payload = await protocol.read_frame_async(reader)
@@ -543,8 +562,10 @@ class KernelHost:
         if hasattr(self, "broadcast"):
             self.broadcast.close()
             self.ledger.close()
-        if self.kernel is not None and self.kernel.poll() is None:
-            self.kernel.kill()
+        if self.kernel is not None:
+            if self.kernel.poll() is None:
+                self.kernel.kill()
+            self.kernel.close()
         if self.writer is not None:
             self.writer.close()
         if self.workdir is not None:

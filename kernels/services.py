@@ -374,6 +374,7 @@ class SessionInfo:
     notebook_id: int
     channel: str
     memory_mb: int
+    disk_mb: int
     cpu_seconds: int
     cell_time_limit_s: int
     network: bool
@@ -393,6 +394,7 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         notebook_id=session.notebook_id,
         channel=session.channel,
         memory_mb=limits.memory_mb,
+        disk_mb=limits.disk_mb,
         cpu_seconds=limits.cpu_seconds,
         cell_time_limit_s=limits.cell_time_limit_s,
         network=limits.network,

@@ -9,5 +9,5 @@ from quire.quotas.models import Quota
 
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
-    list_display = ["scope", "team", "user", "max_kernels", "memory_mb", "cell_time_limit_s", "network"]
+    list_display = ["scope", "team", "user", "max_kernels", "memory_mb", "disk_mb", "cell_time_limit_s", "network"]
     list_filter = ["scope", "network"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -17,7 +18,12 @@ class Quota(models.Model):
     team = models.OneToOneField("teams.Team", null=True, blank=True, on_delete=models.CASCADE)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
     max_kernels = models.PositiveIntegerField(default=2, help_text="concurrent kernels")
-    memory_mb = models.PositiveIntegerField(default=2048, help_text="data memory per kernel")
+    # A quarter of it is the kernel's /tmp, the rest its data limit (kernels/launchers.py, KernelSpec.tmp_mb).
+    memory_mb = models.PositiveIntegerField(default=2048, help_text="memory per kernel: its data and its /tmp")
+    # The host stops a kernel past it (kernels/launchers.py, LaunchedKernel.disk_overrun).
+    disk_mb = models.PositiveIntegerField(
+        default=2048, validators=[MinValueValidator(1)], help_text="disk per kernel: its work directory and output"
+    )
     cpu_seconds = models.PositiveIntegerField(default=3600, help_text="CPU time per kernel process")
     cell_time_limit_s = models.PositiveIntegerField(default=600)
     idle_timeout_s = models.PositiveIntegerField(default=3600)

@@ -21,6 +21,7 @@ log = logging.getLogger("quire.audit")
 class Limits:
     max_kernels: int
     memory_mb: int
+    disk_mb: int
     cpu_seconds: int
     cell_time_limit_s: int
     idle_timeout_s: int

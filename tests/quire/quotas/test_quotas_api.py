@@ -58,3 +58,13 @@ def test_profile_page(alice) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(alice)
     assert b'data-page="profile"' in client.get("/profile/").content
+
+
+def test_the_disk_quota_is_set_like_the_others(alice, site_admin) -> None:  # type: ignore[no-untyped-def]
+    assert _client(alice).get("/api/me/quota/").json()["limits"]["disk_mb"] == 2048
+    admin = _client(site_admin)
+    created = admin.post("/api/quotas/", {"scope": "user", "user": "alice", "disk_mb": 512}, format="json")
+    assert created.status_code == 201, created.json()
+    assert effective_limits(alice, team_id=None).disk_mb == 512
+    refused = admin.patch(f"/api/quotas/{created.json()['id']}/", {"disk_mb": 0}, format="json")
+    assert refused.status_code == 400 and "disk_mb" in str(refused.json())
