@@ -382,8 +382,9 @@ class KernelHost:
     def _log_kernel_output(self, what: str) -> None:
         """The end of a failed kernel's stdout and stderr, which go to a file of its own (kernels/launchers.py)."""
         if self.kernel is not None:
-            log.warning("kernel of session %s %s; its last output:\n%s", self.session_id, what,
-                        self.kernel.output_tail())
+            # Indented, so the kernel's own lines cannot pass for the worker's.
+            tail = "".join(f"  | {line}\n" for line in self.kernel.output_tail().splitlines())
+            log.warning("kernel of session %s %s; its last output:\n%s", self.session_id, what, tail)
 
     async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         payload = await protocol.read_frame_async(reader)

@@ -60,6 +60,7 @@ async def test_writing_past_the_disk_quota_stops_the_kernel_with_a_message(alice
     await database_sync_to_async(Quota.objects.create)(scope="user", user=alice, disk_mb=64)
     source = (
         "import os, time\n"
+        "os.write(2, b'disk hog at work\\n')\n"
         "for n in range(6):\n"
         "    open(f'part{n}', 'wb').write(os.urandom(30 * 1024 * 1024))\n"
         "time.sleep(60)\n"
@@ -70,6 +71,8 @@ async def test_writing_past_the_disk_quota_stops_the_kernel_with_a_message(alice
     await client.reply(await client.send("run_cell", cell_id=cell))
     dead = await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "dead", timeout=40)
     assert "64 MB" in dead["reason"] and "disk" in dead["reason"], dead
+    # What the kernel wrote to its stderr is in the worker's log for diagnosis, marked as the kernel's.
+    assert "  | disk hog at work" in celery_worker.log_path.read_text(errors="replace")
     # The platform carries on: running again starts a fresh kernel.
     await client.reply(await client.send("update_cell", cell_id=cell, source="print('fresh')"))
     await client.reply(await client.send("run_cell", cell_id=cell))
