@@ -46,8 +46,9 @@ class KernelSpec:
     cell_time_limit_s: int = 0
     # Outbound network in a namespace of its own (kernels/netns.py): no route to the host's services.
     network: bool = False
-    # The host's own network namespace instead, loopback services included: only for a kernel that must be reached
-    # back on the host's loopback (the Spark standalone cluster the tests run there). Nothing in production sets it.
+    # The host's own network namespace instead, loopback services included: for a kernel that must be reached back
+    # (a Spark cluster in client mode connects to its driver), only when the administrator sets
+    # QUIRE_KERNEL_NETWORK=host.
     host_network: bool = False
     max_file_mb: int = 1024
     max_open_files: int = 1024

@@ -16,6 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MODES = ("embedded", "production")
 KERNEL_HOSTS = ("inprocess", "celery")
 SANDBOXES = ("process", "bwrap")
+# What a kernel whose quota allows network gets: a namespace of its own with outbound access only (kernels/netns.py),
+# or the host's, loopback services included (a Spark cluster in client mode must reach the driver back).
+KERNEL_NETWORKS = ("isolated", "host")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Config:
     file_repository_roots: tuple[Path, ...] = ()
     # Whether requirements may name their own source (`pkg @ https://…`) rather than come from an index.
     allow_direct_references: bool = False
+    kernel_network: str = "isolated"
 
     @property
     def redis_namespace(self) -> str:
@@ -169,4 +173,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         secure_cookies=_flag(env, "QUIRE_SECURE_COOKIES", default=mode == "production" and not debug),
         file_repository_roots=parse_file_roots(env.get("QUIRE_FILE_REPOSITORY_ROOTS") or "", var_dir=var_dir),
         allow_direct_references=_flag(env, "QUIRE_ALLOW_DIRECT_REFERENCES", default=False),
+        kernel_network=_choice(env, "QUIRE_KERNEL_NETWORK", KERNEL_NETWORKS, default="isolated"),
     )

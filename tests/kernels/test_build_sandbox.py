@@ -21,6 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="make test
 # A build backend that reports what it can see and do, then fails so that uv prints its output into the build log.
 PROBE_BACKEND = '''
 import os
+import socket
 
 def _try(what, action):
     try:
@@ -37,6 +38,9 @@ def _probe():
                                 else KERNEL_FILE).read())
     _try("index-write", lambda: open(INDEX_FILE, "w").write("planted"))
     _try("envs-write", lambda: open(ENVS_FILE, "w").write("planted"))
+    for host in ("127.0.0.1", "10.0.2.2"):
+        for port in (5432, 6379):
+            _try(f"connect-{host}:{port}", lambda: socket.create_connection((host, port), timeout=5).close())
 
 def get_requires_for_build_wheel(config_settings=None):
     return []
@@ -99,6 +103,9 @@ def test_a_build_backend_runs_unprivileged_without_secrets_or_sight_of_kernels(
     assert probe["shadow"] != "ok" and probe["kernel"] != "ok"
     assert probe["index-write"] != "ok" and probe["envs-write"] != "ok"
     assert not (index / "planted.txt").exists() and not (var / "envs" / "planted.txt").exists()
+    # The build had network (PyPI is its default index) but no way to the host's PostgreSQL or Redis.
+    connects = {what: value for what, value in probe.items() if what.startswith("connect-")}
+    assert len(connects) == 4 and "ok" not in connects.values(), connects
 
 
 def _jar(folder: Path, name: str, text: str) -> Path:
