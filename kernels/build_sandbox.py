@@ -142,6 +142,8 @@ def start(spec: BuildSpec, argv: list[str]) -> tuple[subprocess.Popen[str], netn
             pass_fds=(passwd.read, *(network.pass_fds if network else ())),
         )
     except OSError as exc:
+        if network is not None:
+            network.discard()
         raise BuildSandboxError(f"could not start the build: {exc}") from exc
     finally:
         os.close(passwd.read)

@@ -153,6 +153,8 @@ def _popen(argv: list[str], *, spec: KernelSpec, env: dict[str, str], cwd: Path,
             start_new_session=True, stdin=subprocess.DEVNULL,
         )
     except OSError as exc:
+        if network is not None:
+            network.discard()
         raise LaunchError(f"could not start the kernel: {exc}") from exc
     if network is not None:
         try:

@@ -136,6 +136,14 @@ class SandboxNetwork:
             os.close(ready_r)
         return slirp
 
+    def discard(self) -> None:
+        """Close every descriptor when bwrap could not be started at all."""
+        for fd in (*self._info, *self._block, *self._alive, self._resolv[0]):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def close(self) -> None:
         """Stop slirp4netns now (it also stops by itself when the sandbox ends)."""
         if self.slirp is not None and self.slirp.poll() is None:

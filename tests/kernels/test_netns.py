@@ -14,6 +14,7 @@ import pytest
 from kernels import netns
 from kernels.core import protocol
 from kernels.core.client import SyncConnection
+from kernels.core.spark import spark_available
 from kernels.launchers import KernelSpec, launch
 from tests.kernels.test_sandbox import SandboxedKernel
 
@@ -103,3 +104,13 @@ def test_a_networked_kernel_reaches_the_outside(networked: SandboxedKernel) -> N
         pytest.skip("this host cannot reach pypi.org")
     out = networked.text(PROBE + "print(open('/etc/resolv.conf').read().split())\nprint(probe('pypi.org', 443))\n")
     assert out.splitlines() == [str(["nameserver", netns.SLIRP_DNS]), "open"]
+
+
+@pytest.mark.skipif(not spark_available(), reason="needs Java and pyspark")
+def test_spark_local_mode_works_in_a_networked_kernel(networked: SandboxedKernel) -> None:
+    # The driver binds the namespace's own loopback (SPARK_LOCAL_IP): the host's name and addresses play no part.
+    networked.conn.send({"v": 1, "type": "configure", "spark_caps": {},
+                         "config": {"sparkConfig": {"spark.master": "local[1]", "spark.ui.enabled": "false"}}})
+    state, outputs = networked.run("print(spark.range(1000).selectExpr('sum(id)').collect()[0][0])", timeout=240)
+    assert state == "done", outputs
+    assert "".join(o.get("text", "") for o in outputs) == "499500\n"
