@@ -160,3 +160,46 @@ def test_a_stored_direct_reference_is_refused_at_build_time(tmp_path: Path) -> N
     with pytest.raises(environments.EnvironmentBuildError, match="names its own source"):
         environments.build_python_env(spec, root=tmp_path / "envs", policy=SourcePolicy())
     assert environments.published(tmp_path / "envs", spec.key) is None
+
+
+# ------------------------------------------------------------------ through the platform: the worker builds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_builds_a_notebooks_sdist_without_root_or_its_secrets(
+    celery_worker, file_sources: Path, settings, alice  # type: ignore[no-untyped-def]
+) -> None:
+    """The attack as reported: a notebook's config points at an index holding an sdist whose backend is its own code.
+    The worker (root, SECRET_KEY and DATABASE_URL in its environment) builds it."""
+    import uuid
+
+    from kernels.models import Environment
+    from notebooks.configuration import check_set_config
+    from notebooks.services import do_create_notebook
+    from tests.support import wait_until
+
+    settings.QUIRE_FILE_REPOSITORY_ROOTS = (file_sources,)
+    index = file_sources / uuid.uuid4().hex[:12]
+    kernels_dir = Path(settings.QUIRE_VAR_DIR) / "kernels"
+    backend = (PROBE_BACKEND.replace("KERNEL_FILE", repr(str(kernels_dir / "any" / "notes.txt")))
+               .replace("INDEX_FILE", repr(str(index / "planted.txt")))
+               .replace("ENVS_FILE", repr(str(Path(settings.QUIRE_VAR_DIR) / "envs" / "planted.txt"))))
+    name = f"probe{uuid.uuid4().hex[:8]}"
+    write_sdist(index, name, "1.0", backend)
+    notebook = do_create_notebook(alice, title="Probe")
+    view = check_set_config(alice, notebook.pk, config={"dependencies": {"python": [f"{name}==1.0"]},
+                                                        "repositories": [{"pip": {"url": index.as_uri()}}]})
+    key = view["environment"]["python"]["wanted"]["key"]
+
+    def done() -> bool:
+        celery_worker.check_alive()
+        return Environment.objects.filter(key=key, state__in=["ready", "failed"]).exists()
+
+    wait_until(done, timeout=180, what="the worker to build the environment")
+    env = Environment.objects.get(key=key)
+    probe = _probe_lines(env.log)
+    assert env.state == "failed" and "uid" in probe, env.log
+    assert int(probe["uid"].split()[0]) != 0
+    assert not {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"} & set(probe["env"].split())
+    assert probe["shadow"] != "ok" and probe["envs-write"] != "ok" and probe["index-write"] != "ok"
+    assert "ok" not in {v for k, v in probe.items() if k.startswith("connect-")}

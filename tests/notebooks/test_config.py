@@ -231,3 +231,20 @@ def test_roots_overlapping_the_kernels_folder_stop_the_process(tmp_path: Path) -
                 str(tmp_path / "missing")):
         with pytest.raises(ImproperlyConfigured, match="QUIRE_FILE_REPOSITORY_ROOTS"):
             parse_file_roots(raw, var_dir=var)
+
+
+@pytest.mark.django_db
+def test_a_config_pointing_into_a_kernels_work_directory_is_refused_by_the_panel(  # type: ignore[no-untyped-def]
+    shared_notebook, editor_ed, settings
+) -> None:
+    # What a cell learns from /proc/self/mountinfo: its work directory's path on the host.
+    workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / "0f0f0f0f-session"
+    for config, field in (
+        ({"repositories": [{"pip": {"url": (workdir / "index" / "simple").as_uri()}}]}, "repositories[0].pip.url"),
+        ({"dependencies": {"scala": [(workdir / "x.jar").as_uri()]}}, "dependencies.scala[0]"),
+        ({"dependencies": {"python": ["evil @ file:///etc/passwd"]}}, "dependencies.python[0]"),
+    ):
+        response = client_for(editor_ed).put(URL.format(shared_notebook.pk), {"config": config}, format="json")
+        assert response.status_code == 400, response.json()
+        assert response.json()["field"] == f"config.{field}"
+    assert Notebook.objects.get(pk=shared_notebook.pk).config == {}
