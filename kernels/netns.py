@@ -104,9 +104,11 @@ class SandboxNetwork:
         try:
             info = _read_json(self._info[0])
             pid = int(str(info["child-pid"]))
+            # Not root: the namespace belongs to bwrap's user namespace, where the caller holds the capabilities.
+            userns = [] if os.geteuid() == 0 else [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"]
             self.slirp = self._start_slirp(pid)
             for address in host_addresses():
-                subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "ip", "route", "add", "prohibit",
+                subprocess.run(["nsenter", *userns, f"--net=/proc/{pid}/ns/net", "ip", "route", "add", "prohibit",
                                 f"{address}/32"], check=True, capture_output=True, timeout=WIRE_TIMEOUT_S)
             os.write(self._block[1], b"1")
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
@@ -118,9 +120,10 @@ class SandboxNetwork:
 
     def _start_slirp(self, pid: int) -> subprocess.Popen[bytes]:
         ready_r, ready_w = os.pipe()
+        userns = [] if os.geteuid() == 0 else [f"--userns-path=/proc/{pid}/ns/user"]
         try:
             slirp = subprocess.Popen(
-                ["slirp4netns", "--configure", f"--mtu={MTU}", "--disable-host-loopback",
+                ["slirp4netns", *userns, "--configure", f"--mtu={MTU}", "--disable-host-loopback",
                  "--enable-sandbox", "--enable-seccomp", "--ready-fd", str(ready_w), "--exit-fd",
                  str(self._alive[0]), str(pid), TAP],
                 pass_fds=(ready_w, self._alive[0]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
