@@ -199,7 +199,8 @@ def _resolved(kind: str, env: Environment | None) -> list[str]:
     if kind == Environment.Kind.JVM:
         return [Path(jar).name for jar in built.jars]
     site_packages = next(iter(sorted(built.path.glob("lib/python*/site-packages"))), None)
-    if site_packages is None:
+    # The build made this tree: list it only where no link leads out of it.
+    if site_packages is None or not site_packages.resolve().is_relative_to(built.path.resolve()):
         return []
     names = []
     for info in sorted(site_packages.glob("*.dist-info")):
