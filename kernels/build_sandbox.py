@@ -106,8 +106,8 @@ def bwrap_argv(spec: BuildSpec, *, uid: int | None, passwd: Passwd,
     if network is not None:
         argv += network.bwrap_args()
     elif not (spec.network and uid is None):
-        # Without root there is no namespace to wire to slirp4netns: such a build keeps the (unprivileged)
-        # caller's network when it needs one.
+        # Without root a build runs as its (unprivileged) caller and keeps the caller's network when it needs one:
+        # it reaches nothing its caller could not.
         argv.append("--unshare-net")
     for name, value in build_env(spec).items():
         argv += ["--setenv", name, value]
