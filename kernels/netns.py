@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 # slirp4netns's fixed addresses: its gateway is 10.0.2.2, its DNS forwarder 10.0.2.3, the sandbox 10.0.2.100.
@@ -106,17 +107,36 @@ class SandboxNetwork:
             pid = int(str(info["child-pid"]))
             # Not root: the namespace belongs to bwrap's user namespace, where the caller holds the capabilities.
             userns = [] if os.geteuid() == 0 else [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"]
+            # bwrap's child sets up the namespace's loopback itself; slirp4netns configuring the namespace at the
+            # same moment makes that fail now and then.
+            self._wait_for_loopback(pid, userns)
             self.slirp = self._start_slirp(pid)
             for address in host_addresses():
-                subprocess.run(["nsenter", *userns, f"--net=/proc/{pid}/ns/net", "ip", "route", "add", "prohibit",
-                                f"{address}/32"], check=True, capture_output=True, timeout=WIRE_TIMEOUT_S)
+                done = subprocess.run(["nsenter", *userns, f"--net=/proc/{pid}/ns/net", "ip", "route", "add",
+                                       "prohibit", f"{address}/32"], capture_output=True, text=True,
+                                      timeout=WIRE_TIMEOUT_S)
+                if done.returncode != 0:
+                    raise NetworkError(f"could not route {address} away: {done.stderr.strip()}")
             os.write(self._block[1], b"1")
-        except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
+        except (OSError, KeyError, ValueError, subprocess.SubprocessError, NetworkError) as exc:
             self.close()
             raise NetworkError(f"could not set up the sandbox's network: {exc}") from exc
         finally:
             os.close(self._info[0])
             os.close(self._block[1])
+
+    @staticmethod
+    def _wait_for_loopback(pid: int, userns: list[str]) -> None:
+        deadline = time.monotonic() + WIRE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            shown = subprocess.run(["nsenter", *userns, f"--net=/proc/{pid}/ns/net", "ip", "-o", "-4", "addr", "show",
+                                    "up", "dev", "lo"], capture_output=True, text=True, timeout=WIRE_TIMEOUT_S)
+            if shown.returncode != 0:
+                raise NetworkError(f"the sandbox's namespace is gone: {shown.stderr.strip()}")
+            if "127.0.0.1" in shown.stdout:
+                return
+            time.sleep(0.01)
+        raise NetworkError("the sandbox's loopback did not come up")
 
     def _start_slirp(self, pid: int) -> subprocess.Popen[bytes]:
         ready_r, ready_w = os.pipe()
