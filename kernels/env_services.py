@@ -17,7 +17,7 @@ from django.utils import timezone
 from kernels import environments
 from kernels.models import Environment, NotebookEnvironment
 from notebooks import events
-from notebooks.config import JvmEnvSpec, PythonEnvSpec, jvm_env_spec, python_env_spec, uses_spark
+from notebooks.config import JvmEnvSpec, PythonEnvSpec, jvm_env_spec, python_env_spec, site_policy, uses_spark
 from notebooks.models import Notebook
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,11 @@ def do_build(notebook_id: int, key: str, *, force: bool = False) -> str:
 
     try:
         if isinstance(spec, PythonEnvSpec):
-            built = environments.build_python_env(spec, root=env_root(), force=force, progress=progress)
+            built = environments.build_python_env(spec, root=env_root(), policy=site_policy(), force=force,
+                                                  progress=progress)
         else:
-            built = environments.build_jvm_env(spec, root=env_root(), force=force, progress=progress)
+            built = environments.build_jvm_env(spec, root=env_root(), policy=site_policy(), force=force,
+                                               progress=progress)
     except environments.EnvironmentBuildError as exc:
         do_record_build(notebook_id, key, state=Environment.State.FAILED, log=exc.log, error=str(exc))
         return Environment.State.FAILED
@@ -197,7 +199,8 @@ def _resolved(kind: str, env: Environment | None) -> list[str]:
     if kind == Environment.Kind.JVM:
         return [Path(jar).name for jar in built.jars]
     site_packages = next(iter(sorted(built.path.glob("lib/python*/site-packages"))), None)
-    if site_packages is None:
+    # The build made this tree: list it only where no link leads out of it.
+    if site_packages is None or not site_packages.resolve().is_relative_to(built.path.resolve()):
         return []
     names = []
     for info in sorted(site_packages.glob("*.dist-info")):

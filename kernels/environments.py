@@ -3,7 +3,9 @@
 Each environment lives in `<root>/<key>`, where the key hashes everything its content depends on, so two
 notebooks with the same requirements share one and a changed requirement builds a new one. A build happens
 in a temporary folder beside it under a file lock and is published by a rename, so a kernel never sees half an
-environment and a failed build leaves every published one as it was. Plain Python: no Django import.
+environment and a failed build leaves every published one as it was. Every step that runs the notebook's choices
+(uv, Ivy, fetching jar URLs) runs in a sandbox of its own (kernels/build_sandbox.py), and only regular files are
+taken out of it. Plain Python: no Django import.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ import json
 import os
 import shutil
 import site
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
-from notebooks.config import JvmEnvSpec, PythonEnvSpec
+from kernels import build_sandbox
+from kernels.build_sandbox import BuildSpec
+from notebooks.config import JvmEnvSpec, PythonEnvSpec, SourcePolicy, check_requirement, check_url
+from quire.lib.errors import InvalidInput
 
 MANIFEST = "quire-env.json"
 BUILD_LOG = "build.log"
@@ -91,11 +95,15 @@ def _published(root: Path, key: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def _run(argv: list[str], *, log: list[str], progress: Progress | None, env: dict[str, str] | None = None) -> int:
-    """Run one build step, its output (stdout and stderr together) appended to `log` line by line."""
+def _run(argv: list[str], *, sandbox: BuildSpec, log: list[str], progress: Progress | None) -> int:
+    """Run one build step in its sandbox, its output (stdout and stderr together) appended to `log` line by line."""
     log.append(f"$ {' '.join(argv)}\n")
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                          env=env, text=True, errors="replace") as process:
+    try:
+        process, network = build_sandbox.start(sandbox, argv)
+    except build_sandbox.BuildSandboxError as exc:
+        log.append(f"{exc}\n")
+        return -1
+    with process:
         assert process.stdout is not None
         deadline = time.monotonic() + BUILD_TIMEOUT_S
         for line in process.stdout:
@@ -105,7 +113,32 @@ def _run(argv: list[str], *, log: list[str], progress: Progress | None, env: dic
             if time.monotonic() > deadline:
                 process.kill()
                 log.append(f"the build took longer than {BUILD_TIMEOUT_S} s and was stopped\n")
-        return process.wait()
+        code = process.wait()
+    if network is not None:
+        network.reap()
+    build_sandbox.finish(sandbox.folder)
+    return code
+
+
+def _sources(urls: list[str], *, policy: SourcePolicy, field: str) -> tuple[tuple[str, ...], bool]:
+    """The administrator's folders the build reads (file:// URLs, re-checked: a stored config may predate the
+    rule) and whether it needs the network (any other URL)."""
+    roots: set[str] = set()
+    network = False
+    for url in urls:
+        if urlparse(url).scheme != "file":
+            network = True
+            continue
+        real = policy.check_file_url(url, field)
+        roots.update(str(root) for root in policy.file_roots if real.is_relative_to(root))
+    return tuple(sorted(roots)), network
+
+
+def _checked(check: Callable[[], tuple[tuple[str, ...], bool]]) -> tuple[tuple[str, ...], bool]:
+    try:
+        return check()
+    except InvalidInput as exc:
+        raise EnvironmentBuildError(f"{exc.field}: {exc}", log=f"refused: {exc.field}: {exc}\n") from None
 
 
 def _publish(tmp: Path, final: Path) -> None:
@@ -151,13 +184,25 @@ def _fail(root: Path, key: str, tmp: Path, log: list[str], message: str) -> Envi
 # ------------------------------------------------------------------ Python
 
 
+def _python_sources(spec: PythonEnvSpec, policy: SourcePolicy) -> tuple[tuple[str, ...], bool]:
+    for requirement in spec.requirements:
+        check_requirement(requirement, "dependencies.python", policy=policy)
+    for url in (*spec.index_urls, *spec.find_links):
+        check_url(url, "repositories", policy=policy)
+    roots, network = _sources([*spec.index_urls, *spec.find_links], policy=policy, field="repositories")
+    # No index named: uv's default (PyPI), over the network.
+    return roots, network or not spec.index_urls
+
+
 def build_python_env(
-    spec: PythonEnvSpec, *, root: Path, base_python: str | None = None, force: bool = False,
+    spec: PythonEnvSpec, *, root: Path, policy: SourcePolicy, base_python: str | None = None, force: bool = False,
     progress: Progress | None = None,
 ) -> BuiltEnvironment:
-    """The virtual environment for `spec` under `root`, built unless already published (or `force`)."""
+    """The virtual environment for `spec` under `root`, built unless already published (or `force`), from the
+    sources `policy` allows."""
     started = time.monotonic()
     key = spec.key
+    sources, network = _checked(lambda: _python_sources(spec, policy))
     if not force and _published(root, key):
         return _result(root, key, cached=True, started=started)
     with _locked(root, key):
@@ -167,25 +212,34 @@ def build_python_env(
         log: list[str] = []
         uv = _uv()
         base = base_python or sys.executable
-        env = {**os.environ, "UV_CACHE_DIR": str(root / ".uv-cache"), "NO_COLOR": "1"}
-        venv = tmp / "env"
+        work = tmp / "work"
+        work.mkdir()
+        # The uv cache is the build's own and goes with its folder: a cache shared by builds would be writable by
+        # every build's code (an sdist's backend), so one user's build could plant what another's installs.
+        sandbox = BuildSpec(folder=work, sources=sources, network=network, env={
+            "UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never"})
+        venv = work / "env"
         # --relocatable: the folder is renamed after the build, and its scripts must not name the old path.
-        code = _run([uv, "venv", "--relocatable", "--python", base, str(venv)], log=log, progress=progress, env=env)
+        code = _run([uv, "venv", "--relocatable", "--python", base, str(venv)], sandbox=sandbox, log=log,
+                    progress=progress)
         if code != 0:
             raise _fail(root, key, tmp, log, "could not create the virtual environment")
         site_packages = next((venv / "lib").glob("python*/site-packages"))
-        (site_packages / LAYER_PTH).write_text("".join(f"{path}\n" for path in platform_site_packages()))
+        build_sandbox.write_new(site_packages / LAYER_PTH, "".join(f"{path}\n" for path in platform_site_packages()))
         argv = [uv, "pip", "install", "--python", str(venv / "bin" / "python")]
         for index, url in enumerate(spec.index_urls):
             argv += ["--index-url" if index == 0 else "--extra-index-url", url]
         for url in spec.find_links:
             argv += ["--find-links", url.removeprefix("file://") if url.startswith("file://") else url]
         argv += list(spec.requirements)
-        code = _run(argv, log=log, progress=progress, env=env)
+        code = _run(argv, sandbox=sandbox, log=log, progress=progress)
         if code != 0:
             raise _fail(root, key, tmp, log, f"installing the notebook's Python packages failed (uv exited {code})")
-        (venv / BUILD_LOG).write_text("".join(log))
-        (venv / MANIFEST).write_text(json.dumps({"kind": "python", "key": key, "spec": asdict(spec)}))
+        shutil.rmtree(work / "uv-cache", ignore_errors=True)
+        if not build_sandbox.is_real_folder(venv):
+            raise _fail(root, key, tmp, log, "the build replaced its environment folder")
+        build_sandbox.write_new(venv / BUILD_LOG, "".join(log))
+        build_sandbox.write_new(venv / MANIFEST, json.dumps({"kind": "python", "key": key, "spec": asdict(spec)}))
         _publish(venv, root / key)
         shutil.rmtree(tmp, ignore_errors=True)
         (root / f"{key}.failed.log").unlink(missing_ok=True)
@@ -193,6 +247,14 @@ def build_python_env(
 
 
 # ------------------------------------------------------------------ JVM
+
+_FETCH_SCRIPT = """
+import sys, urllib.request
+dest = sys.argv[1]
+for index, url in enumerate(sys.argv[2:]):
+    print(f"fetching {url}", flush=True)
+    urllib.request.urlretrieve(url, f"{dest}/{index}.jar")
+"""
 
 _RESOLVE_SCRIPT = """
 import sys
@@ -218,13 +280,29 @@ def ivy_conf(spec: JvmEnvSpec, ivy_dir: Path) -> dict[str, str]:
     return conf
 
 
+def _jvm_sources(spec: JvmEnvSpec, policy: SourcePolicy) -> tuple[tuple[str, ...], bool]:
+    for url in spec.repositories:
+        check_url(url, "repositories", policy=policy)
+    for url in spec.jar_urls:
+        check_url(url, "dependencies.scala", policy=policy)
+    roots, network = _sources([*spec.repositories, *spec.jar_urls], policy=policy, field="dependencies.scala")
+    # Packages resolve from Maven Central too, over the network.
+    return roots, network or bool(spec.packages)
+
+
+def _jar_name(url: str) -> str:
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    return name if name and not name.startswith(".") else "download.jar"
+
+
 def build_jvm_env(
-    spec: JvmEnvSpec, *, root: Path, force: bool = False, progress: Progress | None = None
+    spec: JvmEnvSpec, *, root: Path, policy: SourcePolicy, force: bool = False, progress: Progress | None = None
 ) -> BuiltEnvironment:
-    """The jars for `spec` under `root/<key>/jars`, resolved by Spark's Ivy outside any sandbox (it needs the
-    repositories), so a kernel with no network gets them as read-only files."""
+    """The jars for `spec` under `root/<key>/jars`, resolved by Spark's Ivy and fetched in a build sandbox (with
+    the network the repositories need), so a kernel with no network gets them as read-only files."""
     started = time.monotonic()
     key = spec.key
+    sources, network = _checked(lambda: _jvm_sources(spec, policy))
     if not force and _published(root, key):
         return _result(root, key, cached=True, started=started)
     with _locked(root, key):
@@ -232,27 +310,35 @@ def build_jvm_env(
             return _result(root, key, cached=True, started=started)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.build-", dir=root))
         log: list[str] = []
+        # The sandbox writes under work/; the output (out/) is ours, and gets only regular files copied from work.
+        work = tmp / "work"
+        work.mkdir()
         out = tmp / "env"
         jars = out / "jars"
         jars.mkdir(parents=True)
+        sandbox = BuildSpec(folder=work, sources=sources, network=network)
         if spec.packages:
-            ivy = tmp / "ivy"
-            pairs = [f"{k}={v}" for k, v in ivy_conf(spec, ivy).items()]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK")}
-            code = _run([sys.executable, "-c", _RESOLVE_SCRIPT, *pairs], log=log, progress=progress, env=env)
-            retrieved = sorted((ivy / "jars").glob("*.jar")) if (ivy / "jars").is_dir() else []
+            pairs = [f"{k}={v}" for k, v in ivy_conf(spec, work / "ivy").items()]
+            code = _run([sys.executable, "-c", _RESOLVE_SCRIPT, *pairs], sandbox=sandbox, log=log, progress=progress)
+            retrieved = [n for n in build_sandbox.regular_files(work, "ivy/jars") if n.endswith(".jar")]
             if code != 0 or not retrieved:
                 raise _fail(root, key, tmp, log, "resolving the notebook's JVM dependencies failed")
-            for jar in retrieved:
-                shutil.copy2(jar, jars / jar.name)
-        for url in spec.jar_urls:
-            name = url.rstrip("/").rsplit("/", 1)[-1]
-            log.append(f"fetching {url}\n")
-            try:
-                urllib.request.urlretrieve(url, jars / name)  # noqa: S310 -- http(s) and file URLs only (validated)
-            except OSError as exc:
-                log.append(f"{exc}\n")
-                raise _fail(root, key, tmp, log, f"could not fetch {url}") from None
+            for name in retrieved:
+                build_sandbox.copy_out(work, f"ivy/jars/{name}", jars / name)
+        if spec.jar_urls:
+            (work / "fetched").mkdir(exist_ok=True)
+            code = _run([sys.executable, "-c", _FETCH_SCRIPT, str(work / "fetched"), *spec.jar_urls],
+                        sandbox=sandbox, log=log, progress=progress)
+            if code != 0:
+                raise _fail(root, key, tmp, log, "could not fetch the notebook's jar URLs")
+            for index, url in enumerate(spec.jar_urls):
+                name = _jar_name(url)
+                name = f"{index}-{name}" if (jars / name).exists() else name
+                try:
+                    build_sandbox.copy_out(work, f"fetched/{index}.jar", jars / name)
+                except (OSError, build_sandbox.BuildSandboxError) as exc:
+                    log.append(f"{url}: {exc}\n")
+                    raise _fail(root, key, tmp, log, f"could not fetch {url}") from None
         names = sorted(p.name for p in jars.glob("*.jar"))
         log.append("resolved: " + ", ".join(names) + "\n")
         (out / BUILD_LOG).write_text("".join(log))

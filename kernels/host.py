@@ -282,6 +282,7 @@ class KernelHost:
             cpu_seconds=self.info.cpu_seconds,
             cell_time_limit_s=self.info.cell_time_limit_s,
             network=self.info.network,
+            host_network=self.info.network and settings.QUIRE_KERNEL_NETWORK == "host",
             python=environment.python,
             extra_ro_binds=environment.ro_binds,
             scala_bridge=scala_bridge,

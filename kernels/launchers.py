@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kernels import seccomp
+from kernels import netns, seccomp
 
 # The repository root holds the `kernels` package the kernel process runs from.
 CODE_ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,12 @@ class KernelSpec:
     disk_mb: int = 2048
     cpu_seconds: int = 3600
     cell_time_limit_s: int = 0
+    # Outbound network in a namespace of its own (kernels/netns.py): no route to the host's services.
     network: bool = False
+    # The host's own network namespace instead, loopback services included: for a kernel that must be reached back
+    # (a Spark cluster in client mode connects to its driver), only when the administrator sets
+    # QUIRE_KERNEL_NETWORK=host.
+    host_network: bool = False
     max_file_mb: int = 1024
     max_open_files: int = 1024
     # Processes and threads of the kernel's uid: a JVM with Spark runs a few hundred threads.
@@ -252,20 +257,31 @@ def _base_env(spec: KernelSpec, *, home: str, code_root: str) -> dict[str, str]:
 
 
 def _popen(
-    argv: list[str], *, spec: KernelSpec, env: dict[str, str], cwd: Path, extra_fds: tuple[int, ...] = ()
+    argv: list[str], *, spec: KernelSpec, env: dict[str, str], cwd: Path, extra_fds: tuple[int, ...] = (),
+    network: netns.SandboxNetwork | None = None,
 ) -> LaunchedKernel:
     # Descriptors: /dev/null, the kernel's own output, the protocol socket and what bwrap reads at start; Popen
     # closes every other one the host holds.
     output = KernelOutput(spec)
     try:
         popen = subprocess.Popen(
-            argv, pass_fds=(spec.fd, *extra_fds), env=env, cwd=cwd, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=output.kernel_fd, stderr=output.kernel_fd,
+            argv, pass_fds=(spec.fd, *extra_fds, *(network.pass_fds if network else ())), env=env, cwd=cwd,
+            start_new_session=True, stdin=subprocess.DEVNULL, stdout=output.kernel_fd, stderr=output.kernel_fd,
         )
     except OSError as exc:
         output.close()
+        if network is not None:
+            network.discard()
         raise LaunchError(f"could not start the kernel: {exc}") from exc
     output.launched()
+    if network is not None:
+        try:
+            network.attach()
+        except netns.NetworkError as exc:
+            popen.kill()
+            popen.wait()
+            output.close()
+            raise LaunchError(str(exc)) from exc
     return LaunchedKernel(popen, spec=spec, output=output)
 
 
@@ -330,15 +346,16 @@ def _identity_file(spec: KernelSpec, *, uid: int) -> Path:
     return path
 
 
-def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
+def bwrap_argv(spec: KernelSpec, *, as_root: bool, network: netns.SandboxNetwork | None = None) -> list[str]:
     """The bubblewrap command line: read-only system, private home and /tmp, no network unless allowed.
 
     As root, bwrap builds the namespaces itself and the kernel then drops to its own unprivileged uid (see
     `privilege_drop`); otherwise an unprivileged user namespace maps the caller to "nobody".
     Not --unshare-all: it includes --unshare-cgroup, which makes the Spark driver's JVM fail at start.
+    `network` wires a spec with network to slirp4netns (kernels/netns.py); without it such a spec has none.
     """
     binds = [*_ro_binds(spec.extra_ro_binds), "--bind", str(spec.workdir), SANDBOX_HOME]
-    if spec.network and os.path.lexists("/etc/resolv.conf"):
+    if spec.host_network and os.path.lexists("/etc/resolv.conf"):
         binds += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
     if spec.scala_bridge and os.path.isdir(spec.scala_bridge):
         # At a fixed path, so the sandbox learns nothing of the host's layout.
@@ -350,9 +367,9 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
         argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     argv += [
         "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-        # With network the host's own name stays: Spark's driver looks it up to find the address it offers to
-        # executors, and "kernel" resolves nowhere.
-        *([] if spec.network else ["--hostname", "kernel"]),
+        # With the host's network the host's own name stays: Spark's driver looks it up to find the address it
+        # offers to executors, and "kernel" resolves nowhere.
+        *([] if spec.host_network else ["--hostname", "kernel"]),
         "--die-with-parent",
         "--new-session",
         "--proc", "/proc",
@@ -368,9 +385,11 @@ def bwrap_argv(spec: KernelSpec, *, as_root: bool) -> list[str]:
     env = _base_env(spec, home=SANDBOX_HOME, code_root=SANDBOX_CODE_ROOT)
     if spec.scala_bridge and os.path.isdir(spec.scala_bridge):
         env[SCALA_BRIDGE_ENV] = SANDBOX_SCALA_BRIDGE
-    if not spec.network:
-        argv.append("--unshare-net")
-        # The sandbox's hostname resolves nowhere (no /etc/hosts, no DNS); Spark would fail looking it up.
+    if not spec.host_network:
+        # slirp4netns's namespace (its resolv.conf among the binds) or one with only a loopback of its own.
+        argv += network.bwrap_args() if network is not None and spec.network else ["--unshare-net"]
+        # The sandbox's hostname resolves nowhere (not in /etc/hosts); Spark would fail looking it up. Local mode
+        # needs only the sandbox's own loopback.
         env = {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "127.0.0.1", **env}
     for name, value in env.items():
         argv += ["--setenv", name, value]
@@ -386,15 +405,10 @@ def privilege_drop(uid: int) -> list[str]:
 
 
 def _seccomp_fd() -> int:
-    """A descriptor bwrap reads the seccomp filter from (and closes): the program, in an anonymous file."""
     try:
-        program = seccomp.deny_user_namespaces()
+        return seccomp.filter_fd()
     except seccomp.UnsupportedMachine as exc:
         raise LaunchError(str(exc)) from exc
-    fd = os.memfd_create("quire-seccomp", os.MFD_CLOEXEC)
-    os.write(fd, program)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
 
 
 def launch_bwrap(spec: KernelSpec) -> LaunchedKernel:
@@ -402,16 +416,22 @@ def launch_bwrap(spec: KernelSpec) -> LaunchedKernel:
         raise LaunchError("bubblewrap (bwrap) is not installed")
     _make_workdir(spec)
     as_root = os.geteuid() == 0
+    network = None
+    if spec.network and not spec.host_network:
+        if not netns.available():
+            raise LaunchError("a kernel with network needs slirp4netns, nsenter and ip (iproute2)")
+        network = netns.SandboxNetwork()
     filter_fd = _seccomp_fd()
     try:
         # No nested user namespaces (kernels/seccomp.py), for every process in the sandbox.
-        argv = [*_rlimits(spec), *bwrap_argv(spec, as_root=as_root), "--seccomp", str(filter_fd)]
+        argv = [*_rlimits(spec), *bwrap_argv(spec, as_root=as_root, network=network), "--seccomp", str(filter_fd)]
         if as_root:
             uid = spec.kernel_uid()
             os.chown(spec.workdir, uid, uid)
             argv += privilege_drop(uid)
         argv += _kernel_argv(spec, spec.interpreter)
-        return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir, extra_fds=(filter_fd,))
+        return _popen(argv, spec=spec, env={"PATH": "/usr/bin:/bin"}, cwd=spec.workdir, extra_fds=(filter_fd,),
+                      network=network)
     finally:
         os.close(filter_fd)
 

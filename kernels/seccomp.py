@@ -11,6 +11,7 @@ Written out by hand (a few instructions) rather than through libseccomp, which t
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import struct
 from dataclasses import dataclass
@@ -95,3 +96,11 @@ def deny_user_namespaces() -> bytes:
         struct.pack("=HBBI", code, offset(jt, at), offset(jf, at), k)
         for at, (code, jt, jf, k) in enumerate(program)
     )
+
+
+def filter_fd() -> int:
+    """A descriptor bwrap's --seccomp reads the filter from (and closes): the program, in an anonymous file."""
+    fd = os.memfd_create("quire-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, deny_user_namespaces())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -31,6 +33,44 @@ MAX_ITEMS = 500
 MAX_STRING = 2_000
 
 
+@dataclass(frozen=True)
+class SourcePolicy:
+    """Where an admin lets a notebook's dependencies come from beyond http(s) registries.
+
+    file:// repositories and jar URLs only inside `file_roots` (QUIRE_FILE_REPOSITORY_ROOTS) and never inside
+    `forbidden` (QUIRE_VAR_DIR: kernels write there, and a build reading a cell's files runs the cell's code);
+    requirements naming their own source (`pkg @ URL`) only when `direct_references` (QUIRE_ALLOW_DIRECT_REFERENCES).
+    Checked when a config is saved and again when a build starts: a stored config may predate the rule.
+    """
+
+    file_roots: tuple[Path, ...] = ()
+    forbidden: tuple[Path, ...] = ()
+    direct_references: bool = False
+
+    def check_file_url(self, url: str, field: str) -> Path:
+        """The real path a file:// URL names (symlinks resolved), or InvalidInput when it is outside every root."""
+        path = Path(os.path.realpath(unquote(urlparse(url).path)))
+        inside = any(path.is_relative_to(root) for root in self.file_roots)
+        if not inside or any(path.is_relative_to(Path(os.path.realpath(f))) for f in self.forbidden):
+            allowed = ", ".join(str(r) for r in self.file_roots) or "none are configured"
+            raise InvalidInput(
+                f"{url!r} is not inside a folder the administrator allows for file:// sources"
+                f" (QUIRE_FILE_REPOSITORY_ROOTS: {allowed})", field=field,
+            )
+        return path
+
+
+def site_policy() -> SourcePolicy:
+    """The installation's policy, from the settings (Django is imported only here)."""
+    from django.conf import settings
+
+    return SourcePolicy(
+        file_roots=tuple(Path(r) for r in settings.QUIRE_FILE_REPOSITORY_ROOTS),
+        forbidden=(Path(settings.QUIRE_VAR_DIR),),
+        direct_references=settings.QUIRE_ALLOW_DIRECT_REFERENCES,
+    )
+
+
 def _strings(value: Any, field: str) -> list[str]:
     if not isinstance(value, list):
         raise InvalidInput("a list of strings", field=field)
@@ -44,14 +84,19 @@ def _strings(value: Any, field: str) -> list[str]:
     return result
 
 
-def check_requirement(text: str, field: str) -> str:
+def check_requirement(text: str, field: str, *, policy: SourcePolicy) -> str:
     """A pip requirement string (`pandas>=2`, `pkg[extra]==1.0; python_version>'3'`), or InvalidInput naming it."""
     if text.startswith("-"):
         raise InvalidInput(f"{text!r} is a pip option, not a requirement; put indexes under repositories", field=field)
     try:
-        Requirement(text)
+        requirement = Requirement(text)
     except InvalidRequirement as exc:
         raise InvalidInput(f"{text!r} is not a pip requirement: {exc}", field=field) from None
+    if requirement.url is not None:
+        if not policy.direct_references:
+            raise InvalidInput(f"{text!r} names its own source; this installation takes packages only from the"
+                               " repositories (QUIRE_ALLOW_DIRECT_REFERENCES is off)", field=field)
+        check_url(requirement.url, field, policy=policy)
     return text
 
 
@@ -60,10 +105,10 @@ def _is_jar_url(text: str) -> bool:
     return parsed.scheme in URL_SCHEMES and parsed.path.endswith(".jar")
 
 
-def check_coordinate(text: str, field: str) -> str:
+def check_coordinate(text: str, field: str, *, policy: SourcePolicy) -> str:
     """group:artifact:version[:classifier], or the URL of a jar (Polynote allows both)."""
     if _is_jar_url(text):
-        return text
+        return check_url(text, field, policy=policy)
     parts = text.split(":")
     if len(parts) not in (3, 4) or not all(MAVEN_PART.match(part) for part in parts):
         raise InvalidInput(
@@ -73,17 +118,21 @@ def check_coordinate(text: str, field: str) -> str:
     return text
 
 
-def check_url(text: Any, field: str) -> str:
+def check_url(text: Any, field: str, *, policy: SourcePolicy) -> str:
     if not isinstance(text, str) or len(text) > MAX_STRING:
         raise InvalidInput("a URL string", field=field)
     parsed = urlparse(text.strip())
     located = bool(parsed.path) if parsed.scheme == "file" else bool(parsed.netloc)
     if parsed.scheme not in URL_SCHEMES or not located:
         raise InvalidInput(f"{text!r} is not an http(s):// or file:// URL", field=field)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(f"{text!r} names another host; a file:// URL is file:///path", field=field)
+        policy.check_file_url(text.strip(), field)
     return text.strip()
 
 
-def _repository(value: Any, field: str) -> dict[str, Any]:
+def _repository(value: Any, field: str, *, policy: SourcePolicy) -> dict[str, Any]:
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in REPOSITORY_KINDS:
         raise InvalidInput(
             'a repository is {"maven": {"base": URL}}, {"ivy": {"base": URL}} or {"pip": {"url": URL}}', field=field
@@ -92,7 +141,7 @@ def _repository(value: Any, field: str) -> dict[str, Any]:
     key = "url" if kind == "pip" else "base"
     if not isinstance(body, dict) or key not in body:
         raise InvalidInput(f'a {kind} repository is {{"{kind}": {{"{key}": URL}}}}', field=f"{field}.{kind}")
-    return {kind: {**body, key: check_url(body[key], f"{field}.{kind}.{key}")}}
+    return {kind: {**body, key: check_url(body[key], f"{field}.{kind}.{key}", policy=policy)}}
 
 
 def _string_map(value: Any, field: str, *, key_check: re.Pattern[str] | None = None,
@@ -113,11 +162,13 @@ def _string_map(value: Any, field: str, *, key_check: re.Pattern[str] | None = N
     return result
 
 
-def clean_config(config: Any, *, field: str = "config") -> dict[str, Any]:
+def clean_config(config: Any, *, field: str = "config", policy: SourcePolicy | None = None) -> dict[str, Any]:
     """The configuration as given, each known section checked; unknown keys (sparkTemplate, jvmArgs) carried through.
 
-    Sections that are absent stay absent, so a Polynote file round-trips unchanged.
+    Sections that are absent stay absent, so a Polynote file round-trips unchanged. Sources are checked against
+    `policy` (the site's when not given).
     """
+    policy = site_policy() if policy is None else policy
     if not isinstance(config, dict):
         raise InvalidInput("the configuration is a JSON object", field=field)
     cleaned = dict(config)
@@ -128,16 +179,19 @@ def clean_config(config: Any, *, field: str = "config") -> dict[str, Any]:
         deps = dict(deps)
         if "python" in deps:
             where = f"{field}.dependencies.python"
-            deps["python"] = [check_requirement(r, f"{where}[{i}]") for i, r in enumerate(_strings(deps["python"], where))]
+            deps["python"] = [check_requirement(r, f"{where}[{i}]", policy=policy)
+                              for i, r in enumerate(_strings(deps["python"], where))]
         if "scala" in deps:
             where = f"{field}.dependencies.scala"
-            deps["scala"] = [check_coordinate(c, f"{where}[{i}]") for i, c in enumerate(_strings(deps["scala"], where))]
+            deps["scala"] = [check_coordinate(c, f"{where}[{i}]", policy=policy)
+                             for i, c in enumerate(_strings(deps["scala"], where))]
         cleaned["dependencies"] = deps
     if "repositories" in config:
         repos = config["repositories"]
         if not isinstance(repos, list) or len(repos) > MAX_ITEMS:
             raise InvalidInput("a list of repositories", field=f"{field}.repositories")
-        cleaned["repositories"] = [_repository(r, f"{field}.repositories[{i}]") for i, r in enumerate(repos)]
+        cleaned["repositories"] = [_repository(r, f"{field}.repositories[{i}]", policy=policy)
+                                   for i, r in enumerate(repos)]
     if "exclusions" in config:
         where = f"{field}.exclusions"
         exclusions = _strings(config["exclusions"], where)
@@ -167,6 +221,7 @@ class PythonEnvSpec:
 
     @property
     def key(self) -> str:
+        # Every field (a new one must join the hash): the key is what two notebooks share an environment by.
         body = json.dumps({"r": list(self.requirements), "i": list(self.index_urls), "f": list(self.find_links)},
                           sort_keys=True)
         return "py-" + hashlib.sha256(body.encode()).hexdigest()[:32]
@@ -179,12 +234,13 @@ class JvmEnvSpec:
     packages: tuple[str, ...]
     repositories: tuple[str, ...] = ()
     exclusions: tuple[str, ...] = ()
-    jar_urls: tuple[str, ...] = field(default=())
+    jar_urls: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        body = json.dumps({"p": list(self.packages), "r": list(self.repositories), "x": list(self.exclusions)},
-                          sort_keys=True)
+        # Every field: two configs differing only in a jar URL hold different jars, so share nothing.
+        body = json.dumps({"p": list(self.packages), "r": list(self.repositories), "x": list(self.exclusions),
+                           "u": list(self.jar_urls)}, sort_keys=True)
         return "ivy-" + hashlib.sha256(body.encode()).hexdigest()[:32]
 
 

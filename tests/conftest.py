@@ -63,13 +63,25 @@ def process_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("process-logs")
 
 
-def _test_database_env() -> dict[str, str]:
+@pytest.fixture(scope="session")
+def file_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the administrator allows for file:// sources (QUIRE_FILE_REPOSITORY_ROOTS): the environment
+    tests serve wheels and Maven repositories from it. Readable by all, as a real root must be: builds run under
+    an unprivileged uid of their own."""
+    path = tmp_path_factory.mktemp("file-sources", numbered=False)
+    path.chmod(0o755)
+    return path
+
+
+def _test_database_env(file_roots: Path | None = None) -> dict[str, str]:
+    """The test database and Redis (and the folder allowed for file:// sources, when given)."""
     from django.conf import settings
 
     assert settings.QUIRE_MODE == "production", "run the suite through `make test` (PostgreSQL and Redis)"
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return env_for({"DATABASE_URL": url, "QUIRE_VAR_DIR": str(settings.QUIRE_VAR_DIR)})
+    return env_for({"DATABASE_URL": url, "QUIRE_VAR_DIR": str(settings.QUIRE_VAR_DIR),
+                    "QUIRE_FILE_REPOSITORY_ROOTS": str(file_roots or "")})
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -92,16 +104,17 @@ def _fresh_presence(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, process_logs: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
+def celery_worker(django_db_setup, process_logs: Path, file_sources: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
     """A real Celery worker on the "kernels" queue, talking to the test database and Redis."""
-    worker = start_celery_worker(env=_test_database_env(), log_dir=process_logs)
+    worker = start_celery_worker(env=_test_database_env(file_sources), log_dir=process_logs)
     yield worker
     worker.stop()
 
 
 @pytest.fixture(scope="session")
-def live_daphne(django_db_setup, celery_worker: Service, process_logs: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def live_daphne(django_db_setup, celery_worker: Service, process_logs: Path,  # type: ignore[no-untyped-def]
+                file_sources: Path) -> Iterator[str]:
     """A live Daphne serving the whole app (HTTP and WebSockets) on the test database; yields its base URL."""
-    server, port = start_daphne(env=_test_database_env(), log_dir=process_logs)
+    server, port = start_daphne(env=_test_database_env(file_sources), log_dir=process_logs)
     yield f"http://127.0.0.1:{port}"
     server.stop()

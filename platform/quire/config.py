@@ -16,6 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MODES = ("embedded", "production")
 KERNEL_HOSTS = ("inprocess", "celery")
 SANDBOXES = ("process", "bwrap")
+# What a kernel whose quota allows network gets: a namespace of its own with outbound access only (kernels/netns.py),
+# or the host's, loopback services included (a Spark cluster in client mode must reach the driver back).
+KERNEL_NETWORKS = ("isolated", "host")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class Config:
     kernel_host: str
     sandbox: str
     secure_cookies: bool
+    # Folders a notebook's file:// repositories and jar URLs may point into (notebooks/config.py SourcePolicy).
+    file_repository_roots: tuple[Path, ...] = ()
+    # Whether requirements may name their own source (`pkg @ https://…`) rather than come from an index.
+    allow_direct_references: bool = False
+    kernel_network: str = "isolated"
 
     @property
     def redis_namespace(self) -> str:
@@ -60,6 +68,27 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, defa
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+def parse_file_roots(raw: str, *, var_dir: Path) -> tuple[Path, ...]:
+    """QUIRE_FILE_REPOSITORY_ROOTS: absolute folders, colon-separated, none of them holding or inside the folder
+    kernels write to (a root there would let a cell plant a package or a link for a build to pick up)."""
+    roots: list[Path] = []
+    for entry in (part.strip() for part in raw.split(":")):
+        if not entry:
+            continue
+        path = Path(entry)
+        if not path.is_absolute():
+            raise ImproperlyConfigured(f"QUIRE_FILE_REPOSITORY_ROOTS: {entry!r} is not an absolute path")
+        resolved = path.resolve()
+        if not resolved.is_dir():
+            raise ImproperlyConfigured(f"QUIRE_FILE_REPOSITORY_ROOTS: {entry!r} is not a folder")
+        if resolved.is_relative_to(var_dir) or var_dir.is_relative_to(resolved):
+            raise ImproperlyConfigured(
+                f"QUIRE_FILE_REPOSITORY_ROOTS: {entry!r} overlaps QUIRE_VAR_DIR ({var_dir}), which kernels write to"
+            )
+        roots.append(resolved)
+    return tuple(roots)
 
 
 def parse_database_url(url: str) -> dict[str, object]:
@@ -142,4 +171,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         kernel_host=kernel_host,
         sandbox=sandbox,
         secure_cookies=_flag(env, "QUIRE_SECURE_COOKIES", default=mode == "production" and not debug),
+        file_repository_roots=parse_file_roots(env.get("QUIRE_FILE_REPOSITORY_ROOTS") or "", var_dir=var_dir),
+        allow_direct_references=_flag(env, "QUIRE_ALLOW_DIRECT_REFERENCES", default=False),
+        kernel_network=_choice(env, "QUIRE_KERNEL_NETWORK", KERNEL_NETWORKS, default="isolated"),
     )

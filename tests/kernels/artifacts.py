@@ -85,3 +85,26 @@ def greeter_repository(work: Path) -> Path:
     publish_maven(repo, "org.quire.demo:words:1.0", words)
     publish_maven(repo, "org.quire.demo:greeter:1.0", greeter, dependencies=["org.quire.demo:words:1.0"])
     return repo
+
+
+def write_sdist(index: Path, name: str, version: str, backend_source: str) -> Path:
+    """An sdist whose build backend is its own code (`backend-path = ["."]`): what runs when a build installs it."""
+    import io
+    import tarfile
+
+    index.mkdir(parents=True, exist_ok=True)
+    dist = f"{name}-{version}"
+    files = {
+        "pyproject.toml": (f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
+                           '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'),
+        "backend.py": backend_source,
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    }
+    path = index / f"{dist}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{dist}/{member}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path

@@ -15,7 +15,7 @@ from kernels import environments
 from kernels.core import protocol
 from kernels.core.client import SyncConnection
 from kernels.launchers import KernelSpec, launch
-from notebooks.config import jvm_env_spec, python_env_spec
+from notebooks.config import SourcePolicy, jvm_env_spec, python_env_spec
 from tests.kernels.artifacts import greeter_repository, write_wheel
 from tests.support import wait_until
 
@@ -23,14 +23,34 @@ needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="make tes
 needs_javac = pytest.mark.skipif(shutil.which("javac") is None, reason="the JVM tests build their jar with javac")
 
 
+@pytest.fixture
+def policy(file_sources: Path) -> SourcePolicy:
+    """The administrator allows the tests' source folder for file:// indexes and repositories."""
+    return SourcePolicy(file_roots=(file_sources,))
+
+
+@pytest.fixture
+def allowed_roots(settings, file_sources: Path) -> None:  # type: ignore[no-untyped-def]
+    """As the worker is configured (tests/conftest.py): the tests' source folder is an allowed file:// root."""
+    settings.QUIRE_FILE_REPOSITORY_ROOTS = (file_sources,)
+
+
+@pytest.fixture
+def sources(file_sources: Path) -> Path:
+    """This test's own folder inside the allowed one."""
+    path = file_sources / uuid.uuid4().hex[:12]
+    path.mkdir()
+    return path
+
+
 def _config(index: Path, *requirements: str) -> dict[str, Any]:
     return {"dependencies": {"python": list(requirements)}, "repositories": [{"pip": {"url": index.as_uri()}}]}
 
 
 @pytest.fixture
-def wheel_index(tmp_path: Path) -> Path:
+def wheel_index(sources: Path) -> Path:
     """A local index (a folder of wheels, pip's --find-links) holding quire_demo 1.0 and 2.0."""
-    index = tmp_path / "wheels"
+    index = sources / "wheels"
     write_wheel(index, "quire_demo", "1.0", "GREETING = 'hello from quire_demo 1.0'\n")
     write_wheel(index, "quire_demo", "2.0", "GREETING = 'hello from quire_demo 2.0'\n")
     return index
@@ -72,13 +92,13 @@ class Kernel:
 # ------------------------------------------------------------------ the builder
 
 
-def test_an_env_is_built_from_a_local_index_and_reused(tmp_path: Path, wheel_index: Path) -> None:
+def test_an_env_is_built_from_a_local_index_and_reused(tmp_path: Path, wheel_index: Path, policy: SourcePolicy) -> None:
     spec = python_env_spec(_config(wheel_index, "quire_demo==1.0"))
     assert spec is not None
-    built = environments.build_python_env(spec, root=tmp_path / "envs")
+    built = environments.build_python_env(spec, root=tmp_path / "envs", policy=policy)
     assert not built.cached and built.path == tmp_path / "envs" / spec.key
     assert "quire-demo==1.0" in built.log
-    again = environments.build_python_env(spec, root=tmp_path / "envs")
+    again = environments.build_python_env(spec, root=tmp_path / "envs", policy=policy)
     assert again.cached and again.python == built.python
     # Spelt differently, same content: the same environment.
     same = python_env_spec(_config(wheel_index, "Quire-Demo == 1.0"))
@@ -92,27 +112,29 @@ def test_an_env_is_built_from_a_local_index_and_reused(tmp_path: Path, wheel_ind
 
 
 def test_a_failing_requirement_shows_the_installer_error_and_keeps_the_previous_env(
-    tmp_path: Path, wheel_index: Path
+    tmp_path: Path, wheel_index: Path, policy: SourcePolicy
 ) -> None:
     root = tmp_path / "envs"
     good = python_env_spec(_config(wheel_index, "quire_demo==1.0"))
     bad = python_env_spec(_config(wheel_index, "quire_demo==9.9"))
     assert good is not None and bad is not None
-    working = environments.build_python_env(good, root=root)
+    working = environments.build_python_env(good, root=root, policy=policy)
     with pytest.raises(environments.EnvironmentBuildError) as caught:
-        environments.build_python_env(bad, root=root)
+        environments.build_python_env(bad, root=root, policy=policy)
     assert "quire-demo==9.9" in caught.value.log and "unsatisfiable" in caught.value.log
     assert environments.published(root, bad.key) is None
     assert environments.published(root, good.key) is not None and Path(str(working.python)).exists()
     # No half-built folder is left behind.
-    assert sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".uv")) == [good.key]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == [good.key]
 
 
 @needs_bwrap
-def test_a_sandboxed_kernel_in_the_env_imports_the_package(tmp_path: Path, wheel_index: Path) -> None:
+def test_a_sandboxed_kernel_in_the_env_imports_the_package(
+    tmp_path: Path, wheel_index: Path, policy: SourcePolicy
+) -> None:
     spec = python_env_spec(_config(wheel_index, "quire_demo==2.0"))
     assert spec is not None
-    built = environments.build_python_env(spec, root=tmp_path / "envs")
+    built = environments.build_python_env(spec, root=tmp_path / "envs", policy=policy)
     kernel = Kernel(tmp_path, python=built.python, binds=(str(built.path),))
     try:
         state, out = kernel.run("import sys, quire_demo, pyspark\nprint(quire_demo.GREETING)\nprint(sys.prefix)")
@@ -126,38 +148,42 @@ def test_a_sandboxed_kernel_in_the_env_imports_the_package(tmp_path: Path, wheel
 
 
 @needs_javac
-def test_jvm_dependencies_resolve_transitively_from_a_file_maven_repository(tmp_path: Path) -> None:
-    repo = greeter_repository(tmp_path / "java")
+def test_jvm_dependencies_resolve_transitively_from_a_file_maven_repository(
+    tmp_path: Path, sources: Path, policy: SourcePolicy
+) -> None:
+    repo = greeter_repository(sources / "java")
     spec = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]},
                          "repositories": [{"maven": {"base": repo.as_uri()}}]})
     assert spec is not None
-    built = environments.build_jvm_env(spec, root=tmp_path / "envs")
+    built = environments.build_jvm_env(spec, root=tmp_path / "envs", policy=policy)
     assert [Path(j).name for j in built.jars] == ["org.quire.demo_greeter-1.0.jar", "org.quire.demo_words-1.0.jar"]
-    assert environments.build_jvm_env(spec, root=tmp_path / "envs").cached
+    assert environments.build_jvm_env(spec, root=tmp_path / "envs", policy=policy).cached
     excluded = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]},
                              "repositories": [{"maven": {"base": repo.as_uri()}}],
                              "exclusions": ["org.quire.demo:words"]})
     assert excluded is not None and excluded.key != spec.key
-    assert [Path(j).name for j in environments.build_jvm_env(excluded, root=tmp_path / "envs").jars] == [
-        "org.quire.demo_greeter-1.0.jar"]
+    rebuilt = environments.build_jvm_env(excluded, root=tmp_path / "envs", policy=policy)
+    assert [Path(j).name for j in rebuilt.jars] == ["org.quire.demo_greeter-1.0.jar"]
     missing = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:nothing:1.0"]},
                             "repositories": [{"maven": {"base": repo.as_uri()}}]})
     assert missing is not None
     with pytest.raises(environments.EnvironmentBuildError) as caught:
-        environments.build_jvm_env(missing, root=tmp_path / "envs")
+        environments.build_jvm_env(missing, root=tmp_path / "envs", policy=policy)
     assert "org.quire.demo#nothing;1.0" in caught.value.log
 
 
 @needs_javac
 @needs_bwrap
-def test_a_scala_cell_and_a_python_cell_use_the_resolved_jars(tmp_path: Path) -> None:
+def test_a_scala_cell_and_a_python_cell_use_the_resolved_jars(
+    tmp_path: Path, sources: Path, policy: SourcePolicy
+) -> None:
     from kernels.core.interpreters import KNOWN_LANGUAGES
 
-    repo = greeter_repository(tmp_path / "java")
+    repo = greeter_repository(sources / "java")
     spec = jvm_env_spec({"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]},
                          "repositories": [{"maven": {"base": repo.as_uri()}}]})
     assert spec is not None
-    built = environments.build_jvm_env(spec, root=tmp_path / "envs")
+    built = environments.build_jvm_env(spec, root=tmp_path / "envs", policy=policy)
     kernel = Kernel(tmp_path, python=None, binds=(str(built.path),))
     try:
         kernel.conn.send({"v": 1, "type": "configure", "spark_caps": {},
@@ -178,7 +204,7 @@ def test_a_scala_cell_and_a_python_cell_use_the_resolved_jars(tmp_path: Path) ->
 
 @pytest.mark.django_db(transaction=True)
 def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
-    celery_worker, tmp_path: Path, wheel_index: Path, alice, bob  # type: ignore[no-untyped-def]
+    celery_worker, tmp_path: Path, wheel_index: Path, alice, bob, allowed_roots  # type: ignore[no-untyped-def]
 ) -> None:
     from kernels.env_services import do_prepare_launch, env_root
     from kernels.models import Environment, NotebookEnvironment
@@ -240,7 +266,7 @@ def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.celery
 async def test_a_kernel_started_from_the_page_runs_in_the_notebook_env_with_its_config(
-    alice, alice_token, celery_worker, wheel_index: Path  # type: ignore[no-untyped-def]
+    alice, alice_token, celery_worker, wheel_index: Path, allowed_roots  # type: ignore[no-untyped-def]
 ) -> None:
     from channels.db import database_sync_to_async
 

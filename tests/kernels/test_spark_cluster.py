@@ -155,7 +155,8 @@ class SandboxedSparkKernel:
 def _sandboxed_spark_kernel(workdir: Path, *, spark_config: dict[str, str], network: bool,
                             bridge: Path) -> Iterator[SandboxedSparkKernel]:
     ours, theirs = socket.socketpair()
-    spec = KernelSpec(fd=theirs.fileno(), workdir=workdir, network=network, scala_bridge=str(bridge))
+    spec = KernelSpec(fd=theirs.fileno(), workdir=workdir, network=network, host_network=network,
+                      scala_bridge=str(bridge))
     kernel = launch("bwrap", spec)
     theirs.close()
     conn = SyncConnection(ours)

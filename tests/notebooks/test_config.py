@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from notebooks import interchange, versioning
-from notebooks.config import clean_config, jvm_env_spec, python_env_spec
+from notebooks.config import SourcePolicy, clean_config, jvm_env_spec, python_env_spec
 from notebooks.models import Notebook
 from quire.lib.errors import InvalidInput
 from tests.notebooks.conftest import DATA, client_for
@@ -28,6 +30,12 @@ POLYNOTE_CONFIG: dict[str, Any] = {
     "env": {"REGION": "eu-west-1"},
     "sparkTemplate": {"name": "carried through"},
 }
+
+
+@pytest.fixture(autouse=True)
+def _srv_allowed(settings) -> None:  # type: ignore[no-untyped-def]
+    """The examples' file:// repositories live under /srv, which this installation's administrator allows."""
+    settings.QUIRE_FILE_REPOSITORY_ROOTS = (Path("/srv"),)
 
 
 @pytest.mark.parametrize(("config", "field"), [
@@ -151,3 +159,92 @@ def test_an_ipynb_with_a_malformed_coordinate_is_refused_naming_it(olga) -> None
     with pytest.raises(InvalidInput) as caught:
         interchange.check_import(olga, json.dumps(raw).encode())
     assert caught.value.field == "metadata.config.dependencies.scala[0]"
+
+
+# ------------------------------------------------------------------ where dependencies may come from
+
+
+def test_file_sources_are_refused_unless_an_administrator_allows_their_folder(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings.QUIRE_FILE_REPOSITORY_ROOTS = ()
+    for config, field in (
+        ({"repositories": [{"pip": {"url": "file:///srv/wheels"}}]}, "config.repositories[0].pip.url"),
+        ({"repositories": [{"maven": {"base": "file:///srv/m2"}}]}, "config.repositories[0].maven.base"),
+        ({"dependencies": {"scala": ["a:b:1", "file:///srv/lib.jar"]}}, "config.dependencies.scala[1]"),
+    ):
+        with pytest.raises(InvalidInput, match="QUIRE_FILE_REPOSITORY_ROOTS: none are configured") as caught:
+            clean_config(config)
+        assert caught.value.field == field
+    settings.QUIRE_FILE_REPOSITORY_ROOTS = (tmp_path / "allowed",)
+    (tmp_path / "allowed").mkdir()
+    assert clean_config({"dependencies": {"scala": [(tmp_path / "allowed" / "lib.jar").as_uri()]}})
+    with pytest.raises(InvalidInput) as caught:
+        clean_config({"dependencies": {"scala": [(tmp_path / "elsewhere" / "lib.jar").as_uri()]}})
+    assert caught.value.field == "config.dependencies.scala[0]"
+    with pytest.raises(InvalidInput):
+        clean_config({"dependencies": {"scala": ["file://otherhost/srv/lib.jar"]}})
+
+
+def test_a_link_out_of_an_allowed_folder_and_a_kernel_writable_folder_are_refused(tmp_path: Path) -> None:
+    allowed, var = tmp_path / "allowed", tmp_path / "allowed" / "var"
+    (var / "kernels" / "k1").mkdir(parents=True)
+    os.symlink("/etc/shadow", allowed / "shadow.jar")
+    os.symlink(var / "kernels" / "k1", allowed / "wheels")
+    policy = SourcePolicy(file_roots=(allowed,), forbidden=(var,))
+    for url in ((allowed / "shadow.jar").as_uri(), (allowed / "wheels").as_uri(), (var / "kernels" / "k1").as_uri(),
+                (allowed / ".." / "x.jar").as_uri()):
+        config = {"dependencies": {"scala": [url]}} if url.endswith(".jar") else {
+            "repositories": [{"pip": {"url": url}}]}
+        with pytest.raises(InvalidInput, match="not inside a folder the administrator allows"):
+            clean_config(config, policy=policy)
+
+
+def test_a_requirement_naming_its_own_source_is_refused_unless_allowed(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for text in ("evil @ file:///etc/passwd", "pkg @ https://example.org/pkg-1.0.tar.gz"):
+        with pytest.raises(InvalidInput, match="names its own source") as caught:
+            clean_config({"dependencies": {"python": ["pandas", text]}})
+        assert caught.value.field == "config.dependencies.python[1]"
+    settings.QUIRE_ALLOW_DIRECT_REFERENCES = True
+    assert clean_config({"dependencies": {"python": ["pkg @ https://example.org/pkg-1.0.tar.gz"]}})
+    # Allowed, a direct reference to a file still stays inside the allowed folders.
+    with pytest.raises(InvalidInput, match="not inside a folder"):
+        clean_config({"dependencies": {"python": ["evil @ file:///etc/passwd"]}})
+
+
+def test_jar_urls_are_part_of_the_jvm_environment_key() -> None:
+    one = jvm_env_spec({"dependencies": {"scala": ["a:b:1", "https://example.org/alice.jar"]}})
+    two = jvm_env_spec({"dependencies": {"scala": ["a:b:1", "https://example.org/bob.jar"]}})
+    assert one is not None and two is not None
+    assert one.packages == two.packages and one.key != two.key
+
+
+def test_roots_overlapping_the_kernels_folder_stop_the_process(tmp_path: Path) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from quire.config import parse_file_roots
+
+    var = tmp_path / "var"
+    (var / "kernels").mkdir(parents=True)
+    (tmp_path / "wheels").mkdir()
+    os.symlink(var / "kernels", tmp_path / "link")
+    assert parse_file_roots(f"{tmp_path / 'wheels'}:", var_dir=var) == (tmp_path / "wheels",)
+    for raw in (str(var / "kernels"), str(tmp_path), str(tmp_path / "link"), "relative/path",
+                str(tmp_path / "missing")):
+        with pytest.raises(ImproperlyConfigured, match="QUIRE_FILE_REPOSITORY_ROOTS"):
+            parse_file_roots(raw, var_dir=var)
+
+
+@pytest.mark.django_db
+def test_a_config_pointing_into_a_kernels_work_directory_is_refused_by_the_panel(  # type: ignore[no-untyped-def]
+    shared_notebook, editor_ed, settings
+) -> None:
+    # What a cell learns from /proc/self/mountinfo: its work directory's path on the host.
+    workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / "0f0f0f0f-session"
+    for config, field in (
+        ({"repositories": [{"pip": {"url": (workdir / "index" / "simple").as_uri()}}]}, "repositories[0].pip.url"),
+        ({"dependencies": {"scala": [(workdir / "x.jar").as_uri()]}}, "dependencies.scala[0]"),
+        ({"dependencies": {"python": ["evil @ file:///etc/passwd"]}}, "dependencies.python[0]"),
+    ):
+        response = client_for(editor_ed).put(URL.format(shared_notebook.pk), {"config": config}, format="json")
+        assert response.status_code == 400, response.json()
+        assert response.json()["field"] == f"config.{field}"
+    assert Notebook.objects.get(pk=shared_notebook.pk).config == {}
