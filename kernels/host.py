@@ -705,10 +705,11 @@ def _kernel_group(pid: int) -> int | None:
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return None
-    for process in processes:
+    for process in processes:  # ancestors before descendants: the kernel before anything its cells started
         try:
-            # Launchers start it as `<python> -m kernels.core.process`; bubblewrap's own command line names it later.
-            if process.cmdline()[1:3] == ["-m", kernel_process.__name__]:
+            # A Python running this module; the sandbox's own command lines name the module too.
+            argv = process.cmdline()
+            if argv and Path(argv[0]).name.startswith("python") and kernel_process.__name__ in argv:
                 return os.getpgid(process.pid)
         except (psutil.Error, ProcessLookupError):
             continue
