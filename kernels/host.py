@@ -22,9 +22,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from kernels import env_services, services
+from kernels.core import process as kernel_process
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
 from kernels.core.interpreters import scala_bridge
+from kernels.core.tracebacks import error_output
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
@@ -34,8 +36,20 @@ log = logging.getLogger(__name__)
 
 # A kernel that has not said "ready" by then is broken (a cold start inside the sandbox takes well under 2 s).
 READY_TIMEOUT_S = 60.0
-# How long a kernel gets to exit after "shutdown" before it is killed.
+# How long a kernel gets to exit after "shutdown" before it is killed, counted from when the host reads the command:
+# a kernel whose main thread holds the interpreter lock never reads it.
 SHUTDOWN_GRACE_S = 5.0
+# How far past its time limit a cell may run before the host signals the kernel: the kernel interrupts the cell at
+# the limit itself, and the host hears of the run's start a moment after it began.
+TIME_LIMIT_GRACE_S = 1.0
+# How long after an interrupt the host signals the kernel (SIGINT to its process group) itself: a kernel answers the
+# command within milliseconds, unless code holding the interpreter lock starves the thread that reads it.
+SIGNAL_AFTER_S = 1.0
+# How long a cell gets to end after the host's SIGINT before the host kills the kernel (SIGKILL): as long as the
+# kernel gives an interrupted cell before it gives up itself. Code that never checks for signals ends only so.
+KILL_AFTER_S = kernel_process.INTERRUPT_GRACE_S
+# How often the host checks its running cell and a shutdown against these limits.
+ENFORCE_EVERY_S = 0.25
 # Live outputs kept per execution before the host stops accumulating (the kernel truncates well below this).
 MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
 
@@ -69,6 +83,14 @@ class _Execution:
         self.source = source
         self.stored_at: float | None = None
         self.seq = 0
+        # The host's clock (see KernelHost._enforce_limits): when the run started, as far as the host can tell; when
+        # it was asked to stop; when the host signalled the kernel itself, and why.
+        self.started_at: float | None = None
+        self.interrupted_at: float | None = None
+        self.signalled_at: float | None = None
+        self.signalled_for = ""
+        # How the run ends if its kernel is gone before it says: state, error name and message.
+        self.ending: tuple[str, str, str] | None = None
 
     def record(self) -> services.RunRecord:
         final = self.state in services.FINAL_STATES
@@ -248,6 +270,7 @@ class KernelHost:
         self.exit_reason: str | None = None
         self.background: set[asyncio.Future[Any]] = set()
         self.stop_reason = "shut down"
+        self.shutdown_at: float | None = None  # the event loop's clock: when the host told the kernel to exit
         self.workdir: Path | None = None
 
     async def run(self) -> None:
@@ -317,20 +340,22 @@ class KernelHost:
             return
         await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
         heartbeat = asyncio.create_task(self._heartbeat())
+        limits = asyncio.create_task(self._enforce_limits())
         try:
             await self._relay_events(reader)
         finally:
             commands.cancel()
             live_commands.cancel()
             heartbeat.cancel()
+            limits.cancel()
         code = await asyncio.to_thread(self._wait_exit)
+        reason = self.stop_reason if self.stopping else self.exit_reason or _exit_reason(code)
+        self._end_unfinished(reason)
         await self.ledger.drain()
         await self.broadcast.flush()
-        if self.stopping:
-            await self._set_state("stopped", reason=self.stop_reason)
-        else:
+        if not self.stopping:
             self._log_kernel_output(f"died ({code})")
-            await self._set_state("dead", reason=self.exit_reason or _exit_reason(code))
+        await self._set_state("stopped" if self.stopping else "dead", reason=reason)
 
     async def _wait_listening(self, live_channel: str) -> bool:
         """Until the live channel is subscribed: a message published before that would be lost (pub/sub keeps
@@ -387,6 +412,92 @@ class KernelHost:
             tail = "".join(f"  | {line}\n" for line in self.kernel.output_tail().splitlines())
             log.warning("kernel of session %s %s; its last output:\n%s", self.session_id, what, tail)
 
+    async def _enforce_limits(self) -> None:
+        """Stop from outside what the kernel cannot stop from inside. Code holding the interpreter lock (a
+        catastrophic regex) starves the kernel's watchdog and its command reader, so neither the cell time limit,
+        an interrupt nor a shutdown reaches it; a signal still does (most such code checks for one), and nothing
+        stands up to SIGKILL. The host escalates: SIGINT to the kernel's process group, then SIGKILL."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(ENFORCE_EVERY_S)
+            now = loop.time()
+            if self.shutdown_at is not None:
+                if now - self.shutdown_at > SHUTDOWN_GRACE_S:
+                    await self._kill()
+                    return
+                continue
+            current = next(iter(self.executions.values()), None)
+            if current is None:
+                continue
+            if current.started_at is None:
+                current.started_at = now  # its "running" is late, or never comes from a starved kernel
+            if current.signalled_at is None:
+                cause = self._overdue(current, now)
+                if cause:
+                    current.signalled_at, current.signalled_for = now, cause
+                    await self._signal_kernel(signal.SIGINT)
+            elif now - current.signalled_at > KILL_AFTER_S:
+                current.ending = self._forced_ending(current)
+                self.exit_reason = current.ending[2]
+                await self._kill()
+                return
+
+    def _overdue(self, execution: _Execution, now: float) -> str:
+        """Why the host must step in for the running cell ("interrupt", "time limit"), or "" if it need not."""
+        if execution.interrupted_at is not None and now - execution.interrupted_at > SIGNAL_AFTER_S:
+            return "interrupt"
+        limit = self.info.cell_time_limit_s
+        assert execution.started_at is not None
+        if limit and now - execution.started_at > limit + TIME_LIMIT_GRACE_S:
+            return "time limit"
+        return ""
+
+    def _forced_ending(self, execution: _Execution) -> tuple[str, str, str]:
+        """How a cell whose kernel the host killed ends: state, error name, and the message the user reads."""
+        if execution.signalled_for == "time limit":
+            limit = self.info.cell_time_limit_s
+            message = f"the cell ran past its {limit} s limit and did not stop; the kernel was stopped"
+            return "error", "TimeLimitExceeded", message
+        waited = SIGNAL_AFTER_S + KILL_AFTER_S
+        return "interrupted", "KeyboardInterrupt", (
+            f"the kernel did not respond to the interrupt within {waited:g} s and was stopped"
+        )
+
+    async def _signal_kernel(self, sig: int) -> None:
+        """Send `sig` to the kernel's process group (cell code's subprocesses included), like Ctrl-C in a terminal."""
+        assert self.kernel is not None
+        group = await asyncio.to_thread(_kernel_group, self.kernel.pid)
+        if group is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, sig)
+
+    async def _kill(self) -> None:
+        """SIGKILL to the kernel's sandbox and to the kernel's own process group. The kernel's socket then closes,
+        and the host ends the session as for any kernel that died (see _serve)."""
+        assert self.kernel is not None
+        log.warning("session %s: killing its kernel (%s)", self.session_id, self.exit_reason or self.stop_reason)
+        group = await asyncio.to_thread(_kernel_group, self.kernel.pid)
+        self.kernel.kill()
+        if group is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+
+    def _end_unfinished(self, reason: str) -> None:
+        """The kernel is gone: the run it had under way ends here, with what it printed so far and why it ended.
+        Runs still queued end with the session (services.do_set_session_state)."""
+        for execution in list(self.executions.values()):
+            if execution.ending is None and not execution.running:
+                continue
+            state, ename, message = execution.ending or ("error", services.KERNEL_DIED, reason)
+            error = error_output(ename, message, [], [])
+            execution.outputs.append(error)  # past the cap on kept outputs too: this is what the user must read
+            self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": error})
+            execution.state = state
+            self.finish_seq += 1
+            execution.seq = self.finish_seq
+            self.finished[execution.exec_id] = self.executions.pop(execution.exec_id)
+            self.ledger.touch(execution)
+
     async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         payload = await protocol.read_frame_async(reader)
         if payload is None:
@@ -396,6 +507,9 @@ class KernelHost:
 
     async def _send(self, command: dict[str, Any]) -> None:
         assert self.writer is not None
+        if command.get("type") == "shutdown" and self.shutdown_at is None:
+            # Before the write, which waits while a kernel that is not reading has its socket full.
+            self.shutdown_at = asyncio.get_running_loop().time()
         body = {**command, "v": protocol.PROTOCOL_VERSION}
         self.writer.write(protocol.encode(protocol.command_from_dict(body)))
         await self.writer.drain()
@@ -430,6 +544,8 @@ class KernelHost:
                 if kind == "shutdown":
                     self.stopping = True
                     self.stop_reason = str(command.pop("reason", None) or "shut down")
+                if kind == "interrupt":
+                    self._note_interrupt()
                 record = command.pop("record", None) if kind == "execute" else None
                 if kind == "execute":
                     execution = _Execution(
@@ -475,6 +591,7 @@ class KernelHost:
             if state == "running":
                 execution.running = True
                 execution.state = "running"
+                execution.started_at = asyncio.get_running_loop().time()
                 self.broadcast.put({"type": "cell_status", "cell_id": execution.cell_id, "state": state})
                 self.publish_tasks()
                 self.ledger.touch(execution)
@@ -536,6 +653,12 @@ class KernelHost:
             reply_to, {"type": "kernel.sync", "state": "busy" if self.busy else "idle", "cells": cells}
         )
 
+    def _note_interrupt(self) -> None:
+        """The running cell was asked to stop: the host steps in if it has not (see _enforce_limits)."""
+        current = next(iter(self.executions.values()), None)
+        if current is not None and current.interrupted_at is None:
+            current.interrupted_at = asyncio.get_running_loop().time()
+
     def forget_finished(self, now: float) -> None:
         for exec_id, execution in list(self.finished.items()):
             if execution.stored_at is not None and now - execution.stored_at > KEEP_FINISHED_S:
@@ -594,6 +717,27 @@ def _usage(pid: int | None) -> tuple[int | None, float | None]:
         except psutil.Error:
             continue
     return rss, round(cpu, 2)
+
+
+def _kernel_group(pid: int) -> int | None:
+    """The process group of the kernel's Python, the launched process itself or a process inside its sandbox:
+    bubblewrap starts the kernel in a session of its own, and a SIGINT to bubblewrap would end the sandbox."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    for process in processes:  # ancestors before descendants: the kernel before anything its cells started
+        try:
+            # A Python running this module; the sandbox's own command lines name the module too.
+            argv = process.cmdline()
+            if argv and Path(argv[0]).name.startswith("python") and kernel_process.__name__ in argv:
+                return os.getpgid(process.pid)
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return None
 
 
 # What a kernel killed by a signal most likely ran into.

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser
 FINAL_STATES = ("done", "error", "interrupted")
+# The error that ends a run whose kernel went away before it finished.
+KERNEL_DIED = "KernelDied"
 
 
 def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None = None) -> None:
@@ -434,7 +436,7 @@ def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
     pending = Execution.objects.filter(session=session, state__in=("queued", "running"))
     for execution in pending:
         execution.state = Execution.State.ERROR if execution.state == "running" else Execution.State.INTERRUPTED
-        execution.outputs = [*execution.outputs, {"output_type": "error", "ename": "KernelDied",
+        execution.outputs = [*execution.outputs, {"output_type": "error", "ename": KERNEL_DIED,
                                                   "evalue": reason, "traceback": []}]
         execution.finished_at = timezone.now()
         execution.save(update_fields=["state", "outputs", "finished_at"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -51,6 +52,7 @@ class Engine:
         config: Mapping[str, Any] | None = None,
         registry: Registry | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        time_limit: float | None = None,
     ) -> None:
         self.state = NotebookState()
         self.tables = TableStore()
@@ -63,6 +65,9 @@ class Engine:
         self._create_lock = threading.Lock()
         self._flusher = Flusher()
         self._running: Interpreter | None = None
+        # A cell's time limit, reported as the cause of an interrupt that lands after it (see _report_interrupt).
+        self.time_limit = time_limit
+        self._started_at = 0.0
         self._time_limit_hit: float | None = None
 
     def languages(self) -> list[str]:
@@ -96,6 +101,7 @@ class Engine:
         """Run one cell: running → statements/outputs → cell_result → done/error/interrupted."""
         emit(protocol.CellStatus(exec_id=exec_id, cell_id=cell_id, state="running"))
         self._time_limit_hit = None
+        self._started_at = time.monotonic()
         self.tables.forget_cell(cell_id)
 
         def emit_output(output: dict[str, Any]) -> None:
@@ -135,8 +141,13 @@ class Engine:
 
     def _report_interrupt(self, result: RunResult, sink: OutputSink, filename: str) -> RunResult:
         exc = result.interrupted or KeyboardInterrupt()
-        if self._time_limit_hit is not None:
-            message = f"cell time limit of {self._time_limit_hit:g} s exceeded"
+        limit = self._time_limit_hit
+        if limit is None and self.time_limit and time.monotonic() - self._started_at >= self.time_limit:
+            # A SIGINT from outside (the kernel host's, when code holding the interpreter lock starved the
+            # watchdog that would have marked it) stopped a cell that was over its limit: the limit stopped it.
+            limit = self.time_limit
+        if limit is not None:
+            message = f"cell time limit of {limit:g} s exceeded"
             sink.error(exception_output(exc, filename=filename, ename="TimeLimitExceeded", evalue=message))
             result.status = RunStatus.ERROR
         else:

@@ -89,7 +89,7 @@ class KernelProcess:
     def __init__(self, sock: socket.socket, *, time_limit: float | None, output_limit: int) -> None:
         self.pid = os.getpid()
         self.sock = sock
-        self.engine = Engine(output_limit=output_limit)
+        self.engine = Engine(output_limit=output_limit, time_limit=time_limit)
         self.time_limit = time_limit
         self.outbox = Outbox(sock)
         self.inbox = Inbox()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -24,11 +25,20 @@ print(do_issue_token(user, name="t").key, notebook.pk, notebook.cells[0]["id"])
 """
 
 
+MANAGE = [sys.executable, "manage.py"]
+
+
 @pytest.fixture(scope="module")
-def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str, int, str]]:
+def embedded_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    """The environment of an embedded-mode installation (nothing configured) and its var folder."""
     var_dir: Path = tmp_path_factory.mktemp("embedded-var")
-    env = env_for({"DATABASE_URL": None, "REDIS_URL": None, "SECRET_KEY": None, "QUIRE_VAR_DIR": str(var_dir)})
-    manage = [sys.executable, "manage.py"]
+    return env_for({"DATABASE_URL": None, "REDIS_URL": None, "SECRET_KEY": None, "QUIRE_VAR_DIR": str(var_dir)}), var_dir
+
+
+@pytest.fixture(scope="module")
+def embedded_server(embedded_env: tuple[dict[str, str], Path]) -> Iterator[tuple[int, str, int, str]]:
+    env, var_dir = embedded_env
+    manage = MANAGE
     subprocess.run([*manage, "migrate", "--noinput"], cwd=REPO, env=env, check=True, capture_output=True)
     out = subprocess.run([*manage, "shell", "-c", SETUP], cwd=REPO, env=env, check=True, capture_output=True, text=True)
     token, notebook_id, cell_id = out.stdout.strip().splitlines()[-1].split()
@@ -109,3 +119,52 @@ def _steal_fd(pid: int, fd: int) -> int:
         return int(number)
     finally:
         os.close(pidfd)
+
+
+QUOTA = """
+from django.contrib.auth import get_user_model
+from quire.quotas.models import Quota
+Quota.objects.update_or_create(scope="user", user=get_user_model().objects.get(username="dora"),
+                               defaults={"cell_time_limit_s": %d})
+"""
+
+
+async def test_the_in_process_host_stops_a_kernel_past_its_time_limit(embedded_server, embedded_env) -> None:  # type: ignore[no-untyped-def]
+    """The same host code as on a worker: a cell that holds the interpreter lock and ignores signals is stopped."""
+    import psutil
+
+    from tests.kernels.test_host import DEAF
+
+    port, token, notebook_id, cell_id = embedded_server
+    env, _ = embedded_env
+    subprocess.run([*MANAGE, "shell", "-c", QUOTA % 2], cwd=REPO, env=env, check=True, capture_output=True)
+    seen: list[dict] = []  # type: ignore[type-arg]
+    try:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
+            additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
+            open_timeout=20,
+        ) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell_id, "source": DEAF}))
+            await _events_until(ws, lambda e: e.get("type") == "ack" and e.get("req") == 1, seen)
+            await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": 2, "cell_id": cell_id}))
+            await _events_until(ws, lambda e: e.get("type") == "output" and e["output"].get("text") == "before\n", seen)
+            server = next(c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == "LISTEN")
+            # The sandbox: the server's processes that run the kernel (bubblewrap's command line names it too).
+            sandbox = [p for p in psutil.Process(server).children(recursive=True) if "kernels.core.process" in p.cmdline()]
+            assert any(p.cmdline()[1:3] == ["-m", "kernels.core.process"] for p in sandbox)
+            ended = await asyncio.wait_for(
+                _events_until(ws, lambda e: e.get("type") == "cell_status" and e["state"] != "running", seen), 60
+            )
+            assert ended["state"] == "error", seen
+            [error] = [e["output"] for e in seen if e["type"] == "output" and e["output"]["output_type"] == "error"]
+            assert (error["ename"], error["evalue"]) == (
+                "TimeLimitExceeded", "the cell ran past its 2 s limit and did not stop; the kernel was stopped"
+            )
+            await _events_until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] == "dead", seen)
+            _, alive = psutil.wait_procs(sandbox, timeout=30)
+            assert not alive
+            assert psutil.pid_exists(server)
+    finally:
+        subprocess.run([*MANAGE, "shell", "-c", QUOTA % 600], cwd=REPO, env=env, check=True, capture_output=True)

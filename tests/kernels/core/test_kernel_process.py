@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 import psutil
 
@@ -224,3 +225,25 @@ def test_a_lone_print_arrives_while_the_cell_still_runs(kernel):
     assert "done" not in _statuses(events, "e1")
     kernel.conn.send(protocol.Interrupt())
     kernel.conn.recv_until(lambda e: isinstance(e, protocol.CellStatus) and e.state == "interrupted")
+
+
+def test_a_signal_from_outside_stops_a_cell_holding_the_interpreter_lock_at_its_time_limit(time_limited_kernel):
+    """A catastrophic regex holds the interpreter lock, so the kernel's own watchdog never runs; the regex does check
+    for signals, so the host's SIGINT stops it, and the cell is reported as over its time limit."""
+    kernel = time_limited_kernel
+    process = psutil.Process(kernel.process.pid)
+    before = process.cpu_times().user
+    kernel.conn.send(protocol.Execute(
+        exec_id="e1", cell_id="a", language="python", source="import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')", order=("a",),
+    ))
+    # Past the limit, by the CPU time the regex burnt: the watchdog's interrupt could not land.
+    while process.cpu_times().user - before < 1.5:
+        assert process.is_running()
+        time.sleep(0.1)
+    os.kill(kernel.process.pid, signal.SIGINT)
+    events = kernel.conn.recv_until(lambda e: isinstance(e, protocol.CellStatus) and e.state not in ("queued", "running"))
+    error = next(e.output for e in events if isinstance(e, protocol.Output) and e.output["output_type"] == "error")
+    assert (error["ename"], error["evalue"]) == ("TimeLimitExceeded", "cell time limit of 1 s exceeded")
+    assert _statuses(events, "e1")[-1] == "error"
+    after = kernel.execute("2", cell_id="a")
+    assert _statuses(after, after[0].exec_id)[-1] == "done"
