@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quire.accounts import services
+from quire.accounts.admins import is_site_admin
 from quire.accounts.models import ApiToken
 
 
@@ -44,6 +45,4 @@ class TokenDetailView(APIView):
 class MeView(APIView):
     def get(self, request: Request) -> Response:
         user = request.user
-        return Response(
-            {"id": user.pk, "username": user.get_username(), "is_staff": user.is_staff}
-        )
+        return Response({"id": user.pk, "username": user.get_username(), "is_site_admin": is_site_admin(user)})

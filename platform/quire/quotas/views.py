@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quire.accounts.permissions import IsSiteAdmin
 from quire.quotas import services
 from quire.quotas.models import Quota
 
@@ -34,7 +34,7 @@ class MyQuotaView(APIView):
 
 
 class QuotaListView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsSiteAdmin]
 
     def get(self, request: Request) -> Response:
         quotas = Quota.objects.select_related("team", "user").order_by("scope", "id")
@@ -50,7 +50,7 @@ class QuotaListView(APIView):
 
 
 class QuotaDetailView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsSiteAdmin]
 
     def get(self, request: Request, quota_id: int) -> Response:
         return Response(QuotaSerializer(services.get_quota(quota_id)).data)
