@@ -32,6 +32,7 @@ class Config:
     kernel_host: str
     sandbox: str
     secure_cookies: bool
+    trusted_origins: list[str]
 
     @property
     def redis_namespace(self) -> str:
@@ -60,6 +61,29 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, defa
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+def _origins(env: Mapping[str, str], name: str) -> list[str]:
+    """Comma-separated origins, each exactly scheme://host[:port] with http or https: no path, no wildcard."""
+    origins = []
+    for raw in (env.get(name) or "").split(","):
+        origin = raw.strip()
+        if not origin:
+            continue
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018  (raises on a bad port)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {origin!r} is not an origin") from exc
+        if (
+            parts.scheme not in ("http", "https") or not parts.hostname or "*" in origin
+            or parts.path or parts.query or parts.fragment or parts.username
+        ):
+            raise ImproperlyConfigured(
+                f"{name} takes origins like https://notebooks.example.com or http://host:8000, not {origin!r}"
+            )
+        origins.append(origin.lower())
+    return origins
 
 
 def parse_database_url(url: str) -> dict[str, object]:
@@ -142,4 +166,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         kernel_host=kernel_host,
         sandbox=sandbox,
         secure_cookies=_flag(env, "QUIRE_SECURE_COOKIES", default=mode == "production" and not debug),
+        trusted_origins=_origins(env, "QUIRE_TRUSTED_ORIGINS"),
     )

@@ -17,6 +17,9 @@ QUIRE_KERNEL_SANDBOX = CONFIG.sandbox
 SECRET_KEY = CONFIG.secret_key
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = CONFIG.allowed_hosts
+# Origins other than the site's own (scheme, host and port of the Host header) whose pages may write through a
+# session: Django's CSRF check and the WebSocket handshake's Origin check (quire.accounts.origins) both read it.
+CSRF_TRUSTED_ORIGINS = CONFIG.trusted_origins
 
 INSTALLED_APPS = [
     "daphne",

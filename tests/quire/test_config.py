@@ -70,3 +70,13 @@ def test_a_bad_value_stops_the_process_with_its_name() -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_trusted_origins_are_exact_origins() -> None:
+    config = load_config({**PROD, "QUIRE_TRUSTED_ORIGINS": "https://notebooks.example.com, http://Host:8000"})
+    assert config.trusted_origins == ["https://notebooks.example.com", "http://host:8000"]
+    assert load_config(PROD).trusted_origins == []
+    for bad in ("notebooks.example.com", "https://*.example.com", "https://a.example/path", "ftp://a.example",
+                "https://a.example:99999", "*"):
+        with pytest.raises(ImproperlyConfigured, match="QUIRE_TRUSTED_ORIGINS"):
+            load_config({**PROD, "QUIRE_TRUSTED_ORIGINS": bad})
