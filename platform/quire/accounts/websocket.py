@@ -14,7 +14,8 @@ from channels.security.websocket import WebsocketDenier
 
 from quire.accounts.authentication import token_from_header
 from quire.accounts.origins import websocket_origin_allowed
-from quire.accounts.services import check_token
+from quire.accounts.services import authenticate_token
+from quire.lib.ratelimit import RateLimited
 
 
 class TokenOrSessionAuthMiddleware:
@@ -33,7 +34,12 @@ class TokenOrSessionAuthMiddleware:
                 # Refused before any consumer runs: the handshake gets HTTP 403.
                 return await WebsocketDenier()(scope, receive, send)
             return await self.session_stack(scope, receive, send)
-        user = await database_sync_to_async(check_token)(key)
+        client = scope.get("client") or ["unknown"]
+        try:
+            user = await database_sync_to_async(authenticate_token)(key, address=str(client[0]))
+        except RateLimited:
+            # Too many bad tokens from this address: refused at the handshake (HTTP 403), like a bad Origin.
+            return await WebsocketDenier()(scope, receive, send)
         if user is None:
             from django.contrib.auth.models import AnonymousUser
 
