@@ -95,7 +95,8 @@ def _fresh_presence(request: pytest.FixtureRequest) -> None:
 def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
     """Rate-limit counters outlive a test in Redis (and are shared with the live Daphne): each test starts with
     none, so the many quick calls of one test never count against the next."""
-    if request.node.get_closest_marker("django_db") is None and "live_daphne" not in request.fixturenames:
+    uses_django = {"db", "transactional_db", "live_daphne"} & set(request.fixturenames)
+    if request.node.get_closest_marker("django_db") is None and not uses_django:
         return
     from django.conf import settings
     from django.core.cache import cache

@@ -29,22 +29,26 @@ def alice_cookie(alice) -> str:  # type: ignore[no-untyped-def]
 
 
 class Handshake(NotebookClient):
-    """A handshake to the server at http://localhost:8000 (the Host header a browser sends for it)."""
+    """A handshake to the server at http://127.0.0.1:8001 (the Host header a browser sends for it)."""
 
     def __init__(self, notebook_id: int, **kwargs: object) -> None:
         super().__init__(notebook_id, **kwargs)  # type: ignore[arg-type]
         self.comm.scope["headers"] = [
-            (name, b"localhost:8000" if name == b"host" else value) for name, value in self.comm.scope["headers"]
+            (name, b"127.0.0.1:8001" if name == b"host" else value) for name, value in self.comm.scope["headers"]
         ]
 
 
 @pytest.mark.parametrize(
     "origin",
     [
-        "http://localhost:1",  # another port of the same host: a page a network-enabled kernel serves
-        "https://localhost",  # the same host name over the other scheme and its default port
-        "http://localhost",  # port 80, not 8000
-        "http://127.0.0.1:8000",  # the same machine under another name
+        # The three of the outside probe: another port of the same host (a page a network-enabled kernel
+        # serves), the same host over the other scheme and its default port, the same machine by another name.
+        "http://127.0.0.1:8000",
+        "https://127.0.0.1",
+        "http://localhost:1",
+        "https://127.0.0.1:8001",  # right host and port, wrong scheme
+        "http://127.0.0.1",  # port 80, not 8001
+        "http://localhost:8001",
         "http://evil.example",
         "null",
         None,  # no Origin at all
@@ -57,7 +61,7 @@ async def test_a_cookie_caller_from_another_origin_is_refused(alice_notebook, al
 
 
 async def test_a_cookie_caller_from_the_sites_own_origin_is_accepted(alice_notebook, alice_cookie) -> None:  # type: ignore[no-untyped-def]
-    client = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="http://localhost:8000")
+    client = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="http://127.0.0.1:8001")
     snapshot = await client.connect()
     assert snapshot["type"] == "snapshot" and snapshot["you"]["username"] == "alice"
     await client.close()
@@ -73,11 +77,11 @@ async def test_a_trusted_origin_is_accepted(alice_notebook, alice_cookie) -> Non
 
 
 async def test_behind_a_tls_proxy_the_https_origin_is_the_sites_own(alice_notebook, alice_cookie) -> None:  # type: ignore[no-untyped-def]
-    client = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="https://localhost:8000")
+    client = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="https://127.0.0.1:8001")
     client.comm.scope["headers"].append((b"x-forwarded-proto", b"https"))
     assert (await client.connect())["type"] == "snapshot"
     await client.close()
-    plain = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="http://localhost:8000")
+    plain = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="http://127.0.0.1:8001")
     plain.comm.scope["headers"].append((b"x-forwarded-proto", b"https"))
     assert not (await plain.comm.connect(timeout=10))[0]
 
