@@ -56,3 +56,17 @@ def test_html_pages_carry_the_content_security_policy(path: str, alice) -> None:
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
 
+
+
+def test_the_api_docs_page_runs_no_inline_script_and_may_load_swagger_ui(alice) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    scripts = re.findall(rb"<script([^>]*)>", page.content)
+    assert scripts and all(b"src=" in attributes for attributes in scripts)
+    policy = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self' https://cdn.jsdelivr.net"
+    assert client.get("/api/docs/?script=").status_code == 200
