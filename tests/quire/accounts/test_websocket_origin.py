@@ -106,3 +106,27 @@ async def test_a_cookie_without_a_token_is_still_checked_when_basic_auth_is_sent
     client = Handshake(alice_notebook.pk, cookie=alice_cookie, origin="http://localhost:1")
     client.comm.scope["headers"].append((b"authorization", b"Basic YWxpY2U6eA=="))
     assert not (await client.comm.connect(timeout=10))[0]
+
+
+@pytest.mark.celery
+async def test_a_live_daphne_refuses_the_probes_origins_and_admits_its_own(  # type: ignore[no-untyped-def]
+    live_daphne: str, alice_notebook, alice_cookie, alice_token
+) -> None:
+    import json
+
+    import websockets
+    from websockets.exceptions import InvalidStatus
+
+    port = int(live_daphne.rsplit(":", 1)[1])
+    url = f"ws://127.0.0.1:{port}/ws/notebooks/{alice_notebook.pk}/"
+    for origin in (f"http://127.0.0.1:{port + 1}", "https://127.0.0.1", "http://localhost:1"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with websockets.connect(url, additional_headers={"Cookie": alice_cookie, "Origin": origin}):
+                pass
+        assert refused.value.response.status_code == 403, origin
+    async with websockets.connect(
+        url, additional_headers={"Cookie": alice_cookie, "Origin": f"http://127.0.0.1:{port}"}
+    ) as own:
+        assert json.loads(await own.recv())["you"]["username"] == "alice"
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {alice_token}"}) as script:
+        assert json.loads(await script.recv())["you"]["username"] == "alice"
