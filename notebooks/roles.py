@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from notebooks.models import Grant, Notebook
+from quire.accounts.admins import is_site_admin
 from quire.teams.models import Membership
 
 
@@ -40,15 +41,11 @@ def _team_role(membership_role: str) -> Role:
     return Role.OWNER if membership_role == Membership.Role.ADMIN else Role.EDITOR
 
 
-def _is_site_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(getattr(user, "is_superuser", False))
-
-
 def role_for(user: AbstractBaseUser | AnonymousUser, notebook: Notebook) -> Role | None:
     """The caller's role on `notebook`, or None when they may not even read it."""
     if not user.is_authenticated or not user.is_active:
         return None
-    if _is_site_admin(user) or notebook.owner_id == user.pk:
+    if is_site_admin(user) or notebook.owner_id == user.pk:
         return Role.OWNER
     return roles_for_many(user, [notebook]).get(notebook.pk)
 
@@ -58,7 +55,7 @@ def roles_for_many(user: AbstractBaseUser | AnonymousUser, notebooks: Iterable[N
     notebooks = list(notebooks)
     if not notebooks or not user.is_authenticated or not user.is_active:
         return {}
-    if _is_site_admin(user):
+    if is_site_admin(user):
         return {notebook.pk: Role.OWNER for notebook in notebooks}
     memberships = dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
     roles: dict[int, Role] = {}

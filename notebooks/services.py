@@ -30,6 +30,7 @@ from notebooks.validation import (
     clean_cells,
     new_cell_id,
 )
+from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quire.teams.models import Membership, Team
 
@@ -59,7 +60,7 @@ def visible_notebooks(user: User) -> QuerySet[Notebook]:
     live = Notebook.objects.filter(deleted_at__isnull=True)
     if not user.is_authenticated or not user.is_active:
         return Notebook.objects.none()
-    if getattr(user, "is_superuser", False):
+    if is_site_admin(user):
         return live
     teams = Membership.objects.filter(user=user).values("team_id")
     return live.filter(Q(owner=user) | Q(team_id__in=teams) | _granted_ids(user, teams))

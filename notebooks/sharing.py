@@ -11,7 +11,9 @@ from notebooks.audit import do_record, entries_for
 from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import LABELS, Role
 from notebooks.services import get_notebook
+from quire.lib import ratelimit
 from quire.lib.errors import Conflict, InvalidInput, NotFound
+from quire.lib.ratelimit import RateLimited
 from quire.teams.models import Team
 
 User = AbstractBaseUser | AnonymousUser
@@ -50,10 +52,21 @@ def check_share(
     level = check_role_label(role)
     if bool(username) == bool(team_slug):
         raise InvalidInput("share with either a 'user' (username) or a 'team' (slug)", field="user")
+    # Whether a name exists is learnt by naming it: a caller who named too many unknown ones is refused before
+    # any lookup, so that the refusal itself tells nothing.
+    guesser = f"user:{user.pk}"
+    blocked = ratelimit.blocked("share_unknown_grantee", guesser)
+    if blocked is not None:
+        raise RateLimited(
+            f"too many shares with unknown users or teams; try again in {blocked.retry_after} s",
+            retry_after=blocked.retry_after,
+        )
     grant = Grant(notebook=notebook, role=level, created_by=user)
     if username:
         grantee = get_user_model().objects.filter(username=username, is_active=True).first()
         if grantee is None:
+            # One answer for a name nobody has and for a deactivated account.
+            ratelimit.hit("share_unknown_grantee", guesser)
             raise InvalidInput(f"no user {username!r}", field="user")
         if grantee.pk == notebook.owner_id:
             raise InvalidInput(f"{username} owns this notebook already", field="user")
@@ -62,6 +75,7 @@ def check_share(
     else:
         team = Team.objects.filter(slug=team_slug).first()
         if team is None:
+            ratelimit.hit("share_unknown_grantee", guesser)
             raise InvalidInput(f"no team {team_slug!r}", field="team")
         existing = Grant.objects.filter(notebook=notebook, team=team).first()
         grant.team = team

@@ -103,6 +103,28 @@ def _fresh_presence(request: pytest.FixtureRequest) -> None:
         client.delete(key)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Rate-limit counters outlive a test in Redis (and are shared with the live Daphne): each test starts with
+    none, so the many quick calls of one test never count against the next."""
+    uses_django = {"db", "transactional_db", "live_daphne"} & set(request.fixturenames)
+    if request.node.get_closest_marker("django_db") is None and not uses_django:
+        return
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from quire.lib.ratelimit import KEY_PREFIX
+
+    if not settings.CONFIG.redis_url:
+        cache.clear()
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.CONFIG.redis_url)
+    for key in client.scan_iter(cache.make_key(f"{KEY_PREFIX}:*")):
+        client.delete(key)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, process_logs: Path, file_sources: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
     """A real Celery worker on the "kernels" queue, talking to the test database and Redis."""

@@ -14,8 +14,16 @@ from quire.asgi import application
 class NotebookClient:
     """Speaks the notebook protocol through channels' WebsocketCommunicator against the real ASGI app."""
 
-    def __init__(self, notebook_id: int, *, token: str | None = None, origin: str = "http://localhost") -> None:
-        headers = [(b"origin", origin.encode())]
+    def __init__(
+        self, notebook_id: int, *, token: str | None = None, origin: str | None = "http://localhost",
+        cookie: str | None = None,
+    ) -> None:
+        # A browser's handshake: the Host it connects to and the Origin of the page (None: no Origin sent).
+        headers = [(b"host", b"localhost")]
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
         if token:
             headers.append((b"authorization", f"Bearer {token}".encode()))
         self.comm = WebsocketCommunicator(application, f"/ws/notebooks/{notebook_id}/", headers=headers)

@@ -90,7 +90,7 @@ export interface Team {
 export interface Me {
   id: number;
   username: string;
-  is_staff: boolean;
+  is_site_admin: boolean;
 }
 
 export interface ApiToken {

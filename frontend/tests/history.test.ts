@@ -153,7 +153,7 @@ describe('the profile page', () => {
     const tokens = [{ id: 1, name: 'CI', prefix: 'abc', created_at: '', last_used_at: null }];
     const page = new ProfilePage({
       api: {
-        me: () => Promise.resolve({ id: 1, username: 'alice', is_staff: false }),
+        me: () => Promise.resolve({ id: 1, username: 'alice', is_site_admin: false }),
         quota: () => Promise.resolve({ limits: { max_kernels: 2, kernel_memory_bytes: 2 ** 31 }, usage: { kernels: 1 } }),
         listTokens: () => Promise.resolve(tokens),
         createToken: () => Promise.resolve({ id: 2, name: 'laptop', created_at: '', key: 'secret-key-123' }),

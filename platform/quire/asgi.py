@@ -17,7 +17,6 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from quire.accounts.websocket import TokenOrSessionAuthMiddleware  # noqa: E402
 from quire.routing import websocket_urlpatterns  # noqa: E402
@@ -25,6 +24,7 @@ from quire.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        # The Origin rule lives in the middleware: it depends on how the caller authenticates.
+        "websocket": TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,33 @@ KERNEL_NETWORKS = ("isolated", "host")
 
 
 @dataclass(frozen=True)
+class Rate:
+    """At most `count` in a window of `window_s` seconds (the window starts at the first one)."""
+
+    count: int
+    window_s: int
+
+
+# The one definition of every rate limit (quire.lib.ratelimit counts them); QUIRE_RATE_LIMITS overrides any.
+RATE_LIMITS = {
+    # Failed sign-ins (login page and Django admin) per account, then per client address: past either, even the
+    # right password is refused until the window ends. An address may hold several people (NAT), hence more.
+    "sign_in_account": Rate(10, 15 * 60),
+    "sign_in_address": Rate(50, 15 * 60),
+    # Unknown or revoked API tokens per client address (REST and WebSocket); past it, tokens from there are
+    # refused unread.
+    "bad_token_address": Rate(30, 15 * 60),
+    # REST requests per signed-in caller, and per address for callers not signed in.
+    "api_user": Rate(240, 60),
+    "api_anonymous": Rate(120, 60),
+    # Shares naming a user or team that does not exist, per caller: guessing names is slow.
+    "share_unknown_grantee": Rate(20, 60 * 60),
+}
+_RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the settings module needs, already checked."""
 
@@ -35,6 +63,9 @@ class Config:
     kernel_host: str
     sandbox: str
     secure_cookies: bool
+    trusted_origins: list[str]
+    rate_limits: dict[str, Rate]
+    hsts_seconds: int
     # Folders a notebook's file:// repositories and jar URLs may point into (notebooks/config.py SourcePolicy).
     file_repository_roots: tuple[Path, ...] = ()
     # Whether requirements may name their own source (`pkg @ https://…`) rather than come from an index.
@@ -89,6 +120,63 @@ def parse_file_roots(raw: str, *, var_dir: Path) -> tuple[Path, ...]:
             )
         roots.append(resolved)
     return tuple(roots)
+
+
+def _seconds(env: Mapping[str, str], name: str, *, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number of seconds, not {raw!r}")
+    return int(raw)
+
+
+def _origins(env: Mapping[str, str], name: str) -> list[str]:
+    """Comma-separated origins, each exactly scheme://host[:port] with http or https: no path, no wildcard."""
+    origins = []
+    for raw in (env.get(name) or "").split(","):
+        origin = raw.strip()
+        if not origin:
+            continue
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018  (raises on a bad port)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {origin!r} is not an origin") from exc
+        if (
+            parts.scheme not in ("http", "https") or not parts.hostname or "*" in origin
+            or parts.path or parts.query or parts.fragment or parts.username
+        ):
+            raise ImproperlyConfigured(
+                f"{name} takes origins like https://notebooks.example.com or http://host:8000, not {origin!r}"
+            )
+        origins.append(origin.lower())
+    return origins
+
+
+def parse_rate(text: str) -> Rate:
+    """'10/15m' -> Rate(10, 900): a count, a slash, a window with unit s, m, h or d."""
+    match = _RATE.match(text.strip())
+    if match is None or int(match[1]) < 1 or match[2] == "0":
+        raise ValueError(f"a rate looks like 10/15m or 240/1m (count/window, unit s m h d), not {text!r}")
+    return Rate(count=int(match[1]), window_s=int(match[2] or 1) * _UNIT_S[match[3]])
+
+
+def _rate_limits(env: Mapping[str, str], name: str) -> dict[str, Rate]:
+    """The defaults above, with overrides like "api_user=600/1m,sign_in_account=5/15m"."""
+    rates = dict(RATE_LIMITS)
+    for item in (env.get(name) or "").split(","):
+        if not item.strip():
+            continue
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in RATE_LIMITS:
+            raise ImproperlyConfigured(f"{name}: no rate limit {key!r}; there are {', '.join(RATE_LIMITS)}")
+        try:
+            rates[key] = parse_rate(value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {key}: {exc}") from exc
+    return rates
 
 
 def parse_database_url(url: str) -> dict[str, object]:
@@ -160,6 +248,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     sandbox = _choice(env, "QUIRE_KERNEL_SANDBOX", SANDBOXES, default=default_sandbox)
     if sandbox == "bwrap" and not shutil.which("bwrap"):
         raise ImproperlyConfigured("QUIRE_KERNEL_SANDBOX=bwrap but bubblewrap (bwrap) is not installed")
+    secure_cookies = _flag(env, "QUIRE_SECURE_COOKIES", default=mode == "production" and not debug)
     return Config(
         mode=mode,
         debug=debug,
@@ -170,7 +259,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         allowed_hosts=allowed_hosts,
         kernel_host=kernel_host,
         sandbox=sandbox,
-        secure_cookies=_flag(env, "QUIRE_SECURE_COOKIES", default=mode == "production" and not debug),
+        secure_cookies=secure_cookies,
+        trusted_origins=_origins(env, "QUIRE_TRUSTED_ORIGINS"),
+        rate_limits=_rate_limits(env, "QUIRE_RATE_LIMITS"),
+        # A year of HSTS once the site is HTTPS-only (secure cookies); 0 turns it off.
+        hsts_seconds=_seconds(env, "QUIRE_HSTS_SECONDS", default=365 * 24 * 3600 if secure_cookies else 0),
         file_repository_roots=parse_file_roots(env.get("QUIRE_FILE_REPOSITORY_ROOTS") or "", var_dir=var_dir),
         allow_direct_references=_flag(env, "QUIRE_ALLOW_DIRECT_REFERENCES", default=False),
         kernel_network=_choice(env, "QUIRE_KERNEL_NETWORK", KERNEL_NETWORKS, default="isolated"),

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound, QuireError, QuotaExceeded
+from quire.lib.ratelimit import RateLimited
 
 _STATUS = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
@@ -16,13 +17,17 @@ _STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
     QuotaExceeded: status.HTTP_429_TOO_MANY_REQUESTS,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, QuireError):
         code = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), status.HTTP_400_BAD_REQUEST)
-        return Response(exc.as_dict(), status=code)
+        response = Response(exc.as_dict(), status=code)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, exceptions.ValidationError):
         return Response(_validation_body(exc.detail), status=status.HTTP_400_BAD_REQUEST)
     return exception_handler(exc, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quire.config import REPO_ROOT, load_config
+from quire.headers import CONTENT_SECURITY_POLICY
 
 CONFIG = load_config()
 # The SQLite file (embedded mode), kernel work directories and collected static files live here.
@@ -20,6 +21,9 @@ QUIRE_KERNEL_NETWORK = CONFIG.kernel_network
 SECRET_KEY = CONFIG.secret_key
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = CONFIG.allowed_hosts
+# Origins other than the site's own (scheme, host and port of the Host header) whose pages may write through a
+# session: Django's CSRF check and the WebSocket handshake's Origin check (quire.accounts.origins) both read it.
+CSRF_TRUSTED_ORIGINS = CONFIG.trusted_origins
 
 INSTALLED_APPS = [
     "daphne",
@@ -41,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "quire.headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +97,21 @@ else:
         "live": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
     }
 
+# The cache holds rate-limit counters (quire.lib.ratelimit): in production every server process must see the
+# same counts, so it is Redis (the installation's database number, keys under "quire:"); embedded mode has one
+# process and keeps them in memory.
+if CONFIG.redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CONFIG.redis_url,
+            "KEY_PREFIX": "quire",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "quire"}}
+QUIRE_RATE_LIMITS = CONFIG.rate_limits
+
 CELERY_BROKER_URL = CONFIG.redis_url or "memory://"
 CELERY_RESULT_BACKEND = CONFIG.redis_url
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -132,6 +152,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["quire.accounts.throttling.CallerRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -142,12 +163,27 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Notebooks, versions, sharing and kernels of the Quire notebook platform.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two choice sets are both called "role": a team membership's and a notebook grant's.
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "quire.teams.models.Membership.Role",
+        "NotebookRoleEnum": "notebooks.roles.LABELS",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the front end reads it to send X-CSRFToken
 SESSION_COOKIE_SECURE = CONFIG.secure_cookies
 CSRF_COOKIE_SECURE = CONFIG.secure_cookies
+# Secure cookies mean the site is served over HTTPS only (behind deploy/nginx.conf, with Daphne's
+# --proxy-headers telling Django the scheme): browsers are sent there and told to stay (HSTS).
+SECURE_SSL_REDIRECT = CONFIG.secure_cookies
+SECURE_HSTS_SECONDS = CONFIG.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG.hsts_seconds > 0
+# Preloading is a commitment made by submitting the domain to browsers' lists, which is the operator's act,
+# not a default: the header does not claim it.
+SECURE_HSTS_PRELOAD = False
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+QUIRE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY
 
 LOGGING = {
     "version": 1,

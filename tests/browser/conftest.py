@@ -35,10 +35,25 @@ def browser() -> Iterator[Any]:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
+def _csp_violation(text: str) -> bool:
+    # Chromium reports a refused script, style, font, worker or eval on the console in these words.
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; a test fails if anything the app does is refused by the site's Content-Security-Policy."""
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(30_000)
+    violations: list[str] = []
+    # A test that feeds the page hostile markup checks what was refused and clears the list itself.
+    page.csp_violations = violations
+    page.on(
+        "console",
+        lambda message: violations.append(f"{message.text} at {message.location}")
+        if _csp_violation(message.text) else None,
+    )
     yield page
     context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"

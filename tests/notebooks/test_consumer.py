@@ -112,12 +112,6 @@ async def test_a_bad_token_is_anonymous(alice_notebook) -> None:  # type: ignore
     assert (await client.next_event())["code"] == "unauthenticated"
 
 
-async def test_a_foreign_origin_is_refused(alice_notebook, alice_token) -> None:  # type: ignore[no-untyped-def]
-    client = NotebookClient(alice_notebook.pk, token=alice_token, origin="http://evil.example")
-    connected, _ = await client.comm.connect()
-    assert not connected
-
-
 async def test_team_members_edit_team_notebooks(alice, bob, team_acme, bob_token) -> None:  # type: ignore[no-untyped-def]
     notebook = await database_sync_to_async(do_create_notebook)(alice, title="Shared", team_id=team_acme.pk)
     client = NotebookClient(notebook.pk, token=bob_token)

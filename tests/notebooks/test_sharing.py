@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notebooks import services
-from notebooks.models import AuditEntry, Notebook, NotebookVersion
+from notebooks.models import AuditEntry, Grant, Notebook, NotebookVersion
 from notebooks.roles import Role, role_for
 from notebooks.services import do_create_notebook
 from tests.notebooks.conftest import client_for
@@ -165,3 +166,37 @@ def test_the_audit_log_records_forks_restores_and_deletes(shared_notebook, olga,
     assert [(e["action"], e["actor"]) for e in audit[:2]] == [("restored", "ed"), ("forked", "vic")]
     assert audit[0]["target"] == "version:1" and audit[1]["target"].startswith("notebook:")
     assert set(audit[0]) == {"action", "actor", "target", "detail", "created_at"}
+
+
+def test_guessing_user_names_through_sharing_is_refused(shared_notebook, olga, carol, stranger_sam) -> None:  # type: ignore[no-untyped-def]
+    from django.test.utils import override_settings
+
+    from quire.config import Rate
+
+    carol.is_active = False
+    carol.save()
+    owner, url = client_for(olga), f"/api/notebooks/{shared_notebook.pk}/grants/"
+    nobody = owner.post(url, {"user": "nobody", "role": "viewer"}, format="json")
+    deactivated = owner.post(url, {"user": "carol", "role": "viewer"}, format="json")
+    # A deactivated account answers like a name nobody has (apart from the name echoed back).
+    assert (nobody.status_code, deactivated.status_code) == (400, 400)
+    assert nobody.json()["detail"].replace("nobody", "X") == deactivated.json()["detail"].replace("carol", "X")
+
+    limits = {**settings.QUIRE_RATE_LIMITS, "share_unknown_grantee": Rate(5, 3600)}
+    with override_settings(QUIRE_RATE_LIMITS=limits):
+        statuses = [
+            owner.post(url, {"user": f"guess-{n}", "role": "viewer"}, format="json").status_code for n in range(3)
+        ]
+        assert statuses == [400, 400, 400]  # with the two above: five unknown names
+        # Now every share by name is refused before any lookup, a real one included: nothing to learn.
+        for body in ({"user": "guess-9", "role": "viewer"}, {"user": "sam", "role": "viewer"},
+                     {"team": "nope", "role": "viewer"}):
+            refused = owner.post(url, body, format="json")
+            assert refused.status_code == 429, body
+            assert refused.json()["code"] == "rate_limited" and int(refused["Retry-After"]) > 0
+        assert not Grant.objects.filter(notebook=shared_notebook, user=stranger_sam).exists()
+        # Other owners are not held back by olga's guesses.
+        other = do_create_notebook(stranger_sam, title="Sam's")
+        assert client_for(stranger_sam).post(
+            f"/api/notebooks/{other.pk}/grants/", {"user": "olga", "role": "viewer"}, format="json"
+        ).status_code == 201

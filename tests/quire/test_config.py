@@ -70,3 +70,27 @@ def test_a_bad_value_stops_the_process_with_its_name() -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_trusted_origins_are_exact_origins() -> None:
+    config = load_config({**PROD, "QUIRE_TRUSTED_ORIGINS": "https://notebooks.example.com, http://Host:8000"})
+    assert config.trusted_origins == ["https://notebooks.example.com", "http://host:8000"]
+    assert load_config(PROD).trusted_origins == []
+    for bad in ("notebooks.example.com", "https://*.example.com", "https://a.example/path", "ftp://a.example",
+                "https://a.example:99999", "*"):
+        with pytest.raises(ImproperlyConfigured, match="QUIRE_TRUSTED_ORIGINS"):
+            load_config({**PROD, "QUIRE_TRUSTED_ORIGINS": bad})
+
+
+def test_rate_limits_have_production_defaults_and_validated_overrides() -> None:
+    from quire.config import RATE_LIMITS, Rate
+
+    assert load_config(PROD).rate_limits == RATE_LIMITS
+    config = load_config({**PROD, "QUIRE_RATE_LIMITS": "api_user=600/1m, sign_in_account=5/30s,bad_token_address=9/h"})
+    assert config.rate_limits["api_user"] == Rate(600, 60)
+    assert config.rate_limits["sign_in_account"] == Rate(5, 30)
+    assert config.rate_limits["bad_token_address"] == Rate(9, 3600)
+    assert config.rate_limits["api_anonymous"] == RATE_LIMITS["api_anonymous"]
+    for bad in ("api_user=many", "api_user=0/1m", "api_user=5/0m", "api_user=5/1w", "logins=5/1m", "api_user"):
+        with pytest.raises(ImproperlyConfigured, match="QUIRE_RATE_LIMITS"):
+            load_config({**PROD, "QUIRE_RATE_LIMITS": bad})

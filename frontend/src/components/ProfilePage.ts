@@ -70,7 +70,7 @@ export class ProfilePage {
   private async loadMe(): Promise<void> {
     try {
       const me = await this.api.me();
-      this.who.textContent = `Signed in as ${me.username}${me.is_staff ? ' (site admin)' : ''}.`;
+      this.who.textContent = `Signed in as ${me.username}${me.is_site_admin ? ' (site admin)' : ''}.`;
     } catch (error) {
       this.who.textContent = `Could not load your account: ${(error as Error).message}`;
     }

@@ -5,8 +5,9 @@ export function VegaChart(spec: unknown, mode: 'vega' | 'vega-lite'): HTMLElemen
   const element = h('div', { className: 'output-vega', testId: 'vega-chart' }, h('p', { className: 'muted', text: 'Drawing chart…' }));
   void import('vega-embed')
     .then(({ default: embed }) =>
-      // No actions menu: its "open in editor" links would leave for vega.github.io.
-      embed(element, structuredClone(spec) as never, { mode, actions: false, renderer: 'svg' }),
+      // No actions menu: its "open in editor" links would leave for vega.github.io. `ast`: expressions are
+      // interpreted (vega-interpreter) instead of compiled with Function(), which the page's CSP forbids.
+      embed(element, structuredClone(spec) as never, { mode, actions: false, renderer: 'svg', ast: true }),
     )
     .then(
       () => element.querySelector('p.muted')?.remove(),

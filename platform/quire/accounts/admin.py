@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from quire.accounts.forms import AdminSignInForm
 from quire.accounts.models import ApiToken
+
+# Django admin's sign-in counts against the same budgets as the login page.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(ApiToken)

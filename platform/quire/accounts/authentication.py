@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from quire.accounts.services import check_token
+from quire.accounts.services import authenticate_token
+from quire.accounts.throttling import client_address
+from quire.lib.ratelimit import RateLimited
 
 
 def token_from_header(value: str) -> str | None:
@@ -25,10 +28,23 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         key = token_from_header(header)
         if key is None:
             return None
-        user = check_token(key)
+        try:
+            user = authenticate_token(key, address=client_address(request.META))
+        except RateLimited as exc:
+            raise exceptions.Throttled(wait=exc.retry_after, detail=exc.message) from exc
         if user is None:
             raise exceptions.AuthenticationFailed("invalid or revoked API token")
         return (user, None)
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """How the API schema describes ApiTokenAuthentication (drf-spectacular finds it by subclassing)."""
+
+    target_class = ApiTokenAuthentication
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An API token (qt_...) from /api/tokens/."}

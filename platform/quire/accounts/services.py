@@ -1,8 +1,9 @@
-"""Account actions: issuing, checking and revoking API tokens, and creating the first admin."""
+"""Account actions: signing in (throttled), issuing, checking and revoking API tokens, creating the first admin."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from quire.accounts.models import ApiToken
+from quire.lib import ratelimit
 from quire.lib.errors import InvalidInput, NotFound
+from quire.lib.ratelimit import RateLimited
 
 TOKEN_PREFIX = "qt_"
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough to audit.
@@ -51,6 +54,47 @@ def check_token(key: str) -> AbstractBaseUser | None:
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def authenticate_token(key: str, *, address: str) -> AbstractBaseUser | None:
+    """check_token, throttled per client address: RateLimited once too many bad tokens came from there."""
+    blocked = ratelimit.blocked("bad_token_address", address)
+    if blocked is not None:
+        raise RateLimited(
+            f"too many unknown API tokens from your address; try again in {blocked.retry_after} s",
+            retry_after=blocked.retry_after,
+        )
+    user = check_token(key)
+    if user is None:
+        ratelimit.hit("bad_token_address", address)
+    return user
+
+
+def _account(username: str) -> str:
+    # Case-folded so that "Alice" and "alice" share one budget whatever the user model's lookup does.
+    return username.strip().casefold()
+
+
+def check_sign_in_allowed(*, username: str, address: str) -> None:
+    """Raise RateLimited when the account or the address has failed to sign in too often in this window."""
+    blocked = ratelimit.blocked("sign_in_account", _account(username)) or ratelimit.blocked(
+        "sign_in_address", address
+    )
+    if blocked is not None:
+        minutes = math.ceil(blocked.retry_after / 60)
+        raise RateLimited(
+            f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            retry_after=blocked.retry_after,
+        )
+
+
+def do_record_sign_in(*, username: str, address: str, succeeded: bool) -> None:
+    """Count a failed sign-in against the account and the address; a success clears the account's count."""
+    if succeeded:
+        ratelimit.clear("sign_in_account", _account(username))
+        return
+    ratelimit.hit("sign_in_account", _account(username))
+    ratelimit.hit("sign_in_address", address)
 
 
 def do_revoke_token(user: AbstractBaseUser, *, token_id: int) -> None:

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
+from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quire.quotas.models import Quota
 from quire.teams.models import Team
@@ -75,7 +76,7 @@ def get_quota(quota_id: int) -> Quota:
 
 
 def _check_admin(actor: AbstractBaseUser) -> None:
-    if not getattr(actor, "is_staff", False):
+    if not is_site_admin(actor):
         raise Forbidden("only site admins set quotas")
 
 

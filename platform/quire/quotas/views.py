@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quire.accounts.permissions import IsSiteAdmin
 from quire.quotas import services
 from quire.quotas.models import Quota
 
@@ -29,17 +31,20 @@ class QuotaTargetSerializer(serializers.Serializer):
 
 
 class MyQuotaView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response(services.usage_report(request.user))
 
 
 class QuotaListView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsSiteAdmin]
 
+    @extend_schema(operation_id="quotas_list", responses=QuotaSerializer(many=True))
     def get(self, request: Request) -> Response:
         quotas = Quota.objects.select_related("team", "user").order_by("scope", "id")
         return Response(QuotaSerializer(quotas, many=True).data)
 
+    @extend_schema(request=QuotaSerializer, responses={201: QuotaSerializer})
     def post(self, request: Request) -> Response:
         target = QuotaTargetSerializer(data=request.data)
         target.is_valid(raise_exception=True)
@@ -50,17 +55,20 @@ class QuotaListView(APIView):
 
 
 class QuotaDetailView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsSiteAdmin]
 
+    @extend_schema(responses=QuotaSerializer)
     def get(self, request: Request, quota_id: int) -> Response:
         return Response(QuotaSerializer(services.get_quota(quota_id)).data)
 
+    @extend_schema(request=QuotaSerializer, responses=QuotaSerializer)
     def patch(self, request: Request, quota_id: int) -> Response:
         limits = QuotaSerializer(data=request.data, partial=True)
         limits.is_valid(raise_exception=True)
         quota = services.check_update_quota(request.user, quota_id, limits=limits.validated_data)
         return Response(QuotaSerializer(quota).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, quota_id: int) -> Response:
         services.check_delete_quota(request.user, quota_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,19 +7,20 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quire.lib.live import publish_access_changed
 from quire.teams.models import Membership, Team
 
 
 def is_team_admin(user: AbstractBaseUser, team: Team) -> bool:
-    if getattr(user, "is_superuser", False):
+    if is_site_admin(user):
         return True
     return Membership.objects.filter(team=team, user=user, role=Membership.Role.ADMIN).exists()
 
 
 def visible_teams(user: AbstractBaseUser):  # type: ignore[no-untyped-def]
-    if getattr(user, "is_superuser", False):
+    if is_site_admin(user):
         return Team.objects.all()
     return Team.objects.filter(memberships__user=user)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,10 +38,12 @@ class MemberSerializer(serializers.Serializer):
 
 
 class TeamListView(APIView):
+    @extend_schema(operation_id="teams_list", responses=TeamSerializer(many=True))
     def get(self, request: Request) -> Response:
         teams = services.visible_teams(request.user).prefetch_related("memberships__user")
         return Response(TeamSerializer(teams, many=True).data)
 
+    @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer})
     def post(self, request: Request) -> Response:
         body = TeamCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -49,11 +52,13 @@ class TeamListView(APIView):
 
 
 class TeamDetailView(APIView):
+    @extend_schema(responses=TeamSerializer)
     def get(self, request: Request, slug: str) -> Response:
         return Response(TeamSerializer(services.get_team(request.user, slug)).data)
 
 
 class TeamMembersView(APIView):
+    @extend_schema(request=MemberSerializer, responses=MembershipSerializer)
     def post(self, request: Request, slug: str) -> Response:
         team = services.get_team(request.user, slug)
         body = MemberSerializer(data=request.data)
@@ -63,6 +68,7 @@ class TeamMembersView(APIView):
 
 
 class TeamMemberView(APIView):
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, slug: str, username: str) -> Response:
         team = services.get_team(request.user, slug)
         services.check_remove_member(request.user, team, username=username)

@@ -68,3 +68,30 @@ def test_the_disk_quota_is_set_like_the_others(alice, site_admin) -> None:  # ty
     assert effective_limits(alice, team_id=None).disk_mb == 512
     refused = admin.patch(f"/api/quotas/{created.json()['id']}/", {"disk_mb": 0}, format="json")
     assert refused.status_code == 400 and "disk_mb" in str(refused.json())
+
+
+@pytest.fixture
+def staff_carol(db):  # type: ignore[no-untyped-def]
+    """Carol may enter Django admin (staff) but is not a superuser: not a site admin."""
+    from tests.conftest import _user
+
+    return _user("carol", is_staff=True)
+
+
+def test_a_staff_account_that_is_not_a_superuser_cannot_set_quotas(staff_carol, site_admin) -> None:  # type: ignore[no-untyped-def]
+    staff = _client(staff_carol)
+    refused = staff.post("/api/quotas/", {"scope": "user", "user": "carol", "max_kernels": 50, "network": True}, format="json")
+    assert refused.status_code == 403
+    assert not Quota.objects.filter(scope="user", user=staff_carol).exists()
+    default = Quota.objects.create(scope="default")
+    assert staff.patch(f"/api/quotas/{default.pk}/", {"network": True}, format="json").status_code == 403
+    assert staff.get("/api/quotas/").status_code == 403
+    default.refresh_from_db()
+    assert default.network is False
+    assert staff.get("/api/me/").json()["is_site_admin"] is False
+
+    admin = _client(site_admin)
+    assert admin.patch(f"/api/quotas/{default.pk}/", {"network": True}, format="json").status_code == 200
+    default.refresh_from_db()
+    assert default.network is True
+    assert admin.get("/api/me/").json()["is_site_admin"] is True
