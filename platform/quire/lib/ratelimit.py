@@ -7,19 +7,26 @@ once in quire.config).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from quire.config import Rate
 from quire.lib.errors import QuireError
 
 KEY_PREFIX = "ratelimit"
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,21 @@ class RateLimited(QuireError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, extra={"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+def _open_when_uncounted(func: Callable[..., T | None]) -> Callable[..., T | None]:
+    """A limit whose counters cannot be reached (Redis restarting) lets the request through, logged: an outage of
+    the counters must not turn every sign-in and API call into a server error."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T | None:
+        try:
+            return func(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit %s not counted: %s", args[0] if args else "?", exc)
+            return None
+
+    return wrapper
 
 
 def rate(name: str) -> Rate:
@@ -54,6 +76,7 @@ def _blocked(ends: Any, window_s: int) -> Blocked:
     return Blocked(retry_after=max(1, math.ceil(remaining)))
 
 
+@_open_when_uncounted
 def blocked(name: str, ident: str) -> Blocked | None:
     """Whether `ident` has used up limit `name` in its current window; counts nothing."""
     limit = rate(name)
@@ -64,6 +87,7 @@ def blocked(name: str, ident: str) -> Blocked | None:
     return _blocked(values.get(ends_key), limit.window_s)
 
 
+@_open_when_uncounted
 def hit(name: str, ident: str) -> Blocked | None:
     """Count one against limit `name` for `ident`; Blocked when this one is over the limit."""
     limit = rate(name)
@@ -83,5 +107,6 @@ def hit(name: str, ident: str) -> Blocked | None:
     return _blocked(cache.get(ends_key), limit.window_s)
 
 
+@_open_when_uncounted
 def clear(name: str, ident: str) -> None:
     cache.delete_many(list(_keys(name, ident)))

@@ -140,3 +140,15 @@ def test_callers_not_signed_in_are_counted_by_address(db) -> None:  # type: igno
         client = APIClient(REMOTE_ADDR="203.0.113.11")
         assert [client.get("/api/schema/").status_code for _ in range(4)] == [200] * 3 + [429]
         assert APIClient(REMOTE_ADDR="198.51.100.11").get("/api/schema/").status_code == 200
+
+
+def test_counters_out_of_reach_let_sign_in_and_the_api_through(alice) -> None:  # type: ignore[no-untyped-def]
+    """Redis restarting must not turn every sign-in and API call into a server error: uncounted, they go on."""
+    unreachable = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                               "LOCATION": "redis://127.0.0.1:9/0", "KEY_PREFIX": "quire"}}
+    with override_settings(CACHES=unreachable):
+        signed_in = _sign_in(PASSWORD)
+        assert signed_in.status_code == 302, signed_in.content[:300]
+        api = APIClient()
+        api.force_login(alice)
+        assert api.get("/api/notebooks/").status_code == 200
