@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
@@ -38,24 +34,3 @@ class ContentSecurityPolicyMiddleware(MiddlewareMixin):
         if response.get("Content-Type", "").startswith("text/html") and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.QUIRE_CONTENT_SECURITY_POLICY
         return response
-
-
-def api_docs_policy() -> str:
-    """The policy of the Swagger UI page: the site's own, plus the origin Swagger UI's files come from."""
-    from drf_spectacular.settings import spectacular_settings
-
-    dist = urlsplit(str(spectacular_settings.SWAGGER_UI_DIST))
-    extra = f" {dist.scheme}://{dist.netloc}" if dist.scheme in ("http", "https") and dist.netloc else ""
-    policy = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
-    for directive in ("script-src", "style-src", "img-src"):
-        policy[directive] += extra
-    return "; ".join(f"{name} {sources}" for name, sources in policy.items())
-
-
-def with_api_docs_policy(view: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        response = view(request, *args, **kwargs)
-        response["Content-Security-Policy"] = api_docs_policy()
-        return response
-
-    return wrapped

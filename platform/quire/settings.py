@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's files served by the site itself: the API docs work offline and under the page policy.
+    "drf_spectacular_sidecar",
     "channels",
     "quire.accounts",
     "quire.teams",
@@ -163,6 +165,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Notebooks, versions, sharing and kernels of the Quire notebook platform.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Two choice sets are both called "role": a team membership's and a notebook grant's.
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "quire.teams.models.Membership.Role",
