@@ -13,11 +13,11 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text
 
+from notebooks.limits import MAX_UPDATE_BYTES
 from notebooks.models import Notebook
 from quire.lib.errors import InvalidInput
 
-# One update a client may send at once; a keystroke batch is a few hundred bytes.
-MAX_UPDATE_BYTES = 1_000_000
+__all__ = ["MAX_UPDATE_BYTES", "apply", "decode_update", "encode", "load", "sync"]
 
 
 def load(notebook: Notebook) -> Doc:
