@@ -14,13 +14,12 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 
-from tests.support import Service, start_daphne
+from tests.support import Service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,15 +105,6 @@ def arena(alice, bob, team_acme) -> Arena:  # type: ignore[no-untyped-def]
                  token=do_issue_token(alice, name="fuzz").key)
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, process_logs: Path) -> Iterator[tuple[Service, int]]:  # type: ignore[no-untyped-def]
-    from tests.conftest import _test_database_env
-
-    service, port = start_daphne(env=_test_database_env(), log_dir=process_logs)
-    yield service, port
-    service.stop()
-
-
 def _log_since(service: Service, offset: int) -> str:
     service.log.flush()
     with service.log_path.open("rb") as log:
@@ -137,6 +127,7 @@ class Call:
     path: str
     body: bytes | None = None
     content_type: str = "application/json"
+    headers: dict[str, str] | None = None
 
 
 def _rest_calls(arena: Arena) -> list[Call]:
@@ -244,6 +235,9 @@ def _rest_calls(arena: Arena) -> list[Call]:
     for filename in ("a\x00b.ipynb", "x" * 10_000 + ".ipynb"):
         form = _multipart({}, filename=filename, content=json.dumps(ipynb).encode())
         calls.append(Call(f"multipart import filename <- {filename[:10]!r}", "POST", "/api/notebooks/import/", *form))
+    for header, value in (("Cookie", "sessionid=abcdefgh\x00ijkl"), ("Authorization", "Bearer qt_\x00abc"),
+                          ("X-CSRFToken", "\x00"), ("Cookie", "sessionid=" + "s" * 10_000)):
+        calls.append(Call(f"header {header} <- {value[:20]!r}", "GET", "/api/notebooks/", headers={header: value}))
     for name, raw in (("not utf-8", b"\xff\xfe{}"), ("not json", b"{'a': 1"), ("empty", b"")):
         calls.append(Call(f"draft body {name}", "PUT", nb + "draft/", raw))
         calls.append(Call(f"import body {name}", "POST", "/api/notebooks/import/", raw))
@@ -265,7 +259,7 @@ def _request(port: int, token: str, call: Call, body: bytes | None, revision: in
         body = body.replace(REV.encode(), str(revision).encode())
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        headers = {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{port}"}
+        headers = {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{port}", **(call.headers or {})}
         if body is not None:
             headers["Content-Type"] = call.content_type
         connection.request(call.method, call.path, body=body, headers=headers)
@@ -275,8 +269,8 @@ def _request(port: int, token: str, call: Call, body: bytes | None, revision: in
         connection.close()
 
 
-def test_hostile_rest_input_never_gets_a_5xx_a_dropped_connection_or_a_traceback(server, arena: Arena) -> None:
-    service, port = server
+def test_hostile_rest_input_never_gets_a_5xx_a_dropped_connection_or_a_traceback(daphne, arena: Arena) -> None:
+    service, port = daphne
     log_start = _log_size(service)
     revision = 0
     failures: list[str] = []
@@ -385,9 +379,9 @@ async def _until_reply(ws: Any, req: int) -> list[dict[str, Any]]:
 
 
 async def test_hostile_websocket_messages_never_get_internal_errors_or_a_dropped_connection(
-    server, arena: Arena  # type: ignore[no-untyped-def]
+    daphne, arena: Arena  # type: ignore[no-untyped-def]
 ) -> None:
-    service, port = server
+    service, port = daphne
     log_start = _log_size(service)
     ws = await _connect(port, arena.notebook_id, arena.token)
     failures: list[str] = []
@@ -424,8 +418,8 @@ async def test_hostile_websocket_messages_never_get_internal_errors_or_a_dropped
     assert "Traceback" not in log, log[-8000:]
 
 
-async def test_a_notebook_id_too_big_for_the_database_is_not_found(server, arena: Arena) -> None:  # type: ignore[no-untyped-def]
-    service, port = server
+async def test_a_notebook_id_too_big_for_the_database_is_not_found(daphne, arena: Arena) -> None:  # type: ignore[no-untyped-def]
+    service, port = daphne
     log_start = _log_size(service)
     ws = await _connect(port, "9" * 30, arena.token)
     event = json.loads(await ws.recv())
