@@ -20,6 +20,10 @@ MAX_CONFIG_BYTES = 256_000
 MAX_IMPORT_BYTES = 32_000_000
 # One collaborative-editing update a client may send at once; a keystroke batch is a few hundred bytes.
 MAX_UPDATE_BYTES = 1_000_000
+# The whole collaborative document, which every viewer receives on connecting: the sources at their limit, with
+# room for the edit history a CRDT keeps. An update may also add content outside the sources, which nothing
+# else would bound.
+MAX_YDOC_BYTES = 2 * MAX_NOTEBOOK_BYTES
 
 # ------------------------------------------------------------------ any JSON a client sends
 

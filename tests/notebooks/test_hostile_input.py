@@ -183,3 +183,24 @@ async def test_the_websocket_applies_the_rest_rules(alice, alice_token) -> None:
     await client.send_raw(json.dumps({"type": "focus", "req": 99, "cell_id": cell_id}))
     assert (await client.reply(99))["type"] == "ack"
     await client.close()
+
+
+def test_updates_cannot_grow_the_shared_document_past_its_limit() -> None:
+    """An edit_source update may carry content outside the cells' sources, which every viewer would then receive
+    with the snapshot: the document as a whole has a limit."""
+    from pycrdt import Doc, Text
+
+    from notebooks import collab
+    from notebooks.limits import MAX_UPDATE_BYTES, MAX_YDOC_BYTES
+    from quire.lib.errors import InvalidInput
+
+    notebook = Notebook(title="Junk", cells=[{"id": "a1", "language": "python", "source": "", "metadata": {}}])
+    collab.sync(notebook)
+    chunk = "x" * (MAX_UPDATE_BYTES - 1_000)
+    with pytest.raises(InvalidInput) as refused:
+        for _ in range(MAX_YDOC_BYTES // len(chunk) + 2):
+            junk = Doc()
+            junk["junk"] = Text(chunk)
+            collab.apply(notebook, junk.get_update(), max_source_bytes=MAX_UPDATE_BYTES)
+    assert refused.value.field == "update"
+    assert len(notebook.ydoc) <= MAX_YDOC_BYTES
