@@ -269,12 +269,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         try:
             message = decode(text_data)
             req = request_id(message)
-            check_message(message)
+            # Charged before the checks: a flood of invalid messages costs its sender like any other.
             if not self._take_tokens(WRITE_COST if message["type"] in WRITES else 1.0):
                 raise InvalidInput(
                     f"too many messages: at most {RATE_PER_S:.0f} a second, {RATE_PER_S / WRITE_COST:.0f} of them "
                     "changes", extra={"code": "rate_limited"},
                 )
+            check_message(message)
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise InvalidInput(f"unknown message type {message['type']!r:.60}", field="type",
