@@ -13,11 +13,11 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text
 
+from notebooks.limits import MAX_UPDATE_BYTES, MAX_YDOC_BYTES
 from notebooks.models import Notebook
 from quire.lib.errors import InvalidInput
 
-# One update a client may send at once; a keystroke batch is a few hundred bytes.
-MAX_UPDATE_BYTES = 1_000_000
+__all__ = ["MAX_UPDATE_BYTES", "MAX_YDOC_BYTES", "apply", "decode_update", "encode", "load", "sync"]
 
 
 def load(notebook: Notebook) -> Doc:
@@ -90,7 +90,10 @@ def apply(notebook: Notebook, update: bytes, *, max_source_bytes: int) -> list[s
                 raise InvalidInput(f"a cell's source is limited to {max_source_bytes} bytes", field="update")
             cell["source"] = source
             changed.append(cell["id"])
-    notebook.ydoc = doc.get_update()
+    state = doc.get_update()
+    if len(state) > MAX_YDOC_BYTES:
+        raise InvalidInput(f"a notebook's collaborative document is limited to {MAX_YDOC_BYTES} bytes", field="update")
+    notebook.ydoc = state
     return changed
 
 

@@ -15,15 +15,22 @@ from django.db import connection
 
 from kernels import services as kernel_services
 from notebooks import collab, presence, services
-from notebooks.events import LIVE_LAYER, group_name
+from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, group_name
+from notebooks.limits import MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
+from notebooks.validation import check_cell_id, check_cell_keys, check_language, check_source
 from quire.lib.errors import Forbidden, InvalidInput, QuireError
 from quire.lib.live import user_group
+from quire.lib.text import check_json, check_text, load_json
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+MAX_MESSAGE_BYTES = MAX_WS_MESSAGE_BYTES
+# `req` is echoed in the reply; JavaScript numbers are exact up to here.
+MAX_REQ = 2**53 - 1
+# A table ref is "<cell id>:<n>" (kernels/core/tables.py); anything longer names no table.
+MAX_REF = 100
 # Close codes in the private range: the page shows "not found" / "sign in" instead of retrying forever.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -61,6 +68,48 @@ def _field(message: dict[str, Any], name: str, kind: type) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidInput(f"{message.get('type')} needs {name!r} ({kind.__name__})", field=name)
     return value
+
+
+def _cell_id(message: dict[str, Any]) -> str:
+    # Checked here, before any service or kernel sees it, so no error or broadcast repeats a hostile id.
+    return check_cell_id(message.get("cell_id"))
+
+
+def _whole(message: dict[str, Any], name: str, *, least: int = 0, most: int = MAX_REQ) -> int:
+    value = _field(message, name, int)
+    if not least <= value <= most:
+        raise InvalidInput(f"{name} is from {least} to {most}", field=name)
+    return value
+
+
+def decode(text_data: str | None) -> dict[str, Any]:
+    """A client's frame as a JSON object with a string `type`; InvalidInput otherwise."""
+    if text_data is None:
+        raise InvalidInput("messages are JSON text frames")
+    if len(text_data) > MAX_MESSAGE_BYTES:
+        raise InvalidInput(f"message larger than {MAX_MESSAGE_BYTES} bytes", extra={"code": "too_large"})
+    message = load_json(text_data, root="message")
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise InvalidInput("a message is a JSON object with a string 'type'", field="type")
+    return message
+
+
+def request_id(message: dict[str, Any]) -> int | None:
+    """The message's `req`, echoed in its reply: an integer, or none."""
+    req = message.get("req")
+    if req is not None and (isinstance(req, bool) or not isinstance(req, int) or abs(req) > MAX_REQ):
+        raise InvalidInput(f"'req' is an integer of at most {MAX_REQ}", field="req")
+    return req
+
+
+def check_message(message: dict[str, Any]) -> None:
+    """Nesting, NUL bytes, lone surrogates and non-finite numbers are refused anywhere in a message, by field;
+    and it speaks protocol version 1 (`v` may be left out)."""
+    check_json(message, root="message")
+    version = message.get("v", PROTOCOL_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version != PROTOCOL_VERSION:
+        raise InvalidInput(f"this server speaks protocol version {PROTOCOL_VERSION} only", field="v",
+                           extra={"code": "unsupported_version"})
 
 
 class NotebookConsumer(AsyncWebsocketConsumer):
@@ -218,25 +267,19 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         req: Any = None
         try:
-            if text_data is None:
-                raise InvalidInput("messages are JSON text frames")
-            if len(text_data) > MAX_MESSAGE_BYTES:
-                raise InvalidInput(f"message larger than {MAX_MESSAGE_BYTES} bytes", extra={"code": "too_large"})
-            try:
-                message = json.loads(text_data)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"malformed JSON: {exc.msg}") from None
-            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-                raise InvalidInput("a message is a JSON object with a string 'type'")
-            req = message.get("req")
+            message = decode(text_data)
+            req = request_id(message)
+            # Charged before the checks: a flood of invalid messages costs its sender like any other.
             if not self._take_tokens(WRITE_COST if message["type"] in WRITES else 1.0):
                 raise InvalidInput(
                     f"too many messages: at most {RATE_PER_S:.0f} a second, {RATE_PER_S / WRITE_COST:.0f} of them "
                     "changes", extra={"code": "rate_limited"},
                 )
+            check_message(message)
             handler = HANDLERS.get(message["type"])
             if handler is None:
-                raise InvalidInput(f"unknown message type {message['type']!r}", extra={"code": "unknown_type"})
+                raise InvalidInput(f"unknown message type {message['type']!r:.60}", field="type",
+                                   extra={"code": "unknown_type"})
             reply = await handler(self, message)
             if reply is not None:
                 await self._send({"type": "ack", "req": req, **reply})
@@ -296,44 +339,43 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return self.scope["user"]
 
     async def on_insert_cell(self, message: dict[str, Any]) -> dict[str, Any]:
-        cell = message.get("cell") or {}
-        if not isinstance(cell, dict):
-            raise InvalidInput("insert_cell needs 'cell' (object)", field="cell")
+        cell = check_cell_keys(message.get("cell") or {}, field="cell")
         change = await database_sync_to_async(services.check_insert_cell)(
             self.user, self.notebook_id, index=_field(message, "index", int),
-            language=str(cell.get("language", "python")), source=str(cell.get("source", "")),
+            language=cell.get("language", "python"), source=cell.get("source", ""), metadata=cell.get("metadata"),
+            cell_id=cell.get("id"),
         )
         return {"cell_id": change.result["cell"]["id"], "revision": change.revision}
 
     async def on_update_cell(self, message: dict[str, Any]) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_update_source)(
-            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str), source=_field(message, "source", str)
+            self.user, self.notebook_id, cell_id=_cell_id(message), source=_field(message, "source", str)
         )
         return {"revision": change.revision}
 
     async def on_edit_source(self, message: dict[str, Any]) -> dict[str, Any]:
         update = collab.decode_update(message.get("update"))
         change = await database_sync_to_async(services.check_edit_source)(
-            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str), update=update
+            self.user, self.notebook_id, cell_id=_cell_id(message), update=update
         )
         return {"revision": change.revision}
 
     async def on_set_language(self, message: dict[str, Any]) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_set_language)(
-            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str),
+            self.user, self.notebook_id, cell_id=_cell_id(message),
             language=_field(message, "language", str),
         )
         return {"revision": change.revision}
 
     async def on_delete_cell(self, message: dict[str, Any]) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_delete_cell)(
-            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str)
+            self.user, self.notebook_id, cell_id=_cell_id(message)
         )
         return {"revision": change.revision}
 
     async def on_move_cell(self, message: dict[str, Any]) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_move_cell)(
-            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str), index=_field(message, "index", int)
+            self.user, self.notebook_id, cell_id=_cell_id(message), index=_field(message, "index", int)
         )
         return {"revision": change.revision}
 
@@ -355,10 +397,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 
     async def on_run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
-        return await self._run(scope="cell", cell_id=_field(message, "cell_id", str))
+        return await self._run(scope="cell", cell_id=_cell_id(message))
 
     async def on_run_from(self, message: dict[str, Any]) -> dict[str, Any]:
-        return await self._run(scope="from", cell_id=_field(message, "cell_id", str))
+        return await self._run(scope="from", cell_id=_cell_id(message))
 
     async def on_run_all(self, message: dict[str, Any]) -> dict[str, Any]:
         return await self._run(scope="all")
@@ -377,33 +419,34 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return await self._editing_request("signature", message)
 
     async def _editing_request(self, kind: str, message: dict[str, Any]) -> dict[str, Any] | None:
-        cell_id = _field(message, "cell_id", str)
-        source = _field(message, "source", str)
-        pos = _field(message, "pos", int)
-        language = str(message.get("language") or "python")
+        cell_id = _cell_id(message)
+        source = check_source(_field(message, "source", str))
+        pos = _whole(message, "pos", most=len(source))
+        language = check_language(message.get("language") or "python")
         return await self._kernel_request(
             message, {"type": kind, "cell_id": cell_id, "language": language, "source": source, "pos": pos}
         )
 
     async def on_table_page(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        offset, page_size = _field(message, "offset", int), _field(message, "page_size", int)
-        if offset < 0 or not 1 <= page_size <= 1000:
-            raise InvalidInput("offset >= 0 and page_size from 1 to 1000", field="page_size")
+        offset, page_size = _whole(message, "offset"), _whole(message, "page_size", least=1, most=1000)
+        ref = check_text(_field(message, "ref", str), field="ref")
+        if len(ref) > MAX_REF:
+            raise InvalidInput(f"a table ref has at most {MAX_REF} characters", field="ref")
         return await self._kernel_request(
-            message, {"type": "table_page", "ref": _field(message, "ref", str), "offset": offset, "page_size": page_size}
+            message, {"type": "table_page", "ref": ref, "offset": offset, "page_size": page_size}
         )
 
     async def on_inspect_scope(self, message: dict[str, Any]) -> dict[str, Any]:
         return await database_sync_to_async(kernel_services.check_inspect_scope)(
-            self.user, self.notebook_id, cell_id=_field(message, "cell_id", str)
+            self.user, self.notebook_id, cell_id=_cell_id(message)
         )
 
     async def on_focus(self, message: dict[str, Any]) -> dict[str, Any]:
-        cell_id = message.get("cell_id")
-        if cell_id is not None and not isinstance(cell_id, str):
-            raise InvalidInput("focus needs 'cell_id' (string or null)", field="cell_id")
-        self.focus = cell_id
-        await self._announce()
+        cell_id = None if message.get("cell_id") is None else _cell_id(message)
+        if cell_id != self.focus:
+            # Every viewer hears of a change; a repeat changes nothing, so nobody hears of it.
+            self.focus = cell_id
+            await self._announce()
         return {}
 
     async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:

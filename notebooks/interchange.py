@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from notebooks.validation import (
     check_cell_count,
     check_config,
     check_draft_size,
+    check_language,
     check_source,
     check_title,
     json_size,
@@ -39,6 +39,10 @@ from notebooks.validation import (
 )
 from notebooks.versioning import do_snapshot_version, version_of
 from quire.lib.errors import InvalidInput
+from quire.lib.text import check_text, parse_json
+
+# A file name long enough for any real one; it is kept in the first version's message and the audit log.
+MAX_FILE_NAME = 255
 
 _STREAMS = ("stdout", "stderr")
 
@@ -102,6 +106,9 @@ def _precheck(raw: Any) -> None:
     metadata = raw.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InvalidInput("notebook metadata is an object", field="metadata")
+    for section in ("language_info", "kernelspec", "quire"):
+        if not isinstance(metadata.get(section) or {}, dict):
+            raise InvalidInput(f"metadata.{section} is an object", field=f"metadata.{section}")
     if "config" in metadata:
         check_config(metadata["config"], field="metadata.config")
     seen: set[str] = set()
@@ -127,11 +134,12 @@ def parse_ipynb(data: bytes, *, name: str = "notebook.ipynb") -> ParsedFile:
     """Cells, config and a title from an .ipynb file; InvalidInput naming the field for anything wrong."""
     if len(data) > MAX_IMPORT_BYTES:
         raise InvalidInput(f"an imported file is limited to {MAX_IMPORT_BYTES} bytes", field="file")
+    # Nesting, NUL bytes, lone surrogates and non-finite numbers are refused anywhere in the file, by field.
     try:
         text = data.decode("utf-8")
-        raw = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{name} is not JSON text: {exc}", field="file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name} is not UTF-8 text: {exc}", field="file") from None
+    raw = parse_json(text, root="file")
     _precheck(raw)
     try:
         document = parse_notebook(text, name=name)
@@ -153,7 +161,7 @@ def parse_ipynb(data: bytes, *, name: str = "notebook.ipynb") -> ParsedFile:
             raise InvalidInput("outputs is a list", field=f"{where}.outputs")
         cells.append({
             "id": cell_id,
-            "language": parsed.language,
+            "language": check_language(parsed.language, field=f"{where}.language"),
             "source": check_source(parsed.source, field=f"{where}.source"),
             "metadata": metadata,
             "outputs": [_output(out, f"{where}.outputs[{i}]") for i, out in enumerate(raw_outputs)],
@@ -170,6 +178,8 @@ def check_import(
     user: AbstractBaseUser, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
 ) -> Notebook:
     """A new notebook (and its first version, outputs included) from an .ipynb file; nothing if it is invalid."""
+    if len(check_text(name, field="file")) > MAX_FILE_NAME:
+        raise InvalidInput(f"a file name has at most {MAX_FILE_NAME} characters", field="file")
     parsed = parse_ipynb(data, name=name)
     team_id = resolve_team(user, team)
     title = check_title(title or parsed.title)

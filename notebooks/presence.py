@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
+from notebooks.limits import MAX_PRESENCE_ENTRIES
+
 # A record outlives a crashed server process at most this long (its viewers never said goodbye).
 TTL_S = 6 * 3600
 
@@ -83,5 +85,7 @@ def key_prefix() -> str:
 
 
 def listing(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who is where (one entry per open connection), at most MAX_PRESENCE_ENTRIES of them: the list goes to
+    every viewer on every change, so its size is bounded however many connections are open."""
     users = [{"username": e["username"], "cell_id": e.get("cell_id")} for e in entries]
-    return sorted(users, key=lambda u: (u["username"], str(u["cell_id"])))
+    return sorted(users, key=lambda u: (u["username"], str(u["cell_id"])))[:MAX_PRESENCE_ENTRIES]

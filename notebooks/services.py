@@ -22,16 +22,19 @@ from notebooks.validation import (
     MAX_CELLS,
     MAX_SOURCE_BYTES,
     MAX_TITLE,
+    check_cell_id,
     check_config,
     check_draft_size,
     check_language,
     check_source,
     check_title,
+    clean_cell,
     clean_cells,
     new_cell_id,
 )
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from quire.lib.text import check_text
 from quire.teams.models import Membership, Team
 
 __all__ = ["LANGUAGES", "MAX_CELLS", "MAX_SOURCE_BYTES", "MAX_TITLE", "new_cell_id"]
@@ -110,6 +113,8 @@ def resolve_team(owner: User, team: int | str | None) -> int | None:
     """The id of the team named by id or slug, which the owner must belong to; None for no team."""
     if team in (None, ""):
         return None
+    if isinstance(team, str):
+        check_text(team, field="team")
     lookup = Q(pk=team) if isinstance(team, int) or str(team).isdigit() else Q(slug=team)
     found = Team.objects.filter(lookup).values_list("pk", flat=True).first()
     if found is None or not Membership.objects.filter(team_id=found, user=owner).exists():
@@ -218,7 +223,7 @@ def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[st
 
 
 def _require_cell(notebook: Notebook, cell_id: str) -> tuple[int, dict[str, Any]]:
-    found = notebook.find_cell(cell_id)
+    found = notebook.find_cell(check_cell_id(cell_id))
     if found is None:
         raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
     return found
@@ -242,14 +247,31 @@ def check_replace_draft(
     return do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
 
 
+def _check_index(index: int, *, last: int) -> int:
+    # Refused rather than moved into range: a client that computed an index from a stale view should know.
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= last:
+        raise InvalidInput(f"index is from 0 to {last} here", field="index")
+    return index
+
+
 @transaction.atomic
-def check_insert_cell(user: User, notebook_id: int, *, index: int, language: str, source: str = "") -> DraftChange:
+def check_insert_cell(
+    user: User, notebook_id: int, *, index: int, language: Any = "python", source: Any = "", metadata: Any = None,
+    cell_id: Any = None,
+) -> DraftChange:
+    """Insert a cell at `index` (0 to the number of cells), checked by the same rules as a whole draft's cells;
+    it gets a fresh id unless it brings one of its own."""
+    fields = {"language": language, "source": source, "metadata": metadata or {}}
+    cell = clean_cell(fields if cell_id is None else {**fields, "id": cell_id}, field="cell")
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     if len(notebook.cells) >= MAX_CELLS:
         raise InvalidInput(f"a notebook holds at most {MAX_CELLS} cells")
-    cell = {"id": new_cell_id(), "language": check_language(language), "source": check_source(source), "metadata": {}}
-    index = max(0, min(index, len(notebook.cells)))
+    index = _check_index(index, last=len(notebook.cells))
+    cell = {"id": new_cell_id(), **cell}
+    if notebook.find_cell(cell["id"]) is not None:
+        raise InvalidInput(f"duplicate cell id {cell['id']!r}", field="cell.id")
     notebook.cells.insert(index, cell)
+    check_draft_size(notebook.cells, notebook.config, field="cell.source")
     return do_save_draft(notebook, {"type": "cell_inserted", "index": index, "cell": {**cell, "outputs": []}})
 
 
@@ -258,6 +280,7 @@ def check_update_source(user: User, notebook_id: int, *, cell_id: str, source: s
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
     cell["source"] = check_source(source)
+    check_draft_size(notebook.cells, notebook.config, field="source")
     return do_save_draft(notebook, {"type": "cell_updated", "cell_id": cell_id, "source": source})
 
 
@@ -266,7 +289,10 @@ def check_edit_source(user: User, notebook_id: int, *, cell_id: str, update: byt
     """Apply a collaborative (CRDT) edit of a cell's source and pass the update on to everyone else."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
-    collab.apply(notebook, update, max_source_bytes=MAX_SOURCE_BYTES)
+    for changed in collab.apply(notebook, update, max_source_bytes=MAX_SOURCE_BYTES):
+        # The update's text is stored in the cells too: the same rules as any other source.
+        check_source(_require_cell(notebook, changed)[1]["source"], field="update")
+    check_draft_size(notebook.cells, notebook.config, field="update")
     event = {"type": "cell_updated", "cell_id": cell_id, "source": cell["source"], "ydoc_update": collab.encode(update)}
     return do_save_draft(notebook, event)
 
@@ -301,7 +327,7 @@ def check_delete_cell(user: User, notebook_id: int, *, cell_id: str) -> DraftCha
 def check_move_cell(user: User, notebook_id: int, *, cell_id: str, index: int) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     old, cell = _require_cell(notebook, cell_id)
+    index = _check_index(index, last=len(notebook.cells) - 1)
     del notebook.cells[old]
-    index = max(0, min(index, len(notebook.cells)))
     notebook.cells.insert(index, cell)
     return do_save_draft(notebook, {"type": "cell_moved", "cell_id": cell_id, "index": index})

@@ -8,23 +8,30 @@ import secrets
 from typing import Any
 
 from notebooks.config import clean_config
+from notebooks.limits import (
+    MAX_CELLS,
+    MAX_CONFIG_BYTES,
+    MAX_IMPORT_BYTES,
+    MAX_MESSAGE,
+    MAX_METADATA_BYTES,
+    MAX_NOTEBOOK_BYTES,
+    MAX_SOURCE_BYTES,
+    MAX_TITLE,
+)
 from quire.lib.errors import InvalidInput
+from quire.lib.text import check_json, check_text
+
+__all__ = ["MAX_CELLS", "MAX_CONFIG_BYTES", "MAX_IMPORT_BYTES", "MAX_MESSAGE", "MAX_METADATA_BYTES",
+           "MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "MAX_TITLE"]
 
 LANGUAGES = ("python", "scala", "sql", "vega", "text")
-MAX_SOURCE_BYTES = 1_000_000
-MAX_CELLS = 2_000
-MAX_TITLE = 200
-MAX_MESSAGE = 1_000
-# A whole draft (sources, metadata and config): big enough for real work, small enough to load per request.
-MAX_NOTEBOOK_BYTES = 16_000_000
-MAX_METADATA_BYTES = 64_000
-MAX_CONFIG_BYTES = 256_000
-# An imported file may also carry outputs (images), so it gets more room than the draft alone.
-MAX_IMPORT_BYTES = 32_000_000
+# The one shape of a cell id, wherever one comes in (draft, import, every WebSocket message that names a cell).
 CELL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# The draft keys a client may send; "outputs"/"outputs_at" are the server's own.
+# The draft keys a client may send; "outputs"/"outputs_at" are the server's own, and "state"/"symbols" come back
+# from a read of the notebook, so a client may send a cell as it read it (they are dropped).
 _CLIENT_CELL_KEYS = {"id", "language", "source", "metadata"}
+_IGNORED_CELL_KEYS = {"outputs", "state", "symbols"}
 
 
 def new_cell_id() -> str:
@@ -35,8 +42,14 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
+def check_cell_id(cell_id: Any, *, field: str = "cell_id") -> str:
+    if not isinstance(cell_id, str) or not CELL_ID.match(cell_id):
+        raise InvalidInput("a cell id is 1 to 64 letters, digits, '-' or '_'", field=field)
+    return cell_id
+
+
 def check_title(title: str) -> str:
-    title = title.strip()
+    title = check_text(title, field="title").strip()
     if not title or len(title) > MAX_TITLE:
         raise InvalidInput(f"a title has 1 to {MAX_TITLE} characters", field="title")
     return title
@@ -45,26 +58,37 @@ def check_title(title: str) -> str:
 def check_message(message: str) -> str:
     if len(message) > MAX_MESSAGE:
         raise InvalidInput(f"a version message has at most {MAX_MESSAGE} characters", field="message")
-    return message.strip()
+    return check_text(message, field="message").strip()
 
 
 def check_language(language: Any, *, field: str = "language") -> str:
     if language not in LANGUAGES:
-        raise InvalidInput(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}", field=field)
+        raise InvalidInput(f"unknown language {language!r:.40}; use one of {', '.join(LANGUAGES)}", field=field)
     return str(language)
 
 
 def check_source(source: Any, *, field: str = "source") -> str:
     if not isinstance(source, str):
         raise InvalidInput("a cell's source is a string", field=field)
+    check_text(source, field=field)
     if len(source.encode()) > MAX_SOURCE_BYTES:
         raise InvalidInput(f"a cell's source is limited to {MAX_SOURCE_BYTES} bytes", field=field)
     return source
 
 
+def check_metadata(metadata: Any, *, field: str = "metadata") -> dict[str, Any]:
+    if not isinstance(metadata, dict):
+        raise InvalidInput("cell metadata is a JSON object", field=field)
+    check_json(metadata, field=field)
+    if json_size(metadata) > MAX_METADATA_BYTES:
+        raise InvalidInput(f"cell metadata is limited to {MAX_METADATA_BYTES} bytes", field=field)
+    return metadata
+
+
 def check_config(config: Any, *, field: str = "config") -> dict[str, Any]:
     if not isinstance(config, dict):
         raise InvalidInput("the configuration is a JSON object", field=field)
+    check_json(config, field=field)
     if json_size(config) > MAX_CONFIG_BYTES:
         raise InvalidInput(f"the configuration is limited to {MAX_CONFIG_BYTES} bytes", field=field)
     return clean_config(config, field=field)
@@ -73,6 +97,33 @@ def check_config(config: Any, *, field: str = "config") -> dict[str, Any]:
 def check_cell_count(count: int, *, field: str = "cells") -> None:
     if count > MAX_CELLS:
         raise InvalidInput(f"a notebook holds at most {MAX_CELLS} cells", field=field)
+
+
+def check_cell_keys(cell: Any, *, field: str) -> dict[str, Any]:
+    """`cell` is an object with no keys but those a client may send."""
+    if not isinstance(cell, dict):
+        raise InvalidInput("a cell is a JSON object", field=field)
+    unknown = sorted(set(cell) - _CLIENT_CELL_KEYS - _IGNORED_CELL_KEYS)
+    if unknown:
+        # The key is named only if it can be: it may be any string a client can send.
+        key = unknown[0] if CELL_ID.match(unknown[0]) else "…"
+        raise InvalidInput(f"unknown cell field {key!r}", field=f"{field}.{key}")
+    return cell
+
+
+def clean_cell(cell: Any, *, field: str) -> dict[str, Any]:
+    """One cell a client sent, checked and normalised: {"language", "source", "metadata"} and "id" when it gave
+    one. The same rules for a whole draft (REST) and a cell inserted over the WebSocket."""
+    check_cell_keys(cell, field=field)
+    cell_id = cell.get("id")
+    cell_id = check_cell_id(cell_id, field=f"{field}.id") if cell_id not in (None, "") else None
+    metadata = check_metadata(cell.get("metadata") or {}, field=f"{field}.metadata")
+    clean: dict[str, Any] = {
+        "language": check_language(cell.get("language"), field=f"{field}.language"),
+        "source": check_source(cell.get("source", ""), field=f"{field}.source"),
+        "metadata": metadata,
+    }
+    return clean if cell_id is None else {"id": cell_id, **clean}
 
 
 def clean_cells(
@@ -91,26 +142,12 @@ def clean_cells(
     cleaned: list[dict[str, Any]] = []
     for index, cell in enumerate(cells):
         where = f"{field}[{index}]"
-        if not isinstance(cell, dict):
-            raise InvalidInput("a cell is a JSON object", field=where)
-        unknown = set(cell) - _CLIENT_CELL_KEYS - {"outputs", "state", "symbols"}
-        if unknown:
-            raise InvalidInput(f"unknown cell field {sorted(unknown)[0]!r}", field=f"{where}.{sorted(unknown)[0]}")
-        cell_id = cell.get("id") or new_cell_id()
-        if not isinstance(cell_id, str) or not CELL_ID.match(cell_id):
-            raise InvalidInput("a cell id is 1 to 64 letters, digits, '-' or '_'", field=f"{where}.id")
+        clean = {"id": "", **clean_cell(cell, field=where)}
+        cell_id = clean["id"] or new_cell_id()
         if cell_id in seen:
             raise InvalidInput(f"duplicate cell id {cell_id!r}", field=f"{where}.id")
         seen.add(cell_id)
-        metadata = cell.get("metadata") or {}
-        if not isinstance(metadata, dict) or json_size(metadata) > MAX_METADATA_BYTES:
-            raise InvalidInput(f"cell metadata is an object of at most {MAX_METADATA_BYTES} bytes", field=f"{where}.metadata")
-        clean: dict[str, Any] = {
-            "id": cell_id,
-            "language": check_language(cell.get("language"), field=f"{where}.language"),
-            "source": check_source(cell.get("source", ""), field=f"{where}.source"),
-            "metadata": metadata,
-        }
+        clean["id"] = cell_id
         old = kept.get(cell_id)
         if old is not None and "outputs" in old:
             clean["outputs"], clean["outputs_at"] = old["outputs"], old.get("outputs_at")
@@ -118,7 +155,7 @@ def clean_cells(
     return cleaned
 
 
-def check_draft_size(cells: list[dict[str, Any]], config: dict[str, Any]) -> None:
+def check_draft_size(cells: list[dict[str, Any]], config: dict[str, Any], *, field: str = "cells") -> None:
     size = sum(len(c["source"].encode()) + json_size(c["metadata"]) for c in cells) + json_size(config)
     if size > MAX_NOTEBOOK_BYTES:
-        raise InvalidInput(f"a notebook is limited to {MAX_NOTEBOOK_BYTES} bytes of source", field="cells")
+        raise InvalidInput(f"a notebook is limited to {MAX_NOTEBOOK_BYTES} bytes of source", field=field)

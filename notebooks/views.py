@@ -11,13 +11,12 @@ from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notebooks import interchange, services
-from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, RawNotebook
+from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, NotebookPagination, RawNotebook
 from notebooks.roles import Role, roles_for_many
 from notebooks.serializers import (
     DraftSerializer,
@@ -71,7 +70,7 @@ class NotebookListView(NotebookAPIView):
             request.user, query=request.query_params.get("q", ""), which=request.query_params.get("filter", ""),
             team_slug=request.query_params.get("team", ""),
         )
-        paginator = LimitOffsetPagination()
+        paginator = NotebookPagination()
         page = paginator.paginate_queryset(notebooks, request, view=self) or []
         roles = roles_for_many(request.user, page)
         return paginator.get_paginated_response(

@@ -1,11 +1,13 @@
 """Daphne with TCP_NODELAY on every connection: `python -m quire.serve` takes Daphne's own arguments.
 
 Without it, a reply written right after another small frame waits for the client's delayed ACK (about 40 ms)
-under Nagle's algorithm, which would dominate a notebook's round trip.
+under Nagle's algorithm, which would dominate a notebook's round trip. The transport's limits (request head,
+WebSocket message) come from notebooks.limits, and a request over them is answered in JSON, not dropped.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,67 @@ def _set_nodelay_on_connect() -> None:
     http.HTTPChannel._quire_nodelay = True  # type: ignore[attr-defined]
 
 
+# How long a refused connection stays open for the client to read its answer, discarding what else it sends.
+LINGER_S = 5
+
+
+def _answer_oversized_heads() -> None:
+    """Twisted drops a connection whose request line is longer than its limit without a word, and answers
+    other malformed heads with a bare 400 while the rest of the request is unread, which resets the connection
+    under the answer. Both get a JSON answer here (414 for the request line, 431 for headers, 400 otherwise),
+    then a half-close: the client reads it before the connection ends."""
+    from twisted.web import http
+
+    from notebooks.limits import MAX_REQUEST_HEAD_BYTES
+
+    reasons = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+
+    def refuse(channel: Any, status: int, body: dict[str, str]) -> None:
+        payload = json.dumps(body).encode()
+        channel.transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+            % (status, reasons[status], len(payload)) + payload
+        )
+        # The rest of this request (and whatever follows) is read and ignored, lines already buffered included.
+        channel._buffer = b""
+        channel.dataReceived = channel.lineReceived = channel.rawDataReceived = lambda data: None
+        channel.transport.loseWriteConnection()
+        channel.setTimeout(LINGER_S)
+
+    def line_too_long(self: Any, line: bytes) -> None:
+        if self._HTTPChannel__first_line:
+            refuse(self, 414, {"code": "too_large", "field": "url",
+                               "detail": f"the request line is limited to {MAX_REQUEST_HEAD_BYTES} bytes"})
+        else:
+            head_too_large(self)
+
+    def head_too_large(self: Any) -> None:
+        refuse(self, 431, {"code": "too_large", "field": "headers",
+                           "detail": f"the request line and headers are limited to {MAX_REQUEST_HEAD_BYTES} bytes"})
+
+    def bad_request(self: Any) -> None:
+        if self._receivedHeaderSize > self.totalHeadersSize:
+            head_too_large(self)
+        else:
+            refuse(self, 400, {"code": "invalid", "field": "headers", "detail": "malformed request"})
+
+    http.HTTPChannel.MAX_LENGTH = MAX_REQUEST_HEAD_BYTES
+    http.HTTPChannel.totalHeadersSize = MAX_REQUEST_HEAD_BYTES
+    http.HTTPChannel.lineLengthExceeded = line_too_long  # type: ignore[method-assign]
+    http.HTTPChannel._respondToBadRequestAndDisconnect = bad_request  # type: ignore[method-assign]
+
+
+def _with_limits(argv: list[str]) -> list[str]:
+    """Daphne's arguments, with the WebSocket message limits from notebooks.limits unless given."""
+    from notebooks.limits import MAX_WS_TRANSPORT_BYTES
+
+    argv = list(argv)
+    for flag in ("--websocket-max-message-size", "--websocket-max-frame-size"):
+        if not any(arg == flag or arg.startswith(flag + "=") for arg in argv):
+            argv[:0] = [flag, str(MAX_WS_TRANSPORT_BYTES)]
+    return argv
+
+
 def _freeze_startup_objects() -> None:
     """Once serving: move everything loaded at start (Django, the app's modules) out of the garbage collector's
     reach. Full collections then walk only what requests create, instead of pausing a broadcast to a hundred
@@ -49,8 +112,9 @@ def main() -> None:
     from daphne.cli import CommandLineInterface
 
     _set_nodelay_on_connect()
+    _answer_oversized_heads()
     _freeze_startup_objects()
-    CommandLineInterface.entrypoint()
+    CommandLineInterface().run(_with_limits(sys.argv[1:]))
 
 
 if __name__ == "__main__":

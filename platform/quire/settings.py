@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from notebooks.limits import MAX_REQUEST_BYTES
 from quire.config import REPO_ROOT, load_config
 from quire.headers import CONTENT_SECURITY_POLICY
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "quire.headers.ContentSecurityPolicyMiddleware",
+    "quire.lib.middleware.RefuseNulInRequests",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -159,7 +161,14 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "quire.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "quire.lib.parsers.CheckedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# A draft at its size limit must fit (Django's default, 2.5 MB, refused a draft of three 1 MB cells).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quire API",
     "DESCRIPTION": "Notebooks, versions, sharing and kernels of the Quire notebook platform.",

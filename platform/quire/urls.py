@@ -21,3 +21,9 @@ urlpatterns = [
     path("api/", include("notebooks.api_urls")),
     path("", include("notebooks.urls")),
 ]
+
+# Errors Django raises itself (a body over the size limit, an unknown URL) answer in JSON under /api/.
+handler400 = "quire.errors.bad_request"
+handler403 = "quire.errors.permission_denied"
+handler404 = "quire.errors.page_not_found"
+handler500 = "quire.errors.server_error"

@@ -109,3 +109,15 @@ def client_for(user: Any) -> APIClient:
 @pytest.fixture
 def olga_client(olga) -> APIClient:  # type: ignore[no-untyped-def]
     return client_for(olga)
+
+
+@pytest.fixture(scope="module")
+def daphne(django_db_setup, process_logs: Path):  # type: ignore[no-untyped-def]
+    """A live Daphne on the test database, with no Celery worker: for what the server makes of input, where no
+    kernel starts. Yields the service (its log) and its port."""
+    from tests.conftest import _test_database_env
+    from tests.support import start_daphne
+
+    service, port = start_daphne(env=_test_database_env(), log_dir=process_logs)
+    yield service, port
+    service.stop()
