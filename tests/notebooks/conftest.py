@@ -114,10 +114,12 @@ def olga_client(olga) -> APIClient:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def daphne(django_db_setup, process_logs: Path):  # type: ignore[no-untyped-def]
     """A live Daphne on the test database, with no Celery worker: for what the server makes of input, where no
-    kernel starts. Yields the service (its log) and its port."""
+    kernel starts. Yields the service (its log) and its port. Its per-caller REST rate is lifted: the input tests
+    send hundreds of requests a minute from one account, and each must reach the checks it is about."""
     from tests.conftest import _test_database_env
     from tests.support import start_daphne
 
-    service, port = start_daphne(env=_test_database_env(), log_dir=process_logs)
+    env = {**_test_database_env(), "QUIRE_RATE_LIMITS": "api_user=100000/1m,api_anonymous=100000/1m"}
+    service, port = start_daphne(env=env, log_dir=process_logs)
     yield service, port
     service.stop()
