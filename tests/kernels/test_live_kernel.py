@@ -95,6 +95,8 @@ async def test_requests_without_a_kernel(alice, alice_token, three_cells) -> Non
     ack = await client.reply(await client.send("complete", cell_id=first, source="x.", pos=2))
     assert ack["kernel"] == "not_running"
     error = await client.reply(await client.send("table_page", cell_id=first, ref="r", offset=-1, page_size=10))
+    assert error["type"] == "error" and error["field"] == "offset"
+    error = await client.reply(await client.send("table_page", cell_id=first, ref="r", offset=0, page_size=0))
     assert error["type"] == "error" and error["field"] == "page_size"
     error = await client.reply(await client.send("run_from", cell_id="missing"))
     assert error["code"] == "not_found"
