@@ -233,3 +233,22 @@ async def test_the_queue_news_never_overtakes_the_runs_output(alice, alice_token
     await client.reply(await client.send("shutdown"))
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
     await client.close()
+
+
+async def test_a_cell_printing_nul_bytes_and_lone_surrogates_keeps_its_output(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL stores no NUL in text or JSON: what a kernel prints is kept (and shown) all the same."""
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Odd bytes")
+    cell = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(
+        alice, notebook.pk, cell_id=cell, source="print('a\\x00b')\nimport sys; sys.stdout.write('c\\ud800d\\n')\n{'k\\x00': 1}"
+    )
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("run_cell", cell_id=cell))
+    status = await client.until(_finished(cell))
+    assert status["state"] == "done"
+    snapshot = await NotebookClient(notebook.pk, token=alice_token).connect()
+    stored = snapshot["notebook"]["cells"][0]["outputs"]
+    text = "".join(o.get("text", "") for o in stored if o.get("output_type") == "stream")
+    assert text.startswith("a") and "b\n" in text and "d\n" in text, stored
+    assert any(o.get("output_type") == "execute_result" for o in stored), stored
