@@ -154,13 +154,27 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self._remember_role(role)
+        await self._send_state(snapshot)
+        self.announced = True
+        await self._announce()
+
+    async def _send_state(self, snapshot: dict[str, Any]) -> None:
         await self._send(snapshot)
         # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
         live = await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
         if live is not None:
             self._track_kernel(live[1], live[0])
-        self.announced = True
-        await self._announce()
+
+    async def notebook_resync(self, message: dict[str, Any]) -> None:
+        """A broadcast about this notebook was lost (the live layer was unreachable): send the notebook as it is
+        now, as on connecting, so this viewer catches up on whatever it missed."""
+        try:
+            snapshot, role = await database_sync_to_async(build_snapshot)(self.user, self.notebook_id)
+        except QuireError:
+            await self._recheck_access()
+            return
+        self._remember_role(role)
+        await self._send_state(snapshot)
 
     async def disconnect(self, code: int) -> None:
         for _, task in self.pending.values():

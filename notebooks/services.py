@@ -260,16 +260,19 @@ def check_insert_cell(
     cell_id: Any = None,
 ) -> DraftChange:
     """Insert a cell at `index` (0 to the number of cells), checked by the same rules as a whole draft's cells;
-    it gets a fresh id unless it brings one of its own."""
+    it gets a fresh id unless it brings one of its own. A cell id already in the notebook means this is a retry of
+    an insert that was applied: the answer is that insert's (the existing cell), and nothing is inserted again."""
     fields = {"language": language, "source": source, "metadata": metadata or {}}
     cell = clean_cell(fields if cell_id is None else {**fields, "id": cell_id}, field="cell")
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    if "id" in cell and (found := notebook.find_cell(cell["id"])) is not None:
+        index, existing = found
+        event = {"type": "cell_inserted", "index": index, "cell": {**existing, "outputs": []}}
+        return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
     if len(notebook.cells) >= MAX_CELLS:
         raise InvalidInput(f"a notebook holds at most {MAX_CELLS} cells")
     index = _check_index(index, last=len(notebook.cells))
     cell = {"id": new_cell_id(), **cell}
-    if notebook.find_cell(cell["id"]) is not None:
-        raise InvalidInput(f"duplicate cell id {cell['id']!r}", field="cell.id")
     notebook.cells.insert(index, cell)
     check_draft_size(notebook.cells, notebook.config, field="cell.source")
     return do_save_draft(notebook, {"type": "cell_inserted", "index": index, "cell": {**cell, "outputs": []}})

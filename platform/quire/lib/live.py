@@ -52,3 +52,19 @@ async def send_heard(channel: str, message: dict[str, Any]) -> bool:
         shard._ensure_redis()
         receivers = await shard._redis.publish(channel, layer.serialize(message))
     return bool(receivers)
+
+
+async def group_send_heard(group: str, message: dict[str, Any]) -> bool:
+    """Send to a group on the live layer; False when nobody in it heard it (see `send_heard`). Raises when the
+    layer cannot be reached."""
+    layer = live_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        await layer.group_send(group, message)
+        return True
+    inner = layer._get_layer()
+    channel = inner._get_group_channel_name(group)
+    shard = inner._get_shard(channel)
+    async with shard._lock:
+        shard._ensure_redis()
+        receivers = await shard._redis.publish(channel, layer.serialize(message))
+    return bool(receivers)
