@@ -41,7 +41,8 @@ CLOSE_NOT_FOUND = 4404
 RATE_PER_S = 400.0
 RATE_BURST = 200.0
 WRITE_COST = 10.0
-WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell", "restart"})
+WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell",
+                    "clear_outputs", "restart"})
 
 # The caller's role is read when the connection opens and again whenever sharing, a team membership or the
 # notebook itself changes (each is announced on the live layer); after ROLE_FRESH_S it is read again anyway, for
@@ -393,6 +394,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
         return {"revision": change.revision}
 
+    async def on_clear_outputs(self, message: dict[str, Any]) -> dict[str, Any]:
+        cell_id = None if message.get("cell_id") is None else _cell_id(message)
+        change = await database_sync_to_async(services.check_clear_outputs)(
+            self.user, self.notebook_id, cell_id=cell_id
+        )
+        return {"revision": change.revision, "cell_ids": change.result["cell_ids"]}
+
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
         channel = self.kernel_channel
         if channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale":
@@ -479,6 +487,7 @@ HANDLERS: dict[str, Handler] = {
     "set_language": NotebookConsumer.on_set_language,
     "delete_cell": NotebookConsumer.on_delete_cell,
     "move_cell": NotebookConsumer.on_move_cell,
+    "clear_outputs": NotebookConsumer.on_clear_outputs,
     "run_cell": NotebookConsumer.on_run_cell,
     "run_from": NotebookConsumer.on_run_from,
     "run_all": NotebookConsumer.on_run_all,
