@@ -225,10 +225,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
 
     async def _announce(self, *, leaving: bool = False) -> None:
         entry = None if leaving else {"username": self.user.get_username(), "cell_id": self.focus}
-        version, entries = await presence.store().put(self.notebook_id, self.channel_name, entry)
-        await self.channel_layer.group_send(
-            self.group, {"type": "presence.update", "version": version, "users": presence.listing(entries)}
-        )
+        try:
+            version, entries = await presence.store().put(self.notebook_id, self.channel_name, entry)
+            await self.channel_layer.group_send(
+                self.group, {"type": "presence.update", "version": version, "users": presence.listing(entries)}
+            )
+        except Exception:  # Redis unreachable: presence is a courtesy, the connection and its edits go on
+            log.warning("notebook %s: presence could not be announced", self.notebook_id, exc_info=True)
 
     async def presence_update(self, message: dict[str, Any]) -> None:
         # Broadcasts can overtake each other; an older list never replaces a newer one.
