@@ -300,3 +300,28 @@ async def test_edits_during_a_redis_outage_are_acked_exactly_when_applied(  # ty
         if restarted is not None:
             restarted.terminate()
             restarted.wait(10)
+
+
+def test_a_rest_write_is_answered_by_what_was_stored_when_redis_is_away(alice, settings) -> None:  # type: ignore[no-untyped-def]
+    """The same over REST: with the live layer unreachable (nothing listens on its port), a draft write and a
+    clearing of outputs are stored and answered 200, not 500."""
+    from django.test import Client
+
+    notebook = do_create_notebook(alice, title="No broadcast")
+    settings.CHANNEL_LAYERS = {
+        **settings.CHANNEL_LAYERS,
+        "live": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                 "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]}},
+    }
+    client = Client()
+    client.force_login(alice)
+    cells = [{"id": "kept", "language": "python", "source": "stored = True"}]
+    response = client.put(f"/api/notebooks/{notebook.pk}/draft/", {"revision": notebook.revision, "cells": cells},
+                          content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["revision"] == notebook.revision + 1
+    response = client.post(f"/api/notebooks/{notebook.pk}/outputs/clear/", {}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    stored = Notebook.objects.get(pk=notebook.pk)
+    assert [cell["source"] for cell in stored.cells] == ["stored = True"]
+    assert stored.revision == notebook.revision + 2
