@@ -302,9 +302,9 @@ async def test_edits_during_a_redis_outage_are_acked_exactly_when_applied(  # ty
             restarted.wait(10)
 
 
-def test_a_rest_write_is_answered_by_what_was_stored_when_redis_is_away(alice, settings) -> None:  # type: ignore[no-untyped-def]
-    """The same over REST: with the live layer unreachable (nothing listens on its port), a draft write and a
-    clearing of outputs are stored and answered 200, not 500."""
+def test_a_rest_write_is_answered_by_what_was_stored_when_redis_is_away(alice, bob, settings) -> None:  # type: ignore[no-untyped-def]
+    """The same over REST: with the live layer unreachable (nothing listens on its port), a draft write, a
+    clearing of outputs and a new team member are stored and answered as such, not 500."""
     from django.test import Client
 
     notebook = do_create_notebook(alice, title="No broadcast")
@@ -325,3 +325,10 @@ def test_a_rest_write_is_answered_by_what_was_stored_when_redis_is_away(alice, s
     stored = Notebook.objects.get(pk=notebook.pk)
     assert [cell["source"] for cell in stored.cells] == ["stored = True"]
     assert stored.revision == notebook.revision + 2
+
+    from quire.teams.models import Membership
+
+    assert client.post("/api/teams/", {"name": "Acme"}, content_type="application/json").status_code == 201
+    response = client.post("/api/teams/acme/members/", {"username": "bob"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert Membership.objects.filter(team__slug="acme", user=bob).exists()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 # The channel layer of browsers' connections (see CHANNEL_LAYERS in settings).
 LIVE_LAYER = "live"
@@ -28,8 +31,12 @@ def publish_access_changed(user_id: int) -> None:
 
     def send() -> None:
         layer = live_layer()
-        if layer is not None:
+        if layer is None:
+            return
+        try:
             async_to_sync(layer.group_send)(user_group(user_id), {"type": "access.changed"})
+        except Exception:  # the change is stored; open connections read roles again within ROLE_FRESH_S anyway
+            log.warning("user %s: access change could not be announced", user_id, exc_info=True)
 
     transaction.on_commit(send)
 
