@@ -14,7 +14,14 @@ from notebooks.history_views import (
     VersionListView,
 )
 from notebooks.sharing_views import AuditView, GrantDetailView, GrantListView
-from notebooks.views import DraftView, ExportView, ImportView, NotebookDetailView, NotebookListView
+from notebooks.views import (
+    ClearOutputsView,
+    DraftView,
+    ExportView,
+    ImportView,
+    NotebookDetailView,
+    NotebookListView,
+)
 
 one = "notebooks/<int:notebook_id>/"
 
@@ -23,6 +30,7 @@ urlpatterns = [
     path("notebooks/import/", ImportView.as_view(), name="api-notebook-import"),
     path(one, NotebookDetailView.as_view(), name="api-notebook"),
     path(one + "draft/", DraftView.as_view(), name="api-notebook-draft"),
+    path(one + "outputs/clear/", ClearOutputsView.as_view(), name="api-notebook-clear-outputs"),
     path(one + "config/", ConfigView.as_view(), name="api-notebook-config"),
     path(one + "config/rebuild/", RebuildView.as_view(), name="api-notebook-config-rebuild"),
     path(one + "export/", ExportView.as_view(), name="api-notebook-export"),

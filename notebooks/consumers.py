@@ -41,7 +41,8 @@ CLOSE_NOT_FOUND = 4404
 RATE_PER_S = 400.0
 RATE_BURST = 200.0
 WRITE_COST = 10.0
-WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell", "restart"})
+WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell",
+                    "clear_outputs", "restart"})
 
 # The caller's role is read when the connection opens and again whenever sharing, a team membership or the
 # notebook itself changes (each is announced on the live layer); after ROLE_FRESH_S it is read again anyway, for
@@ -154,13 +155,27 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self._remember_role(role)
+        await self._send_state(snapshot)
+        self.announced = True
+        await self._announce()
+
+    async def _send_state(self, snapshot: dict[str, Any]) -> None:
         await self._send(snapshot)
         # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
         live = await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
         if live is not None:
             self._track_kernel(live[1], live[0])
-        self.announced = True
-        await self._announce()
+
+    async def notebook_resync(self, message: dict[str, Any]) -> None:
+        """A broadcast about this notebook was lost (the live layer was unreachable): send the notebook as it is
+        now, as on connecting, so this viewer catches up on whatever it missed."""
+        try:
+            snapshot, role = await database_sync_to_async(build_snapshot)(self.user, self.notebook_id)
+        except QuireError:
+            await self._recheck_access()
+            return
+        self._remember_role(role)
+        await self._send_state(snapshot)
 
     async def disconnect(self, code: int) -> None:
         for _, task in self.pending.values():
@@ -210,10 +225,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
 
     async def _announce(self, *, leaving: bool = False) -> None:
         entry = None if leaving else {"username": self.user.get_username(), "cell_id": self.focus}
-        version, entries = await presence.store().put(self.notebook_id, self.channel_name, entry)
-        await self.channel_layer.group_send(
-            self.group, {"type": "presence.update", "version": version, "users": presence.listing(entries)}
-        )
+        try:
+            version, entries = await presence.store().put(self.notebook_id, self.channel_name, entry)
+            await self.channel_layer.group_send(
+                self.group, {"type": "presence.update", "version": version, "users": presence.listing(entries)}
+            )
+        except Exception:  # Redis unreachable: presence is a courtesy, the connection and its edits go on
+            log.warning("notebook %s: presence could not be announced", self.notebook_id, exc_info=True)
 
     async def presence_update(self, message: dict[str, Any]) -> None:
         # Broadcasts can overtake each other; an older list never replaces a newer one.
@@ -379,6 +397,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
         return {"revision": change.revision}
 
+    async def on_clear_outputs(self, message: dict[str, Any]) -> dict[str, Any]:
+        cell_id = None if message.get("cell_id") is None else _cell_id(message)
+        change = await database_sync_to_async(services.check_clear_outputs)(
+            self.user, self.notebook_id, cell_id=cell_id
+        )
+        return {"revision": change.revision, "cell_ids": change.result["cell_ids"]}
+
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
         channel = self.kernel_channel
         if channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale":
@@ -465,6 +490,7 @@ HANDLERS: dict[str, Handler] = {
     "set_language": NotebookConsumer.on_set_language,
     "delete_cell": NotebookConsumer.on_delete_cell,
     "move_cell": NotebookConsumer.on_move_cell,
+    "clear_outputs": NotebookConsumer.on_clear_outputs,
     "run_cell": NotebookConsumer.on_run_cell,
     "run_from": NotebookConsumer.on_run_from,
     "run_all": NotebookConsumer.on_run_all,

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
-from quire.lib.live import LIVE_LAYER, live_layer
+from quire.lib.live import LIVE_LAYER, group_send_heard, live_layer
 
 __all__ = ["LIVE_LAYER", "live_layer", "group_name", "publish", "publish_now", "publish_batch_now"]
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+
+# A notebook whose broadcast failed (Redis unreachable) is repaired by telling its viewers to read it again
+# (`notebook.resync`): tried every REPAIR_EVERY_S until a viewer hears it, for at most REPAIR_FOR_S (after that
+# nobody who missed anything is still connected to hear it, or their next reconnect reads the database anyway).
+REPAIR_EVERY_S = 1.0
+REPAIR_FOR_S = 600.0
 
 
 def group_name(notebook_id: int) -> str:
@@ -42,9 +51,65 @@ def publish(notebook_id: int, event: dict[str, Any], *, kernel_channel: str | No
         layer = live_layer()
         if layer is None:
             return
-        async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event, kernel_channel))
+        try:
+            async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event, kernel_channel))
+        except Exception:  # the change is stored: a lost broadcast is repaired, never reported as a failed change
+            log.warning("notebook %s: broadcast of %s failed; its viewers will be resynchronised",
+                        notebook_id, event.get("type"), exc_info=True)
+            _repairs.add(notebook_id)
 
     transaction.on_commit(send)
+
+
+class _Repairs:
+    """Notebooks whose viewers missed a broadcast, and the one thread of this process that resynchronises them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: dict[int, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, notebook_id: int) -> None:
+        with self._lock:
+            self._since.setdefault(notebook_id, time.monotonic())
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="quire-broadcast-repair", daemon=True)
+                self._thread.start()
+
+    def pending(self) -> list[int]:
+        with self._lock:
+            return list(self._since)
+
+    def _run(self) -> None:
+        # One loop for the thread's life: the live layer keeps a connection per event loop.
+        loop = asyncio.new_event_loop()
+        try:
+            self._repair(loop)
+        finally:
+            loop.close()
+
+    def _repair(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            time.sleep(REPAIR_EVERY_S)
+            with self._lock:
+                if not self._since:
+                    self._thread = None
+                    return
+                due = dict(self._since)
+            for notebook_id, since in due.items():
+                try:
+                    heard = loop.run_until_complete(
+                        group_send_heard(group_name(notebook_id), {"type": "notebook.resync"})
+                    )
+                except Exception:  # Redis still away: try again later
+                    heard = False
+                if heard or time.monotonic() - since > REPAIR_FOR_S:
+                    with self._lock:
+                        if self._since.get(notebook_id) == since:
+                            del self._since[notebook_id]
+
+
+_repairs = _Repairs()
 
 
 async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:

@@ -148,6 +148,11 @@ class RevisionSerializer(serializers.Serializer):
     revision = serializers.IntegerField()
 
 
+class OutputsClearedSerializer(serializers.Serializer):
+    revision = serializers.IntegerField()
+    cell_ids = serializers.ListField(child=serializers.CharField())
+
+
 # ------------------------------------------------------------------ requests
 
 
@@ -178,6 +183,11 @@ class DraftSerializer(serializers.Serializer):
     revision = serializers.IntegerField(min_value=0)
     cells = serializers.JSONField()
     config = serializers.JSONField(required=False, default=dict)
+
+
+class ClearOutputsSerializer(serializers.Serializer):
+    # Checked by the service, by the one rule for cell ids; absent or null: every cell.
+    cell_id = serializers.JSONField(required=False, default=None)
 
 
 class VersionCreateSerializer(serializers.Serializer):

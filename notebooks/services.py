@@ -260,16 +260,19 @@ def check_insert_cell(
     cell_id: Any = None,
 ) -> DraftChange:
     """Insert a cell at `index` (0 to the number of cells), checked by the same rules as a whole draft's cells;
-    it gets a fresh id unless it brings one of its own."""
+    it gets a fresh id unless it brings one of its own. A cell id already in the notebook means this is a retry of
+    an insert that was applied: the answer is that insert's (the existing cell), and nothing is inserted again."""
     fields = {"language": language, "source": source, "metadata": metadata or {}}
     cell = clean_cell(fields if cell_id is None else {**fields, "id": cell_id}, field="cell")
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    if "id" in cell and (found := notebook.find_cell(cell["id"])) is not None:
+        index, existing = found
+        event = {"type": "cell_inserted", "index": index, "cell": {**existing, "outputs": []}}
+        return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
     if len(notebook.cells) >= MAX_CELLS:
         raise InvalidInput(f"a notebook holds at most {MAX_CELLS} cells")
     index = _check_index(index, last=len(notebook.cells))
     cell = {"id": new_cell_id(), **cell}
-    if notebook.find_cell(cell["id"]) is not None:
-        raise InvalidInput(f"duplicate cell id {cell['id']!r}", field="cell.id")
     notebook.cells.insert(index, cell)
     check_draft_size(notebook.cells, notebook.config, field="cell.source")
     return do_save_draft(notebook, {"type": "cell_inserted", "index": index, "cell": {**cell, "outputs": []}})
@@ -331,3 +334,24 @@ def check_move_cell(user: User, notebook_id: int, *, cell_id: str, index: int) -
     del notebook.cells[old]
     notebook.cells.insert(index, cell)
     return do_save_draft(notebook, {"type": "cell_moved", "cell_id": cell_id, "index": index})
+
+
+@transaction.atomic
+def check_clear_outputs(user: User, notebook_id: int, *, cell_id: str | None = None) -> DraftChange:
+    """Clear the outputs one cell shows, or every cell's (`cell_id` None): those of its finished runs and any
+    stored with the cell (import, fork, restore). Outputs are shared state, so this needs the editor role. A run
+    still going keeps streaming and stores its outputs when it ends; saved versions keep theirs."""
+    # Imported here: kernels.services imports this module.
+    from kernels.models import Execution
+    from kernels.services import FINAL_STATES
+
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    cells = [_require_cell(notebook, cell_id)[1]] if cell_id is not None else list(notebook.cells)
+    ids = [cell["id"] for cell in cells]
+    Execution.objects.filter(notebook_id=notebook.pk, cell_id__in=ids, state__in=FINAL_STATES).exclude(
+        outputs=[]
+    ).update(outputs=[])
+    for cell in cells:
+        if "outputs" in cell:
+            cell["outputs"] = []
+    return do_save_draft(notebook, {"type": "outputs_cleared", "cell_ids": ids})

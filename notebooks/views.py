@@ -19,17 +19,20 @@ from notebooks import interchange, services
 from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, NotebookPagination, RawNotebook
 from notebooks.roles import Role, roles_for_many
 from notebooks.serializers import (
+    ClearOutputsSerializer,
     DraftSerializer,
     ImportSerializer,
     NotebookCreateSerializer,
     NotebookDetailSerializer,
     NotebookSummarySerializer,
     NotebookUpdateSerializer,
+    OutputsClearedSerializer,
     RevisionSerializer,
     VersionRefSerializer,
     notebook_detail,
 )
 from notebooks.snapshot import cells_with_outputs
+from notebooks.validation import check_cell_id
 from notebooks.versioning import fork_origin
 from quire.lib.errors import InvalidInput, QuireError
 
@@ -118,6 +121,18 @@ class DraftView(NotebookAPIView):
             cells=body.validated_data["cells"], config=body.validated_data["config"],
         )
         return Response({"revision": change.revision})
+
+
+class ClearOutputsView(NotebookAPIView):
+    @extend_schema(request=ClearOutputsSerializer, responses={200: OutputsClearedSerializer})
+    def post(self, request: Request, notebook_id: int) -> Response:
+        body = ClearOutputsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        cell_id = body.validated_data["cell_id"]
+        change = services.check_clear_outputs(
+            request.user, notebook_id, cell_id=None if cell_id is None else check_cell_id(cell_id)
+        )
+        return Response({"revision": change.revision, "cell_ids": change.result["cell_ids"]})
 
 
 class ImportView(NotebookAPIView):

@@ -200,6 +200,10 @@ export class NotebookModel {
       case 'cell_language':
         this.patch(message.cell_id, { language: message.language });
         return;
+      case 'outputs_cleared':
+        this.revision = Math.max(this.revision, message.revision);
+        for (const id of message.cell_ids) this.patch(id, { outputs: [] });
+        return;
       case 'cell_status':
         this.applyCellStatus(message.cell_id, message.state);
         if (message.outputs) this.patch(message.cell_id, { outputs: message.outputs });

@@ -98,12 +98,13 @@ interface Envelope {
 
 export type ClientMessage = Envelope &
   (
-    | { type: 'insert_cell'; index: number; cell: { language: Language; source: string } }
+    | { type: 'insert_cell'; index: number; cell: { id: string; language: Language; source: string } }
     | { type: 'update_cell'; cell_id: string; source: string }
     | { type: 'edit_source'; cell_id: string; update: string }
     | { type: 'set_language'; cell_id: string; language: Language }
     | { type: 'delete_cell'; cell_id: string }
     | { type: 'move_cell'; cell_id: string; index: number }
+    | { type: 'clear_outputs'; cell_id: string | null }
     | { type: 'run_cell'; cell_id: string }
     | { type: 'interrupt' }
     | { type: 'run_all' }
@@ -205,6 +206,12 @@ export interface CellMovedMessage extends CarriesYdocUpdate {
   type: 'cell_moved';
   cell_id: string;
   index: number;
+}
+/** The outputs these cells show were cleared (one cell, or every cell). */
+export interface OutputsClearedMessage {
+  type: 'outputs_cleared';
+  cell_ids: string[];
+  revision: number;
 }
 export interface KernelStatusMessage {
   type: 'kernel_status';
@@ -328,6 +335,7 @@ export type ServerMessage =
   | CellLanguageMessage
   | CellDeletedMessage
   | CellMovedMessage
+  | OutputsClearedMessage
   | KernelStatusMessage
   | CellStatusMessage
   | StatementMessage
@@ -432,6 +440,7 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   cell_language: withYdoc((m) => isString(m.cell_id) && isLanguage(m.language)),
   cell_deleted: withYdoc((m) => isString(m.cell_id)),
   cell_moved: withYdoc((m) => isString(m.cell_id) && isInt(m.index)),
+  outputs_cleared: withYdoc((m) => isStringArray(m.cell_ids) && isInt(m.revision)),
   kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
   cell_status: (m) =>
     isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))),
@@ -600,6 +609,25 @@ export interface SentRequest {
 type Listener<T> = (value: T) => void;
 type ClientPayload = ClientMessage extends infer M ? (M extends ClientMessage ? Omit<M, 'v' | 'req'> : never) : never;
 
+/**
+ * Requests that change the notebook's structure or a cell's whole value. Applying one twice leaves the same
+ * state (an insert names its cell's id, which the server answers as a retry), so one sent on a connection that
+ * died before its answer is sent again on the next, instead of failing.
+ */
+export const RETRIED_TYPES: ReadonlySet<string> = new Set([
+  'insert_cell',
+  'update_cell',
+  'set_language',
+  'delete_cell',
+  'move_cell',
+  'clear_outputs',
+]);
+
+/** A fresh cell id (12 hex digits, as the server makes them): the client names the cells it inserts. */
+export function newCellId(random: (bytes: Uint8Array) => Uint8Array = (bytes) => crypto.getRandomValues(bytes)): string {
+  return Array.from(random(new Uint8Array(6)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
 /** The notebook WebSocket URL for the page's origin. */
 export function notebookSocketUrl(notebookId: number, location: Location = window.location): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -620,6 +648,9 @@ export class NotebookClient {
   private readonly outbox: string[] = [];
   private readonly pending = new Map<number, (outcome: RequestOutcome) => void>();
   private readonly sentOnThisSocket = new Set<number>();
+  // The frames of retried requests (RETRIED_TYPES) until answered, and those already sent more than once.
+  private readonly retryFrames = new Map<number, { frame: string; type: string }>();
+  private readonly resent = new Set<number>();
   private readonly quiet = new Set<number>();
 
   private readonly typeListeners = new Map<ServerMessageType, Set<Listener<ServerMessage>>>();
@@ -654,6 +685,8 @@ export class NotebookClient {
     }
     this.outbox.length = 0;
     this.failPending([...this.pending.keys()]);
+    this.retryFrames.clear();
+    this.resent.clear();
     this.setStatus({ state: 'closed', attempt: 0 });
   }
 
@@ -679,8 +712,14 @@ export class NotebookClient {
 
   // --- send helpers ------------------------------------------------------------------------------
 
-  insertCell(index: number, cell: { language: Language; source: string }): SentRequest {
-    return this.send({ type: 'insert_cell', index, cell });
+  /** Inserts a cell under an id chosen here (or given), so a retry of the request cannot insert it twice. */
+  insertCell(index: number, cell: { id?: string; language: Language; source: string }): SentRequest & { cellId: string } {
+    const id = cell.id ?? newCellId();
+    return { ...this.send({ type: 'insert_cell', index, cell: { ...cell, id } }), cellId: id };
+  }
+  /** Clears the outputs of one cell, or of every cell (null). */
+  clearOutputs(cellId: string | null = null): SentRequest {
+    return this.send({ type: 'clear_outputs', cell_id: cellId });
   }
   /** Replaces a cell's whole source (scripts, programmatic changes); typing goes through editSource. */
   updateCell(cellId: string, source: string): SentRequest {
@@ -768,6 +807,7 @@ export class NotebookClient {
     const message = { v: PROTOCOL_VERSION, req, ...payload } as ClientMessage;
     const frame = JSON.stringify(message);
     const settled = new Promise<RequestOutcome>((resolve) => this.pending.set(req, resolve));
+    if (RETRIED_TYPES.has(payload.type)) this.retryFrames.set(req, { frame, type: payload.type });
     if (this.status.state === 'closed' && !this.socket) {
       this.settle({ type: 'error', req, code: 'connection_lost', message: 'Not connected.' });
     } else if (this.socket && this.socket.readyState === SOCKET_OPEN) {
@@ -813,10 +853,14 @@ export class NotebookClient {
       this.setStatus({ state: 'closed', attempt: 0, closeCode: code });
       return;
     }
-    // A request sent on the dead socket may or may not have reached the server; the snapshot
-    // after reconnecting tells the truth, so callers just learn it is no longer pending.
-    this.failPending([...this.sentOnThisSocket]);
+    // A request sent on the dead socket may or may not have reached the server. Structural ones are sent again
+    // first thing on the next connection (applying them twice changes nothing more); for the rest the snapshot
+    // after reconnecting tells the truth, so callers just learn they are no longer pending.
+    const retried = [...this.sentOnThisSocket].filter((req) => this.retryFrames.has(req)).sort((a, b) => a - b);
+    this.failPending([...this.sentOnThisSocket].filter((req) => !this.retryFrames.has(req)));
     this.sentOnThisSocket.clear();
+    for (const req of retried) this.resent.add(req);
+    this.outbox.unshift(...retried.map((req) => this.retryFrames.get(req)!.frame));
     const attempt = this.status.attempt + 1;
     const delay = this.delayFor(attempt);
     this.setStatus({ state: 'reconnecting', attempt, retryInMs: delay });
@@ -839,12 +883,19 @@ export class NotebookClient {
       console.warn(`Quire: ignoring server message (${parsed.problem}):`, data.slice(0, 200));
       return;
     }
-    const message = parsed.message;
+    const message = this.asRetried(parsed.message);
     // A snapshot means the server accepted us and our state is whole again: start backoff afresh.
     if (message.type === 'snapshot' && this.status.attempt !== 0) this.setStatus({ state: 'open', attempt: 0 });
     if ((message.type === 'ack' || message.type === 'error') && message.req !== null) this.settle(message);
     for (const listener of this.typeListeners.get(message.type) ?? []) this.deliver(listener, message);
     for (const listener of this.anyListeners) this.deliver(listener, message);
+  }
+
+  /** A delete sent again whose first sending was applied finds its cell gone: the outcome it asked for. */
+  private asRetried(message: ServerMessage): ServerMessage {
+    if (message.type !== 'error' || message.req === null || message.code !== 'not_found') return message;
+    if (!this.resent.has(message.req) || this.retryFrames.get(message.req)?.type !== 'delete_cell') return message;
+    return { type: 'ack', req: message.req };
   }
 
   private deliver(listener: Listener<ServerMessage>, message: ServerMessage): void {
@@ -861,6 +912,8 @@ export class NotebookClient {
     const resolve = this.pending.get(outcome.req);
     this.pending.delete(outcome.req);
     this.sentOnThisSocket.delete(outcome.req);
+    this.retryFrames.delete(outcome.req);
+    this.resent.delete(outcome.req);
     resolve?.(outcome);
   }
 

@@ -151,6 +151,52 @@ describe('the notebook page', () => {
     expect(sourceOf('c1')).toBe(c1Editor);
   });
 
+  it('clears one cell\'s output or every cell\'s, and shows them cleared when the server says so', async () => {
+    await openNotebook();
+    const printed = { output_type: 'stream', name: 'stdout', text: 'hello\n' };
+    socket.serverSends({ type: 'cell_sync', cell_id: 'c1', state: 'done', outputs: [printed] });
+    socket.serverSends({ type: 'cell_sync', cell_id: 'c2', state: 'done', outputs: [printed] });
+    const clearOne = q<HTMLButtonElement>('[data-testid="clear-output"]', cellEl('c1'));
+    expect(clearOne.hidden).toBe(false);
+    expect(cellEl('c1').textContent).toContain('hello');
+
+    clearOne.click();
+    q<HTMLButtonElement>('[data-testid="clear-outputs"]').click();
+    expect(commands()).toMatchObject([
+      { type: 'clear_outputs', cell_id: 'c1' },
+      { type: 'clear_outputs', cell_id: null },
+    ]);
+
+    socket.serverSends({ type: 'outputs_cleared', cell_ids: ['c1'], revision: 4 });
+    expect(cellEl('c1').textContent).not.toContain('hello');
+    expect(cellEl('c2').textContent).toContain('hello');
+    // A cell with nothing to clear offers nothing to clear.
+    expect(q<HTMLButtonElement>('[data-testid="clear-output"]', cellEl('c1')).hidden).toBe(true);
+    socket.serverSends({ type: 'outputs_cleared', cell_ids: ['c1', 'c2'], revision: 5 });
+    expect(cellEl('c2').textContent).not.toContain('hello');
+  });
+
+  it('offers clearing outputs to editors only', async () => {
+    for (const role of ['runner', 'viewer'] as const) {
+      await openNotebook(role);
+      socket.serverSends({ type: 'cell_sync', cell_id: 'c1', state: 'done', outputs: [{ output_type: 'stream', name: 'stdout', text: 'hi\n' }] });
+      expect(q<HTMLButtonElement>('[data-testid="clear-outputs"]').hidden).toBe(true);
+      expect(q<HTMLButtonElement>('[data-testid="clear-output"]', cellEl('c1')).hidden).toBe(true);
+      page.dispose();
+      document.body.replaceChildren();
+    }
+    await openNotebook('owner');
+  });
+
+  it('names the cell it inserts and focuses that one when it arrives', async () => {
+    await openNotebook();
+    q<HTMLButtonElement>('[data-testid="add-cell"]').click();
+    const id = (commands()[0]!.cell as { id: string }).id;
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell(id) });
+    expect(cellEl(id)).toBeTruthy();
+  });
+
   it('changes a cell language and puts it back if the server refuses', async () => {
     await openNotebook();
     const select = q<HTMLSelectElement>('[data-testid="cell-language"]', cellEl('c1'));

@@ -36,7 +36,7 @@ describe('NotebookClient sending', () => {
     expect(socket.url).toBe(URL);
     expect(second.req).toBe(first.req + 1);
     expect(socket.sentMessages).toEqual([
-      { v: 1, type: 'insert_cell', req: first.req, index: 0, cell: { language: 'sql', source: 'select 1' } },
+      { v: 1, type: 'insert_cell', req: first.req, index: 0, cell: { id: first.cellId, language: 'sql', source: 'select 1' } },
       { v: 1, type: 'run_cell', req: second.req, cell_id: 'c1' },
       { v: 1, type: 'interrupt', req: second.req + 1 },
     ]);
@@ -76,6 +76,101 @@ describe('NotebookClient sending', () => {
     factory.latest().serverDrops();
 
     await expect(run.settled).resolves.toMatchObject({ type: 'error', code: 'connection_lost' });
+  });
+});
+
+describe('structural requests are safe to retry', () => {
+  it('names each inserted cell with a fresh id of its own, or the one given', () => {
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    const first = client.insertCell(0, { language: 'python', source: '' });
+    const second = client.insertCell(1, { language: 'python', source: '' });
+    const named = client.insertCell(2, { id: 'mine', language: 'sql', source: '' });
+    expect(first.cellId).toMatch(/^[0-9a-f]{12}$/);
+    expect(second.cellId).not.toBe(first.cellId);
+    expect(named.cellId).toBe('mine');
+    expect(factory.latest().sentMessages.map((m) => (m.cell as { id: string }).id)).toEqual([first.cellId, second.cellId, 'mine']);
+  });
+
+  it('sends unanswered structural requests again, unchanged and first, after reconnecting', async () => {
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    const insert = client.insertCell(1, { language: 'python', source: 'x' });
+    const move = client.moveCell('c1', 0);
+    const clear = client.clearOutputs();
+    const run = client.runCell('c1');
+    const sentFirst = factory.latest().sentMessages;
+
+    factory.latest().serverDrops();
+    await expect(run.settled).resolves.toMatchObject({ code: 'connection_lost' });
+    client.runAll();
+    vi.advanceTimersByTime(500);
+    const fresh = factory.latest();
+    fresh.serverOpens();
+
+    expect(fresh.sentMessages.slice(0, 3)).toEqual(sentFirst.slice(0, 3));
+    expect(fresh.sentMessages.map((m) => m.type)).toEqual(['insert_cell', 'move_cell', 'clear_outputs', 'run_all']);
+    fresh.serverSends({ v: 1, type: 'ack', req: insert.req, cell_id: insert.cellId, revision: 3 });
+    fresh.serverSends({ v: 1, type: 'ack', req: move.req, revision: 4 });
+    fresh.serverSends({ v: 1, type: 'ack', req: clear.req, revision: 5, cell_ids: ['c1'] });
+    await expect(insert.settled).resolves.toMatchObject({ type: 'ack', cell_id: insert.cellId });
+    await expect(move.settled).resolves.toMatchObject({ type: 'ack' });
+    await expect(clear.settled).resolves.toMatchObject({ type: 'ack' });
+
+    // Answered: not sent a third time.
+    fresh.serverDrops();
+    vi.advanceTimersByTime(1000);
+    expect(factory.latest()).not.toBe(fresh);
+    factory.latest().serverOpens();
+    expect(factory.latest().sentMessages).toEqual([]);
+  });
+
+  it('takes a resent delete that finds its cell gone as done, and tells no one of an error', async () => {
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    const errors: string[] = [];
+    client.on('error', (error) => errors.push(error.code));
+    const remove = client.deleteCell('c1');
+    factory.latest().serverDrops();
+    vi.advanceTimersByTime(500);
+    const fresh = factory.latest();
+    fresh.serverOpens();
+    fresh.serverSends({ v: 1, type: 'error', req: remove.req, code: 'not_found', message: 'no cell' });
+    await expect(remove.settled).resolves.toMatchObject({ type: 'ack', req: remove.req });
+    expect(errors).toEqual([]);
+
+    // A first delete of a cell that is not there is still an error.
+    const other = client.deleteCell('nope');
+    fresh.serverSends({ v: 1, type: 'error', req: other.req, code: 'not_found', message: 'no cell' });
+    await expect(other.settled).resolves.toMatchObject({ type: 'error', code: 'not_found' });
+    expect(errors).toEqual(['not_found']);
+  });
+});
+
+describe('clearing outputs', () => {
+  it('asks for one cell or all', () => {
+    const { client, factory } = connectedClient();
+    factory.latest().serverOpens();
+    client.clearOutputs('c1');
+    client.clearOutputs();
+    expect(factory.latest().sentMessages).toMatchObject([
+      { type: 'clear_outputs', cell_id: 'c1' },
+      { type: 'clear_outputs', cell_id: null },
+    ]);
+  });
+
+  it('empties the named cells when the server says they were cleared', () => {
+    const model = new NotebookModel();
+    const printed = { output_type: 'stream' as const, name: 'stdout' as const, text: 'hi\n' };
+    model.apply(aliceSnapshot({
+      notebook: { id: 7, title: 'T', revision: 1, cells: [cell('a', '', { outputs: [printed] }), cell('b', '', { outputs: [printed] })] },
+    }));
+    const parsed = parseServerMessage(JSON.stringify({ v: 1, type: 'outputs_cleared', cell_ids: ['a'], revision: 2 }));
+    expect('message' in parsed).toBe(true);
+    if ('message' in parsed) model.apply(parsed.message);
+    expect(model.cells.map((c) => c.outputs.length)).toEqual([0, 1]);
+    expect(model.revision).toBe(2);
+    expect('problem' in parseServerMessage(JSON.stringify({ v: 1, type: 'outputs_cleared', cell_ids: 'a', revision: 2 }))).toBe(true);
   });
 });
 

@@ -75,3 +75,52 @@ def test_two_people_see_each_others_edits_and_presence(alice, bob, live_daphne: 
     finally:
         alice_page.context.close()
         bob_page.context.close()
+
+
+def test_clearing_outputs_from_the_page(alice, bob, live_daphne: str, browser: Any) -> None:  # type: ignore[no-untyped-def]
+    """Alice clears one cell's output, then all; Bob, a viewer, sees it happen and is offered neither button; a
+    reload shows the outputs gone."""
+    from playwright.sync_api import expect
+
+    from kernels.models import Execution
+    from notebooks import services, sharing
+
+    notebook = services.do_create_notebook(alice, title="Clear me")
+    services.check_insert_cell(alice, notebook.pk, index=1, source="print('second')")
+    notebook.refresh_from_db()
+    for cell, text in zip(notebook.cells, ("first output", "second output"), strict=True):
+        Execution.objects.create(notebook=notebook, cell_id=cell["id"], language="python", source=cell["source"],
+                                 code_hash="h", state="done",
+                                 outputs=[{"output_type": "stream", "name": "stdout", "text": f"{text}\n"}])
+    sharing.check_share(alice, notebook.pk, username="bob", role="viewer")
+    path = f"/notebooks/{notebook.pk}/"
+    alice_page = browser.new_context().new_page()
+    bob_page = browser.new_context().new_page()
+    try:
+        sign_in(alice_page, live_daphne, "alice", next_path=path)
+        sign_in(bob_page, live_daphne, "bob", next_path=path)
+        alice_cells, bob_cells = alice_page.get_by_test_id("cell"), bob_page.get_by_test_id("cell")
+        for cells in (alice_cells, bob_cells):
+            expect(cells.nth(0)).to_contain_text("first output")
+            expect(cells.nth(1)).to_contain_text("second output")
+        expect(bob_page.get_by_test_id("clear-outputs")).to_be_hidden()
+        expect(bob_cells.nth(0).get_by_test_id("clear-output")).to_be_hidden()
+
+        alice_cells.nth(0).get_by_test_id("clear-output").click()
+        for cells in (alice_cells, bob_cells):
+            expect(cells.nth(0)).not_to_contain_text("first output")
+            expect(cells.nth(1)).to_contain_text("second output")
+        expect(alice_cells.nth(0).get_by_test_id("clear-output")).to_be_hidden()
+
+        alice_page.get_by_test_id("clear-outputs").click()
+        expect(bob_cells.nth(1)).not_to_contain_text("second output")
+        screenshot(alice_page, "outputs_cleared")
+        alice_page.reload()
+        expect(alice_page.get_by_test_id("notebook-title")).to_have_text("Clear me")
+        expect(alice_page.get_by_test_id("cell")).to_have_count(2)
+        expect(alice_page.get_by_test_id("cell").nth(1)).to_contain_text("print('second')")
+        for index in (0, 1):
+            expect(alice_page.get_by_test_id("cell").nth(index).get_by_test_id("cell-output")).to_be_hidden()
+    finally:
+        alice_page.context.close()
+        bob_page.context.close()

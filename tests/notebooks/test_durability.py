@@ -213,3 +213,122 @@ async def test_a_run_that_no_host_hears_live_waits_in_the_hosts_queue() -> None:
         pass
     assert message["command"] == commands[0]
     listener.cancel()
+
+
+def _stop_redis(port: int) -> None:
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False, capture_output=True)
+    wait_until(lambda: not port_open(port), timeout=10, what="redis to stop")
+
+
+def _start_redis(port: int, directory: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    started = subprocess.Popen(_redis_argv(port, directory), stdout=subprocess.DEVNULL)
+    wait_until(lambda: port_open(port), timeout=10, what="redis to start")
+    return started
+
+
+async def test_edits_during_a_redis_outage_are_acked_exactly_when_applied(  # type: ignore[no-untyped-def]
+    alice, process_logs: Path, private_redis
+) -> None:
+    """With Redis down, every edit is either acknowledged and stored or refused and not stored; a retried insert
+    with the same client-chosen id inserts once; once Redis is back, a viewer that missed the broadcasts is brought
+    up to date without reconnecting."""
+    import asyncio
+
+    redis_port, redis_dir = private_redis
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Outage")
+    token = (await database_sync_to_async(do_issue_token)(alice, name="t")).key
+    env = {**await database_sync_to_async(_test_database_env)(), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    server, port = start_daphne(env=env, log_dir=process_logs)
+    restarted = None
+    try:
+        ws, snapshot = await _connect(port, notebook.pk, token)
+        watcher, _ = await _connect(port, notebook.pk, token)
+        first = snapshot["notebook"]["cells"][0]["id"]
+        _stop_redis(redis_port)
+
+        edits: list[dict] = []  # type: ignore[type-arg]
+        for n in range(6):
+            edits.append({"type": "insert_cell", "index": n + 1, "cell": {"id": f"new{n}", "source": f"y = {n}"}})
+        edits += [
+            {"type": "update_cell", "cell_id": first, "source": "x = 1"},
+            {"type": "set_language", "cell_id": "new0", "language": "sql"},
+            {"type": "move_cell", "cell_id": "new1", "index": 0},
+            {"type": "delete_cell", "cell_id": "new2"},
+            {"type": "update_cell", "cell_id": "new3", "source": "z = 3"},
+            # Refused by the server: an index out of range, a cell that is not there, a language it does not know.
+            {"type": "insert_cell", "index": 99, "cell": {"id": "never1", "source": "no"}},
+            {"type": "update_cell", "cell_id": "nosuchcell", "source": "no"},
+            {"type": "set_language", "cell_id": "new4", "language": "cobol"},
+            # A retry of an insert that was applied: the same answer, not a second cell.
+            {"type": "insert_cell", "index": 1, "cell": {"id": "new5", "source": "y = 5"}},
+            {"type": "update_cell", "cell_id": "new4", "source": "w = 4"},
+        ]
+        assert len(edits) == 16
+        replies = []
+        for req, edit in enumerate(edits, start=1):
+            await ws.send(json.dumps({"v": 1, "req": req, **edit}))
+            replies.append(await asyncio.wait_for(_reply(ws, req), 30))
+        outcome = [(edit["type"], reply["type"], reply.get("code")) for edit, reply in zip(edits, replies, strict=True)]
+        refused = {12, 13, 14}
+        for number, reply in enumerate(replies, start=1):
+            if number in refused:
+                assert reply["type"] == "error" and reply["code"] in ("invalid", "not_found"), (number, outcome)
+            else:
+                assert reply["type"] == "ack", outcome
+        assert replies[14]["cell_id"] == "new5"
+
+        stored = await database_sync_to_async(Notebook.objects.get)(pk=notebook.pk)
+        cells = {cell["id"]: cell for cell in stored.cells}
+        ids = [cell["id"] for cell in stored.cells]
+        assert ids == ["new1", first, "new0", "new3", "new4", "new5"]
+        assert (cells[first]["source"], cells["new0"]["language"], cells["new3"]["source"], cells["new4"]["source"]) \
+            == ("x = 1", "sql", "z = 3", "w = 4")
+        assert cells["new4"]["language"] == "python" and "never1" not in cells
+
+        restarted = _start_redis(redis_port, redis_dir)
+        # The watcher missed every broadcast of the outage; it is sent the notebook as it now is.
+        while True:
+            event = json.loads(await asyncio.wait_for(watcher.recv(), 60))
+            if event["type"] == "snapshot":
+                break
+        assert [cell["id"] for cell in event["notebook"]["cells"]] == ids
+        assert event["notebook"]["revision"] == stored.revision
+        await ws.close()
+        await watcher.close()
+    finally:
+        server.stop()
+        if restarted is not None:
+            restarted.terminate()
+            restarted.wait(10)
+
+
+def test_a_rest_write_is_answered_by_what_was_stored_when_redis_is_away(alice, bob, settings) -> None:  # type: ignore[no-untyped-def]
+    """The same over REST: with the live layer unreachable (nothing listens on its port), a draft write, a
+    clearing of outputs and a new team member are stored and answered as such, not 500."""
+    from django.test import Client
+
+    notebook = do_create_notebook(alice, title="No broadcast")
+    settings.CHANNEL_LAYERS = {
+        **settings.CHANNEL_LAYERS,
+        "live": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                 "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]}},
+    }
+    client = Client()
+    client.force_login(alice)
+    cells = [{"id": "kept", "language": "python", "source": "stored = True"}]
+    response = client.put(f"/api/notebooks/{notebook.pk}/draft/", {"revision": notebook.revision, "cells": cells},
+                          content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["revision"] == notebook.revision + 1
+    response = client.post(f"/api/notebooks/{notebook.pk}/outputs/clear/", {}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    stored = Notebook.objects.get(pk=notebook.pk)
+    assert [cell["source"] for cell in stored.cells] == ["stored = True"]
+    assert stored.revision == notebook.revision + 2
+
+    from quire.teams.models import Membership
+
+    assert client.post("/api/teams/", {"name": "Acme"}, content_type="application/json").status_code == 201
+    response = client.post("/api/teams/acme/members/", {"username": "bob"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert Membership.objects.filter(team__slug="acme", user=bob).exists()

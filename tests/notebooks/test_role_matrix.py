@@ -30,6 +30,7 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     "rename":         ("patch", "{nb}", {"title": "Renamed"}, (401, 404, 403, 403, 403, 200, 403, 200, 200)),
     "delete":         ("delete", "{nb}", None, (401, 404, 403, 403, 403, 204, 403, 204, 204)),
     "draft":          ("put", "{nb}draft/", "DRAFT", (401, 404, 403, 403, 200, 200, 200, 200, 200)),
+    "clear_outputs":  ("post", "{nb}outputs/clear/", {}, (401, 404, 403, 403, 200, 200, 200, 200, 200)),
     "versions":       ("get", "{nb}versions/", None, (401, 404, 200, 200, 200, 200, 200, 200, 200)),
     "save_version":   ("post", "{nb}versions/", {"message": "m"}, (401, 404, 403, 403, 201, 201, 201, 201, 201)),
     "version":        ("get", "{nb}versions/1/", None, (401, 404, 200, 200, 200, 200, 200, 200, 200)),

@@ -29,6 +29,8 @@ export interface CellActions {
   run(cellId: string, advance?: boolean): void;
   runFrom?(cellId: string): void;
   remove(cellId: string): void;
+  /** Clears the outputs the cell shows, for everyone. */
+  clearOutputs?(cellId: string): void;
   move(cellId: string, offset: -1 | 1): void;
   /** The cell was clicked or its editor focused: it becomes the selected cell. */
   select?(cellId: string, editing: boolean): void;
@@ -75,6 +77,7 @@ export class CellView {
     attrs: { type: 'button', title: 'Run this cell and every cell below it' },
   });
   private readonly editButtons: HTMLElement;
+  private readonly clearOutputButton: HTMLButtonElement;
   private readonly markdown = new MarkdownView();
   private readonly outputs: OutputArea;
   private readonly symbols = new SymbolList();
@@ -127,6 +130,7 @@ export class CellView {
       this.flush();
       this.actions.runFrom?.(this.cell.id);
     });
+    this.clearOutputButton = this.button('Clear output', 'Clear this cell\'s output, for everyone', () => this.actions.clearOutputs?.(this.cell.id), 'clear-output');
     this.editButtons = h(
       'span',
       { className: 'cell-edit-buttons' },
@@ -149,6 +153,7 @@ export class CellView {
         this.presence,
         h('span', { className: 'spacer' }),
         this.runFromButton,
+        this.clearOutputButton,
         this.editButtons,
       ),
       this.editor.element,
@@ -187,6 +192,7 @@ export class CellView {
     }
     this.runButton.hidden = !permissions.canRun || cell.language === 'text';
     this.runFromButton.hidden = !permissions.canRun;
+    this.clearOutputButton.hidden = !this.permissions.canEdit || cell.outputs.length === 0 || !this.actions.clearOutputs;
     this.showState();
     this.element.classList.toggle('stale', cell.stale);
     this.staleBadge.hidden = !cell.stale;

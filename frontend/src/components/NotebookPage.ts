@@ -48,6 +48,9 @@ export class NotebookPage {
     this.flush();
     this.client.runStale();
   });
+  private readonly clearOutputsButton = this.toolButton('Clear outputs', 'clear-outputs', 'Clear every cell\'s output, for everyone', () =>
+    this.client.clearOutputs(),
+  );
   private readonly interruptButton = this.toolButton('Interrupt', 'interrupt', 'Interrupt the running cell (I, I)', () => this.client.interrupt());
   private readonly restartButton = this.toolButton('Restart', 'restart', 'Restart the kernel: every value is forgotten', () => this.restart());
   private readonly cellList = h('div', { className: 'cells' });
@@ -74,7 +77,8 @@ export class NotebookPage {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly keys = new CommandKeys();
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
-  private focusNextInserted = false;
+  /** The cell this page just asked to insert: focused when it arrives. */
+  private focusOnInsert: string | null = null;
   private snapshotSeen = false;
   private selected: string | null = null;
   private announcedFocus: string | null | undefined = undefined;
@@ -129,6 +133,7 @@ export class NotebookPage {
         this.runStaleButton,
         this.interruptButton,
         this.restartButton,
+        this.clearOutputsButton,
       ),
       this.notice,
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
@@ -335,8 +340,8 @@ export class NotebookPage {
         view = new CellView(cell, { actions: this.actions, permissions, ...(this.createEditor && { createEditor: this.createEditor }) });
         this.views.set(cell.id, view);
         this.detachText.set(cell.id, this.collab.attach(cell.id, view));
-        if (this.focusNextInserted && this.snapshotSeen) {
-          this.focusNextInserted = false;
+        if (this.focusOnInsert === cell.id && this.snapshotSeen) {
+          this.focusOnInsert = null;
           const inserted = view;
           queueMicrotask(() => {
             this.select(inserted.cellId, {});
@@ -412,6 +417,7 @@ export class NotebookPage {
   private applyPermissions(): void {
     const { canRun, canEdit } = this.model.permissions;
     this.addCellButton.hidden = !canEdit;
+    this.clearOutputsButton.hidden = !canEdit;
     for (const button of [this.runAllButton, this.runStaleButton, this.interruptButton, this.restartButton]) button.hidden = !canRun;
     this.saveVersionButton.hidden = !canEdit;
     this.shareButton.hidden = this.model.you?.role !== 'owner';
@@ -437,8 +443,8 @@ export class NotebookPage {
   private addCell(index = this.model.cells.length, language?: Language): void {
     const cells = this.model.cells;
     const like = cells[Math.min(index, cells.length) - 1] ?? cells[0];
-    this.focusNextInserted = true;
-    this.client.insertCell(index, { language: language ?? (like && like.language !== 'text' ? like.language : 'python'), source: '' });
+    const sent = this.client.insertCell(index, { language: language ?? (like && like.language !== 'text' ? like.language : 'python'), source: '' });
+    this.focusOnInsert = sent.cellId;
   }
 
   private restart(): void {
@@ -551,6 +557,7 @@ export class NotebookPage {
       this.client.runFrom(cellId);
     },
     remove: (cellId) => this.client.deleteCell(cellId),
+    clearOutputs: (cellId) => this.client.clearOutputs(cellId),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);
       const target = index + offset;

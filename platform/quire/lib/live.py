@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 # The channel layer of browsers' connections (see CHANNEL_LAYERS in settings).
 LIVE_LAYER = "live"
@@ -28,8 +31,12 @@ def publish_access_changed(user_id: int) -> None:
 
     def send() -> None:
         layer = live_layer()
-        if layer is not None:
+        if layer is None:
+            return
+        try:
             async_to_sync(layer.group_send)(user_group(user_id), {"type": "access.changed"})
+        except Exception:  # the change is stored; open connections read roles again within ROLE_FRESH_S anyway
+            log.warning("user %s: access change could not be announced", user_id, exc_info=True)
 
     transaction.on_commit(send)
 
@@ -48,6 +55,22 @@ async def send_heard(channel: str, message: dict[str, Any]) -> bool:
         await layer.send(channel, message)
         return True
     shard = layer._get_layer()._get_shard(channel)
+    async with shard._lock:
+        shard._ensure_redis()
+        receivers = await shard._redis.publish(channel, layer.serialize(message))
+    return bool(receivers)
+
+
+async def group_send_heard(group: str, message: dict[str, Any]) -> bool:
+    """Send to a group on the live layer; False when nobody in it heard it (see `send_heard`). Raises when the
+    layer cannot be reached."""
+    layer = live_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        await layer.group_send(group, message)
+        return True
+    inner = layer._get_layer()
+    channel = inner._get_group_channel_name(group)
+    shard = inner._get_shard(channel)
     async with shard._lock:
         shard._ensure_redis()
         receivers = await shard._redis.publish(channel, layer.serialize(message))
