@@ -190,6 +190,9 @@ def sqlite_database(path: str) -> dict[str, object]:
     return {
         "ENGINE": "quire.lib.sqlite",
         "NAME": path,
+        # A connection per thread, kept: closing the last one to a WAL file checkpoints and removes the WAL,
+        # which each database call from a consumer (Channels closes connections past their age) would pay.
+        "CONN_MAX_AGE": 60,
         "OPTIONS": {
             "init_command": "PRAGMA journal_mode=WAL",
             "transaction_mode": "IMMEDIATE",
