@@ -56,7 +56,7 @@ class Socket:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.req = 0
-        self.doc = Doc()
+        self.doc: Doc[Any] = Doc()
         self.errors: list[dict[str, Any]] = []
 
     @classmethod
