@@ -22,6 +22,8 @@ from tests.support import REPO, Service, env_for, start_daphne
 
 # Long enough for every kind of writer to overlap many times over (on main it failed within seconds).
 DURATION_S = 30.0
+# A fast typist's pace (20 keys a second), well inside a connection's write rate (notebooks.consumers.RATE_PER_S).
+KEYSTROKE_GAP_S = 0.05
 
 SETUP = """
 from django.contrib.auth import get_user_model
@@ -116,7 +118,7 @@ async def _typist(port: int, token: str, notebook_id: int, cell_id: str, letters
             reply = await socket.type_char(cell_id, char)
             if reply["type"] == "ack":
                 acked += char
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(KEYSTROKE_GAP_S)
         return acked, socket.text(cell_id), socket.errors
 
 
