@@ -71,9 +71,56 @@ def sync(notebook: Notebook) -> bytes | None:
     return update
 
 
+def _varuint(data: bytes, at: int) -> tuple[int, int]:
+    """The unsigned LEB128 number at `at` (lib0's encoding, which Yjs uses) and where the next field starts."""
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ValueError("truncated number")
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, at
+
+
+def _state_vector(state: bytes) -> dict[int, int]:
+    count, at = _varuint(state, 0)
+    vector = {}
+    for _ in range(count):
+        client, at = _varuint(state, at)
+        vector[client], at = _varuint(state, at)
+    return vector
+
+
+def _check_no_gap(doc: Doc, update: bytes) -> None:
+    """Refuse an update whose first changes start past what the document holds of their author.
+
+    Such an update builds on changes the server never applied (one it refused before): the document would keep
+    it aside, unapplied, and the edit would be acked with nothing changed, the client's text and the server's
+    silently apart. A browser's update carries its own changes only, one run from one clock, which the first
+    section of the update's header names.
+    """
+    try:
+        sections, at = _varuint(update, 0)
+        if sections == 0:
+            return  # deletions only
+        _, at = _varuint(update, at)  # how many structs the section has
+        client, at = _varuint(update, at)
+        clock, at = _varuint(update, at)
+    except ValueError:
+        raise InvalidInput("malformed CRDT update", field="update") from None
+    if clock > _state_vector(doc.get_state()).get(client, 0):
+        raise InvalidInput(
+            "the update builds on changes the server does not have; reload the cell", field="update"
+        )
+
+
 def apply(notebook: Notebook, update: bytes, *, max_source_bytes: int) -> list[str]:
     """Apply a client's update to the document and project it onto the cells; the ids of changed cells."""
     doc = load(notebook)
+    _check_no_gap(doc, update)
     try:
         doc.apply_update(update)
     except Exception as exc:  # pycrdt raises plain exceptions for undecodable updates

@@ -5,6 +5,11 @@
  * become Y.Text changes; their updates go out per cell, batched for a few milliseconds, as `edit_source`.
  * Remote updates arrive with draft changes (`ydoc_update`); the changes they make to a cell's text reach
  * the cell's editor as offsets, so its caret stays put.
+ *
+ * An edit the server refuses leaves the document ahead of the server's, and every later update of this
+ * document builds on the refused one (Yjs numbers one client's changes in one sequence), so the server could
+ * never apply them. From the refusal on nothing more is sent; the page is told, shows why and asks for the
+ * server's state, and `load` replaces the document: the editors then show the saved text.
  */
 import * as Y from 'yjs';
 import type { TextChange } from './lib/textChanges';
@@ -15,9 +20,17 @@ export interface TextSink {
   setText(text: string): void;
 }
 
+/** What became of a sent update: applied, or refused with the server's reason (a lost connection is neither). */
+export type EditOutcome = { ok: true } | { ok: false; code: string; message: string };
+
+/** The one wording of the notice an edit the server refused brings. */
+export const REFUSED_EDIT_NOTICE = 'Your last change could not be saved; the cell shows the saved text.';
+
 export interface CollabSourcesOptions {
-  /** Sends one cell's merged update (base64). */
-  send(cellId: string, update: string): void;
+  /** Sends one cell's merged update (base64); the promise, if any, says whether the server applied it. */
+  send(cellId: string, update: string): Promise<EditOutcome> | void;
+  /** The server refused an edit: the document must be replaced by the server's (`load`) before typing is sent again. */
+  refused?(cellId: string, reason: string): void;
   /** A cell's text changed because of someone else (or a new document). */
   textChanged?(cellId: string, text: string): void;
   batchMs?: number;
@@ -70,9 +83,16 @@ export class CollabSources {
   /** One origin object per cell, so an update's origin says which cell it belongs to. */
   private readonly origins = new Map<string, { cellId: string }>();
   private readonly batchMs: number;
+  /** Set by a refused edit, cleared by the next `load`: this document no longer matches the server's. */
+  private diverged = false;
 
   constructor(private readonly options: CollabSourcesOptions) {
     this.batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
+  }
+
+  /** True between a refused edit and the server's state replacing the document. */
+  get resyncing(): boolean {
+    return this.diverged;
   }
 
   /** True once a document arrived: typing then goes through it. */
@@ -93,6 +113,7 @@ export class CollabSources {
     const doc = new Y.Doc();
     Y.applyUpdate(doc, fromBase64(state), REMOTE);
     this.doc = doc;
+    this.diverged = false;
     const sources = doc.getMap<Y.Text>('sources');
     sources.observeDeep((events, transaction) => this.observed(events, transaction));
     doc.on('update', (update: Uint8Array, origin: unknown) => this.updated(update, origin));
@@ -107,6 +128,7 @@ export class CollabSources {
     this.dropPending();
     this.doc?.destroy();
     this.doc = null;
+    this.diverged = false;
   }
 
   /** Applies an update from the server. */
@@ -148,8 +170,20 @@ export class CollabSources {
       clearTimeout(pending.timer);
       this.pending.delete(id);
       const update = pending.updates.length === 1 ? pending.updates[0]! : Y.mergeUpdates(pending.updates);
-      this.options.send(id, toBase64(update));
+      const doc = this.doc;
+      const outcome = this.options.send(id, toBase64(update));
+      if (outcome) void outcome.then((result) => this.settled(doc, id, result));
     }
+  }
+
+  /** Takes in the server's answer to an update: a refusal stops all sending until the server's state is loaded. */
+  private settled(doc: Y.Doc | null, cellId: string, outcome: EditOutcome): void {
+    // A lost connection says nothing about the edit: the snapshot after reconnecting replaces the document anyway.
+    // An answer about a document since replaced by the server's concerns nothing shown any more.
+    if (outcome.ok || outcome.code === 'connection_lost' || this.diverged || doc !== this.doc || !doc) return;
+    this.diverged = true;
+    this.dropPending();
+    this.options.refused?.(cellId, outcome.message);
   }
 
   hasPending(cellId: string): boolean {
@@ -175,6 +209,8 @@ export class CollabSources {
 
   private updated(update: Uint8Array, origin: unknown): void {
     if (origin === REMOTE || typeof origin !== 'object' || origin === null || !('cellId' in origin)) return;
+    // Built on a refused edit: the server could not apply it. The server's state replaces it shortly.
+    if (this.diverged) return;
     const cellId = (origin as { cellId: string }).cellId;
     const pending = this.pending.get(cellId);
     if (pending) {

@@ -690,6 +690,22 @@ export class NotebookClient {
     this.setStatus({ state: 'closed', attempt: 0 });
   }
 
+  /**
+   * Drops the connection and opens a new one at once, for the server's snapshot: what the page holds no longer
+   * matches the server (an edit was refused). Requests in flight settle as `connection_lost`, as on any drop.
+   */
+  resync(): void {
+    const socket = this.socket;
+    // None open: a reconnect, and with it a snapshot, is coming anyway.
+    if (!socket || socket.readyState !== SOCKET_OPEN) return;
+    this.socket = null;
+    socket.onopen = socket.onclose = socket.onmessage = socket.onerror = null;
+    socket.close(1000, 'resync');
+    this.failPending([...this.sentOnThisSocket]);
+    this.sentOnThisSocket.clear();
+    this.open('reconnecting');
+  }
+
   // --- subscriptions ---------------------------------------------------------------------------
 
   on<T extends ServerMessageType>(type: T, listener: Listener<ServerMessageOf<T>>): () => void {

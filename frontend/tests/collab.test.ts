@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
-import { CollabSources, deltaToChanges, fromBase64, toBase64 } from '../src/collab';
+import { CollabSources, type EditOutcome, REFUSED_EDIT_NOTICE, deltaToChanges, fromBase64, toBase64 } from '../src/collab';
 import { NotebookPage } from '../src/components/NotebookPage';
 import { applyChanges, diffText, transformPosition } from '../src/lib/textChanges';
 import { NotebookClient } from '../src/protocol';
@@ -43,6 +43,8 @@ describe('text changes', () => {
 class FakeServer {
   readonly doc = new Y.Doc();
   revision = 3;
+  /** How many of the next edits it refuses (as a demoted editor's or an oversize edit would be), applying none. */
+  refuseNext = 0;
   private readonly sockets: FakeWebSocket[] = [];
   private readonly read = new Map<FakeWebSocket, number>();
 
@@ -77,6 +79,11 @@ class FakeServer {
       for (const frame of frames) {
         const message = JSON.parse(frame) as { type: string; req: number; cell_id: string; update: string };
         if (message.type !== 'edit_source') continue;
+        if (this.refuseNext > 0) {
+          this.refuseNext--;
+          socket.serverSends({ type: 'error', req: message.req, code: 'forbidden', message: 'you can only view this notebook' });
+          continue;
+        }
         Y.applyUpdate(this.doc, fromBase64(message.update));
         this.revision++;
         socket.serverSends({ type: 'ack', req: message.req, revision: this.revision });
@@ -255,7 +262,7 @@ describe('CollabSources', () => {
     const sent: [string, string][] = [];
     const doc = new Y.Doc();
     doc.getMap<Y.Text>('sources').set('c1', new Y.Text(''));
-    const collab = new CollabSources({ send: (cellId, update) => sent.push([cellId, update]), batchMs: 50 });
+    const collab = new CollabSources({ send: (cellId, update) => void sent.push([cellId, update]), batchMs: 50 });
     collab.load(toBase64(Y.encodeStateAsUpdate(doc)));
     for (const [i, ch] of [...'hello'].entries()) collab.edit('c1', [{ offset: i, deleteCount: 0, insert: ch }]);
     vi.advanceTimersByTime(49);
@@ -264,5 +271,128 @@ describe('CollabSources', () => {
     expect(sent).toHaveLength(1);
     Y.applyUpdate(doc, fromBase64(sent[0]![1]));
     expect(doc.getMap<Y.Text>('sources').get('c1')!.toString()).toBe('hello');
+  });
+});
+
+describe('an edit the server refuses', () => {
+  const sentOn = (socket: FakeWebSocket): string[] => socket.sentMessages.map((m) => String(m.type)).filter((t) => t === 'edit_source');
+  const notice = (client: Client): HTMLElement => client.page.element.querySelector<HTMLElement>('[data-testid="notice"]')!;
+
+  it('rolls the editor back to the server’s text, visibly, and typing goes on from there', async () => {
+    const server = new FakeServer({ c1: 'total = 1' });
+    const alice = open(server, 'alice', 'owner');
+    typeAt(editorOf(alice, 'c1'), 0, '"');
+    vi.advanceTimersByTime(50);
+    server.refuseNext = 1;
+    server.deliver();
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(notice(alice).hidden).toBe(false);
+    expect(notice(alice).textContent).toContain(REFUSED_EDIT_NOTICE);
+    // The page asked for the server's state: a new connection, whose snapshot replaces the document.
+    const fresh = alice.sockets.latest();
+    expect(fresh).not.toBe(alice.socket);
+    // Typing meanwhile builds on the refused edit, which the server could never apply: it is not sent.
+    typeAt(editorOf(alice, 'c1'), 1, 'x');
+    vi.advanceTimersByTime(50);
+    expect(sentOn(alice.socket)).toEqual(['edit_source']);
+    server.connect(fresh, 'alice', 'owner');
+    expect(editorOf(alice, 'c1').value).toBe('total = 1');
+    expect(alice.page.model.cell('c1')?.source).toBe('total = 1');
+
+    typeAt(editorOf(alice, 'c1'), 9, '0');
+    vi.advanceTimersByTime(50);
+    expect(sentOn(fresh)).toEqual(['edit_source']);
+    server.deliver();
+    expect(server.source('c1')).toBe('total = 10');
+    expect(editorOf(alice, 'c1').value).toBe('total = 10');
+  });
+
+  it('also drops what was sent after the refused edit: the editor ends as the server has it', async () => {
+    const server = new FakeServer({ c1: 'a' });
+    const alice = open(server, 'alice', 'owner');
+    typeAt(editorOf(alice, 'c1'), 1, 'b');
+    vi.advanceTimersByTime(50);
+    typeAt(editorOf(alice, 'c1'), 2, 'c');
+    vi.advanceTimersByTime(50);
+    expect(sentOn(alice.socket)).toEqual(['edit_source', 'edit_source']);
+    // The first is refused; the second, built on it, cannot be applied by the server either.
+    server.refuseNext = 2;
+    server.deliver();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(alice.sockets.sockets).toHaveLength(2);
+    server.connect(alice.sockets.latest(), 'alice', 'owner');
+    expect(editorOf(alice, 'c1').value).toBe(server.source('c1'));
+    expect(server.source('c1')).toBe('a');
+  });
+
+  it('is not what a lost connection is: no notice, the reconnect’s snapshot tells the truth', async () => {
+    const server = new FakeServer({ c1: 'x' });
+    const alice = open(server, 'alice', 'owner');
+    typeAt(editorOf(alice, 'c1'), 1, 'y');
+    vi.advanceTimersByTime(50);
+    alice.socket.serverDrops();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(notice(alice).textContent ?? '').not.toContain(REFUSED_EDIT_NOTICE);
+  });
+});
+
+describe('CollabSources after a refusal', () => {
+  function loaded(text: string): { collab: CollabSources; sent: string[]; answers: ((o: EditOutcome) => void)[]; refused: string[] } {
+    const sent: string[] = [];
+    const answers: ((o: EditOutcome) => void)[] = [];
+    const refused: string[] = [];
+    const collab = new CollabSources({
+      send: (_cellId, update) => {
+        sent.push(update);
+        return new Promise<EditOutcome>((resolve) => answers.push(resolve));
+      },
+      refused: (cellId, reason) => refused.push(`${cellId}: ${reason}`),
+      batchMs: 10,
+    });
+    const doc = new Y.Doc();
+    doc.getMap<Y.Text>('sources').set('c1', new Y.Text(text));
+    collab.load(toBase64(Y.encodeStateAsUpdate(doc)));
+    return { collab, sent, answers, refused };
+  }
+  const type = (collab: CollabSources, offset: number, insert: string): void => {
+    collab.edit('c1', [{ offset, deleteCount: 0, insert }]);
+    vi.advanceTimersByTime(10);
+  };
+
+  it('tells the page once and sends nothing more until the server’s state is loaded', async () => {
+    const { collab, sent, answers, refused } = loaded('');
+    type(collab, 0, 'a');
+    type(collab, 1, 'b');
+    expect(sent).toHaveLength(2);
+    answers[0]!({ ok: false, code: 'too_large', message: 'an update is limited' });
+    answers[1]!({ ok: false, code: 'invalid', message: 'malformed' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(refused).toEqual(['c1: an update is limited']);
+    expect(collab.resyncing).toBe(true);
+    type(collab, 2, 'c');
+    collab.flush();
+    expect(sent).toHaveLength(2);
+
+    const server = new Y.Doc();
+    server.getMap<Y.Text>('sources').set('c1', new Y.Text('saved'));
+    collab.load(toBase64(Y.encodeStateAsUpdate(server)));
+    expect(collab.resyncing).toBe(false);
+    expect(collab.text('c1')).toBe('saved');
+    type(collab, 5, '!');
+    expect(sent).toHaveLength(3);
+  });
+
+  it('ignores an answer about a document the server’s state has since replaced, and a lost connection', async () => {
+    const { collab, sent, answers, refused } = loaded('x');
+    type(collab, 1, 'y');
+    answers[0]!({ ok: false, code: 'connection_lost', message: 'The connection was lost.' });
+    type(collab, 2, 'z');
+    collab.load(toBase64(Y.encodeStateAsUpdate(new Y.Doc())));
+    answers[1]!({ ok: false, code: 'forbidden', message: 'late' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toHaveLength(2);
+    expect(refused).toEqual([]);
+    expect(collab.resyncing).toBe(false);
   });
 });

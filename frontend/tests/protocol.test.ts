@@ -253,6 +253,21 @@ describe('NotebookClient reconnecting', () => {
     await expect(run.settled).resolves.toMatchObject({ code: 'connection_lost' });
   });
 
+  it('resyncs at once on a new socket, for a fresh snapshot, and only when one is open', async () => {
+    const { client, factory } = connectedClient();
+    client.resync(); // not open yet: its snapshot is coming anyway
+    expect(factory.sockets).toHaveLength(1);
+    factory.latest().serverOpens();
+    const run = client.runCell('c1');
+    client.resync();
+    expect(factory.sockets).toHaveLength(2);
+    expect(factory.sockets[0]!.closedByClient).toBe(true);
+    await expect(run.settled).resolves.toMatchObject({ code: 'connection_lost' });
+    factory.latest().serverOpens();
+    client.interrupt();
+    expect(factory.latest().sentMessages).toMatchObject([{ type: 'interrupt' }]);
+  });
+
   it('sends messages queued while reconnecting on the new socket', () => {
     const { client, factory } = connectedClient();
     factory.latest().serverOpens();

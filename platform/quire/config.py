@@ -179,6 +179,28 @@ def _rate_limits(env: Mapping[str, str], name: str) -> dict[str, Rate]:
     return rates
 
 
+# How long a write waits for another process's write to the same SQLite file (a `manage.py` command beside
+# the server); the server's own writers queue on one lock instead (quire.lib.sqlite) and never reach it.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def sqlite_database(path: str) -> dict[str, object]:
+    """The DATABASES entry of an SQLite file: WAL (readers never wait for the writer), BEGIN IMMEDIATE (a
+    transaction takes the write lock before it reads, never upgrades midway) and one ordered writer."""
+    return {
+        "ENGINE": "quire.lib.sqlite",
+        "NAME": path,
+        # A connection per thread, kept: closing the last one to a WAL file checkpoints and removes the WAL,
+        # which each database call from a consumer (Channels closes connections past their age) would pay.
+        "CONN_MAX_AGE": 60,
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT_S,
+        },
+    }
+
+
 def parse_database_url(url: str) -> dict[str, object]:
     """Turn postgres://user:pass@host:port/name (or sqlite:///path) into a Django DATABASES entry."""
     parts = urlsplit(url)
@@ -206,7 +228,7 @@ def parse_database_url(url: str) -> dict[str, object]:
         path = unquote(parts.path)[1:]
         if not path:
             raise ImproperlyConfigured(f"DATABASE_URL names no SQLite file: {url!r}")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+        return sqlite_database(path)
     raise ImproperlyConfigured(
         f"DATABASE_URL must start with postgres:// or sqlite:///, not {parts.scheme or url!r}"
     )

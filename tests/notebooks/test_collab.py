@@ -116,3 +116,32 @@ async def test_bad_updates_and_viewers_are_refused(alice, bob) -> None:  # type:
     assert stored.cells[0]["source"] == ""
     await a_client.close()
     await b_client.close()
+
+
+async def test_an_update_built_on_a_refused_one_is_refused_too(alice, shared_notebook) -> None:  # type: ignore[no-untyped-def]
+    """Not acked with nothing applied: the client learns its text and the server's are apart, and reloads."""
+    (alice_token, _) = await _tokens(alice, alice)
+    cell = shared_notebook.cells[0]["id"]
+    client = NotebookClient(shared_notebook.pk, token=alice_token)
+    typist = Typist(client, await client.connect())
+    refused = await client.reply(await typist.type(cell, 0, "\x00"))
+    assert refused["type"] == "error" and refused["field"] == "update"
+    # Typed after it, on top of it: the server cannot apply it.
+    error = await client.reply(await typist.type(cell, 1, "total = 1"))
+    assert (error["type"], error["field"]) == ("error", "update"), error
+    assert "does not have" in error["message"]
+    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    assert stored.cells[0]["source"] == ""
+    await client.close()
+    # A fresh document from the server's state types on normally, deletions included.
+    client = NotebookClient(shared_notebook.pk, token=alice_token)
+    fresh = Typist(client, await client.connect())
+    ack = await client.reply(await fresh.type(cell, 0, "total = 1"))
+    assert ack["type"] == "ack", ack
+    before = fresh.doc.get_state()
+    del fresh.text(cell)[0:2]
+    deleted = await client.send("edit_source", cell_id=cell, update=base64.b64encode(fresh.doc.get_update(before)).decode())
+    assert (await client.reply(deleted))["type"] == "ack"
+    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    assert stored.cells[0]["source"] == "tal = 1"
+    await client.close()

@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from quire.config import load_config, parse_database_url
+from quire.config import SQLITE_BUSY_TIMEOUT_S, load_config, parse_database_url, sqlite_database
 from tests.support import REPO
 
 PROD = {
@@ -21,8 +21,8 @@ PROD = {
 def test_nothing_set_means_embedded_mode(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = load_config({"QUIRE_VAR_DIR": str(tmp_path)})
     assert config.mode == "embedded"
-    assert config.database["ENGINE"] == "django.db.backends.sqlite3"
-    assert config.database["NAME"] == str(tmp_path / "quire.sqlite3")
+    assert config.database == sqlite_database(str(tmp_path / "quire.sqlite3"))
+    assert config.database["ENGINE"] == "quire.lib.sqlite"
     assert config.kernel_host == "inprocess"
     assert config.redis_url is None
 
@@ -60,7 +60,11 @@ def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> No
 
 
 def test_sqlite_url() -> None:
-    assert parse_database_url("sqlite:////tmp/q.db") == {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/q.db"}
+    database = parse_database_url("sqlite:////tmp/q.db")
+    assert (database["ENGINE"], database["NAME"]) == ("quire.lib.sqlite", "/tmp/q.db")
+    assert database["OPTIONS"] == {
+        "init_command": "PRAGMA journal_mode=WAL", "transaction_mode": "IMMEDIATE", "timeout": SQLITE_BUSY_TIMEOUT_S,
+    }
 
 
 def test_a_bad_value_stops_the_process_with_its_name() -> None:

@@ -3,7 +3,7 @@ import { api, type NotebookDetail } from '../api';
 import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
-import { CollabSources } from '../collab';
+import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
 import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
@@ -89,7 +89,15 @@ export class NotebookPage {
     this.client = options.client ?? new NotebookClient({ url: notebookSocketUrl(options.notebookId) });
     this.createEditor = options.createEditor;
     this.collab = new CollabSources({
-      send: (cellId, update) => this.client.editSource(cellId, update),
+      send: (cellId, update) =>
+        this.client.editSource(cellId, update).settled.then((outcome) =>
+          outcome.type === 'ack' ? { ok: true as const } : { ok: false as const, code: outcome.code, message: outcome.message },
+        ),
+      // The server's snapshot replaces the document and every editor's text; the notice says why it changed.
+      refused: (_cellId, reason) => {
+        this.showNotice(`${REFUSED_EDIT_NOTICE} (${reason})`);
+        this.client.resync();
+      },
       textChanged: (cellId, text) => this.model.editSource(cellId, text),
     });
     this.notice.hidden = true;

@@ -1,8 +1,10 @@
-"""Database helpers shared by the services: commits that need not wait for the disk, reads on a hot path."""
+"""Database helpers shared by the services: commits that need not wait for the disk, reads on a hot path,
+and embedded mode's one ordered writer."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +23,55 @@ def relax_commit() -> None:
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+# ------------------------------------------------------------------ one ordered writer (SQLite, embedded mode)
+
+
+class OrderedLock:
+    """A re-entrant lock granted in the order it was asked for (threading.Lock promises no order, so a busy
+    writer could starve another). The holding thread may take it again; it is free when every take is undone."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._condition:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._condition.wait()
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._condition:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("the write lock is released by a thread that does not hold it")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._condition.notify_all()
+
+    def __enter__(self) -> OrderedLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+# Every write of this process to an SQLite database goes through it (quire.lib.sqlite): one writer at a time,
+# in order, so no writer ever meets SQLite's `database is locked`. PostgreSQL has row locks and does not use it.
+WRITE_LOCK = OrderedLock()
 
 
 # ------------------------------------------------------------------ reads on a hot path, from the event loop
