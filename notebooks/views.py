@@ -29,7 +29,7 @@ from notebooks.serializers import (
     VersionRefSerializer,
     notebook_detail,
 )
-from notebooks.snapshot import cells_with_outputs
+from notebooks.snapshot import cells_with_outputs, get_output_page
 from notebooks.versioning import fork_origin
 from quire.lib.errors import InvalidInput, QuireError
 
@@ -118,6 +118,18 @@ class DraftView(NotebookAPIView):
             cells=body.validated_data["cells"], config=body.validated_data["config"],
         )
         return Response({"revision": change.revision})
+
+
+class OutputPageView(NotebookAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("offset", int), OpenApiParameter("limit", int)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, notebook_id: int, cell_id: str, n: int) -> Response:
+        return Response(get_output_page(
+            request.user, notebook_id, cell_id=cell_id, n=n,
+            offset=request.query_params.get("offset"), limit=request.query_params.get("limit"),
+        ))
 
 
 class ImportView(NotebookAPIView):
