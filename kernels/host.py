@@ -52,8 +52,9 @@ SIGNAL_AFTER_S = 1.0
 KILL_AFTER_S = kernel_process.INTERRUPT_GRACE_S
 # How often the host checks its running cell and a shutdown against these limits.
 ENFORCE_EVERY_S = 0.25
-# Live outputs kept per execution before the host stops accumulating (the kernel truncates well below this).
-MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
+# Live outputs kept per execution before the host stops accumulating, as a multiple of the per-cell output limit
+# (the kernel truncates streams at the limit itself; rich outputs have a larger budget of their own).
+KEPT_OUTPUT_FACTOR = 4
 
 
 # How long the record of a run queued or started may wait to be written with its end (see _Ledger).
@@ -107,7 +108,7 @@ class _Execution:
         """Keep an output; what of it to relay live (within its head), or None when viewers have its head already."""
         text = output.get("text")
         size = len(text) if isinstance(text, str) else len(repr(output.get("data", "")))
-        if self.kept_bytes + size > MAX_KEPT_OUTPUT_BYTES:
+        if self.kept_bytes + size > KEPT_OUTPUT_FACTOR * settings.QUIRE_OUTPUT_LIMIT_BYTES:
             return None
         self.kept_bytes += size
         last = self.outputs[-1] if self.outputs else None
@@ -320,6 +321,7 @@ class KernelHost:
             disk_mb=self.info.disk_mb,
             cpu_seconds=self.info.cpu_seconds,
             cell_time_limit_s=self.info.cell_time_limit_s,
+            output_limit=settings.QUIRE_OUTPUT_LIMIT_BYTES,
             network=self.info.network,
             host_network=self.info.network and settings.QUIRE_KERNEL_NETWORK == "host",
             python=environment.python,

@@ -13,7 +13,11 @@ from typing import Any
 
 from kernels.core import display
 
+# What one cell run keeps of its printed output: the server's QUIRE_OUTPUT_LIMIT_BYTES, within these bounds (the
+# least still shows a traceback's worth; the most is what a kernel host may hold for each running cell).
 DEFAULT_OUTPUT_LIMIT = 2 * 1024 * 1024
+MIN_OUTPUT_LIMIT = 64 * 1024
+MAX_OUTPUT_LIMIT = 64 * 1024 * 1024
 # Writes are batched this long so a print loop gives a few events, while a lone print still
 # reaches the browser before a person would notice the delay.
 BATCH_WINDOW_S = 0.05
