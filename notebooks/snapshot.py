@@ -47,6 +47,16 @@ def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
     return cells
 
 
+def detail_cells(notebook: Notebook, *, outputs: str | None) -> list[dict[str, Any]]:
+    """The cells as the REST detail shows them: every output whole (`all`, the default), or the snapshot's heads
+    (`heads`), which is what the page loads so that a notebook of huge outputs opens as fast as a small one."""
+    if outputs in (None, "", "all"):
+        return cells_with_outputs(notebook)
+    if outputs == "heads":
+        return cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES)
+    raise InvalidInput("outputs must be all or heads", field="outputs")
+
+
 def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
     """The draft as a version stores it: each cell's id, language, source, metadata and current outputs."""
     return [

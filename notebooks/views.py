@@ -29,7 +29,7 @@ from notebooks.serializers import (
     VersionRefSerializer,
     notebook_detail,
 )
-from notebooks.snapshot import cells_with_outputs, get_output_page
+from notebooks.snapshot import detail_cells, get_output_page
 from notebooks.versioning import fork_origin
 from quire.lib.errors import InvalidInput, QuireError
 
@@ -89,11 +89,13 @@ class NotebookListView(NotebookAPIView):
 
 
 class NotebookDetailView(NotebookAPIView):
-    @extend_schema(responses=NotebookDetailSerializer)
+    @extend_schema(parameters=[OpenApiParameter("outputs", str, enum=["all", "heads"])],
+                   responses=NotebookDetailSerializer)
     def get(self, request: Request, notebook_id: int) -> Response:
         notebook, role = services.get_notebook(request.user, notebook_id)
+        cells = detail_cells(notebook, outputs=request.query_params.get("outputs"))
         origin = fork_origin(request.user, notebook)
-        return Response(notebook_detail(notebook, cells_with_outputs(notebook), role, origin))
+        return Response(notebook_detail(notebook, cells, role, origin))
 
     @extend_schema(request=NotebookUpdateSerializer, responses=NotebookSummarySerializer)
     def patch(self, request: Request, notebook_id: int) -> Response:

@@ -231,7 +231,8 @@ export const api = {
   listNotebooks: (query: { q?: string; filter?: ListFilter; team?: string } = {}) => request<NotebookList>('GET', notebooksUrl(query)),
   createNotebook: (title: string, team?: string) =>
     request<NotebookSummary>('POST', '/api/notebooks/', team ? { title, team } : { title }),
-  getNotebook: (id: number) => request<NotebookDetail>('GET', nb(id)),
+  // Each output's head, as the live snapshot has it: the page reads the rest of an output on demand.
+  getNotebook: (id: number) => request<NotebookDetail>('GET', `${nb(id)}?outputs=heads`),
   renameNotebook: (id: number, title: string) => request<NotebookSummary>('PATCH', nb(id), { title }),
   deleteNotebook: (id: number) => request<void>('DELETE', nb(id)),
   importNotebook: (file: File, team?: string) => {

@@ -205,7 +205,9 @@ export class NotebookModel {
         return;
       case 'cell_status':
         this.applyCellStatus(message.cell_id, message.state);
-        if (message.outputs) this.patch(message.cell_id, { outputs: message.outputs, outputsTotal: message.outputs.length });
+        if (message.outputs) {
+          this.patch(message.cell_id, { outputs: message.outputs, outputsTotal: message.outputs_total ?? message.outputs.length });
+        }
         return;
       case 'notebook_renamed':
         this.title = message.title;

@@ -232,6 +232,7 @@ export interface CellStatusMessage {
   state: CellState;
   /** The cell's final outputs, when the server rewrote them (e.g. the kernel died mid-run). */
   outputs?: Output[];
+  outputs_total?: number;
 }
 export interface NotebookRenamedMessage {
   type: 'notebook_renamed';
@@ -457,7 +458,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   cell_moved: withYdoc((m) => isString(m.cell_id) && isInt(m.index)),
   kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
   cell_status: (m) =>
-    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))),
+    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
+    optionalCount(m.outputs_total),
   statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
   output: (m) => isString(m.cell_id) && isOutput(m.output),
   cell_result: (m) =>

@@ -117,3 +117,17 @@ describe('the protocol', () => {
     expect(parseServerMessage(JSON.stringify(sync))).toEqual({ problem: 'malformed cell_sync message' });
   });
 });
+
+describe('a run its kernel did not end', () => {
+  it('takes the count of outputs from the cell_status that ends it', () => {
+    const model = new NotebookModel();
+    model.apply(aliceSnapshot());
+    const died = { output_type: 'error' as const, ename: 'KernelDied', evalue: 'gone', traceback: [] };
+    const parsed = parseServerMessage(JSON.stringify({
+      type: 'cell_status', cell_id: 'c1', state: 'error', outputs: [head, died], outputs_total: 5,
+    }));
+    if (!('message' in parsed)) throw new Error(parsed.problem);
+    model.apply(parsed.message);
+    expect(model.cell('c1')!.outputsTotal).toBe(5);
+  });
+});

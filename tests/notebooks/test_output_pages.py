@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from notebooks.limits import MAX_CELLS, MAX_OUTPUT_PAGE_CHARS, MAX_WS_SEND_BYTES
+from notebooks.limits import MAX_CELLS, MAX_OUTPUT_HEAD_CHARS, MAX_OUTPUT_PAGE_CHARS, MAX_WS_SEND_BYTES
 from notebooks.models import Notebook
 from notebooks.services import do_create_notebook
 from notebooks.sharing import check_share
@@ -77,3 +77,16 @@ def test_output_pages_for_viewers_only(alice, bob, carol) -> None:  # type: igno
     assert viewer.get(url, {"limit": MAX_OUTPUT_PAGE_CHARS + 1}).json()["field"] == "limit"
     assert viewer.get(f"/api/notebooks/{notebook.pk}/cells/c1/outputs/1/").status_code == 404
     assert viewer.get(f"/api/notebooks/{notebook.pk}/cells/nope/outputs/0/").status_code == 404
+
+
+def test_the_detail_gives_heads_when_asked(alice) -> None:  # type: ignore[no-untyped-def]
+    notebook = _loud_notebook(alice, cells=1, size=2_500_000)
+    client = client_for(alice)
+    whole = client.get(f"/api/notebooks/{notebook.pk}/").json()["cells"][0]["outputs"][0]
+    assert len(whole["text"]) == 2_500_006 and "more" not in whole
+    heads = client.get(f"/api/notebooks/{notebook.pk}/", {"outputs": "heads"}).json()["cells"][0]
+    assert heads["outputs_total"] == 1
+    assert len(heads["outputs"][0]["text"]) == MAX_OUTPUT_HEAD_CHARS
+    assert heads["outputs"][0]["more"] == {"n": 0, "chars": 2_500_006, "lines": 0}
+    response = client.get(f"/api/notebooks/{notebook.pk}/", {"outputs": "some"})
+    assert response.status_code == 400 and response.json()["field"] == "outputs"
