@@ -49,8 +49,9 @@ MAX_WS_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_WS_TRANSPORT_BYTES = 2 * MAX_WS_MESSAGE_BYTES
 # Entries in one `presence` event: it goes to every viewer whenever anyone's focus changes.
 MAX_PRESENCE_ENTRIES = 100
-# The largest frame the server sends. Everything a notebook holds that can grow without bound (outputs) reaches a
-# browser as a bounded head plus a reference, so that no notebook's snapshot or live stream comes near this.
+# The largest frame the server sends on account of outputs: they reach a browser as bounded heads plus references,
+# so no output, however large, and no number of them brings a live event, a catch-up or a snapshot near this. (A
+# snapshot also holds the sources and their CRDT state, which the draft's own limits above bound.)
 MAX_WS_SEND_BYTES = MAX_WS_MESSAGE_BYTES
 
 # ------------------------------------------------------------------ outputs
