@@ -131,3 +131,19 @@ describe('a run its kernel did not end', () => {
     expect(model.cell('c1')!.outputsTotal).toBe(5);
   });
 });
+
+describe('outputs loaded on demand', () => {
+  it('stay loaded when the cell re-renders, and go when its outputs change', async () => {
+    const area = new OutputArea({ outputPage: pagerOver('abc', 1_000) });
+    const outputs = [head];
+    area.render(outputs, { total: 3 });
+    button(area, 'output-load-omitted').click();
+    await flush();
+    await flush();
+    area.render(outputs, { total: 3 });
+    expect(area.element.querySelectorAll('pre.output-stream')).toHaveLength(3);
+    expect(area.element.querySelector('[data-testid="output-omitted"]')).toBeNull();
+    area.render([], { total: 0 });
+    expect(area.element.querySelectorAll('pre')).toHaveLength(0);
+  });
+});

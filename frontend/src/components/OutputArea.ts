@@ -39,6 +39,7 @@ export class OutputArea {
   // iframes above it are not moved (moving an iframe reloads it).
   private shown: Shown[] = [];
   private omitted: HTMLElement | null = null;
+  private loaded: HTMLElement[] = [];
   private running = false;
 
   constructor(private readonly context: OutputContext = {}) {}
@@ -47,6 +48,12 @@ export class OutputArea {
     this.running = state.running ?? false;
     let keep = 0;
     while (keep < outputs.length && keep < this.shown.length && this.shown[keep]?.output === outputs[keep]) keep++;
+    const unchanged = keep === outputs.length && keep === this.shown.length;
+    // Outputs loaded on demand belong after the last one shown: they stay while the list does.
+    if (!unchanged) {
+      for (const node of this.loaded) node.remove();
+      this.loaded = [];
+    }
     for (const stale of this.shown.slice(keep)) stale.node.remove();
     this.omitted?.remove();
     this.omitted = null;
@@ -55,7 +62,7 @@ export class OutputArea {
     this.shown = [...this.shown.slice(0, keep), ...added];
     for (const entry of this.shown) entry.paged?.setRunning(this.running);
     const total = state.total ?? outputs.length;
-    if (total > outputs.length && this.context.outputPage) {
+    if (total > outputs.length + this.loaded.length && this.loaded.length === 0 && this.context.outputPage) {
       this.omitted = this.omittedNotice(outputs.length, total);
       this.element.append(this.omitted);
     }
@@ -101,6 +108,7 @@ export class OutputArea {
               } as Output);
             const entry = this.view(output);
             notice.before(entry.node);
+            this.loaded.push(entry.node);
           }
           notice.remove();
         } catch (error: unknown) {
