@@ -28,6 +28,7 @@ from notebooks.services import get_notebook
 from quire.lib.db import fetch_one, relax_commit
 from quire.lib.errors import InvalidInput, NotFound, QuotaExceeded
 from quire.lib.live import send_heard
+from quire.lib.text import storable
 from quire.quotas.services import effective_limits
 
 log = logging.getLogger(__name__)
@@ -486,7 +487,7 @@ def do_record_runs(
             code_hash=code_hash(run.source), state=run.state,
             started_at=now if run.started else None,
             finished_at=now if run.state in FINAL_STATES else None,
-            outputs=run.outputs, symbols=run.symbols,
+            outputs=storable(run.outputs), symbols=storable(run.symbols),
         )
         for run in runs if run.new
     ]
@@ -496,7 +497,7 @@ def do_record_runs(
             continue
         if run.state in FINAL_STATES:
             Execution.objects.filter(pk=run.exec_id).update(
-                state=run.state, outputs=run.outputs, symbols=run.symbols, finished_at=now,
+                state=run.state, outputs=storable(run.outputs), symbols=storable(run.symbols), finished_at=now,
                 **({"started_at": now} if run.started else {}),
             )
         elif run.started:

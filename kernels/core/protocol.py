@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import struct
 import types
 import typing
@@ -309,9 +310,17 @@ def event_from_dict(body: Any) -> Message:
     return _from_dict(EVENTS, body)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def encode(message: Message) -> bytes:
     """One frame: 4-byte big-endian length, then the message as UTF-8 JSON."""
-    payload = json.dumps(message.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    text = json.dumps(message.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        payload = text.encode()
+    except UnicodeEncodeError:
+        # Cell code can print lone surrogates ('\ud800'), which no UTF-8 peer can read: shown as U+FFFD instead.
+        payload = _SURROGATES.sub("\ufffd", text).encode()
     if len(payload) > MAX_FRAME_BYTES:
         raise FrameTooLarge(len(payload), MAX_FRAME_BYTES)
     return _HEADER.pack(len(payload)) + payload

@@ -95,6 +95,8 @@ async def test_requests_without_a_kernel(alice, alice_token, three_cells) -> Non
     ack = await client.reply(await client.send("complete", cell_id=first, source="x.", pos=2))
     assert ack["kernel"] == "not_running"
     error = await client.reply(await client.send("table_page", cell_id=first, ref="r", offset=-1, page_size=10))
+    assert error["type"] == "error" and error["field"] == "offset"
+    error = await client.reply(await client.send("table_page", cell_id=first, ref="r", offset=0, page_size=0))
     assert error["type"] == "error" and error["field"] == "page_size"
     error = await client.reply(await client.send("run_from", cell_id="missing"))
     assert error["code"] == "not_found"
@@ -231,3 +233,22 @@ async def test_the_queue_news_never_overtakes_the_runs_output(alice, alice_token
     await client.reply(await client.send("shutdown"))
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
     await client.close()
+
+
+async def test_a_cell_printing_nul_bytes_and_lone_surrogates_keeps_its_output(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL stores no NUL in text or JSON: what a kernel prints is kept (and shown) all the same."""
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Odd bytes")
+    cell = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(
+        alice, notebook.pk, cell_id=cell, source="print('a\\x00b')\nimport sys; sys.stdout.write('c\\ud800d\\n')\n{'k\\x00': 1}"
+    )
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("run_cell", cell_id=cell))
+    status = await client.until(_finished(cell))
+    assert status["state"] == "done"
+    snapshot = await NotebookClient(notebook.pk, token=alice_token).connect()
+    stored = snapshot["notebook"]["cells"][0]["outputs"]
+    text = "".join(o.get("text", "") for o in stored if o.get("output_type") == "stream")
+    assert text.startswith("a") and "b\n" in text and "d\n" in text, stored
+    assert any(o.get("output_type") == "execute_result" for o in stored), stored

@@ -5,18 +5,14 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kernels import netns
-from kernels.core import protocol
-from kernels.core.client import SyncConnection
 from kernels.core.spark import spark_available
-from kernels.launchers import KernelSpec, launch
-from tests.kernels.test_sandbox import SandboxedKernel
+from tests.kernels.test_sandbox import SandboxedKernel, sandboxed_kernel
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("bwrap") is None, reason="make test installs bubblewrap"),
@@ -46,16 +42,7 @@ def _reachable_from_host(host: str, port: int) -> bool:
 
 @pytest.fixture
 def networked(tmp_path: Path) -> Iterator[SandboxedKernel]:
-    ours, theirs = socket.socketpair()
-    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=1024, network=True)
-    kernel = launch("bwrap", spec)
-    theirs.close()
-    conn = SyncConnection(ours)
-    assert isinstance(conn.recv(60), protocol.Ready)
-    yield SandboxedKernel(spec, kernel, conn)
-    kernel.kill()
-    kernel.wait(10)
-    conn.close()
+    yield from sandboxed_kernel(tmp_path, memory_mb=1024, network=True)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,10 @@ class SandboxedKernel:
         return "".join(o.get("text", "") for o in outputs)
 
 
-@pytest.fixture
-def sandboxed(tmp_path: Path) -> Iterator[SandboxedKernel]:
+def sandboxed_kernel(tmp_path: Path, **limits: Any) -> Iterator[SandboxedKernel]:
+    """A bwrap-sandboxed kernel with the given KernelSpec limits, started as a host starts one; killed after."""
     ours, theirs = socket.socketpair()
-    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=1024, cell_time_limit_s=6,
-                      max_processes=64)
+    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, **limits)
     kernel = launch("bwrap", spec)
     theirs.close()
     conn = SyncConnection(ours)
@@ -53,6 +53,11 @@ def sandboxed(tmp_path: Path) -> Iterator[SandboxedKernel]:
     kernel.kill()
     kernel.wait(10)
     conn.close()
+
+
+@pytest.fixture
+def sandboxed(tmp_path: Path) -> Iterator[SandboxedKernel]:
+    yield from sandboxed_kernel(tmp_path, memory_mb=1024, cell_time_limit_s=6, max_processes=64)
 
 
 def test_no_platform_secrets_in_sight(sandboxed: SandboxedKernel) -> None:
@@ -160,17 +165,7 @@ def test_the_kernel_output_is_kept_for_crash_diagnosis(sandboxed: SandboxedKerne
 @pytest.fixture
 def small_kernel(tmp_path: Path) -> Iterator[SandboxedKernel]:
     """A 512 MB kernel with a 256 MB work directory."""
-    ours, theirs = socket.socketpair()
-    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=512, disk_mb=256,
-                      max_processes=64)
-    kernel = launch("bwrap", spec)
-    theirs.close()
-    conn = SyncConnection(ours)
-    assert isinstance(conn.recv(60), protocol.Ready)
-    yield SandboxedKernel(spec, kernel, conn)
-    kernel.kill()
-    kernel.wait(10)
-    conn.close()
+    yield from sandboxed_kernel(tmp_path, memory_mb=512, disk_mb=256, max_processes=64)
 
 
 def test_tmp_is_counted_within_the_memory_quota(small_kernel: SandboxedKernel) -> None:

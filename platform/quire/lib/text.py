@@ -21,6 +21,29 @@ MAX_JSON_DEPTH = 64
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
+# What storable() looks for in a value's JSON (ASCII) form before walking it: NUL or any surrogate escape.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f][0-9a-f]{2})")
+
+
+def storable(value: Any) -> Any:
+    """`value` (JSON) with NUL and lone surrogates in its strings replaced by U+FFFD, the same object when it has
+    none. For what the platform stores but did not take as input, such as a kernel's outputs: refusing them would
+    lose a run, and PostgreSQL stores neither."""
+    if _UNSTORABLE_ESCAPE.search(json.dumps(value, default=str)) is None:
+        return value
+    return _replace_unstorable(value)
+
+
+def _replace_unstorable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _BAD_TEXT.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_unstorable(key): _replace_unstorable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace_unstorable(item) for item in value]
+    return value
+
+
 def _problem(text: str) -> str | None:
     match = _BAD_TEXT.search(text)
     if match is None:
