@@ -227,18 +227,8 @@ def test_the_work_directory_is_private(sandboxed: SandboxedKernel) -> None:
 
 
 def test_the_launch_sets_the_per_cell_output_limit(tmp_path: Path) -> None:
-    ours, theirs = socket.socketpair()
-    spec = KernelSpec(fd=theirs.fileno(), workdir=tmp_path / uuid.uuid4().hex, memory_mb=1024, output_limit=100_000)
-    kernel = launch("bwrap", spec)
-    theirs.close()
-    conn = SyncConnection(ours)
-    try:
-        assert isinstance(conn.recv(60), protocol.Ready)
-        state, outputs = SandboxedKernel(spec, kernel, conn).run('print("w" * 300_000)')
+    for kernel in sandboxed_kernel(tmp_path, memory_mb=1024, output_limit=100_000):
+        state, outputs = kernel.run('print("w" * 300_000)')
         assert state == "done"
         assert sum(len(o.get("text", "")) for o in outputs if o.get("name") == "stdout") == 100_000
         assert "output truncated: kept the first 97.7 KB of 293.0 KB" in "".join(o.get("text", "") for o in outputs)
-    finally:
-        kernel.kill()
-        kernel.wait(10)
-        conn.close()
