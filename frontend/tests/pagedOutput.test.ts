@@ -147,3 +147,17 @@ describe('outputs loaded on demand', () => {
     expect(area.element.querySelectorAll('pre')).toHaveLength(0);
   });
 });
+
+describe('outputs arriving live', () => {
+  it('are shown although the run started with none counted', () => {
+    const model = new NotebookModel();
+    model.apply(aliceSnapshot());
+    model.apply({ type: 'cell_status', cell_id: 'c1', state: 'running' });
+    model.apply({ type: 'output', cell_id: 'c1', output: { output_type: 'stream', name: 'stdout', text: 'hi\n' } });
+    const record = model.cell('c1')!;
+    const area = new OutputArea({ outputPage: pagerOver('', 1) });
+    area.render(record.outputs, { total: record.outputsTotal, running: true });
+    expect(area.element.hidden).toBe(false);
+    expect(area.element.querySelector('[data-testid="output-omitted"]')).toBeNull();
+  });
+});

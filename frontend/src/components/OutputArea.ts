@@ -61,7 +61,8 @@ export class OutputArea {
     this.element.append(...added.map((entry) => entry.node));
     this.shown = [...this.shown.slice(0, keep), ...added];
     for (const entry of this.shown) entry.paged?.setRunning(this.running);
-    const total = state.total ?? outputs.length;
+    // Outputs arriving live count themselves; `total` counts what a snapshot left out.
+    const total = Math.max(state.total ?? 0, outputs.length);
     if (total > outputs.length + this.loaded.length && this.loaded.length === 0 && this.context.outputPage) {
       this.omitted = this.omittedNotice(outputs.length, total);
       this.element.append(this.omitted);
