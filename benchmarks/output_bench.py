@@ -8,8 +8,9 @@ Needs what roundtrip_bench.py needs (PostgreSQL, Redis DB 11, var/bench/jupyter-
 Method: one kernel per system, started and warmed by a `1+1` run first. Viewer A sends the run, viewer B only
 watches; both are open before the run starts and count every byte they receive from the send until the run is
 over (Quire: the cell's `cell_status` done; Jupyter: iopub `status: idle` for the request). Time to done is
-viewer A's. Memory is sampled every 20 ms during the run: Quire's Daphne, and its Celery worker with everything
-under it (kernel hosts and sandboxed kernels); Jupyter's server, and its ipykernel. Jupyter's iopub rate limit is
+viewer A's. Memory is sampled every 20 ms during the run: Quire's Daphne; its Celery worker with everything under it
+(prefork children, kernel hosts, sandboxed kernels: "kernel side"); and the sandboxed kernel alone. Jupyter's
+server, and its ipykernel (both of the last two columns). Jupyter's iopub rate limit is
 off (`--ServerApp.iopub_data_rate_limit=0`), so it sends everything; Quire keeps the per-cell output limit
 (2 MiB by default) and sends each output's first 64 K characters, the rest on demand.
 """
@@ -78,6 +79,13 @@ class PeakRss:
         self._thread.join()
 
 
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
 async def _count_until(ws: Any, done: Any, timeout: float) -> int:
     """Bytes received until `done(event)`."""
     received = 0
@@ -105,7 +113,12 @@ class QuireSide:
         await self.b.drain()
 
     def memory_roots(self) -> dict[str, tuple[int, bool]]:
-        return {"server": (self.server.daphne.pid, True), "kernel side": (self.server.celery.pid, True)}
+        kernel = next((p.pid for p in self.server.celery.descendants()
+                       if "kernels.core.process" in " ".join(_cmdline(p)) and p.name() != "bwrap"), None)
+        if kernel is None:
+            raise RuntimeError("cannot find the sandboxed kernel process")
+        return {"server": (self.server.daphne.pid, True), "kernel side": (self.server.celery.pid, True),
+                "kernel": (kernel, True)}
 
     async def run(self, size: int, timeout: float) -> tuple[float, int, int]:
         await self.a.reply_to(await self.a.send("update_cell", cell_id=self.cell, source=printer(size)))
@@ -148,7 +161,7 @@ class JupyterSide:
         kernel = self.server.kernel_pid(self.kernel_id)
         if kernel is None:
             raise RuntimeError("cannot find the ipykernel process")
-        return {"server": (self.server.service.pid, False), "kernel side": (kernel, True)}
+        return {"server": (self.server.service.pid, False), "kernel side": (kernel, True), "kernel": (kernel, True)}
 
     async def _quiet(self, ws: Any) -> None:
         while True:
@@ -200,11 +213,13 @@ async def bench(sides: list[Any], sizes: list[int], repeats: int) -> dict[tuple[
                     with PeakRss(side.memory_roots()) as memory:
                         elapsed, bytes_a, bytes_b = await side.run(size, timeout=600)
                     row = {"s": elapsed, "bytes_a": bytes_a, "bytes_b": bytes_b,
-                           "rss_server": memory.peaks["server"], "rss_kernel": memory.peaks["kernel side"]}
+                           "rss_server": memory.peaks["server"], "rss_side": memory.peaks["kernel side"],
+                           "rss_kernel": memory.peaks["kernel"]}
                     results.setdefault((side.name, size), []).append(row)
                     print(f"{side.name:<20} {size / 1e6:6.0f} MB  repeat {repeat + 1}: {elapsed:7.2f} s, "
                           f"A {bytes_a / 1e6:8.2f} MB, B {bytes_b / 1e6:8.2f} MB, peak RSS server "
-                          f"{row['rss_server'] / 2**20:6.0f} MiB, kernel side {row['rss_kernel'] / 2**20:6.0f} MiB",
+                          f"{row['rss_server'] / 2**20:6.0f} MiB, kernel side {row['rss_side'] / 2**20:6.0f} MiB "
+                          f"(the kernel {row['rss_kernel'] / 2**20:6.0f} MiB)",
                           flush=True)
     finally:
         for side in sides:
@@ -238,7 +253,7 @@ def main() -> None:
     reference = "jupyter+ipykernel"
     print(f"\n== medians of {args.repeats} (ratio = system / {reference})")
     print(f"{'system':<20}{'size':>8}{'time s':>9}{'x':>7}{'viewer A MB':>13}{'viewer B MB':>13}"
-          f"{'server MiB':>12}{'kernel MiB':>12}")
+          f"{'server MiB':>12}{'k.side MiB':>12}{'kernel MiB':>12}")
     for (name, size), rows in results.items():
         def med(key: str, rows: list[dict[str, float]] = rows) -> float:
             return statistics.median(r[key] for r in rows)
@@ -246,7 +261,8 @@ def main() -> None:
         ref = results.get((reference, size))
         ratio = f"{med('s') / statistics.median(r['s'] for r in ref):7.2f}" if ref else f"{'-':>7}"
         print(f"{name:<20}{size / 1e6:6.0f}MB{med('s'):9.2f}{ratio}{med('bytes_a') / 1e6:13.2f}"
-              f"{med('bytes_b') / 1e6:13.2f}{med('rss_server') / 2**20:12.0f}{med('rss_kernel') / 2**20:12.0f}")
+              f"{med('bytes_b') / 1e6:13.2f}{med('rss_server') / 2**20:12.0f}{med('rss_side') / 2**20:12.0f}"
+              f"{med('rss_kernel') / 2**20:12.0f}")
 
 
 if __name__ == "__main__":
