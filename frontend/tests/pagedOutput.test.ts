@@ -161,3 +161,21 @@ describe('outputs arriving live', () => {
     expect(area.element.querySelector('[data-testid="output-omitted"]')).toBeNull();
   });
 });
+
+describe('pages of text outside the BMP', () => {
+  it('go by code points, as the server counts, so nothing is skipped or repeated', async () => {
+    const whole = '😀'.repeat(300);
+    const points = [...whole];
+    const pager = vi.fn(async (n: number, offset: number): Promise<OutputPage> => {
+      const end = Math.min(points.length, offset + 100);
+      return { n, outputs_total: 1, output_type: 'stream', name: 'stdout', offset, text: points.slice(offset, end).join(''),
+        next_offset: end < points.length ? end : null, total: points.length };
+    });
+    const area = new OutputArea({ outputPage: pager });
+    area.render([{ output_type: 'stream', name: 'stdout', text: points.slice(0, 50).join(''), more: { n: 0, chars: 300 } }]);
+    button(area, 'output-load-all').click();
+    for (let i = 0; i < 5; i++) await flush();
+    expect(pager.mock.calls.map(([, offset]) => offset)).toEqual([50, 150, 250]);
+    expect(area.element.querySelector('pre')?.textContent).toBe(whole);
+  });
+});

@@ -28,12 +28,14 @@ export class PagedOutput {
     if (output.output_type === 'stream' && more) {
       const pre = h('pre', { className: `output-stream output-${output.name}`, text: output.text });
       let shown = output.text;
+      // The server counts characters as code points; a JavaScript string's length counts UTF-16 units.
+      let offset = [...output.text].length;
       let total = more.chars ?? null;
       const showNotice = (): void => {
         this.notice.textContent =
           total === null
-            ? `Output shown in part (the first ${sizeText(shown.length)}); the rest can be loaded when the run ends.`
-            : `Output shown in part: the first ${sizeText(shown.length)} of ${sizeText(total)}.`;
+            ? `Output shown in part (the first ${sizeText(offset)}); the rest can be loaded when the run ends.`
+            : `Output shown in part: the first ${sizeText(offset)} of ${sizeText(total)}.`;
       };
       const finish = (): void => {
         this.notice.remove();
@@ -41,8 +43,9 @@ export class PagedOutput {
       };
       // Pages go by characters of the stored text, which begins with the head already shown.
       const loadPage = async (): Promise<boolean> => {
-        const page = await this.pager(more.n, shown.length);
+        const page = await this.pager(more.n, offset);
         shown += page.text ?? '';
+        offset = page.next_offset ?? page.total;
         total = page.total;
         pre.textContent = applyCarriageReturns(stripAnsi(shown));
         if (page.next_offset === null) {
