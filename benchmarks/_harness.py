@@ -420,7 +420,7 @@ tornado.iostream.IOStream.set_nodelay = _always_nodelay
 
 
 class JupyterServer:
-    """Jupyter Server 2 from var/bench/jupyter-venv on 127.0.0.1, token "bench", iopub rate limit off."""
+    """Jupyter Server 2 from var/bench/jupyter-venv on 127.0.0.1, token "bench", iopub rate limits off."""
 
     TOKEN = "bench"
 
@@ -439,7 +439,10 @@ class JupyterServer:
         env["JUPYTER_DATA_DIR"] = str(BENCH_DIR / "jupyter-data")
         self.service = Service("jupyter", [
             str(python.parent / "jupyter-server"), f"--ServerApp.token={self.TOKEN}",
-            "--ServerApp.iopub_data_rate_limit=0", f"--port={self.port}", "--ServerApp.ip=127.0.0.1",
+            # Jupyter Server 2 reads its iopub rate limits from the connection class, not ServerApp: both are set so
+            # that no output is dropped.
+            "--ServerApp.iopub_data_rate_limit=0", "--ZMQChannelsWebsocketConnection.limit_rate=False",
+            f"--port={self.port}", "--ServerApp.ip=127.0.0.1",
             "--ServerApp.open_browser=False", "--ServerApp.port_retries=0", "--allow-root",
             f"--ServerApp.root_dir={root}",
         ], env=env, cwd=root)

@@ -31,6 +31,8 @@ from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
 from notebooks.events import live_layer, publish_batch_now, publish_now
+from notebooks.limits import MAX_OUTPUT_HEAD_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
+from notebooks.outputs import cut_cells, head_of
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ SIGNAL_AFTER_S = 1.0
 KILL_AFTER_S = kernel_process.INTERRUPT_GRACE_S
 # How often the host checks its running cell and a shutdown against these limits.
 ENFORCE_EVERY_S = 0.25
-# Live outputs kept per execution before the host stops accumulating (the kernel truncates well below this).
-MAX_KEPT_OUTPUT_BYTES = 8 * 1024 * 1024
+# Live outputs kept per execution before the host stops accumulating, as a multiple of the per-cell output limit
+# (the kernel truncates streams at the limit itself; rich outputs have a larger budget of their own).
+KEPT_OUTPUT_FACTOR = 4
 
 
 # How long the record of a run queued or started may wait to be written with its end (see _Ledger).
@@ -101,11 +104,12 @@ class _Execution:
             stale=self.stale if final else [], seq=self.seq,
         )
 
-    def add_output(self, output: dict[str, Any]) -> None:
+    def add_output(self, output: dict[str, Any]) -> dict[str, Any] | None:
+        """Keep an output; what of it to relay live (within its head), or None when viewers have its head already."""
         text = output.get("text")
         size = len(text) if isinstance(text, str) else len(repr(output.get("data", "")))
-        if self.kept_bytes + size > MAX_KEPT_OUTPUT_BYTES:
-            return
+        if self.kept_bytes + size > KEPT_OUTPUT_FACTOR * settings.QUIRE_OUTPUT_LIMIT_BYTES:
+            return None
         self.kept_bytes += size
         last = self.outputs[-1] if self.outputs else None
         if (
@@ -114,9 +118,22 @@ class _Execution:
             and last.get("output_type") == "stream"
             and last.get("name") == output.get("name")
         ):
+            # Viewers append stream text to the output before: they get what is still missing from its head.
+            relayed = len(str(last["text"]))
             last["text"] = str(last["text"]) + str(output.get("text", ""))
-        else:
-            self.outputs.append(dict(output))
+            if relayed >= MAX_OUTPUT_HEAD_CHARS:
+                return None
+            n = len(self.outputs) - 1
+            rest = str(last["text"])[relayed:MAX_OUTPUT_HEAD_CHARS]
+            if len(last["text"]) <= MAX_OUTPUT_HEAD_CHARS:
+                return output
+            return {**output, "text": rest, "more": {"n": n}}
+        self.outputs.append(dict(output))
+        head = head_of(output, len(self.outputs) - 1)
+        if head is not output:
+            # Its full size is known once the run is stored; live viewers are told there is more.
+            head["more"] = {"n": head["more"]["n"]}
+        return head
 
 
 def _scala_bridge_root() -> str:
@@ -304,6 +321,7 @@ class KernelHost:
             disk_mb=self.info.disk_mb,
             cpu_seconds=self.info.cpu_seconds,
             cell_time_limit_s=self.info.cell_time_limit_s,
+            output_limit=settings.QUIRE_OUTPUT_LIMIT_BYTES,
             network=self.info.network,
             host_network=self.info.network and settings.QUIRE_KERNEL_NETWORK == "host",
             python=environment.python,
@@ -609,8 +627,9 @@ class KernelHost:
         elif kind == "output" and execution is not None:
             output = event.get("output")
             if isinstance(output, dict):
-                execution.add_output(output)
-                self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": output})
+                relayed = execution.add_output(output)
+                if relayed is not None:
+                    self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": relayed})
         elif kind == "cell_result" and execution is not None:
             execution.symbols = list(event.get("symbols") or [])
             execution.stale = [str(c) for c in event.get("stale") or []]
@@ -649,6 +668,8 @@ class KernelHost:
             {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs}
             for e in self.executions.values()
         ]
+        # Heads only, within one budget: this crosses the channel layer and reaches the browser as frames.
+        cells = cut_cells(cells, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
         await self.live.send(
             reply_to, {"type": "kernel.sync", "state": "busy" if self.busy else "idle", "cells": cells}
         )

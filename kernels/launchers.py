@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernels import netns, seccomp
+from kernels.core.streams import DEFAULT_OUTPUT_LIMIT
 
 # The repository root holds the `kernels` package the kernel process runs from.
 CODE_ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,8 @@ class KernelSpec:
     disk_mb: int = 2048
     cpu_seconds: int = 3600
     cell_time_limit_s: int = 0
+    # What one cell run keeps of its printed output (settings.QUIRE_OUTPUT_LIMIT_BYTES).
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
     # Outbound network in a namespace of its own (kernels/netns.py): no route to the host's services.
     network: bool = False
     # The host's own network namespace instead, loopback services included: for a kernel that must be reached back
@@ -232,6 +235,7 @@ def _kernel_argv(spec: KernelSpec, python: str) -> list[str]:
     argv = [python, "-m", "kernels.core.process", "--fd", str(spec.fd)]
     if spec.cell_time_limit_s:
         argv += ["--cell-time-limit", str(spec.cell_time_limit_s)]
+    argv += ["--output-limit", str(spec.output_limit)]
     return argv
 
 

@@ -20,7 +20,9 @@ from django.utils import timezone
 from kernels import backends
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from notebooks import events
+from notebooks.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from notebooks.models import Notebook
+from notebooks.outputs import heads
 from notebooks.roles import Role
 from notebooks.services import get_notebook
 from quire.lib.db import fetch_one, relax_commit
@@ -441,8 +443,11 @@ def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
                                                   "evalue": reason, "traceback": []}]
         execution.finished_at = timezone.now()
         execution.save(update_fields=["state", "outputs", "finished_at"])
+        # Heads only, as every event: the stored run is read in pages.
+        shown, _ = heads(execution.outputs, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
         events.publish(session.notebook_id, {"type": "cell_status", "cell_id": execution.cell_id,
-                                             "state": execution.state, "outputs": execution.outputs})
+                                             "state": execution.state, "outputs": shown,
+                                             "outputs_total": len(execution.outputs)})
 
 
 @dataclass

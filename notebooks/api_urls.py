@@ -21,6 +21,7 @@ from notebooks.views import (
     ImportView,
     NotebookDetailView,
     NotebookListView,
+    OutputPageView,
 )
 
 one = "notebooks/<int:notebook_id>/"
@@ -38,6 +39,7 @@ urlpatterns = [
     path(one + "versions/<int:number>/", VersionDetailView.as_view(), name="api-notebook-version"),
     path(one + "versions/<int:number>/restore/", RestoreView.as_view(), name="api-notebook-restore"),
     path(one + "versions/<int:number>/fork/", ForkView.as_view(), name="api-notebook-fork"),
+    path(one + "cells/<str:cell_id>/outputs/<int:n>/", OutputPageView.as_view(), name="api-notebook-output"),
     path(one + "diff/", DiffView.as_view(), name="api-notebook-diff"),
     path(one + "forks/", ForkListView.as_view(), name="api-notebook-forks"),
     path(one + "grants/", GrantListView.as_view(), name="api-notebook-grants"),

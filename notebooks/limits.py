@@ -49,3 +49,18 @@ MAX_WS_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_WS_TRANSPORT_BYTES = 2 * MAX_WS_MESSAGE_BYTES
 # Entries in one `presence` event: it goes to every viewer whenever anyone's focus changes.
 MAX_PRESENCE_ENTRIES = 100
+# The largest frame the server sends on account of outputs: they reach a browser as bounded heads plus references,
+# so no output, however large, and no number of them brings a live event, a catch-up or a snapshot near this. (A
+# snapshot also holds the sources and their CRDT state, which the draft's own limits above bound.)
+MAX_WS_SEND_BYTES = MAX_WS_MESSAGE_BYTES
+
+# ------------------------------------------------------------------ outputs
+
+# The head of one output sent live and in a snapshot, in characters (JSON escaping can make a character six bytes,
+# twelve for one outside the BMP: the frame stays under MAX_WS_SEND_BYTES even then). The rest is read in pages.
+MAX_OUTPUT_HEAD_CHARS = 64 * 1024
+# All heads in one snapshot (or one catch-up of running cells), in encoded bytes: a notebook of MAX_CELLS cells
+# each with a large output still opens; cells past it get references only.
+MAX_SNAPSHOT_OUTPUT_BYTES = 1024 * 1024
+# One page of an output's text read through the REST API, in characters.
+MAX_OUTPUT_PAGE_CHARS = 1024 * 1024

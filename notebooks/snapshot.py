@@ -1,4 +1,4 @@
-"""The full state of a notebook as one message: what a browser shows when it (re)connects."""
+"""The full state of a notebook as one message, what a browser shows when it (re)connects; and pages of its outputs."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from django.utils.dateparse import parse_datetime
 from kernels.models import Execution
 from kernels.services import kernel_state, latest_executions
 from notebooks import collab
+from notebooks.limits import MAX_OUTPUT_PAGE_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
 from notebooks.models import Notebook
+from notebooks.outputs import cut_cells, page_of
 from notebooks.roles import Role
 from notebooks.services import do_ensure_ydoc, get_notebook
+from quire.lib.errors import InvalidInput, NotFound
 
 
 def _newer(execution: Execution | None, stored_at: str | None) -> bool:
@@ -44,6 +47,16 @@ def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
     return cells
 
 
+def detail_cells(notebook: Notebook, *, outputs: str | None) -> list[dict[str, Any]]:
+    """The cells as the REST detail shows them: every output whole (`all`, the default), or the snapshot's heads
+    (`heads`), which is what the page loads so that a notebook of huge outputs opens as fast as a small one."""
+    if outputs in (None, "", "all"):
+        return cells_with_outputs(notebook)
+    if outputs == "heads":
+        return cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES)
+    raise InvalidInput("outputs must be all or heads", field="outputs")
+
+
 def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
     """The draft as a version stores it: each cell's id, language, source, metadata and current outputs."""
     return [
@@ -67,7 +80,8 @@ def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> 
             "id": notebook.pk,
             "title": notebook.title,
             "revision": notebook.revision,
-            "cells": cells_with_outputs(notebook),
+            # Each output's head, all within one budget: the rest is read in pages (notebooks.outputs).
+            "cells": cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES),
             "config": notebook.config,
             # The sources' CRDT state, for clients that edit collaboratively (Yjs).
             "ydoc": collab.encode(bytes(notebook.ydoc) if notebook.ydoc else do_ensure_ydoc(notebook.pk)),
@@ -76,3 +90,32 @@ def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> 
         "you": {"username": user.get_username(), "role": role.label},
     }
     return snapshot, role
+
+
+def _whole_number(raw: str | None, *, field: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{field} must be a whole number", field=field) from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{field} must be between {low} and {high}", field=field)
+    return value
+
+
+def get_output_page(
+    user: AbstractBaseUser | AnonymousUser, notebook_id: int, *, cell_id: str, n: int,
+    offset: str | None, limit: str | None,
+) -> dict[str, Any]:
+    """One page of output `n` of a cell as the notebook shows it now (its last stored run); viewers may read it."""
+    notebook, _ = get_notebook(user, notebook_id)
+    cell = next((c for c in cells_with_outputs(notebook) if c["id"] == cell_id), None)
+    if cell is None:
+        raise NotFound("no such cell")
+    outputs = cell["outputs"]
+    if not 0 <= n < len(outputs):
+        raise NotFound(f"the cell has {len(outputs)} output(s); there is no output {n}")
+    page_limit = _whole_number(limit, field="limit", default=MAX_OUTPUT_PAGE_CHARS, low=1, high=MAX_OUTPUT_PAGE_CHARS)
+    start = _whole_number(offset, field="offset", default=0, low=0, high=2**62)
+    return {"n": n, "outputs_total": len(outputs), **page_of(outputs[n], offset=start, limit=page_limit)}

@@ -31,7 +31,7 @@ from notebooks.serializers import (
     VersionRefSerializer,
     notebook_detail,
 )
-from notebooks.snapshot import cells_with_outputs
+from notebooks.snapshot import detail_cells, get_output_page
 from notebooks.validation import check_cell_id
 from notebooks.versioning import fork_origin
 from quire.lib.errors import InvalidInput, QuireError
@@ -92,11 +92,13 @@ class NotebookListView(NotebookAPIView):
 
 
 class NotebookDetailView(NotebookAPIView):
-    @extend_schema(responses=NotebookDetailSerializer)
+    @extend_schema(parameters=[OpenApiParameter("outputs", str, enum=["all", "heads"])],
+                   responses=NotebookDetailSerializer)
     def get(self, request: Request, notebook_id: int) -> Response:
         notebook, role = services.get_notebook(request.user, notebook_id)
+        cells = detail_cells(notebook, outputs=request.query_params.get("outputs"))
         origin = fork_origin(request.user, notebook)
-        return Response(notebook_detail(notebook, cells_with_outputs(notebook), role, origin))
+        return Response(notebook_detail(notebook, cells, role, origin))
 
     @extend_schema(request=NotebookUpdateSerializer, responses=NotebookSummarySerializer)
     def patch(self, request: Request, notebook_id: int) -> Response:
@@ -133,6 +135,18 @@ class ClearOutputsView(NotebookAPIView):
             request.user, notebook_id, cell_id=None if cell_id is None else check_cell_id(cell_id)
         )
         return Response({"revision": change.revision, "cell_ids": change.result["cell_ids"]})
+
+
+class OutputPageView(NotebookAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("offset", int), OpenApiParameter("limit", int)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, notebook_id: int, cell_id: str, n: int) -> Response:
+        return Response(get_output_page(
+            request.user, notebook_id, cell_id=cell_id, n=n,
+            offset=request.query_params.get("offset"), limit=request.query_params.get("limit"),
+        ))
 
 
 class ImportView(NotebookAPIView):

@@ -1,6 +1,6 @@
 /** The REST calls the pages make, typed; session-authenticated with Django's CSRF header. */
 import { csrfToken } from './lib/cookies';
-import type { Cell, Language, Role } from './protocol';
+import type { Cell, Language, Output, Role } from './protocol';
 
 export interface NotebookSummary {
   id: number;
@@ -148,6 +148,20 @@ export interface ConfigView {
 
 export type ListFilter = 'all' | 'mine' | 'shared' | 'team';
 
+/** One page of a cell's output `n` (GET …/cells/<cell>/outputs/<n>/?offset=&limit=): a slice of a stream's text
+ * in characters, or a rich output whole. */
+export interface OutputPage {
+  n: number;
+  outputs_total: number;
+  output_type: Output['output_type'];
+  name?: 'stdout' | 'stderr';
+  offset: number;
+  text?: string;
+  next_offset: number | null;
+  total: number;
+  output?: Output;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -217,7 +231,8 @@ export const api = {
   listNotebooks: (query: { q?: string; filter?: ListFilter; team?: string } = {}) => request<NotebookList>('GET', notebooksUrl(query)),
   createNotebook: (title: string, team?: string) =>
     request<NotebookSummary>('POST', '/api/notebooks/', team ? { title, team } : { title }),
-  getNotebook: (id: number) => request<NotebookDetail>('GET', nb(id)),
+  // Each output's head, as the live snapshot has it: the page reads the rest of an output on demand.
+  getNotebook: (id: number) => request<NotebookDetail>('GET', `${nb(id)}?outputs=heads`),
   renameNotebook: (id: number, title: string) => request<NotebookSummary>('PATCH', nb(id), { title }),
   deleteNotebook: (id: number) => request<void>('DELETE', nb(id)),
   importNotebook: (file: File, team?: string) => {
@@ -241,6 +256,9 @@ export const api = {
   getConfig: (id: number) => request<ConfigView>('GET', `${nb(id)}config/`),
   putConfig: (id: number, config: NotebookConfig) => request<ConfigView>('PUT', `${nb(id)}config/`, { config }),
   rebuildConfig: (id: number) => request<ConfigView>('POST', `${nb(id)}config/rebuild/`),
+
+  outputPage: (id: number, cellId: string, n: number, offset = 0) =>
+    request<OutputPage>('GET', `${nb(id)}cells/${encodeURIComponent(cellId)}/outputs/${n}/?offset=${offset}`),
 
   listGrants: (id: number) => request<Grant[]>('GET', `${nb(id)}grants/`),
   addGrant: (id: number, who: { user: string } | { team: string }, role: Role) =>

@@ -29,6 +29,8 @@ export interface CellRecord {
   readonly language: Language;
   readonly source: string;
   readonly outputs: readonly Output[];
+  /** How many outputs the cell has: more than `outputs` when the server's budget left some out (loaded on demand). */
+  readonly outputsTotal: number;
   readonly state: CellState | null;
   /** The statement running now, 1-based inclusive lines, while the cell runs. */
   readonly running: LineRange | null;
@@ -78,6 +80,7 @@ function recordFrom(cell: Cell): CellRecord {
     language: cell.language,
     source: cell.source,
     outputs: cell.outputs,
+    outputsTotal: cell.outputs_total ?? cell.outputs.length,
     state: cell.state ?? null,
     running: null,
     symbols: cell.symbols ?? [],
@@ -206,7 +209,9 @@ export class NotebookModel {
         return;
       case 'cell_status':
         this.applyCellStatus(message.cell_id, message.state);
-        if (message.outputs) this.patch(message.cell_id, { outputs: message.outputs });
+        if (message.outputs) {
+          this.patch(message.cell_id, { outputs: message.outputs, outputsTotal: message.outputs_total ?? message.outputs.length });
+        }
         return;
       case 'notebook_renamed':
         this.title = message.title;
@@ -247,6 +252,7 @@ export class NotebookModel {
         this.patch(message.cell_id, {
           state: message.state,
           outputs: message.outputs,
+          outputsTotal: message.outputs_total ?? message.outputs.length,
           running: null,
           stale: false,
           ...(message.symbols ? { symbols: message.symbols } : {}),
@@ -269,7 +275,7 @@ export class NotebookModel {
     if (state === 'queued' || state === 'running') {
       // A new run starts from a clean slate: old outputs would mislead.
       if (state === 'running' && this.spark.delete(cellId)) this.emit({ kind: 'spark', cellId });
-      this.patch(cellId, { state, outputs: [], running: null, stale: false });
+      this.patch(cellId, { state, outputs: [], outputsTotal: 0, running: null, stale: false });
     } else {
       this.patch(cellId, { state, running: null });
     }

@@ -24,16 +24,26 @@ export type Role = 'viewer' | 'runner' | 'editor' | 'owner';
 /** A MIME bundle; nbformat allows a text value to arrive split into a list of lines. */
 export type MimeBundle = Record<string, unknown>;
 
+/** Set on an output the server sent only the head of: its index among the cell's outputs (what its pages are read
+ * by) and, once the run is stored, its full size in characters (and lines, for text). */
+export interface OutputMore {
+  n: number;
+  chars?: number;
+  lines?: number;
+}
+
 export interface StreamOutput {
   output_type: 'stream';
   name: 'stdout' | 'stderr';
   text: string;
+  more?: OutputMore;
 }
 
 export interface DisplayDataOutput {
   output_type: 'display_data';
   data: MimeBundle;
   metadata: Record<string, unknown>;
+  more?: OutputMore;
 }
 
 export interface ExecuteResultOutput {
@@ -41,6 +51,7 @@ export interface ExecuteResultOutput {
   data: MimeBundle;
   metadata: Record<string, unknown>;
   execution_count?: number | null;
+  more?: OutputMore;
 }
 
 export interface ErrorPosition {
@@ -57,6 +68,7 @@ export interface ErrorOutput {
   evalue: string;
   traceback: string[];
   positions?: ErrorPosition[];
+  more?: OutputMore;
 }
 
 export type Output = StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput;
@@ -66,6 +78,8 @@ export interface Cell {
   language: Language;
   source: string;
   outputs: Output[];
+  /** How many outputs the cell has; more than `outputs` holds when the snapshot's budget left some out. */
+  outputs_total?: number;
   /** The state of the cell's latest run, if it ever ran. */
   state?: CellState | null;
   /** The symbols the cell's latest run defined. */
@@ -225,6 +239,7 @@ export interface CellStatusMessage {
   state: CellState;
   /** The cell's final outputs, when the server rewrote them (e.g. the kernel died mid-run). */
   outputs?: Output[];
+  outputs_total?: number;
 }
 export interface NotebookRenamedMessage {
   type: 'notebook_renamed';
@@ -280,6 +295,7 @@ export interface CellSyncMessage {
   cell_id: string;
   state: CellState;
   outputs: Output[];
+  outputs_total?: number;
   symbols?: SymbolInfo[];
 }
 export interface DraftReplacedMessage extends CarriesYdocUpdate {
@@ -382,8 +398,15 @@ const withYdoc =
   (m: Json): boolean =>
     optionalString(m.ydoc_update) && check(m);
 
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const optionalCount = (v: unknown): boolean => v === undefined || isCount(v);
+
+function isMore(v: unknown): boolean {
+  return v === undefined || (isObject(v) && isCount(v.n) && optionalCount(v.chars) && optionalCount(v.lines));
+}
+
 function isOutput(v: unknown): v is Output {
-  if (!isObject(v)) return false;
+  if (!isObject(v) || !isMore(v.more)) return false;
   switch (v.output_type) {
     case 'stream':
       return (v.name === 'stdout' || v.name === 'stderr') && isString(v.text);
@@ -410,6 +433,7 @@ function isCell(v: unknown): v is Cell {
     isString(v.source) &&
     Array.isArray(v.outputs) &&
     v.outputs.every(isOutput) &&
+    optionalCount(v.outputs_total) &&
     (v.state === undefined || v.state === null || isCellState(v.state)) &&
     (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol)))
   );
@@ -443,7 +467,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   outputs_cleared: withYdoc((m) => isStringArray(m.cell_ids) && isInt(m.revision)),
   kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
   cell_status: (m) =>
-    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))),
+    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
+    optionalCount(m.outputs_total),
   statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
   output: (m) => isString(m.cell_id) && isOutput(m.output),
   cell_result: (m) =>
@@ -465,6 +490,7 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   notice: (m) => isString(m.level) && isString(m.message),
   cell_sync: (m) =>
     isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
+    optionalCount(m.outputs_total) &&
     (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))),
 };
 

@@ -81,7 +81,7 @@ describe('api', () => {
     const fetch = vi.fn(() => Promise.resolve(jsonResponse(404, { detail: 'Not found.' })));
     vi.stubGlobal('fetch', fetch);
     await expect(api.getNotebook(9)).rejects.toMatchObject({ status: 404, message: 'Not found.' });
-    expect(fetch).toHaveBeenCalledWith('/api/notebooks/9/', expect.objectContaining({ method: 'GET', headers: { Accept: 'application/json' } }));
+    expect(fetch).toHaveBeenCalledWith('/api/notebooks/9/?outputs=heads', expect.objectContaining({ method: 'GET', headers: { Accept: 'application/json' } }));
   });
 });
 

@@ -13,7 +13,11 @@ from typing import Any
 
 from kernels.core import display
 
+# What one cell run keeps of its printed output: the server's QUIRE_OUTPUT_LIMIT_BYTES, within these bounds (the
+# least still shows a traceback's worth; the most is what a kernel host may hold for each running cell).
 DEFAULT_OUTPUT_LIMIT = 2 * 1024 * 1024
+MIN_OUTPUT_LIMIT = 64 * 1024
+MAX_OUTPUT_LIMIT = 64 * 1024 * 1024
 # Writes are batched this long so a print loop gives a few events, while a lone print still
 # reaches the browser before a person would notice the delay.
 BATCH_WINDOW_S = 0.05
@@ -97,10 +101,12 @@ class OutputSink:
                 return
             if self._name not in (None, name):
                 self._flush_locked()
-            size = len(text.encode("utf-8", "replace"))
             room = self.limit - self._stream_bytes
+            # A character is at most four bytes: a write that cannot fit is cut before it is encoded, so a huge
+            # write is never copied whole.
+            size = _utf8_size(text) if len(text) <= room else _utf8_size(text, cap=room)
             if size > room:
-                self._truncate_locked(name, text, size, room)
+                self._truncate_locked(name, text, _utf8_size(text), room)
                 return
             self._stream_bytes += size
             self._name = name
@@ -113,7 +119,7 @@ class OutputSink:
 
     def _truncate_locked(self, name: str, text: str, size: int, room: int) -> None:
         if room > 0:
-            head = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
+            head = text[:room].encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
             self._stream_bytes += room
             self._name = name
             self._parts.append(head)
@@ -189,8 +195,9 @@ class OutputSink:
             if self._dropped:
                 self._emit_stream(
                     "stderr",
-                    f"[quire: output truncated: {self._dropped:,} bytes dropped beyond the "
-                    f"{_human(self.limit)} per-cell limit]\n",
+                    f"[quire: output truncated: kept the first {_human(self._stream_bytes)} of "
+                    f"{_human(self._stream_bytes + self._dropped)} (the per-cell output limit); "
+                    f"{self._dropped:,} bytes dropped]\n",
                 )
             if self._rich_dropped:
                 self._emit_stream(
@@ -199,6 +206,18 @@ class OutputSink:
                     f"{_human(self.limit * RICH_BUDGET_FACTOR)}]\n",
                 )
             self.closed = True
+
+
+def _utf8_size(text: str, *, cap: int | None = None) -> int:
+    """The UTF-8 size of text, counted a block at a time (no copy of it whole); past `cap`, any size above it."""
+    if text.isascii():
+        return len(text)
+    size = 0
+    for start in range(0, len(text), 1 << 20):
+        size += len(text[start:start + (1 << 20)].encode("utf-8", "replace"))
+        if cap is not None and size > cap:
+            return size
+    return size
 
 
 def _size(value: Any) -> int:

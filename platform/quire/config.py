@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, MAX_OUTPUT_LIMIT, MIN_OUTPUT_LIMIT
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 MODES = ("embedded", "production")
@@ -71,6 +73,8 @@ class Config:
     # Whether requirements may name their own source (`pkg @ https://…`) rather than come from an index.
     allow_direct_references: bool = False
     kernel_network: str = "isolated"
+    # What one cell run keeps of its printed output (kernels/core/streams.py); past it, a notice of what was kept.
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
 
     @property
     def redis_namespace(self) -> str:
@@ -128,6 +132,17 @@ def _seconds(env: Mapping[str, str], name: str, *, default: int) -> int:
         return default
     if not raw.isdigit():
         raise ImproperlyConfigured(f"{name} must be a whole number of seconds, not {raw!r}")
+    return int(raw)
+
+
+def _output_limit(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return DEFAULT_OUTPUT_LIMIT
+    if not raw.isdigit() or not MIN_OUTPUT_LIMIT <= int(raw) <= MAX_OUTPUT_LIMIT:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of bytes from {MIN_OUTPUT_LIMIT} to {MAX_OUTPUT_LIMIT}, not {raw!r}"
+        )
     return int(raw)
 
 
@@ -289,4 +304,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         file_repository_roots=parse_file_roots(env.get("QUIRE_FILE_REPOSITORY_ROOTS") or "", var_dir=var_dir),
         allow_direct_references=_flag(env, "QUIRE_ALLOW_DIRECT_REFERENCES", default=False),
         kernel_network=_choice(env, "QUIRE_KERNEL_NETWORK", KERNEL_NETWORKS, default="isolated"),
+        output_limit=_output_limit(env, "QUIRE_OUTPUT_LIMIT_BYTES"),
     )

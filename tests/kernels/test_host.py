@@ -128,6 +128,7 @@ async def test_the_time_limit_kills_a_kernel_that_ignores_signals(alice, alice_t
     queued = await client.until(_ended(second), timeout=30)
     assert queued["state"] == "interrupted"
     assert queued["outputs"][-1]["ename"] == "KernelDied"
+    assert queued["outputs_total"] == len(queued["outputs"])
     # What the cell printed before it was stopped is kept, with the error.
     stored = await _stored(first)
     assert stored.state == "error"

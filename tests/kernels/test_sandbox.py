@@ -224,3 +224,11 @@ def test_the_work_directory_is_private(sandboxed: SandboxedKernel) -> None:
     if os.geteuid() == 0:
         assert info.st_uid == sandboxed.spec.kernel_uid()
     assert sandboxed.text("import os; print(oct(os.stat('.').st_mode & 0o777))") == "0o700\n"
+
+
+def test_the_launch_sets_the_per_cell_output_limit(tmp_path: Path) -> None:
+    for kernel in sandboxed_kernel(tmp_path, memory_mb=1024, output_limit=100_000):
+        state, outputs = kernel.run('print("w" * 300_000)')
+        assert state == "done"
+        assert sum(len(o.get("text", "")) for o in outputs if o.get("name") == "stdout") == 100_000
+        assert "output truncated: kept the first 97.7 KB of 293.0 KB" in "".join(o.get("text", "") for o in outputs)

@@ -98,3 +98,11 @@ def test_rate_limits_have_production_defaults_and_validated_overrides() -> None:
     for bad in ("api_user=many", "api_user=0/1m", "api_user=5/0m", "api_user=5/1w", "logins=5/1m", "api_user"):
         with pytest.raises(ImproperlyConfigured, match="QUIRE_RATE_LIMITS"):
             load_config({**PROD, "QUIRE_RATE_LIMITS": bad})
+
+
+def test_the_per_cell_output_limit_is_a_validated_setting() -> None:
+    assert load_config(PROD).output_limit == 2 * 1024 * 1024
+    assert load_config({**PROD, "QUIRE_OUTPUT_LIMIT_BYTES": "10000000"}).output_limit == 10_000_000
+    for bad in ("2MB", "-1", "100", str(10**9)):
+        with pytest.raises(ImproperlyConfigured, match="QUIRE_OUTPUT_LIMIT_BYTES"):
+            load_config({**PROD, "QUIRE_OUTPUT_LIMIT_BYTES": bad})

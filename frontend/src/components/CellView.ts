@@ -198,7 +198,10 @@ export class CellView {
     this.staleBadge.hidden = !cell.stale;
     this.editor.highlightLines(cell.state === 'running' ? cell.running : null);
     if (force || cell.outputs !== previous.outputs) this.editor.setErrors(errorPositions(cell.outputs));
-    this.outputs.render(cell.outputs);
+    this.outputs.render(cell.outputs, {
+      total: cell.outputsTotal,
+      running: cell.state === 'running' || cell.state === 'queued',
+    });
     this.symbols.render(cell.symbols);
     this.showTextOrEditor();
   }

@@ -1,4 +1,5 @@
 /** Shows a MIME bundle through the richest renderer it supports, found in a priority-ordered registry. */
+import type { OutputPage } from '../api';
 import { h } from '../lib/dom';
 import { mimeText, stripAnsi } from '../lib/text';
 import type { MimeBundle } from '../protocol';
@@ -7,8 +8,12 @@ import { TruncatedText } from './TruncatedText';
 import { VegaChart } from './VegaChart';
 
 /** What an output may ask of the page, e.g. another page of a table. */
+/** Reads page `offset` (in characters) of the cell's output `n` from the server. */
+export type OutputPager = (n: number, offset: number) => Promise<OutputPage>;
+
 export interface OutputContext {
   tablePage?: TablePager;
+  outputPage?: OutputPager;
 }
 
 /** Returns null when the value is not one this renderer understands, so the next one is tried. */

@@ -1,5 +1,5 @@
 /** The notebook page: header, toolbar, the live list of cells, and the side panels (tasks, symbols). */
-import { api, type NotebookDetail } from '../api';
+import { api, type NotebookDetail, type OutputPage } from '../api';
 import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
@@ -24,6 +24,8 @@ export interface NotebookPageOptions {
   historyApi?: HistoryApi;
   shareApi?: ShareApi;
   configApi?: ConfigApi;
+  /** Reads a page of a cell's output (the REST API's, unless a test gives its own). */
+  outputPage?: (notebookId: number, cellId: string, n: number, offset: number) => Promise<OutputPage>;
 }
 
 const NOTICE_MS = 8000;
@@ -577,6 +579,9 @@ export class NotebookPage {
       this.views.get(cellId)?.focusCell();
     },
     assist: (cellId) => this.assistFor(cellId),
-    outputContext: (cellId) => ({ tablePage: (ref, offset, pageSize) => this.client.tablePage(cellId, ref, offset, pageSize) }),
+    outputContext: (cellId) => ({
+      tablePage: (ref, offset, pageSize) => this.client.tablePage(cellId, ref, offset, pageSize),
+      outputPage: (n, offset) => (this.options.outputPage ?? api.outputPage)(this.options.notebookId, cellId, n, offset),
+    }),
   };
 }
