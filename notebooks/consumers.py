@@ -15,7 +15,7 @@ from django.db import connection
 
 from kernels import services as kernel_services
 from notebooks import collab, presence, services
-from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, group_name
+from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, chunked, group_name
 from notebooks.limits import MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
@@ -346,6 +346,16 @@ class NotebookConsumer(AsyncWebsocketConsumer):
                 await self._send({**event, "you": {"username": self.user.get_username(), "role": self.role.label}})
             return
         await self.send(text_data=message["text"])
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Every frame to the browser leaves here: a message too long for one frame goes as chunks."""
+        if text_data is None:
+            await super().send(text_data=None, bytes_data=bytes_data, close=close)
+            return
+        for frame in chunked(text_data):
+            await super().send(text_data=frame)
+        if close:
+            await super().close()
 
     async def _send(self, body: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"v": 1, **body}, separators=(",", ":")))

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
+from notebooks.limits import WS_CHUNK_CHARS
 from quire.lib.live import LIVE_LAYER, group_send_heard, live_layer
 
 __all__ = ["LIVE_LAYER", "live_layer", "group_name", "publish", "publish_now", "publish_batch_now"]
@@ -133,3 +136,17 @@ async def publish_batch_now(
         if kernel_channel:
             message["kernel_channel"] = kernel_channel
         await layer.group_send(group_name(notebook_id), message)
+
+
+def chunked(text: str) -> Iterator[str]:
+    """One message the server sends, as it goes on the wire: itself, or `chunk` messages of at most
+    WS_CHUNK_CHARS of its text each, in order, which the client joins and reads as the message."""
+    if len(text) <= WS_CHUNK_CHARS:
+        yield text
+        return
+    message_id = secrets.token_hex(6)
+    count = -(-len(text) // WS_CHUNK_CHARS)
+    for index in range(count):
+        part = text[index * WS_CHUNK_CHARS:(index + 1) * WS_CHUNK_CHARS]
+        yield json.dumps({"v": PROTOCOL_VERSION, "type": "chunk", "id": message_id, "index": index, "count": count,
+                          "data": part}, separators=(",", ":"), ensure_ascii=False)

@@ -47,6 +47,11 @@ MAX_WS_MESSAGE_BYTES = 2 * 1024 * 1024
 # What the server reads of one message before giving up on the connection (close code 1009): above the
 # consumer's limit, so a message a little too large is answered with a `too_large` error, not a closed socket.
 MAX_WS_TRANSPORT_BYTES = 2 * MAX_WS_MESSAGE_BYTES
+# A message the server sends that is longer than this (in characters) goes out as `chunk` messages of this much
+# text each, which the client joins: a snapshot of a notebook at its limits (sources, their CRDT state) is tens of
+# megabytes, and Daphne's message limit (MAX_WS_TRANSPORT_BYTES) holds for what it sends too. JSON escaping makes a
+# character at most six bytes, so a chunk stays under that limit.
+WS_CHUNK_CHARS = 512 * 1024
 # Entries in one `presence` event: it goes to every viewer whenever anyone's focus changes.
 MAX_PRESENCE_ENTRIES = 100
 # The largest frame the server sends on account of outputs: they reach a browser as bounded heads plus references,

@@ -9,6 +9,7 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 
 from quire.asgi import application
+from tests.support import ChunkJoiner
 
 
 class NotebookClient:
@@ -29,6 +30,7 @@ class NotebookClient:
         self.comm = WebsocketCommunicator(application, f"/ws/notebooks/{notebook_id}/", headers=headers)
         self.req = 0
         self.seen: list[dict[str, Any]] = []
+        self.chunks = ChunkJoiner()
 
     async def connect(self) -> dict[str, Any]:
         connected, _ = await self.comm.connect(timeout=10)
@@ -44,7 +46,9 @@ class NotebookClient:
         await self.comm.send_to(text_data=text)
 
     async def next_event(self, timeout: float = 10) -> dict[str, Any]:
-        event = json.loads(await self.comm.receive_from(timeout=timeout))
+        event = None
+        while event is None:
+            event = self.chunks.add(await self.comm.receive_from(timeout=timeout))
         self.seen.append(event)
         return event
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -106,3 +108,22 @@ def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> Service:
 
     wait_until(ready, timeout=90, what="the Celery worker to be ready")
     return service
+
+
+class ChunkJoiner:
+    """Joins the server's `chunk` frames (notebooks.events.chunked) into the message they carry."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def add(self, frame: str) -> dict[str, Any] | None:
+        """The message `frame` completes, or None while its chunks are still coming."""
+        event = json.loads(frame)
+        if event.get("type") != "chunk":
+            return event  # type: ignore[no-any-return]
+        assert event["index"] == len(self.parts), "chunks of one message arrive in order, uninterrupted"
+        self.parts.append(event["data"])
+        if len(self.parts) < event["count"]:
+            return None
+        text, self.parts = "".join(self.parts), []
+        return json.loads(text)  # type: ignore[no-any-return]

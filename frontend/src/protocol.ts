@@ -559,6 +559,50 @@ export function parseServerMessage(raw: string): { message: ServerMessage } | { 
   } catch {
     return { problem: 'not JSON' };
   }
+  return validateServerMessage(data);
+}
+
+/** A piece of a message too long for one frame (the server's `chunk`): `data` is part `index` of `count` of its
+ * text, and the pieces of one message share an `id`. */
+export interface ChunkFrame {
+  id: string;
+  index: number;
+  count: number;
+  data: string;
+}
+
+export function asChunk(data: unknown): ChunkFrame | null {
+  if (!isObject(data) || data.type !== 'chunk') return null;
+  const { id, index, count } = data;
+  if (!isString(id) || !isInt(index) || !isInt(count) || !isString(data.data)) return null;
+  if (count < 1 || index < 0 || index >= count) return null;
+  return { id, index, count, data: data.data };
+}
+
+/** Joins chunks into the messages they carry, whatever order they arrive in. */
+export class ChunkJoiner {
+  private readonly parts = new Map<string, { count: number; pieces: (string | undefined)[]; have: number }>();
+
+  /** The whole message's text once its last piece is in, else null. */
+  add(chunk: ChunkFrame): string | null {
+    let entry = this.parts.get(chunk.id);
+    if (entry === undefined || entry.count !== chunk.count) {
+      entry = { count: chunk.count, pieces: new Array<string | undefined>(chunk.count), have: 0 };
+      this.parts.set(chunk.id, entry);
+    }
+    if (entry.pieces[chunk.index] === undefined) entry.have += 1;
+    entry.pieces[chunk.index] = chunk.data;
+    if (entry.have < entry.count) return null;
+    this.parts.delete(chunk.id);
+    return entry.pieces.join('');
+  }
+
+  clear(): void {
+    this.parts.clear();
+  }
+}
+
+export function validateServerMessage(data: unknown): { message: ServerMessage } | { problem: string } {
   if (!isObject(data)) return { problem: 'not a JSON object' };
   // Tolerate a missing "v" (early servers); refuse any other version rather than misread it.
   if (data.v !== undefined && data.v !== PROTOCOL_VERSION) return { problem: `unsupported version ${String(data.v)}` };
@@ -680,6 +724,7 @@ export class NotebookClient {
   private readonly quiet = new Set<number>();
 
   private readonly typeListeners = new Map<ServerMessageType, Set<Listener<ServerMessage>>>();
+  private readonly chunks = new ChunkJoiner();
   private readonly anyListeners = new Set<Listener<ServerMessage>>();
   private readonly connectionListeners = new Set<Listener<ConnectionStatus>>();
 
@@ -889,6 +934,7 @@ export class NotebookClient {
 
   private lost(code: number): void {
     this.socket = null;
+    this.chunks.clear();
     if (isRefusal(code)) {
       this.outbox.length = 0;
       this.failPending([...this.pending.keys()]);
@@ -920,7 +966,20 @@ export class NotebookClient {
       console.warn('Quire: ignoring a non-text WebSocket frame');
       return;
     }
-    const parsed = parseServerMessage(data);
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      console.warn('Quire: ignoring server message (not JSON):', data.slice(0, 200));
+      return;
+    }
+    const chunk = asChunk(value);
+    if (chunk !== null) {
+      const whole = this.chunks.add(chunk);
+      if (whole !== null) this.receive(whole);
+      return;
+    }
+    const parsed = validateServerMessage(value);
     if ('problem' in parsed) {
       console.warn(`Quire: ignoring server message (${parsed.problem}):`, data.slice(0, 200));
       return;

@@ -381,3 +381,45 @@ describe('notebookSocketUrl', () => {
     expect(notebookSocketUrl(7, { protocol: 'http:', host: 'localhost:8000' } as Location)).toBe('ws://localhost:8000/ws/notebooks/7/');
   });
 });
+
+describe('messages too long for one frame', () => {
+  function chunksOf(message: object, size: number, id = 'm1') {
+    const text = JSON.stringify(message);
+    const count = Math.ceil(text.length / size);
+    return Array.from({ length: count }, (_, index) => ({
+      v: 1, type: 'chunk', id, index, count, data: text.slice(index * size, (index + 1) * size),
+    }));
+  }
+
+  it('joins chunks into the message they carry and delivers it once, whatever their order', () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const seen: string[] = [];
+    client.on('snapshot', (m) => seen.push(m.notebook.title));
+    const snapshot = aliceSnapshot();
+    const chunks = chunksOf(snapshot, 50);
+    expect(chunks.length).toBeGreaterThan(3);
+    const [first, ...rest] = chunks;
+    for (const chunk of rest.reverse()) socket.serverSends(chunk);
+    expect(seen).toEqual([]);
+    socket.serverSends(first);
+    expect(seen).toEqual([snapshot.notebook.title]);
+  });
+
+  it('forgets the pieces of a message when its connection is lost', () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const seen: unknown[] = [];
+    client.on('kernel_status', (m) => seen.push(m.state));
+    const [first, second] = chunksOf({ v: 1, type: 'kernel_status', state: 'busy' }, 20);
+    socket.serverSends(first);
+    socket.serverDrops(1006);
+    vi.runOnlyPendingTimers();
+    const fresh = factory.latest();
+    fresh.serverOpens();
+    fresh.serverSends(second);
+    expect(seen).toEqual([]);
+  });
+});

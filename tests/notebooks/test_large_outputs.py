@@ -18,6 +18,7 @@ from notebooks.limits import MAX_OUTPUT_HEAD_CHARS, MAX_WS_SEND_BYTES
 from notebooks.services import check_update_source, do_create_notebook
 from notebooks.sharing import check_share
 from quire.accounts.services import do_issue_token
+from tests.support import ChunkJoiner
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
 
@@ -28,6 +29,7 @@ class Socket:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.largest = 0
+        self.chunks = ChunkJoiner()
         self.req = 0
 
     @classmethod
@@ -44,9 +46,14 @@ class Socket:
         return socket, snapshot
 
     async def next(self, timeout: float = 120) -> dict[str, Any]:
-        frame = await asyncio.wait_for(self.ws.recv(), timeout=timeout)
-        self.largest = max(self.largest, len(frame.encode() if isinstance(frame, str) else frame))
-        return json.loads(frame)
+        """The next message; `largest` is the largest message (its chunks together), not the largest frame."""
+        event, size = None, 0
+        while event is None:
+            frame = await asyncio.wait_for(self.ws.recv(), timeout=timeout)
+            size += len(frame.encode() if isinstance(frame, str) else frame)
+            event = self.chunks.add(frame)
+        self.largest = max(self.largest, size)
+        return event
 
     async def until(self, predicate: Any, timeout: float = 240) -> list[dict[str, Any]]:
         """Every event up to and including the first that matches."""

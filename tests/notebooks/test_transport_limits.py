@@ -14,10 +14,11 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 
-from notebooks.limits import MAX_REQUEST_BYTES, MAX_SOURCE_BYTES, MAX_WS_MESSAGE_BYTES
+from notebooks.limits import MAX_REQUEST_BYTES, MAX_SOURCE_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TRANSPORT_BYTES
 from notebooks.models import Notebook
 from notebooks.services import do_create_notebook
 from quire.accounts.services import do_issue_token
+from tests.support import ChunkJoiner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,18 +42,29 @@ async def _connect(port: int, notebook_id: int, token: str) -> Any:
         additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
         open_timeout=20, max_size=None,
     )
-    snapshot = json.loads(await ws.recv())
+    snapshot, _ = await _message(ws)
     assert snapshot["type"] == "snapshot"
     return ws
+
+
+async def _message(ws: Any) -> tuple[dict[str, Any], int]:
+    """The next message, joined from its chunks when it came in several frames (each within Daphne's message
+    limit), and how many bytes its frames held."""
+    joiner, event, received = ChunkJoiner(), None, 0
+    while event is None:
+        frame = await asyncio.wait_for(ws.recv(), timeout=60)
+        received += len(frame)
+        assert len(frame.encode()) <= MAX_WS_TRANSPORT_BYTES
+        event = joiner.add(frame)
+    return event, received
 
 
 async def _reply(ws: Any, req: int) -> tuple[dict[str, Any], int]:
     """The ack or error for `req`, and how many bytes arrived up to and including it."""
     received = 0
     while True:
-        frame = await asyncio.wait_for(ws.recv(), timeout=30)
-        received += len(frame)
-        event = json.loads(frame)
+        event, size = await _message(ws)
+        received += size
         if event.get("type") in ("ack", "error") and event.get("req") == req:
             return event, received
 
@@ -162,3 +174,28 @@ def test_an_overlong_url_or_header_gets_a_json_answer_not_a_dropped_connection( 
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 431 ")
     assert json.loads(body)["field"] == "headers"
+
+
+async def test_a_notebook_at_the_size_limit_opens_for_its_owner_and_a_viewer(  # type: ignore[no-untyped-def]
+    daphne, alice, bob, alice_token
+) -> None:
+    """Sixteen cells of a megabyte each: the snapshot is large, and every open gets it whole."""
+    from notebooks.sharing import check_share
+
+    _, port = daphne
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Sixteen megabytes")
+    cells = [{"language": "python", "source": f"# {i}\n" + "x" * (MAX_SOURCE_BYTES - 10)} for i in range(15)]
+    status, _, payload = await asyncio.to_thread(
+        _request, port, alice_token, "PUT", f"/api/notebooks/{notebook.pk}/draft/",
+        json.dumps({"revision": 0, "cells": cells}).encode(),
+    )
+    assert status == 200, payload[:300]
+    await database_sync_to_async(check_share)(alice, notebook.pk, username="bob", role="viewer")
+    bob_token = await database_sync_to_async(lambda: do_issue_token(bob, name="t").key)()
+    for token in (alice_token, bob_token, alice_token):
+        ws = await _connect(port, notebook.pk, token)
+        # (_connect has read the whole snapshot, its frames each within the limit.)
+        await ws.send(json.dumps({"v": 1, "type": "focus", "req": 1, "cell_id": None}))
+        event, _ = await _reply(ws, 1)
+        assert event["type"] == "ack", event
+        await ws.close()
