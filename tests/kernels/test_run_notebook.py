@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -12,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from notebooks.config import python_env_spec
-from tests.kernels.artifacts import write_wheel
+from tests.kernels.artifacts import greeter_repository, write_wheel
 from tests.support import env_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +112,20 @@ def test_a_source_outside_the_allowed_folders_is_refused(tmp_path, file_sources)
                         var_dir=tmp_path / "var")
     assert result.returncode == 2, result.stderr
     assert "repositories" in result.stderr and "QUIRE_FILE_REPOSITORY_ROOTS" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="the JVM test builds its jar with javac")
+def test_a_notebook_runs_headless_with_its_jvm_dependencies(tmp_path, file_sources) -> None:  # type: ignore[no-untyped-def]
+    repo = greeter_repository(file_sources / f"run-notebook-{uuid.uuid4().hex[:8]}")
+    config = {"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]}, "repositories": [{"maven": {"base": repo.as_uri()}}]}
+    cells = [{"cell_type": "code", "metadata": {}, "source": "print(spark._jvm.demo.Greeter.greet('headless'))",
+              "outputs": [], "execution_count": None}]
+    source = tmp_path / "in.ipynb"
+    source.write_text(json.dumps({"cells": cells, "metadata": {"config": config}, "nbformat": 4, "nbformat_minor": 5}))
+    out = tmp_path / "out.ipynb"
+    result = _manage_py(str(source), "-o", str(out), file_roots=file_sources, var_dir=tmp_path / "var")
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(out.read_text())["cells"][0]["outputs"]
+    assert [o.get("text") for o in outputs] == ["hello headless via a transitive jar\n"], outputs
+    # The results keep the notebook's own configuration, not the jars this machine resolved.
+    assert json.loads(out.read_text())["metadata"]["config"] == config
