@@ -265,11 +265,7 @@ def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
     python = chosen.get(Environment.Kind.PYTHON)
     jvm = chosen.get(Environment.Kind.JVM)
     if jvm is not None:
-        spark = dict(config.get("sparkConfig") or {})
-        for name, value in environments.jvm_spark_conf(jvm.jars).items():
-            joiner = ":" if name.endswith("ClassPath") else ","
-            spark[name] = joiner.join(v for v in (spark.get(name), value) if v)
-        config["sparkConfig"] = spark
+        config["sparkConfig"] = environments.spark_config_with_jars(config.get("sparkConfig") or {}, jvm.jars)
     binds = tuple(str(b.path) for b in chosen.values())
     return LaunchEnvironment(python=python.python if python else None, ro_binds=binds, config=config,
                              notices=notices)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -355,6 +355,16 @@ def jvm_spark_conf(jars: tuple[str, ...] | list[str]) -> dict[str, str]:
     if not jars:
         return {}
     return {"spark.jars": ",".join(jars), "spark.driver.extraClassPath": ":".join(jars)}
+
+
+def spark_config_with_jars(spark_config: Mapping[str, str], jars: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """A notebook's sparkConfig with resolved jars added to what it sets itself (classpaths joined with ':',
+    jar lists with ','): what a kernel, or a headless run, starts Spark with."""
+    spark = dict(spark_config)
+    for name, value in jvm_spark_conf(jars).items():
+        joiner = ":" if name.endswith("ClassPath") else ","
+        spark[name] = joiner.join(v for v in (spark.get(name), value) if v)
+    return spark
 
 
 def published(root: Path, key: str) -> BuiltEnvironment | None:

@@ -333,6 +333,25 @@ def check_shutdown(user: User, notebook_id: int) -> bool:
     return True
 
 
+def forget_deleted_cells(notebook_id: int, cell_ids: list[str]) -> None:
+    """Tell the notebook's kernel, if one runs, to drop what deleted cells left in it (their values, tables and
+    sources): it keeps them for the cells below until told. Runs after the delete committed."""
+    try:
+        session = live_session(notebook_id)
+        if session is None:
+            return
+        for cell_id in cell_ids:
+            send_command(session.channel, {"type": "forget", "cell_id": cell_id})
+    except Exception:  # the delete is stored: Redis or the database away costs memory until a restart, not the delete
+        log.warning("notebook %s: could not tell its kernel to forget deleted cells %s", notebook_id, cell_ids,
+                    exc_info=True)
+
+
+def on_cells_deleted(sender: object, *, notebook_id: int, cell_ids: list[str], **_: object) -> None:
+    """Receiver of notebooks.signals.cells_deleted."""
+    forget_deleted_cells(notebook_id, cell_ids)
+
+
 def kernel_state(notebook_id: int) -> str:
     session = live_session(notebook_id)
     return session.state if session is not None else "not_started"

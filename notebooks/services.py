@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from notebooks import collab, events
+from notebooks import collab, events, signals
 from notebooks.audit import do_record
 from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import Role, role_for
@@ -222,6 +223,17 @@ def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[st
     return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
 
 
+def do_forget_cells(notebook_id: int, cell_ids: Iterable[str]) -> None:
+    """Announce, once the transaction commits, that these cells left the notebook's draft: its kernel still holds
+    their values (a DataFrame can be most of its memory) until told."""
+    gone = sorted(set(cell_ids))
+    if gone:
+        # send_robust: the draft is stored, and nothing a listener does may turn that into an error.
+        transaction.on_commit(
+            lambda: signals.cells_deleted.send_robust(sender=Notebook, notebook_id=notebook_id, cell_ids=gone)
+        )
+
+
 def _require_cell(notebook: Notebook, cell_id: str) -> tuple[int, dict[str, Any]]:
     found = notebook.find_cell(check_cell_id(cell_id))
     if found is None:
@@ -241,9 +253,11 @@ def check_replace_draft(
             field="revision",
             extra={"revision": notebook.revision},
         )
+    before = notebook.cell_ids()
     notebook.cells = clean_cells(cells, previous=notebook.cells)
     notebook.config = check_config(config)
     check_draft_size(notebook.cells, notebook.config)
+    do_forget_cells(notebook.pk, set(before) - set(notebook.cell_ids()))
     return do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
 
 
@@ -323,6 +337,7 @@ def check_delete_cell(user: User, notebook_id: int, *, cell_id: str) -> DraftCha
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     index, _ = _require_cell(notebook, cell_id)
     del notebook.cells[index]
+    do_forget_cells(notebook.pk, [cell_id])
     return do_save_draft(notebook, {"type": "cell_deleted", "cell_id": cell_id})
 
 

@@ -17,7 +17,13 @@ from notebooks.audit import do_record
 from notebooks.diff import diff_snapshots
 from notebooks.models import AuditEntry, Notebook, NotebookVersion
 from notebooks.roles import Role, role_for
-from notebooks.services import do_save_draft, get_notebook, locked_notebook, visible_notebooks
+from notebooks.services import (
+    do_forget_cells,
+    do_save_draft,
+    get_notebook,
+    locked_notebook,
+    visible_notebooks,
+)
 from notebooks.snapshot import snapshot_cells
 from notebooks.validation import MAX_TITLE, check_message, check_title
 from quire.lib.errors import InvalidInput, NotFound
@@ -135,7 +141,9 @@ def check_restore(user: AbstractBaseUser, notebook_id: int, number: int) -> Rest
     """Put an old version back into the draft; a new version (unless identical to the head) records it."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     version = version_of(notebook, number)
+    before = notebook.cell_ids()
     notebook.cells = _draft_cells(version)
+    do_forget_cells(notebook.pk, set(before) - set(notebook.cell_ids()))
     notebook.config = version.config
     change = do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
     saved = do_snapshot_version(

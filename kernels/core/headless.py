@@ -5,7 +5,12 @@
 Without -o the results go to IN.out.ipynb beside the input. Parameters are injected
 Papermill-style as a new cell after the cell tagged `parameters` (else before the first cell);
 a value is a Python literal when it parses as one, else a string. The run stops at the first
-failing cell; the exit code is 0 when every cell ran, 1 when a cell failed, 2 for bad input.
+failing cell; the exit code is 0 when every cell ran, 1 when a cell failed, 2 for bad input
+(3 is `manage.py run_notebook`'s: the notebook's environment failed to build).
+
+This module runs in whatever interpreter starts it and builds nothing: `manage.py run_notebook`
+builds the notebook's environments (its `dependencies` and `repositories`) and runs this module
+with the environment's python, passing resolved jars as `--spark-conf`.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from kernels.core.notebook_file import (
 )
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT
 
-EXIT_OK, EXIT_CELL_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CELL_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 
@@ -104,14 +109,18 @@ def notebook_env(config: Mapping[str, Any]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_notebook(document: NotebookDocument, *, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> RunReport:
-    """Run every cell in order on a fresh engine; stop at the first failure (later cells kept as they were)."""
-    engine = Engine(output_limit=output_limit, config=document.config)
+def run_notebook(
+    document: NotebookDocument, *, output_limit: int = DEFAULT_OUTPUT_LIMIT, config: Mapping[str, Any] | None = None
+) -> RunReport:
+    """Run every cell in order on a fresh engine (with `config`, else the notebook's); stop at the first failure
+    (later cells kept as they were)."""
+    config = document.config if config is None else config
+    engine = Engine(output_limit=output_limit, config=config)
     order = [cell.id for cell in document.cells]
     cells: list[dict[str, Any]] = []
     failure: CellFailure | None = None
     execution_count = 0
-    with notebook_env(document.config):
+    with notebook_env(config):
         for index, cell in enumerate(document.cells, start=1):
             if failure is not None or cell.language == "text" or cell.raw.get("cell_type") != "code":
                 cells.append(cell_json(cell, outputs=None, execution_count=None))
@@ -154,23 +163,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="BYTES",
                         help="per-cell output cap")
+    parser.add_argument(
+        "--spark-conf", action="append", default=[], metavar="NAME=VALUE",
+        help="Spark setting that replaces the notebook's own of that name (repeatable; the resolved jars)",
+    )
 
 
-def execute(
-    input_path: str, *, output: str | None, parameters: Sequence[str], output_limit: int = DEFAULT_OUTPUT_LIMIT
-) -> tuple[RunReport, Path]:
-    """Read, run and write; HeadlessError for bad input, the report for the caller to judge."""
+def spark_conf_items(items: Sequence[str]) -> dict[str, str]:
+    """`--spark-conf` values as a dict."""
+    conf: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"--spark-conf {item!r} is not name=value")
+        conf[name.strip()] = value
+    return conf
+
+
+def load(input_path: str) -> NotebookDocument:
+    """The notebook at `input_path`, parsed; HeadlessError when it cannot be read or is not a notebook."""
     path = Path(input_path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HeadlessError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        document = parse_notebook(text, name=str(path))
-        inject_parameters(document, parse_parameters(parameters))
-    except (NotebookFormatError, ParameterError) as exc:
+        return parse_notebook(text, name=str(path))
+    except NotebookFormatError as exc:
         raise HeadlessError(str(exc)) from None
-    report = run_notebook(document, output_limit=output_limit)
+
+
+def execute(
+    input_path: str, *, output: str | None, parameters: Sequence[str], output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    spark_conf: Sequence[str] = (),
+) -> tuple[RunReport, Path]:
+    """Read, run and write; HeadlessError for bad input, the report for the caller to judge."""
+    path = Path(input_path)
+    document = load(input_path)
+    try:
+        inject_parameters(document, parse_parameters(parameters))
+        extra = spark_conf_items(spark_conf)
+    except ParameterError as exc:
+        raise HeadlessError(str(exc)) from None
+    # The engine gets the jars; the results keep the notebook's own configuration.
+    config = {**document.config, "sparkConfig": {**(document.config.get("sparkConfig") or {}), **extra}} if extra \
+        else document.config
+    report = run_notebook(document, output_limit=output_limit, config=config)
     target = Path(output) if output else default_output_path(path)
     try:
         target.write_text(json.dumps(report.notebook, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
@@ -183,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         report, target = execute(
-            args.input, output=args.output, parameters=args.parameter, output_limit=args.output_limit
+            args.input, output=args.output, parameters=args.parameter, output_limit=args.output_limit,
+            spark_conf=args.spark_conf,
         )
     except HeadlessError as exc:
         print(f"run_notebook: error: {exc}", file=sys.stderr)

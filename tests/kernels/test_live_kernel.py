@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
 from kernels.models import KernelSession
-from notebooks.services import check_insert_cell, check_update_source, do_create_notebook
+from notebooks.models import Notebook
+from notebooks.services import check_insert_cell, check_replace_draft, check_update_source, do_create_notebook
 from tests.live import NotebookClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
@@ -252,3 +255,63 @@ async def test_a_cell_printing_nul_bytes_and_lone_surrogates_keeps_its_output(al
     text = "".join(o.get("text", "") for o in stored if o.get("output_type") == "stream")
     assert text.startswith("a") and "b\n" in text and "d\n" in text, stored
     assert any(o.get("output_type") == "execute_result" for o in stored), stored
+
+
+# What a probe cell prints: how many of the test's million-item lists the kernel's process still holds.
+_HELD = (
+    "import gc\n"
+    "print(sum(1 for o in gc.get_objects() if type(o) is list and len(o) == 10**6 and o[-1] == 10**6 - 1))"
+)
+
+
+async def _held(client: NotebookClient, probe: str) -> int:
+    client.seen.clear()
+    await client.reply(await client.send("run_cell", cell_id=probe))
+    assert (await client.until(_finished(probe)))["state"] == "done", client.seen
+    texts = [e["output"].get("text", "") for e in client.seen if e["type"] == "output" and e["cell_id"] == probe]
+    return int("".join(texts))
+
+
+async def _held_until(client: NotebookClient, probe: str, expected: int) -> int:
+    # The forget reaches the kernel by the host's command queue and a run may take the faster live channel, so
+    # the first probe after a delete can overtake it; a kernel that never forgets never gets there.
+    held = -1
+    for _ in range(10):
+        held = await _held(client, probe)
+        if held == expected:
+            break
+        await asyncio.sleep(0.5)
+    return held
+
+
+async def test_deleting_cells_frees_their_values_in_the_kernel(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """A deleted cell's values leave the kernel's memory: by the WebSocket's delete_cell and by a whole-draft
+    replacement (REST) that drops cells."""
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Forget")
+    big = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=big, source="big = list(range(10**6))")
+    await database_sync_to_async(check_insert_cell)(
+        alice, notebook.pk, index=1, language="python", source="n = len(big)\ncopy = list(big)")
+    probe = (await database_sync_to_async(check_insert_cell)(
+        alice, notebook.pk, index=2, language="python", source=_HELD)).result["cell"]["id"]
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("run_all"))
+    await client.until(_finished(probe))
+    assert await _held(client, probe) == 2
+
+    await client.reply(await client.send("delete_cell", cell_id=big))
+    assert await _held_until(client, probe, 1) == 1
+    scope = await client.reply(await client.send("inspect_scope", cell_id=probe))
+    assert [s["name"] for s in scope["visible"]] == ["copy", "n"]
+
+    stored = await database_sync_to_async(Notebook.objects.get)(pk=notebook.pk)
+    kept = [cell for cell in stored.cells if cell["id"] == probe]
+    await database_sync_to_async(check_replace_draft)(alice, notebook.pk, revision=stored.revision, cells=kept,
+                                                      config=stored.config)
+    assert await _held_until(client, probe, 0) == 0
+    scope = await client.reply(await client.send("inspect_scope", cell_id=probe))
+    assert scope["visible"] == []
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
