@@ -188,6 +188,31 @@ describe('the notebook page', () => {
     await openNotebook('owner');
   });
 
+  it('shuts the kernel down from the toolbar once asked to, and says when none was running', async () => {
+    await openNotebook('runner');
+    const shutdown = q<HTMLButtonElement>('[data-testid="shutdown"]');
+    expect(shutdown.hidden).toBe(false);
+    socket.serverSends({ type: 'kernel_status', state: 'idle' });
+    expect(shutdown.disabled).toBe(false);
+    const confirm = vi.spyOn(window, 'confirm').mockReturnValueOnce(false).mockReturnValue(true);
+    shutdown.click();
+    expect(commands()).toEqual([]);
+    shutdown.click();
+    expect(commands()).toMatchObject([{ type: 'shutdown' }]);
+    socket.serverSends({ type: 'ack', req: commands()[0]!.req, stopping: false });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(q('[data-testid="notice"]').textContent).toContain('No kernel is running');
+    socket.serverSends({ type: 'kernel_status', state: 'stopped' });
+    expect(shutdown.disabled).toBe(true);
+    confirm.mockRestore();
+  });
+
+  it('offers shutting down to runners and up only', async () => {
+    await openNotebook('viewer');
+    expect(q<HTMLButtonElement>('[data-testid="shutdown"]').hidden).toBe(true);
+  });
+
   it('names the cell it inserts and focuses that one when it arrives', async () => {
     await openNotebook();
     q<HTMLButtonElement>('[data-testid="add-cell"]').click();

@@ -51,3 +51,26 @@ def live_daphne_screenshot_path() -> Any:
     path = Path(__file__).resolve().parents[2] / "var" / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path / "run_cell.png"
+
+
+def test_shutting_the_kernel_down_from_the_page(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """The toolbar stops the notebook's kernel (after asking), and the next run starts a fresh one."""
+    from playwright.sync_api import expect
+
+    from tests.browser.notebook_ui import new_notebook, sign_in
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Stop me")
+    cell = page.get_by_test_id("cell").first
+    set_source(page, cell, "kept = 41")
+    cell.get_by_test_id("run-cell").click()
+    expect(page.get_by_test_id("kernel-status")).to_contain_text("idle", timeout=60_000)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("shutdown").click()
+    expect(page.get_by_test_id("kernel-status")).to_contain_text("stopped", timeout=30_000)
+    expect(page.get_by_test_id("shutdown")).to_be_disabled()
+
+    set_source(page, cell, "print('kept' in dir())")
+    cell.get_by_test_id("run-cell").click()
+    expect(cell.get_by_test_id("cell-output")).to_contain_text("False", timeout=60_000)

@@ -31,6 +31,9 @@ export interface NotebookPageOptions {
 const NOTICE_MS = 8000;
 const SCOPE_DELAY_MS = 250;
 
+
+/** Kernel states in which a kernel process is up (kernels.models.LIVE_STATES). */
+const LIVE_KERNEL_STATES: ReadonlySet<string> = new Set(['starting', 'idle', 'busy']);
 export class NotebookPage {
   readonly element: HTMLElement;
   readonly model = new NotebookModel();
@@ -55,6 +58,9 @@ export class NotebookPage {
   );
   private readonly interruptButton = this.toolButton('Interrupt', 'interrupt', 'Interrupt the running cell (I, I)', () => this.client.interrupt());
   private readonly restartButton = this.toolButton('Restart', 'restart', 'Restart the kernel: every value is forgotten', () => this.restart());
+  private readonly shutdownButton = this.toolButton('Shut down', 'shutdown', 'Stop the kernel and free its memory and your kernel quota', () =>
+    this.shutdown(),
+  );
   private readonly cellList = h('div', { className: 'cells' });
   private readonly tasks = new TaskList(
     () => this.client.interrupt(),
@@ -143,6 +149,7 @@ export class NotebookPage {
         this.runStaleButton,
         this.interruptButton,
         this.restartButton,
+        this.shutdownButton,
         this.clearOutputsButton,
       ),
       this.notice,
@@ -371,6 +378,8 @@ export class NotebookPage {
   private renderKernel(): void {
     const connected = this.client.connection.state === 'open';
     this.kernelStatus.set(connected && this.model.kernel ? this.model.kernel : 'disconnected', this.model.kernelReason);
+    // Only a kernel that is up can be shut down.
+    this.shutdownButton.disabled = !connected || !LIVE_KERNEL_STATES.has(this.model.kernel ?? 'not_started');
   }
 
   private renderTasks(): void {
@@ -428,7 +437,9 @@ export class NotebookPage {
     const { canRun, canEdit } = this.model.permissions;
     this.addCellButton.hidden = !canEdit;
     this.clearOutputsButton.hidden = !canEdit;
-    for (const button of [this.runAllButton, this.runStaleButton, this.interruptButton, this.restartButton]) button.hidden = !canRun;
+    for (const button of [this.runAllButton, this.runStaleButton, this.interruptButton, this.restartButton, this.shutdownButton]) {
+      button.hidden = !canRun;
+    }
     this.saveVersionButton.hidden = !canEdit;
     this.shareButton.hidden = this.model.you?.role !== 'owner';
     this.config.applyPermissions();
@@ -455,6 +466,13 @@ export class NotebookPage {
     const like = cells[Math.min(index, cells.length) - 1] ?? cells[0];
     const sent = this.client.insertCell(index, { language: language ?? (like && like.language !== 'text' ? like.language : 'python'), source: '' });
     this.focusOnInsert = sent.cellId;
+  }
+
+  private shutdown(): void {
+    if (!window.confirm('Shut the kernel down? Every value the cells computed is forgotten.')) return;
+    void this.client.shutdown().settled.then((outcome) => {
+      if (outcome.type === 'ack' && outcome.stopping === false) this.showNotice('No kernel is running for this notebook.');
+    });
   }
 
   private restart(): void {
