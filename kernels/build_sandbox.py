@@ -159,10 +159,8 @@ def start(spec: BuildSpec, argv: list[str]) -> tuple[subprocess.Popen[str], netn
         os.close(filter_fd)
     if network is not None:
         try:
-            network.attach()
+            network.attach_to(process)
         except netns.NetworkError as exc:
-            process.kill()
-            process.wait()
             raise BuildSandboxError(str(exc)) from exc
     return process, network
 

@@ -280,10 +280,8 @@ def _popen(
     output.launched()
     if network is not None:
         try:
-            network.attach()
+            network.attach_to(popen)
         except netns.NetworkError as exc:
-            popen.kill()
-            popen.wait()
             output.close()
             raise LaunchError(str(exc)) from exc
     return LaunchedKernel(popen, spec=spec, output=output)

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 # slirp4netns's fixed addresses: its gateway is 10.0.2.2, its DNS forwarder 10.0.2.3, the sandbox 10.0.2.100.
 SLIRP_DNS = "10.0.2.3"
@@ -96,6 +97,16 @@ class SandboxNetwork:
     @property
     def pass_fds(self) -> tuple[int, ...]:
         return (self._info[1], self._block[0], self._alive[1], self._resolv[0])
+
+    def attach_to(self, process: subprocess.Popen[Any]) -> None:
+        """`attach` for the bwrap `process` started with these descriptors; when the network cannot be wired, the
+        process is killed and reaped before NetworkError goes on."""
+        try:
+            self.attach()
+        except NetworkError:
+            process.kill()
+            process.wait()
+            raise
 
     def attach(self) -> None:
         """After bwrap started: give its namespace a network, then let its program run. Raises NetworkError (the
