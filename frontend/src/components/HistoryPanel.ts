@@ -85,6 +85,11 @@ export class HistoryPanel {
     this.message.focus();
   }
 
+  /** Someone saved a version: an open list shows it (a closed one is read when opened). */
+  async versionSaved(): Promise<void> {
+    if (this.drawer.isOpen) await this.refresh();
+  }
+
   async refresh(): Promise<void> {
     this.saveForm.hidden = !this.options.permissions().canEdit;
     this.renderOrigin();

@@ -4,7 +4,7 @@ import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
-import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
+import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type Role, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
@@ -32,6 +32,14 @@ const NOTICE_MS = 8000;
 const SCOPE_DELAY_MS = 250;
 
 
+/** What the page says when this person's role here changes while it is open. */
+const ROLE_NOTICE: Record<Role, string> = {
+  viewer: 'You can now only view this notebook.',
+  runner: 'You can now run this notebook\'s cells, but not edit them.',
+  editor: 'You can now edit this notebook.',
+  owner: 'You now own this notebook.',
+};
+
 /** Kernel states in which a kernel process is up (kernels.models.LIVE_STATES). */
 const LIVE_KERNEL_STATES: ReadonlySet<string> = new Set(['starting', 'idle', 'busy']);
 export class NotebookPage {
@@ -44,6 +52,12 @@ export class NotebookPage {
   private readonly banner = new ConnectionBanner();
   private readonly presence = new PresenceList();
   private readonly notice = h('p', { className: 'notice', testId: 'notice', attrs: { role: 'alert' } });
+  private readonly resyncBanner = h('div', {
+    className: 'connection-banner',
+    testId: 'resync-banner',
+    text: 'Resyncing: catching up with changes this page missed…',
+    attrs: { role: 'status' },
+  });
   private readonly addCellButton = this.toolButton('+ Cell', 'add-cell', 'Add a cell at the end (B in command mode)', () => this.addCell());
   private readonly runAllButton = this.toolButton('Run all', 'run-all', 'Run every cell, top to bottom', () => {
     this.flush();
@@ -109,6 +123,7 @@ export class NotebookPage {
       textChanged: (cellId, text) => this.model.editSource(cellId, text),
     });
     this.notice.hidden = true;
+    this.resyncBanner.hidden = true;
     this.banner.set(this.client.connection);
     this.history = new HistoryPanel({
       notebookId: options.notebookId,
@@ -128,6 +143,7 @@ export class NotebookPage {
       'main',
       { className: 'notebook-page' },
       this.banner.element,
+      this.resyncBanner,
       h(
         'div',
         { className: 'notebook-header' },
@@ -289,6 +305,7 @@ export class NotebookPage {
   private modelChanged(change: ModelChange): void {
     switch (change.kind) {
       case 'reset':
+        this.resyncBanner.hidden = !this.model.resyncing;
         this.showTitle();
         this.applyPermissions();
         this.renderCells();
@@ -322,6 +339,25 @@ export class NotebookPage {
       case 'tasks':
       case 'spark':
         this.renderTasks();
+        return;
+      case 'permissions':
+        // Promoted or demoted while here: the page follows at once (editors become read-only, or editable).
+        this.applyPermissions();
+        this.renderCells();
+        this.renderTasks();
+        this.showNotice(ROLE_NOTICE[this.model.you?.role ?? 'viewer']);
+        return;
+      case 'version_saved':
+        void this.history.versionSaved();
+        return;
+      case 'deleted':
+        this.applyPermissions();
+        this.renderCells();
+        this.renderTasks();
+        this.showNotice('This notebook was deleted. Nothing more can be changed here.');
+        return;
+      case 'resync':
+        this.resyncBanner.hidden = false;
         return;
       case 'draft_replaced':
         // Someone restored a version or replaced the draft: our cells are no longer the notebook's.
