@@ -62,3 +62,9 @@ def test_the_front_ends_copy_of_the_list_is_current() -> None:
 def test_an_unlisted_type_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ValueError, match="not a server message type"):
         publish(1, {"type": "cells_went_stale"})
+
+
+def test_the_protocol_page_shows_every_message_type() -> None:
+    text = (REPO / "docs/protocol.md").read_text()
+    missing = sorted(t for t in SERVER_MESSAGE_TYPES if f'"type":"{t}"' not in text)
+    assert not missing, f"docs/protocol.md has no example of: {missing}"
