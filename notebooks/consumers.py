@@ -177,6 +177,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         whatever it missed. The browser is told first, and shows it is catching up until the snapshot."""
         if message.get("lost") == "connection":
             self.stream = None  # numbers carried on without us: the next one starts afresh
+            # Presence lives in Redis too, which may have restarted empty: say again who is here.
+            if self.announced:
+                await self._announce()
         await self._send({"type": "resync"})
         try:
             snapshot, role = await database_sync_to_async(build_snapshot)(self.user, self.notebook_id)
@@ -356,24 +359,22 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return True
 
     async def notebook_events(self, message: dict[str, Any]) -> None:
+        if "kernel_state" in message:
+            self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
         if not self._in_sequence(message):
             # The snapshot and the host's sync that follow hold this message's news too.
             await self.notebook_resync({"lost": "broadcast"})
             return
-        if "kernel_state" in message:
-            self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
         for text in message["texts"]:
             await self.send(text_data=text)
 
     async def notebook_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        if not self._in_sequence(message):
-            await self.notebook_resync({"lost": "broadcast"})
-            if event.get("type") == "kernel_status":
-                self._track_kernel(event["state"], message.get("kernel_channel"))
-            return
         if event.get("type") == "kernel_status":
             self._track_kernel(event["state"], message.get("kernel_channel"))
+        if not self._in_sequence(message):
+            await self.notebook_resync({"lost": "broadcast"})
+            return
         if event.get("type") == "notebook_deleted":
             # Said before the connection closes (nobody may read a deleted notebook), so the page can say why.
             await self.send(text_data=message["text"])
