@@ -274,10 +274,13 @@ export class NotebookModel {
       case 'cells_stale':
         for (const id of message.cell_ids) this.patch(id, { stale: true });
         return;
-      case 'grants_changed':
+      case 'grants_changed': {
+        // A sharing or team change that leaves this person's role as it was changes nothing here.
+        const changed = this.you?.role !== message.you.role;
         this.you = { username: message.you.username, role: message.you.role };
-        this.emit({ kind: 'permissions' });
+        if (changed) this.emit({ kind: 'permissions' });
         return;
+      }
       case 'version_saved':
         this.emit({ kind: 'version_saved', number: message.number });
         return;

@@ -77,7 +77,14 @@ describe('the page follows what the server says of the notebook', () => {
     socket.serverSends({ type: 'grants_changed', you: { username: 'alice', role: 'viewer' } });
     expect(source('c1').readOnly).toBe(true);
     expect(q('[data-testid="add-cell"]').hidden).toBe(true);
-    expect(q('[data-testid="notice"]').textContent).toContain('view');
+    expect(q('[data-testid="notice"]').textContent).toContain('You can now only view');
+  });
+
+  it('says nothing when a sharing change leaves the role as it was', async () => {
+    await openAs('editor');
+    socket.serverSends({ type: 'grants_changed', you: { username: 'alice', role: 'editor' } });
+    expect(q('[data-testid="notice"]').hidden).toBe(true);
+    expect(source('c1').readOnly).toBe(false);
   });
 
   it('refreshes the history when a version is saved', async () => {
