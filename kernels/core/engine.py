@@ -15,7 +15,7 @@ from kernels.core.errors import EngineError
 from kernels.core.interpreters import Registry
 from kernels.core.interpreters.base import (
     NO_OUT,
-    Completion,
+    CompletionList,
     Interpreter,
     InterpreterEnv,
     RunContext,
@@ -211,8 +211,8 @@ class Engine:
 
     def complete(
         self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]
-    ) -> list[Completion]:
-        return self.interpreter(language).complete(source, pos, self.state.scope_for(cell_id, order))
+    ) -> CompletionList:
+        return CompletionList.cut(self.interpreter(language).complete(source, pos, self.state.scope_for(cell_id, order)))
 
     def signature(
         self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]

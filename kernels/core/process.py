@@ -187,11 +187,13 @@ class KernelProcess:
 
     def _answer(self, command: protocol.Message) -> protocol.Message:
         if isinstance(command, protocol.Complete):
-            items = self.engine.complete(
+            found = self.engine.complete(
                 cell_id=command.cell_id, language=command.language, source=command.source,
                 pos=command.pos, order=command.order,
             )
-            return protocol.Completions(req_id=command.req_id, items=tuple(i.to_dict() for i in items))
+            return protocol.Completions(
+                req_id=command.req_id, items=tuple(i.to_dict() for i in found.items), incomplete=found.incomplete
+            )
         if isinstance(command, protocol.Signature):
             sigs = self.engine.signature(
                 cell_id=command.cell_id, language=command.language, source=command.source,

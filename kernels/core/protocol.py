@@ -166,6 +166,7 @@ class Completions(Message):
     type: ClassVar[str] = "completions"
     req_id: str
     items: tuple[dict[str, Any], ...]
+    incomplete: bool = False  # cut at MAX_COMPLETIONS: ask again with a longer prefix
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,15 @@ def test_monaco_runs_with_shift_enter_completes_and_underlines_errors(alice, liv
     expect(suggest.first).to_be_visible(timeout=45_000)
     screenshot(page, "completion")
     page.keyboard.press("Escape")
+    # A list cut to its first items is asked again as the prefix grows, never filtered stale: `os.` alone has
+    # more members than one reply holds, and `path` comes after the cut.
+    set_source(page, second, "import os; os.")
+    page.keyboard.press("Control+Space")
+    expect(page.locator(".suggest-widget .monaco-list-row").first).to_be_visible(timeout=45_000)
+    page.keyboard.type("pa")
+    for name in ("path", "pardir", "pathsep"):
+        expect(page.locator(".suggest-widget .monaco-list-row", has_text=name).first).to_be_visible(timeout=15_000)
+    page.keyboard.press("Escape")
 
     # An error's position is underlined in the editor.
     set_source(page, second, "y = 1\nundefined_name + 1")

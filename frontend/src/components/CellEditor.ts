@@ -3,7 +3,7 @@
  * below can be swapped for Monaco without touching anything else.
  */
 import { h } from '../lib/dom';
-import type { Completion, ErrorPosition, Language, Signature } from '../protocol';
+import type { Completions, ErrorPosition, Language, Signature } from '../protocol';
 import type { LineRange } from '../notebookModel';
 import { type TextChange, diffText, transformPosition } from '../lib/textChanges';
 
@@ -46,7 +46,7 @@ export interface CellEditorOptions {
 
 /** What the kernel can tell an editor about the code being typed; `pos` is a character offset. */
 export interface EditorAssist {
-  complete(source: string, pos: number): Promise<Completion[]>;
+  complete(source: string, pos: number): Promise<Completions>;
   signature(source: string, pos: number): Promise<Signature[]>;
 }
 

@@ -553,7 +553,10 @@ export class NotebookPage {
   private assistFor(cellId: string): EditorAssist {
     const unwrap = <T>(reply: { ok: true; value: T[] } | { ok: false }): T[] => (reply.ok ? reply.value : []);
     return {
-      complete: async (source, pos) => unwrap(await this.client.complete(cellId, this.languageOf(cellId), source, pos)),
+      complete: async (source, pos) => {
+        const reply = await this.client.complete(cellId, this.languageOf(cellId), source, pos);
+        return reply.ok ? reply.value : { items: [], incomplete: false };
+      },
       signature: async (source, pos) => unwrap(await this.client.signature(cellId, this.languageOf(cellId), source, pos)),
     };
   }

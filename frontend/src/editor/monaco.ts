@@ -14,7 +14,7 @@ import 'monaco-editor/esm/vs/basic-languages/javascript/javascript.contribution.
 import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
 import type { CellEditor, CellEditorOptions, EditorAssist } from '../components/CellEditor';
 import { h } from '../lib/dom';
-import type { Completion, Language } from '../protocol';
+import type { Language } from '../protocol';
 import { type TextChange, transformPosition } from '../lib/textChanges';
 
 const monaco = monacoApi as unknown as typeof Monaco;
@@ -68,7 +68,7 @@ function registerProviders(): void {
       async provideCompletionItems(model, position) {
         const assist = assists.get(model.uri.toString());
         if (!assist) return { suggestions: [] };
-        const items: Completion[] = await assist.complete(model.getValue(), model.getOffsetAt(position));
+        const { items, incomplete } = await assist.complete(model.getValue(), model.getOffsetAt(position));
         const word = model.getWordUntilPosition(position);
         const range = new monaco.Range(position.lineNumber, word.startColumn, position.lineNumber, position.column);
         return {
@@ -79,6 +79,8 @@ function registerProviders(): void {
             insertText: item.label,
             range,
           })),
+          // A cut list is asked for again as the prefix grows; filtering it would hide what came after the cut.
+          incomplete,
         };
       },
     });

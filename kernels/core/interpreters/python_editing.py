@@ -6,7 +6,6 @@ from typing import Any
 
 from kernels.core.interpreters.base import Completion, SignatureHelp
 
-MAX_COMPLETIONS = 200
 MAX_DOC_CHARS = 2000
 
 
@@ -35,9 +34,7 @@ def complete(code: str, pos: int, namespace: dict[str, Any]) -> list[Completion]
         found = _script(code, namespace).complete(line, column)
     except Exception:  # jedi fails on odd code; no completions is the right answer there
         return []
-    return [
-        Completion(label=c.name, kind=c.type, detail=c.description) for c in found[:MAX_COMPLETIONS]
-    ]
+    return [Completion(label=c.name, kind=c.type, detail=c.description) for c in found]
 
 
 def signatures(code: str, pos: int, namespace: dict[str, Any]) -> list[SignatureHelp]:
