@@ -55,3 +55,34 @@ def test_monaco_runs_with_shift_enter_completes_and_underlines_errors(alice, liv
 
     # The symbol table shows what the selected cell defined and what it sees from above.
     expect(page.get_by_test_id("symbols-visible")).to_contain_text("x")
+
+
+def test_command_mode_keeps_the_focus_after_a_b_and_dd(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """Jupyter's habit: `b`, `b`, `dd`, `a` in a row, each acting on the selected cell, none typed into an editor."""
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Command mode")
+    cells = page.get_by_test_id("cell")
+    first = cells.first
+    set_source(page, first, "first = 1")
+    page.keyboard.press("Escape")
+    focused_cell = "() => document.activeElement?.closest('[data-testid=\"cell\"]') === document.activeElement"
+
+    page.keyboard.press("b")
+    expect(cells).to_have_count(2)
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("b")
+    expect(cells).to_have_count(3)
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    expect(cells).to_have_count(2)
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("a")
+    expect(cells).to_have_count(3)
+    page.wait_for_function(focused_cell)
+    # No key went into an editor: the first cell kept its text and the others are empty.
+    expect(first.locator(".monaco-editor .view-lines")).to_contain_text("first = 1")
+    for n in (1, 2):
+        expect(cells.nth(n)).not_to_contain_text("b")

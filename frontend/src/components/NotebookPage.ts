@@ -86,7 +86,8 @@ export class NotebookPage {
   private readonly keys = new CommandKeys();
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
   /** The cell this page just asked to insert: focused when it arrives. */
-  private focusOnInsert: string | null = null;
+  /** The cell this page inserted and will select once it arrives: its editor focused, or the cell (command mode). */
+  private focusOnInsert: { cellId: string; edit: boolean } | null = null;
   private snapshotSeen = false;
   private selected: string | null = null;
   private announcedFocus: string | null | undefined = undefined;
@@ -357,12 +358,14 @@ export class NotebookPage {
         view = new CellView(cell, { actions: this.actions, permissions, ...(this.createEditor && { createEditor: this.createEditor }) });
         this.views.set(cell.id, view);
         this.detachText.set(cell.id, this.collab.attach(cell.id, view));
-        if (this.focusOnInsert === cell.id && this.snapshotSeen) {
+        if (this.focusOnInsert?.cellId === cell.id && this.snapshotSeen) {
+          const { edit } = this.focusOnInsert;
           this.focusOnInsert = null;
           const inserted = view;
           queueMicrotask(() => {
             this.select(inserted.cellId, {});
-            inserted.focus();
+            if (edit) inserted.focus();
+            else inserted.focusCell();
           });
         }
       }
@@ -461,11 +464,12 @@ export class NotebookPage {
     }
   }
 
-  private addCell(index = this.model.cells.length, language?: Language): void {
+  /** Inserts an empty cell; `edit` puts the cursor in it, otherwise it is selected in command mode (`a`, `b`). */
+  private addCell(index = this.model.cells.length, { language, edit = true }: { language?: Language; edit?: boolean } = {}): void {
     const cells = this.model.cells;
     const like = cells[Math.min(index, cells.length) - 1] ?? cells[0];
     const sent = this.client.insertCell(index, { language: language ?? (like && like.language !== 'text' ? like.language : 'python'), source: '' });
-    this.focusOnInsert = sent.cellId;
+    this.focusOnInsert = { cellId: sent.cellId, edit };
   }
 
   private shutdown(): void {
@@ -507,13 +511,17 @@ export class NotebookPage {
       }
       case 'insert_above':
       case 'insert_below':
-        if (canEdit) this.addCell(Math.max(0, index + (command === 'insert_below' ? 1 : 0)));
+        if (canEdit) this.addCell(Math.max(0, index + (command === 'insert_below' ? 1 : 0)), { edit: false });
         return;
       case 'delete':
         if (canEdit && this.selected) {
           const neighbour = cells[index + 1] ?? cells[index - 1];
           this.client.deleteCell(this.selected);
-          if (neighbour) this.select(neighbour.id, {});
+          if (neighbour) {
+            // Command mode goes on in the neighbour: the deleted cell held the focus, which would fall to the page.
+            this.select(neighbour.id, {});
+            this.views.get(neighbour.id)?.focusCell();
+          }
         }
         return;
       case 'edit':
