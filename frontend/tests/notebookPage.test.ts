@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NotebookDetail } from '../src/api';
 import { NotebookPage } from '../src/components/NotebookPage';
+import { COMMAND_BINDINGS } from '../src/commandMode';
 import { NotebookClient } from '../src/protocol';
 import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
 import { aliceSnapshot, cell } from './support/scenarios';
@@ -96,6 +97,32 @@ describe('the notebook page', () => {
     ]);
     vi.advanceTimersByTime(1000);
     expect(commands()).toHaveLength(2);
+  });
+
+  it('brings back a cell deleted with dd when z is pressed, where it was, in command mode', async () => {
+    await openNotebook();
+    const press = (key: string) => (document.activeElement ?? document.body).dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+    cellEl('c1').click();
+    cellEl('c1').focus();
+    press('j');
+    expect(document.activeElement).toBe(cellEl('c2'));
+    press('d');
+    press('d');
+    expect(commands()).toMatchObject([{ type: 'delete_cell', cell_id: 'c2' }]);
+    press('z');
+    expect(commands()[1]).toMatchObject({ type: 'insert_cell', index: 1, cell: { language: 'python', source: 'print(x)' } });
+  });
+
+  it('shows every command-mode binding on h, and gives the focus back when closed', async () => {
+    await openNotebook();
+    cellEl('c1').click();
+    cellEl('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'h', bubbles: true }));
+    const sheet = q('[data-testid="shortcut-sheet"]');
+    expect(sheet.hidden).toBe(false);
+    for (const binding of COMMAND_BINDINGS) expect(sheet.textContent).toContain(binding.description);
+    sheet.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    expect(sheet.hidden).toBe(true);
+    expect(document.activeElement).toBe(cellEl('c1'));
   });
 
   it('runs from the run button', async () => {

@@ -86,3 +86,23 @@ def test_command_mode_keeps_the_focus_after_a_b_and_dd(alice, live_daphne: str, 
     expect(first.locator(".monaco-editor .view-lines")).to_contain_text("first = 1")
     for n in (1, 2):
         expect(cells.nth(n)).not_to_contain_text("b")
+
+    # z brings back a deleted cell with its text; h shows the shortcuts, and Escape returns to command mode.
+    first.click(position={"x": 2, "y": 2})
+    page.keyboard.press("Escape")
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    expect(cells).to_have_count(2)
+    expect(page.locator(".monaco-editor .view-lines", has_text="first = 1")).to_have_count(0)
+    page.keyboard.press("z")
+    expect(cells).to_have_count(3)
+    expect(page.locator(".monaco-editor .view-lines", has_text="first = 1")).to_have_count(1)
+    page.keyboard.press("h")
+    sheet = page.get_by_test_id("shortcut-sheet")
+    expect(sheet).to_be_visible()
+    expect(sheet).to_contain_text("Bring back the last cell deleted here")
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
+    page.keyboard.press("b")
+    expect(cells).to_have_count(4)

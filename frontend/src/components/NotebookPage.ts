@@ -13,6 +13,7 @@ import { type HistoryApi, HistoryPanel } from './HistoryPanel';
 import { KernelStatus } from './KernelStatus';
 import { PresenceList } from './PresenceList';
 import { type ShareApi, ShareDialog } from './ShareDialog';
+import { ShortcutSheet } from './ShortcutSheet';
 import { SymbolTable, scopeFromCells } from './SymbolTable';
 import { TaskList } from './TaskList';
 
@@ -84,8 +85,12 @@ export class NotebookPage {
   private readonly detachText = new Map<string, () => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly keys = new CommandKeys();
+  private readonly shortcuts = new ShortcutSheet(() => {
+    if (this.selected) this.views.get(this.selected)?.focusCell();
+  });
+  /** Cells deleted from this page, last on top, for `z`: where each was, and what it held. */
+  private readonly deleted: { index: number; language: Language; source: string }[] = [];
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
-  /** The cell this page just asked to insert: focused when it arrives. */
   /** The cell this page inserted and will select once it arrives: its editor focused, or the cell (command mode). */
   private focusOnInsert: { cellId: string; edit: boolean } | null = null;
   private snapshotSeen = false;
@@ -158,6 +163,7 @@ export class NotebookPage {
       this.history.element,
       this.share.element,
       this.config.element,
+      this.shortcuts.element,
     );
     this.element.addEventListener('keydown', (event) => this.commandKey(event));
 
@@ -465,6 +471,24 @@ export class NotebookPage {
   }
 
   /** Inserts an empty cell; `edit` puts the cursor in it, otherwise it is selected in command mode (`a`, `b`). */
+  /** Deletes a cell, remembering it so `z` can bring it back (its source and language; outputs do not return). */
+  private deleteCell(cellId: string): void {
+    const index = this.model.cells.findIndex((cell) => cell.id === cellId);
+    const cell = this.model.cells[index];
+    if (cell) this.deleted.push({ index, language: cell.language, source: cell.source });
+    this.client.deleteCell(cellId);
+  }
+
+  private undoDelete(): void {
+    const last = this.deleted.pop();
+    if (!last) {
+      this.showNotice('No deleted cell to bring back.');
+      return;
+    }
+    const sent = this.client.insertCell(Math.min(last.index, this.model.cells.length), { language: last.language, source: last.source });
+    this.focusOnInsert = { cellId: sent.cellId, edit: false };
+  }
+
   private addCell(index = this.model.cells.length, { language, edit = true }: { language?: Language; edit?: boolean } = {}): void {
     const cells = this.model.cells;
     const like = cells[Math.min(index, cells.length) - 1] ?? cells[0];
@@ -516,7 +540,7 @@ export class NotebookPage {
       case 'delete':
         if (canEdit && this.selected) {
           const neighbour = cells[index + 1] ?? cells[index - 1];
-          this.client.deleteCell(this.selected);
+          this.deleteCell(this.selected);
           if (neighbour) {
             // Command mode goes on in the neighbour: the deleted cell held the focus, which would fall to the page.
             this.select(neighbour.id, {});
@@ -539,6 +563,12 @@ export class NotebookPage {
         return;
       case 'interrupt':
         if (canRun) this.client.interrupt();
+        return;
+      case 'undo_delete':
+        if (canEdit) this.undoDelete();
+        return;
+      case 'shortcuts':
+        this.shortcuts.open();
         return;
     }
   }
@@ -595,7 +625,7 @@ export class NotebookPage {
       this.flush();
       this.client.runFrom(cellId);
     },
-    remove: (cellId) => this.client.deleteCell(cellId),
+    remove: (cellId) => this.deleteCell(cellId),
     clearOutputs: (cellId) => this.client.clearOutputs(cellId),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);
