@@ -14,6 +14,7 @@ export type Command =
   | 'run'
   | 'to_text'
   | 'to_code'
+  | 'merge_below'
   | 'interrupt'
   | 'shortcuts';
 
@@ -47,6 +48,7 @@ export const COMMAND_BINDINGS: readonly Binding[] = [
   { keys: ['a'], command: 'insert_above', label: 'A', description: 'Insert a cell above' },
   { keys: ['b'], command: 'insert_below', label: 'B', description: 'Insert a cell below' },
   { keys: ['d'], twice: true, command: 'delete', label: 'D, D', description: 'Delete the selected cell' },
+  { keys: ['M'], command: 'merge_below', label: 'Shift+M', description: 'Merge the cell below into the selected one' },
   { keys: ['z'], command: 'undo_delete', label: 'Z', description: 'Bring back the last cell deleted here' },
   { keys: ['m'], command: 'to_text', label: 'M', description: 'Make the cell a text (Markdown) cell' },
   { keys: ['y'], command: 'to_code', label: 'Y', description: 'Make the cell a code cell' },
@@ -59,6 +61,7 @@ export const EDIT_BINDINGS: readonly { label: string; description: string }[] = 
   { label: 'Shift+Enter', description: 'Run the cell and go to the next' },
   { label: 'Ctrl+Enter', description: 'Run the cell' },
   { label: 'Escape', description: 'Leave the editor for command mode' },
+  { label: 'Ctrl+Shift+-', description: 'Split the cell at the cursor' },
   { label: 'Ctrl+Space', description: 'Complete (from the kernel)' },
 ];
 

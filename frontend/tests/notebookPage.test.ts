@@ -125,6 +125,52 @@ describe('the notebook page', () => {
     expect(document.activeElement).toBe(cellEl('c1'));
   });
 
+  it('splits a cell at the caret with Ctrl+Shift+-: the rest goes to a new cell below', async () => {
+    await openNotebook();
+    const source = sourceOf('c2');
+    type(source, 'a = 1\nb = 2');
+    vi.advanceTimersByTime(300);
+    source.setSelectionRange(6, 6);
+    source.dispatchEvent(new KeyboardEvent('keydown', { key: '_', code: 'Minus', ctrlKey: true, shiftKey: true, bubbles: true }));
+    vi.advanceTimersByTime(300);
+    expect(sourceOf('c2').value).toBe('a = 1');
+    expect(commands().slice(1)).toMatchObject([
+      { type: 'insert_cell', index: 2, cell: { language: 'python', source: 'b = 2' } },
+      { type: 'update_cell', cell_id: 'c2', source: 'a = 1' },
+    ]);
+  });
+
+  it('merges the cell below into the selected one with Shift+M, and inserts cells from the bar under a cell', async () => {
+    await openNotebook();
+    cellEl('c1').click();
+    cellEl('c1').focus();
+    cellEl('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'M', shiftKey: true, bubbles: true }));
+    vi.advanceTimersByTime(300);
+    expect(sourceOf('c1').value).toBe('x = 1\nprint(x)');
+    expect(commands()).toMatchObject([
+      { type: 'delete_cell', cell_id: 'c2' },
+      { type: 'update_cell', cell_id: 'c1', source: 'x = 1\nprint(x)' },
+    ]);
+    q<HTMLButtonElement>('[data-testid="insert-text-below"]', cellEl('c1')).click();
+    expect(commands()[2]).toMatchObject({ type: 'insert_cell', index: 1, cell: { language: 'text', source: '' } });
+  });
+
+  it('wraps long lines in every editor when asked, and remembers it in this browser', async () => {
+    localStorage.removeItem('quire.wrapLines');
+    await openNotebook();
+    const wrap = q<HTMLButtonElement>('[data-testid="wrap-lines"]');
+    expect(wrap.getAttribute('aria-pressed')).toBe('false');
+    wrap.click();
+    expect(wrap.getAttribute('aria-pressed')).toBe('true');
+    expect(sourceOf('c1').getAttribute('wrap')).toBe('soft');
+    expect(localStorage.getItem('quire.wrapLines')).toBe('1');
+    page.dispose();
+    document.body.replaceChildren();
+    await openNotebook();
+    expect(sourceOf('c2').getAttribute('wrap')).toBe('soft');
+    localStorage.removeItem('quire.wrapLines');
+  });
+
   it('runs from the run button', async () => {
     await openNotebook();
     q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();

@@ -106,3 +106,51 @@ def test_command_mode_keeps_the_focus_after_a_b_and_dd(alice, live_daphne: str, 
     expect(sheet).to_be_hidden()
     page.keyboard.press("b")
     expect(cells).to_have_count(4)
+
+
+def test_split_merge_insert_between_and_wrap(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """Split at the cursor (Ctrl+Shift+-), merge back (Shift+M), insert from the bar under a cell, wrap long lines;
+    the server keeps each change: a reload shows the same cells."""
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Split and merge")
+    cells = page.get_by_test_id("cell")
+    first = cells.first
+    set_source(page, first, "alpha = 1\nbeta = 2")
+    # The caret at the start of the second line, then split.
+    first.locator(".monaco-editor .view-line", has_text="beta").click()
+    page.keyboard.press("Home")
+    page.keyboard.press("Control+Shift+Minus")
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1).locator(".monaco-editor .view-lines")).to_contain_text("beta = 2", timeout=30_000)
+    expect(first.locator(".monaco-editor .view-lines")).not_to_contain_text("beta")
+    # The cursor went with the text: typing goes on in the new cell (its editor focused once in the page).
+    page.keyboard.type("gamma = 3\n")
+    expect(cells.nth(1).locator(".monaco-editor .view-lines")).to_contain_text("gamma = 3")
+
+    # Merge it back from command mode.
+    page.keyboard.press("Escape")
+    page.keyboard.press("k")
+    page.keyboard.press("Shift+M")
+    expect(cells).to_have_count(1)
+    expect(first.locator(".monaco-editor .view-lines")).to_contain_text("gamma = 3")
+    expect(first.locator(".monaco-editor .view-lines")).to_contain_text("beta = 2")
+
+    # The bar under a cell inserts a text cell right there.
+    first.hover()
+    first.get_by_test_id("insert-text-below").click()
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1).get_by_test_id("cell-language")).to_have_value("text")
+
+    # Wrap lines: a long line wraps in Monaco.
+    page.get_by_test_id("wrap-lines").click()
+    expect(page.get_by_test_id("wrap-lines")).to_have_attribute("aria-pressed", "true")
+    set_source(page, first, "long = '" + "x" * 400 + "'")
+    expect(first.locator(".monaco-editor .view-line")).not_to_have_count(1)
+
+    page.reload()
+    expect(cells).to_have_count(2)
+    expect(page.get_by_test_id("wrap-lines")).to_have_attribute("aria-pressed", "true")
+    wait_for_monaco(cells.first)
+    expect(cells.first.locator(".monaco-editor .view-lines")).to_contain_text("long = ")

@@ -30,6 +30,15 @@ export interface NotebookPageOptions {
 }
 
 const NOTICE_MS = 8000;
+const WRAP_KEY = 'quire.wrapLines';
+
+function readWrapPreference(): boolean {
+  try {
+    return localStorage.getItem(WRAP_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
 const SCOPE_DELAY_MS = 250;
 
 
@@ -61,6 +70,10 @@ export class NotebookPage {
   private readonly restartButton = this.toolButton('Restart', 'restart', 'Restart the kernel: every value is forgotten', () => this.restart());
   private readonly shutdownButton = this.toolButton('Shut down', 'shutdown', 'Stop the kernel and free its memory and your kernel quota', () =>
     this.shutdown(),
+  );
+  private wrapLines = readWrapPreference();
+  private readonly wrapButton = this.toolButton('Wrap lines', 'wrap-lines', 'Wrap long lines in every editor (kept for you in this browser)', () =>
+    this.setWrap(!this.wrapLines),
   );
   private readonly cellList = h('div', { className: 'cells' });
   private readonly tasks = new TaskList(
@@ -157,6 +170,7 @@ export class NotebookPage {
         this.restartButton,
         this.shutdownButton,
         this.clearOutputsButton,
+        this.wrapButton,
       ),
       this.notice,
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
@@ -185,6 +199,7 @@ export class NotebookPage {
       }),
       this.client.on('notice', (notice) => this.showNotice(notice.message)),
     );
+    this.wrapButton.setAttribute('aria-pressed', String(this.wrapLines));
     this.applyPermissions();
   }
 
@@ -362,6 +377,7 @@ export class NotebookPage {
         view.update(cell, permissions);
       } else {
         view = new CellView(cell, { actions: this.actions, permissions, ...(this.createEditor && { createEditor: this.createEditor }) });
+        if (this.wrapLines) view.setWrap(true);
         this.views.set(cell.id, view);
         this.detachText.set(cell.id, this.collab.attach(cell.id, view));
         if (this.focusOnInsert?.cellId === cell.id && this.snapshotSeen) {
@@ -471,6 +487,29 @@ export class NotebookPage {
   }
 
   /** Inserts an empty cell; `edit` puts the cursor in it, otherwise it is selected in command mode (`a`, `b`). */
+  private setWrap(wrap: boolean): void {
+    this.wrapLines = wrap;
+    this.wrapButton.setAttribute('aria-pressed', String(wrap));
+    try {
+      localStorage.setItem(WRAP_KEY, wrap ? '1' : '0');
+    } catch {
+      // Storage refused (private mode, quota): the choice lasts for this page only.
+    }
+    for (const view of this.views.values()) view.setWrap(wrap);
+  }
+
+  /** Shift+M: the cell below joins the selected one (its text on new lines) and is deleted; `z` brings it back. */
+  private mergeBelow(): void {
+    const cells = this.model.cells;
+    const index = cells.findIndex((cell) => cell.id === this.selected);
+    const below = cells[index + 1];
+    const view = this.selected ? this.views.get(this.selected) : undefined;
+    if (!below || !view) return;
+    view.append(below.source);
+    this.deleteCell(below.id);
+    view.focusCell();
+  }
+
   /** Deletes a cell, remembering it so `z` can bring it back (its source and language; outputs do not return). */
   private deleteCell(cellId: string): void {
     const index = this.model.cells.findIndex((cell) => cell.id === cellId);
@@ -564,6 +603,9 @@ export class NotebookPage {
       case 'interrupt':
         if (canRun) this.client.interrupt();
         return;
+      case 'merge_below':
+        if (canEdit) this.mergeBelow();
+        return;
       case 'undo_delete':
         if (canEdit) this.undoDelete();
         return;
@@ -626,6 +668,11 @@ export class NotebookPage {
       this.client.runFrom(cellId);
     },
     remove: (cellId) => this.deleteCell(cellId),
+    insertBelow: (cellId, cell, edit) => {
+      const index = this.model.cells.findIndex((c) => c.id === cellId);
+      const sent = this.client.insertCell(index + 1, cell);
+      this.focusOnInsert = { cellId: sent.cellId, edit };
+    },
     clearOutputs: (cellId) => this.client.clearOutputs(cellId),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);

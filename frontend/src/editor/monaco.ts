@@ -197,6 +197,13 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
     },
   });
 
+  editor.addAction({
+    id: 'quire.split',
+    label: 'Split cell at the cursor',
+    keybindings: [monaco.KeyMod.CtrlCmd | monaco.KeyMod.Shift | monaco.KeyCode.Minus],
+    run: () => options.onSplit?.(),
+  });
+
   const running = editor.createDecorationsCollection();
 
   if (cursor) {
@@ -208,6 +215,19 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
   return {
     element,
     getValue: () => model.getValue(),
+    edit(offset, deleteCount, insert) {
+      const start = model.getPositionAt(offset);
+      const end = model.getPositionAt(offset + deleteCount);
+      // executeEdits, as typing would: it lands in the user's undo history and is reported like their keystrokes.
+      editor.executeEdits('quire', [{ range: monaco.Range.fromPositions(start, end), text: insert }]);
+    },
+    cursorOffset: () => {
+      const position = editor.getPosition();
+      return position ? model.getOffsetAt(position) : 0;
+    },
+    setWrap(wrap) {
+      editor.updateOptions({ wordWrap: wrap ? 'on' : 'off' });
+    },
     setValue(source) {
       if (source === model.getValue()) return;
       remote = true;
