@@ -7,6 +7,9 @@ export interface NotebookListOptions {
   createNotebook?: (title: string, team?: string) => Promise<Pick<NotebookSummary, 'id'>>;
   importNotebook?: (file: File, team?: string) => Promise<Pick<NotebookSummary, 'id'>>;
   listTeams?: () => Promise<Team[]>;
+  renameNotebook?: (id: number, title: string) => Promise<unknown>;
+  deleteNotebook?: (id: number) => Promise<unknown>;
+  confirm?: (question: string) => boolean;
   navigate?: (url: string) => void;
 }
 
@@ -49,6 +52,9 @@ export class NotebookList {
       createNotebook: options.createNotebook ?? api.createNotebook,
       importNotebook: options.importNotebook ?? api.importNotebook,
       listTeams: options.listTeams ?? (async () => itemsOf(await api.listTeams())),
+      renameNotebook: options.renameNotebook ?? api.renameNotebook,
+      deleteNotebook: options.deleteNotebook ?? api.deleteNotebook,
+      confirm: options.confirm ?? ((question) => window.confirm(question)),
       navigate: options.navigate ?? ((url) => window.location.assign(url)),
     };
     this.formError.hidden = true;
@@ -92,7 +98,7 @@ export class NotebookList {
       const query = { q: this.search.value.trim(), filter: this.filter, team: this.teamSelect.value };
       const { results, count } = await this.options.listNotebooks(query);
       if (mine !== this.loadCount) return; // a newer search overtook this one
-      this.list.replaceChildren(...results.map(NotebookListItem));
+      this.list.replaceChildren(...results.map((notebook) => this.item(notebook)));
       this.status.textContent =
         count === 0
           ? query.q || this.filter !== 'all'
@@ -157,24 +163,76 @@ export class NotebookList {
     }
   }
 
+  /** One row: the link, who and when, and for its owner Rename and Delete. */
+  private item(notebook: NotebookSummary): HTMLElement {
+    const updated = new Date(notebook.updated_at);
+    const link = h('a', { testId: 'notebook-link', text: notebook.title || 'Untitled notebook', attrs: { href: notebookUrl(notebook.id) } });
+    const row = h(
+      'li',
+      { dataset: { notebookId: String(notebook.id) } },
+      link,
+      h('span', { className: 'notebook-meta', text: notebook.team ? `${notebook.owner} · ${notebook.team}` : notebook.owner }),
+      notebook.role && h('span', { className: `role-badge role-${notebook.role}`, text: notebook.role }),
+      h('time', {
+        className: 'notebook-meta',
+        text: Number.isNaN(updated.getTime()) ? '' : updated.toLocaleString(),
+        attrs: { datetime: notebook.updated_at },
+      }),
+    );
+    if (notebook.role !== 'owner') return row;
+    const rename = h('button', { className: 'button subtle', testId: 'rename-notebook', text: 'Rename', attrs: { type: 'button' } });
+    const remove = h('button', { className: 'button subtle danger', testId: 'delete-notebook', text: 'Delete', attrs: { type: 'button' } });
+    rename.addEventListener('click', () => this.startRename(notebook, link));
+    remove.addEventListener('click', () => void this.remove(notebook));
+    row.append(h('span', { className: 'row-actions' }, rename, remove));
+    return row;
+  }
+
+  private startRename(notebook: NotebookSummary, link: HTMLAnchorElement): void {
+    const input = h('input', {
+      testId: 'rename-input',
+      attrs: { type: 'text', value: notebook.title, maxlength: '200', 'aria-label': `New title for ${notebook.title}` },
+    });
+    link.replaceWith(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = async (save: boolean): Promise<void> => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      if (!save || !title || title === notebook.title) {
+        input.replaceWith(link);
+        return;
+      }
+      try {
+        await this.options.renameNotebook(notebook.id, title);
+        await this.load();
+      } catch (error) {
+        input.replaceWith(link);
+        this.showError(`Could not rename "${notebook.title}": ${(error as Error).message}`);
+      }
+    };
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') void finish(true);
+      else if (event.key === 'Escape') void finish(false);
+    });
+    input.addEventListener('blur', () => void finish(true));
+  }
+
+  private async remove(notebook: NotebookSummary): Promise<void> {
+    if (!this.options.confirm(`Delete "${notebook.title}" for everyone it is shared with? Its versions go too.`)) return;
+    try {
+      await this.options.deleteNotebook(notebook.id);
+      await this.load();
+    } catch (error) {
+      this.showError(`Could not delete "${notebook.title}": ${(error as Error).message}`);
+    }
+  }
+
   private showError(text: string): void {
     this.formError.textContent = text;
     this.formError.hidden = false;
   }
 }
 
-function NotebookListItem(notebook: NotebookSummary): HTMLElement {
-  const updated = new Date(notebook.updated_at);
-  return h(
-    'li',
-    {},
-    h('a', { testId: 'notebook-link', text: notebook.title || 'Untitled notebook', attrs: { href: notebookUrl(notebook.id) } }),
-    h('span', { className: 'notebook-meta', text: notebook.team ? `${notebook.owner} · ${notebook.team}` : notebook.owner }),
-    notebook.role && h('span', { className: `role-badge role-${notebook.role}`, text: notebook.role }),
-    h('time', {
-      className: 'notebook-meta',
-      text: Number.isNaN(updated.getTime()) ? '' : updated.toLocaleString(),
-      attrs: { datetime: notebook.updated_at },
-    }),
-  );
-}
