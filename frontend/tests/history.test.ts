@@ -97,10 +97,10 @@ describe('the history panel', () => {
     const { q, notify } = await open(api);
     (q('[data-testid="version-message"]') as HTMLInputElement).value = ' third ';
     q('[data-testid="save-version"]').click();
-    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Saved version 3.'));
+    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Saved version 3.', 'success'));
     expect(api.saveVersion).toHaveBeenCalledWith(7, 'third');
     q('[data-testid="save-version"]').click();
-    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Nothing changed since version 3.'));
+    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Nothing changed since version 3.', 'info'));
   });
 
   it('diffs a version with the draft, restores and forks', async () => {

@@ -171,6 +171,21 @@ describe('the notebook page', () => {
     localStorage.removeItem('quire.wrapLines');
   });
 
+  it('colours a notice by what it is: errors red and read out at once, the rest quieter', async () => {
+    await openNotebook();
+    const notice = q('[data-testid="notice"]');
+    q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();
+    socket.serverSends({ type: 'error', req: commands()[0]!.req, code: 'forbidden', message: 'You may not run this notebook.' });
+    expect(notice.textContent).toBe('You may not run this notebook.');
+    expect(notice.dataset.kind).toBe('error');
+    expect(notice.getAttribute('role')).toBe('alert');
+    page.showNotice('Saved version 3.', 'success');
+    expect(notice.dataset.kind).toBe('success');
+    expect(notice.getAttribute('role')).toBe('status');
+    socket.serverSends({ type: 'notice', level: 'warning', message: 'spark.executor.memory lowered to your quota' });
+    expect(notice.dataset.kind).toBe('warning');
+  });
+
   it('runs from the run button', async () => {
     await openNotebook();
     q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();

@@ -3,6 +3,7 @@ import { api, type NotebookDetail, type OutputPage } from '../api';
 import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
+import { type NoticeKind, noticeKind } from '../notices';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
 import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
@@ -134,7 +135,7 @@ export class NotebookPage {
       ...(options.historyApi && { api: options.historyApi }),
       permissions: () => this.model.permissions,
       origin: () => this.detail?.forked_from ?? null,
-      notify: (text) => this.showNotice(text),
+      notify: (text, kind) => this.showNotice(text, kind),
     });
     this.share = new ShareDialog(options.notebookId, options.shareApi ? { api: options.shareApi } : {});
     this.config = new ConfigPanel(options.notebookId, {
@@ -191,13 +192,13 @@ export class NotebookPage {
       this.client.on('environment', (event) => this.config.environmentEvent(event)),
       this.client.on('environment_notice', (notice) => {
         this.config.environmentNotice(notice);
-        this.showNotice(notice.message);
+        this.showNotice(notice.message, notice.state === 'failed' ? 'error' : 'info');
       }),
       this.client.on('config_changed', (message) => {
         this.config.configChanged(message);
-        if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.');
+        if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.', 'warning');
       }),
-      this.client.on('notice', (notice) => this.showNotice(notice.message)),
+      this.client.on('notice', (notice) => this.showNotice(notice.message, noticeKind(notice.level))),
     );
     this.wrapButton.setAttribute('aria-pressed', String(this.wrapLines));
     this.applyPermissions();
@@ -237,9 +238,12 @@ export class NotebookPage {
     this.detachText.clear();
   }
 
-  /** Shows a short message under the toolbar for a few seconds. */
-  showNotice(text: string): void {
+  /** Shows a short message under the toolbar for a few seconds, coloured by what it is (an error by default). */
+  showNotice(text: string, kind: NoticeKind = 'error'): void {
     this.notice.textContent = text;
+    this.notice.dataset.kind = kind;
+    // Errors interrupt a screen reader; the rest are read when it is idle.
+    this.notice.setAttribute('role', kind === 'error' ? 'alert' : 'status');
     this.notice.hidden = false;
     if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
     this.noticeTimer = setTimeout(() => {
@@ -347,7 +351,7 @@ export class NotebookPage {
         return;
       case 'draft_replaced':
         // Someone restored a version or replaced the draft: our cells are no longer the notebook's.
-        this.showNotice('The notebook was replaced (a version was restored). Reloaded.');
+        this.showNotice('The notebook was replaced (a version was restored). Reloaded.', 'info');
         void this.reload();
         return;
     }
@@ -521,7 +525,7 @@ export class NotebookPage {
   private undoDelete(): void {
     const last = this.deleted.pop();
     if (!last) {
-      this.showNotice('No deleted cell to bring back.');
+      this.showNotice('No deleted cell to bring back.', 'info');
       return;
     }
     const sent = this.client.insertCell(Math.min(last.index, this.model.cells.length), { language: last.language, source: last.source });
@@ -538,7 +542,7 @@ export class NotebookPage {
   private shutdown(): void {
     if (!window.confirm('Shut the kernel down? Every value the cells computed is forgotten.')) return;
     void this.client.shutdown().settled.then((outcome) => {
-      if (outcome.type === 'ack' && outcome.stopping === false) this.showNotice('No kernel is running for this notebook.');
+      if (outcome.type === 'ack' && outcome.stopping === false) this.showNotice('No kernel is running for this notebook.', 'info');
     });
   }
 
