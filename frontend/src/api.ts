@@ -104,7 +104,7 @@ export interface ApiToken {
 }
 
 export interface QuotaReport {
-  limits: Record<string, number | null>;
+  limits: Record<string, number | boolean | null>;
   usage: Record<string, number>;
 }
 
