@@ -1,4 +1,4 @@
-"""Where kernel hosts run: a Celery task on the "kernels" queue, or a task in this process's event loop."""
+"""Where kernel hosts run: a Celery task (on the "kernels" queue), or a task in this process's event loop."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ _INPROCESS_HOSTS: set[asyncio.Task[None]] = set()
 def _start_with_celery(session_id: uuid.UUID) -> None:
     from kernels.tasks import host_kernel
 
-    host_kernel.apply_async(args=[str(session_id)], queue="kernels")
+    host_kernel.apply_async(args=[str(session_id)])  # routed to "kernels" (CELERY_TASK_ROUTES)
 
 
 async def _spawn_inprocess(session_id: str) -> None:
