@@ -176,9 +176,10 @@ def _start_session(notebook: Notebook, user: User) -> KernelSession:
     limits = effective_limits(user if user.is_authenticated else None, team_id=notebook.team_id)
     running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
     if running >= limits.max_kernels:
+        # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
         raise QuotaExceeded(
-            f"you have {running} running kernels and your quota allows {limits.max_kernels}; "
-            "shut one down first"
+            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
+            f"have {running}: shut one down in the Kernels panel, then run again"
         )
     session = KernelSession.objects.create(
         notebook=notebook, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
