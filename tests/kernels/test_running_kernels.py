@@ -83,3 +83,11 @@ def test_another_person_s_kernel_cannot_be_stopped_but_by_a_site_admin(alice, bo
     assert _client(site_admin).post(f"/api/kernels/{session.pk}/shutdown/").status_code == 202
     session.refresh_from_db()
     assert session.state == "stopped"
+
+
+def test_the_openapi_schema_lists_the_kernel_endpoints(alice) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    paths = yaml.safe_load(_client(alice).get("/api/schema/").content)["paths"]
+    assert "get" in paths["/api/kernels/"]
+    assert "post" in paths["/api/kernels/{session_id}/shutdown/"]
