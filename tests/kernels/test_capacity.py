@@ -9,7 +9,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from kernels.models import LIVE_STATES, KernelSession
+from kernels.models import LIVE_STATES, Execution, KernelSession
+from kernels.services import START_TIMEOUT, do_reap_lost_sessions, prepare_run
 from notebooks.services import check_update_source, do_create_notebook
 from quire.quotas.models import Quota
 from tests.live import NotebookClient
@@ -85,3 +86,18 @@ async def test_maintenance_runs_while_every_kernel_slot_hosts_a_kernel(alice, al
     left = await database_sync_to_async(lambda: KernelSession.objects.filter(state__in=LIVE_STATES).count())()
     assert left == 0
 
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_kernel_no_host_took_ends_dead_with_why_and_its_runs_with_it(alice) -> None:  # type: ignore[no-untyped-def]
+    notebook_id, cell = _notebook(alice, "Never hosted")
+    queued = prepare_run(alice, notebook_id, scope="cell", cell_id=cell)
+    session = KernelSession.objects.get(notebook_id=notebook_id)
+    KernelSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - START_TIMEOUT - timedelta(seconds=1))
+    assert do_reap_lost_sessions() == 1
+    session.refresh_from_db()
+    assert session.state == "dead"
+    assert session.reason.startswith("no kernel host was free within 120 s")
+    [run] = Execution.objects.filter(pk__in=queued.execution_ids)
+    assert run.state == "interrupted"
+    assert run.outputs[-1]["evalue"] == session.reason
