@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunningKernel, RunningKernels } from '../src/api';
 import { type KernelsApi, KERNELS_POLL_MS, KernelsPanel, STOPPING_POLL_MS } from '../src/components/KernelsPanel';
+import { NotebookList } from '../src/components/NotebookList';
 import { NotebookPage } from '../src/components/NotebookPage';
 import { NotebookClient } from '../src/protocol';
 import { fakeSockets } from './support/FakeWebSocket';
@@ -171,5 +172,21 @@ describe('the notebook page when the kernel quota is full', () => {
     socket.serverSends({ type: 'kernel_status', state: 'idle' });
     expect(note.hidden).toBe(true);
     page.dispose();
+  });
+});
+
+describe('the notebook list', () => {
+  it('opens the Kernels panel from its Running kernels button', async () => {
+    const list = new NotebookList({
+      listNotebooks: () => Promise.resolve({ results: [], count: 0 }),
+      listTeams: () => Promise.resolve([]),
+      kernelsApi: fakeApi([kernel('k3', 'Forecast')]),
+    });
+    document.body.append(list.element);
+    expect(list.kernels.drawer.isOpen).toBe(false);
+    q<HTMLButtonElement>('[data-testid="open-kernels"]').click();
+    expect(list.kernels.drawer.isOpen).toBe(true);
+    await vi.waitFor(() => expect(rows().map((r) => r.textContent)).toEqual([expect.stringContaining('Forecast')]));
+    list.kernels.dispose();
   });
 });
