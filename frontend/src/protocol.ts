@@ -184,7 +184,8 @@ export type Reply<T> = { ok: true; value: T } | { ok: false; code: string; messa
 export interface SnapshotMessage {
   type: 'snapshot';
   notebook: NotebookSnapshot;
-  kernel: { state: KernelState };
+  /** `reason`: why a starting kernel is not up yet (it waits for a free kernel host). */
+  kernel: { state: KernelState; reason?: string };
   you: { username: string; role: Role };
 }
 export interface AckMessage {

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include("quire.teams.urls")),
     path("api/", include("quire.quotas.urls")),
     path("api/", include("notebooks.api_urls")),
+    path("api/", include("kernels.api_urls")),
     path("", include("notebooks.urls")),
 ]
 

@@ -1,6 +1,7 @@
 /** The notebook list page: mine, shared with me, or a team's; search; a new notebook; import an .ipynb. */
 import { api, itemsOf, type ListFilter, type NotebookList as NotebookListData, type NotebookSummary, type Team } from '../api';
 import { h } from '../lib/dom';
+import { type KernelsApi, KernelsPanel } from './KernelsPanel';
 
 export interface NotebookListOptions {
   listNotebooks?: (query: { q?: string; filter?: ListFilter; team?: string }) => Promise<NotebookListData>;
@@ -11,6 +12,7 @@ export interface NotebookListOptions {
   deleteNotebook?: (id: number) => Promise<unknown>;
   confirm?: (question: string) => boolean;
   navigate?: (url: string) => void;
+  kernelsApi?: KernelsApi;
 }
 
 export function notebookUrl(id: number): string {
@@ -41,7 +43,9 @@ export class NotebookList {
   private readonly teamSelect = h('select', { testId: 'team-select', attrs: { 'aria-label': 'Team' } });
   private readonly filterButtons: HTMLButtonElement[];
   private readonly formError = h('p', { className: 'form-error', attrs: { role: 'alert' } });
-  private readonly options: Required<NotebookListOptions>;
+  private readonly options: Required<Omit<NotebookListOptions, 'kernelsApi'>>;
+  /** The kernels you started, from any notebook, to see what holds your quota and stop it. */
+  readonly kernels: KernelsPanel;
   private filter: ListFilter = 'all';
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
   private loadCount = 0;
@@ -57,6 +61,12 @@ export class NotebookList {
       confirm: options.confirm ?? ((question) => window.confirm(question)),
       navigate: options.navigate ?? ((url) => window.location.assign(url)),
     };
+    this.kernels = new KernelsPanel(options.kernelsApi ? { api: options.kernelsApi } : {});
+    const kernelsButton = h('button', {
+      className: 'button', testId: 'open-kernels', text: 'Running kernels',
+      attrs: { type: 'button', title: 'Every kernel you started, with its memory and CPU: shut down what you no longer need' },
+    });
+    kernelsButton.addEventListener('click', () => this.kernels.drawer.toggle());
     this.formError.hidden = true;
     this.fileInput.hidden = true;
     this.teamSelect.hidden = true;
@@ -84,11 +94,12 @@ export class NotebookList {
     this.element = h(
       'main',
       { className: 'notebook-list-page' },
-      h('div', { className: 'page-heading' }, h('h1', { text: 'Notebooks' })),
+      h('div', { className: 'page-heading' }, h('h1', { text: 'Notebooks' }), h('span', { className: 'spacer' }), kernelsButton),
       form,
       h('div', { className: 'list-controls' }, h('div', { className: 'filters', attrs: { role: 'group', 'aria-label': 'Which notebooks' } }, ...this.filterButtons), this.teamSelect, this.search),
       this.status,
       this.list,
+      this.kernels.element,
     );
   }
 

@@ -11,6 +11,7 @@ import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
 import { ConnectionBanner } from './ConnectionBanner';
 import { type HistoryApi, HistoryPanel } from './HistoryPanel';
+import { type KernelsApi, KernelsPanel } from './KernelsPanel';
 import { KernelStatus } from './KernelStatus';
 import { PresenceList } from './PresenceList';
 import { type ShareApi, ShareDialog } from './ShareDialog';
@@ -26,6 +27,7 @@ export interface NotebookPageOptions {
   historyApi?: HistoryApi;
   shareApi?: ShareApi;
   configApi?: ConfigApi;
+  kernelsApi?: KernelsApi;
   /** Reads a page of a cell's output (the REST API's, unless a test gives its own). */
   outputPage?: (notebookId: number, cellId: string, n: number, offset: number) => Promise<OutputPage>;
 }
@@ -55,6 +57,8 @@ export class NotebookPage {
   private readonly banner = new ConnectionBanner();
   private readonly presence = new PresenceList();
   private readonly notice = h('p', { className: 'notice', testId: 'notice', attrs: { role: 'alert' } });
+  /** Why the kernel is still starting (it waits for a free kernel host), for as long as it does. */
+  private readonly kernelNote = h('p', { className: 'notice', testId: 'kernel-note', attrs: { role: 'status' } });
   private readonly addCellButton = this.toolButton('+ Cell', 'add-cell', 'Add a cell at the end (B in command mode)', () => this.addCell());
   private readonly runAllButton = this.toolButton('Run all', 'run-all', 'Run every cell, top to bottom', () => {
     this.flush();
@@ -85,6 +89,7 @@ export class NotebookPage {
   private readonly history: HistoryPanel;
   private readonly share: ShareDialog;
   readonly config: ConfigPanel;
+  readonly kernels: KernelsPanel;
   private readonly origin = h('span', { className: 'origin-note muted', testId: 'origin-note' });
   private readonly historyButton = this.toolButton('History', 'open-history', 'Versions, diffs, restore and forks', () => this.history.drawer.toggle());
   private readonly saveVersionButton = this.toolButton('Save version', 'open-save-version', 'Save the notebook as a new version', () => this.history.openToSave());
@@ -92,6 +97,9 @@ export class NotebookPage {
     this.config.drawer.toggle(),
   );
   private readonly shareButton = this.toolButton('Share', 'open-share', 'Share with people and teams', () => this.share.drawer.toggle());
+  private readonly kernelsButton = this.toolButton('Kernels', 'open-kernels', 'Every kernel you started, with its memory and CPU: shut down what you no longer need', () =>
+    this.kernels.drawer.toggle(),
+  );
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
   /** The cells' sources as a shared document, once the snapshot brought one. */
@@ -142,7 +150,9 @@ export class NotebookPage {
       ...(options.configApi && { api: options.configApi }),
       canEdit: () => this.model.permissions.canEdit,
     });
+    this.kernels = new KernelsPanel(options.kernelsApi ? { api: options.kernelsApi } : {});
     this.origin.hidden = true;
+    this.kernelNote.hidden = true;
 
     this.element = h(
       'main',
@@ -160,6 +170,7 @@ export class NotebookPage {
         this.historyButton,
         this.configButton,
         this.shareButton,
+        this.kernelsButton,
       ),
       h(
         'div',
@@ -174,10 +185,12 @@ export class NotebookPage {
         this.wrapButton,
       ),
       this.notice,
+      this.kernelNote,
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
       this.history.element,
       this.share.element,
       this.config.element,
+      this.kernels.element,
       this.shortcuts.element,
     );
     this.element.addEventListener('keydown', (event) => this.commandKey(event));
@@ -186,7 +199,8 @@ export class NotebookPage {
       this.model.subscribe((change) => this.modelChanged(change)),
       this.client.onAny((message) => this.receive(message)),
       this.client.on('error', (error) => {
-        if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
+        if (error.code === 'quota_exceeded') this.kernels.showQuotaFull(error.message);
+        else if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
       }),
       this.client.onConnection((status) => this.connectionChanged(status)),
       this.client.on('environment', (event) => this.config.environmentEvent(event)),
@@ -232,6 +246,7 @@ export class NotebookPage {
     if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
     for (const stop of this.unsubscribe) stop();
     this.collab.dispose();
+    this.kernels.dispose();
     this.client.close();
     for (const view of this.views.values()) view.dispose();
     this.views.clear();
@@ -407,6 +422,9 @@ export class NotebookPage {
   private renderKernel(): void {
     const connected = this.client.connection.state === 'open';
     this.kernelStatus.set(connected && this.model.kernel ? this.model.kernel : 'disconnected', this.model.kernelReason);
+    const waiting = connected && this.model.kernel === 'starting' && this.model.kernelReason !== '';
+    this.kernelNote.textContent = waiting ? `The kernel is ${this.model.kernelReason}.` : '';
+    this.kernelNote.hidden = !waiting;
     // Only a kernel that is up can be shut down.
     this.shutdownButton.disabled = !connected || !LIVE_KERNEL_STATES.has(this.model.kernel ?? 'not_started');
   }
