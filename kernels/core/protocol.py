@@ -143,6 +143,13 @@ class StatementStarted(Message):
     line_end: int
 
 
+# Output types beyond nbformat's stream / display_data / execute_result / error (Jupyter's message names).
+# update_display_data replaces the data of the outputs shown with the same transient display_id;
+# clear_output empties the cell's outputs so far (the kernel sends it when the clear takes effect).
+UPDATE_DISPLAY_DATA = "update_display_data"
+CLEAR_OUTPUT = "clear_output"
+
+
 @dataclass(frozen=True)
 class Output(Message):
     type: ClassVar[str] = "output"
