@@ -80,6 +80,11 @@ def _encode_binary(value: Any) -> str:
     return str(value)  # already base64 text, as IPython allows
 
 
+def json_ready(data: dict[str, Any]) -> dict[str, Any]:
+    """A bundle with its binary types (PNG, JPEG bytes) as base64 text, as the wire carries them."""
+    return {mime: _encode_binary(v) if mime in _BINARY else v for mime, v in data.items()}
+
+
 def _protocol_bundle(value: Any) -> MimeBundle:
     data: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
@@ -119,12 +124,35 @@ def _protocol_bundle(value: Any) -> MimeBundle:
     return data, metadata
 
 
-def mime_bundle(value: Any, context: FormatContext) -> MimeBundle:
-    """The MIME bundle for a value: a registered formatter for its type, else the display protocol."""
+# The display protocol as IPython's shell formats it (its type printers, _ipython_display_), once loaded.
+_protocol: Callable[[Any], MimeBundle] | None = None
+
+
+def use_protocol_formatter(func: Callable[[Any], MimeBundle]) -> None:
+    """Format values without a registered formatter with `func` instead of the built-in protocol."""
+    global _protocol
+    _protocol = func
+
+
+def registered_formatter(value: Any) -> Formatter | None:
     for cls in type(value).__mro__:
         formatter = _FORMATTERS.get(f"{cls.__module__}.{cls.__qualname__}")
         if formatter is not None:
-            return formatter(value, context)
+            return formatter
+    return None
+
+
+def mime_bundle(value: Any, context: FormatContext) -> MimeBundle:
+    """The MIME bundle for a value: a registered formatter for its type, else the display protocol."""
+    formatter = registered_formatter(value)
+    if formatter is not None:
+        return formatter(value, context)
+    if _protocol is not None:
+        data, metadata = _protocol(value)
+        data = json_ready(data)
+        if data:  # the same plain text whether or not a cell has loaded IPython
+            data["text/plain"] = _plain(value)
+        return data, metadata
     return _protocol_bundle(value)
 
 

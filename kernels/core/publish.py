@@ -12,7 +12,8 @@ class NoCellRunning(RuntimeError):
     """display() was called when no cell runs (from a thread that outlived its cell, say)."""
 
 
-def _sink() -> streams.OutputSink:
+def current_sink() -> streams.OutputSink:
+    """The running cell's output sink; NoCellRunning when there is none."""
     sink = streams.active_sink()
     if sink is None or sink.closed:
         raise NoCellRunning("display() needs a running cell to show its output in; no cell is running now")
@@ -52,7 +53,7 @@ def display(
     **kwargs: Any,
 ) -> DisplayHandle | None:
     """Show values below the running cell (IPython's display(); raw=True takes MIME dicts)."""
-    sink = _sink()
+    sink = current_sink()
     transient = dict(transient or {})
     if display_id:
         transient["display_id"] = new_display_id() if display_id is True else str(display_id)
@@ -81,4 +82,4 @@ def update_display(obj: Any, *, display_id: str, **kwargs: Any) -> None:
 
 def clear_output(wait: bool = False) -> None:
     """Clear the running cell's outputs, now or (wait=True) when its next output comes."""
-    _sink().clear(wait=wait)
+    current_sink().clear(wait=wait)

@@ -163,7 +163,8 @@ class OutputSink:
     def display(self, value: Any, *, kind: str = "display_data") -> None:
         """Show a value as display_data (or execute_result for a cell's Out)."""
         data, metadata = display.mime_bundle(value, self.context)
-        self.emit_bundle(data, metadata, kind=kind)
+        if data:  # empty when the value displayed itself (IPython's _ipython_display_)
+            self.emit_bundle(data, metadata, kind=kind)
 
     def bundle(self, value: Any, *, include: Any = None, exclude: Any = None) -> MimeBundle:
         """A value's MIME bundle, kept to the types in `include` and without those in `exclude`."""

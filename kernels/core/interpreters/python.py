@@ -12,7 +12,7 @@ from types import CodeType
 from typing import Any, ClassVar
 
 from kernels.core import display as display_mod
-from kernels.core import publish
+from kernels.core import ipython_shell, publish
 from kernels.core.interpreters import python_editing
 from kernels.core.interpreters.base import (
     NO_OUT,
@@ -97,6 +97,7 @@ class PythonInterpreter(Interpreter):
         # Figures render without a display, and plt.show() puts them in the cell's output.
         if "matplotlib" not in sys.modules:
             os.environ["MPLBACKEND"] = MPL_BACKEND
+        ipython_shell.watch_for_ipython()
 
     # ------------------------------------------------------------------ running
 

@@ -6,6 +6,7 @@ import pytest
 
 from kernels.core import publish
 from kernels.core.interpreters.vega import VEGALITE_MIME
+from kernels.core.output_list import folded
 
 GUARDED_IMPORT = "try:\n    from IPython.display import display\nexcept ImportError:\n    pass"
 
@@ -54,3 +55,35 @@ def test_display_from_a_thread_after_its_cell_ended_raises_instead_of_dropping(n
 def test_display_with_no_cell_running_raises(notebook):
     with pytest.raises(publish.NoCellRunning, match="no cell is running"):
         publish.display("nowhere")
+
+
+def test_display_id_and_handle_update_replace_the_shown_output(notebook):
+    run = notebook.add_and_run(
+        "a", "h = display('one', display_id=True)\nh.update('two')\ndisplay('three', display_id=h.display_id, update=True);"
+    )
+    kinds = [o["output_type"] for o in run.outputs]
+    assert kinds == ["display_data", "update_display_data", "update_display_data"]
+    ids = {o["transient"]["display_id"] for o in run.outputs}
+    assert len(ids) == 1
+    assert [o["data"]["text/plain"] for o in folded(run.outputs)] == ["'three'"]
+
+
+def test_clear_output_waits_for_the_next_output(notebook):
+    run = notebook.add_and_run(
+        "a", "from kernels.core.publish import clear_output\nprint('old')\nclear_output(wait=True)\nprint('still here')\nclear_output()\ndisplay('new')"
+    )
+    kinds = [o["output_type"] for o in run.outputs]
+    assert kinds == ["stream", "clear_output", "stream", "clear_output", "display_data"]
+    assert [o["data"]["text/plain"] for o in folded(run.outputs)] == ["'new'"]
+
+
+def test_display_include_exclude_and_metadata(notebook):
+    run = notebook.add_and_run(
+        "a",
+        "class T:\n    def _repr_html_(self):\n        return '<b>t</b>'\n    def _repr_markdown_(self):\n        return '*t*'\n"
+        "display(T(), include=['text/html', 'text/plain'], metadata={'isolated': True})\n"
+        "display(T(), exclude=['text/html'])",
+    )
+    first, second = [o for o in run.outputs if o["output_type"] == "display_data"]
+    assert set(first["data"]) == {"text/html", "text/plain"} and first["metadata"] == {"isolated": True}
+    assert set(second["data"]) == {"text/markdown", "text/plain"}
