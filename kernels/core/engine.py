@@ -53,8 +53,11 @@ class Engine:
         registry: Registry | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         time_limit: float | None = None,
+        display_changes: bool = True,
     ) -> None:
         self.state = NotebookState()
+        # Send update_display_data and clear_output (see OutputSink.changes).
+        self.display_changes = display_changes
         self.tables = TableStore()
         self.registry = registry or Registry()
         self.spark = SparkManager(config)
@@ -112,7 +115,10 @@ class Engine:
             emit(protocol.StatementStarted(exec_id=exec_id, cell_id=cell_id, line_start=line_start, line_end=line_end))
 
         context = FormatContext(cell_id=cell_id, table_store=self.tables, page_size=self.page_size)
-        sink = OutputSink(emit_output, limit=self.env.output_limit, context=context, flusher=self._flusher)
+        sink = OutputSink(
+            emit_output, limit=self.env.output_limit, context=context, flusher=self._flusher,
+            changes=self.display_changes,
+        )
         filename = cell_filename(cell_id)
         try:
             interpreter = self.interpreter(language)

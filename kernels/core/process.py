@@ -86,10 +86,12 @@ class Inbox:
 
 
 class KernelProcess:
-    def __init__(self, sock: socket.socket, *, time_limit: float | None, output_limit: int) -> None:
+    def __init__(
+        self, sock: socket.socket, *, time_limit: float | None, output_limit: int, display_changes: bool = False
+    ) -> None:
         self.pid = os.getpid()
         self.sock = sock
-        self.engine = Engine(output_limit=output_limit, time_limit=time_limit)
+        self.engine = Engine(output_limit=output_limit, time_limit=time_limit, display_changes=display_changes)
         self.time_limit = time_limit
         self.outbox = Outbox(sock)
         self.inbox = Inbox()
@@ -336,13 +338,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="inherited, connected AF_UNIX stream socket")
     parser.add_argument("--cell-time-limit", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="BYTES")
+    parser.add_argument("--display-changes", action="store_true",
+                        help="send update_display_data and clear_output (the host applies them)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.__stderr__, format="kernel %(levelname)s %(message)s")
     try:
         sock = socket.socket(fileno=args.fd)
     except OSError as exc:
         parser.error(f"--fd {args.fd} is not a usable socket: {exc}")
-    kernel = KernelProcess(sock, time_limit=args.cell_time_limit, output_limit=args.output_limit)
+    kernel = KernelProcess(
+        sock, time_limit=args.cell_time_limit, output_limit=args.output_limit, display_changes=args.display_changes
+    )
     return kernel.serve()
 
 

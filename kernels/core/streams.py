@@ -77,8 +77,12 @@ class OutputSink:
         limit: int,
         context: display.FormatContext,
         flusher: Flusher,
+        changes: bool = True,
     ) -> None:
         self._emit = emit
+        # Whether whoever reads the outputs applies update_display_data and clear_output; without that,
+        # an update is one more display_data and a clear is not sent, so nothing reaches it that it would drop.
+        self.changes = changes
         self.limit = limit
         self.context = context
         self._flusher = flusher
@@ -188,6 +192,8 @@ class OutputSink:
         capped = self._capped(data)
         if capped is None:
             return
+        if update and not self.changes:
+            update = False
         output: dict[str, Any] = {"output_type": UPDATE_DISPLAY_DATA if update else kind, "data": capped,
                                   "metadata": metadata}
         if transient:
@@ -204,6 +210,8 @@ class OutputSink:
             if self.closed:
                 raise RuntimeError("this cell's output is closed: it has finished running")
             self._flush_locked()
+            if not self.changes:
+                return
             if wait:
                 self._clear_pending = True
             else:
