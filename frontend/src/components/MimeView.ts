@@ -1,8 +1,10 @@
 /** Shows a MIME bundle through the richest renderer it supports, found in a priority-ordered registry. */
 import type { OutputPage } from '../api';
 import { h } from '../lib/dom';
-import { mimeText, stripAnsi } from '../lib/text';
+import { fillAnsi } from '../lib/ansi';
+import { mimeText } from '../lib/text';
 import type { MimeBundle } from '../protocol';
+import { JsonTree } from './JsonTree';
 import { TABLE_MIME, type TablePager, TableView, isTableData } from './TableView';
 import { TruncatedText } from './TruncatedText';
 import { VegaChart } from './VegaChart';
@@ -34,18 +36,71 @@ function imageSvg(value: unknown): HTMLElement | null {
   return h('img', { className: 'output-image', attrs: { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt: 'image output' } });
 }
 
+/** The page HTML and JavaScript outputs run in (platform/quire/output_frame.py). */
+export const OUTPUT_FRAME_URL = '/output-frame/';
+// Bounds on the height a frame may ask for: a runaway layout must not make the page miles long.
+const MIN_FRAME_PX = 24;
+const MAX_FRAME_PX = 4000;
+
 /**
- * Untrusted HTML goes into an iframe with an empty sandbox: no scripts, no forms, and an opaque
- * origin, so it cannot read the page, its cookies or its session. srcdoc is the one place an
- * untrusted string becomes markup.
+ * HTML (and JavaScript) outputs run in an iframe sandboxed with allow-scripts only: their scripts run,
+ * under an opaque origin, so they cannot read the page, its cookies or its session, nor navigate it.
+ * The frame's page is the platform's; the output's HTML is posted to it once it has loaded, and
+ * the frame reports its height back.
  */
-function textHtml(value: unknown): HTMLElement | null {
-  const html = mimeText(value);
-  if (html === null) return null;
-  const frame = h('iframe', { className: 'output-html', attrs: { sandbox: '', title: 'HTML output' } });
-  frame.srcdoc = html;
+function sandboxedFrame(html: string, title: string): HTMLElement {
+  const frame = h('iframe', {
+    className: 'output-html', attrs: { sandbox: 'allow-scripts', src: OUTPUT_FRAME_URL, title },
+  });
+  let sent = false;
+  frame.addEventListener('load', () => {
+    if (sent) return; // writing the output loads the frame again
+    sent = true;
+    // The frame's origin is opaque, so no target origin can name it; what is sent is the output itself.
+    frame.contentWindow?.postMessage({ quireOutputHtml: html }, '*');
+  });
   return frame;
 }
+
+window.addEventListener('message', (event: MessageEvent) => {
+  const height = (event.data as { quireFrameHeight?: unknown } | null)?.quireFrameHeight;
+  if (typeof height !== 'number' || !Number.isFinite(height)) return;
+  for (const frame of document.querySelectorAll<HTMLIFrameElement>('iframe.output-html')) {
+    if (frame.contentWindow === event.source) {
+      frame.style.height = `${Math.min(MAX_FRAME_PX, Math.max(MIN_FRAME_PX, Math.ceil(height) + 2))}px`;
+    }
+  }
+});
+
+function textHtml(value: unknown): HTMLElement | null {
+  const html = mimeText(value);
+  return html === null ? null : sandboxedFrame(html, 'HTML output');
+}
+
+function javascript(value: unknown): HTMLElement | null {
+  const code = mimeText(value);
+  if (code === null) return null;
+  // In the body, so the code finds document.body; "</script" inside it would end its element early.
+  return sandboxedFrame(`<body><script>${code.replace(/<\/script/gi, '<\\/script')}</script></body>`, 'JavaScript output');
+}
+
+type RenderModule = typeof import('../markdownHtml');
+let renderModule: Promise<RenderModule> | null = null;
+
+/** Markdown and LaTeX render once marked and KaTeX have loaded (they are loaded lazily, as for text cells). */
+const rendered =
+  (kind: 'markdown' | 'latex'): MimeRenderer =>
+  (value) => {
+    const source = mimeText(value);
+    if (source === null) return null;
+    const element = h('div', { className: `output-${kind} markdown`, text: source });
+    renderModule ??= import('../markdownHtml');
+    void renderModule.then(({ renderMarkdown, renderLatex }) => {
+      // The one place these outputs become markup: both functions pass it through DOMPurify.
+      element.innerHTML = kind === 'markdown' ? renderMarkdown(source) : renderLatex(source);
+    });
+    return element;
+  };
 
 const vega =
   (mode: 'vega' | 'vega-lite'): MimeRenderer =>
@@ -64,7 +119,11 @@ function safeJson(text: string): unknown {
 
 function textPlain(value: unknown): HTMLElement | null {
   const text = mimeText(value);
-  return text === null ? null : TruncatedText(stripAnsi(text), 'output-text');
+  return text === null ? null : TruncatedText(text, 'output-text', fillAnsi);
+}
+
+function json(value: unknown): HTMLElement | null {
+  return value === undefined ? null : JsonTree(value);
 }
 
 /** Richest first. */
@@ -79,6 +138,10 @@ export const MIME_RENDERERS: ReadonlyArray<readonly [mime: string, render: MimeR
   ['image/jpeg', base64Image('jpeg')],
   ['image/svg+xml', imageSvg],
   ['text/html', textHtml],
+  ['application/javascript', javascript],
+  ['text/markdown', rendered('markdown')],
+  ['text/latex', rendered('latex')],
+  ['application/json', json],
   ['text/plain', textPlain],
 ];
 
