@@ -58,6 +58,15 @@ describe('markdown and LaTeX outputs', () => {
   });
 });
 
+describe('images', () => {
+  it('are shown at the size their metadata asks for, as a retina figure does', () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const img = MimeView({ 'image/png': png }, {}, { 'image/png': { width: 300, height: 200 } });
+    expect([img.getAttribute('width'), img.getAttribute('height')]).toEqual(['300', '200']);
+    expect(MimeView({ 'image/png': png }, {}, { 'image/png': { width: 'x' } }).hasAttribute('width')).toBe(false);
+  });
+});
+
 describe('HTML and JavaScript outputs', () => {
   it('run in the platform frame, sandboxed to scripts without the page origin', () => {
     for (const bundle of [{ 'text/html': '<script>1</script>' }, { 'application/javascript': 'console.log(1)' }]) {

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kernels.core import protocol
-from kernels.core.display import FormatContext
+from kernels.core.display import DisplaySettings, FormatContext
 from kernels.core.errors import EngineError
 from kernels.core.interpreters import Registry
 from kernels.core.interpreters.base import (
@@ -58,6 +58,7 @@ class Engine:
         self.state = NotebookState()
         # Send update_display_data and clear_output (see OutputSink.changes).
         self.display_changes = display_changes
+        self.display_settings = DisplaySettings()
         self.tables = TableStore()
         self.registry = registry or Registry()
         self.spark = SparkManager(config)
@@ -114,7 +115,9 @@ class Engine:
             sink.flush()  # text printed by the previous statement belongs before this event
             emit(protocol.StatementStarted(exec_id=exec_id, cell_id=cell_id, line_start=line_start, line_end=line_end))
 
-        context = FormatContext(cell_id=cell_id, table_store=self.tables, page_size=self.page_size)
+        context = FormatContext(
+            cell_id=cell_id, table_store=self.tables, page_size=self.page_size, settings=self.display_settings
+        )
         sink = OutputSink(
             emit_output, limit=self.env.output_limit, context=context, flusher=self._flusher,
             changes=self.display_changes,

@@ -80,6 +80,11 @@ def update_display(obj: Any, *, display_id: str, **kwargs: Any) -> None:
     display(obj, display_id=display_id, update=True, **kwargs)
 
 
+def set_matplotlib_formats(*formats: str) -> None:
+    """How this session's figures are drawn from now on: any of png, retina, svg, jpeg (IPython's names)."""
+    current_sink().context.settings.set_figure_formats(*formats)
+
+
 def clear_output(wait: bool = False) -> None:
     """Clear the running cell's outputs, now or (wait=True) when its next output comes."""
     current_sink().clear(wait=wait)

@@ -19,14 +19,28 @@ export interface OutputContext {
 }
 
 /** Returns null when the value is not one this renderer understands, so the next one is tried. */
-type MimeRenderer = (value: unknown, context: OutputContext) => HTMLElement | null;
+type MimeRenderer = (value: unknown, context: OutputContext, metadata: unknown) => HTMLElement | null;
+
+/** The size an image asks to be shown at (a retina figure: half its pixels), as <img> attributes. */
+function shownSize(metadata: unknown): Record<string, string> {
+  const size: Record<string, string> = {};
+  if (typeof metadata !== 'object' || metadata === null) return size;
+  for (const key of ['width', 'height'] as const) {
+    const value = (metadata as Record<string, unknown>)[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) size[key] = String(Math.round(value));
+  }
+  return size;
+}
 
 const base64Image =
   (type: 'png' | 'jpeg'): MimeRenderer =>
-  (value) => {
+  (value, _context, metadata) => {
     const base64 = mimeText(value)?.replace(/\s+/g, '');
     if (!base64 || !/^[A-Za-z0-9+/]+=*$/.test(base64)) return null;
-    return h('img', { className: 'output-image', attrs: { src: `data:image/${type};base64,${base64}`, alt: 'image output' } });
+    return h('img', {
+      className: 'output-image',
+      attrs: { src: `data:image/${type};base64,${base64}`, alt: 'image output', ...shownSize(metadata) },
+    });
   };
 
 /** SVG goes through <img>, where its scripts never run. */
@@ -145,10 +159,10 @@ export const MIME_RENDERERS: ReadonlyArray<readonly [mime: string, render: MimeR
   ['text/plain', textPlain],
 ];
 
-export function MimeView(data: MimeBundle, context: OutputContext = {}): HTMLElement {
+export function MimeView(data: MimeBundle, context: OutputContext = {}, metadata: Record<string, unknown> = {}): HTMLElement {
   for (const [mime, render] of MIME_RENDERERS) {
     if (!(mime in data)) continue;
-    const element = render(data[mime], context);
+    const element = render(data[mime], context, metadata[mime]);
     if (element) {
       element.dataset.mime = mime;
       return element;

@@ -15,7 +15,7 @@ export function OutputView(output: Output, context: OutputContext = {}): HTMLEle
       return TruncatedText(applyCarriageReturns(output.text), `output-stream output-${output.name}`, fillAnsi);
     case 'display_data':
     case 'execute_result':
-      return h('div', { className: `output-${output.output_type}` }, MimeView(output.data, context));
+      return h('div', { className: `output-${output.output_type}` }, MimeView(output.data, context, output.metadata ?? {}));
     case 'error':
       return ErrorView(output);
   }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+
 import pytest
 
 from kernels.core import publish
@@ -87,3 +90,33 @@ def test_display_include_exclude_and_metadata(notebook):
     first, second = [o for o in run.outputs if o["output_type"] == "display_data"]
     assert set(first["data"]) == {"text/html", "text/plain"} and first["metadata"] == {"isolated": True}
     assert set(second["data"]) == {"text/markdown", "text/plain"}
+
+
+FIGURE = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(2, 1), dpi=50)\nax.plot([1, 2])\n"
+
+
+def test_figures_are_png_unless_another_format_is_chosen(notebook):
+    default = notebook.add_and_run("a", FIGURE + "fig")
+    assert set(default.data()) == {"image/png", "text/plain"}
+    svg = notebook.add_and_run("b", FIGURE + "from kernels.core.publish import set_matplotlib_formats\n"
+                               "set_matplotlib_formats('svg')\nfig")
+    assert set(svg.data()) == {"image/svg+xml", "text/plain"}
+    assert svg.data()["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+def test_retina_figures_are_drawn_at_twice_the_pixels_and_shown_at_their_size(notebook):
+    run = notebook.add_and_run("a", FIGURE + "from kernels.core.publish import set_matplotlib_formats\n"
+                               "set_matplotlib_formats('retina')\nfig")
+    output = next(o for o in run.outputs if o["output_type"] == "execute_result")
+    png = base64.b64decode(output["data"]["image/png"])
+    width, height = struct.unpack(">II", png[16:24])
+    shown = output["metadata"]["image/png"]
+    assert (shown["width"], shown["height"]) == (width // 2, height // 2)
+    assert width > 150  # twice the 100 pixels a plain PNG of this figure would have, less the trim
+
+
+def test_an_unknown_figure_format_names_the_known_ones(notebook):
+    run = notebook.add_and_run("a", "from kernels.core.publish import set_matplotlib_formats\n"
+                               "set_matplotlib_formats('gif')")
+    assert run.error["ename"] == "ValueError"
+    assert "png, retina, svg, jpeg" in run.error["evalue"]
