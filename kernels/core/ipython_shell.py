@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -55,6 +57,8 @@ def _make_shell() -> Any:
                 return publish.current_sink().bundle(obj, include=include, exclude=exclude)
             return super().format(obj, include=include, exclude=exclude)  # type: ignore[no-any-return]
 
+    # The shell makes a profile folder; the kernel's is throwaway, not one more folder among the notebook's files.
+    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="quire-ipython-"))
     config = Config()
     config.HistoryManager.enabled = False  # no SQLite file in the kernel's home
     shell = InteractiveShell.instance(config=config, user_module=sys.modules["__main__"])
