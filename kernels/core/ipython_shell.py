@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import os
 import sys
 import tempfile
@@ -74,7 +75,13 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    _make_shell()
+    try:
+        _make_shell()
+    except Exception as exc:  # an IPython this code does not know: say so in the cell that imported it
+        sys.stderr.write(
+            f"[quire: IPython's display() could not be routed to cell outputs ({type(exc).__name__}: {exc}); "
+            "it will print plain text]\n"
+        )
 
 
 class _Loader(importlib.abc.Loader):
@@ -103,7 +110,7 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
         if fullname != "IPython":
             return None
         sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        spec = importlib.util.find_spec(fullname)  # every other finder, as the import would have used
         if spec is not None and spec.loader is not None:
             spec.loader = _Loader(spec.loader)
         return spec
