@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from quire.output_frame import output_frame
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("quire.accounts.urls")),
@@ -20,6 +22,7 @@ urlpatterns = [
     path("api/", include("quire.quotas.urls")),
     path("api/", include("notebooks.api_urls")),
     path("api/", include("kernels.api_urls")),
+    path("output-frame/", output_frame, name="output-frame"),
     path("", include("notebooks.urls")),
 ]
 

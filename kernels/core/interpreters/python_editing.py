@@ -9,10 +9,6 @@ from kernels.core.interpreters.base import Completion, SignatureHelp
 MAX_DOC_CHARS = 2000
 
 
-def display_stub(*values: Any, raw: bool = False, metadata: dict[str, Any] | None = None) -> None:
-    """Show values below the cell (IPython's display(); raw=True takes MIME dicts)."""
-
-
 def line_column(code: str, pos: int) -> tuple[int, int]:
     """A 0-based offset as jedi's position: 1-based line, 0-based column."""
     pos = max(0, min(pos, len(code)))
