@@ -176,7 +176,7 @@ export class NotebookModel {
       case 'snapshot':
         this.replaceCells(message.notebook.title, message.notebook.revision, message.notebook.cells);
         this.kernel = message.kernel.state;
-        this.kernelReason = '';
+        this.kernelReason = message.kernel.reason ?? '';
         this.you = { username: message.you.username, role: message.you.role };
         this.resyncing = false;
         // Tasks and presence are re-sent after a snapshot; whatever we had may be long gone.

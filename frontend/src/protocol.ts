@@ -144,6 +144,12 @@ export interface Completion {
   detail: string;
 }
 
+/** A completion reply; `incomplete` when the kernel cut the list, so the editor asks again as the prefix grows. */
+export interface Completions {
+  items: Completion[];
+  incomplete: boolean;
+}
+
 export interface Signature {
   label: string;
   params: string[];
@@ -180,7 +186,8 @@ export type Reply<T> = { ok: true; value: T } | { ok: false; code: string; messa
 export interface SnapshotMessage {
   type: 'snapshot';
   notebook: NotebookSnapshot;
-  kernel: { state: KernelState };
+  /** `reason`: why a starting kernel is not up yet (it waits for a free kernel host). */
+  kernel: { state: KernelState; reason?: string };
   you: { username: string; role: Role };
 }
 export interface AckMessage {
@@ -551,12 +558,13 @@ function isSparkJob(v: unknown): boolean {
 /** Editing help and table pages need a running kernel; the server says so instead of replying. */
 const kernelNotRunning = (ack: Json): boolean => ack.kernel === 'not_running';
 
-export function parseCompletions(ack: Json): Completion[] | null {
-  if (kernelNotRunning(ack)) return [];
+export function parseCompletions(ack: Json): Completions | null {
+  if (kernelNotRunning(ack)) return { items: [], incomplete: false };
   if (!Array.isArray(ack.items)) return null;
-  return ack.items
+  const items = ack.items
     .filter((item): item is Json => isObject(item) && isString(item.label))
     .map((item) => ({ label: item.label as string, kind: isString(item.kind) ? item.kind : '', detail: isString(item.detail) ? item.detail : '' }));
+  return { items, incomplete: ack.incomplete === true };
 }
 
 export function parseSignatures(ack: Json): Signature[] | null {
@@ -892,7 +900,7 @@ export class NotebookClient {
   }
 
   /** Completions at `pos`, a character offset into `source`; none while no kernel runs. */
-  complete(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Completion[]>> {
+  complete(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Completions>> {
     return this.ask({ type: 'complete', cell_id: cellId, language, source, pos }, parseCompletions);
   }
   signature(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Signature[]>> {

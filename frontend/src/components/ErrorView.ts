@@ -1,17 +1,19 @@
-/** A cell's error: "ename: evalue", the traceback with ANSI colours stripped, and source positions. */
+/** A cell's error: "ename: evalue", the traceback in its ANSI colours, and source positions. */
 import { h } from '../lib/dom';
-import { stripAnsi } from '../lib/text';
+import { fillAnsi } from '../lib/ansi';
 import type { ErrorOutput } from '../protocol';
 
 export function ErrorView(error: ErrorOutput): HTMLElement {
-  const lines = [`${error.ename}: ${error.evalue}`, ...error.traceback.map(stripAnsi)];
+  const lines = [`${error.ename}: ${error.evalue}`, ...error.traceback];
   const positions = (error.positions ?? []).map((p) =>
     h('li', { text: `line ${p.line}, column ${p.column}: ${p.message}` }),
   );
+  const pre = h('pre');
+  fillAnsi(pre, lines.join('\n'));
   return h(
     'div',
     { className: 'output-error' },
-    h('pre', { text: stripAnsi(lines.join('\n')) }),
+    pre,
     positions.length > 0 && h('ul', { className: 'error-positions' }, ...positions),
   );
 }
