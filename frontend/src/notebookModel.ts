@@ -299,6 +299,7 @@ export class NotebookModel {
       case 'environment':
       case 'environment_notice':
       case 'notice':
+      case 'cursor':
         return;
       default:
         // Every message type has a case: the compiler says which one a new type lacks.
