@@ -568,6 +568,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         so it is a notification: answered only when it carries a `req`, and read against the role last read."""
         role = await self._current_role()
         if role < Role.EDITOR:
+            if self.caret_shown:  # the role was lost unannounced (read again after ROLE_FRESH_S)
+                await self._relay_cursor(None)
             raise Forbidden(f"showing a caret needs the editor role; you are {role.label}")
         if message.get("cell_id") is None:
             await self._relay_cursor(None)

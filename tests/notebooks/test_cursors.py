@@ -108,3 +108,23 @@ async def test_a_malformed_or_oversize_caret_is_refused_and_not_relayed(  # type
     assert [e for e in olga_.seen if e["type"] == "cursor"] == [seen]
     await olga_.close()
     await ed.close()
+
+
+async def test_an_editor_made_a_viewer_loses_the_caret_the_others_see(  # type: ignore[no-untyped-def]
+    shared_notebook, olga, editor_ed
+) -> None:
+    from notebooks import sharing
+    from notebooks.models import Grant
+
+    cell = shared_notebook.cells[0]["id"]
+    olga_, ed = [await _client(shared_notebook.pk, user) for user in (olga, editor_ed)]
+    await ed.reply(await ed.send("cursor", cell_id=cell, anchor=ANCHOR, head=HEAD))
+    conn = (await olga_.until(_cursor("ed")))["conn"]
+    grant = await database_sync_to_async(Grant.objects.get)(notebook=shared_notebook, user=editor_ed)
+    await database_sync_to_async(sharing.check_change_grant)(olga, shared_notebook.pk, grant.pk, role="viewer")
+    gone = await olga_.until(_cursor("ed"))
+    assert (gone["cell_id"], gone["conn"]) == (None, conn)
+    error = await ed.reply(await ed.send("cursor", cell_id=cell, anchor=ANCHOR, head=HEAD))
+    assert error["code"] == "forbidden"
+    await olga_.close()
+    await ed.close()

@@ -141,6 +141,8 @@ export class NotebookPage {
   /** Cells whose carets are drawn again in the next microtask (null: every cell). */
   private caretCells: Set<string> | null = new Set();
   private caretsDue = false;
+  /** Cells whose editors draw carets now. */
+  private readonly caretsDrawn = new Set<string>();
   private presenceCount = 0;
 
   constructor(private readonly options: NotebookPageOptions) {
@@ -441,6 +443,7 @@ export class NotebookPage {
       if (!present.has(id)) {
         this.detachText.get(id)?.();
         this.detachText.delete(id);
+        this.caretsDrawn.delete(id);
         view.dispose();
         this.views.delete(id);
       }
@@ -524,7 +527,13 @@ export class NotebookPage {
       this.caretCells = new Set();
       const resolve = (cellId: string, encoded: string): number | null => this.collab.resolvePosition(cellId, encoded);
       for (const cellId of cells) {
-        this.views.get(cellId)?.setRemoteCarets(this.carets.inCell(cellId, resolve, this.model.you?.username));
+        const view = this.views.get(cellId);
+        if (!view) continue;
+        const carets = this.carets.inCell(cellId, resolve, this.model.you?.username);
+        // Typing changes the cell's text at every key: a cell with no carets, before or now, is left alone.
+        if (carets.length === 0 && !this.caretsDrawn.delete(cellId)) continue;
+        if (carets.length > 0) this.caretsDrawn.add(cellId);
+        view.setRemoteCarets(carets);
       }
     });
   }
