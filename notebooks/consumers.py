@@ -572,7 +572,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
                 await self._relay_cursor(None)
             raise Forbidden(f"showing a caret needs the editor role; you are {role.label}")
         if message.get("cell_id") is None:
-            await self._relay_cursor(None)
+            if self.caret_shown:  # nothing shown, nothing to take away
+                await self._relay_cursor(None)
         else:
             cell_id = _cell_id(message)
             position = {"anchor": _position(message, "anchor"), "head": _position(message, "head")}
