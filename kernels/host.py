@@ -528,15 +528,12 @@ class KernelHost:
                 os.killpg(group, signal.SIGKILL)
 
     def _end_unfinished(self, reason: str) -> None:
-        """The kernel is gone: every run it had ends here. The running one keeps what it printed so far and
-        then says why it ended; queued ones (those the host was sent without a row among them) end interrupted."""
+        """The kernel is gone: the run it had under way ends here, with what it printed so far and why it ended.
+        Runs still queued end with the session (services.do_set_session_state)."""
         for execution in list(self.executions.values()):
-            if execution.ending is not None:
-                state, ename, message = execution.ending
-            elif execution.running:
-                state, ename, message = "error", services.KERNEL_DIED, reason
-            else:
-                state, ename, message = "interrupted", services.KERNEL_DIED, reason
+            if execution.ending is None and not execution.running:
+                continue
+            state, ename, message = execution.ending or ("error", services.KERNEL_DIED, reason)
             error = error_output(ename, message, [], [])
             execution.outputs.append(error)  # past the cap on kept outputs too: this is what the user must read
             self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": error})

@@ -56,6 +56,11 @@ def journal_key(channel: str) -> str:
     return f"{_prefix()}:runs:{channel}"
 
 
+def _journals_key() -> str:
+    """The channels that have (or had) a journal: the reaper's list to sweep."""
+    return f"{_prefix()}:journals"
+
+
 def outputs_key(exec_id: str) -> str:
     return f"{_prefix()}:out:{exec_id}"
 
@@ -126,24 +131,57 @@ class Lease:
             self.thread.join(timeout=2)
 
 
+def _since_key() -> str:
+    return f"{_prefix()}:since"
+
+
+def _read_leases(pipe: Any, channels: list[str]) -> None:
+    pipe.get(_since_key())
+    pipe.time()
+    for channel in channels:
+        pipe.exists(lease_key(channel))
+
+
+def _judge(results: list[Any], channels: list[str]) -> tuple[list[bool], bool]:
+    """Whether each lease is held, and whether Redis's own marker must be set (it lost its data)."""
+    since, (seconds, micros), *held = results
+    if since is None or seconds + micros / 1e6 - float(since) < LEASE_S:
+        # Redis restarted empty (or this is its first use): hosts renew within RENEW_EVERY_S, so a lease missing
+        # now says nothing about its host until one whole lease has passed.
+        return [True] * len(channels), since is None
+    return [bool(n) for n in held], False
+
+
+def _mark_since(results: list[Any]) -> tuple[str, str]:
+    seconds, micros = results[1]
+    return _since_key(), f"{seconds + micros / 1e6:.3f}"
+
+
 def leases_held(channels: list[str]) -> list[bool]:
     """Whether each host's lease is held (always, without Redis)."""
     if _url() is None or not channels:
         return [True] * len(channels)
     client = _sync_client()
     with client.pipeline(transaction=False) as pipe:
-        for channel in channels:
-            pipe.exists(lease_key(channel))
-        return [bool(n) for n in pipe.execute()]
+        _read_leases(pipe, channels)
+        results = pipe.execute()
+    held, mark = _judge(results, channels)
+    if mark:
+        client.set(*_mark_since(results), nx=True)
+    return held
 
 
 async def leases_held_async(channels: list[str]) -> list[bool]:
     if _url() is None or not channels:
         return [True] * len(channels)
-    async with _async_client().pipeline(transaction=False) as pipe:
-        for channel in channels:
-            pipe.exists(lease_key(channel))
-        return [bool(n) for n in await pipe.execute()]
+    client = _async_client()
+    async with client.pipeline(transaction=False) as pipe:
+        _read_leases(pipe, channels)
+        results = await pipe.execute()
+    held, mark = _judge(results, channels)
+    if mark:
+        await client.set(*_mark_since(results), nx=True)
+    return held
 
 
 # ------------------------------------------------------------------ the run journal
@@ -157,6 +195,7 @@ async def journal_runs(channel: str, runs: list[dict[str, Any]]) -> None:
     async with _async_client().pipeline(transaction=False) as pipe:
         pipe.hset(key, mapping={str(run["exec_id"]): json.dumps(run) for run in runs})
         pipe.expire(key, JOURNAL_TTL_S)
+        pipe.sadd(_journals_key(), channel)
         await pipe.execute()
 
 
@@ -191,7 +230,8 @@ def take_journal(channel: str) -> dict[str, dict[str, Any]]:
     with client.pipeline(transaction=True) as pipe:
         pipe.hgetall(journal_key(channel))
         pipe.delete(journal_key(channel))
-        entries, _ = pipe.execute()
+        pipe.srem(_journals_key(), channel)
+        entries, _, _ = pipe.execute()
     return {k.decode(): json.loads(v) for k, v in entries.items()}
 
 
@@ -233,6 +273,4 @@ def journaled_channels() -> list[str]:
     """Every host channel that has a journal (for the reaper's sweep)."""
     if _url() is None:
         return []
-    client = _sync_client()
-    prefix = journal_key("")
-    return [key.decode()[len(prefix):] for key in client.scan_iter(f"{prefix}*", count=500)]
+    return [channel.decode() for channel in _sync_client().smembers(_journals_key())]

@@ -535,7 +535,7 @@ def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
                   source=str(entry.get("source", "")), code_hash=code_hash(str(entry.get("source", ""))),
                   state=Execution.State.QUEUED)
         for exec_id, entry in journal.items() if uuid.UUID(exec_id) not in known
-    ])
+    ], ignore_conflicts=True)
     pending = list(Execution.objects.filter(session=session, state__in=("queued", "running")).order_by("queued_at"))
     kept = liveness.kept_outputs([str(e.pk) for e in pending])
     host_died = reason in (HOST_DIED, HOST_SILENT)

@@ -92,11 +92,11 @@ def start_daphne(*, env: dict[str, str], log_dir: Path) -> tuple[Service, int]:
     return service, port
 
 
-def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> Service:
+def start_celery_worker(*, env: dict[str, str], log_dir: Path, name: str = "test") -> Service:
     service = Service(
         "celery",
         [str(BIN / "celery"), "-A", "quire", "worker", "-Q", "kernels,default", "-c", "3",
-         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", "test@%h",
+         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
          # Beat inside the worker: the reaper of lost kernel sessions runs as in production.
          "--beat", "--schedule", str(log_dir / "celerybeat-schedule")],
         env=env, log_dir=log_dir,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,16 @@ PRINTS = "import time\nfor i in range(5):\n    print('line', i, flush=True)\ntim
 
 @pytest.fixture
 def own_worker(django_db_setup, tmp_path: Path, file_sources: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
-    """A Celery worker of this test's own: the test kills it (or a process of it)."""
-    worker = start_celery_worker(env=_test_database_env(file_sources), log_dir=tmp_path)
+    """A Celery worker of this test's own, the only one taking kernels: the test kills it (or a process of it).
+    The session's shared worker, if an earlier test started it, stops taking kernels meanwhile."""
+    from quire.celery import app
+
+    shared = [f"test@{socket.gethostname()}"]
+    app.control.cancel_consumer("kernels", destination=shared, reply=True, timeout=2)
+    worker = start_celery_worker(env=_test_database_env(file_sources), log_dir=tmp_path, name="own")
     yield worker
     worker.stop()
+    app.control.add_consumer("kernels", destination=shared, reply=True, timeout=2)
     # A pool process the test orphaned by killing the worker's main process is not in its process group's
     # reach once it has left it; none may outlive the test.
     for process in psutil.process_iter(["cmdline"]):
@@ -103,6 +110,7 @@ async def test_death_mid_run_ends_every_acked_run_visibly(  # type: ignore[no-un
         return "line 4" in "".join(printed)
 
     await client.until(five_lines, timeout=30)
+    host = psutil.Process(int(session.host.rsplit(":", 1)[1]))
     os.kill(_victim(which, session, own_worker), signal.SIGKILL)
     # Sent right after the kill, before anyone can know: acked, so it must end visibly too.
     await asyncio.sleep(0.3)
@@ -110,6 +118,10 @@ async def test_death_mid_run_ends_every_acked_run_visibly(  # type: ignore[no-un
     for exec_id in late.get("execution_ids", []):
         acked[exec_id] = below[2]
 
+    if which != "kernel":
+        # The pool process dies with its worker's main process, and the sandbox with its host.
+        _, alive = await asyncio.to_thread(psutil.wait_procs, [host, kernel], timeout=10)
+        assert not alive, f"still running: {alive}"
     await _seen(client, lambda e: e["type"] == "kernel_status" and e["state"] == "dead", timeout=30)
     # Every acked run's cell hears its final state.
     ended: set[str] = set()
