@@ -13,9 +13,11 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import redis
+import redis.asyncio as aredis
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,6 @@ _sync: dict[str, Any] = {}
 
 def _sync_client() -> Any:
     """The process's client (thread-safe; its pool starts afresh in a forked child)."""
-    import redis
-
     url = str(_url())
     if url not in _sync:
         _sync[url] = redis.Redis.from_url(url)
@@ -83,13 +83,18 @@ _async_clients: dict[int, Any] = {}
 
 def _async_client() -> Any:
     # One client per event loop: a Celery host's loop and a server's are different ones.
-    import redis.asyncio as aredis
-
     loop_id = id(asyncio.get_running_loop())
     client = _async_clients.get(loop_id)
     if client is None:
         client = _async_clients[loop_id] = aredis.Redis.from_url(str(_url()))
     return client
+
+
+async def close_client() -> None:
+    """Close this event loop's client (a host's loop ends with its kernel; its connections must not stay open)."""
+    client = _async_clients.pop(id(asyncio.get_running_loop()), None)
+    if client is not None:
+        await client.aclose()
 
 
 # ------------------------------------------------------------------ the host's lease
@@ -106,8 +111,6 @@ class Lease:
     def hold(self) -> None:
         if _url() is None:
             return
-        import redis
-
         client = redis.Redis.from_url(str(_url()))  # its own: it outlives nothing but this lease
         client.set(self.key, "1", px=int(LEASE_S * 1000))  # held before the host is announced anywhere
         self.thread = threading.Thread(target=self._renew, args=(client,), name="quire-host-lease", daemon=True)
@@ -162,9 +165,14 @@ def leases_held(channels: list[str]) -> list[bool]:
     if _url() is None or not channels:
         return [True] * len(channels)
     client = _sync_client()
-    with client.pipeline(transaction=False) as pipe:
-        _read_leases(pipe, channels)
-        results = pipe.execute()
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            _read_leases(pipe, channels)
+            results = pipe.execute()
+    except redis.RedisError:
+        # Nothing can be told of the hosts: taken as alive, as their heartbeats in the database still say.
+        log.warning("could not read kernel hosts' leases", exc_info=True)
+        return [True] * len(channels)
     held, mark = _judge(results, channels)
     if mark:
         client.set(*_mark_since(results), nx=True)
@@ -187,15 +195,30 @@ async def leases_held_async(channels: list[str]) -> list[bool]:
 # ------------------------------------------------------------------ the run journal
 
 
-async def journal_runs(channel: str, runs: list[dict[str, Any]]) -> None:
-    """Before a host is sent runs that have no database row: what it takes to record and end them if it dies."""
+def journal_into(channel: str, runs: list[dict[str, Any]]) -> Callable[[Any], None] | None:
+    """What journals `runs` on a Redis pipeline (see `quire.lib.live.send_heard`); None when there is nothing to
+    journal. Before a host is sent runs that have no database row: what it takes to record and end them if it
+    dies."""
     if _url() is None or not runs:
-        return
+        return None
     key = journal_key(channel)
-    async with _async_client().pipeline(transaction=False) as pipe:
-        pipe.hset(key, mapping={str(run["exec_id"]): json.dumps(run) for run in runs})
+    entries = {str(run["exec_id"]): json.dumps(run) for run in runs}
+
+    def add(pipe: Any) -> None:
+        pipe.hset(key, mapping=entries)
         pipe.expire(key, JOURNAL_TTL_S)
         pipe.sadd(_journals_key(), channel)
+
+    return add
+
+
+async def journal_runs(channel: str, runs: list[dict[str, Any]]) -> None:
+    """Journal `runs` on their own (see `journal_into`)."""
+    add = journal_into(channel, runs)
+    if add is None:
+        return
+    async with _async_client().pipeline(transaction=False) as pipe:
+        add(pipe)
         await pipe.execute()
 
 

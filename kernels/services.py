@@ -288,12 +288,19 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
          "language": c["language"], "source": c["source"]}
         for c in queued.commands if "record" in c
     ]
-    await liveness.journal_runs(channel, unrecorded)
+    # Journaled in the same round trip as the first publish, or on its own before the queue is used.
+    journal = liveness.journal_into(channel, unrecorded)
     unheard = False
     for command in queued.commands:
         message = {"type": "kernel.command", "command": command}
-        if live and await send_heard(live_command_channel(channel), message):
-            continue
+        if live:
+            heard = await send_heard(live_command_channel(channel), message, before=journal)
+            journal = None
+            if heard:
+                continue
+        if journal is not None:
+            await liveness.journal_runs(channel, unrecorded)
+            journal = None
         # No one heard it on the live channel (the host is subscribing again after a Redis restart, or gone):
         # the queue keeps it, and the rest of the run follows it there, in order.
         live, unheard = False, True

@@ -14,11 +14,18 @@ log = logging.getLogger(__name__)
 @shared_task(name="kernels.host_kernel", ignore_result=True)
 def host_kernel(session_id: str) -> None:
     """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
+    from kernels import liveness
     from kernels.host import KernelHost
+
+    async def host() -> None:
+        try:
+            await KernelHost(session_id).run()
+        finally:
+            await liveness.close_client()  # the loop ends here: its Redis connections must not stay open
 
     close_old_connections()
     try:
-        asyncio.run(KernelHost(session_id).run())
+        asyncio.run(host())
     finally:
         close_old_connections()
 
