@@ -32,6 +32,8 @@ RENEW_EVERY_S = 0.25
 WATCH_EVERY_S = 0.25
 # Journals outlive any run; a journal left by a host and never swept (Redis kept, database reset) goes by itself.
 JOURNAL_TTL_S = 24 * 3600
+# How long after Redis (re)started a missing lease is not taken for a dead host (see judge_leases).
+RESTART_GRACE_S = 2 * LEASE_S
 # The first entry of a run's outputs list when the kernel said it started: the run was running, not queued.
 STARTED = {"started": True}
 
@@ -134,30 +136,22 @@ class Lease:
             self.thread.join(timeout=2)
 
 
-def _since_key() -> str:
-    return f"{_prefix()}:since"
-
-
 def _read_leases(pipe: Any, channels: list[str]) -> None:
-    pipe.get(_since_key())
-    pipe.time()
+    pipe.info("server")
     for channel in channels:
         pipe.exists(lease_key(channel))
 
 
-def _judge(results: list[Any], channels: list[str]) -> tuple[list[bool], bool]:
-    """Whether each lease is held, and whether Redis's own marker must be set (it lost its data)."""
-    since, (seconds, micros), *held = results
-    if since is None or seconds + micros / 1e6 - float(since) < LEASE_S:
-        # Redis restarted empty (or this is its first use): hosts renew within RENEW_EVERY_S, so a lease missing
-        # now says nothing about its host until one whole lease has passed.
-        return [True] * len(channels), since is None
-    return [bool(n) for n in held], False
+def judge_leases(results: list[Any]) -> list[bool]:
+    """Whether each lease is held, from what `_read_leases` read: Redis's server section, then one count per lease.
 
-
-def _mark_since(results: list[Any]) -> tuple[str, str]:
-    seconds, micros = results[1]
-    return _since_key(), f"{seconds + micros / 1e6:.3f}"
+    A Redis that restarted (empty, or from a snapshot taken while the hosts were renewing) has lost or let lapse
+    every lease at once; hosts renew within RENEW_EVERY_S of it being back, so a lease missing from a Redis up for
+    less than RESTART_GRACE_S says nothing about its host yet."""
+    server, *held = results
+    if int(server.get("uptime_in_seconds", 0)) < RESTART_GRACE_S:
+        return [True] * len(held)
+    return [bool(n) for n in held]
 
 
 def leases_held(channels: list[str]) -> list[bool]:
@@ -173,10 +167,7 @@ def leases_held(channels: list[str]) -> list[bool]:
         # Nothing can be told of the hosts: taken as alive, as their heartbeats in the database still say.
         log.warning("could not read kernel hosts' leases", exc_info=True)
         return [True] * len(channels)
-    held, mark = _judge(results, channels)
-    if mark:
-        client.set(*_mark_since(results), nx=True)
-    return held
+    return judge_leases(results)
 
 
 async def leases_held_async(channels: list[str]) -> list[bool]:
@@ -186,10 +177,7 @@ async def leases_held_async(channels: list[str]) -> list[bool]:
     async with client.pipeline(transaction=False) as pipe:
         _read_leases(pipe, channels)
         results = await pipe.execute()
-    held, mark = _judge(results, channels)
-    if mark:
-        await client.set(*_mark_since(results), nx=True)
-    return held
+    return judge_leases(results)
 
 
 # ------------------------------------------------------------------ the run journal
