@@ -27,15 +27,18 @@ class HostWatch:
         self.seen: set[str] = set()  # leases seen held: their host started, so a lapse is a death
         self.task: asyncio.Task[None] | None = None
 
-    def watch(self, channel: str, *, up: bool) -> None:
-        """A connection shows the kernel reading `channel`; `up` when it is past starting (its lease is held)."""
+    def watch(self, channel: str) -> None:
+        """A connection shows the kernel reading `channel` (once per connection and channel)."""
         if not liveness.enabled():
             return
         self.watchers[channel] = self.watchers.get(channel, 0) + 1
-        if up:
-            self.seen.add(channel)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name="quire-host-watch")
+
+    def up(self, channel: str) -> None:
+        """The kernel reading `channel` is past starting: its host holds its lease, so a lapse is a death."""
+        if channel in self.watchers:
+            self.seen.add(channel)
 
     def unwatch(self, channel: str) -> None:
         if not liveness.enabled():

@@ -328,11 +328,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             return  # news of an ended kernel, arriving late
         if state in kernel_services.LIVE_STATES:
             if channel != self.kernel_channel:
+                # Watched while shown (kernels/watch.py): this process tells the page if the host dies.
                 self._unwatch_kernel()
                 self.kernel_channel = channel
+                host_watch().watch(channel)
             self.kernel_state = state
-            # Watched while shown (kernels/watch.py): this process tells the page if the host dies.
-            host_watch().watch(channel, up=state != "starting")
+            if state != "starting":
+                host_watch().up(channel)
         else:
             self.ended_channels.add(channel)
             if channel == self.kernel_channel:
