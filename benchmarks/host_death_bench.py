@@ -6,8 +6,9 @@ Needs what roundtrip_bench.py needs of Quire: PostgreSQL on 127.0.0.1:5432 and R
 the benchmark's own and gets emptied). Production mode: Daphne and a Celery worker (prefork, 2 processes, no beat:
 the servers' own watch of the hosts' leases is what is measured, not the reaper). Each round starts a kernel from
 the page (`1+1`, waits for idle), finds the pool process that hosts it (the parent of its bubblewrap sandbox),
-kills it with SIGKILL and times until the page hears `dead`; it also checks the sandbox died with its host.
-Prints p50, p99 and the worst of `--kills` rounds. About 1-2 minutes.
+runs a second cell that prints and sleeps, kills the host with SIGKILL while it runs, and times until the page
+hears `dead` and that cell's final state; it also checks the sandbox died with its host. Prints p50, p99 and the
+worst of `--kills` rounds. About 1-2 minutes.
 """
 
 from __future__ import annotations
@@ -40,25 +41,42 @@ def _host_of_kernel(celery: h.Service) -> tuple[psutil.Process, psutil.Process]:
     raise RuntimeError("no kernel sandbox under the worker")
 
 
-async def _rounds(stack: h.QuireProduction, nb: dict, kills: int) -> tuple[list[float], int]:  # type: ignore[type-arg]
+async def _rounds(stack: h.QuireProduction, nb: dict, kills: int) -> tuple[list[float], list[float], int]:  # type: ignore[type-arg]
+    """Per kill: seconds to `dead`, seconds to the running cell's final state, and sandboxes left behind."""
     client = await h.QuireClient.open(stack.port, nb["notebook"], nb["token"])
-    cell = nb["cells"][0]
-    samples: list[float] = []
+    quick, sleepy = nb["cells"]
+    req = await client.send("update_cell", cell_id=sleepy, source="import time\nprint('sleeping')\ntime.sleep(120)")
+    await client.until(lambda e: e.get("type") == "ack" and e.get("req") == req)
+    dead: list[float] = []
+    ended: list[float] = []
     orphans = 0
     try:
         for _ in range(kills):
-            await client.start_kernel(cell)
+            await client.start_kernel(quick)
+            await client.send("run_cell", cell_id=sleepy)
+            await client.until(lambda e: e.get("type") == "output" and e.get("cell_id") == sleepy)
             host, sandbox = _host_of_kernel(stack.celery)
             start = time.perf_counter()
             os.kill(host.pid, signal.SIGKILL)
-            await client.until(lambda e: e.get("type") == "kernel_status" and e.get("state") == "dead", 60)
-            samples.append(time.perf_counter() - start)
+            seen: dict[str, float] = {}
+
+            def both(event: dict, seen: dict[str, float] = seen, start: float = start) -> bool:  # type: ignore[type-arg]
+                if event.get("type") == "kernel_status" and event.get("state") == "dead":
+                    seen.setdefault("dead", time.perf_counter() - start)
+                if event.get("type") == "cell_status" and event.get("cell_id") == sleepy \
+                        and event.get("state") in ("error", "interrupted"):
+                    seen.setdefault("ended", time.perf_counter() - start)
+                return len(seen) == 2
+
+            await client.until(both, 60)
+            dead.append(seen["dead"])
+            ended.append(seen["ended"])
             _, alive = psutil.wait_procs([sandbox], timeout=5)
             orphans += len(alive)
             await client.drain(0.2)
     finally:
         await client.close()
-    return samples, orphans
+    return dead, ended, orphans
 
 
 def main() -> None:
@@ -68,12 +86,14 @@ def main() -> None:
     h.header("kill -9 of a kernel's pool process -> `dead` on a connected page")
     stack = h.QuireProduction(concurrency=2)
     try:
-        [nb] = h.create_notebooks(stack.env)
-        samples, orphans = asyncio.run(_rounds(stack, nb, args.kills))
+        [nb] = h.create_notebooks(stack.env, cells=2)
+        dead, ended, orphans = asyncio.run(_rounds(stack, nb, args.kills))
     finally:
         stack.stop()
-    ms = sorted(s * 1000 for s in samples)
-    print(f"kills: {len(ms)}   p50 {h.pct(ms, 0.50):.0f} ms   p99 {h.pct(ms, 0.99):.0f} ms   worst {ms[-1]:.0f} ms")
+    for label, samples in (("`dead` on the page", dead), ("running cell's final state", ended)):
+        ms = sorted(s * 1000 for s in samples)
+        print(f"{label:<28} kills: {len(ms)}   p50 {h.pct(ms, 0.50):.0f} ms   p99 {h.pct(ms, 0.99):.0f} ms   "
+              f"worst {ms[-1]:.0f} ms")
     print(f"sandboxes that outlived their host: {orphans}")
 
 
