@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,12 +92,29 @@ HEARTBEAT_S = 2.0
 LOST_AFTER = timedelta(seconds=10)
 # A session still "starting" after this never got a host (no worker took the task, or it died at once).
 START_TIMEOUT = timedelta(seconds=120)
+# A session no host took within this is waiting for a free one (every kernel process hosts a kernel): its viewers
+# are told, since its kernel may not start for a long while.
+HOST_WAIT_NOTICE_AFTER = timedelta(seconds=3)
+WAITING_FOR_HOST = (
+    "waiting for a free kernel host: every one is hosting a kernel. This kernel starts as soon as one frees up "
+    f"(or fails after {int(START_TIMEOUT.total_seconds())} s); kernels shut down or culled when idle free them"
+)
+NO_HOST = (
+    f"no kernel host was free within {int(START_TIMEOUT.total_seconds())} s; shut down a kernel you no longer need "
+    "or try again later"
+)
 
 
 def _is_lost(session: KernelSession, now: Any) -> bool:
     if session.heartbeat_at is not None:
         return now - session.heartbeat_at > LOST_AFTER
     return now - session.created_at > START_TIMEOUT
+
+
+def _lost_reason(session: KernelSession) -> str:
+    if session.heartbeat_at is None and not session.host:
+        return NO_HOST
+    return HOST_SILENT
 
 
 def live_session(notebook_id: int) -> KernelSession | None:
@@ -105,7 +124,7 @@ def live_session(notebook_id: int) -> KernelSession | None:
     if session is None:
         return None
     if _is_lost(session, timezone.now()):
-        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=HOST_SILENT)
+        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
         return None
     if session.state != KernelSession.State.STARTING and not liveness.leases_held([session.channel])[0]:
         do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=HOST_DIED)
@@ -124,7 +143,7 @@ def do_reap_lost_sessions() -> int:
     lost = 0
     for session in live:
         if _is_lost(session, now):
-            do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=HOST_SILENT)
+            do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
             lost += 1
         elif not held.get(session.pk, True):
             lost += do_end_lost_host(session.channel, seen=True)
@@ -166,6 +185,24 @@ def do_sweep_journal(channel: str) -> None:
         _end_pending_executions(session, reason=session.reason or f"the kernel is {session.state}")
 
 
+def do_tell_sessions_waiting_for_host() -> int:
+    """Tell the viewers of each kernel that no host has taken for a few seconds that it waits for a free one (once
+    per session: the reason stays on the row until a host takes it); how many were told."""
+    waiting = KernelSession.objects.filter(
+        state=KernelSession.State.STARTING, host="", reason="",
+        created_at__lt=timezone.now() - HOST_WAIT_NOTICE_AFTER,
+    )
+    told = 0
+    for session in waiting:
+        if KernelSession.objects.filter(pk=session.pk, state=KernelSession.State.STARTING, host="", reason="").update(
+            reason=WAITING_FOR_HOST
+        ):
+            events.publish(session.notebook_id, {"type": "kernel_status", "state": session.state,
+                                                 "reason": WAITING_FOR_HOST}, kernel_channel=session.channel)
+            told += 1
+    return told
+
+
 def do_cull_idle_sessions() -> int:
     """Ask the hosts of kernels that look idle for longer than their quota allows to shut them down; how many
     were asked. The database records a run's start a moment late (see the host's ledger), so each host checks
@@ -194,9 +231,10 @@ def _start_session(notebook: Notebook, user: User) -> KernelSession:
     limits = effective_limits(user if user.is_authenticated else None, team_id=notebook.team_id)
     running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
     if running >= limits.max_kernels:
+        # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
         raise QuotaExceeded(
-            f"you have {running} running kernels and your quota allows {limits.max_kernels}; "
-            "shut one down first"
+            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
+            f"have {running}: shut one down in the Kernels panel, then run again"
         )
     session = KernelSession.objects.create(
         notebook=notebook, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
@@ -405,8 +443,19 @@ def check_shutdown(user: User, notebook_id: int) -> bool:
     session = live_session(notebook_id)
     if session is None:
         return False
-    send_command(session.channel, {"type": "shutdown"})
+    do_stop_session(session)
     return True
+
+
+def do_stop_session(session: KernelSession) -> None:
+    """Stop a live session: one no host has taken yet (it waits for a free one, and nobody would read a shutdown
+    until one does) ends here and now, and a host that comes later finds nothing to do; a hosted one is asked to
+    shut down by its host, which reports it stopped."""
+    if session.state == KernelSession.State.STARTING and not session.host:
+        do_set_session_state(session.pk, state=KernelSession.State.STOPPED, reason="shut down")
+        return
+    channel = session.channel
+    transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
 
 
 def forget_deleted_cells(notebook_id: int, cell_ids: list[str]) -> None:
@@ -431,6 +480,14 @@ def on_cells_deleted(sender: object, *, notebook_id: int, cell_ids: list[str], *
 def kernel_state(notebook_id: int) -> str:
     session = live_session(notebook_id)
     return session.state if session is not None else "not_started"
+
+
+def kernel_summary(notebook_id: int) -> dict[str, str]:
+    """The notebook's kernel state for a snapshot, with why it is still starting when it waits for a host."""
+    session = live_session(notebook_id)
+    if session is None:
+        return {"state": "not_started"}
+    return {"state": session.state, **({"reason": session.reason} if session.reason else {})}
 
 
 def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execution]:
@@ -488,6 +545,10 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
     session = KernelSession.objects.select_related("notebook", "started_by").filter(pk=session_id).first()
     if session is None or session.state != KernelSession.State.STARTING:
         return None
+    # Taken: no longer waiting for a host (do_tell_sessions_waiting_for_host), nor lost for want of one.
+    KernelSession.objects.filter(pk=session.pk, state=KernelSession.State.STARTING).update(
+        host=f"{socket.gethostname()}:{os.getpid()}", reason=""
+    )
     limits = effective_limits(session.started_by, team_id=session.notebook.team_id)
     return SessionInfo(
         session_id=session.pk,

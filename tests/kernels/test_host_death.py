@@ -20,7 +20,7 @@ from kernels.services import FINAL_STATES
 from notebooks.services import check_insert_cell, check_update_source, do_create_notebook
 from tests.conftest import _test_database_env
 from tests.live import NotebookClient
-from tests.support import Service, start_celery_worker
+from tests.support import Service, start_kernel_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
 
@@ -29,13 +29,14 @@ PRINTS = "import time\nfor i in range(5):\n    print('line', i, flush=True)\ntim
 
 @pytest.fixture
 def own_worker(django_db_setup, tmp_path: Path, file_sources: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
-    """A Celery worker of this test's own, the only one taking kernels: the test kills it (or a process of it).
-    The session's shared worker, if an earlier test started it, stops taking kernels meanwhile."""
+    """A kernel worker of this test's own, the only one taking kernels: the test kills it (or a process of it).
+    The session's shared kernel worker, if an earlier test started it, stops taking kernels meanwhile. No beat
+    runs: what sees a death here is the servers' watch of the hosts' leases."""
     from quire.celery import app
 
-    shared = [f"test@{socket.gethostname()}"]
+    shared = [f"celery@{socket.gethostname()}"]
     app.control.cancel_consumer("kernels", destination=shared, reply=True, timeout=2)
-    worker = start_celery_worker(env=_test_database_env(file_sources), log_dir=tmp_path, name="own")
+    worker = start_kernel_worker("own", env=_test_database_env(file_sources), log_dir=tmp_path)
     yield worker
     worker.stop()
     app.control.add_consumer("kernels", destination=shared, reply=True, timeout=2)
