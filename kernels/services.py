@@ -90,6 +90,10 @@ def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any
 # A host beats every HEARTBEAT_S; one silent for LOST_AFTER is gone (its worker was killed, or its machine).
 HEARTBEAT_S = 2.0
 LOST_AFTER = timedelta(seconds=10)
+# Without having seen a host's lease held (the reaper, a lookup by notebook), a lapsed lease ends it only once its
+# heartbeat is late too: two witnesses, since a host started before leases existed (a rolling upgrade) holds none.
+# The servers' watch, which saw the lease held, needs no second one (kernels/watch.py).
+MISSED_BEAT = timedelta(seconds=2 * HEARTBEAT_S)
 # A session still "starting" after this never got a host (no worker took the task, or it died at once).
 START_TIMEOUT = timedelta(seconds=120)
 # A session no host took within this is waiting for a free one (every kernel process hosts a kernel): its viewers
@@ -126,7 +130,8 @@ def live_session(notebook_id: int) -> KernelSession | None:
     if _is_lost(session, timezone.now()):
         do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
         return None
-    if session.state != KernelSession.State.STARTING and not liveness.leases_held([session.channel])[0]:
+    if (session.state != KernelSession.State.STARTING and timezone.now() - _last_beat(session) > MISSED_BEAT
+            and not liveness.leases_held([session.channel])[0]):
         do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=HOST_DIED)
         return None
     return session
@@ -145,13 +150,17 @@ def do_reap_lost_sessions() -> int:
         if _is_lost(session, now):
             do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
             lost += 1
-        elif not held.get(session.pk, True):
+        elif not held.get(session.pk, True) and now - _last_beat(session) > MISSED_BEAT:
             lost += do_end_lost_host(session.channel, seen=True)
     live_channels = {s.channel for s in KernelSession.objects.filter(state__in=LIVE_STATES)}
     for channel in liveness.journaled_channels():
         if channel not in live_channels:
             do_sweep_journal(channel)
     return lost
+
+
+def _last_beat(session: KernelSession) -> Any:
+    return session.heartbeat_at or session.ready_at or session.created_at
 
 
 def do_end_lost_host(channel: str, *, seen: bool) -> bool:

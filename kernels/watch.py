@@ -24,7 +24,9 @@ class HostWatch:
 
     def __init__(self) -> None:
         self.watchers: dict[str, int] = {}  # channel -> connections watching it
-        self.seen: set[str] = set()  # leases seen held: their host started, so a lapse is a death
+        # Leases this watch saw held: their host runs, so a lapse is its death. One never seen held is no evidence
+        # (a kernel still waiting for a host, or a host of a version before leases).
+        self.seen: set[str] = set()
         self.task: asyncio.Task[None] | None = None
 
     def watch(self, channel: str) -> None:
@@ -35,10 +37,6 @@ class HostWatch:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name="quire-host-watch")
 
-    def up(self, channel: str) -> None:
-        """The kernel reading `channel` is past starting: its host holds its lease, so a lapse is a death."""
-        if channel in self.watchers:
-            self.seen.add(channel)
 
     def unwatch(self, channel: str) -> None:
         if not liveness.enabled():

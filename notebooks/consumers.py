@@ -346,8 +346,6 @@ class NotebookConsumer(AsyncWebsocketConsumer):
                 self.kernel_channel = channel
                 host_watch().watch(channel)
             self.kernel_state = state
-            if state != "starting":
-                host_watch().up(channel)
         else:
             self.ended_channels.add(channel)
             if channel == self.kernel_channel:
