@@ -80,23 +80,26 @@ def _sync_client() -> Any:
     return _sync[url]
 
 
-_async_clients: dict[int, Any] = {}
+_async_clients: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
 
 
 def _async_client() -> Any:
-    # One client per event loop: a Celery host's loop and a server's are different ones.
-    loop_id = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop_id)
-    if client is None:
-        client = _async_clients[loop_id] = aredis.Redis.from_url(str(_url()))
-    return client
+    # One client per event loop: a Celery host's loop and a server's are different ones. Kept with its loop, since
+    # a loop that is gone may leave its id to the next.
+    loop = asyncio.get_running_loop()
+    held = _async_clients.get(id(loop))
+    if held is None or held[0] is not loop:
+        held = _async_clients[id(loop)] = (loop, aredis.Redis.from_url(str(_url())))
+    return held[1]
 
 
 async def close_client() -> None:
     """Close this event loop's client (a host's loop ends with its kernel; its connections must not stay open)."""
-    client = _async_clients.pop(id(asyncio.get_running_loop()), None)
-    if client is not None:
-        await client.aclose()
+    loop = asyncio.get_running_loop()
+    held = _async_clients.get(id(loop))
+    if held is not None and held[0] is loop:
+        del _async_clients[id(loop)]
+        await held[1].aclose()
 
 
 # ------------------------------------------------------------------ the host's lease
