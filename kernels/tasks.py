@@ -32,7 +32,7 @@ def host_kernel(session_id: str) -> None:
 
 @shared_task(name="kernels.reap_lost_sessions", ignore_result=True)
 def reap_lost_sessions() -> int:
-    """Mark sessions whose host went silent as dead, and tell those waiting for a free host that they wait (run
+    """Mark sessions whose host died or went silent as dead, and tell those waiting for a free host that they wait (run
     every few seconds by Celery beat)."""
     from kernels.services import do_reap_lost_sessions, do_tell_sessions_waiting_for_host
 
