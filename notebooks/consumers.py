@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
 
 from kernels import services as kernel_services
+from kernels.watch import host_watch
 from notebooks import collab, presence, services
 from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
 from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_WS_MESSAGE_BYTES
@@ -210,6 +211,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for _, task in self.pending.values():
             task.cancel()
+        self._unwatch_kernel()
+        self.kernel_channel = None
         if self.announced:
             await self._announce(leaving=True)
         if self.caret_shown:
@@ -374,11 +377,21 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if channel is None or channel in self.ended_channels:
             return  # news of an ended kernel, arriving late
         if state in kernel_services.LIVE_STATES:
-            self.kernel_channel, self.kernel_state = channel, state
+            if channel != self.kernel_channel:
+                # Watched while shown (kernels/watch.py): this process tells the page if the host dies.
+                self._unwatch_kernel()
+                self.kernel_channel = channel
+                host_watch().watch(channel)
+            self.kernel_state = state
         else:
             self.ended_channels.add(channel)
             if channel == self.kernel_channel:
+                self._unwatch_kernel()
                 self.kernel_channel = self.kernel_state = None
+
+    def _unwatch_kernel(self) -> None:
+        if self.kernel_channel is not None:
+            host_watch().unwatch(self.kernel_channel)
 
     def _in_sequence(self, message: dict[str, Any]) -> bool:
         """Whether a numbered broadcast follows the last one relayed; False when some were lost in between (a
