@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "quire.quotas",
     "notebooks",
     "kernels",
+    "runs",
 ]
 
 MIDDLEWARE = [
