@@ -1,9 +1,12 @@
-"""REST endpoints of runs: a version's lock and the difference between two versions' locks."""
+"""REST endpoints of runs: versions' locks and their differences; re-runs of versions, listed, read, cancelled."""
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,3 +29,38 @@ class LockDiffView(NotebookAPIView):
         return Response(services.check_lock_diff(request.user, notebook_id,
                                                  from_ref=request.query_params.get("from"),
                                                  to_ref=request.query_params.get("to")))
+
+
+class VersionRunView(NotebookAPIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT},
+                   description="Re-run the version top to bottom on a worker, in a fresh sandbox: `{parameters?}`.")
+    def post(self, request: Request, notebook_id: int, number: int) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        run = services.check_start_run(request.user, notebook_id, number, parameters=data.get("parameters"))
+        return Response(services.run_json(run), status=status.HTTP_201_CREATED)
+
+
+class NotebookRunListView(NotebookAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, notebook_id: int) -> Response:
+        runs = services.list_runs(request.user, notebook_id=notebook_id)
+        return Response([services.run_json(r, full=False) for r in runs])
+
+
+class MyRunListView(NotebookAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        return Response([services.run_json(r, full=False) for r in services.list_runs(request.user)])
+
+
+class RunDetailView(NotebookAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, run_id: uuid.UUID) -> Response:
+        return Response(services.run_json(services.get_run(request.user, run_id)))
+
+
+class RunCancelView(NotebookAPIView):
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request, run_id: uuid.UUID) -> Response:
+        run = services.check_cancel_run(request.user, run_id)
+        return Response(services.run_json(run, full=False), status=status.HTTP_202_ACCEPTED)

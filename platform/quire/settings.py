@@ -16,6 +16,7 @@ QUIRE_VAR_DIR = CONFIG.var_dir
 QUIRE_KERNEL_HOST = CONFIG.kernel_host
 QUIRE_KERNEL_SANDBOX = CONFIG.sandbox
 QUIRE_FILE_REPOSITORY_ROOTS = CONFIG.file_repository_roots
+QUIRE_DATA_ROOTS = CONFIG.data_roots
 QUIRE_ALLOW_DIRECT_REFERENCES = CONFIG.allow_direct_references
 QUIRE_KERNEL_NETWORK = CONFIG.kernel_network
 QUIRE_OUTPUT_LIMIT_BYTES = CONFIG.output_limit
@@ -127,6 +128,8 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     "kernels.host_kernel": {"queue": "kernels"},
     "kernels.build_environment": {"queue": "builds"},
+    # A re-run holds a sandboxed kernel from start to end, as a kernel host does.
+    "runs.run_version": {"queue": "kernels"},
 }
 # A kernel host task lives as long as its kernel: one at a time per worker process, acknowledged late so a
 # lost worker's task is not silently dropped.
