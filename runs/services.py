@@ -158,14 +158,17 @@ def check_parameters(raw: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, parameters: Any = None) -> Run:
-    """Queue a re-run of a version (runners and up: it runs the notebook's code), owned by the caller."""
+def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, parameters: Any = None,
+                    here: bool = False) -> Run:
+    """Queue a re-run of a version (runners and up: it runs the notebook's code), owned by the caller; a worker
+    takes it, unless `here` (the caller runs it itself, as `manage.py run_version` does)."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.RUNNER)
     version = version_of(notebook, number)
     run = Run.objects.create(notebook=notebook, version=version, requested_by=user,
                              parameters=check_parameters(parameters))
-    backend = RUN_BACKENDS[settings.QUIRE_KERNEL_HOST]
-    transaction.on_commit(lambda: backend(str(run.pk)))
+    if not here:
+        backend = RUN_BACKENDS[settings.QUIRE_KERNEL_HOST]
+        transaction.on_commit(lambda: backend(str(run.pk)))
     return run
 
 

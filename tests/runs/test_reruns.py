@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from kernels import env_services
@@ -166,3 +167,26 @@ def test_who_may_rerun_read_and_cancel(shared_notebook, olga, viewer_vic, runner
     assert client_for(runner_rita).post(f"/api/runs/{run['id']}/cancel/").status_code == 409
     # The worker that picks it up later leaves it as it is.
     assert do_run(run["id"]) == "cancelled"
+
+
+def test_the_command_line_reruns_and_prints_the_report(platform_dirs, olga, capsys) -> None:  # type: ignore[no-untyped-def]
+    notebook_id, number = _version(olga, [
+        _cell("params", "x = 1", tags=["parameters"]),
+        _cell("same", "print(1)", _stdout("1\n")),
+        _cell("other", "print(x)", _stdout("1\n")),
+    ])
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("run_version", str(notebook_id), str(number), "--user", "olga", "-p", "x=5")
+    assert exit_info.value.code == 4
+    out = capsys.readouterr().out
+    assert "same: reproduced" in out and "other: differs" in out and "+[stdout] 5" in out
+    assert "2 reproduced, 1 differs, 0 failed in" in out
+    assert Run.objects.get(notebook_id=notebook_id).requested_by == olga
+
+
+def test_the_command_line_refuses_who_may_not_run(platform_dirs, olga, stranger_sam) -> None:  # type: ignore[no-untyped-def]
+    notebook_id, number = _version(olga, [_cell("same", "print(1)", _stdout("1\n"))])
+    with pytest.raises(CommandError, match="no such notebook"):
+        call_command("run_version", str(notebook_id), str(number), "--user", "sam")
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        call_command("run_version", str(notebook_id), str(number), "--user", "nobody")
