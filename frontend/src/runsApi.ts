@@ -1,0 +1,98 @@
+/** REST calls and types of version locks and re-runs (runs/ on the server). */
+import { api as baseApi } from './api';
+
+export interface LockedPackage {
+  name: string;
+  version: string;
+  sha256: string | null;
+}
+
+export interface VersionLock {
+  format: number;
+  error?: string;
+  python: { environment: string | null; note: string; packages: LockedPackage[] };
+  platform_packages: LockedPackage[];
+  jvm: { environment: string | null; note: string; artifacts: { name: string; sha256: string }[] };
+  spark: { settings: Record<string, string>; clamped: string[] };
+  env_names: string[];
+  platform: Record<string, string | null>;
+}
+
+export interface LockChange {
+  section: string;
+  name: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface LockDiff {
+  from: number;
+  to: number;
+  changes: LockChange[];
+}
+
+export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type CellStatus = 'reproduced' | 'differs' | 'failed';
+
+export interface ReportCause {
+  kind: 'data' | 'environment' | 'config' | 'nondeterminism' | 'upstream';
+  detail: string;
+  unverified?: boolean;
+}
+
+export interface ReportCell {
+  id: string;
+  language: string;
+  status: CellStatus;
+  diff: string[];
+  causes: ReportCause[];
+  likely_cause: ReportCause['kind'] | null;
+}
+
+export interface RunReport {
+  summary?: Record<CellStatus, number>;
+  lock_changes?: LockChange[];
+  version_lock?: 'recorded' | 'missing' | 'error';
+  cells?: ReportCell[];
+}
+
+export interface RunSummary {
+  id: string;
+  notebook_id: number;
+  notebook_title: string;
+  version: number;
+  requested_by: string | null;
+  parameters: Record<string, unknown>;
+  state: RunState;
+  reason: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_s: number | null;
+  summary: Record<CellStatus, number> | null;
+}
+
+export interface RunDetail extends RunSummary {
+  cells: { id: string; state: string; seconds?: number }[];
+  report: RunReport;
+}
+
+export const FINISHED_RUN_STATES: readonly RunState[] = ['done', 'failed', 'cancelled'];
+
+async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<T> {
+  return baseApi.raw<T>(method, url, body);
+}
+
+const nb = (id: number): string => `/api/notebooks/${id}/`;
+
+export const runsApi = {
+  getLock: (id: number, number: number) => call<VersionLock>('GET', `${nb(id)}versions/${number}/lock/`),
+  lockDiff: (id: number, from: number, to: number) => call<LockDiff>('GET', `${nb(id)}lock-diff/?from=${from}&to=${to}`),
+  startRun: (id: number, number: number, parameters: Record<string, unknown> = {}) =>
+    call<RunDetail>('POST', `${nb(id)}versions/${number}/runs/`, { parameters }),
+  listRuns: (id: number) => call<RunSummary[]>('GET', `${nb(id)}runs/`),
+  getRun: (runId: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(runId)}/`),
+  cancelRun: (runId: string) => call<RunSummary>('POST', `/api/runs/${encodeURIComponent(runId)}/cancel/`),
+};
+
+export type RunsApi = typeof runsApi;
