@@ -274,6 +274,7 @@ def do_run(run_id: str) -> str:
                 entry.update(state="skipped" if failed and cell.language != "text" else "text", outputs=[])
                 results.append(entry)
                 continue
+            entry["started_at"] = timezone.now().isoformat()
             started = time.perf_counter()
             state, outputs = kernel.execute(run, cell_id=cell.id, language=cell.language, source=cell.source,
                                             order=order)

@@ -39,7 +39,8 @@ class Run(models.Model):
     # Why a run failed or was cancelled, for its owner.
     reason = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    # [{"id", "language", "state", "outputs", "seconds", "files"}] in notebook order, filled as cells finish.
+    # [{"id", "language", "source", "injected", "state", "started_at", "outputs", "seconds", "files"}] in notebook
+    # order, filled as cells finish.
     cells = models.JSONField(default=list)
     # The environment the run had (runs/locks.py), and its comparison with the version (runs/report.py).
     lock = models.JSONField(default=dict)

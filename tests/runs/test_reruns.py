@@ -90,13 +90,14 @@ def test_the_report_names_data_randomness_and_environment_on_the_right_cells(  #
         _cell("read", f"print(open({str(data_root / 'input.txt')!r}).read().strip())", _stdout("alpha\n")),
         _cell("draw", "import random\nprint(random.random())", _stdout("0.8444218515250481\n")),
         _cell("greet", "import quire_demo\nprint(quire_demo.GREETING)", _stdout("hello from the first build\n")),
+        _cell("seeded", "random.seed(7)\nprint(random.random())", _stdout("0.32383276483316237\n")),
         _cell("stamp", "import datetime\nprint('at', datetime.datetime(2026, 1, 2, 3, 4, 5).isoformat(), object())",
               _stdout("at 2026-01-02T03:04:05 <object object at 0x7f3a2b1c0e50>\n")),
     ], config)
 
     first = _run(olga, notebook_id, number)
     assert first.state == "done", first.reason
-    assert [c["state"] for c in first.cells] == ["done"] * 4
+    assert [c["state"] for c in first.cells] == ["done"] * 5
     # The audit hook saw the data file read, and nothing of the interpreter's own.
     assert list(first.cells[0]["files"]) == [str(data_root / "input.txt")]
     assert len(first.cells[0]["files"][str(data_root / "input.txt")]) == 64
@@ -108,7 +109,9 @@ def test_the_report_names_data_randomness_and_environment_on_the_right_cells(  #
     assert cells["draw"]["likely_cause"] == "nondeterminism"
     assert "unseeded randomness" in cells["draw"]["causes"][0]["detail"]
     assert any(line.startswith("-[stdout] 0.8444") for line in cells["draw"]["diff"])
-    assert first.report["summary"] == {"reproduced": 3, "differs": 1, "failed": 0}
+    # Randomness with a seed reproduces.
+    assert cells["seeded"]["status"] == "reproduced"
+    assert first.report["summary"] == {"reproduced": 4, "differs": 1, "failed": 0}
 
     # The data file changes; the index serves another build of the same version, and the environment is built
     # again (a new worker, an emptied cache).
