@@ -1,7 +1,8 @@
 """Running a version top to bottom on a worker: its environments built (or found built), a fresh sandboxed kernel,
 each cell's outputs and the data files it read recorded on the run as it goes, then the reproducibility report.
 
-The kernel is launched as a kernel host launches one (kernels/launchers.py, the same quota limits and binds) and
+Python packages are installed at the versions the version's lock records (a content-addressed environment of its
+own, shared by every run of a lock with the same packages). The kernel is launched as a kernel host launches one (kernels/launchers.py, the same quota limits and binds) and
 driven over its socket with the kernel protocol. Two small cells of the platform's own, never shown, run beside
 the notebook's: one installs a Python audit hook that notes every file opened for reading outside the
 interpreter's own folders, the other, after each notebook cell, hashes the files that cell read.
@@ -34,7 +35,7 @@ from kernels.models import Environment
 from notebooks.config import PythonEnvSpec, site_policy
 from quire.quotas.services import effective_limits
 from runs import locks, report
-from runs.models import Run
+from runs.models import Run, VersionLock
 from runs.services import lock_inputs
 
 log = logging.getLogger(__name__)
@@ -123,20 +124,35 @@ def _cells(run: Run) -> list[Cell]:
     return document.cells
 
 
-def _build(config: dict[str, Any]) -> dict[str, environments.BuiltEnvironment]:
+def pinned(spec: PythonEnvSpec, lock: dict[str, Any] | None) -> PythonEnvSpec:
+    """The spec with every package the version's lock holds pinned to the version it had, when the lock is of
+    this spec's environment (not of a fallback while it built); else the spec as it is."""
+    python = (lock or {}).get("python") or {}
+    packages = python.get("packages") or []
+    if not packages or python.get("environment") != spec.key:
+        return spec
+    return PythonEnvSpec(requirements=tuple(f"{p['name']}=={p['version']}" for p in packages),
+                         index_urls=spec.index_urls, find_links=spec.find_links)
+
+
+def _build(config: dict[str, Any], lock: dict[str, Any] | None) -> tuple[dict[str, environments.BuiltEnvironment],
+                                                                         bool]:
     """The version's environments, from the same content-addressed store as kernels' (found built when
-    identical)."""
+    identical), Python packages pinned to the version's lock; and whether they were."""
     built: dict[str, environments.BuiltEnvironment] = {}
+    from_lock = False
     for kind, spec in wanted_specs(config).items():
         try:
             if isinstance(spec, PythonEnvSpec):
+                spec, original = pinned(spec, lock), spec
+                from_lock = spec is not original
                 built[kind] = environments.build_python_env(spec, root=env_root(), policy=site_policy())
             else:
                 built[kind] = environments.build_jvm_env(spec, root=env_root(), policy=site_policy())
         except environments.EnvironmentBuildError as exc:
             raise RunFailed(f"building the version's environment failed: {exc}\n"
                             f"{environments.tail(exc.log, 2000)}") from None
-    return built
+    return built, from_lock
 
 
 def _save(run: Run, **fields: Any) -> None:
@@ -256,9 +272,11 @@ def do_run(run_id: str) -> str:
         if run.cancel_requested:
             raise RunCancelled()
         config = dict(run.version.config)
-        built = _build(config)
+        version_lock = VersionLock.objects.filter(version_id=run.version_id).values_list("lock", flat=True).first()
+        built, from_lock = _build(config, version_lock)
         lock = locks.build_lock(lock_inputs(config, user=run.requested_by, team_id=run.notebook.team_id,
                                             notebook_id=None, built=built))
+        lock["python"]["from_lock"] = from_lock
         _save(run, lock=lock)
         kernel_config = {**config, "sparkConfig": lock["spark"]["settings"]}
         cells = _cells(run)

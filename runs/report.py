@@ -38,7 +38,7 @@ _NONDETERMINISM = [
     (re.compile(r"\buuid\.?uuid[14]\b"), "random identifiers"),
 ]
 _UNORDERED_SQL = re.compile(r"^\s*select\b(?!.*\border\s+by\b)", re.IGNORECASE | re.DOTALL)
-_ENVIRONMENT_SECTIONS = ("python", "platform_packages", "jvm", "platform", "environment")
+_ENVIRONMENT_SECTIONS = ("python", "platform_packages", "jvm", "platform")
 _CONFIG_SECTIONS = ("spark", "env_names")
 
 
@@ -133,8 +133,9 @@ def _causes(cell: dict[str, Any], *, seeded: bool, lock_changes: list[dict[str, 
 def build_report(run: Run) -> dict[str, Any]:
     """The report of a finished run (see the module's description)."""
     version_lock = VersionLock.objects.filter(version_id=run.version_id).values_list("lock", flat=True).first()
-    lock_changes = diff_locks(version_lock, run.lock) if version_lock and run.lock and "error" not in version_lock \
-        else []
+    # A run's environment is keyed by its pinned packages, so its key always differs: the packages tell.
+    lock_changes = [c for c in diff_locks(version_lock, run.lock) if c["section"] != "environment"] \
+        if version_lock and run.lock and "error" not in version_lock else []
     recorded = {str(c.get("id")): c for c in run.version.cells}
     baseline = _baseline_files(run)
     cells: list[dict[str, Any]] = []

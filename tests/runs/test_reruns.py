@@ -193,3 +193,19 @@ def test_the_command_line_refuses_who_may_not_run(platform_dirs, olga, stranger_
         call_command("run_version", str(notebook_id), str(number), "--user", "sam")
     with pytest.raises(CommandError, match="no user 'nobody'"):
         call_command("run_version", str(notebook_id), str(number), "--user", "nobody")
+
+
+def test_a_rerun_installs_the_versions_its_lock_recorded(platform_dirs, file_sources, olga) -> None:  # type: ignore[no-untyped-def]
+    index = file_sources / f"rerun-{uuid.uuid4().hex[:8]}"
+    write_wheel(index, "quire_demo", "1.0", "GREETING = 'one'\n")
+    config = {"dependencies": {"python": ["quire_demo"]}, "repositories": [{"pip": {"url": index.as_uri()}}]}
+    notebook_id, number = _version(olga, [_cell("greet", "import quire_demo\nprint(quire_demo.GREETING)", _stdout("one\n"))],
+                                   config)
+    # A newer release on the index: the notebook asks for any version, its lock says 1.0.
+    write_wheel(index, "quire_demo", "2.0", "GREETING = 'two'\n")
+    shutil.rmtree(env_services.env_root())  # a worker that never built it
+    run = _run(olga, notebook_id, number)
+    assert run.state == "done", run.reason
+    assert _by_cell(run)["greet"]["status"] == "reproduced"
+    assert run.lock["python"]["from_lock"] is True
+    assert [p["version"] for p in run.lock["python"]["packages"] if p["name"] == "quire-demo"] == ["1.0"]
