@@ -17,14 +17,14 @@ from kernels import environments
 from kernels.core.errors import ParameterError
 from kernels.core.headless import parse_parameters
 from kernels.env_services import env_root, wanted_specs
-from kernels.models import Environment, NotebookEnvironment
+from kernels.models import LIVE_STATES, Environment, KernelSession, NotebookEnvironment
 from kernels.spark_limits import SparkQuota
 from notebooks.models import NotebookVersion
 from notebooks.roles import Role, role_for
 from notebooks.services import get_notebook
 from notebooks.versioning import version_of
 from quire.accounts.admins import is_site_admin
-from quire.lib.errors import Conflict, InvalidInput, NotFound
+from quire.lib.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from quire.quotas.services import effective_limits
 from runs import locks
 from runs.models import Run, VersionLock
@@ -157,6 +157,19 @@ def check_parameters(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
+def _check_kernel_quota(user: AbstractBaseUser, *, team_id: int | None) -> None:
+    """A run holds a sandboxed kernel while it lasts: it counts against `max_kernels` beside the live kernels."""
+    limits = effective_limits(user, team_id=team_id)
+    kernels = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
+    runs = Run.objects.filter(requested_by=user, state__in=(Run.State.QUEUED, Run.State.RUNNING)).count()
+    if kernels + runs >= limits.max_kernels:
+        raise QuotaExceeded(
+            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
+            f"have {kernels} kernel{'s' if kernels != 1 else ''} and {runs} unfinished run{'s' if runs != 1 else ''}: "
+            "wait for a run to end, or shut a kernel down in the Kernels panel"
+        )
+
+
 @transaction.atomic
 def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, parameters: Any = None,
                     here: bool = False) -> Run:
@@ -164,6 +177,7 @@ def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, pa
     takes it, unless `here` (the caller runs it itself, as `manage.py run_version` does)."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.RUNNER)
     version = version_of(notebook, number)
+    _check_kernel_quota(user, team_id=notebook.team_id)
     run = Run.objects.create(notebook=notebook, version=version, requested_by=user,
                              parameters=check_parameters(parameters))
     if not here:

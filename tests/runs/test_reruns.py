@@ -20,6 +20,7 @@ from kernels import env_services
 from notebooks import services as notebook_services
 from notebooks import versioning
 from notebooks.roles import Role
+from quire.quotas.models import Quota
 from runs import services
 from runs.execution import do_run
 from runs.models import Run
@@ -209,3 +210,16 @@ def test_a_rerun_installs_the_versions_its_lock_recorded(platform_dirs, file_sou
     assert _by_cell(run)["greet"]["status"] == "reproduced"
     assert run.lock["python"]["from_lock"] is True
     assert [p["version"] for p in run.lock["python"]["packages"] if p["name"] == "quire-demo"] == ["1.0"]
+
+
+def test_unfinished_runs_count_against_the_kernel_quota(shared_notebook, runner_rita) -> None:  # type: ignore[no-untyped-def]
+    Quota.objects.create(scope=Quota.Scope.USER, user=runner_rita, max_kernels=1)
+    url = f"/api/notebooks/{shared_notebook.pk}/versions/1/runs/"
+    client = client_for(runner_rita)
+    first = client.post(url, {}, format="json")
+    assert first.status_code == 201
+    refused = client.post(url, {}, format="json")
+    assert refused.status_code == 429
+    assert "allows 1 running kernel and you have 0 kernels and 1 unfinished run" in refused.json()["detail"]
+    client.post(f"/api/runs/{first.json()['id']}/cancel/")
+    assert client.post(url, {}, format="json").status_code == 201
