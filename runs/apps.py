@@ -11,6 +11,6 @@ class RunsConfig(AppConfig):
 
     def ready(self) -> None:
         from notebooks import signals
-        from runs import services
+        from runs import services, tasks  # noqa: F401  (tasks: beat's round is found by name in embedded mode too)
 
         signals.version_saved.connect(services.on_version_saved, dispatch_uid="runs.record_version_lock")

@@ -35,6 +35,7 @@ from kernels.models import Environment
 from notebooks.config import PythonEnvSpec, site_policy
 from quire.quotas.services import effective_limits
 from runs import locks, report
+from runs.jobs import do_record_job_outcome
 from runs.models import Run, VersionLock
 from runs.services import lock_inputs
 
@@ -253,6 +254,7 @@ def _finish(run: Run, state: str, *, reason: str = "") -> None:
     with transaction.atomic():
         _save(run, state=state, reason=reason, finished_at=timezone.now())
         _save(run, report=report.build_report(run))
+        do_record_job_outcome(run)
 
 
 def do_run(run_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Version locks (what a version ran with) and runs (a version re-run top to bottom, with its report)."""
+"""Version locks (what a version ran with), runs (a version re-run top to bottom, with its report) and jobs (runs
+on a cron schedule)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,32 @@ class VersionLock(models.Model):
         return f"lock of {self.version_id}"
 
 
+class Job(models.Model):
+    """A version (or whichever is the latest) run with parameters on a cron schedule, as its owner."""
+
+    notebook = models.ForeignKey("notebooks.Notebook", on_delete=models.CASCADE, related_name="jobs")
+    # None: the notebook's latest version when the job fires.
+    version = models.ForeignKey("notebooks.NotebookVersion", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="jobs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    # Five fields, minute hour day-of-month month day-of-week, in UTC (Celery's crontab reads them).
+    cron = models.CharField(max_length=100)
+    parameters = models.JSONField(default=dict)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField()
+    last_run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Why the last firing or its run failed, for the owner; cleared by a run that ends done.
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["enabled", "next_run_at"])]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} of notebook {self.notebook_id} ({self.cron})"
+
+
 class Run(models.Model):
     """One re-run of a version, owned by the person who asked for it."""
 
@@ -35,6 +62,8 @@ class Run(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                      related_name="runs")
     parameters = models.JSONField(default=dict)
+    # The job that fired it, if a schedule did.
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     # Why a run failed or was cancelled, for its owner.
     reason = models.TextField(blank=True)

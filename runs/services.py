@@ -27,7 +27,7 @@ from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from quire.quotas.services import effective_limits
 from runs import locks
-from runs.models import Run, VersionLock
+from runs.models import Job, Run, VersionLock
 
 log = logging.getLogger(__name__)
 
@@ -172,13 +172,13 @@ def _check_kernel_quota(user: AbstractBaseUser, *, team_id: int | None) -> None:
 
 @transaction.atomic
 def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, parameters: Any = None,
-                    here: bool = False) -> Run:
+                    here: bool = False, job: Job | None = None) -> Run:
     """Queue a re-run of a version (runners and up: it runs the notebook's code), owned by the caller; a worker
     takes it, unless `here` (the caller runs it itself, as `manage.py run_version` does)."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.RUNNER)
     version = version_of(notebook, number)
     _check_kernel_quota(user, team_id=notebook.team_id)
-    run = Run.objects.create(notebook=notebook, version=version, requested_by=user,
+    run = Run.objects.create(notebook=notebook, version=version, requested_by=user, job=job,
                              parameters=check_parameters(parameters))
     if not here:
         backend = RUN_BACKENDS[settings.QUIRE_KERNEL_HOST]

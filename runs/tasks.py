@@ -1,4 +1,5 @@
-"""Celery tasks of runs: one re-run of a version, on the kernels queue (it holds a sandboxed kernel throughout)."""
+"""Celery tasks of runs: one re-run of a version, on the kernels queue (it holds a sandboxed kernel throughout), and
+beat's round that starts the jobs that are due."""
 
 from __future__ import annotations
 
@@ -16,3 +17,11 @@ def run_version(run_id: str) -> str:
         return do_run(run_id)
     finally:
         close_old_connections()
+
+
+@shared_task(name="runs.fire_due_jobs", ignore_result=True)
+def fire_due_jobs() -> int:
+    """Start a run for every scheduled job that is due (run by Celery beat every few seconds)."""
+    from runs.jobs import do_fire_due_jobs
+
+    return do_fire_due_jobs()

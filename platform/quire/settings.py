@@ -140,6 +140,8 @@ CELERY_BEAT_SCHEDULE = {
     # Often enough that a lost kernel host shows as dead within seconds.
     "reap-lost-kernel-sessions": {"task": "kernels.reap_lost_sessions", "schedule": 3.0},
     "cull-idle-kernels": {"task": "kernels.cull_idle_sessions", "schedule": 30.0},
+    # Jobs' cron has a minute's resolution: a round every 10 s starts each within seconds of its minute.
+    "fire-due-jobs": {"task": "runs.fire_due_jobs", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

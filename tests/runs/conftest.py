@@ -11,6 +11,7 @@ from tests.notebooks.conftest import (  # noqa: F401
     runner_rita,
     shared_notebook,
     stranger_sam,
+    superuser_sue,
     team_globex,
     viewer_vic,
 )

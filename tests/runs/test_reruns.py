@@ -223,3 +223,15 @@ def test_unfinished_runs_count_against_the_kernel_quota(shared_notebook, runner_
     assert "allows 1 running kernel and you have 0 kernels and 1 unfinished run" in refused.json()["detail"]
     client.post(f"/api/runs/{first.json()['id']}/cancel/")
     assert client.post(url, {}, format="json").status_code == 201
+
+
+def test_a_failed_scheduled_run_is_kept_on_its_job(platform_dirs, olga) -> None:  # type: ignore[no-untyped-def]
+    from runs.jobs import check_create_job, do_fire_due_jobs
+
+    notebook_id, _ = _version(olga, [_cell("boom", "raise RuntimeError('no data today')")])
+    job = check_create_job(olga, notebook_id, cron="0 6 * * *")
+    assert do_fire_due_jobs(job.next_run_at) == 1
+    run = Run.objects.get(job=job)
+    assert do_run(str(run.pk)) == "failed"
+    job.refresh_from_db()
+    assert job.last_error == "the scheduled run of version 1 failed: a cell failed"

@@ -60,3 +60,20 @@ def test_cancelling_a_running_rerun_interrupts_its_cell(alice, celery_worker) ->
     wait_until(lambda: _run(client, run_id)["state"] == "cancelled", timeout=60, what="the run to be cancelled")
     run = _run(client, run_id)
     assert run["reason"] == "cancelled by its owner" and run["finished_at"]
+
+
+def test_a_one_minute_job_fires_from_beat_and_leaves_a_run_record(alice, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    from runs.jobs import check_create_job
+    from runs.models import Run
+
+    notebook_id = _version(alice, ("hello", "print('scheduled')", "scheduled\n"))
+    job = check_create_job(alice, notebook_id, cron="* * * * *")
+    # Beat's round comes every 10 s; the cron's next minute is at most 60 s away.
+    wait_until(lambda: Run.objects.filter(job=job).exists(), timeout=100, what="beat to fire the job")
+    run = Run.objects.get(job=job)
+    assert run.requested_by == alice and run.version.number == 1
+    wait_until(lambda: Run.objects.get(pk=run.pk).state not in ("queued", "running"), timeout=120,
+               what="the scheduled run to end")
+    run.refresh_from_db()
+    assert run.state == "done", (run.reason, celery_worker.output())
+    assert run.report["summary"]["reproduced"] == 1
