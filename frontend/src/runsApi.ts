@@ -1,4 +1,4 @@
-/** REST calls and types of version locks and re-runs (runs/ on the server). */
+/** REST calls and types of version locks, re-runs and scheduled jobs (runs/ on the server). */
 import { api as baseApi } from './api';
 
 export interface LockedPackage {
@@ -77,9 +77,24 @@ export interface RunDetail extends RunSummary {
   report: RunReport;
 }
 
+export interface Job {
+  id: number;
+  notebook_id: number;
+  notebook_title: string;
+  version: number | null;
+  owner: string;
+  cron: string;
+  parameters: Record<string, unknown>;
+  enabled: boolean;
+  next_run_at: string;
+  last_run: string | null;
+  last_error: string;
+  created_at: string;
+}
+
 export const FINISHED_RUN_STATES: readonly RunState[] = ['done', 'failed', 'cancelled'];
 
-async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<T> {
+async function call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<T> {
   return baseApi.raw<T>(method, url, body);
 }
 
@@ -93,6 +108,10 @@ export const runsApi = {
   listRuns: (id: number) => call<RunSummary[]>('GET', `${nb(id)}runs/`),
   getRun: (runId: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(runId)}/`),
   cancelRun: (runId: string) => call<RunSummary>('POST', `/api/runs/${encodeURIComponent(runId)}/cancel/`),
+  listJobs: (id: number) => call<Job[]>('GET', `${nb(id)}jobs/`),
+  createJob: (id: number, job: { cron: string; version: number | null; parameters: string[] }) => call<Job>('POST', `${nb(id)}jobs/`, job),
+  updateJob: (jobId: number, change: { enabled?: boolean }) => call<Job>('PATCH', `/api/jobs/${jobId}/`, change),
+  deleteJob: (jobId: number) => call<void>('DELETE', `/api/jobs/${jobId}/`),
 };
 
 export type RunsApi = typeof runsApi;

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Version } from '../src/api';
 import { HistoryPanel, type HistoryApi } from '../src/components/HistoryPanel';
-import type { RunDetail, RunsApi, VersionLock } from '../src/runsApi';
+import { parameterItems } from '../src/components/JobsSection';
+import type { Job, RunDetail, RunsApi, VersionLock } from '../src/runsApi';
 
 afterEach(() => {
   document.body.replaceChildren();
@@ -34,6 +35,11 @@ const REPORT: RunDetail['report'] = {
   ],
 };
 
+const JOB: Job = {
+  id: 5, notebook_id: 7, notebook_title: 'N', version: null, owner: 'alice', cron: '0 6 * * *', parameters: { n: 2 },
+  enabled: true, next_run_at: '2026-12-01T06:00:00Z', last_run: null, last_error: 'the scheduled run of version 2 failed: a cell failed', created_at: '',
+};
+
 function historyApi(): HistoryApi {
   return {
     listVersions: vi.fn(() => Promise.resolve([v(1), v(2)])),
@@ -53,15 +59,19 @@ function runsApi(overrides: Partial<RunsApi> = {}): RunsApi {
     listRuns: vi.fn(() => Promise.resolve([])),
     getRun: vi.fn().mockResolvedValueOnce(run('running')).mockResolvedValue(run('done', { report: REPORT })),
     cancelRun: vi.fn(() => Promise.resolve(run('cancelled'))),
+    listJobs: vi.fn(() => Promise.resolve([JOB])),
+    createJob: vi.fn(() => Promise.resolve(JOB)),
+    updateJob: vi.fn(() => Promise.resolve({ ...JOB, enabled: false })),
+    deleteJob: vi.fn(() => Promise.resolve(undefined)),
     ...overrides,
   } as RunsApi;
 }
 
-async function open(runs: RunsApi, canRun = true) {
+async function open(runs: RunsApi, canRun = true, canEdit = false) {
   const notify = vi.fn();
   const panel = new HistoryPanel({
     notebookId: 7, api: historyApi(), runsApi: runs, runPollMs: 1,
-    permissions: () => ({ canEdit: false, canRun }), origin: () => null, notify,
+    permissions: () => ({ canEdit, canRun }), origin: () => null, notify,
   });
   document.body.append(panel.element);
   panel.drawer.open();
@@ -122,5 +132,31 @@ describe('runs in the history panel', () => {
     const { q } = await open(runsApi(), false);
     expect(q('[data-testid="rerun-version"]').hidden).toBe(true);
     expect(q('[data-testid="show-lock"]').hidden).toBe(false);
+  });
+
+  it('lists scheduled runs with their last error, and editors schedule, pause and delete them', async () => {
+    const api = runsApi();
+    const { q, notify } = await open(api, true, true);
+    await vi.waitFor(() => expect(q('[data-testid="job"]')).not.toBeNull());
+    expect(q('[data-testid="job"]').textContent).toContain('0 6 * * * · latest version · n=2 · alice');
+    expect(q('[data-testid="job-error"]').textContent).toBe('the scheduled run of version 2 failed: a cell failed');
+    (q('[data-testid="job-cron"]') as HTMLInputElement).value = ' */15 * * * * ';
+    (q('[data-testid="job-version"]') as HTMLSelectElement).value = '1';
+    (q('[data-testid="job-parameters"]') as HTMLInputElement).value = 'n=3, name=x';
+    q('[data-testid="add-job"]').click();
+    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Scheduled.', 'success'));
+    expect(api.createJob).toHaveBeenCalledWith(7, { cron: '*/15 * * * *', version: 1, parameters: ['n=3', 'name=x'] });
+    q('[data-testid="toggle-job"]').click();
+    await vi.waitFor(() => expect(api.updateJob).toHaveBeenCalledWith(5, { enabled: false }));
+    q('[data-testid="delete-job"]').click();
+    await vi.waitFor(() => expect(api.deleteJob).toHaveBeenCalledWith(5));
+  });
+
+  it('hides scheduling from people who cannot edit', async () => {
+    const { q } = await open(runsApi(), true, false);
+    await vi.waitFor(() => expect(q('[data-testid="job"]')).not.toBeNull());
+    expect(q('.job-form').hidden).toBe(true);
+    expect(q('[data-testid="toggle-job"]').hidden).toBe(true);
+    expect(parameterItems(' a=1 ,, b=2 ')).toEqual(['a=1', 'b=2']);
   });
 });

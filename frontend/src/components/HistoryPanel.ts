@@ -9,6 +9,7 @@ import type { Permissions } from '../notebookModel';
 import type { NoticeKind } from '../notices';
 import { DiffView } from './DiffView';
 import { Drawer } from './Drawer';
+import { JobsSection } from './JobsSection';
 import { RunsSection } from './RunsSection';
 import type { RunsApi } from '../runsApi';
 
@@ -60,6 +61,7 @@ export class HistoryPanel {
   private readonly forkList = h('ul', { className: 'fork-list', testId: 'fork-list' });
   private readonly lockDiffButton = h('button', { className: 'button', testId: 'show-lock-diff', text: 'Compare environments', attrs: { type: 'button' } });
   private readonly runs: RunsSection;
+  private readonly jobs: JobsSection;
   private versions: Version[] = [];
 
   constructor(private readonly options: HistoryPanelOptions) {
@@ -71,6 +73,7 @@ export class HistoryPanel {
     });
     this.diffButton.addEventListener('click', () => void this.showDiff());
     this.runs = new RunsSection({ notebookId: options.notebookId, api: options.runsApi, notify: options.notify, pollMs: options.runPollMs });
+    this.jobs = new JobsSection({ notebookId: options.notebookId, api: options.runsApi, notify: options.notify, canEdit: () => options.permissions().canEdit });
     this.lockDiffButton.addEventListener('click', () => {
       if (this.toSelect.value === 'draft') {
         this.options.notify('Pick a version on both sides: the draft has no lock until it is saved.', 'info');
@@ -88,6 +91,8 @@ export class HistoryPanel {
       this.diffArea,
       h('h3', { text: 'Runs' }),
       this.runs.element,
+      h('h3', { text: 'Scheduled runs (cron, UTC)' }),
+      this.jobs.element,
       h('h3', { text: 'Forks' }),
       this.forkList,
     );
@@ -113,6 +118,7 @@ export class HistoryPanel {
       this.renderVersions();
       this.renderForks(forks);
       void this.runs.refresh();
+      void this.jobs.refresh(this.versions.map((v) => v.number));
     } catch (error) {
       this.versionList.replaceChildren(h('li', { className: 'form-error', text: `Could not load the history: ${(error as Error).message}` }));
     }
