@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any
 
+from kernels.core.tables import TABLE_MIME
 from runs.locks import diff_locks
 from runs.models import Run, VersionLock
 
@@ -48,8 +49,15 @@ def normalise(text: str) -> str:
     return text
 
 
-def _render(outputs: list[dict[str, Any]]) -> list[str]:
-    """Outputs as comparable lines."""
+def _stable(mime: str, value: Any) -> Any:
+    """A rich value without what names this kernel's objects: a table's `ref` counts the kernel's tables."""
+    if mime == TABLE_MIME and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "ref"}
+    return value
+
+
+def render_lines(outputs: list[dict[str, Any]]) -> list[str]:
+    """Outputs as comparable lines, normalised."""
     lines: list[str] = []
     for output in outputs:
         kind = output.get("output_type")
@@ -67,7 +75,7 @@ def _render(outputs: list[dict[str, Any]]) -> list[str]:
                 elif mime == "text/plain":
                     lines += [f"[result] {line}" for line in str(value).splitlines()]
                 elif mime != "text/html" or "text/plain" not in data:
-                    shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                    shown = value if isinstance(value, str) else json.dumps(_stable(mime, value), sort_keys=True)
                     lines += [f"[{mime}] {line}" for line in shown.splitlines()]
     return [normalise(line) for line in lines]
 
@@ -146,8 +154,8 @@ def build_report(run: Run) -> dict[str, Any]:
         seeded = seeded or bool(_SEEDS.search(source))
         if cell.get("state") == "text" or cell.get("injected"):
             continue
-        before = _render((recorded.get(cell["id"]) or {}).get("outputs") or [])
-        after = _render(cell.get("outputs") or [])
+        before = render_lines((recorded.get(cell["id"]) or {}).get("outputs") or [])
+        after = render_lines(cell.get("outputs") or [])
         entry: dict[str, Any] = {"id": cell["id"], "language": cell.get("language")}
         if cell.get("state") == "skipped":
             entry.update(status=FAILED, diff=[], causes=[{"kind": "upstream", "detail": "not run: a cell above failed"}])
