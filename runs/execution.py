@@ -14,13 +14,15 @@ import json
 import logging
 import shutil
 import socket
+import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kernels import environments
@@ -46,6 +48,12 @@ READY_TIMEOUT_S = 60.0
 CANCEL_POLL_S = 0.5
 # After an interrupt, how long a cell gets to stop before the kernel is killed.
 INTERRUPT_GRACE_S = 5.0
+# How often a running run tells that its worker is alive (runs/jobs.py reaps one silent for LOST_AFTER_S).
+HEARTBEAT_S = 2.0
+LOST_AFTER_S = 30.0
+# Past its time limit a cell is the kernel's to stop; this much later, the run interrupts it itself (code that
+# holds the interpreter lock starves the kernel's own watchdog), as a kernel host does.
+LIMIT_GRACE_S = 2.0
 AUDIT_CELL = "quire-run-audit"
 FILES_CELL = "quire-run-files"
 
@@ -171,6 +179,7 @@ class _Kernel:
 
     def __init__(self, run: Run, built: dict[str, environments.BuiltEnvironment], config: dict[str, Any]) -> None:
         limits = effective_limits(run.requested_by, team_id=run.notebook.team_id)
+        self.time_limit_s = limits.cell_time_limit_s
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "runs" / str(run.pk)
         python = built.get(Environment.Kind.PYTHON)
         parent, child = socket.socketpair()
@@ -208,14 +217,24 @@ class _Kernel:
                                         order=order))
         outputs: list[dict[str, Any]] = []
         interrupted_at: float | None = None
+        over_limit = False
+        started = time.monotonic()
         while True:
             try:
                 event = self.conn.recv(CANCEL_POLL_S)
             except TimeoutError:
+                now = time.monotonic()
                 if interrupted_at is None and _cancel_requested(run):
-                    interrupted_at = time.monotonic()
+                    interrupted_at = now
                     self.conn.send(protocol.Interrupt())
-                elif interrupted_at is not None and time.monotonic() - interrupted_at > INTERRUPT_GRACE_S:
+                elif (interrupted_at is None and self.time_limit_s
+                      and now - started > self.time_limit_s + LIMIT_GRACE_S):
+                    interrupted_at, over_limit = now, True
+                    self.conn.send(protocol.Interrupt())
+                elif interrupted_at is not None and now - interrupted_at > INTERRUPT_GRACE_S:
+                    if over_limit:
+                        raise RunFailed(f"cell {cell_id} ran past its {self.time_limit_s} s time limit and did not "
+                                        "stop when interrupted; its kernel was killed") from None
                     raise RunCancelled() from None
                 continue
             except EOFError:
@@ -223,7 +242,7 @@ class _Kernel:
             if isinstance(event, protocol.Output) and event.exec_id == exec_id:
                 outputs.append(event.output)
             elif isinstance(event, protocol.CellStatus) and event.exec_id == exec_id and event.state in FINAL_STATES:
-                if interrupted_at is not None:
+                if interrupted_at is not None and not over_limit:
                     raise RunCancelled()
                 return event.state, folded(outputs)
 
@@ -238,6 +257,33 @@ class _Kernel:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class _Heartbeat:
+    """Tells, from a thread of its own, that the run's worker is alive: during a build, a kernel's start and a
+    cell alike."""
+
+    def __init__(self, run_id: uuid.UUID) -> None:
+        self.run_id = run_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"run-heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(HEARTBEAT_S):
+                Run.objects.filter(pk=self.run_id, state=Run.State.RUNNING).update(heartbeat_at=timezone.now())
+        except Exception:  # a thread's boundary: the run goes on; at worst it is reaped as lost, saying so
+            log.exception("run %s: heartbeat failed", self.run_id)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def _files_read(kernel: _Kernel, run: Run, order: tuple[str, ...]) -> dict[str, str]:
     state, outputs = kernel.execute(run, cell_id=FILES_CELL, language="python", source=_FILES_SOURCE, order=order)
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
@@ -248,6 +294,20 @@ def _files_read(kernel: _Kernel, run: Run, order: tuple[str, ...]) -> dict[str, 
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def do_reap_lost_runs() -> int:
+    """End the runs whose worker went silent (it died, or its machine did): failed, saying so, with the report of
+    what they ran; how many."""
+    cutoff = timezone.now() - timedelta(seconds=LOST_AFTER_S)
+    lost = Run.objects.select_related("version", "notebook").filter(state=Run.State.RUNNING, heartbeat_at__lt=cutoff)
+    count = 0
+    for run in lost:
+        if Run.objects.filter(pk=run.pk, state=Run.State.RUNNING, heartbeat_at__lt=cutoff).update(
+                state=Run.State.FAILED):
+            _finish(run, Run.State.FAILED, reason=f"its worker stopped: no sign of it for {LOST_AFTER_S:g} s")
+            count += 1
+    return count
 
 
 def _finish(run: Run, state: str, *, reason: str = "") -> None:
@@ -264,11 +324,16 @@ def do_run(run_id: str) -> str:
     if run is None:
         log.info("run %s is gone; nothing to run", run_id)
         return "gone"
-    claimed = Run.objects.filter(pk=run.pk, state=Run.State.QUEUED).update(state=Run.State.RUNNING,
-                                                                          started_at=timezone.now())
+    claimed = Run.objects.filter(pk=run.pk, state=Run.State.QUEUED).update(
+        state=Run.State.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now())
     if not claimed:
         return run.state
     run.refresh_from_db()
+    with _Heartbeat(run.pk):
+        return _run_claimed(run)
+
+
+def _run_claimed(run: Run) -> str:
     kernel: _Kernel | None = None
     try:
         if run.cancel_requested:

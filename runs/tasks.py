@@ -25,3 +25,11 @@ def fire_due_jobs() -> int:
     from runs.jobs import do_fire_due_jobs
 
     return do_fire_due_jobs()
+
+
+@shared_task(name="runs.reap_lost_runs", ignore_result=True)
+def reap_lost_runs() -> int:
+    """Fail the runs whose worker went silent (run by Celery beat)."""
+    from runs.execution import do_reap_lost_runs
+
+    return do_reap_lost_runs()

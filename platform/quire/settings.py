@@ -142,6 +142,8 @@ CELERY_BEAT_SCHEDULE = {
     "cull-idle-kernels": {"task": "kernels.cull_idle_sessions", "schedule": 30.0},
     # Jobs' cron has a minute's resolution: a round every 10 s starts each within seconds of its minute.
     "fire-due-jobs": {"task": "runs.fire_due_jobs", "schedule": 10.0},
+    # A run's worker beats every 2 s; one silent for 30 s is gone.
+    "reap-lost-runs": {"task": "runs.reap_lost_runs", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

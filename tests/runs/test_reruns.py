@@ -235,3 +235,32 @@ def test_a_failed_scheduled_run_is_kept_on_its_job(platform_dirs, olga) -> None:
     assert do_run(str(run.pk)) == "failed"
     job.refresh_from_db()
     assert job.last_error == "the scheduled run of version 1 failed: a cell failed"
+
+
+def test_a_cell_that_holds_the_interpreter_past_its_limit_is_stopped(platform_dirs, olga) -> None:  # type: ignore[no-untyped-def]
+    Quota.objects.create(scope=Quota.Scope.USER, user=olga, cell_time_limit_s=1)
+    # sum() over a range runs in C without letting go of the interpreter lock: the kernel's own watchdog starves.
+    notebook_id, number = _version(olga, [_cell("hog", "sum(range(10**13))"), _cell("after", "print(1)")])
+    run = _run(olga, notebook_id, number)
+    assert run.state == "failed"
+    assert run.reason == ("cell hog ran past its 1 s time limit and did not stop when interrupted; "
+                          "its kernel was killed")
+
+
+def test_a_run_whose_worker_went_silent_is_failed_saying_so(shared_notebook, olga) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from runs.execution import do_reap_lost_runs
+
+    lost = services.check_start_run(olga, shared_notebook.pk, 1)
+    Run.objects.filter(pk=lost.pk).update(state="running", heartbeat_at=timezone.now() - timedelta(seconds=60))
+    busy = Run.objects.create(notebook=shared_notebook, version=lost.version, requested_by=olga, state="running",
+                              heartbeat_at=timezone.now())
+    assert do_reap_lost_runs() == 1
+    lost.refresh_from_db()
+    busy.refresh_from_db()
+    assert lost.state == "failed" and lost.reason == "its worker stopped: no sign of it for 30 s"
+    assert lost.finished_at is not None and lost.report["summary"] == {"reproduced": 0, "differs": 0, "failed": 0}
+    assert busy.state == "running"
