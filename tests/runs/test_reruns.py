@@ -264,3 +264,18 @@ def test_a_run_whose_worker_went_silent_is_failed_saying_so(shared_notebook, olg
     assert lost.state == "failed" and lost.reason == "its worker stopped: no sign of it for 30 s"
     assert lost.finished_at is not None and lost.report["summary"] == {"reproduced": 0, "differs": 0, "failed": 0}
     assert busy.state == "running"
+
+
+def test_a_spark_setting_changed_by_the_quota_is_named_as_the_cause(platform_dirs, olga) -> None:  # type: ignore[no-untyped-def]
+    Quota.objects.create(scope=Quota.Scope.USER, user=olga, spark_cores=2, memory_mb=4096)
+    notebook_id, number = _version(olga, [
+        _cell("master", "print(spark.conf.get('spark.master'))", _stdout("local[2]\n")),
+        _cell("plain", "print(6 * 7)", _stdout("42\n")),
+    ], {"sparkConfig": {"spark.master": "local[4]"}})
+    Quota.objects.filter(user=olga).update(spark_cores=1)
+    run = _run(olga, notebook_id, number)
+    assert run.state == "done", run.reason
+    cells = _by_cell(run)
+    assert cells["master"]["status"] == "differs" and cells["master"]["likely_cause"] == "config"
+    assert "spark spark.master: local[2] → local[1]" in cells["master"]["causes"][0]["detail"]
+    assert cells["plain"]["status"] == "reproduced"
