@@ -1,6 +1,7 @@
 """Re-running a 20-cell Python version with a cached environment: time from the request to the first cell running,
 and the run's overhead (its wall time less the cells' own) beside the same notebook run by the headless engine in
-one process ("by hand", no sandbox) and by `manage.py run_notebook`. Papermill is compared when it is installed.
+one process ("by hand", no sandbox) and by `manage.py run_notebook`, and papermill on the same notebook (from its own virtualenv,
+var/bench/papermill-venv, created with pip on first use, never the project's .venv).
 
     source env.sh && .venv/bin/python manage.py migrate -v0 && .venv/bin/python benchmarks/rerun_bench.py [--runs 3]
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "platform"))
 WORK = ROOT / "var" / "bench" / "rerun"
+PAPERMILL_VENV = ROOT / "var" / "bench" / "papermill-venv"
 CELLS = 20
 
 
@@ -121,6 +122,20 @@ def _by_hand(path: Path) -> dict[str, float]:
     return {"wall": wall, "overhead": wall - sum(cell_seconds)}
 
 
+def ensure_papermill(wheel: Path) -> Path | None:
+    """Papermill and ipykernel in a virtualenv of their own, with the notebook's package installed too (the same
+    environment the notebook asks for); None when pip cannot get them."""
+    python = PAPERMILL_VENV / "bin" / "python"
+    if not (PAPERMILL_VENV / "bin" / "papermill").exists():
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(PAPERMILL_VENV)], check=True)
+        if subprocess.run([str(python), "-m", "pip", "install", "--quiet", "papermill", "ipykernel"],
+                          check=False).returncode != 0:
+            return None
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", str(wheel)], check=True)
+    return PAPERMILL_VENV / "bin" / "papermill"
+
+
 def _command(argv: list[str]) -> float:
     started = time.perf_counter()
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ), check=False)
@@ -137,7 +152,7 @@ def main() -> None:
     from tests.kernels.artifacts import write_wheel
 
     index = WORK / "sources" / "wheels"
-    write_wheel(index, "bench_pkg", "1.0", "NAME = 'bench_pkg'\n")
+    wheel = write_wheel(index, "bench_pkg", "1.0", "NAME = 'bench_pkg'\n")
     config = {"dependencies": {"python": ["bench_pkg==1.0"]}, "repositories": [{"pip": {"url": index.as_uri()}}]}
     notebook_id, number = _version(config)
     path = _notebook_file(config)
@@ -147,8 +162,9 @@ def main() -> None:
     hand = [_by_hand(path) for _ in range(args.runs)]
     command = [_command([sys.executable, "manage.py", "run_notebook", str(path), "-o", str(WORK / "out.ipynb")])
                for _ in range(args.runs)]
-    papermill = shutil.which("papermill")
-    paper = [_command([papermill, str(path), str(WORK / "pm.ipynb")]) for _ in range(args.runs)] if papermill else []
+    papermill = ensure_papermill(wheel)
+    paper = [_command([str(papermill), "-k", "python3", "--no-progress-bar", str(path), str(WORK / "pm.ipynb")])
+             for _ in range(args.runs)] if papermill else []
 
     def med(rows: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in rows)
@@ -163,9 +179,10 @@ def main() -> None:
     print(f"  manage.py run_notebook (process start, environment found built, child run): "
           f"{statistics.median(command) * 1000:.0f} ms")
     if paper:
-        print(f"  papermill: {statistics.median(paper) * 1000:.0f} ms")
+        print(f"  papermill (process start, kernel start, run): {statistics.median(paper) * 1000:.0f} ms "
+              f"({statistics.median(command) / statistics.median(paper):.2f}× for run_notebook)")
     else:
-        print("  papermill: not installed here, not compared")
+        print("  papermill: pip could not install it here, not compared")
 
 
 if __name__ == "__main__":
