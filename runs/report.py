@@ -23,6 +23,7 @@ from runs.models import Run, VersionLock
 REPRODUCED, DIFFERS, FAILED = "reproduced", "differs", "failed"
 # Longest diff kept per cell: a report is read by people, and the outputs themselves are on the run.
 MAX_DIFF_LINES = 200
+MAX_DIFF_LINE_CHARS = 1000
 
 _NORMALISE = [
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\b"), "<timestamp>"),
@@ -78,6 +79,10 @@ def render_lines(outputs: list[dict[str, Any]]) -> list[str]:
                     shown = value if isinstance(value, str) else json.dumps(_stable(mime, value), sort_keys=True)
                     lines += [f"[{mime}] {line}" for line in shown.splitlines()]
     return [normalise(line) for line in lines]
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_DIFF_LINE_CHARS else line[:MAX_DIFF_LINE_CHARS] + f"… ({len(line):,} characters)"
 
 
 def _module_names(distribution: str) -> set[str]:
@@ -164,8 +169,8 @@ def build_report(run: Run) -> dict[str, Any]:
         else:
             entry.update(status=REPRODUCED if before == after else DIFFERS)
         if entry["status"] != REPRODUCED and "diff" not in entry:
-            entry["diff"] = list(difflib.unified_diff(before, after, "version", "re-run", lineterm="", n=2)
-                                 )[:MAX_DIFF_LINES]
+            entry["diff"] = [_cut(line) for line in difflib.unified_diff(
+                before, after, "version", "re-run", lineterm="", n=2)][:MAX_DIFF_LINES]
             entry["causes"] = _causes(cell, seeded=seeded, lock_changes=lock_changes,
                                       baseline=baseline.get(cell["id"]) if baseline else None, upstream=upstream)
         if entry["status"] == REPRODUCED:

@@ -229,7 +229,8 @@ def check_cancel_run(user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:
     return run
 
 
-def run_json(run: Run, *, full: bool = True) -> dict[str, Any]:
+def run_json(run: Run, *, full: bool = True, outputs: bool = True) -> dict[str, Any]:
+    """A run for the API: a summary, or everything (each cell's outputs left out unless `outputs`)."""
     body: dict[str, Any] = {
         "id": str(run.pk),
         "notebook_id": run.notebook_id,
@@ -246,5 +247,6 @@ def run_json(run: Run, *, full: bool = True) -> dict[str, Any]:
         "summary": (run.report or {}).get("summary"),
     }
     if full:
-        body.update(cells=run.cells, lock=run.lock, report=run.report)
+        cells = run.cells if outputs else [{k: v for k, v in c.items() if k != "outputs"} for c in run.cells]
+        body.update(cells=cells, lock=run.lock, report=run.report)
     return body

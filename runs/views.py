@@ -56,9 +56,11 @@ class MyRunListView(NotebookAPIView):
 
 
 class RunDetailView(NotebookAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[OpenApiParameter("outputs", str, description="0: each cell without its outputs")],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, run_id: uuid.UUID) -> Response:
-        return Response(services.run_json(services.get_run(request.user, run_id)))
+        outputs = request.query_params.get("outputs") not in ("0", "false")
+        return Response(services.run_json(services.get_run(request.user, run_id), outputs=outputs))
 
 
 class RunCancelView(NotebookAPIView):

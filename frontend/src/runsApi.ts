@@ -106,7 +106,8 @@ export const runsApi = {
   startRun: (id: number, number: number, parameters: Record<string, unknown> = {}) =>
     call<RunDetail>('POST', `${nb(id)}versions/${number}/runs/`, { parameters }),
   listRuns: (id: number) => call<RunSummary[]>('GET', `${nb(id)}runs/`),
-  getRun: (runId: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(runId)}/`),
+  // The page shows the report, not the outputs: it polls without them.
+  getRun: (runId: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(runId)}/?outputs=0`),
   cancelRun: (runId: string) => call<RunSummary>('POST', `/api/runs/${encodeURIComponent(runId)}/cancel/`),
   listJobs: (id: number) => call<Job[]>('GET', `${nb(id)}jobs/`),
   createJob: (id: number, job: { cron: string; version: number | null; parameters: string[] }) => call<Job>('POST', `${nb(id)}jobs/`, job),

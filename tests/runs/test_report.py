@@ -30,3 +30,12 @@ def test_a_tables_reference_in_its_kernel_is_not_a_difference() -> None:
                          "ref": ref}}}
     assert render_lines([table("cell:1")]) == render_lines([table("cell:7")])
     assert render_lines([table("cell:1")]) != render_lines([{**table("cell:1"), "data": {TABLE_MIME: {"rows": [[2]]}}}])
+
+
+def test_a_long_line_is_cut_in_the_diff_not_in_the_comparison() -> None:
+    from runs.report import MAX_DIFF_LINE_CHARS, _cut
+
+    line = "+[stdout] " + "x" * 5000
+    assert _cut(line).startswith(line[:MAX_DIFF_LINE_CHARS]) and _cut(line).endswith("… (5,010 characters)")
+    assert render_lines([{"output_type": "stream", "name": "stdout", "text": "x" * 5000 + "a"}]) != \
+        render_lines([{"output_type": "stream", "name": "stdout", "text": "x" * 5000 + "b"}])
