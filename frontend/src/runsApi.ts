@@ -110,6 +110,8 @@ export const runsApi = {
   getRun: (runId: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(runId)}/?outputs=0`),
   cancelRun: (runId: string) => call<RunSummary>('POST', `/api/runs/${encodeURIComponent(runId)}/cancel/`),
   listJobs: (id: number) => call<Job[]>('GET', `${nb(id)}jobs/`),
+  listMyRuns: () => call<RunSummary[]>('GET', '/api/runs/'),
+  listMyJobs: () => call<Job[]>('GET', '/api/jobs/'),
   createJob: (id: number, job: { cron: string; version: number | null; parameters: string[] }) => call<Job>('POST', `${nb(id)}jobs/`, job),
   updateJob: (jobId: number, change: { enabled?: boolean }) => call<Job>('PATCH', `/api/jobs/${jobId}/`, change),
   deleteJob: (jobId: number) => call<void>('DELETE', `/api/jobs/${jobId}/`),

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Version } from '../src/api';
 import { HistoryPanel, type HistoryApi } from '../src/components/HistoryPanel';
 import { parameterItems } from '../src/components/JobsSection';
+import { ProfilePage } from '../src/components/ProfilePage';
 import type { Job, RunDetail, RunsApi, VersionLock } from '../src/runsApi';
 
 afterEach(() => {
@@ -158,5 +159,27 @@ describe('runs in the history panel', () => {
     expect(q('.job-form').hidden).toBe(true);
     expect(q('[data-testid="toggle-job"]').hidden).toBe(true);
     expect(parameterItems(' a=1 ,, b=2 ')).toEqual(['a=1', 'b=2']);
+  });
+
+  it('lists your re-runs and scheduled runs on your profile, across notebooks', async () => {
+    const page = new ProfilePage({
+      api: {
+        me: () => Promise.resolve({ id: 1, username: 'alice', is_site_admin: false }),
+        quota: () => Promise.resolve({ limits: {}, usage: {} }),
+        listTokens: () => Promise.resolve([]),
+        createToken: vi.fn(),
+        deleteToken: vi.fn(),
+      },
+      runsApi: {
+        listMyRuns: () => Promise.resolve([{ ...run('done'), notebook_title: 'Forecast', summary: { reproduced: 3, differs: 1, failed: 0 } }]),
+        listMyJobs: () => Promise.resolve([JOB]),
+      },
+    });
+    document.body.append(page.element);
+    await page.load();
+    expect(page.element.querySelector('[data-testid="my-run"]')!.textContent).toBe('Forecast v2 · done · 3 reproduced, 1 differ, 0 failed');
+    expect(page.element.querySelector('[data-testid="my-run"] a')!.getAttribute('href')).toBe('/notebooks/7/');
+    expect(page.element.querySelector('[data-testid="my-job"]')!.textContent).toContain('0 6 * * *');
+    expect(page.element.querySelector('[data-testid="my-job"]')!.textContent).toContain('the scheduled run of version 2 failed');
   });
 });
