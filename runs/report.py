@@ -40,6 +40,8 @@ _NONDETERMINISM = [
     (re.compile(r"\buuid\.?uuid[14]\b"), "random identifiers"),
 ]
 _UNORDERED_SQL = re.compile(r"^\s*select\b(?!.*\border\s+by\b)", re.IGNORECASE | re.DOTALL)
+_SPARK_ROWS = re.compile(r"\b(spark\.(sql|table|read)|\.(groupBy|join|distinct|union\w*|repartition)\()")
+_SPARK_ORDERED = re.compile(r"\.(orderBy|sort|sortWithinPartitions)\(|\border\s+by\b", re.IGNORECASE)
 _ENVIRONMENT_SECTIONS = ("python", "platform_packages", "jvm", "platform")
 _CONFIG_SECTIONS = ("spark", "env_names")
 
@@ -131,6 +133,10 @@ def _causes(cell: dict[str, Any], *, seeded: bool, lock_changes: list[dict[str, 
             break
     if cell.get("language") == "sql" and _UNORDERED_SQL.match(source):
         causes.append({"kind": "nondeterminism", "detail": "a Spark query without ORDER BY returns rows in any order"})
+    elif cell.get("language") in ("python", "scala") and _SPARK_ROWS.search(source) \
+            and not _SPARK_ORDERED.search(source):
+        causes.append({"kind": "nondeterminism",
+                       "detail": "Spark returns these rows in no set order (no orderBy or ORDER BY)"})
     if upstream is not None:
         causes.append({"kind": "upstream", "detail": f"cell {upstream} above differed"})
     environment = [c for c in lock_changes if c["section"] in _ENVIRONMENT_SECTIONS]

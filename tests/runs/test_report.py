@@ -39,3 +39,20 @@ def test_a_long_line_is_cut_in_the_diff_not_in_the_comparison() -> None:
     assert _cut(line).startswith(line[:MAX_DIFF_LINE_CHARS]) and _cut(line).endswith("… (5,010 characters)")
     assert render_lines([{"output_type": "stream", "name": "stdout", "text": "x" * 5000 + "a"}]) != \
         render_lines([{"output_type": "stream", "name": "stdout", "text": "x" * 5000 + "b"}])
+
+
+def test_unordered_spark_results_are_named_from_the_source() -> None:
+    from runs.report import _causes
+
+    def causes(language: str, source: str) -> list[str]:
+        cell = {"id": "c", "language": language, "source": source}
+        return [c["detail"] for c in _causes(cell, seeded=False, lock_changes=[], baseline={}, upstream=None)]
+
+    assert causes("sql", "SELECT region, sum(v) FROM sales GROUP BY region") == [
+        "a Spark query without ORDER BY returns rows in any order"]
+    assert causes("sql", "select region from sales order by region") == []
+    assert causes("python", "df.groupBy('r').count().show()") == [
+        "Spark returns these rows in no set order (no orderBy or ORDER BY)"]
+    assert causes("python", "df.groupBy('r').count().orderBy('r').show()") == []
+    assert causes("python", "import random\nprint(random.random())") == ["the cell uses unseeded randomness"]
+    assert causes("python", "print(1)") == []
