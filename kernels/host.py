@@ -416,12 +416,9 @@ class KernelHost:
 
     async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
         """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
-        quota = SparkQuota(
-            executors=self.info.spark_executors,
-            cores=self.info.spark_cores,
-            memory_mb=self.info.spark_memory_mb,
-            # The driver lives in the kernel's sandbox: its heap must leave room under the data limit.
-            driver_memory_mb=max(256, self.info.memory_mb // 2),
+        quota = SparkQuota.for_kernel(
+            executors=self.info.spark_executors, cores=self.info.spark_cores,
+            memory_mb=self.info.spark_memory_mb, kernel_memory_mb=self.info.memory_mb,
         )
         spark_config, notes = clamp_spark(config.get("sparkConfig") or {}, quota)
         for note in notes:
