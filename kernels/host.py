@@ -348,15 +348,23 @@ class KernelHost:
         await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
         # Commands come two ways: the session's queue, which holds them until read (whatever was sent while the
         # kernel started), and, once it is up, its live channel, where browsers' connections send runs.
-        commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
         live_channel = services.live_command_channel(self.info.channel)
         live_commands = asyncio.create_task(self._relay_commands(self.live, live_channel))
         if not await self._wait_listening(live_channel):
-            commands.cancel()
             live_commands.cancel()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
             return
-        await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
+        # Busy when the runs that started the kernel wait for it, idle otherwise; only then is the queue read, so
+        # no run's "busy" goes out before the state that would undo it.
+        waiting = await sync_to_async(services.do_announce_ready)(
+            self.info.session_id, host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid
+        )
+        for exec_id, cell_id in waiting:
+            self.executions[exec_id] = _Execution(exec_id, cell_id)
+        if waiting:
+            self.busy = True
+            self.publish_tasks()
+        commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
         heartbeat = asyncio.create_task(self._heartbeat())
         limits = asyncio.create_task(self._enforce_limits())
         try:
@@ -566,7 +574,8 @@ class KernelHost:
                     self._note_interrupt()
                 record = command.pop("record", None) if kind == "execute" else None
                 if kind == "execute":
-                    execution = _Execution(
+                    # A run that was waiting when the kernel came up is known already (see do_announce_ready).
+                    execution = self.executions.get(str(command["exec_id"])) or _Execution(
                         str(command["exec_id"]), str(command["cell_id"]), record=record,
                         language=str(command.get("language", "")), source=str(command.get("source", "")),
                     )

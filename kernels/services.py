@@ -438,7 +438,7 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
     now = timezone.now()
     session.state = state
     session.last_activity_at = now
-    if state == KernelSession.State.IDLE and session.ready_at is None:
+    if state in (KernelSession.State.IDLE, KernelSession.State.BUSY) and session.ready_at is None:
         session.ready_at = now
     if state in (KernelSession.State.DEAD, KernelSession.State.STOPPED):
         session.ended_at = now
@@ -452,6 +452,20 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
     events.publish(session.notebook_id, event, kernel_channel=session.channel)
     if state in (KernelSession.State.DEAD, KernelSession.State.STOPPED):
         _end_pending_executions(session, reason=reason or f"the kernel is {state}")
+
+
+def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]]:
+    """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
+    otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
+    in the order they were queued."""
+    waiting = [
+        (str(exec_id), cell_id)
+        for exec_id, cell_id in Execution.objects.filter(session_id=session_id, state=Execution.State.QUEUED)
+        .order_by("queued_at").values_list("id", "cell_id")
+    ]
+    state = KernelSession.State.BUSY if waiting else KernelSession.State.IDLE
+    do_set_session_state(session_id, state=state, host=host, pid=pid)
+    return waiting
 
 
 def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
