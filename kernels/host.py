@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import env_services, services
+from kernels import env_services, environments, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
@@ -59,6 +59,12 @@ KEPT_OUTPUT_FACTOR = 4
 
 # How long the record of a run queued or started may wait to be written with its end (see _Ledger).
 LEDGER_DELAY_S = 0.25
+# How often a kernel waiting for its environment checks on the build, and for how long at most (the build's own
+# limit, and a margin for a build that waited for a worker).
+BUILD_POLL_S = 0.5
+BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
+# The error that ends runs whose kernel could not start because its environment failed to build.
+ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
 # How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
 RECEIVE_RETRY_S = 0.5
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
@@ -289,6 +295,7 @@ class KernelHost:
         self.stop_reason = "shut down"
         self.shutdown_at: float | None = None  # the event loop's clock: when the host told the kernel to exit
         self.workdir: Path | None = None
+        self.starting_beat: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         info = await sync_to_async(services.load_session_for_host)(self.session_id)
@@ -309,8 +316,15 @@ class KernelHost:
     async def _serve(self) -> None:
         parent, child = socket.socketpair()
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
-        # The notebook's own environments when built; the base one (and a notice) while they build.
+        # The notebook's own environments: the kernel waits for those still building (the runs that started it
+        # wait with it); one that failed is replaced by the last working one or the base one, with a notice.
         environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+        if environment.building:
+            if not await self._await_environments(environment.building):
+                return
+            # The session beats now: it keeps beating while the kernel starts, until the kernel's own beat.
+            self.starting_beat = asyncio.create_task(self._beat_while_starting())
+            environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
         for notice in environment.notices:
             await publish_now(self.info.notebook_id, notice)
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)
@@ -365,6 +379,7 @@ class KernelHost:
             self.busy = True
             self.publish_tasks()
         commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
+        self._stop_starting_beat()
         heartbeat = asyncio.create_task(self._heartbeat())
         limits = asyncio.create_task(self._enforce_limits())
         try:
@@ -382,6 +397,57 @@ class KernelHost:
         if not self.stopping:
             self._log_kernel_output(f"died ({code})")
         await self._set_state("stopped" if self.stopping else "dead", reason=reason)
+
+    async def _await_environments(self, building: tuple[tuple[str, str], ...]) -> bool:
+        """Until the notebook's environments are built, with the session kept alive and the waiting runs shown
+        as such (the task list names what they wait for; the builds' own events carry their progress). False when
+        the kernel is not to start: a build failed (its runs end with the installer's message) or the session
+        ended meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUILD_WAIT_S
+        keys = [key for _, key in building]
+        waiting = await sync_to_async(services.waiting_runs)(self.info.session_id)
+        self.broadcast.put({
+            "type": "tasks", "queue": [cell_id for _, cell_id in waiting], "running": None,
+            "building": [{"kind": kind, "key": key} for kind, key in building],
+        })
+        while True:
+            # Beats as a running host does: a build may take longer than a silent start is allowed.
+            if not await sync_to_async(services.do_heartbeat)(self.info.session_id, rss_bytes=None, cpu_seconds=None):
+                log.info("session %s ended while its environment was building", self.session_id)
+                return False
+            outcomes = await sync_to_async(env_services.build_outcomes)(keys)
+            failed = [(kind, key) for kind, key in building if outcomes[key].state == "failed"]
+            if failed:
+                kind, key = failed[0]
+                outcome = outcomes[key]
+                message = outcome.error or f"building the notebook's {env_services.what_builds(kind)} failed"
+                details = outcome.log_tail
+                break
+            if all(outcome.state == "ready" for outcome in outcomes.values()):
+                return True
+            if loop.time() > deadline:
+                message = f"The notebook's environment did not finish building within {BUILD_WAIT_S:g} s"
+                details = ""
+                break
+            await asyncio.sleep(BUILD_POLL_S)
+        await self.broadcast.flush()
+        await sync_to_async(services.do_fail_waiting_runs)(
+            self.info.session_id, ename=ENVIRONMENT_FAILED, message=message, details=details
+        )
+        self.broadcast.put({"type": "tasks", "queue": [], "running": None})
+        await self.broadcast.flush()
+        return False
+
+    async def _beat_while_starting(self) -> None:
+        while True:
+            await asyncio.sleep(services.HEARTBEAT_S)
+            await sync_to_async(services.do_heartbeat)(self.info.session_id, rss_bytes=None, cpu_seconds=None)
+
+    def _stop_starting_beat(self) -> None:
+        if self.starting_beat is not None:
+            self.starting_beat.cancel()
+            self.starting_beat = None
 
     async def _wait_listening(self, live_channel: str) -> bool:
         """Until the live channel is subscribed: a message published before that would be lost (pub/sub keeps
@@ -714,6 +780,7 @@ class KernelHost:
             return self.kernel.poll()
 
     def _reap(self) -> None:
+        self._stop_starting_beat()
         if hasattr(self, "broadcast"):
             self.broadcast.close()
             self.ledger.close()

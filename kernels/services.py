@@ -454,26 +454,49 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
         _end_pending_executions(session, reason=reason or f"the kernel is {state}")
 
 
-def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]]:
-    """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
-    otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
-    in the order they were queued."""
-    waiting = [
+def waiting_runs(session_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The runs queued on a session that has no kernel yet (those that started it): (execution id, cell id), in
+    the order they were queued."""
+    return [
         (str(exec_id), cell_id)
         for exec_id, cell_id in Execution.objects.filter(session_id=session_id, state=Execution.State.QUEUED)
         .order_by("queued_at").values_list("id", "cell_id")
     ]
+
+
+@transaction.atomic
+def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]]:
+    """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
+    otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
+    in the order they were queued."""
+    waiting = waiting_runs(session_id)
     state = KernelSession.State.BUSY if waiting else KernelSession.State.IDLE
     do_set_session_state(session_id, state=state, host=host, pid=pid)
     return waiting
 
 
-def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
-    pending = Execution.objects.filter(session=session, state__in=("queued", "running"))
+@transaction.atomic
+def do_fail_waiting_runs(session_id: uuid.UUID, *, ename: str, message: str, details: str = "") -> None:
+    """A session whose kernel will not start (its environment failed to build): the runs waiting for it end in
+    error with `message` (and `details`, the installer's output, as their traceback), then the session stops."""
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None or not session.is_live:
+        return
+    _end_pending_executions(session, reason=message, ename=ename, queued_state=Execution.State.ERROR,
+                            details=details.splitlines())
+    do_set_session_state(session_id, state=KernelSession.State.STOPPED, reason=message)
+
+
+def _end_pending_executions(
+    session: KernelSession, *, reason: str, ename: str = KERNEL_DIED,
+    queued_state: str = Execution.State.INTERRUPTED, details: list[str] | None = None,
+) -> None:
+    # In the order they were queued: their viewers hear of them as they would have run.
+    pending = Execution.objects.filter(session=session, state__in=("queued", "running")).order_by("queued_at")
     for execution in pending:
-        execution.state = Execution.State.ERROR if execution.state == "running" else Execution.State.INTERRUPTED
-        execution.outputs = [*execution.outputs, {"output_type": "error", "ename": KERNEL_DIED,
-                                                  "evalue": reason, "traceback": []}]
+        execution.state = Execution.State.ERROR if execution.state == "running" else queued_state
+        execution.outputs = [*execution.outputs, {"output_type": "error", "ename": ename,
+                                                  "evalue": reason, "traceback": details or []}]
         execution.finished_at = timezone.now()
         execution.save(update_fields=["state", "outputs", "finished_at"])
         # Heads only, as every event: the stored run is read in pages.
