@@ -4,7 +4,7 @@ import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
-import { type Cell, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
+import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type Language, NotebookClient, notebookSocketUrl, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
@@ -383,12 +383,15 @@ export class NotebookPage {
   }
 
   private renderTasks(): void {
-    for (const view of this.views.values()) view.setQueuePosition(this.model.queuePosition(view.cellId));
+    const building = this.model.building.map((b) => ({ label: ENVIRONMENT_LABELS[b.kind], progress: b.progress }));
+    const waiting = building.map((b) => `Waiting for the notebook's ${b.label} to build${b.progress ? `: ${b.progress}` : '…'}`).join('\n');
+    for (const view of this.views.values()) view.setQueuePosition(this.model.queuePosition(view.cellId), waiting);
     const running = this.model.runningCell ?? this.model.cells.find((cell) => cell.state === 'running')?.id ?? null;
     for (const view of this.views.values()) view.element.classList.toggle('running', view.cellId === running);
     this.tasks.render({
       running,
       queue: this.model.queue,
+      building,
       spark: this.model.sparkCells.map((id) => [id, this.model.sparkProgress(id)!] as const),
       label: (id) => this.cellLabel(id),
       canStop: this.model.permissions.canRun,
