@@ -69,3 +69,26 @@ async def test_a_run_on_an_idle_kernel_is_busy_until_it_ends(alice, alice_token,
     await client.reply(await client.send("shutdown"))
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
     await client.close()
+
+
+async def test_a_first_scala_run_shows_starting_while_the_jvm_starts(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """The JVM starts with the first Spark or Scala cell and takes seconds: the kernel shows as starting (saying
+    why) until it is up, then busy until the cell ends."""
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Scala")
+    cell = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=cell, source="val answer = 6 * 7")
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("set_language", cell_id=cell, language="scala"))
+    await client.reply(await client.send("run_cell", cell_id=cell))
+    ended = await client.until(lambda e: e["type"] == "cell_status" and e["state"] in ("done", "error", "interrupted"),
+                               timeout=240)
+    assert ended["state"] == "done", client.seen
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "idle", timeout=30)
+    shown = _collapsed(_states(client.seen))
+    assert shown == ["starting", "busy", "starting", "busy", f"{cell}:done", "idle"], client.seen
+    [jvm] = [e for e in client.seen if e["type"] == "kernel_status" and e["state"] == "starting" and e.get("reason")]
+    assert "JVM" in jvm["reason"]
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=60)
+    await client.close()
