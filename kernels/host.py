@@ -63,6 +63,8 @@ LEDGER_DELAY_S = 0.25
 # limit, and a margin for a build that waited for a worker).
 BUILD_POLL_S = 0.5
 BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
+# Why a kernel that is up shows as starting again: its first Spark or Scala cell starts the JVM.
+JVM_STARTING = "starting the JVM for Spark and Scala"
 # The error that ends runs whose kernel could not start because its environment failed to build.
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
 # How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
@@ -289,6 +291,8 @@ class KernelHost:
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
         self.busy = False
+        # A cell is starting the kernel's JVM (see kernels.core.protocol.JvmStatus).
+        self.jvm_starting = False
         self.stopping = False
         self.exit_reason: str | None = None
         self.background: set[asyncio.Future[Any]] = set()
@@ -719,6 +723,13 @@ class KernelHost:
             )
         elif kind == "exiting":
             self.exit_reason = str(event.get("reason") or "the kernel exited")
+        elif kind == "jvm_status" and execution is not None:
+            # The cell started the JVM (tens of seconds): the kernel shows as starting until it is up.
+            self.jvm_starting = event.get("state") == "starting"
+            if self.jvm_starting:
+                self.broadcast.put({"type": "kernel_status", "state": "starting", "reason": JVM_STARTING})
+            elif self.busy:
+                self.broadcast.put({"type": "kernel_status", "state": "busy"})
         elif kind == "spark_progress" and execution is not None:
             self.broadcast.put({**event, "cell_id": execution.cell_id})
         elif "req_id" in event and str(event.get("req_id")) in self.replies:
@@ -746,8 +757,13 @@ class KernelHost:
         # Heads only, within one budget: this crosses the channel layer and reaches the browser as frames.
         cells = cut_cells(cells, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
         await self.live.send(
-            reply_to, {"type": "kernel.sync", "state": "busy" if self.busy else "idle", "cells": cells}
+            reply_to, {"type": "kernel.sync", "state": self._shown_state(), "cells": cells}
         )
+
+    def _shown_state(self) -> str:
+        if self.busy and self.jvm_starting:
+            return "starting"
+        return "busy" if self.busy else "idle"
 
     def _note_interrupt(self) -> None:
         """The running cell was asked to stop: the host steps in if it has not (see _enforce_limits)."""

@@ -103,6 +103,19 @@ describe('the notebook page', () => {
     expect(q('[data-testid="kernel-status"]').textContent).toBe('busy');
   });
 
+  it('shows the kernel as starting while a cell starts its JVM, and busy once it is up', async () => {
+    await openNotebook();
+    socket.serverSends({ type: 'kernel_status', state: 'busy' });
+    socket.serverSends({ type: 'kernel_status', state: 'starting', reason: 'starting the JVM for Spark and Scala' });
+    const badge = q('[data-testid="kernel-status"]');
+    expect(badge.textContent).toBe('starting');
+    expect(badge.dataset.colour).toBe('yellow');
+    expect(badge.title).toBe('Kernel: starting (starting the JVM for Spark and Scala)');
+    socket.serverSends({ type: 'kernel_status', state: 'busy' });
+    expect(badge.textContent).toBe('busy');
+    expect(badge.title).toBe('Kernel: busy');
+  });
+
   it('sends typed text once typing pauses for 300 ms', async () => {
     await openNotebook();
     type(sourceOf('c1'), 'x = 4');

@@ -223,6 +223,17 @@ class SparkProgress(Message):
     ui_url: str | None = None
 
 
+@dataclass(frozen=True)
+class JvmStatus(Message):
+    """Addition to the contract: the running cell started the kernel's JVM (Spark, and the Scala compiler in it),
+    which takes seconds to tens of seconds ("starting"), and the JVM is up or failed to start ("ready")."""
+
+    type: ClassVar[str] = "jvm_status"
+    exec_id: str
+    cell_id: str
+    state: str
+
+
 M = TypeVar("M", bound=Message)
 
 COMMANDS: dict[str, type[Message]] = {
@@ -233,7 +244,7 @@ EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress,
+        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, JvmStatus,
     )
 }
 

@@ -314,7 +314,8 @@ export class NotebookPage {
         return;
       case 'kernel':
         this.renderKernel();
-        if (this.model.kernel === 'starting') this.config.kernelStarting();
+        // A new kernel takes the configuration as it is now; one starting its JVM (it says why) keeps its own.
+        if (this.model.kernel === 'starting' && !this.model.kernelReason) this.config.kernelStarting();
         return;
       case 'presence':
         this.renderPresence();
