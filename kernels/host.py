@@ -410,16 +410,22 @@ class KernelHost:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUILD_WAIT_S
         keys = [key for _, key in building]
-        waiting = await sync_to_async(services.waiting_runs)(self.info.session_id)
-        self.broadcast.put({
-            "type": "tasks", "queue": [cell_id for _, cell_id in waiting], "running": None,
-            "building": [{"kind": kind, "key": key} for kind, key in building],
-        })
+        beat_at = 0.0
         while True:
-            # Beats as a running host does: a build may take longer than a silent start is allowed.
-            if not await sync_to_async(services.do_heartbeat)(self.info.session_id, rss_bytes=None, cpu_seconds=None):
-                log.info("session %s ended while its environment was building", self.session_id)
-                return False
+            if loop.time() >= beat_at:
+                beat_at = loop.time() + services.HEARTBEAT_S
+                # Beats as a running host does: a build may take longer than a silent start is allowed.
+                beat = sync_to_async(services.do_heartbeat)
+                if not await beat(self.info.session_id, rss_bytes=None, cpu_seconds=None):
+                    log.info("session %s ended while its environment was building", self.session_id)
+                    return False
+                # Again at each beat: runs queued meanwhile join the list, and a browser that just connected
+                # (its sync waits for the kernel) learns what the queue waits for.
+                waiting = await sync_to_async(services.waiting_runs)(self.info.session_id)
+                self.broadcast.put({
+                    "type": "tasks", "queue": [cell_id for _, cell_id in waiting], "running": None,
+                    "building": [{"kind": kind, "key": key} for kind, key in building],
+                })
             outcomes = await sync_to_async(env_services.build_outcomes)(keys)
             failed = [(kind, key) for kind, key in building if outcomes[key].state == "failed"]
             if failed:
