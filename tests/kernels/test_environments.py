@@ -3,6 +3,7 @@ Spark's Ivy from a local Maven repository, and sandboxed kernels that use them."
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import uuid
@@ -384,4 +385,33 @@ async def test_a_failed_build_fails_the_waiting_runs_with_the_installers_message
     assert stored == ["error", "error"]
     session = await database_sync_to_async(KernelSession.objects.get)(notebook=notebook)
     assert session.state == "stopped" and session.pid is None
+    await client.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.celery
+async def test_shutting_down_while_the_environment_builds_stops_at_once_and_runs_nothing(
+    alice, alice_token, celery_worker, wheel_index: Path, allowed_roots  # type: ignore[no-untyped-def]
+) -> None:
+    from channels.db import database_sync_to_async
+
+    from kernels.models import Execution, KernelSession
+
+    version = f"6.{uuid.uuid4().int % 10**6}"
+    write_wheel(wheel_index, "quire_demo", version, f"GREETING = 'never {version}'\n")
+    data = _ipynb(_config(wheel_index, f"quire_demo=={version}"), "import quire_demo\nprint(quire_demo.GREETING)")
+    notebook, client = await _import_and_run_all(alice, alice_token, data)
+    reply = await client.reply(await client.send("shutdown"))
+    assert reply["type"] == "ack", reply
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=10)
+    ended = await client.until(lambda e: e["type"] == "cell_status" and e["state"] != "running", timeout=10)
+    assert ended["state"] == "interrupted"
+    # However far the start had come, no kernel runs the cell: nothing is printed, the run stays interrupted.
+    await asyncio.sleep(8)
+    assert not [e for e in client.seen if e["type"] == "output" and e["output"].get("output_type") == "stream"]
+    assert [e["state"] for e in client.seen if e["type"] == "kernel_status"][-1] == "stopped"
+    assert await database_sync_to_async(lambda: list(Execution.objects.values_list("state", flat=True)))() == [
+        "interrupted"]
+    states = await database_sync_to_async(lambda: list(KernelSession.objects.values_list("state", flat=True)))()
+    assert states == ["stopped"]
     await client.close()
