@@ -377,6 +377,11 @@ class KernelHost:
         waiting = await sync_to_async(services.do_announce_ready)(
             self.info.session_id, host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid
         )
+        if waiting is None:
+            # Shut down or restarted while the kernel started: nothing may run on it (_reap ends it).
+            log.info("session %s ended while its kernel started", self.session_id)
+            live_commands.cancel()
+            return
         for exec_id, cell_id in waiting:
             self.executions[exec_id] = _Execution(exec_id, cell_id)
         if waiting:

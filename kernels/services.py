@@ -329,6 +329,10 @@ def check_shutdown(user: User, notebook_id: int) -> bool:
     session = live_session(notebook_id)
     if session is None:
         return False
+    if session.state == KernelSession.State.STARTING:
+        # No kernel reads commands yet (it may wait minutes for the notebook's environment): the session ends
+        # here, its queued runs with it, and its host stops when it next looks (do_heartbeat, do_announce_ready).
+        do_set_session_state(session.pk, state=KernelSession.State.STOPPED, reason="shut down")
     send_command(session.channel, {"type": "shutdown"})
     return True
 
@@ -465,10 +469,13 @@ def waiting_runs(session_id: uuid.UUID) -> list[tuple[str, str]]:
 
 
 @transaction.atomic
-def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]]:
+def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]] | None:
     """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
     otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
-    in the order they were queued."""
+    in the order they were queued; None when the session ended while its kernel started (the kernel must go)."""
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None or not session.is_live:
+        return None
     waiting = waiting_runs(session_id)
     state = KernelSession.State.BUSY if waiting else KernelSession.State.IDLE
     do_set_session_state(session_id, state=state, host=host, pid=pid)
