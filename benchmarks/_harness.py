@@ -258,7 +258,8 @@ def start_daphne(env: dict[str, str], name: str = "daphne") -> tuple[Service, in
 
 
 def start_celery(env: dict[str, str], *, concurrency: int, name: str = "celery") -> Service:
-    service = Service(name, [str(BIN / "celery"), "-A", "quire", "worker", "-Q", "kernels,default",
+    # One worker for every queue: the benchmarks run no beat, so nothing of maintenance competes with the kernels.
+    service = Service(name, [str(BIN / "celery"), "-A", "quire", "worker", "-Q", "kernels,maintenance,builds",
                              "-c", str(concurrency), "--pool", "prefork", "--loglevel", "WARNING",
                              "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"], env=env)
 

@@ -1,4 +1,4 @@
-"""Where kernel hosts run: a Celery task on the "kernels" queue, or a task in this process's event loop."""
+"""Where kernel hosts run: a Celery task (on the "kernels" queue), or a task in this process's event loop."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from kernels import maintenance
+
 log = logging.getLogger(__name__)
 
 # Strong references: the event loop keeps only weak ones to its tasks.
@@ -20,12 +22,14 @@ _INPROCESS_HOSTS: set[asyncio.Task[None]] = set()
 def _start_with_celery(session_id: uuid.UUID) -> None:
     from kernels.tasks import host_kernel
 
-    host_kernel.apply_async(args=[str(session_id)], queue="kernels")
+    host_kernel.apply_async(args=[str(session_id)])  # routed to "kernels" (CELERY_TASK_ROUTES)
 
 
 async def _spawn_inprocess(session_id: str) -> None:
     from kernels.host import KernelHost
 
+    # Embedded mode has no beat: the server runs its schedule itself from its first kernel on.
+    maintenance.start_in_this_loop()
     # A fresh context: the caller's belongs to a short-lived async_to_sync call whose thread executor is gone
     # by the time the host makes its own database calls.
     task = asyncio.get_running_loop().create_task(

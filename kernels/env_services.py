@@ -58,7 +58,7 @@ def _on_disk(env: Environment) -> bool:
 def _start_with_celery(notebook_id: int, key: str, force: bool) -> None:
     from kernels.tasks import build_environment
 
-    build_environment.apply_async(args=[notebook_id, key, force], queue="default")
+    build_environment.apply_async(args=[notebook_id, key, force])  # routed to "builds" (CELERY_TASK_ROUTES)
 
 
 def _start_in_thread(notebook_id: int, key: str, force: bool) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -85,6 +87,17 @@ HEARTBEAT_S = 2.0
 LOST_AFTER = timedelta(seconds=10)
 # A session still "starting" after this never got a host (no worker took the task, or it died at once).
 START_TIMEOUT = timedelta(seconds=120)
+# A session no host took within this is waiting for a free one (every kernel process hosts a kernel): its viewers
+# are told, since its kernel may not start for a long while.
+HOST_WAIT_NOTICE_AFTER = timedelta(seconds=3)
+WAITING_FOR_HOST = (
+    "waiting for a free kernel host: every one is hosting a kernel. This kernel starts as soon as one frees up "
+    f"(or fails after {int(START_TIMEOUT.total_seconds())} s); kernels shut down or culled when idle free them"
+)
+NO_HOST = (
+    f"no kernel host was free within {int(START_TIMEOUT.total_seconds())} s; shut down a kernel you no longer need "
+    "or try again later"
+)
 
 
 def _is_lost(session: KernelSession, now: Any) -> bool:
@@ -93,11 +106,17 @@ def _is_lost(session: KernelSession, now: Any) -> bool:
     return now - session.created_at > START_TIMEOUT
 
 
+def _lost_reason(session: KernelSession) -> str:
+    if session.heartbeat_at is None and not session.host:
+        return NO_HOST
+    return "the kernel host stopped responding"
+
+
 def live_session(notebook_id: int) -> KernelSession | None:
     """The notebook's running kernel; a session whose host went silent is marked dead here, never returned."""
     session = KernelSession.objects.filter(notebook_id=notebook_id, state__in=LIVE_STATES).first()
     if session is not None and _is_lost(session, timezone.now()):
-        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason="the kernel host stopped responding")
+        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
         return None
     return session
 
@@ -107,8 +126,26 @@ def do_reap_lost_sessions() -> int:
     now = timezone.now()
     lost = [s for s in KernelSession.objects.filter(state__in=LIVE_STATES) if _is_lost(s, now)]
     for session in lost:
-        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason="the kernel host stopped responding")
+        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
     return len(lost)
+
+
+def do_tell_sessions_waiting_for_host() -> int:
+    """Tell the viewers of each kernel that no host has taken for a few seconds that it waits for a free one (once
+    per session: the reason stays on the row until a host takes it); how many were told."""
+    waiting = KernelSession.objects.filter(
+        state=KernelSession.State.STARTING, host="", reason="",
+        created_at__lt=timezone.now() - HOST_WAIT_NOTICE_AFTER,
+    )
+    told = 0
+    for session in waiting:
+        if KernelSession.objects.filter(pk=session.pk, state=KernelSession.State.STARTING, host="", reason="").update(
+            reason=WAITING_FOR_HOST
+        ):
+            events.publish(session.notebook_id, {"type": "kernel_status", "state": session.state,
+                                                 "reason": WAITING_FOR_HOST}, kernel_channel=session.channel)
+            told += 1
+    return told
 
 
 def do_cull_idle_sessions() -> int:
@@ -139,9 +176,10 @@ def _start_session(notebook: Notebook, user: User) -> KernelSession:
     limits = effective_limits(user if user.is_authenticated else None, team_id=notebook.team_id)
     running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
     if running >= limits.max_kernels:
+        # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
         raise QuotaExceeded(
-            f"you have {running} running kernels and your quota allows {limits.max_kernels}; "
-            "shut one down first"
+            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
+            f"have {running}: shut one down in the Kernels panel, then run again"
         )
     session = KernelSession.objects.create(
         notebook=notebook, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
@@ -329,12 +367,20 @@ def check_shutdown(user: User, notebook_id: int) -> bool:
     session = live_session(notebook_id)
     if session is None:
         return False
-    if session.state == KernelSession.State.STARTING:
-        # No kernel reads commands yet (it may wait minutes for the notebook's environment): the session ends
-        # here, its queued runs with it, and its host stops when it next looks (do_heartbeat, do_announce_ready).
-        do_set_session_state(session.pk, state=KernelSession.State.STOPPED, reason="shut down")
-    send_command(session.channel, {"type": "shutdown"})
+    do_stop_session(session)
     return True
+
+
+def do_stop_session(session: KernelSession) -> None:
+    """Stop a live session: one whose kernel is not up yet ends here and now, since nobody reads a shutdown until
+    it is (it may wait for a free host, or minutes for the notebook's environment): a host that comes later finds
+    nothing to do, and one that took it stops when it next looks (do_heartbeat, do_announce_ready). A kernel that
+    is up is asked to shut down by its host, which reports it stopped."""
+    if session.state == KernelSession.State.STARTING:
+        do_set_session_state(session.pk, state=KernelSession.State.STOPPED, reason="shut down")
+        return
+    channel = session.channel
+    transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
 
 
 def forget_deleted_cells(notebook_id: int, cell_ids: list[str]) -> None:
@@ -359,6 +405,14 @@ def on_cells_deleted(sender: object, *, notebook_id: int, cell_ids: list[str], *
 def kernel_state(notebook_id: int) -> str:
     session = live_session(notebook_id)
     return session.state if session is not None else "not_started"
+
+
+def kernel_summary(notebook_id: int) -> dict[str, str]:
+    """The notebook's kernel state for a snapshot, with why it is still starting when it waits for a host."""
+    session = live_session(notebook_id)
+    if session is None:
+        return {"state": "not_started"}
+    return {"state": session.state, **({"reason": session.reason} if session.reason else {})}
 
 
 def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execution]:
@@ -416,6 +470,10 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
     session = KernelSession.objects.select_related("notebook", "started_by").filter(pk=session_id).first()
     if session is None or session.state != KernelSession.State.STARTING:
         return None
+    # Taken: no longer waiting for a host (do_tell_sessions_waiting_for_host), nor lost for want of one.
+    KernelSession.objects.filter(pk=session.pk, state=KernelSession.State.STARTING).update(
+        host=f"{socket.gethostname()}:{os.getpid()}", reason=""
+    )
     limits = effective_limits(session.started_by, team_id=session.notebook.team_id)
     return SessionInfo(
         session_id=session.pk,

@@ -25,9 +25,11 @@ def host_kernel(session_id: str) -> None:
 
 @shared_task(name="kernels.reap_lost_sessions", ignore_result=True)
 def reap_lost_sessions() -> int:
-    """Mark sessions whose host went silent as dead (run every few seconds by Celery beat)."""
-    from kernels.services import do_reap_lost_sessions
+    """Mark sessions whose host went silent as dead, and tell those waiting for a free host that they wait (run
+    every few seconds by Celery beat)."""
+    from kernels.services import do_reap_lost_sessions, do_tell_sessions_waiting_for_host
 
+    do_tell_sessions_waiting_for_host()
     return do_reap_lost_sessions()
 
 
@@ -43,7 +45,8 @@ def cull_idle_sessions() -> int:
 def build_environment(notebook_id: int, key: str, force: bool = False) -> str:
     """Build a notebook's Python or JVM environment (or find it built) and tell the notebook; safe to repeat.
 
-    Sent to the "default" queue (env_services), away from the long-lived kernel hosts.
+    Routed to the "builds" queue (CELERY_TASK_ROUTES): away from the kernel hosts, which hold their processes for
+    a kernel's life, and from beat's reaping and culling ("maintenance"), which a long build must not delay.
     """
     from kernels.env_services import do_build
 

@@ -15,13 +15,13 @@ from django.db import connection
 
 from kernels import services as kernel_services
 from notebooks import collab, presence, services
-from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, chunked, group_name
+from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, group_name
 from notebooks.limits import MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
 from notebooks.validation import check_cell_id, check_cell_keys, check_language, check_source
 from quire.lib.errors import Forbidden, InvalidInput, QuireError
-from quire.lib.live import user_group
+from quire.lib.live import forget_reconnect, on_reconnect, user_group
 from quire.lib.text import check_json, check_text, load_json
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.ended_channels: set[str] = set()
         self.role = Role.VIEWER
         self.role_at = float("-inf")
+        # Where this connection is in the notebook's numbered broadcast stream: (epoch, last seq relayed), or None
+        # until the first numbered message after a (re)start sets it.
+        self.stream: tuple[str, int] | None = None
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -147,6 +150,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # Join before reading the snapshot so no event falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        # What the live layer carried while its connection was down never reaches us: catch up when it is back.
+        on_reconnect(self.group, self.channel_name, {"type": "notebook.resync", "lost": "connection"})
         try:
             snapshot, role = await database_sync_to_async(build_snapshot)(user, self.notebook_id)
         except QuireError as exc:
@@ -167,8 +172,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             self._track_kernel(live[1], live[0])
 
     async def notebook_resync(self, message: dict[str, Any]) -> None:
-        """A broadcast about this notebook was lost (the live layer was unreachable): send the notebook as it is
-        now, as on connecting, so this viewer catches up on whatever it missed."""
+        """A broadcast about this notebook was lost (a publisher could not reach the live layer, or this process's
+        connection to it was down): send the notebook as it is now, as on connecting, so this viewer catches up on
+        whatever it missed. The browser is told first, and shows it is catching up until the snapshot."""
+        if message.get("lost") == "connection":
+            self.stream = None  # numbers carried on without us: the next one starts afresh
+            # Presence lives in Redis too, which may have restarted empty: say again who is here.
+            if self.announced:
+                await self._announce()
+        await self._send({"type": "resync"})
         try:
             snapshot, role = await database_sync_to_async(build_snapshot)(self.user, self.notebook_id)
         except QuireError:
@@ -186,6 +198,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
 
     async def _leave_groups(self) -> None:
         if hasattr(self, "group"):
+            forget_reconnect(self.group, self.channel_name)
             await self.channel_layer.group_discard(self.group, self.channel_name)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
@@ -330,9 +343,28 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if channel == self.kernel_channel:
                 self.kernel_channel = self.kernel_state = None
 
+    def _in_sequence(self, message: dict[str, Any]) -> bool:
+        """Whether a numbered broadcast follows the last one relayed; False when some were lost in between (a
+        number skipped, or Redis restarted and numbers afresh under a new epoch). Either way it becomes the last."""
+        seq, epoch = message.get("seq"), message.get("epoch")
+        if not isinstance(seq, int) or not isinstance(epoch, str):
+            return True  # the in-memory layer (embedded mode) loses nothing and numbers nothing
+        last, self.stream = self.stream, (epoch, seq)
+        if last is None:
+            return True
+        if last[0] != epoch or seq > last[1] + 1:
+            log.warning("notebook %s: broadcasts lost (%s:%d, then %s:%d); resynchronising a viewer",
+                        self.notebook_id, last[0], last[1], epoch, seq)
+            return False
+        return True
+
     async def notebook_events(self, message: dict[str, Any]) -> None:
         if "kernel_state" in message:
             self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
+        if not self._in_sequence(message):
+            # The snapshot and the host's sync that follow hold this message's news too.
+            await self.notebook_resync({"lost": "broadcast"})
+            return
         for text in message["texts"]:
             await self.send(text_data=text)
 
@@ -340,7 +372,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         event = message["event"]
         if event.get("type") == "kernel_status":
             self._track_kernel(event["state"], message.get("kernel_channel"))
-        if event.get("type") in ("grants_changed", "notebook_deleted"):
+        if not self._in_sequence(message):
+            await self.notebook_resync({"lost": "broadcast"})
+            return
+        if event.get("type") == "notebook_deleted":
+            # Said before the connection closes (nobody may read a deleted notebook), so the page can say why.
+            await self.send(text_data=message["text"])
+            await self._recheck_access()
+            return
+        if event.get("type") == "grants_changed":
             # Access may have just been taken away: check again before relaying anything more.
             if await self._recheck_access():
                 await self._send({**event, "you": {"username": self.user.get_username(), "role": self.role.label}})
@@ -358,6 +398,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await super().close()
 
     async def _send(self, body: dict[str, Any]) -> None:
+        check_type(body)
         await self.send(text_data=json.dumps({"v": 1, **body}, separators=(",", ":")))
 
     # ------------------------------------------------------------------ handlers, one per message type

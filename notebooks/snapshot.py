@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils.dateparse import parse_datetime
 
 from kernels.models import Execution
-from kernels.services import kernel_state, latest_executions
+from kernels.services import kernel_summary, latest_executions
 from notebooks import collab
 from notebooks.limits import MAX_OUTPUT_PAGE_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
 from notebooks.models import Notebook
@@ -86,7 +86,7 @@ def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> 
             # The sources' CRDT state, for clients that edit collaboratively (Yjs).
             "ydoc": collab.encode(bytes(notebook.ydoc) if notebook.ydoc else do_ensure_ydoc(notebook.pk)),
         },
-        "kernel": {"state": kernel_state(notebook.pk)},
+        "kernel": kernel_summary(notebook.pk),
         "you": {"username": user.get_username(), "role": role.label},
     }
     return snapshot, role

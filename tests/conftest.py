@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support import Service, env_for, start_celery_worker, start_daphne
+from tests.support import CeleryWorkers, env_for, start_celery_worker, start_daphne
 
 if TYPE_CHECKING:
     from quire.teams.models import Team
@@ -126,15 +126,15 @@ def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, process_logs: Path, file_sources: Path) -> Iterator[Service]:  # type: ignore[no-untyped-def]
-    """A real Celery worker on the "kernels" queue, talking to the test database and Redis."""
+def celery_worker(django_db_setup, process_logs: Path, file_sources: Path) -> Iterator[CeleryWorkers]:  # type: ignore[no-untyped-def]
+    """Real Celery workers (kernels; maintenance, builds and beat), talking to the test database and Redis."""
     worker = start_celery_worker(env=_test_database_env(file_sources), log_dir=process_logs)
     yield worker
     worker.stop()
 
 
 @pytest.fixture(scope="session")
-def live_daphne(django_db_setup, celery_worker: Service, process_logs: Path,  # type: ignore[no-untyped-def]
+def live_daphne(django_db_setup, celery_worker: CeleryWorkers, process_logs: Path,  # type: ignore[no-untyped-def]
                 file_sources: Path) -> Iterator[str]:
     """A live Daphne serving the whole app (HTTP and WebSockets) on the test database; yields its base URL."""
     server, port = start_daphne(env=_test_database_env(file_sources), log_dir=process_logs)

@@ -92,22 +92,56 @@ def start_daphne(*, env: dict[str, str], log_dir: Path) -> tuple[Service, int]:
     return service, port
 
 
-def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> Service:
-    service = Service(
-        "celery",
-        [str(BIN / "celery"), "-A", "quire", "worker", "-Q", "kernels,default", "-c", "3",
-         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", "test@%h",
-         # Beat inside the worker: the reaper of lost kernel sessions runs as in production.
-         "--beat", "--schedule", str(log_dir / "celerybeat-schedule")],
+# Kernel host processes of the tests' kernel worker: how many kernels it hosts at once.
+KERNEL_SLOTS = 3
+
+
+def _celery_worker(name: str, queues: str, concurrency: int, extra: list[str], *, env: dict[str, str],
+                   log_dir: Path) -> Service:
+    return Service(
+        name,
+        [str(BIN / "celery"), "-A", "quire", "worker", "-Q", queues, "-c", str(concurrency),
+         "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
+         *extra],
         env=env, log_dir=log_dir,
     )
 
-    def ready() -> bool:
-        service.check_alive()
-        return "ready." in service.output()
 
-    wait_until(ready, timeout=90, what="the Celery worker to be ready")
-    return service
+class CeleryWorkers:
+    """The tests' workers, laid out as in production: one hosts kernels, the other runs maintenance and builds.
+
+    `log_path` and `output()` are the kernel worker's (where kernels' hosts log); `check_alive` checks both."""
+
+    def __init__(self, *, env: dict[str, str], log_dir: Path) -> None:
+        self.kernels = _celery_worker("celery", "kernels", KERNEL_SLOTS, [], env=env, log_dir=log_dir)
+        # Beat inside the maintenance worker: the reaper and culling run as in production, on their own queue.
+        self.maintenance = _celery_worker(
+            "celery-maintenance", "maintenance,builds", 2,
+            ["--beat", "--schedule", str(log_dir / "celerybeat-schedule")], env=env, log_dir=log_dir,
+        )
+        self.log_path = self.kernels.log_path
+
+    def output(self) -> str:
+        return self.kernels.output()
+
+    def check_alive(self) -> None:
+        self.kernels.check_alive()
+        self.maintenance.check_alive()
+
+    def stop(self) -> None:
+        self.kernels.stop()
+        self.maintenance.stop()
+
+
+def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> CeleryWorkers:
+    workers = CeleryWorkers(env=env, log_dir=log_dir)
+
+    def ready() -> bool:
+        workers.check_alive()
+        return "ready." in workers.kernels.output() and "ready." in workers.maintenance.output()
+
+    wait_until(ready, timeout=90, what="the Celery workers to be ready")
+    return workers
 
 
 class ChunkJoiner:

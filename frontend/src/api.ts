@@ -104,7 +104,7 @@ export interface ApiToken {
 }
 
 export interface QuotaReport {
-  limits: Record<string, number | null>;
+  limits: Record<string, number | boolean | null>;
   usage: Record<string, number>;
 }
 
@@ -160,6 +160,26 @@ export interface OutputPage {
   next_offset: number | null;
   total: number;
   output?: Output;
+}
+
+/** A running kernel the caller started (GET /api/kernels/); memory and CPU as of its host's last heartbeat. */
+export interface RunningKernel {
+  id: string;
+  notebook_id: number;
+  notebook_title: string;
+  started_by: string | null;
+  state: 'starting' | 'idle' | 'busy';
+  reason: string;
+  memory_bytes: number | null;
+  cpu_seconds: number | null;
+  started_at: string;
+  ready_at: string | null;
+  last_activity_at: string | null;
+}
+
+export interface RunningKernels {
+  max_kernels: number;
+  kernels: RunningKernel[];
 }
 
 export class ApiError extends Error {
@@ -268,6 +288,8 @@ export const api = {
 
   me: () => request<Me>('GET', '/api/me/'),
   quota: () => request<QuotaReport>('GET', '/api/me/quota/'),
+  listKernels: () => request<RunningKernels>('GET', '/api/kernels/'),
+  shutdownKernel: (id: string) => request<{ stopping: boolean }>('POST', `/api/kernels/${encodeURIComponent(id)}/shutdown/`),
   listTokens: () => request<ApiToken[] | { results: ApiToken[] }>('GET', '/api/tokens/'),
   createToken: (name: string) => request<ApiToken>('POST', '/api/tokens/', { name }),
   deleteToken: (id: number) => request<void>('DELETE', `/api/tokens/${id}/`),

@@ -49,8 +49,25 @@ const inlineMath: TokenizerAndRendererExtension = {
 
 const marked = new Marked({ gfm: true, breaks: false, extensions: [blockMath, inlineMath] });
 
-/** The HTML for a text cell; nothing in it can run script (DOMPurify removes it). */
-export function renderMarkdown(source: string): string {
-  const html = marked.parse(source, { async: false });
+function sanitize(html: string): string {
   return DOMPurify.sanitize(html, { ADD_ATTR: ['target'], FORBID_TAGS: ['style', 'form', 'input', 'button', 'iframe'] });
+}
+
+/** The HTML for a text cell or a text/markdown output; nothing in it can run script (DOMPurify removes it). */
+export function renderMarkdown(source: string): string {
+  return sanitize(marked.parse(source, { async: false }));
+}
+
+/**
+ * The HTML for a text/latex output: one formula in $…$, $$…$$, \(…\) or \[…\], a bare environment
+ * (\begin{align}…), or prose with formulas in it (rendered as Markdown is).
+ */
+export function renderLatex(source: string): string {
+  const text = source.trim();
+  const display = /^\$\$([\s\S]*)\$\$$/.exec(text) ?? /^\\\[([\s\S]*)\\\]$/.exec(text);
+  if (display) return sanitize(tex(display[1] ?? '', true));
+  const inline = /^\$([^$]*)\$$/.exec(text) ?? /^\\\(([\s\S]*)\\\)$/.exec(text);
+  if (inline) return sanitize(tex(inline[1] ?? '', false));
+  if (text.includes('$')) return renderMarkdown(text);
+  return sanitize(tex(text, true));
 }

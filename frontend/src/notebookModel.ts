@@ -54,7 +54,11 @@ export type ModelChange =
   | { kind: 'presence' }
   | { kind: 'tasks' }
   | { kind: 'spark'; cellId: string }
-  | { kind: 'draft_replaced'; revision: number };
+  | { kind: 'draft_replaced'; revision: number }
+  | { kind: 'permissions' }
+  | { kind: 'version_saved'; number: number }
+  | { kind: 'deleted' }
+  | { kind: 'resync' };
 
 /** The Spark work a cell started, as last reported. */
 export interface SparkProgress {
@@ -92,7 +96,7 @@ function recordFrom(cell: Cell): CellRecord {
     state: cell.state ?? null,
     running: null,
     symbols: cell.symbols ?? [],
-    stale: false,
+    stale: cell.stale ?? false,
   };
 }
 
@@ -110,6 +114,10 @@ export class NotebookModel {
   runningCell: string | null = null;
   /** The environments the queue waits for, each with the latest line of its build's log. */
   building: readonly WaitingBuild[] = [];
+  /** The notebook was deleted while open: nothing more can be done here. */
+  deleted = false;
+  /** The server is sending the notebook again (it lost broadcasts about it); cleared by the snapshot. */
+  resyncing = false;
   private readonly spark = new Map<string, SparkProgress>();
   private order: string[] = [];
   private readonly byId = new Map<string, CellRecord>();
@@ -153,6 +161,7 @@ export class NotebookModel {
   }
 
   get permissions(): Permissions {
+    if (this.deleted) return { canRun: false, canEdit: false };
     return permissionsFor(this.you?.role ?? null);
   }
 
@@ -177,8 +186,9 @@ export class NotebookModel {
       case 'snapshot':
         this.replaceCells(message.notebook.title, message.notebook.revision, message.notebook.cells);
         this.kernel = message.kernel.state;
-        this.kernelReason = '';
+        this.kernelReason = message.kernel.reason ?? '';
         this.you = { username: message.you.username, role: message.you.role };
+        this.resyncing = false;
         // Tasks and presence are re-sent after a snapshot; whatever we had may be long gone.
         this.queue = [];
         this.runningCell = null;
@@ -285,12 +295,37 @@ export class NotebookModel {
       case 'draft_replaced':
         this.emit({ kind: 'draft_replaced', revision: message.revision });
         return;
+      case 'cells_stale':
+        for (const id of message.cell_ids) this.patch(id, { stale: true });
+        return;
+      case 'grants_changed': {
+        // A sharing or team change that leaves this person's role as it was changes nothing here.
+        const changed = this.you?.role !== message.you.role;
+        this.you = { username: message.you.username, role: message.you.role };
+        if (changed) this.emit({ kind: 'permissions' });
+        return;
+      }
+      case 'version_saved':
+        this.emit({ kind: 'version_saved', number: message.number });
+        return;
+      case 'notebook_deleted':
+        this.deleted = true;
+        this.emit({ kind: 'deleted' });
+        return;
+      case 'resync':
+        this.resyncing = true;
+        this.emit({ kind: 'resync' });
+        return;
+      // Read by the page or its panels themselves.
       case 'ack':
       case 'error':
       case 'config_changed':
       case 'environment_notice':
       case 'notice':
         return;
+      default:
+        // Every message type has a case: the compiler says which one a new type lacks.
+        return unhandled(message);
     }
   }
 
@@ -327,6 +362,10 @@ export class NotebookModel {
 function lastLine(text: string): string {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   return lines[lines.length - 1]?.trim() ?? '';
+}
+
+function unhandled(message: never): never {
+  throw new Error(`no handler for ${(message as { type: string }).type}`);
 }
 
 function clampIndex(index: number, length: number): number {

@@ -1,12 +1,44 @@
-/** How a cell's list of outputs grows as output messages arrive. */
-import type { Output } from './protocol';
+/** How a cell's list of outputs grows as output messages arrive, and how display updates and clears change it. */
+import type { DisplayDataOutput, MimeBundle, Output } from './protocol';
+
+/** A display_data output may carry the id its later updates name (IPython's display_id). */
+interface Transient {
+  transient?: { display_id?: string };
+}
+
+/** Replaces the data of the outputs shown under `transient.display_id` (the kernel's update_display_data). */
+export interface UpdateDisplayData extends Transient {
+  output_type: 'update_display_data';
+  data: MimeBundle;
+  metadata?: Record<string, unknown>;
+}
+
+/** Empties the cell's outputs so far (clear_output; the kernel sends it when a wait=True clear takes effect). */
+export interface ClearOutput {
+  output_type: 'clear_output';
+}
+
+export type OutputChange = Output | UpdateDisplayData | ClearOutput;
+
+const displayId = (output: unknown): string | undefined =>
+  (output as Transient).transient?.display_id;
 
 /**
- * Returns the outputs with `output` added. A stream chunk joins the last output when that is
+ * Returns the outputs with `output` applied. A stream chunk joins the last output when that is
  * the same stream, as Jupyter does, so interleaved stdout and stderr keep their order.
  * The list and the changed entry are new objects, so views can re-render only what changed.
  */
-export function appendOutput(outputs: readonly Output[], output: Output): Output[] {
+export function appendOutput(outputs: readonly Output[], output: OutputChange): Output[] {
+  if (output.output_type === 'clear_output') return [];
+  if (output.output_type === 'update_display_data') {
+    const id = displayId(output);
+    if (id === undefined) return [...outputs];
+    return outputs.map((shown) =>
+      shown.output_type === 'display_data' && displayId(shown) === id
+        ? ({ ...shown, data: output.data, metadata: output.metadata ?? {} } as DisplayDataOutput)
+        : shown,
+    );
+  }
   const last = outputs[outputs.length - 1];
   if (output.output_type === 'stream' && last?.output_type === 'stream' && last.name === output.name) {
     return [...outputs.slice(0, -1), { ...last, text: last.text + output.text }];

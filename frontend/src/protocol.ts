@@ -84,6 +84,8 @@ export interface Cell {
   state?: CellState | null;
   /** The symbols the cell's latest run defined. */
   symbols?: SymbolInfo[];
+  /** A cell above was run again since this cell's latest run, and changed something it reads. */
+  stale?: boolean;
 }
 
 export interface NotebookSnapshot {
@@ -142,6 +144,12 @@ export interface Completion {
   detail: string;
 }
 
+/** A completion reply; `incomplete` when the kernel cut the list, so the editor asks again as the prefix grows. */
+export interface Completions {
+  items: Completion[];
+  incomplete: boolean;
+}
+
 export interface Signature {
   label: string;
   params: string[];
@@ -178,7 +186,8 @@ export type Reply<T> = { ok: true; value: T } | { ok: false; code: string; messa
 export interface SnapshotMessage {
   type: 'snapshot';
   notebook: NotebookSnapshot;
-  kernel: { state: KernelState };
+  /** `reason`: why a starting kernel is not up yet (it waits for a free kernel host). */
+  kernel: { state: KernelState; reason?: string };
   you: { username: string; role: Role };
 }
 export interface AckMessage {
@@ -316,6 +325,29 @@ export interface CellResultMessage {
   stale: string[];
 }
 
+/** Cells a run made stale (a cell above rebound something they read): they show it until they run again. */
+export interface CellsStaleMessage {
+  type: 'cells_stale';
+  cell_ids: string[];
+}
+/** What this person may do here changed (a share, a team, a role): `you` says who they are now. */
+export interface GrantsChangedMessage {
+  type: 'grants_changed';
+  you: { username: string; role: Role };
+}
+export interface VersionSavedMessage {
+  type: 'version_saved';
+  number: number;
+}
+/** The notebook was deleted; the server closes the connection next. */
+export interface NotebookDeletedMessage {
+  type: 'notebook_deleted';
+}
+/** Broadcasts about this notebook were lost on the server's side: the notebook follows again, as on connecting. */
+export interface ResyncMessage {
+  type: 'resync';
+}
+
 export type EnvironmentKind = 'python' | 'jvm';
 /** What an environment of each kind holds, as the user reads it. */
 export const ENVIRONMENT_LABELS: Record<EnvironmentKind, string> = { python: 'Python packages', jvm: 'JVM dependencies' };
@@ -375,7 +407,12 @@ export type ServerMessage =
   | ConfigChangedMessage
   | EnvironmentMessage
   | EnvironmentNoticeMessage
-  | NoticeMessage;
+  | NoticeMessage
+  | CellsStaleMessage
+  | GrantsChangedMessage
+  | VersionSavedMessage
+  | NotebookDeletedMessage
+  | ResyncMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -444,7 +481,8 @@ function isCell(v: unknown): v is Cell {
     v.outputs.every(isOutput) &&
     optionalCount(v.outputs_total) &&
     (v.state === undefined || v.state === null || isCellState(v.state)) &&
-    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol)))
+    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol))) &&
+    (v.stale === undefined || typeof v.stale === 'boolean')
   );
 }
 
@@ -504,7 +542,16 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
     optionalCount(m.outputs_total) &&
     (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))),
+  cells_stale: (m) => isStringArray(m.cell_ids),
+  grants_changed: (m) => isObject(m.you) && isString(m.you.username) && isRole(m.you.role),
+  version_saved: (m) => isInt(m.number),
+  notebook_deleted: () => true,
+  resync: () => true,
 };
+
+/** Every message type the client reads (besides `chunk`, joined before reading): the server's list, checked by
+ * frontend/tests/protocolContract.test.ts against src/serverMessageTypes.json. */
+export const SERVER_MESSAGE_TYPES = Object.keys(validators) as ServerMessageType[];
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -523,12 +570,13 @@ function isSparkJob(v: unknown): boolean {
 /** Editing help and table pages need a running kernel; the server says so instead of replying. */
 const kernelNotRunning = (ack: Json): boolean => ack.kernel === 'not_running';
 
-export function parseCompletions(ack: Json): Completion[] | null {
-  if (kernelNotRunning(ack)) return [];
+export function parseCompletions(ack: Json): Completions | null {
+  if (kernelNotRunning(ack)) return { items: [], incomplete: false };
   if (!Array.isArray(ack.items)) return null;
-  return ack.items
+  const items = ack.items
     .filter((item): item is Json => isObject(item) && isString(item.label))
     .map((item) => ({ label: item.label as string, kind: isString(item.kind) ? item.kind : '', detail: isString(item.detail) ? item.detail : '' }));
+  return { items, incomplete: ack.incomplete === true };
 }
 
 export function parseSignatures(ack: Json): Signature[] | null {
@@ -864,7 +912,7 @@ export class NotebookClient {
   }
 
   /** Completions at `pos`, a character offset into `source`; none while no kernel runs. */
-  complete(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Completion[]>> {
+  complete(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Completions>> {
     return this.ask({ type: 'complete', cell_id: cellId, language, source, pos }, parseCompletions);
   }
   signature(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Signature[]>> {

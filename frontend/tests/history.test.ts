@@ -97,10 +97,10 @@ describe('the history panel', () => {
     const { q, notify } = await open(api);
     (q('[data-testid="version-message"]') as HTMLInputElement).value = ' third ';
     q('[data-testid="save-version"]').click();
-    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Saved version 3.'));
+    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Saved version 3.', 'success'));
     expect(api.saveVersion).toHaveBeenCalledWith(7, 'third');
     q('[data-testid="save-version"]').click();
-    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Nothing changed since version 3.'));
+    await vi.waitFor(() => expect(notify).toHaveBeenCalledWith('Nothing changed since version 3.', 'info'));
   });
 
   it('diffs a version with the draft, restores and forks', async () => {
@@ -154,7 +154,15 @@ describe('the profile page', () => {
     const page = new ProfilePage({
       api: {
         me: () => Promise.resolve({ id: 1, username: 'alice', is_site_admin: false }),
-        quota: () => Promise.resolve({ limits: { max_kernels: 2, kernel_memory_bytes: 2 ** 31 }, usage: { kernels: 1 } }),
+        // The shape GET /api/me/quota/ answers with (quire.quotas.services.usage_report).
+        quota: () =>
+          Promise.resolve({
+            limits: {
+              max_kernels: 2, memory_mb: 2048, disk_mb: 512, cpu_seconds: 3600, cell_time_limit_s: 600, idle_timeout_s: 5400,
+              network: false, spark_executors: 2, spark_cores: 2, spark_memory_mb: 1024,
+            },
+            usage: { kernels: 1, kernel_memory_bytes: 300 * 2 ** 20 },
+          }),
         listTokens: () => Promise.resolve(tokens),
         createToken: () => Promise.resolve({ id: 2, name: 'laptop', created_at: '', key: 'secret-key-123' }),
         deleteToken: () => Promise.resolve(),
@@ -165,7 +173,21 @@ describe('the profile page', () => {
     expect(page.element.querySelector('[data-testid="profile-user"]')?.textContent).toContain('alice');
     const kernels = page.element.querySelector('[data-quota="max_kernels"]')!;
     expect([...kernels.children].map((c) => c.textContent)).toEqual(['Kernels', '1', '2']);
-    expect(page.element.querySelector('[data-quota="kernel_memory_bytes"]')?.textContent).toContain('2.0 GiB');
+    const rows = [...page.element.querySelectorAll('[data-testid="quota-rows"] tr')].map((row) => [...row.children].map((c) => c.textContent));
+    // One row per limit, none twice, each value with its unit; memory in use has a row of its own.
+    expect(rows).toEqual([
+      ['Kernels', '1', '2'],
+      ['Memory', '—', '2 GiB'],
+      ['Disk', '—', '512 MiB'],
+      ['Cpu', '—', '1 h'],
+      ['Cell time limit', '—', '10 min'],
+      ['Idle timeout', '—', '1.5 h'],
+      ['Network', '—', 'no'],
+      ['Spark executors', '—', '2'],
+      ['Spark cores', '—', '2'],
+      ['Spark memory', '—', '1 GiB'],
+      ['Kernel memory in use', '300 MiB', '—'],
+    ]);
     page.element.querySelector<HTMLInputElement>('[data-testid="token-name"]')!.value = 'laptop';
     page.element.querySelector<HTMLButtonElement>('[data-testid="create-token"]')!.click();
     await vi.waitFor(() => expect(page.element.querySelector('[data-testid="new-token-key"]')?.textContent).toContain('secret-key-123'));
@@ -174,6 +196,8 @@ describe('the profile page', () => {
   it('names quota keys for people', () => {
     expect(quotaLabel('max_concurrent_kernels')).toBe('Concurrent kernels');
     expect(quotaValue('kernel_memory_bytes', 512 * 2 ** 20)).toBe('512 MiB');
+    expect(quotaValue('memory_mb', 3072)).toBe('3 GiB');
+    expect(quotaValue('cell_time_limit_s', 45)).toBe('45 s');
     expect(quotaValue('kernels', null)).toBe('unlimited');
   });
 });

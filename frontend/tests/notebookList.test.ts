@@ -36,6 +36,40 @@ describe('NotebookList', () => {
     expect(document.querySelector('h1')?.textContent).toBe('Notebooks');
   });
 
+  it('lets the owner rename and delete a notebook from its row; others get neither', async () => {
+    let rows = [
+      { id: 1, title: 'Sales', owner: 'alice', role: 'owner' as const, updated_at: '2025-01-02T10:00:00Z' },
+      { id: 2, title: 'Ops', owner: 'bob', role: 'editor' as const, updated_at: '2025-01-03T10:00:00Z' },
+    ];
+    const renameNotebook = vi.fn((id: number, title: string) => {
+      rows = rows.map((row) => (row.id === id ? { ...row, title } : row));
+      return Promise.resolve({});
+    });
+    const deleteNotebook = vi.fn((id: number) => {
+      rows = rows.filter((row) => row.id !== id);
+      return Promise.resolve();
+    });
+    const list = new NotebookList({
+      listNotebooks: () => Promise.resolve({ count: rows.length, results: rows }),
+      renameNotebook,
+      deleteNotebook,
+      confirm: () => true,
+    });
+    document.body.append(list.element);
+    await list.load();
+    expect(list.element.querySelectorAll('[data-testid="rename-notebook"]')).toHaveLength(1);
+    list.element.querySelector<HTMLButtonElement>('[data-testid="rename-notebook"]')!.click();
+    const input = list.element.querySelector<HTMLInputElement>('[data-testid="rename-input"]')!;
+    expect(document.activeElement).toBe(input);
+    input.value = 'Sales 2026';
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }));
+    await vi.waitFor(() => expect(list.element.querySelector('[data-testid="notebook-link"]')?.textContent).toBe('Sales 2026'));
+    expect(renameNotebook).toHaveBeenCalledWith(1, 'Sales 2026');
+    list.element.querySelector<HTMLButtonElement>('[data-testid="delete-notebook"]')!.click();
+    await vi.waitFor(() => expect(list.element.querySelectorAll('[data-testid="notebook-link"]')).toHaveLength(1));
+    expect(deleteNotebook).toHaveBeenCalledWith(1);
+  });
+
   it('says when there are no notebooks', async () => {
     const list = new NotebookList({ listNotebooks: () => Promise.resolve({ count: 0, results: [] }) });
     await list.load();

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NotebookDetail } from '../src/api';
 import { NotebookPage } from '../src/components/NotebookPage';
+import { COMMAND_BINDINGS } from '../src/commandMode';
 import { NotebookClient } from '../src/protocol';
 import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
 import { aliceSnapshot, cell } from './support/scenarios';
@@ -136,6 +137,93 @@ describe('the notebook page', () => {
     ]);
     vi.advanceTimersByTime(1000);
     expect(commands()).toHaveLength(2);
+  });
+
+  it('brings back a cell deleted with dd when z is pressed, where it was, in command mode', async () => {
+    await openNotebook();
+    const press = (key: string) => (document.activeElement ?? document.body).dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+    cellEl('c1').click();
+    cellEl('c1').focus();
+    press('j');
+    expect(document.activeElement).toBe(cellEl('c2'));
+    press('d');
+    press('d');
+    expect(commands()).toMatchObject([{ type: 'delete_cell', cell_id: 'c2' }]);
+    press('z');
+    expect(commands()[1]).toMatchObject({ type: 'insert_cell', index: 1, cell: { language: 'python', source: 'print(x)' } });
+  });
+
+  it('shows every command-mode binding on h, and gives the focus back when closed', async () => {
+    await openNotebook();
+    cellEl('c1').click();
+    cellEl('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'h', bubbles: true }));
+    const sheet = q('[data-testid="shortcut-sheet"]');
+    expect(sheet.hidden).toBe(false);
+    for (const binding of COMMAND_BINDINGS) expect(sheet.textContent).toContain(binding.description);
+    sheet.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    expect(sheet.hidden).toBe(true);
+    expect(document.activeElement).toBe(cellEl('c1'));
+  });
+
+  it('splits a cell at the caret with Ctrl+Shift+-: the rest goes to a new cell below', async () => {
+    await openNotebook();
+    const source = sourceOf('c2');
+    type(source, 'a = 1\nb = 2');
+    vi.advanceTimersByTime(300);
+    source.setSelectionRange(6, 6);
+    source.dispatchEvent(new KeyboardEvent('keydown', { key: '_', code: 'Minus', ctrlKey: true, shiftKey: true, bubbles: true }));
+    vi.advanceTimersByTime(300);
+    expect(sourceOf('c2').value).toBe('a = 1');
+    expect(commands().slice(1)).toMatchObject([
+      { type: 'insert_cell', index: 2, cell: { language: 'python', source: 'b = 2' } },
+      { type: 'update_cell', cell_id: 'c2', source: 'a = 1' },
+    ]);
+  });
+
+  it('merges the cell below into the selected one with Shift+M, and inserts cells from the bar under a cell', async () => {
+    await openNotebook();
+    cellEl('c1').click();
+    cellEl('c1').focus();
+    cellEl('c1').dispatchEvent(new KeyboardEvent('keydown', { key: 'M', shiftKey: true, bubbles: true }));
+    vi.advanceTimersByTime(300);
+    expect(sourceOf('c1').value).toBe('x = 1\nprint(x)');
+    expect(commands()).toMatchObject([
+      { type: 'delete_cell', cell_id: 'c2' },
+      { type: 'update_cell', cell_id: 'c1', source: 'x = 1\nprint(x)' },
+    ]);
+    q<HTMLButtonElement>('[data-testid="insert-text-below"]', cellEl('c1')).click();
+    expect(commands()[2]).toMatchObject({ type: 'insert_cell', index: 1, cell: { language: 'text', source: '' } });
+  });
+
+  it('wraps long lines in every editor when asked, and remembers it in this browser', async () => {
+    localStorage.removeItem('quire.wrapLines');
+    await openNotebook();
+    const wrap = q<HTMLButtonElement>('[data-testid="wrap-lines"]');
+    expect(wrap.getAttribute('aria-pressed')).toBe('false');
+    wrap.click();
+    expect(wrap.getAttribute('aria-pressed')).toBe('true');
+    expect(sourceOf('c1').getAttribute('wrap')).toBe('soft');
+    expect(localStorage.getItem('quire.wrapLines')).toBe('1');
+    page.dispose();
+    document.body.replaceChildren();
+    await openNotebook();
+    expect(sourceOf('c2').getAttribute('wrap')).toBe('soft');
+    localStorage.removeItem('quire.wrapLines');
+  });
+
+  it('colours a notice by what it is: errors red and read out at once, the rest quieter', async () => {
+    await openNotebook();
+    const notice = q('[data-testid="notice"]');
+    q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();
+    socket.serverSends({ type: 'error', req: commands()[0]!.req, code: 'forbidden', message: 'You may not run this notebook.' });
+    expect(notice.textContent).toBe('You may not run this notebook.');
+    expect(notice.dataset.kind).toBe('error');
+    expect(notice.getAttribute('role')).toBe('alert');
+    page.showNotice('Saved version 3.', 'success');
+    expect(notice.dataset.kind).toBe('success');
+    expect(notice.getAttribute('role')).toBe('status');
+    socket.serverSends({ type: 'notice', level: 'warning', message: 'spark.executor.memory lowered to your quota' });
+    expect(notice.dataset.kind).toBe('warning');
   });
 
   it('runs from the run button', async () => {

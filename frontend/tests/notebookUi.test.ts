@@ -59,8 +59,8 @@ describe('protocol additions', () => {
     const sent = socket.sentMessages[0]!;
     expect(sent).toMatchObject({ type: 'complete', cell_id: 'c1', language: 'python', source: 'import os; os.pa', pos: 16 });
     expect(client.isQuiet(sent.req as number)).toBe(true);
-    socket.serverSends({ type: 'ack', req: sent.req, items: [{ label: 'path', kind: 'module', detail: 'module path' }, { nope: 1 }] });
-    await expect(reply).resolves.toEqual({ ok: true, value: [{ label: 'path', kind: 'module', detail: 'module path' }] });
+    socket.serverSends({ type: 'ack', req: sent.req, items: [{ label: 'path', kind: 'module', detail: 'module path' }, { nope: 1 }], incomplete: true });
+    await expect(reply).resolves.toEqual({ ok: true, value: { items: [{ label: 'path', kind: 'module', detail: 'module path' }], incomplete: true } });
   });
 
   it('treats "no kernel running" as no completions, and as a reason for no table page', async () => {
@@ -70,7 +70,7 @@ describe('protocol additions', () => {
     const [c, p] = socket.sentMessages;
     socket.serverSends({ type: 'ack', req: c!.req, kernel: 'not_running' });
     socket.serverSends({ type: 'ack', req: p!.req, kernel: 'not_running' });
-    await expect(completions).resolves.toEqual({ ok: true, value: [] });
+    await expect(completions).resolves.toEqual({ ok: true, value: { items: [], incomplete: false } });
     await expect(page).resolves.toMatchObject({ ok: false, code: 'not_running' });
   });
 

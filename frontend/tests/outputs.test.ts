@@ -25,6 +25,21 @@ describe('appendOutput', () => {
     expect(appendOutput([result], stdout('x'))).toEqual([result, stdout('x')]);
   });
 
+  it('replaces every display shown under the id an update names, and only those', () => {
+    const shown = (text: string, id?: string): Output =>
+      ({ output_type: 'display_data', data: { 'text/plain': text }, metadata: {}, ...(id ? { transient: { display_id: id } } : {}) }) as Output;
+    const outputs = appendOutput([shown('a', 'p'), shown('b'), shown('c', 'p')], {
+      output_type: 'update_display_data',
+      data: { 'text/plain': 'new' },
+      transient: { display_id: 'p' },
+    });
+    expect(outputs.map((o) => (o.output_type === 'display_data' ? o.data['text/plain'] : null))).toEqual(['new', 'b', 'new']);
+  });
+
+  it('empties the list on clear_output', () => {
+    expect(appendOutput([stdout('a'), stderr('b')], { output_type: 'clear_output' })).toEqual([]);
+  });
+
   it('leaves the list it was given unchanged', () => {
     const before = [stdout('a')];
     appendOutput(before, stdout('b'));

@@ -42,7 +42,8 @@ describe('MimeView picks the richest type it can show', () => {
     [{ 'text/plain': 'x', 'text/html': '<b>x</b>', 'image/png': PNG }, 'image/png'],
     [{ 'text/plain': 'x', 'text/html': '<b>x</b>', 'application/vnd.vegalite+json': { mark: 'bar' } }, 'application/vnd.vegalite+json'],
     [{ 'text/plain': 'x', 'application/vnd.vegalite+json': { mark: 'bar' } }, 'application/vnd.vegalite+json'],
-    [{ 'text/plain': 'x', 'application/json': { a: 1 } }, 'text/plain'],
+    [{ 'text/plain': 'x', 'application/json': { a: 1 } }, 'application/json'],
+    [{ 'text/plain': 'x', 'text/markdown': '*x*' }, 'text/markdown'],
   ])('bundle %# shows as %s', (bundle, mime) => {
     expect(MimeView(bundle).dataset.mime).toBe(mime);
   });
@@ -99,12 +100,12 @@ describe('each MIME type', () => {
 describe('HTML output', () => {
   const HOSTILE = '<p id="evil">hi</p><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
 
-  it('goes into an iframe with an empty sandbox, via srcdoc', () => {
+  it('goes into the platform frame, sandboxed to scripts only, never as srcdoc', () => {
     const view = show(MimeView({ 'text/html': HOSTILE }));
     expect(view.tagName).toBe('IFRAME');
     const frame = view as HTMLIFrameElement;
-    expect(frame.getAttribute('sandbox')).toBe('');
-    expect(frame.srcdoc).toBe(HOSTILE);
+    expect(frame.getAttribute('sandbox')).toBe('allow-scripts');
+    expect(frame.srcdoc).toBe('');
   });
 
   it('never reaches the page DOM', () => {
@@ -125,13 +126,27 @@ describe('error output', () => {
     positions: [{ line: 1, column: 1, end_line: 1, end_column: 4, message: 'division by zero' }],
   };
 
-  it('shows "ename: evalue" and the traceback without ANSI codes, in a red pre', () => {
+  it('shows "ename: evalue" and the traceback with its ANSI colours as spans, no escape codes, in a red pre', () => {
     const view = show(OutputView(error));
     const pre = view.querySelector('pre')!;
     expect(view.classList.contains('output-error')).toBe(true);
     expect(pre.textContent).toBe('ZeroDivisionError: division by zero\nZeroDivisionError Traceback\n----> 1 1/0');
     expect(pre.textContent).not.toContain('\u001b');
-    expect(view.textContent).toContain('line 1, column 1: division by zero');
+    expect(view.textContent).toContain('line 1, column 1');
+  });
+
+  it("says a Python error once: the traceback's last line is the heading, a position does not repeat it", () => {
+    const syntax: ErrorOutput = {
+      output_type: 'error',
+      ename: 'SyntaxError',
+      evalue: "'(' was never closed",
+      // As the kernel sends it for `x = (`.
+      traceback: ['  File "<cell a>", line 1', '    x = (', '        ^', "SyntaxError: '(' was never closed"],
+      positions: [{ line: 1, column: 5, end_line: 1, end_column: 6, message: "'(' was never closed" }],
+    };
+    const view = show(OutputView(syntax));
+    expect(view.textContent!.split("was never closed")).toHaveLength(2);
+    expect(view.querySelector('.error-positions')?.textContent).toBe('line 1, column 5');
   });
 
   it('treats the traceback as text, never markup', () => {

@@ -157,6 +157,8 @@ def spawn_local_kernel(
     output_limit: int | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
+    display_changes: bool = False,
+    stdin: bool = False,
 ) -> LocalKernel:
     """Start `python -m kernels.core.process` on one end of a socketpair and wait for `ready`."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -165,6 +167,10 @@ def spawn_local_kernel(
         argv += ["--cell-time-limit", str(time_limit)]
     if output_limit is not None:
         argv += ["--output-limit", str(output_limit)]
+    if display_changes:
+        argv.append("--display-changes")
+    if stdin:
+        argv.append("--stdin")
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [_REPO_ROOT, child_env.get("PYTHONPATH")]))
     process = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), env=child_env, cwd=_REPO_ROOT)

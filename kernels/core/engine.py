@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import traceback
@@ -10,12 +11,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kernels.core import protocol
-from kernels.core.display import FormatContext
+from kernels.core.display import DisplaySettings, FormatContext
 from kernels.core.errors import EngineError
 from kernels.core.interpreters import Registry
 from kernels.core.interpreters.base import (
     NO_OUT,
-    Completion,
+    CompletionList,
     Interpreter,
     InterpreterEnv,
     RunContext,
@@ -25,6 +26,7 @@ from kernels.core.interpreters.base import (
 )
 from kernels.core.scope import OUT, CellRecord, NotebookState, Symbol
 from kernels.core.spark import SparkManager
+from kernels.core.stdin import answering
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, Flusher, OutputSink, capture
 from kernels.core.tables import DEFAULT_PAGE_SIZE, Page, TableStore
 from kernels.core.tracebacks import cell_filename, error_output, exception_output, forget_source
@@ -53,8 +55,15 @@ class Engine:
         registry: Registry | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         time_limit: float | None = None,
+        display_changes: bool = True,
+        ask: Callable[[str, str, str, bool], str] | None = None,
     ) -> None:
         self.state = NotebookState()
+        # Send update_display_data and clear_output (see OutputSink.changes).
+        self.display_changes = display_changes
+        self.display_settings = DisplaySettings()
+        # Puts input() and getpass() to the person at the page: (exec_id, cell_id, prompt, password) -> answer.
+        self.ask = ask
         self.tables = TableStore()
         self.registry = registry or Registry()
         self.spark = SparkManager(config)
@@ -111,8 +120,13 @@ class Engine:
             sink.flush()  # text printed by the previous statement belongs before this event
             emit(protocol.StatementStarted(exec_id=exec_id, cell_id=cell_id, line_start=line_start, line_end=line_end))
 
-        context = FormatContext(cell_id=cell_id, table_store=self.tables, page_size=self.page_size)
-        sink = OutputSink(emit_output, limit=self.env.output_limit, context=context, flusher=self._flusher)
+        context = FormatContext(
+            cell_id=cell_id, table_store=self.tables, page_size=self.page_size, settings=self.display_settings
+        )
+        sink = OutputSink(
+            emit_output, limit=self.env.output_limit, context=context, flusher=self._flusher,
+            changes=self.display_changes,
+        )
         filename = cell_filename(cell_id)
         try:
             interpreter = self.interpreter(language)
@@ -123,8 +137,9 @@ class Engine:
         run_context = RunContext(exec_id=exec_id, cell_id=cell_id, filename=filename, sink=sink, on_statement=on_statement)
         self._running = interpreter
         self.spark.begin_cell(exec_id, cell_id, emit)
+        ask = None if self.ask is None else functools.partial(self.ask, exec_id, cell_id)
         try:
-            with capture(sink):
+            with capture(sink), answering(ask):
                 result = interpreter.run(source, scope, run_context)
         except KeyboardInterrupt as exc:  # landed in interpreter bookkeeping rather than user code
             result = RunResult(status=RunStatus.INTERRUPTED, interrupted=exc)
@@ -211,8 +226,8 @@ class Engine:
 
     def complete(
         self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]
-    ) -> list[Completion]:
-        return self.interpreter(language).complete(source, pos, self.state.scope_for(cell_id, order))
+    ) -> CompletionList:
+        return CompletionList.cut(self.interpreter(language).complete(source, pos, self.state.scope_for(cell_id, order)))
 
     def signature(
         self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]

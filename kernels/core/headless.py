@@ -37,6 +37,7 @@ from kernels.core.notebook_file import (
     notebook_json,
     parse_notebook,
 )
+from kernels.core.output_list import folded
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT
 
 EXIT_OK, EXIT_CELL_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -131,7 +132,7 @@ def run_notebook(
                 exec_id=f"headless-{index}", cell_id=cell.id, language=cell.language,
                 source=cell.source, order=order, emit=events.append,
             )
-            outputs = [e.output for e in events if isinstance(e, protocol.Output)]
+            outputs = folded([e.output for e in events if isinstance(e, protocol.Output)])
             cells.append(cell_json(cell, outputs=nbformat_outputs(outputs, execution_count), execution_count=execution_count))
             if outcome.state != "done":
                 error = next((o for o in outputs if o.get("output_type") == "error"), {})

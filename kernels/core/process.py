@@ -86,10 +86,25 @@ class Inbox:
 
 
 class KernelProcess:
-    def __init__(self, sock: socket.socket, *, time_limit: float | None, output_limit: int) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        time_limit: float | None,
+        output_limit: int,
+        display_changes: bool = False,
+        stdin: bool = False,
+    ) -> None:
         self.pid = os.getpid()
         self.sock = sock
-        self.engine = Engine(output_limit=output_limit, time_limit=time_limit)
+        self.engine = Engine(
+            output_limit=output_limit, time_limit=time_limit, display_changes=display_changes,
+            ask=self._ask if stdin else None,
+        )
+        # The input_request the running cell waits on: its exec_id, and the reply once the reader has it.
+        self._input_cv = threading.Condition()
+        self._awaiting_input: str | None = None
+        self._input_reply: protocol.InputReply | None = None
         self.time_limit = time_limit
         self.outbox = Outbox(sock)
         self.inbox = Inbox()
@@ -110,6 +125,7 @@ class KernelProcess:
             protocol.Forget: self.inbox.put,
             protocol.Configure: self.inbox.put,
             protocol.Shutdown: self._shutdown_requested,
+            protocol.InputReply: self._take_input_reply,
         }
 
     # ------------------------------------------------------------------ threads
@@ -187,11 +203,13 @@ class KernelProcess:
 
     def _answer(self, command: protocol.Message) -> protocol.Message:
         if isinstance(command, protocol.Complete):
-            items = self.engine.complete(
+            found = self.engine.complete(
                 cell_id=command.cell_id, language=command.language, source=command.source,
                 pos=command.pos, order=command.order,
             )
-            return protocol.Completions(req_id=command.req_id, items=tuple(i.to_dict() for i in items))
+            return protocol.Completions(
+                req_id=command.req_id, items=tuple(i.to_dict() for i in found.items), incomplete=found.incomplete
+            )
         if isinstance(command, protocol.Signature):
             sigs = self.engine.signature(
                 cell_id=command.cell_id, language=command.language, source=command.source,
@@ -226,6 +244,29 @@ class KernelProcess:
                     if self.current is current:
                         self._last_signal_at = now
                         GATE.interrupt_main()
+
+    def _ask(self, exec_id: str, cell_id: str, prompt: str, password: bool) -> str:
+        """Runs on the main thread inside the cell: an interrupt ends the wait with KeyboardInterrupt."""
+        with self._input_cv:
+            self._awaiting_input, self._input_reply = exec_id, None
+        self.outbox.send(protocol.InputRequest(exec_id=exec_id, cell_id=cell_id, prompt=prompt, password=password))
+        try:
+            with self._input_cv:
+                while self._input_reply is None:
+                    # Short waits: the interrupt's KeyboardInterrupt is raised between them.
+                    self._input_cv.wait(0.1)
+                return self._input_reply.value
+        finally:
+            with self._input_cv:
+                self._awaiting_input, self._input_reply = None, None
+
+    def _take_input_reply(self, reply: protocol.InputReply) -> None:
+        with self._input_cv:
+            if self._awaiting_input == reply.exec_id and self._input_reply is None:
+                self._input_reply = reply
+                self._input_cv.notify()
+                return
+        self.outbox.send(protocol.ErrorEvent(message=f"input_reply for {reply.exec_id}, which is not waiting for input"))
 
     def _give_up(self, current: protocol.Execute) -> None:
         reason = f"cell {current.cell_id} did not stop within {INTERRUPT_GRACE_S:g} s of an interrupt"
@@ -336,13 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="inherited, connected AF_UNIX stream socket")
     parser.add_argument("--cell-time-limit", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--output-limit", type=int, default=DEFAULT_OUTPUT_LIMIT, metavar="BYTES")
+    parser.add_argument("--stdin", action="store_true",
+                        help="input() and getpass() send input_request and wait for input_reply")
+    parser.add_argument("--display-changes", action="store_true",
+                        help="send update_display_data and clear_output (the host applies them)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.__stderr__, format="kernel %(levelname)s %(message)s")
     try:
         sock = socket.socket(fileno=args.fd)
     except OSError as exc:
         parser.error(f"--fd {args.fd} is not a usable socket: {exc}")
-    kernel = KernelProcess(sock, time_limit=args.cell_time_limit, output_limit=args.output_limit)
+    kernel = KernelProcess(
+        sock, time_limit=args.cell_time_limit, output_limit=args.output_limit, display_changes=args.display_changes,
+        stdin=args.stdin,
+    )
     return kernel.serve()
 
 

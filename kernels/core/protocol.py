@@ -143,6 +143,13 @@ class StatementStarted(Message):
     line_end: int
 
 
+# Output types beyond nbformat's stream / display_data / execute_result / error (Jupyter's message names).
+# update_display_data replaces the data of the outputs shown with the same transient display_id;
+# clear_output empties the cell's outputs so far (the kernel sends it when the clear takes effect).
+UPDATE_DISPLAY_DATA = "update_display_data"
+CLEAR_OUTPUT = "clear_output"
+
+
 @dataclass(frozen=True)
 class Output(Message):
     type: ClassVar[str] = "output"
@@ -166,6 +173,7 @@ class Completions(Message):
     type: ClassVar[str] = "completions"
     req_id: str
     items: tuple[dict[str, Any], ...]
+    incomplete: bool = False  # cut at MAX_COMPLETIONS: ask again with a longer prefix
 
 
 @dataclass(frozen=True)
@@ -234,17 +242,37 @@ class JvmStatus(Message):
     state: str
 
 
+@dataclass(frozen=True)
+class InputReply(Message):
+    """The answer to an input_request of the cell running as exec_id."""
+
+    type: ClassVar[str] = "input_reply"
+    exec_id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class InputRequest(Message):
+    """A cell called input() or getpass() (password true) and waits for an input_reply."""
+
+    type: ClassVar[str] = "input_request"
+    exec_id: str
+    cell_id: str
+    prompt: str
+    password: bool
+
+
 M = TypeVar("M", bound=Message)
 
 COMMANDS: dict[str, type[Message]] = {
     cls.type: cls
-    for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure)
+    for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure, InputReply)
 }
 EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, JvmStatus,
+        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
     )
 }
 

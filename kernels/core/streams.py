@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kernels.core import display
+from kernels.core.display import MimeBundle
+from kernels.core.protocol import CLEAR_OUTPUT, UPDATE_DISPLAY_DATA
 
 # What one cell run keeps of its printed output: the server's QUIRE_OUTPUT_LIMIT_BYTES, within these bounds (the
 # least still shows a traceback's worth; the most is what a kernel host may hold for each running cell).
@@ -75,8 +77,12 @@ class OutputSink:
         limit: int,
         context: display.FormatContext,
         flusher: Flusher,
+        changes: bool = True,
     ) -> None:
         self._emit = emit
+        # Whether whoever reads the outputs applies update_display_data and clear_output; without that,
+        # an update is one more display_data and a clear is not sent, so nothing reaches it that it would drop.
+        self.changes = changes
         self.limit = limit
         self.context = context
         self._flusher = flusher
@@ -89,7 +95,16 @@ class OutputSink:
         self._dropped = 0
         self._rich_bytes = 0
         self._rich_dropped = 0
+        # clear_output(wait=True): the clear goes out just before the next output, so nothing flickers.
+        self._clear_pending = False
         self.closed = False
+
+    def _send(self, output: dict[str, Any]) -> None:
+        """The one way out; called under the lock."""
+        if self._clear_pending:
+            self._clear_pending = False
+            self._emit({"output_type": CLEAR_OUTPUT})
+        self._emit(output)
 
     # ------------------------------------------------------------------ streams
 
@@ -145,22 +160,63 @@ class OutputSink:
         self._name = None
 
     def _emit_stream(self, name: str, text: str) -> None:
-        self._emit({"output_type": "stream", "name": name, "text": text})
+        self._send({"output_type": "stream", "name": name, "text": text})
 
     # ------------------------------------------------------------------ rich outputs
 
     def display(self, value: Any, *, kind: str = "display_data") -> None:
         """Show a value as display_data (or execute_result for a cell's Out)."""
         data, metadata = display.mime_bundle(value, self.context)
-        self.emit_bundle(data, metadata, kind=kind)
+        if data:  # empty when the value displayed itself (IPython's _ipython_display_)
+            self.emit_bundle(data, metadata, kind=kind)
 
-    def emit_bundle(self, data: dict[str, Any], metadata: dict[str, Any], *, kind: str = "display_data") -> None:
+    def bundle(self, value: Any, *, include: Any = None, exclude: Any = None) -> MimeBundle:
+        """A value's MIME bundle, kept to the types in `include` and without those in `exclude`."""
+        data, metadata = display.mime_bundle(value, self.context)
+        if include:
+            data = {mime: v for mime, v in data.items() if mime in include}
+        if exclude:
+            data = {mime: v for mime, v in data.items() if mime not in exclude}
+        return data, metadata
+
+    def emit_bundle(
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, Any],
+        *,
+        kind: str = "display_data",
+        transient: dict[str, Any] | None = None,
+        update: bool = False,
+    ) -> None:
+        """Send one rich output; with update=True it replaces the outputs shown under transient's display_id."""
         capped = self._capped(data)
         if capped is None:
             return
+        if update and not self.changes:
+            update = False
+        output: dict[str, Any] = {"output_type": UPDATE_DISPLAY_DATA if update else kind, "data": capped,
+                                  "metadata": metadata}
+        if transient:
+            output["transient"] = dict(transient)
         with self._lock:
+            if self.closed:
+                raise RuntimeError("this cell's output is closed: it has finished running")
             self._flush_locked()
-            self._emit({"output_type": kind, "data": capped, "metadata": metadata})
+            self._send(output)
+
+    def clear(self, *, wait: bool = False) -> None:
+        """Clear the cell's outputs so far: now, or with wait=True just before its next output."""
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("this cell's output is closed: it has finished running")
+            self._flush_locked()
+            if not self.changes:
+                return
+            if wait:
+                self._clear_pending = True
+            else:
+                self._clear_pending = False
+                self._emit({"output_type": CLEAR_OUTPUT})
 
     def _capped(self, data: dict[str, Any]) -> dict[str, Any] | None:
         capped: dict[str, Any] = {}
@@ -186,7 +242,7 @@ class OutputSink:
     def error(self, output: dict[str, Any]) -> None:
         with self._lock:
             self._flush_locked()
-            self._emit(output)
+            self._send(output)
 
     def close(self) -> None:
         """Send what is buffered and say plainly how much was dropped; later writes are ignored."""

@@ -119,8 +119,14 @@ QUIRE_RATE_LIMITS = CONFIG.rate_limits
 
 CELERY_BROKER_URL = CONFIG.redis_url or "memory://"
 CELERY_RESULT_BACKEND = CONFIG.redis_url
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"kernels.host_kernel": {"queue": "kernels"}}
+# Three queues, each served by its own worker processes, routed here by task name (callers never name a queue):
+# "kernels" holds a process per hosted kernel for the kernel's whole life; "builds" holds one per environment
+# build for minutes; "maintenance" (the default: beat's reaping and culling) must never wait behind either.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "kernels.host_kernel": {"queue": "kernels"},
+    "kernels.build_environment": {"queue": "builds"},
+}
 # A kernel host task lives as long as its kernel: one at a time per worker process, acknowledged late so a
 # lost worker's task is not silently dropped.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

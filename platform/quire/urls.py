@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from quire.output_frame import output_frame
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("quire.accounts.urls")),
@@ -19,6 +21,8 @@ urlpatterns = [
     path("api/", include("quire.teams.urls")),
     path("api/", include("quire.quotas.urls")),
     path("api/", include("notebooks.api_urls")),
+    path("api/", include("kernels.api_urls")),
+    path("output-frame/", output_frame, name="output-frame"),
     path("", include("notebooks.urls")),
 ]
 

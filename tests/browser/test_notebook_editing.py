@@ -36,6 +36,15 @@ def test_monaco_runs_with_shift_enter_completes_and_underlines_errors(alice, liv
     expect(suggest.first).to_be_visible(timeout=45_000)
     screenshot(page, "completion")
     page.keyboard.press("Escape")
+    # A list cut to its first items is asked again as the prefix grows, never filtered stale: `os.` alone has
+    # more members than one reply holds, and `path` comes after the cut.
+    set_source(page, second, "import os; os.")
+    page.keyboard.press("Control+Space")
+    expect(page.locator(".suggest-widget .monaco-list-row").first).to_be_visible(timeout=45_000)
+    page.keyboard.type("pa")
+    for name in ("path", "pardir", "pathsep"):
+        expect(page.locator(".suggest-widget .monaco-list-row", has_text=name).first).to_be_visible(timeout=15_000)
+    page.keyboard.press("Escape")
 
     # An error's position is underlined in the editor.
     set_source(page, second, "y = 1\nundefined_name + 1")
@@ -46,3 +55,102 @@ def test_monaco_runs_with_shift_enter_completes_and_underlines_errors(alice, liv
 
     # The symbol table shows what the selected cell defined and what it sees from above.
     expect(page.get_by_test_id("symbols-visible")).to_contain_text("x")
+
+
+def test_command_mode_keeps_the_focus_after_a_b_and_dd(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """Jupyter's habit: `b`, `b`, `dd`, `a` in a row, each acting on the selected cell, none typed into an editor."""
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Command mode")
+    cells = page.get_by_test_id("cell")
+    first = cells.first
+    set_source(page, first, "first = 1")
+    page.keyboard.press("Escape")
+    focused_cell = "() => document.activeElement?.closest('[data-testid=\"cell\"]') === document.activeElement"
+
+    page.keyboard.press("b")
+    expect(cells).to_have_count(2)
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("b")
+    expect(cells).to_have_count(3)
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    expect(cells).to_have_count(2)
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("a")
+    expect(cells).to_have_count(3)
+    page.wait_for_function(focused_cell)
+    # No key went into an editor: the first cell kept its text and the others are empty.
+    expect(first.locator(".monaco-editor .view-lines")).to_contain_text("first = 1")
+    for n in (1, 2):
+        expect(cells.nth(n)).not_to_contain_text("b")
+
+    # z brings back a deleted cell with its text; h shows the shortcuts, and Escape returns to command mode.
+    first.click(position={"x": 2, "y": 2})
+    page.keyboard.press("Escape")
+    page.wait_for_function(focused_cell)
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    expect(cells).to_have_count(2)
+    expect(page.locator(".monaco-editor .view-lines", has_text="first = 1")).to_have_count(0)
+    page.keyboard.press("z")
+    expect(cells).to_have_count(3)
+    expect(page.locator(".monaco-editor .view-lines", has_text="first = 1")).to_have_count(1)
+    page.keyboard.press("h")
+    sheet = page.get_by_test_id("shortcut-sheet")
+    expect(sheet).to_be_visible()
+    expect(sheet).to_contain_text("Bring back the last cell deleted here")
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
+    page.keyboard.press("b")
+    expect(cells).to_have_count(4)
+
+
+def test_split_merge_insert_between_and_wrap(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """Split at the cursor (Ctrl+Shift+-), merge back (Shift+M), insert from the bar under a cell, wrap long lines;
+    the server keeps each change: a reload shows the same cells."""
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Split and merge")
+    cells = page.get_by_test_id("cell")
+    first = cells.first
+    set_source(page, first, "alpha = 1\nbeta = 2")
+    # The caret at the start of the second line, then split.
+    first.locator(".monaco-editor .view-line", has_text="beta").click()
+    page.keyboard.press("Home")
+    page.keyboard.press("Control+Shift+Minus")
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1).locator(".monaco-editor .view-lines")).to_contain_text("beta = 2", timeout=30_000)
+    expect(first.locator(".monaco-editor .view-lines")).not_to_contain_text("beta")
+    # The cursor went with the text: typing goes on in the new cell (its editor focused once in the page).
+    page.keyboard.type("gamma = 3\n")
+    expect(cells.nth(1).locator(".monaco-editor .view-lines")).to_contain_text("gamma = 3")
+
+    # Merge it back from command mode.
+    page.keyboard.press("Escape")
+    page.keyboard.press("k")
+    page.keyboard.press("Shift+M")
+    expect(cells).to_have_count(1)
+    expect(first.locator(".monaco-editor .view-lines")).to_contain_text("gamma = 3")
+    expect(first.locator(".monaco-editor .view-lines")).to_contain_text("beta = 2")
+
+    # The bar under a cell inserts a text cell right there.
+    first.hover()
+    first.get_by_test_id("insert-text-below").click()
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1).get_by_test_id("cell-language")).to_have_value("text")
+
+    # Wrap lines: a long line wraps in Monaco.
+    page.get_by_test_id("wrap-lines").click()
+    expect(page.get_by_test_id("wrap-lines")).to_have_attribute("aria-pressed", "true")
+    set_source(page, first, "long = '" + "x" * 400 + "'")
+    expect(first.locator(".monaco-editor .view-line")).not_to_have_count(1)
+
+    page.reload()
+    expect(cells).to_have_count(2)
+    expect(page.get_by_test_id("wrap-lines")).to_have_attribute("aria-pressed", "true")
+    wait_for_monaco(cells.first)
+    expect(cells.first.locator(".monaco-editor .view-lines")).to_contain_text("long = ")

@@ -25,8 +25,9 @@ def test_markdown_katex_and_sandboxed_html(alice, live_daphne: str, page: Any) -
     page.keyboard.press("Control+Enter")
     frame = cell.locator("iframe.output-html")
     expect(frame).to_be_visible(timeout=60_000)
-    assert frame.get_attribute("sandbox") == ""
-    page.wait_for_timeout(500)
+    assert frame.get_attribute("sandbox") == "allow-scripts"
+    expect(cell.frame_locator("iframe.output-html").locator("b")).to_have_text("bold")
+    # Its script ran, in the frame's opaque origin: neither its parent nor the top window took the write.
     assert page.evaluate("() => window.pwned") is None
 
     # A text cell: Markdown and LaTeX, rendered once the editor is left.
@@ -44,6 +45,49 @@ def test_markdown_katex_and_sandboxed_html(alice, live_daphne: str, page: Any) -
     assert all("inline event handler" in violation for violation in page.csp_violations), page.csp_violations
     page.csp_violations.clear()
     screenshot(page, "markdown_and_html")
+
+
+RICH_CELL = r"""import sys
+display({'text/markdown': '**marked** down'}, raw=True)
+display({'text/latex': r'$$\int_0^1 x\,dx$$'}, raw=True)
+display({'application/json': {'city': 'Oslo', 'sales': [1, 2, {'deep': {'deeper': True}}]}}, raw=True)
+display({'image/svg+xml': '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle r="9" cx="10" cy="10"/></svg>'}, raw=True)
+display({'text/html': '<p id="t">waiting</p><script>var t = document.getElementById("t"); t.textContent = "ran";'
+         'try { t.textContent += parent.document.title ? " reached the page" : ""; } catch (e) { t.textContent += " apart"; }'
+         'try { document.cookie; t.textContent += " with cookies"; } catch (e) { t.textContent += " without cookies"; }'
+         '</script>'}, raw=True)
+display({'application/javascript': 'document.body.id = "js-ran"; document.body.textContent = "script output"'}, raw=True)
+print('\x1b[1;31mred alert\x1b[0m plain')
+"""
+
+
+def test_each_rich_type_renders(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Rich outputs")
+    cell = page.get_by_test_id("cell").first
+    set_source(page, cell, RICH_CELL)
+    page.keyboard.press("Control+Enter")
+    output = cell.get_by_test_id("cell-output")
+    expect(output.locator(".ansi-red-fg.ansi-bold")).to_have_text("red alert", timeout=60_000)
+    expect(output.locator("[data-mime='text/markdown'] strong")).to_have_text("marked")
+    expect(output.locator("[data-mime='text/latex'] .katex-display")).to_have_count(1)
+    tree = output.locator("[data-mime='application/json']")
+    expect(tree.locator(".json-string").first).to_have_text('"Oslo"')
+    deep = tree.locator("details").nth(2)
+    assert deep.evaluate("d => d.open") is False
+    deep.locator("xpath=./summary").click()
+    assert deep.evaluate("d => d.open") is True
+    expect(output.locator("img[data-mime='image/svg+xml']")).to_be_visible()
+    frames = output.locator("iframe.output-html")
+    expect(frames).to_have_count(2)
+    html, js = cell.frame_locator("iframe.output-html >> nth=0"), cell.frame_locator("iframe.output-html >> nth=1")
+    expect(html.locator("#t")).to_have_text("ran apart without cookies")
+    expect(js.locator("body#js-ran")).to_have_text("script output")
+    # The frame took the height of what it shows rather than the default.
+    page.wait_for_function("() => document.querySelector('iframe.output-html').style.height !== ''")
+    screenshot(page, "rich_outputs")
 
 
 def test_two_people_see_each_others_edits_and_presence(alice, bob, live_daphne: str, browser: Any) -> None:  # type: ignore[no-untyped-def]

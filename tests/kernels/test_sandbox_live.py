@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from notebooks.services import check_update_source, do_create_notebook
 from quire.quotas.models import Quota
 from tests.live import NotebookClient
-from tests.support import Service
+from tests.support import CeleryWorkers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
 
@@ -29,7 +29,7 @@ async def _notebook(alice, source: str) -> tuple[int, str]:  # type: ignore[no-u
     return await database_sync_to_async(create)()
 
 
-async def test_a_cell_cannot_read_or_forge_the_worker_log(alice, alice_token, celery_worker: Service) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cell_cannot_read_or_forge_the_worker_log(alice, alice_token, celery_worker: CeleryWorkers) -> None:  # type: ignore[no-untyped-def]
     marker = f"FORGED-{uuid.uuid4().hex}"
     source = (
         "import os\n"

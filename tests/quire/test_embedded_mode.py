@@ -168,3 +168,43 @@ async def test_the_in_process_host_stops_a_kernel_past_its_time_limit(embedded_s
             assert psutil.pid_exists(server)
     finally:
         subprocess.run([*MANAGE, "shell", "-c", QUOTA % 600], cwd=REPO, env=env, check=True, capture_output=True)
+
+
+IDLE_USER = """
+from django.contrib.auth import get_user_model
+from quire.accounts.services import do_issue_token
+from quire.quotas.models import Quota
+from notebooks.services import check_update_source, do_create_notebook
+user = get_user_model().objects.create_user(username="ida", password="x")
+Quota.objects.create(scope="user", user=user, idle_timeout_s=1)
+notebook = do_create_notebook(user, title="Left idle")
+check_update_source(user, notebook.pk, cell_id=notebook.cells[0]["id"], source="print('up')")
+print(do_issue_token(user, name="t").key, notebook.pk, notebook.cells[0]["id"])
+"""
+
+
+async def test_idle_kernels_are_culled_in_embedded_mode(embedded_server, embedded_env) -> None:  # type: ignore[no-untyped-def]
+    """No Celery beat runs here: the server runs its schedule itself, so a kernel left idle past its quota stops."""
+    port = embedded_server[0]
+    env, _ = embedded_env
+    out = await asyncio.to_thread(
+        subprocess.run, [*MANAGE, "shell", "-c", IDLE_USER], cwd=REPO, env=env, check=True, capture_output=True,
+        text=True,
+    )
+    token, notebook_id, cell_id = out.stdout.strip().splitlines()[-1].split()
+    seen: list[dict] = []  # type: ignore[type-arg]
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
+        additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
+        open_timeout=20,
+    ) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": 1, "cell_id": cell_id}))
+        done = await _events_until(ws, lambda e: e.get("type") == "cell_status" and e["state"] in ("done", "error"), seen)
+        assert done["state"] == "done", seen
+        # Culling runs every 30 s (CELERY_BEAT_SCHEDULE).
+        stopped = await asyncio.wait_for(
+            _events_until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] in ("stopped", "dead"), seen),
+            timeout=90,
+        )
+        assert stopped["state"] == "stopped" and stopped["reason"] == "idle", seen

@@ -46,4 +46,4 @@ def test_no_package_marker_in_platform_folder() -> None:
 def test_in_the_celery_worker(celery_worker) -> None:  # type: ignore[no-untyped-def]
     from quire.celery import platform_system
 
-    assert platform_system.apply_async(queue="default").get(timeout=30) == "Linux"
+    assert platform_system.apply_async().get(timeout=30) == "Linux"

@@ -3,7 +3,7 @@
  * below can be swapped for Monaco without touching anything else.
  */
 import { h } from '../lib/dom';
-import type { Completion, ErrorPosition, Language, Signature } from '../protocol';
+import type { Completions, ErrorPosition, Language, Signature } from '../protocol';
 import type { LineRange } from '../notebookModel';
 import { type TextChange, diffText, transformPosition } from '../lib/textChanges';
 
@@ -20,6 +20,12 @@ export interface CellEditor {
   highlightLines(range: LineRange | null): void;
   /** Underlines the places the kernel reported errors at (or clears them with []). */
   setErrors(positions: readonly ErrorPosition[]): void;
+  /** Changes the text as the user would (reported through onEdit/onChange, so it is saved and shared). */
+  edit(offset: number, deleteCount: number, insert: string): void;
+  /** The caret's offset in the text. */
+  cursorOffset(): number;
+  /** Long lines wrap at the editor's width instead of scrolling. */
+  setWrap(wrap: boolean): void;
   focus(): void;
   hasFocus(): boolean;
   dispose(): void;
@@ -39,6 +45,8 @@ export interface CellEditorOptions {
   onRunInPlace?(): void;
   /** Escape: leave the editor for command mode. */
   onEscape?(): void;
+  /** Ctrl+Shift+-: split the cell at the caret. */
+  onSplit?(): void;
   onFocus?(): void;
   /** Completion and signature help from the kernel, when the cell's language has them. */
   assist?: EditorAssist;
@@ -46,11 +54,16 @@ export interface CellEditorOptions {
 
 /** What the kernel can tell an editor about the code being typed; `pos` is a character offset. */
 export interface EditorAssist {
-  complete(source: string, pos: number): Promise<Completion[]>;
+  complete(source: string, pos: number): Promise<Completions>;
   signature(source: string, pos: number): Promise<Signature[]>;
 }
 
 export type CellEditorFactory = (options: CellEditorOptions) => CellEditor;
+
+/** Jupyter's split key, Ctrl+Shift+- (the key, not the character, which Shift makes "_" on most layouts). */
+export function isSplitKey(event: KeyboardEvent): boolean {
+  return event.code === 'Minus' && event.shiftKey && (event.ctrlKey || event.metaKey) && !event.altKey;
+}
 
 /** A plain textarea that grows with its text, with a band behind it marking running lines. */
 export const createTextareaEditor: CellEditorFactory = (options) => {
@@ -92,6 +105,9 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
       event.preventDefault();
       textarea.blur();
       options.onEscape?.();
+    } else if (isSplitKey(event)) {
+      event.preventDefault();
+      options.onSplit?.();
     } else if (event.key === 'Tab' && !event.shiftKey && !textarea.readOnly) {
       // Indent instead of leaving the editor; Shift+Tab still moves focus for keyboard users.
       event.preventDefault();
@@ -105,6 +121,14 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
   return {
     element,
     getValue: () => textarea.value,
+    edit(offset, deleteCount, insert) {
+      textarea.setRangeText(insert, offset, offset + deleteCount, 'end');
+      textarea.dispatchEvent(new Event('input'));
+    },
+    cursorOffset: () => textarea.selectionStart,
+    setWrap(wrap) {
+      textarea.setAttribute('wrap', wrap ? 'soft' : 'off');
+    },
     setValue(source) {
       if (source === textarea.value) return;
       const { selectionStart, selectionEnd } = textarea;

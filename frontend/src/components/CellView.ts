@@ -32,6 +32,8 @@ export interface CellActions {
   /** Clears the outputs the cell shows, for everyone. */
   clearOutputs?(cellId: string): void;
   move(cellId: string, offset: -1 | 1): void;
+  /** Inserts a cell right below this one (the insert bar, a split); `edit` puts the cursor in it. */
+  insertBelow?(cellId: string, cell: { language: Language; source: string }, edit: boolean): void;
   /** The cell was clicked or its editor focused: it becomes the selected cell. */
   select?(cellId: string, editing: boolean): void;
   /** Escape in the editor: back to command mode on this cell. */
@@ -79,6 +81,8 @@ export class CellView {
     attrs: { type: 'button', title: 'Run this cell and every cell below it' },
   });
   private readonly editButtons: HTMLElement;
+  /** Under the cell, for editors: a new code or text cell right here. */
+  private readonly insertBar: HTMLElement;
   private readonly clearOutputButton: HTMLButtonElement;
   private readonly markdown = new MarkdownView();
   private readonly outputs: OutputArea;
@@ -123,6 +127,7 @@ export class CellView {
       onRun: () => this.run(true),
       onRunInPlace: () => this.run(false),
       onEscape: () => this.leaveEditor(),
+      onSplit: () => this.split(),
       onFocus: () => this.actions.select?.(this.cell.id, true),
       ...(assist && { assist }),
     });
@@ -141,6 +146,15 @@ export class CellView {
       this.button('Delete', 'Delete cell', () => this.actions.remove(this.cell.id), 'delete-cell'),
     );
     this.markdown.element.addEventListener('dblclick', () => this.editText());
+    this.insertBar = h(
+      'div',
+      { className: 'cell-insert', testId: 'cell-insert' },
+      this.button('+ Code', 'Insert a code cell below', () => {
+        const language = this.cell.language === 'text' ? 'python' : this.cell.language;
+        this.actions.insertBelow?.(this.cell.id, { language, source: '' }, true);
+      }, 'insert-code-below'),
+      this.button('+ Text', 'Insert a text cell below', () => this.actions.insertBelow?.(this.cell.id, { language: 'text', source: '' }, true), 'insert-text-below'),
+    );
 
     this.element = h(
       'section',
@@ -163,6 +177,7 @@ export class CellView {
       this.markdown.element,
       this.outputs.element,
       this.symbols.element,
+      this.insertBar,
     );
     // A click anywhere in the cell selects it; a click in the editor also starts editing (via onFocus).
     this.element.addEventListener('mousedown', () => this.actions.select?.(this.cell.id, false));
@@ -187,6 +202,7 @@ export class CellView {
       this.editor.setReadOnly(!permissions.canEdit);
       this.language.disabled = !permissions.canEdit;
       this.editButtons.hidden = !permissions.canEdit;
+      this.insertBar.hidden = !permissions.canEdit || !this.actions.insertBelow;
     }
     this.syncSource();
     if (force || cell.language !== previous.language) {
@@ -263,6 +279,27 @@ export class CellView {
   /** Command mode: the cell itself has the focus, so keys act on cells. */
   focusCell(): void {
     this.element.focus({ preventScroll: false });
+  }
+
+  /** Splits the cell at the caret: the text after it moves to a new cell below, where the cursor goes. */
+  split(): void {
+    if (!this.permissions.canEdit || !this.actions.insertBelow) return;
+    const text = this.editor.getValue();
+    const offset = this.editor.cursorOffset();
+    const cut = offset > 0 && text[offset - 1] === '\n' ? offset - 1 : offset;
+    const after = text.slice(offset).replace(/^\n/, '');
+    this.editor.edit(cut, text.length - cut, '');
+    this.actions.insertBelow(this.cell.id, { language: this.cell.language, source: after }, true);
+  }
+
+  /** Appends text on a line of its own, as an edit of the user's (merging the cell below into this one). */
+  append(text: string): void {
+    const value = this.editor.getValue();
+    this.editor.edit(value.length, 0, value && text ? `\n${text}` : text);
+  }
+
+  setWrap(wrap: boolean): void {
+    this.editor.setWrap(wrap);
   }
 
   hasEditorFocus(): boolean {

@@ -5,6 +5,7 @@ export class Drawer {
   readonly element: HTMLElement;
   readonly body = h('div', { className: 'drawer-body' });
   private onOpen: (() => void) | null = null;
+  private onClose: (() => void) | null = null;
 
   constructor(title: string, testId: string) {
     const close = h('button', { className: 'button subtle', text: '×', attrs: { type: 'button', 'aria-label': `Close ${title}` } });
@@ -25,6 +26,10 @@ export class Drawer {
     this.onOpen = callback;
   }
 
+  whenClosed(callback: () => void): void {
+    this.onClose = callback;
+  }
+
   get isOpen(): boolean {
     return !this.element.hidden;
   }
@@ -35,7 +40,9 @@ export class Drawer {
   }
 
   close(): void {
+    if (this.element.hidden) return;
     this.element.hidden = true;
+    this.onClose?.();
   }
 
   toggle(): void {

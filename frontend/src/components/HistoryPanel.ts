@@ -5,6 +5,7 @@
 import { type ForkOrigin, type Fork, type NotebookDiff, type NotebookSummary, type Version, api, exportUrl } from '../api';
 import { h } from '../lib/dom';
 import type { Permissions } from '../notebookModel';
+import type { NoticeKind } from '../notices';
 import { DiffView } from './DiffView';
 import { Drawer } from './Drawer';
 
@@ -22,7 +23,7 @@ export interface HistoryPanelOptions {
   api?: HistoryApi;
   permissions: () => Permissions;
   origin: () => ForkOrigin | null;
-  notify: (text: string) => void;
+  notify: (text: string, kind?: NoticeKind) => void;
   navigate?: (url: string) => void;
   /** Confirms a destructive step; window.confirm in the browser. */
   confirm?: (question: string) => boolean;
@@ -83,6 +84,11 @@ export class HistoryPanel {
   openToSave(): void {
     this.drawer.open();
     this.message.focus();
+  }
+
+  /** Someone saved a version: an open list shows it (a closed one is read when opened). */
+  async versionSaved(): Promise<void> {
+    if (this.drawer.isOpen) await this.refresh();
   }
 
   async refresh(): Promise<void> {
@@ -168,9 +174,9 @@ export class HistoryPanel {
     try {
       const saved = await this.api.saveVersion(this.options.notebookId, this.message.value.trim());
       if ('unchanged' in saved) {
-        this.options.notify(`Nothing changed since version ${saved.version.number}.`);
+        this.options.notify(`Nothing changed since version ${saved.version.number}.`, 'info');
       } else {
-        this.options.notify(`Saved version ${saved.number}.`);
+        this.options.notify(`Saved version ${saved.number}.`, 'success');
         this.message.value = '';
       }
       await this.refresh();
@@ -201,7 +207,7 @@ export class HistoryPanel {
     if (!confirm(`Restore version ${version.number}? The notebook's cells are replaced by that version's.`)) return;
     try {
       await this.api.restoreVersion(this.options.notebookId, version.number);
-      this.options.notify(`Restored version ${version.number}.`);
+      this.options.notify(`Restored version ${version.number}.`, 'success');
       await this.refresh();
     } catch (error) {
       this.options.notify(`Could not restore: ${(error as Error).message}`);

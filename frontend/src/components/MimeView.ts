@@ -1,8 +1,10 @@
 /** Shows a MIME bundle through the richest renderer it supports, found in a priority-ordered registry. */
 import type { OutputPage } from '../api';
 import { h } from '../lib/dom';
-import { mimeText, stripAnsi } from '../lib/text';
+import { fillAnsi } from '../lib/ansi';
+import { mimeText } from '../lib/text';
 import type { MimeBundle } from '../protocol';
+import { JsonTree } from './JsonTree';
 import { TABLE_MIME, type TablePager, TableView, isTableData } from './TableView';
 import { TruncatedText } from './TruncatedText';
 import { VegaChart } from './VegaChart';
@@ -17,14 +19,28 @@ export interface OutputContext {
 }
 
 /** Returns null when the value is not one this renderer understands, so the next one is tried. */
-type MimeRenderer = (value: unknown, context: OutputContext) => HTMLElement | null;
+type MimeRenderer = (value: unknown, context: OutputContext, metadata: unknown) => HTMLElement | null;
+
+/** The size an image asks to be shown at (a retina figure: half its pixels), as <img> attributes. */
+function shownSize(metadata: unknown): Record<string, string> {
+  const size: Record<string, string> = {};
+  if (typeof metadata !== 'object' || metadata === null) return size;
+  for (const key of ['width', 'height'] as const) {
+    const value = (metadata as Record<string, unknown>)[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) size[key] = String(Math.round(value));
+  }
+  return size;
+}
 
 const base64Image =
   (type: 'png' | 'jpeg'): MimeRenderer =>
-  (value) => {
+  (value, _context, metadata) => {
     const base64 = mimeText(value)?.replace(/\s+/g, '');
     if (!base64 || !/^[A-Za-z0-9+/]+=*$/.test(base64)) return null;
-    return h('img', { className: 'output-image', attrs: { src: `data:image/${type};base64,${base64}`, alt: 'image output' } });
+    return h('img', {
+      className: 'output-image',
+      attrs: { src: `data:image/${type};base64,${base64}`, alt: 'image output', ...shownSize(metadata) },
+    });
   };
 
 /** SVG goes through <img>, where its scripts never run. */
@@ -34,18 +50,71 @@ function imageSvg(value: unknown): HTMLElement | null {
   return h('img', { className: 'output-image', attrs: { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, alt: 'image output' } });
 }
 
+/** The page HTML and JavaScript outputs run in (platform/quire/output_frame.py). */
+export const OUTPUT_FRAME_URL = '/output-frame/';
+// Bounds on the height a frame may ask for: a runaway layout must not make the page miles long.
+const MIN_FRAME_PX = 24;
+const MAX_FRAME_PX = 4000;
+
 /**
- * Untrusted HTML goes into an iframe with an empty sandbox: no scripts, no forms, and an opaque
- * origin, so it cannot read the page, its cookies or its session. srcdoc is the one place an
- * untrusted string becomes markup.
+ * HTML (and JavaScript) outputs run in an iframe sandboxed with allow-scripts only: their scripts run,
+ * under an opaque origin, so they cannot read the page, its cookies or its session, nor navigate it.
+ * The frame's page is the platform's; the output's HTML is posted to it once it has loaded, and
+ * the frame reports its height back.
  */
-function textHtml(value: unknown): HTMLElement | null {
-  const html = mimeText(value);
-  if (html === null) return null;
-  const frame = h('iframe', { className: 'output-html', attrs: { sandbox: '', title: 'HTML output' } });
-  frame.srcdoc = html;
+function sandboxedFrame(html: string, title: string): HTMLElement {
+  const frame = h('iframe', {
+    className: 'output-html', attrs: { sandbox: 'allow-scripts', src: OUTPUT_FRAME_URL, title },
+  });
+  let sent = false;
+  frame.addEventListener('load', () => {
+    if (sent) return; // writing the output loads the frame again
+    sent = true;
+    // The frame's origin is opaque, so no target origin can name it; what is sent is the output itself.
+    frame.contentWindow?.postMessage({ quireOutputHtml: html }, '*');
+  });
   return frame;
 }
+
+window.addEventListener('message', (event: MessageEvent) => {
+  const height = (event.data as { quireFrameHeight?: unknown } | null)?.quireFrameHeight;
+  if (typeof height !== 'number' || !Number.isFinite(height)) return;
+  for (const frame of document.querySelectorAll<HTMLIFrameElement>('iframe.output-html')) {
+    if (frame.contentWindow === event.source) {
+      frame.style.height = `${Math.min(MAX_FRAME_PX, Math.max(MIN_FRAME_PX, Math.ceil(height) + 2))}px`;
+    }
+  }
+});
+
+function textHtml(value: unknown): HTMLElement | null {
+  const html = mimeText(value);
+  return html === null ? null : sandboxedFrame(html, 'HTML output');
+}
+
+function javascript(value: unknown): HTMLElement | null {
+  const code = mimeText(value);
+  if (code === null) return null;
+  // In the body, so the code finds document.body; "</script" inside it would end its element early.
+  return sandboxedFrame(`<body><script>${code.replace(/<\/script/gi, '<\\/script')}</script></body>`, 'JavaScript output');
+}
+
+type RenderModule = typeof import('../markdownHtml');
+let renderModule: Promise<RenderModule> | null = null;
+
+/** Markdown and LaTeX render once marked and KaTeX have loaded (they are loaded lazily, as for text cells). */
+const rendered =
+  (kind: 'markdown' | 'latex'): MimeRenderer =>
+  (value) => {
+    const source = mimeText(value);
+    if (source === null) return null;
+    const element = h('div', { className: `output-${kind} markdown`, text: source });
+    renderModule ??= import('../markdownHtml');
+    void renderModule.then(({ renderMarkdown, renderLatex }) => {
+      // The one place these outputs become markup: both functions pass it through DOMPurify.
+      element.innerHTML = kind === 'markdown' ? renderMarkdown(source) : renderLatex(source);
+    });
+    return element;
+  };
 
 const vega =
   (mode: 'vega' | 'vega-lite'): MimeRenderer =>
@@ -64,7 +133,11 @@ function safeJson(text: string): unknown {
 
 function textPlain(value: unknown): HTMLElement | null {
   const text = mimeText(value);
-  return text === null ? null : TruncatedText(stripAnsi(text), 'output-text');
+  return text === null ? null : TruncatedText(text, 'output-text', fillAnsi);
+}
+
+function json(value: unknown): HTMLElement | null {
+  return value === undefined ? null : JsonTree(value);
 }
 
 /** Richest first. */
@@ -79,13 +152,17 @@ export const MIME_RENDERERS: ReadonlyArray<readonly [mime: string, render: MimeR
   ['image/jpeg', base64Image('jpeg')],
   ['image/svg+xml', imageSvg],
   ['text/html', textHtml],
+  ['application/javascript', javascript],
+  ['text/markdown', rendered('markdown')],
+  ['text/latex', rendered('latex')],
+  ['application/json', json],
   ['text/plain', textPlain],
 ];
 
-export function MimeView(data: MimeBundle, context: OutputContext = {}): HTMLElement {
+export function MimeView(data: MimeBundle, context: OutputContext = {}, metadata: Record<string, unknown> = {}): HTMLElement {
   for (const [mime, render] of MIME_RENDERERS) {
     if (!(mime in data)) continue;
-    const element = render(data[mime], context);
+    const element = render(data[mime], context, metadata[mime]);
     if (element) {
       element.dataset.mime = mime;
       return element;

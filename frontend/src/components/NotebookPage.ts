@@ -3,16 +3,19 @@ import { api, type NotebookDetail, type OutputPage } from '../api';
 import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
+import { type NoticeKind, noticeKind } from '../notices';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
-import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type Language, NotebookClient, notebookSocketUrl, type ServerMessage } from '../protocol';
+import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type Language, NotebookClient, notebookSocketUrl, type Role, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
 import { ConnectionBanner } from './ConnectionBanner';
 import { type HistoryApi, HistoryPanel } from './HistoryPanel';
+import { type KernelsApi, KernelsPanel } from './KernelsPanel';
 import { KernelStatus } from './KernelStatus';
 import { PresenceList } from './PresenceList';
 import { type ShareApi, ShareDialog } from './ShareDialog';
+import { ShortcutSheet } from './ShortcutSheet';
 import { SymbolTable, scopeFromCells } from './SymbolTable';
 import { TaskList } from './TaskList';
 
@@ -24,13 +27,31 @@ export interface NotebookPageOptions {
   historyApi?: HistoryApi;
   shareApi?: ShareApi;
   configApi?: ConfigApi;
+  kernelsApi?: KernelsApi;
   /** Reads a page of a cell's output (the REST API's, unless a test gives its own). */
   outputPage?: (notebookId: number, cellId: string, n: number, offset: number) => Promise<OutputPage>;
 }
 
 const NOTICE_MS = 8000;
+const WRAP_KEY = 'quire.wrapLines';
+
+function readWrapPreference(): boolean {
+  try {
+    return localStorage.getItem(WRAP_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
 const SCOPE_DELAY_MS = 250;
 
+
+/** What the page says when this person's role here changes while it is open. */
+const ROLE_NOTICE: Record<Role, string> = {
+  viewer: 'You can now only view this notebook.',
+  runner: 'You can now run this notebook\'s cells, but not edit them.',
+  editor: 'You can now edit this notebook.',
+  owner: 'You now own this notebook.',
+};
 
 /** Kernel states in which a kernel process is up (kernels.models.LIVE_STATES). */
 const LIVE_KERNEL_STATES: ReadonlySet<string> = new Set(['starting', 'idle', 'busy']);
@@ -44,6 +65,14 @@ export class NotebookPage {
   private readonly banner = new ConnectionBanner();
   private readonly presence = new PresenceList();
   private readonly notice = h('p', { className: 'notice', testId: 'notice', attrs: { role: 'alert' } });
+  private readonly resyncBanner = h('div', {
+    className: 'connection-banner',
+    testId: 'resync-banner',
+    text: 'Resyncing: catching up with changes this page missed…',
+    attrs: { role: 'status' },
+  });
+  /** Why the kernel is still starting (it waits for a free kernel host), for as long as it does. */
+  private readonly kernelNote = h('p', { className: 'notice', testId: 'kernel-note', attrs: { role: 'status' } });
   private readonly addCellButton = this.toolButton('+ Cell', 'add-cell', 'Add a cell at the end (B in command mode)', () => this.addCell());
   private readonly runAllButton = this.toolButton('Run all', 'run-all', 'Run every cell, top to bottom', () => {
     this.flush();
@@ -61,6 +90,10 @@ export class NotebookPage {
   private readonly shutdownButton = this.toolButton('Shut down', 'shutdown', 'Stop the kernel and free its memory and your kernel quota', () =>
     this.shutdown(),
   );
+  private wrapLines = readWrapPreference();
+  private readonly wrapButton = this.toolButton('Wrap lines', 'wrap-lines', 'Wrap long lines in every editor (kept for you in this browser)', () =>
+    this.setWrap(!this.wrapLines),
+  );
   private readonly cellList = h('div', { className: 'cells' });
   private readonly tasks = new TaskList(
     () => this.client.interrupt(),
@@ -70,6 +103,7 @@ export class NotebookPage {
   private readonly history: HistoryPanel;
   private readonly share: ShareDialog;
   readonly config: ConfigPanel;
+  readonly kernels: KernelsPanel;
   private readonly origin = h('span', { className: 'origin-note muted', testId: 'origin-note' });
   private readonly historyButton = this.toolButton('History', 'open-history', 'Versions, diffs, restore and forks', () => this.history.drawer.toggle());
   private readonly saveVersionButton = this.toolButton('Save version', 'open-save-version', 'Save the notebook as a new version', () => this.history.openToSave());
@@ -77,6 +111,9 @@ export class NotebookPage {
     this.config.drawer.toggle(),
   );
   private readonly shareButton = this.toolButton('Share', 'open-share', 'Share with people and teams', () => this.share.drawer.toggle());
+  private readonly kernelsButton = this.toolButton('Kernels', 'open-kernels', 'Every kernel you started, with its memory and CPU: shut down what you no longer need', () =>
+    this.kernels.drawer.toggle(),
+  );
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
   /** The cells' sources as a shared document, once the snapshot brought one. */
@@ -84,9 +121,14 @@ export class NotebookPage {
   private readonly detachText = new Map<string, () => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly keys = new CommandKeys();
+  private readonly shortcuts = new ShortcutSheet(() => {
+    if (this.selected) this.views.get(this.selected)?.focusCell();
+  });
+  /** Cells deleted from this page, last on top, for `z`: where each was, and what it held. */
+  private readonly deleted: { index: number; language: Language; source: string }[] = [];
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
-  /** The cell this page just asked to insert: focused when it arrives. */
-  private focusOnInsert: string | null = null;
+  /** The cell this page inserted and will select once it arrives: its editor focused, or the cell (command mode). */
+  private focusOnInsert: { cellId: string; edit: boolean } | null = null;
   private snapshotSeen = false;
   private selected: string | null = null;
   private announcedFocus: string | null | undefined = undefined;
@@ -109,25 +151,29 @@ export class NotebookPage {
       textChanged: (cellId, text) => this.model.editSource(cellId, text),
     });
     this.notice.hidden = true;
+    this.resyncBanner.hidden = true;
     this.banner.set(this.client.connection);
     this.history = new HistoryPanel({
       notebookId: options.notebookId,
       ...(options.historyApi && { api: options.historyApi }),
       permissions: () => this.model.permissions,
       origin: () => this.detail?.forked_from ?? null,
-      notify: (text) => this.showNotice(text),
+      notify: (text, kind) => this.showNotice(text, kind),
     });
     this.share = new ShareDialog(options.notebookId, options.shareApi ? { api: options.shareApi } : {});
     this.config = new ConfigPanel(options.notebookId, {
       ...(options.configApi && { api: options.configApi }),
       canEdit: () => this.model.permissions.canEdit,
     });
+    this.kernels = new KernelsPanel(options.kernelsApi ? { api: options.kernelsApi } : {});
     this.origin.hidden = true;
+    this.kernelNote.hidden = true;
 
     this.element = h(
       'main',
       { className: 'notebook-page' },
       this.banner.element,
+      this.resyncBanner,
       h(
         'div',
         { className: 'notebook-header' },
@@ -140,6 +186,7 @@ export class NotebookPage {
         this.historyButton,
         this.configButton,
         this.shareButton,
+        this.kernelsButton,
       ),
       h(
         'div',
@@ -151,12 +198,16 @@ export class NotebookPage {
         this.restartButton,
         this.shutdownButton,
         this.clearOutputsButton,
+        this.wrapButton,
       ),
       this.notice,
+      this.kernelNote,
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
       this.history.element,
       this.share.element,
       this.config.element,
+      this.kernels.element,
+      this.shortcuts.element,
     );
     this.element.addEventListener('keydown', (event) => this.commandKey(event));
 
@@ -164,20 +215,22 @@ export class NotebookPage {
       this.model.subscribe((change) => this.modelChanged(change)),
       this.client.onAny((message) => this.receive(message)),
       this.client.on('error', (error) => {
-        if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
+        if (error.code === 'quota_exceeded') this.kernels.showQuotaFull(error.message);
+        else if (!this.client.isQuiet(error.req)) this.showNotice(error.message);
       }),
       this.client.onConnection((status) => this.connectionChanged(status)),
       this.client.on('environment', (event) => this.config.environmentEvent(event)),
       this.client.on('environment_notice', (notice) => {
         this.config.environmentNotice(notice);
-        this.showNotice(notice.message);
+        this.showNotice(notice.message, notice.state === 'failed' ? 'error' : 'info');
       }),
       this.client.on('config_changed', (message) => {
         this.config.configChanged(message);
-        if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.');
+        if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.', 'warning');
       }),
-      this.client.on('notice', (notice) => this.showNotice(notice.message)),
+      this.client.on('notice', (notice) => this.showNotice(notice.message, noticeKind(notice.level))),
     );
+    this.wrapButton.setAttribute('aria-pressed', String(this.wrapLines));
     this.applyPermissions();
   }
 
@@ -209,15 +262,19 @@ export class NotebookPage {
     if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
     for (const stop of this.unsubscribe) stop();
     this.collab.dispose();
+    this.kernels.dispose();
     this.client.close();
     for (const view of this.views.values()) view.dispose();
     this.views.clear();
     this.detachText.clear();
   }
 
-  /** Shows a short message under the toolbar for a few seconds. */
-  showNotice(text: string): void {
+  /** Shows a short message under the toolbar for a few seconds, coloured by what it is (an error by default). */
+  showNotice(text: string, kind: NoticeKind = 'error'): void {
     this.notice.textContent = text;
+    this.notice.dataset.kind = kind;
+    // Errors interrupt a screen reader; the rest are read when it is idle.
+    this.notice.setAttribute('role', kind === 'error' ? 'alert' : 'status');
     this.notice.hidden = false;
     if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
     this.noticeTimer = setTimeout(() => {
@@ -289,6 +346,7 @@ export class NotebookPage {
   private modelChanged(change: ModelChange): void {
     switch (change.kind) {
       case 'reset':
+        this.resyncBanner.hidden = !this.model.resyncing;
         this.showTitle();
         this.applyPermissions();
         this.renderCells();
@@ -324,9 +382,28 @@ export class NotebookPage {
       case 'spark':
         this.renderTasks();
         return;
+      case 'permissions':
+        // Promoted or demoted while here: the page follows at once (editors become read-only, or editable).
+        this.applyPermissions();
+        this.renderCells();
+        this.renderTasks();
+        this.showNotice(ROLE_NOTICE[this.model.you?.role ?? 'viewer']);
+        return;
+      case 'version_saved':
+        void this.history.versionSaved();
+        return;
+      case 'deleted':
+        this.applyPermissions();
+        this.renderCells();
+        this.renderTasks();
+        this.showNotice('This notebook was deleted. Nothing more can be changed here.');
+        return;
+      case 'resync':
+        this.resyncBanner.hidden = false;
+        return;
       case 'draft_replaced':
         // Someone restored a version or replaced the draft: our cells are no longer the notebook's.
-        this.showNotice('The notebook was replaced (a version was restored). Reloaded.');
+        this.showNotice('The notebook was replaced (a version was restored). Reloaded.', 'info');
         void this.reload();
         return;
     }
@@ -356,14 +433,17 @@ export class NotebookPage {
         view.update(cell, permissions);
       } else {
         view = new CellView(cell, { actions: this.actions, permissions, ...(this.createEditor && { createEditor: this.createEditor }) });
+        if (this.wrapLines) view.setWrap(true);
         this.views.set(cell.id, view);
         this.detachText.set(cell.id, this.collab.attach(cell.id, view));
-        if (this.focusOnInsert === cell.id && this.snapshotSeen) {
+        if (this.focusOnInsert?.cellId === cell.id && this.snapshotSeen) {
+          const { edit } = this.focusOnInsert;
           this.focusOnInsert = null;
           const inserted = view;
           queueMicrotask(() => {
             this.select(inserted.cellId, {});
-            inserted.focus();
+            if (edit) inserted.focus();
+            else inserted.focusCell();
           });
         }
       }
@@ -379,6 +459,9 @@ export class NotebookPage {
   private renderKernel(): void {
     const connected = this.client.connection.state === 'open';
     this.kernelStatus.set(connected && this.model.kernel ? this.model.kernel : 'disconnected', this.model.kernelReason);
+    const waiting = connected && this.model.kernel === 'starting' && this.model.kernelReason !== '';
+    this.kernelNote.textContent = waiting ? `The kernel is ${this.model.kernelReason}.` : '';
+    this.kernelNote.hidden = !waiting;
     // Only a kernel that is up can be shut down.
     this.shutdownButton.disabled = !connected || !LIVE_KERNEL_STATES.has(this.model.kernel ?? 'not_started');
   }
@@ -465,17 +548,59 @@ export class NotebookPage {
     }
   }
 
-  private addCell(index = this.model.cells.length, language?: Language): void {
+  /** Inserts an empty cell; `edit` puts the cursor in it, otherwise it is selected in command mode (`a`, `b`). */
+  private setWrap(wrap: boolean): void {
+    this.wrapLines = wrap;
+    this.wrapButton.setAttribute('aria-pressed', String(wrap));
+    try {
+      localStorage.setItem(WRAP_KEY, wrap ? '1' : '0');
+    } catch {
+      // Storage refused (private mode, quota): the choice lasts for this page only.
+    }
+    for (const view of this.views.values()) view.setWrap(wrap);
+  }
+
+  /** Shift+M: the cell below joins the selected one (its text on new lines) and is deleted; `z` brings it back. */
+  private mergeBelow(): void {
+    const cells = this.model.cells;
+    const index = cells.findIndex((cell) => cell.id === this.selected);
+    const below = cells[index + 1];
+    const view = this.selected ? this.views.get(this.selected) : undefined;
+    if (!below || !view) return;
+    view.append(below.source);
+    this.deleteCell(below.id);
+    view.focusCell();
+  }
+
+  /** Deletes a cell, remembering it so `z` can bring it back (its source and language; outputs do not return). */
+  private deleteCell(cellId: string): void {
+    const index = this.model.cells.findIndex((cell) => cell.id === cellId);
+    const cell = this.model.cells[index];
+    if (cell) this.deleted.push({ index, language: cell.language, source: cell.source });
+    this.client.deleteCell(cellId);
+  }
+
+  private undoDelete(): void {
+    const last = this.deleted.pop();
+    if (!last) {
+      this.showNotice('No deleted cell to bring back.', 'info');
+      return;
+    }
+    const sent = this.client.insertCell(Math.min(last.index, this.model.cells.length), { language: last.language, source: last.source });
+    this.focusOnInsert = { cellId: sent.cellId, edit: false };
+  }
+
+  private addCell(index = this.model.cells.length, { language, edit = true }: { language?: Language; edit?: boolean } = {}): void {
     const cells = this.model.cells;
     const like = cells[Math.min(index, cells.length) - 1] ?? cells[0];
     const sent = this.client.insertCell(index, { language: language ?? (like && like.language !== 'text' ? like.language : 'python'), source: '' });
-    this.focusOnInsert = sent.cellId;
+    this.focusOnInsert = { cellId: sent.cellId, edit };
   }
 
   private shutdown(): void {
     if (!window.confirm('Shut the kernel down? Every value the cells computed is forgotten.')) return;
     void this.client.shutdown().settled.then((outcome) => {
-      if (outcome.type === 'ack' && outcome.stopping === false) this.showNotice('No kernel is running for this notebook.');
+      if (outcome.type === 'ack' && outcome.stopping === false) this.showNotice('No kernel is running for this notebook.', 'info');
     });
   }
 
@@ -511,13 +636,17 @@ export class NotebookPage {
       }
       case 'insert_above':
       case 'insert_below':
-        if (canEdit) this.addCell(Math.max(0, index + (command === 'insert_below' ? 1 : 0)));
+        if (canEdit) this.addCell(Math.max(0, index + (command === 'insert_below' ? 1 : 0)), { edit: false });
         return;
       case 'delete':
         if (canEdit && this.selected) {
           const neighbour = cells[index + 1] ?? cells[index - 1];
-          this.client.deleteCell(this.selected);
-          if (neighbour) this.select(neighbour.id, {});
+          this.deleteCell(this.selected);
+          if (neighbour) {
+            // Command mode goes on in the neighbour: the deleted cell held the focus, which would fall to the page.
+            this.select(neighbour.id, {});
+            this.views.get(neighbour.id)?.focusCell();
+          }
         }
         return;
       case 'edit':
@@ -535,6 +664,15 @@ export class NotebookPage {
         return;
       case 'interrupt':
         if (canRun) this.client.interrupt();
+        return;
+      case 'merge_below':
+        if (canEdit) this.mergeBelow();
+        return;
+      case 'undo_delete':
+        if (canEdit) this.undoDelete();
+        return;
+      case 'shortcuts':
+        this.shortcuts.open();
         return;
     }
   }
@@ -557,7 +695,10 @@ export class NotebookPage {
   private assistFor(cellId: string): EditorAssist {
     const unwrap = <T>(reply: { ok: true; value: T[] } | { ok: false }): T[] => (reply.ok ? reply.value : []);
     return {
-      complete: async (source, pos) => unwrap(await this.client.complete(cellId, this.languageOf(cellId), source, pos)),
+      complete: async (source, pos) => {
+        const reply = await this.client.complete(cellId, this.languageOf(cellId), source, pos);
+        return reply.ok ? reply.value : { items: [], incomplete: false };
+      },
       signature: async (source, pos) => unwrap(await this.client.signature(cellId, this.languageOf(cellId), source, pos)),
     };
   }
@@ -588,7 +729,12 @@ export class NotebookPage {
       this.flush();
       this.client.runFrom(cellId);
     },
-    remove: (cellId) => this.client.deleteCell(cellId),
+    remove: (cellId) => this.deleteCell(cellId),
+    insertBelow: (cellId, cell, edit) => {
+      const index = this.model.cells.findIndex((c) => c.id === cellId);
+      const sent = this.client.insertCell(index + 1, cell);
+      this.focusOnInsert = { cellId: sent.cellId, edit };
+    },
     clearOutputs: (cellId) => this.client.clearOutputs(cellId),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);

@@ -1,6 +1,7 @@
 /** A cell's outputs, in order: streams, rich results and errors. */
 import { h } from '../lib/dom';
-import { applyCarriageReturns, stripAnsi } from '../lib/text';
+import { fillAnsi } from '../lib/ansi';
+import { applyCarriageReturns } from '../lib/text';
 import type { Output } from '../protocol';
 import { ErrorView } from './ErrorView';
 import { MimeView, type OutputContext } from './MimeView';
@@ -11,10 +12,10 @@ import { TruncatedText } from './TruncatedText';
 export function OutputView(output: Output, context: OutputContext = {}): HTMLElement {
   switch (output.output_type) {
     case 'stream':
-      return TruncatedText(applyCarriageReturns(stripAnsi(output.text)), `output-stream output-${output.name}`);
+      return TruncatedText(applyCarriageReturns(output.text), `output-stream output-${output.name}`, fillAnsi);
     case 'display_data':
     case 'execute_result':
-      return h('div', { className: `output-${output.output_type}` }, MimeView(output.data, context));
+      return h('div', { className: `output-${output.output_type}` }, MimeView(output.data, context, output.metadata ?? {}));
     case 'error':
       return ErrorView(output);
   }

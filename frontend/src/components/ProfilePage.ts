@@ -10,19 +10,53 @@ export interface ProfileApi {
   deleteToken(id: number): Promise<void>;
 }
 
-/** "kernel_memory_bytes" → "Kernel memory"; byte counts in MiB/GiB. */
+/** The unit a quota key's suffix names (the server's naming: memory_mb, cpu_seconds, cell_time_limit_s, …). */
+type QuotaUnit = 'bytes' | 'mb' | 'seconds' | 'count';
+
+function unitOf(key: string): QuotaUnit {
+  if (/_bytes$/.test(key)) return 'bytes';
+  if (/_mb$/.test(key)) return 'mb';
+  if (/_(s|seconds)$/.test(key)) return 'seconds';
+  return 'count';
+}
+
+/** "max_kernels" → "Kernels", "cell_time_limit_s" → "Cell time limit": the unit goes with the value instead. */
 export function quotaLabel(key: string): string {
-  const words = key.replace(/_(bytes|mb|gb)$/i, '').replace(/^max_/, '').replace(/_/g, ' ');
+  const words = key.replace(/_(bytes|mb|gb|s|seconds)$/i, '').replace(/^max_/, '').replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function quotaValue(key: string, value: number | null | undefined): string {
+function bytes(value: number): string {
+  const gib = value / 2 ** 30;
+  return gib >= 1 ? `${Number(gib.toFixed(1))} GiB` : `${Math.round(value / 2 ** 20)} MiB`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Number((seconds / 60).toFixed(1))} min`;
+  return `${Number((seconds / 3600).toFixed(1))} h`;
+}
+
+/** A quota value with its unit: 2048 (memory_mb) → "2 GiB", 600 (cell_time_limit_s) → "10 min", true → "yes". */
+export function quotaValue(key: string, value: number | boolean | null | undefined): string {
   if (value === null || value === undefined) return 'unlimited';
-  if (/_bytes$/.test(key)) {
-    const gib = value / 2 ** 30;
-    return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${Math.round(value / 2 ** 20)} MiB`;
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  switch (unitOf(key)) {
+    case 'bytes':
+      return bytes(value);
+    case 'mb':
+      return bytes(value * 2 ** 20);
+    case 'seconds':
+      return duration(value);
+    default:
+      return String(value);
   }
-  return String(value);
+}
+
+/** The usage figure a limit bounds: "max_kernels" bounds "kernels". */
+function usageFor(limit: string, usage: Record<string, number>): string | undefined {
+  const bare = limit.replace(/^max_/, '');
+  return Object.keys(usage).find((key) => key === limit || key === bare);
 }
 
 export class ProfilePage {
@@ -79,23 +113,30 @@ export class ProfilePage {
   private async loadQuota(): Promise<void> {
     try {
       const report = await this.api.quota();
-      const keys = [...new Set([...Object.keys(report.limits), ...Object.keys(report.usage)])];
-      this.quotaTable.replaceChildren(
-        ...keys.map((key) => {
-          const usageKey = Object.keys(report.usage).find((u) => key === u || key === `max_${u}` || key.replace(/^max_/, '') === u);
-          const used = usageKey === undefined ? undefined : report.usage[usageKey];
-          return h(
-            'tr',
-            { dataset: { quota: key } },
-            h('th', { text: quotaLabel(key), attrs: { scope: 'row' } }),
-            h('td', { text: used === undefined ? '—' : quotaValue(key, used) }),
-            h('td', { text: key in report.limits ? quotaValue(key, report.limits[key]) : '—' }),
-          );
-        }),
-      );
+      // One row per limit, with what it bounds in use beside it; usage no limit names gets a row of its own.
+      const paired = new Set<string>();
+      const rows = Object.keys(report.limits).map((key) => {
+        const usageKey = usageFor(key, report.usage);
+        if (usageKey !== undefined) paired.add(usageKey);
+        return this.quotaRow(key, quotaLabel(key), usageKey === undefined ? undefined : quotaValue(usageKey, report.usage[usageKey]), quotaValue(key, report.limits[key]));
+      });
+      for (const key of Object.keys(report.usage)) {
+        if (!paired.has(key)) rows.push(this.quotaRow(key, `${quotaLabel(key)} in use`, quotaValue(key, report.usage[key]), undefined));
+      }
+      this.quotaTable.replaceChildren(...rows);
     } catch (error) {
       this.quotaTable.replaceChildren(h('tr', {}, h('td', { attrs: { colspan: '3' }, text: `Could not load your quota: ${(error as Error).message}` })));
     }
+  }
+
+  private quotaRow(key: string, label: string, used: string | undefined, limit: string | undefined): HTMLElement {
+    return h(
+      'tr',
+      { dataset: { quota: key } },
+      h('th', { text: label, attrs: { scope: 'row' } }),
+      h('td', { text: used ?? '—' }),
+      h('td', { text: limit ?? '—' }),
+    );
   }
 
   private async loadTokens(): Promise<void> {

@@ -19,9 +19,17 @@ export function truncate(text: string, maxLines = MAX_LINES, maxChars = MAX_CHAR
   return { head: text.slice(0, cut), hiddenLines: rest.split('\n').length - (rest.endsWith('\n') ? 1 : 0) };
 }
 
-export function TruncatedText(text: string, className: string): HTMLElement {
+/** How text goes into its <pre>: as plain text, or with its ANSI colours (fillAnsi). */
+export type Fill = (element: HTMLElement, text: string) => void;
+
+const plain: Fill = (element, text) => {
+  element.textContent = text;
+};
+
+export function TruncatedText(text: string, className: string, fill: Fill = plain): HTMLElement {
   const cut = truncate(text);
-  const pre = h('pre', { className, text: cut ? cut.head : text });
+  const pre = h('pre', { className });
+  fill(pre, cut ? cut.head : text);
   if (!cut) return pre;
   const more = h('button', {
     className: 'button subtle show-more',
@@ -31,7 +39,7 @@ export function TruncatedText(text: string, className: string): HTMLElement {
   });
   const wrapper = h('div', { className: 'truncated-output' }, pre, more);
   more.addEventListener('click', () => {
-    pre.textContent = text;
+    fill(pre, text);
     more.remove();
   });
   return wrapper;

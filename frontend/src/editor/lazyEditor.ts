@@ -55,6 +55,7 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
   let readOnly = options.readOnly;
   let lines: LineRange | null = null;
   let errors: readonly ErrorPosition[] = [];
+  let wrap = false;
   const element = h('div', { className: 'lazy-editor', dataset: { editor: 'textarea' } }, current.element);
 
   const upgrade = (monaco: MonacoModule): void => {
@@ -62,13 +63,17 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
     const textarea = current.element.querySelector('textarea');
     const focus = current.hasFocus();
     const offset = textarea?.selectionStart ?? 0;
-    const next = monaco.createMonacoEditor({ ...options, value: current.getValue(), language, readOnly }, { offset, focus });
+    const next = monaco.createMonacoEditor({ ...options, value: current.getValue(), language, readOnly }, { offset, focus: false });
     next.highlightLines(lines);
     next.setErrors(errors);
+    next.setWrap(wrap);
     current.dispose();
     current = next;
     element.replaceChildren(next.element);
     element.dataset.editor = 'monaco';
+    // Focused only once in the page: focusing a detached editor would drop the focus to the page, and the
+    // keys typed next with it.
+    if (focus) next.focus();
   };
 
   whenNearViewport(element, () => {
@@ -95,6 +100,12 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
     setErrors(positions) {
       errors = positions;
       current.setErrors(positions);
+    },
+    edit: (offset, deleteCount, insert) => current.edit(offset, deleteCount, insert),
+    cursorOffset: () => current.cursorOffset(),
+    setWrap(value) {
+      wrap = value;
+      current.setWrap(value);
     },
     focus: () => current.focus(),
     hasFocus: () => current.hasFocus(),

@@ -14,7 +14,7 @@ import 'monaco-editor/esm/vs/basic-languages/javascript/javascript.contribution.
 import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
 import type { CellEditor, CellEditorOptions, EditorAssist } from '../components/CellEditor';
 import { h } from '../lib/dom';
-import type { Completion, Language } from '../protocol';
+import type { Language } from '../protocol';
 import { type TextChange, transformPosition } from '../lib/textChanges';
 
 const monaco = monacoApi as unknown as typeof Monaco;
@@ -68,7 +68,7 @@ function registerProviders(): void {
       async provideCompletionItems(model, position) {
         const assist = assists.get(model.uri.toString());
         if (!assist) return { suggestions: [] };
-        const items: Completion[] = await assist.complete(model.getValue(), model.getOffsetAt(position));
+        const { items, incomplete } = await assist.complete(model.getValue(), model.getOffsetAt(position));
         const word = model.getWordUntilPosition(position);
         const range = new monaco.Range(position.lineNumber, word.startColumn, position.lineNumber, position.column);
         return {
@@ -79,6 +79,8 @@ function registerProviders(): void {
             insertText: item.label,
             range,
           })),
+          // A cut list is asked for again as the prefix grows; filtering it would hide what came after the cut.
+          incomplete,
         };
       },
     });
@@ -195,6 +197,13 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
     },
   });
 
+  editor.addAction({
+    id: 'quire.split',
+    label: 'Split cell at the cursor',
+    keybindings: [monaco.KeyMod.CtrlCmd | monaco.KeyMod.Shift | monaco.KeyCode.Minus],
+    run: () => options.onSplit?.(),
+  });
+
   const running = editor.createDecorationsCollection();
 
   if (cursor) {
@@ -206,6 +215,19 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
   return {
     element,
     getValue: () => model.getValue(),
+    edit(offset, deleteCount, insert) {
+      const start = model.getPositionAt(offset);
+      const end = model.getPositionAt(offset + deleteCount);
+      // executeEdits, as typing would: it lands in the user's undo history and is reported like their keystrokes.
+      editor.executeEdits('quire', [{ range: monaco.Range.fromPositions(start, end), text: insert }]);
+    },
+    cursorOffset: () => {
+      const position = editor.getPosition();
+      return position ? model.getOffsetAt(position) : 0;
+    },
+    setWrap(wrap) {
+      editor.updateOptions({ wordWrap: wrap ? 'on' : 'off' });
+    },
     setValue(source) {
       if (source === model.getValue()) return;
       remote = true;

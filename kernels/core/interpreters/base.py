@@ -65,6 +65,21 @@ class Completion:
         return {"label": self.label, "kind": self.kind, "detail": self.detail}
 
 
+# The most completions one reply carries; a longer list is cut and marked incomplete, so the editor asks again
+# as the prefix grows instead of filtering a list that stops short.
+MAX_COMPLETIONS = 200
+
+
+@dataclass(frozen=True)
+class CompletionList:
+    items: tuple[Completion, ...]
+    incomplete: bool
+
+    @classmethod
+    def cut(cls, found: list[Completion]) -> CompletionList:
+        return cls(items=tuple(found[:MAX_COMPLETIONS]), incomplete=len(found) > MAX_COMPLETIONS)
+
+
 @dataclass(frozen=True)
 class SignatureHelp:
     label: str

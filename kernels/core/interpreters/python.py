@@ -12,6 +12,7 @@ from types import CodeType
 from typing import Any, ClassVar
 
 from kernels.core import display as display_mod
+from kernels.core import ipython_shell, publish
 from kernels.core.interpreters import python_editing
 from kernels.core.interpreters.base import (
     NO_OUT,
@@ -96,6 +97,7 @@ class PythonInterpreter(Interpreter):
         # Figures render without a display, and plt.show() puts them in the cell's output.
         if "matplotlib" not in sys.modules:
             os.environ["MPLBACKEND"] = MPL_BACKEND
+        ipython_shell.watch_for_ipython()
 
     # ------------------------------------------------------------------ running
 
@@ -124,20 +126,10 @@ class PythonInterpreter(Interpreter):
         namespace = scope.values_dict()
         namespace["__builtins__"] = builtins
         namespace["__name__"] = "__main__"
-        namespace.setdefault("display", self._display_function(context))
+        # One display() for every cell: it shows in whichever cell runs when it is called, so a cell
+        # that keeps or rebinds the name hands nothing stale to the cells below.
+        namespace.setdefault("display", publish.display)
         return namespace
-
-    @staticmethod
-    def _display_function(context: RunContext) -> Any:
-        def display(*values: Any, raw: bool = False, metadata: dict[str, Any] | None = None) -> None:
-            """Show values below the cell (IPython's display(); raw=True takes MIME dicts)."""
-            for value in values:
-                if raw and isinstance(value, dict):
-                    context.sink.emit_bundle(value, metadata or {})
-                else:
-                    context.sink.display(value)
-
-        return display
 
     def run(self, code: str, scope: Scope, context: RunContext) -> RunResult:
         register_source(context.filename, code)
@@ -202,7 +194,9 @@ class PythonInterpreter(Interpreter):
         return {
             name: value
             for name, value in namespace.items()
-            if not _is_dunder(name) and (name in binder.names or start.get(name, missing) is not value)
+            if not _is_dunder(name)
+            and (name in binder.names or start.get(name, missing) is not value)
+            and not (name == "display" and value is publish.display)  # the platform's, not the cell's
         }
 
     # ------------------------------------------------------------------ editing help
@@ -210,7 +204,7 @@ class PythonInterpreter(Interpreter):
     @staticmethod
     def _help_namespace(scope: Scope) -> dict[str, Any]:
         namespace = scope.values_dict()
-        namespace.setdefault("display", python_editing.display_stub)
+        namespace.setdefault("display", publish.display)
         return namespace
 
     def complete(self, code: str, pos: int, scope: Scope) -> list[Completion]:

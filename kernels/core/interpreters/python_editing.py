@@ -6,12 +6,7 @@ from typing import Any
 
 from kernels.core.interpreters.base import Completion, SignatureHelp
 
-MAX_COMPLETIONS = 200
 MAX_DOC_CHARS = 2000
-
-
-def display_stub(*values: Any, raw: bool = False, metadata: dict[str, Any] | None = None) -> None:
-    """Show values below the cell (IPython's display(); raw=True takes MIME dicts)."""
 
 
 def line_column(code: str, pos: int) -> tuple[int, int]:
@@ -35,9 +30,7 @@ def complete(code: str, pos: int, namespace: dict[str, Any]) -> list[Completion]
         found = _script(code, namespace).complete(line, column)
     except Exception:  # jedi fails on odd code; no completions is the right answer there
         return []
-    return [
-        Completion(label=c.name, kind=c.type, detail=c.description) for c in found[:MAX_COMPLETIONS]
-    ]
+    return [Completion(label=c.name, kind=c.type, detail=c.description) for c in found]
 
 
 def signatures(code: str, pos: int, namespace: dict[str, Any]) -> list[SignatureHelp]:

@@ -186,3 +186,22 @@ def test_runnable_as_a_module(jupyter_notebook, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["cells"][1]["outputs"][0]["text"] == "hello\nworld\n"
+
+
+def test_headless_results_keep_what_display_updates_and_clears_leave(tmp_path):
+    notebook = _write(
+        tmp_path / "progress.ipynb",
+        [
+            _code("from kernels.core.publish import clear_output\nh = display('0%', display_id=True)\n"
+                  "print('working')\nh.update('100%')"),
+            _code("print('old')\nclear_output(wait=True)\nprint('new')"),
+        ],
+    )
+    out = tmp_path / "out.ipynb"
+    assert _run(notebook, "-o", out) == 0
+    first, second = json.loads(out.read_text())["cells"]
+    assert first["outputs"] == [
+        {"output_type": "display_data", "data": {"text/plain": "'100%'"}, "metadata": {}},
+        {"output_type": "stream", "name": "stdout", "text": "working\n"},
+    ]
+    assert second["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "new\n"}]

@@ -247,3 +247,28 @@ def test_a_signal_from_outside_stops_a_cell_holding_the_interpreter_lock_at_its_
     assert _statuses(events, "e1")[-1] == "error"
     after = kernel.execute("2", cell_id="a")
     assert _statuses(after, after[0].exec_id)[-1] == "done"
+
+
+DISPLAY_CHANGES = (
+    "from kernels.core.publish import clear_output\nprint('old')\nclear_output(wait=True)\n"
+    "h = display('0%', display_id=True)\nh.update('100%')"
+)
+
+
+def test_a_kernel_for_a_host_without_display_changes_shows_updates_as_new_outputs(kernel):
+    events = kernel.execute(DISPLAY_CHANGES, cell_id="a")
+    outputs = [e.output for e in events if isinstance(e, protocol.Output)]
+    # Nothing is lost and nothing reaches the host that it cannot store: the update is one more display.
+    assert [(o["output_type"], o.get("text") or o["data"]["text/plain"]) for o in outputs] == [
+        ("stream", "old\n"), ("display_data", "'0%'"), ("display_data", "'100%'"),
+    ]
+
+
+def test_a_kernel_started_with_display_changes_sends_them():
+    local = spawn_local_kernel(display_changes=True)
+    try:
+        events = local.execute(DISPLAY_CHANGES, cell_id="a")
+    finally:
+        local.close(timeout=10)
+    kinds = [e.output["output_type"] for e in events if isinstance(e, protocol.Output)]
+    assert kinds == ["stream", protocol.CLEAR_OUTPUT, "display_data", protocol.UPDATE_DISPLAY_DATA]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from kernels.core import protocol
+from kernels.core.interpreters.base import MAX_COMPLETIONS
 from kernels.core.tables import TABLE_MIME
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -197,17 +198,28 @@ def test_huge_rich_output_is_truncated_with_a_marker(small_output_notebook):
 def test_completions_see_the_live_scope(notebook):
     notebook.add_and_run("a", "class Box:\n    def open_lid(self): pass\nmy_box = Box()")
     notebook.add("b", "")
-    items = notebook.engine.complete(cell_id="b", language="python", source="my_box.op", pos=9, order=notebook.order)
-    assert [i.label for i in items] == ["open_lid"]
+    found = notebook.engine.complete(cell_id="b", language="python", source="my_box.op", pos=9, order=notebook.order)
+    assert [i.label for i in found.items] == ["open_lid"] and not found.incomplete
     names = notebook.engine.complete(cell_id="b", language="python", source="my_", pos=3, order=notebook.order)
-    assert "my_box" in [i.label for i in names]
+    assert "my_box" in [i.label for i in names.items]
+
+
+def test_a_cut_completion_list_says_so_and_the_longer_prefix_finds_the_rest(notebook):
+    """`os.` has more members than one reply holds: the reply says it is incomplete, so the editor asks again
+    as the prefix grows instead of filtering a list that stops before `path`."""
+    notebook.add_and_run("a", "import os")
+    notebook.add("b", "")
+    cut = notebook.engine.complete(cell_id="b", language="python", source="os.", pos=3, order=notebook.order)
+    assert cut.incomplete and len(cut.items) == MAX_COMPLETIONS
+    more = notebook.engine.complete(cell_id="b", language="python", source="os.pa", pos=5, order=notebook.order)
+    assert {"path", "pardir", "pathsep"} <= {i.label for i in more.items} and not more.incomplete
 
 
 def test_completions_do_not_see_cells_below(notebook):
     notebook.add("a", "")
     notebook.add_and_run("b", "hidden_below = 1")
     items = notebook.engine.complete(cell_id="a", language="python", source="hidden_", pos=7, order=notebook.order)
-    assert items == []
+    assert items.items == ()
 
 
 def test_signature_help_for_a_function_in_scope(notebook):

@@ -273,7 +273,7 @@ def test_scala_completions_and_signatures_come_from_the_compiler(spark_kernel):
     items = engine.complete(
         cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=len(source), order=spark_kernel.order,
     )
-    assert "toUpperCase" in [i.label for i in items]
+    assert "toUpperCase" in [i.label for i in items.items]
     source = "Math.floorMod("
     sigs = engine.signature(
         cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=len(source), order=spark_kernel.order,

@@ -82,7 +82,7 @@ def test_sql_completions_tables_and_columns(sales_notebook):
         items = sales_notebook.engine.complete(
             cell_id="q", language="sql", source=source, pos=len(source) if pos is None else pos, order=order
         )
-        return [(i.label, i.kind) for i in items]
+        return [(i.label, i.kind) for i in items.items]
 
     assert ("sales", "table") in labels("SELECT * FROM sa")
     assert labels("SELECT s.am FROM sales s", pos=11) == [("amount", "column")]

@@ -82,3 +82,15 @@ def test_admin_site_is_enabled(site_admin) -> None:  # type: ignore[no-untyped-d
     client.force_login(site_admin)
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/quotas/quota/").status_code == 200
+
+
+def test_the_sign_in_page_is_styled_like_the_app_and_every_page_has_a_favicon(alice) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    page = client.get("/accounts/login/").content.decode()
+    assert '/static/assets/app.css' in page and 'class="top-bar"' in page and 'class="button primary"' in page
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    client.login(username="alice", password=PASSWORD)
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").content.decode()
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in b"".join(icon.streaming_content)  # type: ignore[attr-defined]

@@ -1,0 +1,12 @@
+"""REST routes of the kernels app: the running-kernels panel."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from kernels.views import KernelShutdownView, RunningKernelListView
+
+urlpatterns = [
+    path("kernels/", RunningKernelListView.as_view(), name="api-kernels"),
+    path("kernels/<uuid:session_id>/shutdown/", KernelShutdownView.as_view(), name="api-kernel-shutdown"),
+]

@@ -1,0 +1,31 @@
+"""REST endpoints of the running-kernels panel: list the caller's kernels, shut one down."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kernels.running import check_shutdown_kernel, list_running_kernels
+
+
+class RunningKernelListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("all", bool, description="site admins: every user's kernels")],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        everyone = request.query_params.get("all") in ("1", "true")
+        return Response(list_running_kernels(request.user, everyone=everyone))
+
+
+class KernelShutdownView(APIView):
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        check_shutdown_kernel(request.user, session_id)
+        return Response({"stopping": True}, status=status.HTTP_202_ACCEPTED)
