@@ -337,6 +337,10 @@ async def test_run_all_right_after_importing_waits_for_the_packages_and_runs_in_
 ) -> None:
     """Nothing is built when the run starts: the kernel waits for the build (the task list says so, the build's
     progress goes to the page) and every cell runs in the notebook's environment."""
+    from channels.db import database_sync_to_async
+
+    from kernels.models import KernelSession
+
     version = f"4.{uuid.uuid4().int % 10**6}"
     write_wheel(wheel_index, "quire_demo", version, f"GREETING = 'waited for {version}'\n")
     data = _ipynb(_config(wheel_index, f"quire_demo=={version}"), "import quire_demo", "print(quire_demo.GREETING)")
@@ -344,12 +348,18 @@ async def test_run_all_right_after_importing_waits_for_the_packages_and_runs_in_
     cells = [cell["id"] for cell in notebook.cells]
     waiting = await client.until(lambda e: e["type"] == "tasks" and e.get("building"), timeout=60)
     assert waiting["queue"] == cells and waiting["building"][0]["kind"] == "python"
+    # The kernel says why it is not up yet, on the page and in the running-kernels list.
+    starting = [e for e in client.seen if e["type"] == "kernel_status" and e["state"] == "starting" and e.get("reason")]
+    assert starting and "Python packages" in starting[-1]["reason"], client.seen
     await client.until(lambda e: e["type"] == "environment" and e["state"] == "ready", timeout=180)
     ended = [await client.until(lambda e, cell=cell: e["type"] == "cell_status" and e["cell_id"] == cell
                                 and e["state"] in ("done", "error", "interrupted"), timeout=90) for cell in cells]
     assert [e["state"] for e in ended] == ["done", "done"], client.seen
     text = "".join(e["output"].get("text", "") for e in client.seen if e["type"] == "output")
     assert text == f"waited for {version}\n"
+    # Up, the kernel has no reason to show any more.
+    session = await database_sync_to_async(KernelSession.objects.get)(notebook_id=notebook.pk)
+    assert session.state in ("busy", "idle") and session.reason == ""
     assert not [e for e in client.seen if e["type"] == "environment_notice"]
     await client.reply(await client.send("shutdown"))
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
