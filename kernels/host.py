@@ -415,6 +415,10 @@ class KernelHost:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUILD_WAIT_S
         keys = [key for _, key in building]
+        what = " and ".join(env_services.what_builds(kind) for kind, _ in building)
+        await sync_to_async(services.do_note_starting)(
+            self.info.session_id, reason=f"waiting for the notebook's {what} to build; the kernel starts once built"
+        )
         beat_at = 0.0
         while True:
             if loop.time() >= beat_at:

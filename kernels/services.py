@@ -527,6 +527,19 @@ def waiting_runs(session_id: uuid.UUID) -> list[tuple[str, str]]:
 
 
 @transaction.atomic
+def do_note_starting(session_id: uuid.UUID, *, reason: str) -> None:
+    """Say why a starting session's kernel is not up yet (its page's badge and the running-kernels list show it);
+    do_announce_ready clears it."""
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None or session.state != KernelSession.State.STARTING or session.reason == reason:
+        return
+    session.reason = reason
+    session.save(update_fields=["reason"])
+    events.publish(session.notebook_id, {"type": "kernel_status", "state": session.state, "reason": reason},
+                   kernel_channel=session.channel)
+
+
+@transaction.atomic
 def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]] | None:
     """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
     otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
@@ -535,6 +548,8 @@ def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> l
     if session is None or not session.is_live:
         return None
     waiting = waiting_runs(session_id)
+    if session.reason:
+        KernelSession.objects.filter(pk=session_id).update(reason="")
     state = KernelSession.State.BUSY if waiting else KernelSession.State.IDLE
     do_set_session_state(session_id, state=state, host=host, pid=pid)
     return waiting
