@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import secrets
@@ -14,9 +16,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
 
 from kernels import services as kernel_services
+from kernels.watch import host_watch
 from notebooks import collab, presence, services
-from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, group_name
-from notebooks.limits import MAX_WS_MESSAGE_BYTES
+from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
+from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
 from notebooks.validation import check_cell_id, check_cell_keys, check_language, check_source
@@ -83,6 +86,18 @@ def _whole(message: dict[str, Any], name: str, *, least: int = 0, most: int = MA
     return value
 
 
+def _position(message: dict[str, Any], name: str) -> str:
+    """One end of a caret's selection: a Yjs relative position in base64, relayed as it came (only pages read it)."""
+    value = _field(message, name, str)
+    if len(value) > MAX_CURSOR_POSITION_CHARS:
+        raise InvalidInput(f"{name} has at most {MAX_CURSOR_POSITION_CHARS} characters", field=name)
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{name} is a Yjs relative position in base64", field=name) from None
+    return value
+
+
 def decode(text_data: str | None) -> dict[str, Any]:
     """A client's frame as a JSON object with a string `type`; InvalidInput otherwise."""
     if text_data is None:
@@ -137,6 +152,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # Where this connection is in the notebook's numbered broadcast stream: (epoch, last seq relayed), or None
         # until the first numbered message after a (re)start sets it.
         self.stream: tuple[str, int] | None = None
+        # Names this connection's caret to the others (the channel name stays between the servers); and whether
+        # they are shown one now, to be taken away when the connection leaves.
+        self.conn_id = secrets.token_hex(6)
+        self.caret_shown = False
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -192,8 +211,12 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for _, task in self.pending.values():
             task.cancel()
+        self._unwatch_kernel()
+        self.kernel_channel = None
         if self.announced:
             await self._announce(leaving=True)
+        if self.caret_shown:
+            await self._relay_cursor(None)
         await self._leave_groups()
 
     async def _leave_groups(self) -> None:
@@ -226,6 +249,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return False
         self._remember_role(role)
+        if self.caret_shown and role < Role.EDITOR:
+            await self._relay_cursor(None)  # no longer an editor: the others stop seeing a caret that cannot type
         return True
 
     async def access_changed(self, message: dict[str, Any]) -> None:
@@ -251,6 +276,21 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if message["version"] > self.presence_version:
             self.presence_version = message["version"]
             await self._send({"type": "presence", "users": message["users"]})
+
+    # ------------------------------------------------------------------ carets
+
+    async def _relay_cursor(self, position: dict[str, str] | None, cell_id: str | None = None) -> None:
+        event: dict[str, Any] = {"type": "cursor", "conn": self.conn_id, "username": self.user.get_username(),
+                                 "cell_id": cell_id if position else None, **(position or {})}
+        self.caret_shown = position is not None
+        try:
+            await self.channel_layer.group_send(self.group, ephemeral(event, sender=self.channel_name))
+        except Exception:  # Redis unreachable: a caret is a courtesy, the connection and its edits go on
+            log.warning("notebook %s: a caret could not be relayed", self.notebook_id, exc_info=True)
+
+    async def notebook_ephemeral(self, message: dict[str, Any]) -> None:
+        if message["sender"] != self.channel_name:
+            await self.send(text_data=message["text"])
 
     # ------------------------------------------------------------------ kernel replies to this browser's requests
 
@@ -337,11 +377,21 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if channel is None or channel in self.ended_channels:
             return  # news of an ended kernel, arriving late
         if state in kernel_services.LIVE_STATES:
-            self.kernel_channel, self.kernel_state = channel, state
+            if channel != self.kernel_channel:
+                # Watched while shown (kernels/watch.py): this process tells the page if the host dies.
+                self._unwatch_kernel()
+                self.kernel_channel = channel
+                host_watch().watch(channel)
+            self.kernel_state = state
         else:
             self.ended_channels.add(channel)
             if channel == self.kernel_channel:
+                self._unwatch_kernel()
                 self.kernel_channel = self.kernel_state = None
+
+    def _unwatch_kernel(self) -> None:
+        if self.kernel_channel is not None:
+            host_watch().unwatch(self.kernel_channel)
 
     def _in_sequence(self, message: dict[str, Any]) -> bool:
         """Whether a numbered broadcast follows the last one relayed; False when some were lost in between (a
@@ -525,6 +575,24 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self._announce()
         return {}
 
+    async def on_cursor(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Where this editor's caret and selection are (a cell and two Yjs relative positions), or that they left
+        the editor (no cell): relayed to the notebook's other connections. Sent many times a second while typing,
+        so it is a notification: answered only when it carries a `req`, and read against the role last read."""
+        role = await self._current_role()
+        if role < Role.EDITOR:
+            if self.caret_shown:  # the role was lost unannounced (read again after ROLE_FRESH_S)
+                await self._relay_cursor(None)
+            raise Forbidden(f"showing a caret needs the editor role; you are {role.label}")
+        if message.get("cell_id") is None:
+            if self.caret_shown:  # nothing shown, nothing to take away
+                await self._relay_cursor(None)
+        else:
+            cell_id = _cell_id(message)
+            position = {"anchor": _position(message, "anchor"), "head": _position(message, "head")}
+            await self._relay_cursor(position, cell_id)
+        return None if message.get("req") is None else {}
+
     async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:
         sent = await database_sync_to_async(kernel_services.check_interrupt)(self.user, self.notebook_id)
         return {"interrupted": sent}
@@ -552,6 +620,7 @@ HANDLERS: dict[str, Handler] = {
     "table_page": NotebookConsumer.on_table_page,
     "inspect_scope": NotebookConsumer.on_inspect_scope,
     "focus": NotebookConsumer.on_focus,
+    "cursor": NotebookConsumer.on_cursor,
     "interrupt": NotebookConsumer.on_interrupt,
     "shutdown": NotebookConsumer.on_shutdown,
 }

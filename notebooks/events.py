@@ -34,6 +34,8 @@ SERVER_MESSAGE_TYPES = frozenset({
     "cell_inserted", "cell_updated", "cell_language", "cell_deleted", "cell_moved", "outputs_cleared",
     "draft_replaced", "notebook_renamed", "notebook_deleted", "version_saved", "grants_changed", "presence",
     "config_changed", "environment", "environment_notice", "notice",
+    # Relayed between connections, never stored or numbered
+    "cursor",
     # Runs and the kernel
     "kernel_status", "cell_status", "statement", "output", "cell_result", "cells_stale", "tasks", "spark_progress",
 })
@@ -73,6 +75,13 @@ def _envelope(event: dict[str, Any], kernel_channel: str | None = None) -> dict[
         # For the servers' connections only, never relayed: where the kernel that this event is about listens.
         envelope["kernel_channel"] = kernel_channel
     return envelope
+
+
+def ephemeral(event: dict[str, Any], *, sender: str) -> dict[str, Any]:
+    """A channel-layer message carrying `event` to the notebook's connections other than `sender` (a channel
+    name): for what nothing stores and a lost one costs nothing (a caret moving), so it is neither numbered nor
+    caught up on, and never makes a connection resynchronise."""
+    return {"type": "notebook.ephemeral", "text": _text(event), "sender": sender}
 
 
 def publish(notebook_id: int, event: dict[str, Any], *, kernel_channel: str | None = None) -> None:

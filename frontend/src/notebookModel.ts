@@ -322,6 +322,7 @@ export class NotebookModel {
       case 'config_changed':
       case 'environment_notice':
       case 'notice':
+      case 'cursor':
         return;
       default:
         // Every message type has a case: the compiler says which one a new type lacks.

@@ -135,6 +135,12 @@ export type ClientMessage = Envelope &
     | { type: 'inspect_scope'; cell_id: string }
   );
 
+/** A notification: sent without `req`, so nothing answers it unless the server refuses it. */
+export type ClientNotification = { v: typeof PROTOCOL_VERSION } & (
+  | { type: 'cursor'; cell_id: string; anchor: string; head: string }
+  | { type: 'cursor'; cell_id: null }
+);
+
 // ---------------------------------------------------------------------------------------------
 // Replies carried by acks
 
@@ -347,6 +353,16 @@ export interface NotebookDeletedMessage {
 export interface ResyncMessage {
   type: 'resync';
 }
+/** Another editor's caret and selection (Yjs relative positions, base64), or, with no cell, that it is gone. */
+export interface CursorMessage {
+  type: 'cursor';
+  /** Their connection: the same for all of one connection's carets. */
+  conn: string;
+  username: string;
+  cell_id: string | null;
+  anchor?: string;
+  head?: string;
+}
 
 export type EnvironmentKind = 'python' | 'jvm';
 /** What an environment of each kind holds, as the user reads it. */
@@ -412,7 +428,8 @@ export type ServerMessage =
   | GrantsChangedMessage
   | VersionSavedMessage
   | NotebookDeletedMessage
-  | ResyncMessage;
+  | ResyncMessage
+  | CursorMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -547,6 +564,10 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   version_saved: (m) => isInt(m.number),
   notebook_deleted: () => true,
   resync: () => true,
+  cursor: (m) =>
+    isString(m.conn) &&
+    isString(m.username) &&
+    (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.cell_id) && isString(m.anchor) && isString(m.head)),
 };
 
 /** Every message type the client reads (besides `chunk`, joined before reading): the server's list, checked by
@@ -909,6 +930,20 @@ export class NotebookClient {
   /** Tells the others which cell we are in (null: none). */
   focus(cellId: string | null): SentRequest {
     return this.send({ type: 'focus', cell_id: cellId });
+  }
+
+  /**
+   * Shows the others where this editor's caret is (a cell and its selection's ends as Yjs relative positions),
+   * or that it left the editor (null). A notification, sent only while connected: a caret is out of date by the
+   * time a connection is back, and the page sends its place again then.
+   */
+  cursor(place: { cellId: string; anchor: string; head: string } | null): void {
+    if (!this.socket || this.socket.readyState !== SOCKET_OPEN) return;
+    const message: ClientNotification =
+      place === null
+        ? { v: PROTOCOL_VERSION, type: 'cursor', cell_id: null }
+        : { v: PROTOCOL_VERSION, type: 'cursor', cell_id: place.cellId, anchor: place.anchor, head: place.head };
+    this.socket.send(JSON.stringify(message));
   }
 
   /** Completions at `pos`, a character offset into `source`; none while no kernel runs. */

@@ -5,6 +5,7 @@ import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
 import { type NoticeKind, noticeKind } from '../notices';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
+import { CaretSender, RemoteCarets } from '../cursors';
 import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type Language, NotebookClient, notebookSocketUrl, type Role, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
@@ -134,6 +135,15 @@ export class NotebookPage {
   private announcedFocus: string | null | undefined = undefined;
   private scopeRequest = 0;
   private scopeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The other editors' carets, and this page's own as it is sent to them. */
+  private readonly carets = new RemoteCarets();
+  private readonly caretSender: CaretSender;
+  /** Cells whose carets are drawn again in the next microtask (null: every cell). */
+  private caretCells: Set<string> | null = new Set();
+  private caretsDue = false;
+  /** Cells whose editors draw carets now. */
+  private readonly caretsDrawn = new Set<string>();
+  private presenceCount = 0;
 
   constructor(private readonly options: NotebookPageOptions) {
     this.client = options.client ?? new NotebookClient({ url: notebookSocketUrl(options.notebookId) });
@@ -150,6 +160,7 @@ export class NotebookPage {
       },
       textChanged: (cellId, text) => this.model.editSource(cellId, text),
     });
+    this.caretSender = new CaretSender((place) => this.client.cursor(place));
     this.notice.hidden = true;
     this.resyncBanner.hidden = true;
     this.banner.set(this.client.connection);
@@ -229,6 +240,9 @@ export class NotebookPage {
         if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.', 'warning');
       }),
       this.client.on('notice', (notice) => this.showNotice(notice.message, noticeKind(notice.level))),
+      this.client.on('cursor', (message) => this.caretsMoved(this.carets.apply(message))),
+      // Carets are relative positions: wherever the text changes, they are placed again.
+      this.collab.onTextsChanged((cellIds) => this.caretsMoved(cellIds === null ? null : [...cellIds])),
     );
     this.wrapButton.setAttribute('aria-pressed', String(this.wrapLines));
     this.applyPermissions();
@@ -260,6 +274,7 @@ export class NotebookPage {
 
   dispose(): void {
     if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
+    this.caretSender.reset();
     for (const stop of this.unsubscribe) stop();
     this.collab.dispose();
     this.kernels.dispose();
@@ -354,6 +369,9 @@ export class NotebookPage {
         this.renderTasks();
         this.renderPresence();
         this.renderSymbols();
+        // A snapshot starts a connection (or catches one up): others' carets come again, ours is sent again.
+        this.caretsMoved(this.carets.clear());
+        this.caretSender.resend();
         return;
       case 'cells':
         this.renderCells();
@@ -377,6 +395,7 @@ export class NotebookPage {
         return;
       case 'presence':
         this.renderPresence();
+        this.presenceChanged();
         return;
       case 'tasks':
       case 'spark':
@@ -387,6 +406,8 @@ export class NotebookPage {
         this.applyPermissions();
         this.renderCells();
         this.renderTasks();
+        // No longer an editor: the server took our caret away from the others already.
+        if (!this.model.permissions.canEdit) this.caretSender.reset();
         this.showNotice(ROLE_NOTICE[this.model.you?.role ?? 'viewer']);
         return;
       case 'version_saved':
@@ -423,6 +444,7 @@ export class NotebookPage {
       if (!present.has(id)) {
         this.detachText.get(id)?.();
         this.detachText.delete(id);
+        this.caretsDrawn.delete(id);
         view.dispose();
         this.views.delete(id);
       }
@@ -436,6 +458,7 @@ export class NotebookPage {
         if (this.wrapLines) view.setWrap(true);
         this.views.set(cell.id, view);
         this.detachText.set(cell.id, this.collab.attach(cell.id, view));
+        this.caretsMoved([cell.id]);
         if (this.focusOnInsert?.cellId === cell.id && this.snapshotSeen) {
           const { edit } = this.focusOnInsert;
           this.focusOnInsert = null;
@@ -486,6 +509,37 @@ export class NotebookPage {
     this.presence.render(this.model.presence, this.model.you?.username ?? null, (id) => this.cellLabel(id));
     const byCell = this.model.othersByCell();
     for (const view of this.views.values()) view.setPresence(byCell.get(view.cellId) ?? []);
+  }
+
+  /** Carets of people who left go; someone new came: they are shown where this page's caret is. */
+  private presenceChanged(): void {
+    const here = this.model.presence;
+    this.caretsMoved(this.carets.keepOnly(new Set(here.map((user) => user.username))));
+    if (here.length > this.presenceCount) this.caretSender.resend();
+    this.presenceCount = here.length;
+  }
+
+  /** Draws the carets of these cells (null: all) again, once, after whatever changed them has been applied. */
+  private caretsMoved(cellIds: readonly string[] | null): void {
+    if (cellIds === null) this.caretCells = null;
+    else if (this.caretCells !== null) for (const id of cellIds) this.caretCells.add(id);
+    if (this.caretsDue || (cellIds !== null && cellIds.length === 0)) return;
+    this.caretsDue = true;
+    queueMicrotask(() => {
+      this.caretsDue = false;
+      const cells = this.caretCells ?? new Set(this.views.keys());
+      this.caretCells = new Set();
+      const resolve = (cellId: string, encoded: string): number | null => this.collab.resolvePosition(cellId, encoded);
+      for (const cellId of cells) {
+        const view = this.views.get(cellId);
+        if (!view) continue;
+        const carets = this.carets.inCell(cellId, resolve, this.model.you?.username);
+        // Typing changes the cell's text at every key: a cell with no carets, before or now, is left alone.
+        if (carets.length === 0 && !this.caretsDrawn.delete(cellId)) continue;
+        if (carets.length > 0) this.caretsDrawn.add(cellId);
+        view.setRemoteCarets(carets);
+      }
+    });
   }
 
   private isAboveSelected(cellId: string): boolean {
@@ -742,6 +796,13 @@ export class NotebookPage {
       if (index >= 0 && target >= 0 && target < this.model.cells.length) this.client.moveCell(cellId, target);
     },
     select: (cellId) => this.select(cellId, {}),
+    caret: (cellId, anchor, head) => {
+      // Only editors show a caret (the server refuses the others'); positions need the shared document.
+      if (!this.model.permissions.canEdit || !this.collab.active) return;
+      const [from, to] = [this.collab.relativePosition(cellId, anchor), this.collab.relativePosition(cellId, head)];
+      if (from !== null && to !== null) this.caretSender.move({ cellId, anchor: from, head: to });
+    },
+    leftEditor: (cellId) => this.caretSender.leave(cellId),
     commandMode: (cellId) => {
       this.select(cellId, {});
       this.views.get(cellId)?.focusCell();

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -64,7 +65,7 @@ def publish_access_changed(user_id: int) -> None:
     transaction.on_commit(send)
 
 
-async def send_heard(channel: str, message: dict[str, Any]) -> bool:
+async def send_heard(channel: str, message: dict[str, Any], *, before: Callable[[Any], None] | None = None) -> bool:
     """Send on the live layer to a channel someone must be listening on; False when no one heard it.
 
     Pub/sub keeps nothing for a listener that is not there (a kernel host that has not yet subscribed again
@@ -72,15 +73,26 @@ async def send_heard(channel: str, message: dict[str, Any]) -> bool:
     message; channels_redis's `send` drops that answer, so this publishes through the layer's own connection
     for the channel (channels_redis 4's shard, which also serialises publishes on it). The in-memory layer of
     embedded mode keeps messages until read: always heard.
+
+    `before` adds commands for the same Redis to a pipeline that runs them ahead of the publish, in the same
+    round trip (what must be stored before anyone can hear the message); Redis layers only.
     """
     layer = live_layer()
     if not isinstance(layer, RedisPubSubChannelLayer):
+        if before is not None:
+            raise ValueError("commands before a publish need the Redis live layer")
         await layer.send(channel, message)
         return True
     shard = layer._get_layer()._get_shard(channel)
     async with shard._lock:
         shard._ensure_redis()
-        receivers = await shard._redis.publish(channel, layer.serialize(message))
+        if before is None:
+            receivers = await shard._redis.publish(channel, layer.serialize(message))
+        else:
+            async with shard._redis.pipeline(transaction=False) as pipe:
+                before(pipe)
+                pipe.publish(channel, layer.serialize(message))
+                receivers = (await pipe.execute())[-1]
     return bool(receivers)
 
 
