@@ -207,6 +207,7 @@ describe('side panels', () => {
       running: 'c1',
       queue: ['c3', 'c2'],
       spark: [['c1', { jobs: [{ job_id: 4, status: 'RUNNING', stages: [{ stage_id: 7, name: 'count', done: 3, total: 4, failed: 0 }] }], uiUrl: 'http://driver:4040' }]],
+      building: [],
       label: (id) => `Cell ${id.slice(1)}`,
       canStop: true,
     });
