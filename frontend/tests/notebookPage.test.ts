@@ -226,6 +226,29 @@ describe('the notebook page', () => {
     expect(notice.dataset.kind).toBe('warning');
   });
 
+  it("copies, scrolls and hides a cell's output on this page only", async () => {
+    await openNotebook();
+    const writeText = vi.fn(() => Promise.resolve());
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+    socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'stream', name: 'stdout', text: '\u001b[32mgreen\u001b[0m\n' } });
+    socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'execute_result', data: { 'text/plain': '42', 'text/html': '<b>42</b>' }, metadata: {} } });
+    const cell = cellEl('c2');
+    expect(q('[data-testid="output-tools"]', cell).hidden).toBe(false);
+    expect(q('[data-testid="output-tools"]', cellEl('c1')).hidden).toBe(true);
+    q<HTMLButtonElement>('[data-testid="copy-output"]', cell).click();
+    await vi.waitFor(() => expect(writeText).toHaveBeenCalledWith('green\n42'));
+    q<HTMLButtonElement>('[data-testid="scroll-output"]', cell).click();
+    expect(q('[data-testid="cell-output"]', cell).classList.contains('scrolled')).toBe(true);
+    q<HTMLButtonElement>('[data-testid="hide-output"]', cell).click();
+    expect(q('[data-testid="cell-output"]', cell).hidden).toBe(true);
+    socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'stream', name: 'stdout', text: 'more\n' } });
+    expect(q('[data-testid="cell-output"]', cell).hidden).toBe(true);
+    q<HTMLButtonElement>('[data-testid="output-hidden-note"]', cell).click();
+    expect(q('[data-testid="cell-output"]', cell).hidden).toBe(false);
+    expect(q('[data-testid="cell-output"]', cell).textContent).toContain('more');
+    expect(commands()).toEqual([]);
+  });
+
   it('runs from the run button', async () => {
     await openNotebook();
     q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();

@@ -8,7 +8,7 @@ import { personColour } from '../lib/personColour';
 import { type CellEditor, type CellEditorFactory, type EditorAssist, createTextareaEditor } from './CellEditor';
 import { MarkdownView } from './MarkdownView';
 import type { OutputContext } from './MimeView';
-import { OutputArea } from './OutputArea';
+import { OutputArea, outputsText } from './OutputArea';
 import { SymbolList } from './SymbolList';
 
 /** What a cell asks of the page; the page turns these into protocol requests. */
@@ -87,6 +87,13 @@ export class CellView {
     attrs: { type: 'button', title: 'Run this cell and every cell below it' },
   });
   private readonly editButtons: HTMLElement;
+  /** Above the outputs, for everyone: copy them, hide them, or scroll a long one in a box (this page only). */
+  private readonly outputTools: HTMLElement;
+  private readonly hideOutputButton: HTMLButtonElement;
+  private readonly scrollOutputButton: HTMLButtonElement;
+  private readonly hiddenOutputNote = h('button', {
+    className: 'button subtle output-hidden-note', testId: 'output-hidden-note', text: 'Output hidden — show', attrs: { type: 'button' },
+  });
   /** Under the cell, for editors: a new code or text cell right here. */
   private readonly insertBar: HTMLElement;
   private readonly clearOutputButton: HTMLButtonElement;
@@ -154,6 +161,18 @@ export class CellView {
       this.button('Delete', 'Delete cell', () => this.actions.remove(this.cell.id), 'delete-cell'),
     );
     this.markdown.element.addEventListener('dblclick', () => this.editText());
+    this.hideOutputButton = this.button('Hide output', 'Hide this cell\'s output on this page', () => this.setOutputHidden(true), 'hide-output');
+    this.scrollOutputButton = this.button('Scroll', 'Show a long output in a box of its own height, scrolled', () => this.toggleScrolled(), 'scroll-output');
+    this.scrollOutputButton.setAttribute('aria-pressed', 'false');
+    this.hiddenOutputNote.hidden = true;
+    this.hiddenOutputNote.addEventListener('click', () => this.setOutputHidden(false));
+    this.outputTools = h(
+      'div',
+      { className: 'output-tools', testId: 'output-tools' },
+      this.button('Copy', 'Copy the output as text', () => void this.copyOutput(), 'copy-output'),
+      this.scrollOutputButton,
+      this.hideOutputButton,
+    );
     this.insertBar = h(
       'div',
       { className: 'cell-insert', testId: 'cell-insert' },
@@ -183,6 +202,8 @@ export class CellView {
       this.waitingLine,
       this.editor.element,
       this.markdown.element,
+      this.outputTools,
+      this.hiddenOutputNote,
       this.outputs.element,
       this.symbols.element,
       this.insertBar,
@@ -229,8 +250,43 @@ export class CellView {
       total: cell.outputsTotal,
       running: cell.state === 'running' || cell.state === 'queued',
     });
+    this.outputTools.hidden = cell.outputs.length === 0 || this.outputHidden;
+    this.hiddenOutputNote.hidden = cell.outputs.length === 0 || !this.outputHidden;
+    if (this.outputHidden) this.outputs.element.hidden = true;
     this.symbols.render(cell.symbols);
     this.showTextOrEditor();
+  }
+
+  private outputHidden = false;
+
+  /** Hides the outputs behind a one-line note (this page only: others keep seeing them). */
+  setOutputHidden(hidden: boolean): void {
+    this.outputHidden = hidden;
+    this.update(this.cell, this.permissions, true);
+  }
+
+  private toggleScrolled(): void {
+    const scrolled = !this.outputs.element.classList.contains('scrolled');
+    this.outputs.element.classList.toggle('scrolled', scrolled);
+    this.scrollOutputButton.setAttribute('aria-pressed', String(scrolled));
+  }
+
+  private async copyOutput(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(outputsText(this.cell.outputs));
+      this.flashTool('Copied');
+    } catch {
+      this.flashTool('Could not copy');
+    }
+  }
+
+  private flashTool(text: string): void {
+    const copy = this.outputTools.querySelector<HTMLButtonElement>('[data-testid="copy-output"]');
+    if (!copy) return;
+    copy.textContent = text;
+    setTimeout(() => {
+      copy.textContent = 'Copy';
+    }, 1500);
   }
 
   /** Shows the cell's place in the run queue (1 = next), or nothing when not queued; `waiting` says what the
