@@ -34,6 +34,8 @@ def test_markdown_katex_and_sandboxed_html(alice, live_daphne: str, page: Any) -
     page.get_by_test_id("add-cell").click()
     text = page.get_by_test_id("cell").nth(1)
     text.get_by_test_id("cell-language").select_option("text")
+    # Its Markdown source, one toggle away from the rich-text editor.
+    text.get_by_test_id("text-mode").click()
     wait_for_monaco(text)
     set_source(page, text, "# Results\n\nThe area is $x^2$ <img src=x onerror=\"window.pwned=2\">")
     page.keyboard.press("Shift+Enter")
