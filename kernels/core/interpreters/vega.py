@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from kernels.core.errors import EngineError
 from kernels.core.interpreters.base import Interpreter, InterpreterEnv, RunContext, RunResult, RunStatus
 from kernels.core.scope import Scope
 from kernels.core.tables import is_table
@@ -34,6 +35,10 @@ _SUBSPEC_KEYS = ("layer", "hconcat", "vconcat", "concat")
 
 class SpecError(Exception):
     """A spec the kernel cannot fill (unknown data name, a value that is not a table)."""
+
+
+class PlotError(EngineError):
+    """A plot preview the kernel cannot draw (the same faults as SpecError, answered to a request)."""
 
 
 def _is_vega(spec: dict[str, Any]) -> bool:
@@ -124,13 +129,9 @@ class VegaInterpreter(Interpreter):
             return RunResult(status=RunStatus.ERROR)
         reads: set[str] = set()
         notes: list[str] = []
+        mime = VEGA_MIME if _is_vega(spec) else VEGALITE_MIME
         try:
-            if _is_vega(spec):
-                self._fill_vega(spec, scope, reads, notes)
-                mime = VEGA_MIME
-            else:
-                self._fill_vegalite(spec, scope, reads, notes)
-                mime = VEGALITE_MIME
+            self._fill(spec, scope, reads, notes)
         except SpecError as exc:
             context.sink.error(error_output("SpecError", str(exc), [str(exc)], []))
             return RunResult(status=RunStatus.ERROR, reads=frozenset(reads))
@@ -140,6 +141,21 @@ class VegaInterpreter(Interpreter):
         plain = "Vega-Lite chart" if mime == VEGALITE_MIME else "Vega chart"
         context.sink.emit_bundle({mime: spec, "text/plain": plain}, metadata)
         return RunResult(status=RunStatus.DONE, out=spec, reads=frozenset(reads))
+
+    def fill(self, spec: dict[str, Any], scope: Scope) -> tuple[dict[str, Any], list[str]]:
+        """The spec with its named data filled from `scope` (as a run would), and the notes on how it was reduced."""
+        notes: list[str] = []
+        try:
+            self._fill(spec, scope, set(), notes)
+        except SpecError as exc:
+            raise PlotError(str(exc)) from exc
+        return spec, notes
+
+    def _fill(self, spec: dict[str, Any], scope: Scope, reads: set[str], notes: list[str]) -> None:
+        if _is_vega(spec):
+            self._fill_vega(spec, scope, reads, notes)
+        else:
+            self._fill_vegalite(spec, scope, reads, notes)
 
     def _lookup(self, name: str, scope: Scope) -> Any:
         if name not in scope:
