@@ -131,7 +131,13 @@ export type ClientMessage = Envelope &
     | { type: 'table_page'; cell_id: string; ref: string; offset: number; page_size: number }
     | { type: 'focus'; cell_id: string | null }
     | { type: 'inspect_scope'; cell_id: string }
+    | { type: 'explore'; cell_id: string; ref?: string; name?: string; op: ExploreOp; args: Record<string, unknown> }
   );
+
+/** What `explore` may ask of the kernel about a value (docs/protocol.md). */
+export type ExploreOp = 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'plot';
+/** The value an `explore` names: a table output by its ref, or a symbol as the request's cell sees it. */
+export type ExploreTarget = { ref: string } | { name: string };
 
 // ---------------------------------------------------------------------------------------------
 // Replies carried by acks
@@ -874,6 +880,16 @@ export class NotebookClient {
       return { ok: false, code: 'not_running', message: 'The kernel is not running: run the cell again to page through its table.' };
     }
     return reply as Reply<TablePage>;
+  }
+  /** Asks the kernel about a value (explore.ts reads the result); an error when no kernel runs. */
+  async explore(cellId: string, target: ExploreTarget, op: ExploreOp, args: Record<string, unknown> = {}): Promise<Reply<Json>> {
+    const reply = await this.ask({ type: 'explore', cell_id: cellId, ...target, op, args }, (ack) =>
+      kernelNotRunning(ack) ? ('not_running' as const) : isObject(ack.result) ? ack.result : null,
+    );
+    if (reply.ok && reply.value === 'not_running') {
+      return { ok: false, code: 'not_running', message: 'The kernel is not running: run the cell that makes this value, then try again.' };
+    }
+    return reply as Reply<Json>;
   }
   inspectScope(cellId: string): Promise<Reply<CellScope>> {
     return this.ask({ type: 'inspect_scope', cell_id: cellId }, parseScope);
