@@ -28,6 +28,11 @@ def _qualname(value: Any) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}"
 
 
+def is_duckdb_relation(value: Any) -> bool:
+    # The class lives in DuckDB's extension module, `_duckdb` (or `duckdb.duckdb` in older releases).
+    return type(value).__name__ == "DuckDBPyRelation" and "duckdb" in type(value).__module__
+
+
 def _is_record(value: Any) -> bool:
     return isinstance(value, Mapping) or (dataclasses.is_dataclass(value) and not isinstance(value, type)) or (
         isinstance(value, tuple) and hasattr(value, "_fields")
@@ -59,7 +64,7 @@ def table_rows(value: Any) -> Any | None:
     sequences of records (dicts, dataclasses, named tuples, Scala case classes) as lists of dicts."""
     if is_tabular(value):
         return value
-    if _qualname(value).startswith("duckdb.") and hasattr(value, "columns") and hasattr(value, "df"):
+    if is_duckdb_relation(value):
         return value
     if isinstance(value, JvmSequence) and len(value) > 0 and _is_product(value[0]):
         return [dict(_product_fields(row)) for row in value]
@@ -125,7 +130,7 @@ def schema_of(value: Any) -> list[dict[str, Any]]:
         return [_spark_field(f.name, f.dataType, f.nullable) for f in value.schema.fields]
     if _qualname(value) == "pyarrow.lib.Table":
         return [_arrow_field(f.name, f.type, value.column(f.name).null_count > 0) for f in value.schema]
-    if _qualname(value).startswith("duckdb."):
+    if is_duckdb_relation(value):
         return [_field(str(n), str(t), True) for n, t in zip(value.columns, value.types, strict=False)]
     from kernels.core.table_query import local_frame
 
@@ -145,7 +150,7 @@ def schema_of(value: Any) -> list[dict[str, Any]]:
 
 def row_count(value: Any) -> int | None:
     """The number of rows when it costs nothing (None for Spark and DuckDB, which would run a query)."""
-    if is_spark_frame(value) or _qualname(value).startswith("duckdb."):
+    if is_spark_frame(value) or is_duckdb_relation(value):
         return None
     if _qualname(value) == "pyarrow.lib.Table":
         return int(value.num_rows)

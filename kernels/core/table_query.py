@@ -91,7 +91,7 @@ def local_frame(value: Any) -> Any:
         value = value.to_frame()
     elif qualname == "pyarrow.lib.Table":
         value = value.to_pandas()
-    elif qualname.startswith("duckdb") and hasattr(value, "df"):
+    elif type(value).__name__ == "DuckDBPyRelation" and "duckdb" in type(value).__module__:
         value = value.df()
     elif isinstance(value, list | tuple):
         value = _records_frame(value)
@@ -184,9 +184,11 @@ def _local_query(frame: Any, query: Query) -> tuple[Any, int]:
             con.register("t", frame)
             where, params = _where(query)
             result = con.execute(f"SELECT * FROM t{where}{_order(query)}", params).df()
+            return result, len(result)
+        except duckdb.Error:
+            pass  # a column DuckDB cannot read (values of mixed kinds): pandas below reads anything
         finally:
             con.close()
-        return result, len(result)
     mask = None
     for f in query.filters:
         column = frame[f.column]

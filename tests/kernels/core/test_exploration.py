@@ -129,3 +129,28 @@ def test_a_symbol_from_a_cell_above_is_found(notebook: NotebookSession) -> None:
     notebook.add_and_run("c1", FRAME)
     notebook.add_and_run("c2", "y = 1\n")
     assert explore(notebook, "df", "inspect")["row_count"] == 5
+
+
+def test_a_column_of_mixed_values_still_sorts_and_filters(notebook: NotebookSession) -> None:
+    notebook.add_and_run("c1", "import pandas as pd\nmixed = pd.DataFrame({'v': [3, 'x', 1.5, None, [1, 2]], 'n': range(5)})\n")
+    page = explore(notebook, "mixed", "page", sort=[{"column": "n", "descending": True}],
+                   filters=[{"column": "v", "op": "not_null"}])
+    assert [r[1] for r in page["rows"]] == [4, 2, 1, 0]
+    assert explore(notebook, "mixed", "summary", column="v")["distinct"] == 4
+
+
+def test_arrow_tables_and_duckdb_relations_are_tables(notebook: NotebookSession) -> None:
+    notebook.add_and_run(
+        "c1",
+        "import pyarrow as pa, duckdb\n"
+        "arrow = pa.table({'a': [1, 2, None], 's': [{'x': 1}, {'x': 2}, None]})\n"
+        "rel = duckdb.sql('SELECT range AS i, range % 2 AS odd FROM range(10)')\n",
+    )
+    arrow = explore(notebook, "arrow", "inspect")
+    assert arrow["row_count"] == 3
+    assert arrow["schema"][0] == {"name": "a", "type": "int64", "nullable": True}
+    assert arrow["schema"][1]["type"] == "struct" and arrow["schema"][1]["children"][0]["name"] == "x"
+    assert explore(notebook, "arrow", "page", sort=[{"column": "a", "descending": True}])["rows"][0][0] == 2
+    rel = explore(notebook, "rel", "inspect")
+    assert rel["kind"] == "table" and rel["row_count"] is None and [f["name"] for f in rel["schema"]] == ["i", "odd"]
+    assert explore(notebook, "rel", "count", filters=[{"column": "odd", "op": "=", "value": "1"}]) == {"rows": 5}
