@@ -59,6 +59,8 @@ export type ModelChange =
 export interface SparkProgress {
   jobs: readonly SparkJob[];
   uiUrl: string | null;
+  /** Why there is no Spark UI link. */
+  uiNote: string | null;
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, runner: 1, editor: 2, owner: 3 };
@@ -244,7 +246,7 @@ export class NotebookModel {
         this.emit({ kind: 'tasks' });
         return;
       case 'spark_progress':
-        this.spark.set(message.cell_id, { jobs: message.jobs, uiUrl: message.ui_url ?? null });
+        this.spark.set(message.cell_id, { jobs: message.jobs, uiUrl: message.ui_url ?? null, uiNote: message.ui_note ?? null });
         this.emit({ kind: 'spark', cellId: message.cell_id });
         return;
       case 'cell_sync':

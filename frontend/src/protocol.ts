@@ -300,6 +300,8 @@ export interface SparkProgressMessage {
   cell_id: string;
   jobs: SparkJob[];
   ui_url: string | null;
+  /** Why there is no Spark UI to link to. */
+  ui_note?: string | null;
 }
 /** Sent after connecting: a cell the kernel is running or has queued now, with its outputs so far, or one it
  * has just finished (then with its symbols too). */
@@ -495,7 +497,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.cell_id) &&
     Array.isArray(m.jobs) &&
     m.jobs.every(isSparkJob) &&
-    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)),
+    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)) &&
+    (m.ui_note === null || m.ui_note === undefined || isString(m.ui_note)),
   draft_replaced: withYdoc((m) => isInt(m.revision)),
   config_changed: (m) => isInt(m.revision) && typeof m.restart_needed === 'boolean',
   environment: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.log_tail) && optionalString(m.error),

@@ -252,6 +252,8 @@ class SparkProgress(Message):
     cell_id: str
     jobs: tuple[dict[str, Any], ...]
     ui_url: str | None = None
+    # Why there is no ui_url, for the task list to say.
+    ui_note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,12 @@ def test_a_plot_of_a_spark_frame_is_aggregated_by_spark(spark_kernel):  # type: 
     values = filled["data"]["values"]
     assert sum(v["__count"] for v in values) == 100000 and len(values) == 5 * 4
     assert "aggregated by Spark (count of records by ms (binned), kind)" in run.stdout
+
+
+def test_spark_progress_says_why_there_is_no_spark_ui_link(spark_kernel):  # type: ignore[no-untyped-def]
+    from kernels.core import protocol
+
+    run = spark_kernel.add_and_run("jobs", "spark.sparkContext.parallelize(1 to 100, 4).map(_ * 2).sum()", language="scala")
+    progress = [e for e in run.events if isinstance(e, protocol.SparkProgress)]
+    assert progress and progress[-1].ui_url is None
+    assert "spark.ui.enabled" in (progress[-1].ui_note or "")
