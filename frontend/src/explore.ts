@@ -2,7 +2,7 @@
  * Data exploration as the kernel answers it (`explore` in docs/protocol.md): an inspection, table pages sorted
  * and filtered by the kernel, column summaries, counts, CSV and plot previews, read into typed values.
  */
-import type { Reply, TablePage } from './protocol';
+import type { ExploreOp, Reply, TablePage } from './protocol';
 
 type Json = Record<string, unknown>;
 
@@ -74,7 +74,7 @@ export interface TableQuery {
   filters: Filter[];
 }
 
-export type ExploreCall = (op: 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'plot', args: Json) => Promise<Reply<Json>>;
+export type ExploreCall = (op: ExploreOp, args: Json) => Promise<Reply<Json>>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => Number.isInteger(v);
@@ -142,6 +142,13 @@ export function parseFilter(column: string, text: string): Filter | null {
   return { column, op: 'contains', value: trimmed };
 }
 
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 function parsed<T>(reply: Reply<Json>, parse: (raw: Json) => T | null, what: string): Reply<T> {
   if (!reply.ok) return reply;
   const value = parse(reply.value);
@@ -177,6 +184,14 @@ export class Explorer {
       await this.call('csv', { ...query }),
       (raw) => (typeof raw.csv === 'string' ? { csv: raw.csv, truncated: raw.truncated === true } : null),
       'CSV',
+    );
+  }
+
+  async parquet(query: TableQuery): Promise<Reply<{ data: Uint8Array; truncated: boolean }>> {
+    return parsed(
+      await this.call('parquet', { ...query }),
+      (raw) => (typeof raw.parquet === 'string' ? { data: fromBase64(raw.parquet), truncated: raw.truncated === true } : null),
+      'Parquet file',
     );
   }
 

@@ -135,7 +135,7 @@ export type ClientMessage = Envelope &
   );
 
 /** What `explore` may ask of the kernel about a value (docs/protocol.md). */
-export type ExploreOp = 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'plot';
+export type ExploreOp = 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'parquet' | 'plot';
 /** The value an `explore` names: a table output by its ref, or a symbol as the request's cell sees it. */
 export type ExploreTarget = { ref: string } | { name: string };
 

@@ -145,7 +145,7 @@ describe('the table view asks the kernel to sort, filter and summarise', () => {
 
   it('summarises a column and downloads the rows as CSV', async () => {
     const summary = (): Json => ({ column: 'ms', type: 'float64', rows: 2, nulls: 1, distinct: 1, numeric: true, min: 1.5, max: 1.5, mean: 1.5, histogram: [{ start: 1.5, end: 1.5, count: 1 }] });
-    const { explorer, calls } = fakeKernel({ page, summary, csv: () => ({ csv: 'kind,ms\na,1.5\n', truncated: false }) });
+    const { explorer, calls } = fakeKernel({ page, summary, csv: () => ({ csv: 'kind,ms\na,1.5\n', truncated: false }), parquet: () => ({ parquet: btoa('PAR1'), truncated: false }) });
     const download = vi.fn();
     const view = DataTable(explorer, { download });
     document.body.append(view);
@@ -156,7 +156,11 @@ describe('the table view asks the kernel to sort, filter and summarise', () => {
     expect(view.querySelector('[data-testid="column-summary"]')?.textContent).toContain('nulls1');
     (view.querySelector('[data-testid="table-csv"]') as HTMLButtonElement).click();
     await flush();
-    expect(download).toHaveBeenCalledWith('df.csv', 'kind,ms\na,1.5\n');
+    expect(download).toHaveBeenCalledWith('df.csv', 'kind,ms\na,1.5\n', 'text/csv');
+    (view.querySelector('[data-testid="table-parquet"]') as HTMLButtonElement).click();
+    await flush();
+    expect(calls.at(-1)?.op).toBe('parquet');
+    expect(download).toHaveBeenLastCalledWith('df.parquet', new Uint8Array([80, 65, 82, 49]), 'application/vnd.apache.parquet');
   });
 
   it('shows the kernel\'s refusal', async () => {

@@ -5,6 +5,7 @@ A request names its value by target: a table output's `ref`, or a symbol (`name`
 
 from __future__ import annotations
 
+import base64
 import copy
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from kernels.core.errors import EngineError
 from kernels.core.scope import Scope, Symbol
 from kernels.core.tables import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
-EXPLORE_OPS = ("inspect", "page", "summary", "count", "csv", "plot")
+EXPLORE_OPS = ("inspect", "page", "summary", "count", "csv", "parquet", "plot")
 
 
 class ExploreError(EngineError):
@@ -77,6 +78,9 @@ def _explore(found: Found, op: str, args: dict[str, Any], plot: Any) -> dict[str
     if op == "csv":
         text, truncated = table_query.to_csv(_table(found), query)
         return {"csv": text, "truncated": truncated}
+    if op == "parquet":
+        data, truncated = table_query.to_parquet(_table(found), query)
+        return {"parquet": base64.b64encode(data).decode(), "truncated": truncated}
     if op == "plot":
         spec = args.get("spec")
         if not isinstance(spec, dict) or found.symbol is None or plot is None:

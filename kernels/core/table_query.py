@@ -385,16 +385,30 @@ def _spark_summary(frame: Any, column: str) -> dict[str, Any]:
     return body
 
 
-def to_csv(value: Any, query: Query | None = None, *, max_bytes: int = MAX_CSV_BYTES) -> tuple[str, bool]:
-    """The value's rows (filtered and sorted as asked) as CSV, and whether it was cut at max_bytes (whole rows)."""
-    query = query or Query()
-    truncated = False
+def _export_rows(value: Any, query: Query) -> tuple[Any, bool]:
+    """The rows an export writes (filtered and sorted), and whether a Spark frame's were cut."""
     if is_spark_frame(value):
         rows = _spark_filtered(value, query).limit(MAX_CSV_SPARK_ROWS + 1).toPandas()
-        truncated = len(rows) > MAX_CSV_SPARK_ROWS
-        rows = rows.iloc[:MAX_CSV_SPARK_ROWS]
-    else:
-        rows, _ = _local_query(local_frame(value), query)
+        return rows.iloc[:MAX_CSV_SPARK_ROWS], len(rows) > MAX_CSV_SPARK_ROWS
+    return _local_query(local_frame(value), query)[0], False
+
+
+def to_parquet(value: Any, query: Query | None = None, *, max_bytes: int = MAX_CSV_BYTES) -> tuple[bytes, bool]:
+    """The value's rows (filtered and sorted as asked) as a Parquet file, and whether it was cut to fit max_bytes."""
+    rows, truncated = _export_rows(value, query or Query())
+    while True:
+        buffer = io.BytesIO()
+        rows.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        if len(data) <= max_bytes or len(rows) <= 1:
+            return data, truncated
+        # Parquet is compressed, so its size is only known once written: halve the rows until it fits.
+        rows, truncated = rows.iloc[: len(rows) // 2], True
+
+
+def to_csv(value: Any, query: Query | None = None, *, max_bytes: int = MAX_CSV_BYTES) -> tuple[str, bool]:
+    """The value's rows (filtered and sorted as asked) as CSV, and whether it was cut at max_bytes (whole rows)."""
+    rows, truncated = _export_rows(value, query or Query())
     buffer = io.StringIO()
     rows.to_csv(buffer, index=False)
     text = buffer.getvalue()

@@ -67,7 +67,10 @@ export function summaryView(summary: ColumnSummary): HTMLElement {
   );
 }
 
-export function DataTable(explorer: Explorer, options: { download?: (name: string, csv: string) => void } = {}): HTMLElement {
+/** Saves a file the kernel made (CSV text or Parquet bytes). */
+export type Download = (name: string, data: string | Uint8Array, type: string) => void;
+
+export function DataTable(explorer: Explorer, options: { download?: Download } = {}): HTMLElement {
   let query: TableQuery = { sort: [], filters: [] };
   let offset = 0;
   let columns: TablePage['schema'] = [];
@@ -81,6 +84,7 @@ export function DataTable(explorer: Explorer, options: { download?: (name: strin
   const prev = h('button', { className: 'button subtle', testId: 'table-prev', text: '‹ Previous', attrs: { type: 'button' } });
   const next = h('button', { className: 'button subtle', testId: 'table-next', text: 'Next ›', attrs: { type: 'button' } });
   const csv = h('button', { className: 'button subtle', testId: 'table-csv', text: 'Download CSV', attrs: { type: 'button' } });
+  const parquet = h('button', { className: 'button subtle', testId: 'table-parquet', text: 'Download Parquet', attrs: { type: 'button' } });
   const summaries = h('div', { className: 'column-summaries' });
 
   const header = (): void => {
@@ -205,8 +209,22 @@ export function DataTable(explorer: Explorer, options: { download?: (name: strin
         problem.textContent = reply.message;
         return;
       }
-      (options.download ?? saveFile)(`${explorer.label}.csv`, reply.value.csv);
+      (options.download ?? saveFile)(`${explorer.label}.csv`, reply.value.csv, 'text/csv');
       if (reply.value.truncated) status.textContent = 'The CSV was cut to its first rows (20 MB at most; Spark: 200,000 rows).';
+    });
+  });
+  parquet.addEventListener('click', () => {
+    parquet.disabled = true;
+    status.textContent = 'preparing Parquet…';
+    void explorer.parquet(query).then((reply) => {
+      parquet.disabled = false;
+      status.textContent = '';
+      if (!reply.ok) {
+        problem.textContent = reply.message;
+        return;
+      }
+      (options.download ?? saveFile)(`${explorer.label}.parquet`, reply.value.data, 'application/vnd.apache.parquet');
+      if (reply.value.truncated) status.textContent = 'The Parquet file was cut to its first rows (20 MB at most; Spark: 200,000 rows).';
     });
   });
   prev.addEventListener('click', () => void load(offset - DATA_PAGE_SIZE));
@@ -217,13 +235,13 @@ export function DataTable(explorer: Explorer, options: { download?: (name: strin
     'div',
     { className: 'output-table data-table', testId: 'data-table' },
     h('div', { className: 'table-scroll' }, h('table', {}, head, body)),
-    h('p', { className: 'table-footer' }, prev, summary, next, ' ', csv, ' ', status, problem),
+    h('p', { className: 'table-footer' }, prev, summary, next, ' ', csv, ' ', parquet, ' ', status, problem),
     summaries,
   );
 }
 
-function saveFile(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+function saveFile(name: string, data: string | Uint8Array, type: string): void {
+  const url = URL.createObjectURL(new Blob([data as BlobPart], { type }));
   const link = h('a', { attrs: { href: url, download: name } });
   document.body.append(link);
   link.click();

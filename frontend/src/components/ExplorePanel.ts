@@ -1,7 +1,7 @@
 /** The Explore drawer: a value's inspector above its table view or plot constructor. */
 import { h } from '../lib/dom';
 import type { Explorer, Inspection } from '../explore';
-import { DataTable } from './DataTable';
+import { DataTable, type Download } from './DataTable';
 import { Drawer } from './Drawer';
 import { InspectorView } from './Inspector';
 import { PlotConstructor } from './PlotConstructor';
@@ -11,7 +11,7 @@ export type ExploreView = 'inspect' | 'table' | 'plot';
 export interface ExploreHooks {
   /** Inserts a Vega cell below `cellId`; absent for those who may not edit the notebook. */
   saveAsCell?: (cellId: string, source: string) => void;
-  download?: (name: string, csv: string) => void;
+  download?: Download;
 }
 
 export class ExplorePanel {

@@ -154,3 +154,17 @@ def test_arrow_tables_and_duckdb_relations_are_tables(notebook: NotebookSession)
     rel = explore(notebook, "rel", "inspect")
     assert rel["kind"] == "table" and rel["row_count"] is None and [f["name"] for f in rel["schema"]] == ["i", "odd"]
     assert explore(notebook, "rel", "count", filters=[{"column": "odd", "op": "=", "value": "1"}]) == {"rows": 5}
+
+
+def test_parquet_download_keeps_types_and_the_query(notebook: NotebookSession) -> None:
+    import base64
+    import io
+
+    import pandas as pd
+
+    notebook.add_and_run("c1", FRAME)
+    body = explore(notebook, "df", "parquet", filters=[{"column": "n", "op": ">=", "value": 3}],
+                   sort=[{"column": "n", "descending": True}])
+    back = pd.read_parquet(io.BytesIO(base64.b64decode(body["parquet"])))
+    assert list(back["n"]) == [5, 4, 3] and str(back["value"].dtype) == "float64" and body["truncated"] is False
+    assert back["tags"].iloc[0]["k"] == 4
