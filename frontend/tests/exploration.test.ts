@@ -250,3 +250,18 @@ describe('the symbol table inspects through the kernel', () => {
     expect(table.element.querySelector('[data-testid="inspector-problem"]')?.textContent).toContain('The kernel is not running');
   });
 });
+
+describe('a table output opens in the Explore panel', () => {
+  const table = { schema: [{ name: 'a', type: 'int64' }], rows: [[1]], total_rows: 1, offset: 0, page_size: 50, ref: 'c1:1' };
+
+  it('has an Explore button when the kernel holds the table', async () => {
+    const { TableView } = await import('../src/components/TableView');
+    const explore = vi.fn();
+    const view = TableView(table, undefined, explore);
+    const button = view.querySelector('[data-testid="table-explore"]') as HTMLButtonElement;
+    expect(button.hidden).toBe(false);
+    button.click();
+    expect(explore).toHaveBeenCalledWith('c1:1');
+    expect((TableView({ ...table, ref: undefined }, undefined, explore).querySelector('[data-testid="table-explore"]') as HTMLElement).hidden).toBe(true);
+  });
+});

@@ -4,11 +4,13 @@ parts or as paged text, Scala values written the Scala way."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kernels.core.display import short_repr
 from kernels.core.tables import is_spark_frame, is_tabular
 from kernels.core.values import JvmObject, JvmSequence
 
@@ -211,13 +213,14 @@ def _children(value: Any) -> list[tuple[str, Any]] | None:
     if _qualname(value) == "pyspark.sql.types.Row":
         return [(str(k), v) for k, v in value.asDict(recursive=False).items()]
     if isinstance(value, Mapping):
-        return [(str(k), v) for k, v in value.items()]
+        # Only the children shown are read: a mapping may hold millions.
+        return [(str(k), v) for k, v in itertools.islice(value.items(), TREE_CHILDREN + 1)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return list(zip(value._fields, value, strict=False))
     if isinstance(value, JvmSequence | list | tuple | set | frozenset):
-        items = value[: TREE_CHILDREN + 1] if isinstance(value, Sequence) else list(value)[: TREE_CHILDREN + 1]
+        items = value[: TREE_CHILDREN + 1] if isinstance(value, Sequence) else list(itertools.islice(value, TREE_CHILDREN + 1))
         return [(str(i), v) for i, v in enumerate(items)]
     if _is_product(value):
         return _product_fields(value)
@@ -243,7 +246,8 @@ def _length(value: Any) -> int | None:
 
 
 def _summary(value: Any, scala: bool) -> str:
-    text = scala_text(value, budget=SUMMARY_CHARS) if scala else _python_text(value, SUMMARY_CHARS)
+    # short_repr stops early (reprlib), so a container of millions costs no more than its head.
+    text = scala_text(value, budget=SUMMARY_CHARS) if scala else short_repr(value)
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 

@@ -237,4 +237,5 @@ class VegaInterpreter(Interpreter):
             name = entry.get("name")
             if isinstance(name, str):
                 reads.add(name)
-                entry["values"] = _records(self._reduce_sample(name, self._lookup(name, scope), notes))
+                frame = self._sampled_frame(name, self._lookup_table(name, scope), notes)
+                entry["values"] = _records(self._reduce_sample(name, frame, notes))
