@@ -188,6 +188,8 @@ describe('the plot constructor', () => {
     });
     const line = buildSpec('df', SCHEMA, { chart: 'line', x: 'when', y: 'ms', aggregate: 'none', bin: false, maxbins: 10 });
     expect((line.encoding as Json).x).toEqual({ field: 'when', type: 'temporal' });
+    const daily = buildSpec('df', SCHEMA, { chart: 'line', x: 'when', y: 'ms', aggregate: 'sum', bin: true, maxbins: 10, timeUnit: 'yearmonth' });
+    expect((daily.encoding as Json).x).toEqual({ field: 'when', timeUnit: 'yearmonth', type: 'temporal' });
     const heat = buildSpec('df', SCHEMA, { chart: 'heatmap', x: 'ms', y: 'kind', aggregate: 'count', bin: false, maxbins: 10 });
     expect(heat).toMatchObject({ mark: { type: 'rect' }, encoding: { color: { aggregate: 'count' }, y: { field: 'kind', type: 'nominal' } } });
   });

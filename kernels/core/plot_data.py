@@ -23,11 +23,20 @@ DEFAULT_MAXBINS = 10
 _BIN_CHANNELS = {"x": "x2", "y": "y2"}
 
 
+# Vega-Lite's time units that keep the calendar (a truncation), by the unit they truncate to.
+TIME_UNITS = {
+    "year": "year", "yearquarter": "quarter", "yearmonth": "month", "yearmonthdate": "day", "yearweek": "week",
+    "yearmonthdatehours": "hour", "yearmonthdatehoursminutes": "minute",
+    "yearmonthdatehoursminutesseconds": "second",
+}
+
+
 @dataclass(frozen=True)
 class Key:
     field: str
     output: str
     maxbins: int | None = None  # binned when set
+    time_unit: str | None = None  # truncated to a TIME_UNITS key when set
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,21 @@ def _plan(encoding: dict[str, Any], columns: list[str]) -> tuple[list[Key], list
     for channel, definition in encoding.items():
         if not isinstance(definition, dict) or not ({"field", "aggregate"} & definition.keys()):
             continue  # a constant value
-        if "timeUnit" in definition or channel in ("x2", "y2"):
+        if channel in ("x2", "y2"):
             return None
         aggregate, field, binning = definition.get("aggregate"), definition.get("field"), definition.get("bin")
+        unit = definition.get("timeUnit")
+        if isinstance(unit, dict):
+            unit = unit.get("unit")
+        if unit is not None and (unit not in TIME_UNITS or aggregate is not None or binning):
+            return None
         if aggregate is None:
             if not isinstance(field, str) or field not in columns:
                 return None
+            if unit is not None:
+                keys.append(Key(field=field, output=f"{unit}_{field}", time_unit=unit))
+                channels[channel] = keys[-1].output
+                continue
             if binning:
                 maxbins = binning.get("maxbins", DEFAULT_MAXBINS) if isinstance(binning, dict) else DEFAULT_MAXBINS
                 if channel not in _BIN_CHANNELS or (isinstance(binning, dict) and binning.get("binned")):
@@ -102,6 +120,14 @@ def _rewrite(
             rewritten[channel] = definition
             continue
         new = {k: v for k, v in definition.items() if k not in ("aggregate", "bin")}
+        truncated = next((k for k in keys if k.output == output and k.time_unit), None)
+        if truncated is not None:
+            # The times are already cut to the unit; Vega-Lite's timeUnit, kept, labels the axis the same way.
+            new.update(field=output)
+            new.setdefault("type", "temporal")
+            new.setdefault("title", truncated.field)
+            rewritten[channel] = new
+            continue
         if output in binned:
             step = steps[output]
             new.update(field=output, bin={"binned": True, "step": int(step) if step.is_integer() else step})
@@ -120,7 +146,7 @@ def _rewrite(
 
 def _summary(keys: list[Key], measures: list[Measure]) -> str:
     text = ", ".join(f"{m.aggregate} of {m.field or 'records'}" for m in measures)
-    named = [f"{k.field} (binned)" if k.maxbins else k.field for k in keys]
+    named = [f"{k.field} (binned)" if k.maxbins else f"{k.field} ({k.time_unit})" if k.time_unit else k.field for k in keys]
     return text + (f" by {', '.join(named)}" if named else "")
 
 
@@ -152,6 +178,8 @@ def aggregate(value: Any, encoding: dict[str, Any], *, over: int) -> Aggregated 
             if key.maxbins is not None:
                 step = steps[key.output]
                 select.append(f"floor({column} / {step!r}) * {step!r} AS {_ident(key.output)}")
+            elif key.time_unit is not None:
+                select.append(f"date_trunc('{TIME_UNITS[key.time_unit]}', {column}) AS {_ident(key.output)}")
             else:
                 select.append(f"{column} AS {_ident(key.output)}")
             group.append(_ident(key.output))
@@ -205,7 +233,10 @@ def _spark_aggregate(frame: Any, encoding: dict[str, Any]) -> Aggregated | None:
         }
     groups = [
         (F.floor(col(k.field) / F.lit(steps[k.output])) * F.lit(steps[k.output])).alias(k.output)
-        if k.maxbins is not None else col(k.field).alias(k.output)
+        if k.maxbins is not None
+        else F.date_trunc(TIME_UNITS[k.time_unit], col(k.field)).alias(k.output)
+        if k.time_unit is not None
+        else col(k.field).alias(k.output)
         for k in keys
     ]
     simple = {"valid": F.count, "sum": F.sum, "mean": F.avg, "average": F.avg, "min": F.min, "max": F.max,

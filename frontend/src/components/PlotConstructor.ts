@@ -27,7 +27,12 @@ export interface PlotChoice {
   /** Bin a numeric or time x (and y for a heatmap). */
   bin: boolean;
   maxbins: number;
+  /** The calendar unit times are binned by. */
+  timeUnit?: TimeUnit;
 }
+
+export const TIME_UNITS = ['yearmonthdate', 'yearmonth', 'yearquarter', 'year', 'yearweek', 'yearmonthdatehours', 'yearmonthdatehoursminutes'] as const;
+export type TimeUnit = (typeof TIME_UNITS)[number];
 
 type Spec = Record<string, unknown>;
 
@@ -45,7 +50,9 @@ export function buildSpec(symbol: string, schema: readonly SchemaField[], choice
   const binned = (name?: string): Spec | undefined => {
     if (!name) return undefined;
     const type = fieldType(find(name));
-    return type === 'quantitative' ? { field: name, bin: { maxbins: choice.maxbins }, type } : { field: name, type };
+    if (type === 'quantitative') return { field: name, bin: { maxbins: choice.maxbins }, type };
+    if (type === 'temporal') return { field: name, timeUnit: choice.timeUnit ?? 'yearmonthdate', type };
+    return { field: name, type };
   };
   const measure = (name?: string): Spec | undefined => {
     if (choice.aggregate === 'none') return plain(name);
@@ -133,6 +140,7 @@ export function PlotConstructor(
     choice.maxbins = Math.max(2, Math.min(200, Number(maxbins.value) || 20));
     schedule();
   });
+  const unit = select('time unit', 'plot-time-unit', TIME_UNITS, 'yearmonthdate', (v) => (choice.timeUnit = v as TimeUnit));
   const save = h('button', { className: 'button', testId: 'plot-save', text: 'Save as cell', attrs: { type: 'button' } });
   if (!options.saveAsCell) {
     save.disabled = true;
@@ -182,6 +190,7 @@ export function PlotConstructor(
       select('aggregate', 'plot-aggregate', AGGREGATIONS, choice.aggregate, (v) => (choice.aggregate = v as Aggregation)),
       h('label', { className: 'plot-choice' }, bin, h('span', { text: 'bin x' })),
       h('label', { className: 'plot-choice' }, h('span', { text: 'bins' }), maxbins),
+      unit,
     ),
     h('p', {}, previewButton, ' ', save),
     problem,

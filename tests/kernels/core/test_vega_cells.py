@@ -113,3 +113,21 @@ def test_quantiles_and_a_heatmap_are_aggregated_on_the_server(chart_notebook):
     filled = _chart(chart_notebook, heat, cell_id="heat").data("display_data")[VEGALITE_MIME]
     assert sum(row["__count"] for row in filled["data"]["values"]) == 20000
     assert filled["encoding"]["y2"] == {"field": "bin_kind_end"} and len(filled["data"]["values"]) <= 10 * 3
+
+
+def test_times_are_binned_by_their_time_unit_on_the_server(chart_notebook):
+    chart_notebook.add_and_run(
+        "times", "stamps = pd.DataFrame({'at': pd.date_range('2024-01-01', periods=20000, freq='37min'), 'v': 1.0})"
+    )
+    spec = {
+        "mark": "line", "data": {"name": "stamps"},
+        "encoding": {"x": {"field": "at", "timeUnit": "yearmonthdate", "type": "temporal"},
+                     "y": {"aggregate": "sum", "field": "v"}},
+    }
+    run = _chart(chart_notebook, spec)
+    filled = run.data("display_data")[VEGALITE_MIME]
+    values = filled["data"]["values"]
+    assert len(values) == 514 and sum(row["sum_v"] for row in values) == 20000
+    assert values[0]["yearmonthdate_at"].startswith("2024-01-01T00:00:00")
+    assert filled["encoding"]["x"] == {"field": "yearmonthdate_at", "timeUnit": "yearmonthdate", "type": "temporal", "title": "at"}
+    assert "aggregated on the server (sum of v by at (yearmonthdate))" in run.stdout
