@@ -223,6 +223,19 @@ describe('the plot constructor', () => {
     expect(source.encoding).toMatchObject({ x: { field: 'ms', bin: { maxbins: 20 } }, y: { aggregate: 'count' } });
   });
 
+  it('takes a field dragged onto a channel', async () => {
+    vi.useFakeTimers();
+    const { explorer, calls } = fakeKernel({ plot: (args) => ({ spec: args.spec as Json, notes: [] }) });
+    const view = PlotConstructor(explorer, 'df', SCHEMA, {});
+    document.body.append(view);
+    const drop = new Event('drop', { cancelable: true }) as Event & { dataTransfer: unknown };
+    drop.dataTransfer = { getData: () => 'kind' };
+    view.querySelector('[data-channel="color"]')?.dispatchEvent(drop);
+    await vi.advanceTimersByTimeAsync(300);
+    expect((view.querySelector('[data-testid="plot-color"]') as HTMLSelectElement).value).toBe('kind');
+    expect(((calls.at(-1)?.args.spec as Json).encoding as Json).color).toEqual({ field: 'kind', type: 'nominal' });
+  });
+
   it('cannot save without the editor role', () => {
     const view = PlotConstructor(fakeKernel({}).explorer, 'df', SCHEMA);
     const save = view.querySelector('[data-testid="plot-save"]') as HTMLButtonElement;

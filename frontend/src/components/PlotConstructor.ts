@@ -127,8 +127,31 @@ export function PlotConstructor(
     return h('label', { className: 'plot-choice' }, h('span', { text: label }), element);
   };
   const names = schema.map((f) => f.name);
-  const fieldSelect = (channel: Channel): HTMLElement =>
-    select(channel === 'color' ? 'colour' : channel, `plot-${channel}`, names, choice[channel], (v) => (choice[channel] = v || undefined), '—');
+  const fieldSelect = (channel: Channel): HTMLElement => {
+    const label = select(channel === 'color' ? 'colour' : channel, `plot-${channel}`, names, choice[channel], (v) => (choice[channel] = v || undefined), '—');
+    // A field chip dropped here puts that field on this channel, as choosing it would.
+    label.classList.add('plot-drop');
+    label.dataset.channel = channel;
+    label.addEventListener('dragover', (event) => event.preventDefault());
+    label.addEventListener('drop', (event) => {
+      event.preventDefault();
+      const name = event.dataTransfer?.getData('text/plain') ?? '';
+      const picker = label.querySelector('select');
+      if (!picker || !names.includes(name)) return;
+      picker.value = name;
+      picker.dispatchEvent(new Event('change'));
+    });
+    return label;
+  };
+  const chips = h(
+    'div',
+    { className: 'plot-fields', attrs: { 'aria-label': 'Fields: drag one onto x, y, colour, size or facet' } },
+    ...schema.map((field) => {
+      const chip = h('span', { className: 'plot-field', testId: 'plot-field', text: field.name, attrs: { draggable: 'true', title: field.type } });
+      chip.addEventListener('dragstart', (event) => event.dataTransfer?.setData('text/plain', field.name));
+      return chip;
+    }),
+  );
   const bin = h('input', { testId: 'plot-bin', attrs: { type: 'checkbox', 'aria-label': 'Bin x' } });
   bin.addEventListener('change', () => {
     choice.bin = bin.checked;
@@ -182,6 +205,7 @@ export function PlotConstructor(
   return h(
     'div',
     { className: 'plot-constructor', testId: 'plot-constructor' },
+    chips,
     h(
       'div',
       { className: 'plot-choices' },
