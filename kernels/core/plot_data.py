@@ -188,6 +188,8 @@ def aggregate(value: Any, encoding: dict[str, Any], *, over: int) -> Aggregated 
         if group:
             sql += f" GROUP BY {', '.join(group)} ORDER BY {', '.join(g + ' NULLS LAST' for g in group)}"
         result = con.execute(sql).df()
+    except duckdb.Error:
+        return None  # a column DuckDB cannot read: the chart is drawn from a sample instead, and says so
     finally:
         con.close()
     for key in keys:
