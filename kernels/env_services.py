@@ -266,7 +266,7 @@ def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
     jvm = chosen.get(Environment.Kind.JVM)
     if jvm is not None:
         config["sparkConfig"] = environments.spark_config_with_jars(config.get("sparkConfig") or {}, jvm.jars)
-    binds = tuple(str(b.path) for b in chosen.values())
+    binds = tuple(str(b.path) for b in chosen.values()) + tuple(str(p) for p in settings.QUIRE_DATA_ROOTS)
     return LaunchEnvironment(python=python.python if python else None, ro_binds=binds, config=config,
                              notices=notices)
 

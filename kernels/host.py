@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import env_services, services
+from kernels import env_services, liveness, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
@@ -79,6 +79,7 @@ class _Execution:
         self.running = False
         self.state = "queued"
         self.kept_bytes = 0
+        self.kept = False  # whether the last output offered was kept
         # Runs sent without a database row (`record`) get theirs from the host.
         self.new = record is not None
         self.user_id = record.get("user_id") if record else None
@@ -109,7 +110,9 @@ class _Execution:
         text = output.get("text")
         size = len(text) if isinstance(text, str) else len(repr(output.get("data", "")))
         if self.kept_bytes + size > KEPT_OUTPUT_FACTOR * settings.QUIRE_OUTPUT_LIMIT_BYTES:
+            self.kept = False
             return None
+        self.kept = True
         self.kept_bytes += size
         last = self.outputs[-1] if self.outputs else None
         if (
@@ -148,18 +151,22 @@ def _scala_bridge_root() -> str:
 
 class _Broadcaster:
     """Relays live events to the notebook's viewers in order; those that arrive while a send is under way go out
-    together in the next one, so a burst (running, statement, output) costs one or two channel-layer sends."""
+    together in the next one, so a burst (running, statement, output) costs one or two channel-layer sends.
+
+    A run's outputs (and its start) are also appended to its list in Redis (kernels/liveness.py) alongside the
+    relay, so that if this host dies, whoever ends the run keeps what its viewers saw."""
 
     def __init__(self, notebook_id: int, *, channel: str) -> None:
         self.notebook_id = notebook_id
         self.channel = channel
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, event: dict[str, Any] | None, *, keep: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Relay `event` (if any) and keep `keep` (an exec id and what to append to its outputs, if any)."""
         if self.task is None:
             self.task = asyncio.create_task(self._run())
-        self.queue.put_nowait(event)
+        self.queue.put_nowait((event, keep))
 
     async def flush(self) -> None:
         """Wait until everything put so far has been sent (before anything sent another way)."""
@@ -170,8 +177,14 @@ class _Broadcaster:
             batch = [await self.queue.get()]
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            events = [event for event, _ in batch if event is not None]
+            kept = [keep for _, keep in batch if keep is not None]
             try:
-                await publish_batch_now(self.notebook_id, batch, kernel_channel=self.channel)
+                # Both at once: keeping costs the relay no round trip.
+                await asyncio.gather(
+                    publish_batch_now(self.notebook_id, events, kernel_channel=self.channel),
+                    liveness.keep_outputs(kept),
+                )
             except Exception:  # a lost batch must not stop the relay; viewers resync on reconnect
                 log.exception("could not relay %d events of notebook %s", len(batch), self.notebook_id)
             finally:
@@ -253,12 +266,21 @@ class _Ledger:
                 self.host.broadcast.put(event)
             if announce:
                 self.host.publish_tasks()  # the task list follows the cells it no longer shows
+                await self._forget([r.exec_id for r in records if r.state in services.FINAL_STATES])
             # Idle is news only if no run came in meanwhile (that one said busy already).
             if state == "idle" and not self.host.busy:
                 self.host.broadcast.put({"type": "kernel_status", "state": "idle"})
             self.host.forget_finished(now)
             if not self.wake.is_set():
                 self.settled.set()
+
+    async def _forget(self, exec_ids: list[str]) -> None:
+        """Stored runs need no journal entry nor kept outputs any more (kernels/liveness.py)."""
+        try:
+            await liveness.forget_runs(self.host.info.channel, exec_ids)
+        except Exception:  # Redis away: the entries expire; a sweep finds their rows final and leaves them be
+            log.warning("session %s: could not drop the journal of %d stored runs", self.host.session_id,
+                        len(exec_ids), exc_info=True)
 
     def close(self) -> None:
         if self.task is not None:
@@ -298,6 +320,10 @@ class KernelHost:
         self.info = info
         self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
         self.ledger = _Ledger(self)
+        # Held from now until this host is done: once its process is gone, the lease lapses within
+        # liveness.LEASE_S and the servers end the session and its runs (kernels/watch.py).
+        lease = liveness.Lease(info.channel)
+        await asyncio.to_thread(lease.hold)
         try:
             await self._serve()
         except Exception as exc:  # process boundary: whatever broke, the session must not stay "running"
@@ -305,6 +331,7 @@ class KernelHost:
             await self._set_state("dead", reason=f"kernel host failed: {exc}")
         finally:
             self._reap()
+            await asyncio.to_thread(lease.release)
 
     async def _serve(self) -> None:
         parent, child = socket.socketpair()
@@ -389,12 +416,9 @@ class KernelHost:
 
     async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
         """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
-        quota = SparkQuota(
-            executors=self.info.spark_executors,
-            cores=self.info.spark_cores,
-            memory_mb=self.info.spark_memory_mb,
-            # The driver lives in the kernel's sandbox: its heap must leave room under the data limit.
-            driver_memory_mb=max(256, self.info.memory_mb // 2),
+        quota = SparkQuota.for_kernel(
+            executors=self.info.spark_executors, cores=self.info.spark_cores,
+            memory_mb=self.info.spark_memory_mb, kernel_memory_mb=self.info.memory_mb,
         )
         spark_config, notes = clamp_spark(config.get("sparkConfig") or {}, quota)
         for note in notes:
@@ -610,7 +634,8 @@ class KernelHost:
                 execution.running = True
                 execution.state = "running"
                 execution.started_at = asyncio.get_running_loop().time()
-                self.broadcast.put({"type": "cell_status", "cell_id": execution.cell_id, "state": state})
+                self.broadcast.put({"type": "cell_status", "cell_id": execution.cell_id, "state": state},
+                                   keep=(execution.exec_id, liveness.STARTED))
                 self.publish_tasks()
                 self.ledger.touch(execution)
             elif state in services.FINAL_STATES:
@@ -628,8 +653,11 @@ class KernelHost:
             output = event.get("output")
             if isinstance(output, dict):
                 relayed = execution.add_output(output)
+                keep = (execution.exec_id, output) if execution.kept else None
                 if relayed is not None:
-                    self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": relayed})
+                    self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": relayed}, keep=keep)
+                elif keep is not None:
+                    self.broadcast.put(None, keep=keep)
         elif kind == "cell_result" and execution is not None:
             execution.symbols = list(event.get("symbols") or [])
             execution.stale = [str(c) for c in event.get("stale") or []]

@@ -14,12 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from kernels import backends
+from kernels import backends, liveness
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from notebooks import events
 from notebooks.limits import MAX_SNAPSHOT_OUTPUT_BYTES
@@ -39,6 +40,10 @@ User = AbstractBaseUser | AnonymousUser
 FINAL_STATES = ("done", "error", "interrupted")
 # The error that ends a run whose kernel went away before it finished.
 KERNEL_DIED = "KernelDied"
+# The error that ends a run whose kernel host died (its process killed, its machine gone), and the session's reason.
+HOST_LOST = "KernelHostLost"
+HOST_DIED = "the kernel host died"
+HOST_SILENT = "the kernel host stopped responding"
 
 
 def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None = None) -> None:
@@ -86,6 +91,10 @@ def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any
 # A host beats every HEARTBEAT_S; one silent for LOST_AFTER is gone (its worker was killed, or its machine).
 HEARTBEAT_S = 2.0
 LOST_AFTER = timedelta(seconds=10)
+# Without having seen a host's lease held (the reaper, a lookup by notebook), a lapsed lease ends it only once its
+# heartbeat is late too: two witnesses, since a host started before leases existed (a rolling upgrade) holds none.
+# The servers' watch, which saw the lease held, needs no second one (kernels/watch.py).
+MISSED_BEAT = timedelta(seconds=2 * HEARTBEAT_S)
 # A session still "starting" after this never got a host (no worker took the task, or it died at once).
 START_TIMEOUT = timedelta(seconds=120)
 # A session no host took within this is waiting for a free one (every kernel process hosts a kernel): its viewers
@@ -110,25 +119,80 @@ def _is_lost(session: KernelSession, now: Any) -> bool:
 def _lost_reason(session: KernelSession) -> str:
     if session.heartbeat_at is None and not session.host:
         return NO_HOST
-    return "the kernel host stopped responding"
+    return HOST_SILENT
 
 
 def live_session(notebook_id: int) -> KernelSession | None:
-    """The notebook's running kernel; a session whose host went silent is marked dead here, never returned."""
+    """The notebook's running kernel; a session whose host died or went silent is marked dead here, never
+    returned."""
     session = KernelSession.objects.filter(notebook_id=notebook_id, state__in=LIVE_STATES).first()
-    if session is not None and _is_lost(session, timezone.now()):
+    if session is None:
+        return None
+    if _is_lost(session, timezone.now()):
         do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
+        return None
+    if (session.state != KernelSession.State.STARTING and timezone.now() - _last_beat(session) > MISSED_BEAT
+            and not liveness.leases_held([session.channel])[0]):
+        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=HOST_DIED)
         return None
     return session
 
 
 def do_reap_lost_sessions() -> int:
-    """Mark every live session whose host went silent as dead; how many were."""
+    """Mark every live session whose host died or went silent as dead, and end the runs left in the journals of
+    ended sessions; how many sessions were marked. The servers see a lost lease sooner (kernels/watch.py): this is
+    the backstop for notebooks nobody has open."""
     now = timezone.now()
-    lost = [s for s in KernelSession.objects.filter(state__in=LIVE_STATES) if _is_lost(s, now)]
-    for session in lost:
-        do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
-    return len(lost)
+    live = list(KernelSession.objects.filter(state__in=LIVE_STATES))
+    up = [s for s in live if s.state != KernelSession.State.STARTING]
+    held = dict(zip([s.pk for s in up], liveness.leases_held([s.channel for s in up]), strict=True))
+    lost = 0
+    for session in live:
+        if _is_lost(session, now):
+            do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=_lost_reason(session))
+            lost += 1
+        elif not held.get(session.pk, True) and now - _last_beat(session) > MISSED_BEAT:
+            lost += do_end_lost_host(session.channel, seen=True)
+    live_channels = {s.channel for s in KernelSession.objects.filter(state__in=LIVE_STATES)}
+    for channel in liveness.journaled_channels():
+        if channel not in live_channels:
+            do_sweep_journal(channel)
+    return lost
+
+
+def _last_beat(session: KernelSession) -> Any:
+    return session.heartbeat_at or session.ready_at or session.created_at
+
+
+def do_end_lost_host(channel: str, *, seen: bool) -> bool:
+    """The host reading `channel` is dead if its lease is gone: its session ends (every page hears `dead`) and each
+    of its runs ends with what it printed and why. `seen`: the caller saw the lease held before (a session still
+    starting may have no host yet). True when this call ended the session; a session already ended has the runs
+    left in its journal ended. Safe to call from several processes at once."""
+    session = KernelSession.objects.filter(channel=channel).first()
+    if session is None:
+        liveness.take_journal(channel)
+        return False
+    if not session.is_live:
+        do_sweep_journal(channel)
+        return False
+    if session.state == KernelSession.State.STARTING and not seen:
+        return False
+    if liveness.leases_held([channel])[0]:
+        return False
+    log.warning("kernel session %s: its host's lease lapsed; the host is dead", session.pk)
+    do_set_session_state(session.pk, state=KernelSession.State.DEAD, reason=HOST_DIED)
+    return True
+
+
+@transaction.atomic
+def do_sweep_journal(channel: str) -> None:
+    """End the journaled runs of a session that has ended (runs acked while its host was dying)."""
+    session = KernelSession.objects.select_for_update().filter(channel=channel).first()
+    if session is None:
+        liveness.take_journal(channel)
+    elif not session.is_live:
+        _end_pending_executions(session, reason=session.reason or f"the kernel is {session.state}")
 
 
 def do_tell_sessions_waiting_for_host() -> int:
@@ -260,17 +324,38 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
     """After `prepare_run` committed (or `plan_run` checked): the commands to the kernel host, from the caller's
     event loop (which saves the database thread two hops back into it); `live` for a host known to be up.
     Viewers learn of the queue from the host's `tasks` events, relayed in order with the kernel's own, so news
-    of the queue never overtakes a run's output."""
+    of the queue never overtakes a run's output.
+
+    Runs without a row are journaled first (kernels/liveness.py): once this returns they are durably accepted,
+    and end visibly whatever happens to the host."""
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
+    channel = str(queued.channel)
+    unrecorded = [
+        {"exec_id": c["exec_id"], "cell_id": c["cell_id"], "user_id": c["record"].get("user_id"),
+         "language": c["language"], "source": c["source"]}
+        for c in queued.commands if "record" in c
+    ]
+    # Journaled in the same round trip as the first publish, or on its own before the queue is used.
+    journal = liveness.journal_into(channel, unrecorded)
+    unheard = False
     for command in queued.commands:
         message = {"type": "kernel.command", "command": command}
-        if live and await send_heard(live_command_channel(str(queued.channel)), message):
-            continue
+        if live:
+            heard = await send_heard(live_command_channel(channel), message, before=journal)
+            journal = None
+            if heard:
+                continue
+        if journal is not None:
+            await liveness.journal_runs(channel, unrecorded)
+            journal = None
         # No one heard it on the live channel (the host is subscribing again after a Redis restart, or gone):
         # the queue keeps it, and the rest of the run follows it there, in order.
-        live = False
-        await layer.send(str(queued.channel), message)
+        live, unheard = False, True
+        await layer.send(channel, message)
+    if unheard and unrecorded and not (await liveness.leases_held_async([channel]))[0]:
+        # Its host is gone and may not be known to be yet: its session and these runs end now, not at a sweep.
+        await database_sync_to_async(do_end_lost_host)(channel, seen=True)
 
 
 def _cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:
@@ -517,18 +602,36 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
 
 
 def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
-    pending = Execution.objects.filter(session=session, state__in=("queued", "running"))
+    """Every run of an ended session that has not ended: those with a row, and those acked without one (the host's
+    journal); each keeps the outputs its host relayed, then the error that says why it ended."""
+    journal = liveness.take_journal(session.channel)
+    known = set(Execution.objects.filter(pk__in=list(journal)).values_list("pk", flat=True)) if journal else set()
+    now = timezone.now()
+    Execution.objects.bulk_create([
+        Execution(id=exec_id, notebook_id=session.notebook_id, session=session, cell_id=str(entry["cell_id"]),
+                  user_id=entry.get("user_id"), language=str(entry.get("language", "")),
+                  source=str(entry.get("source", "")), code_hash=code_hash(str(entry.get("source", ""))),
+                  state=Execution.State.QUEUED)
+        for exec_id, entry in journal.items() if uuid.UUID(exec_id) not in known
+    ], ignore_conflicts=True)
+    pending = list(Execution.objects.filter(session=session, state__in=("queued", "running")).order_by("queued_at"))
+    kept = liveness.kept_outputs([str(e.pk) for e in pending])
+    host_died = reason in (HOST_DIED, HOST_SILENT)
     for execution in pending:
-        execution.state = Execution.State.ERROR if execution.state == "running" else Execution.State.INTERRUPTED
-        execution.outputs = [*execution.outputs, {"output_type": "error", "ename": KERNEL_DIED,
-                                                  "evalue": reason, "traceback": []}]
-        execution.finished_at = timezone.now()
+        started, outputs = kept.get(str(execution.pk), (False, []))
+        running = execution.state == "running" or started
+        execution.state = Execution.State.ERROR if running else Execution.State.INTERRUPTED
+        error = ({"output_type": "error", "ename": HOST_LOST, "evalue": f"lost: {reason}", "traceback": []}
+                 if host_died else {"output_type": "error", "ename": KERNEL_DIED, "evalue": reason, "traceback": []})
+        execution.outputs = storable([*(outputs or execution.outputs), error])
+        execution.finished_at = now
         execution.save(update_fields=["state", "outputs", "finished_at"])
         # Heads only, as every event: the stored run is read in pages.
         shown, _ = heads(execution.outputs, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
         events.publish(session.notebook_id, {"type": "cell_status", "cell_id": execution.cell_id,
                                              "state": execution.state, "outputs": shown,
                                              "outputs_total": len(execution.outputs)})
+    liveness.drop_outputs([str(e.pk) for e in pending])
 
 
 @dataclass

@@ -18,6 +18,13 @@ class SparkQuota:
     memory_mb: int
     driver_memory_mb: int
 
+    @classmethod
+    def for_kernel(cls, *, executors: int, cores: int, memory_mb: int, kernel_memory_mb: int) -> SparkQuota:
+        """A kernel's Spark quota from its limits."""
+        # The driver lives in the kernel's sandbox: its heap must leave room under the data limit.
+        return cls(executors=executors, cores=cores, memory_mb=memory_mb,
+                   driver_memory_mb=max(256, kernel_memory_mb // 2))
+
 
 def _mib(value: str) -> float | None:
     """Spark's size strings ("4g", "512m", "1024") in MiB; a bare number is bytes, as in Spark."""

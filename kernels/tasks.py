@@ -14,18 +14,25 @@ log = logging.getLogger(__name__)
 @shared_task(name="kernels.host_kernel", ignore_result=True)
 def host_kernel(session_id: str) -> None:
     """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
+    from kernels import liveness
     from kernels.host import KernelHost
+
+    async def host() -> None:
+        try:
+            await KernelHost(session_id).run()
+        finally:
+            await liveness.close_client()  # the loop ends here: its Redis connections must not stay open
 
     close_old_connections()
     try:
-        asyncio.run(KernelHost(session_id).run())
+        asyncio.run(host())
     finally:
         close_old_connections()
 
 
 @shared_task(name="kernels.reap_lost_sessions", ignore_result=True)
 def reap_lost_sessions() -> int:
-    """Mark sessions whose host went silent as dead, and tell those waiting for a free host that they wait (run
+    """Mark sessions whose host died or went silent as dead, and tell those waiting for a free host that they wait (run
     every few seconds by Celery beat)."""
     from kernels.services import do_reap_lost_sessions, do_tell_sessions_waiting_for_host
 

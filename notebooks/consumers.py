@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import secrets
@@ -15,14 +17,15 @@ from django.db import connection
 
 from kernels import services as kernel_services
 from kernels.core.exploration import EXPLORE_OPS
+from kernels.watch import host_watch
 from notebooks import collab, presence, services
-from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, chunked, group_name
-from notebooks.limits import MAX_WS_MESSAGE_BYTES
+from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
+from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
 from notebooks.validation import check_cell_id, check_cell_keys, check_language, check_source
 from quire.lib.errors import Forbidden, InvalidInput, QuireError
-from quire.lib.live import user_group
+from quire.lib.live import forget_reconnect, on_reconnect, user_group
 from quire.lib.text import check_json, check_text, load_json
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,18 @@ def _whole(message: dict[str, Any], name: str, *, least: int = 0, most: int = MA
     return value
 
 
+def _position(message: dict[str, Any], name: str) -> str:
+    """One end of a caret's selection: a Yjs relative position in base64, relayed as it came (only pages read it)."""
+    value = _field(message, name, str)
+    if len(value) > MAX_CURSOR_POSITION_CHARS:
+        raise InvalidInput(f"{name} has at most {MAX_CURSOR_POSITION_CHARS} characters", field=name)
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{name} is a Yjs relative position in base64", field=name) from None
+    return value
+
+
 def decode(text_data: str | None) -> dict[str, Any]:
     """A client's frame as a JSON object with a string `type`; InvalidInput otherwise."""
     if text_data is None:
@@ -140,6 +155,13 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.ended_channels: set[str] = set()
         self.role = Role.VIEWER
         self.role_at = float("-inf")
+        # Where this connection is in the notebook's numbered broadcast stream: (epoch, last seq relayed), or None
+        # until the first numbered message after a (re)start sets it.
+        self.stream: tuple[str, int] | None = None
+        # Names this connection's caret to the others (the channel name stays between the servers); and whether
+        # they are shown one now, to be taken away when the connection leaves.
+        self.conn_id = secrets.token_hex(6)
+        self.caret_shown = False
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
@@ -153,6 +175,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # Join before reading the snapshot so no event falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        # What the live layer carried while its connection was down never reaches us: catch up when it is back.
+        on_reconnect(self.group, self.channel_name, {"type": "notebook.resync", "lost": "connection"})
         try:
             snapshot, role = await database_sync_to_async(build_snapshot)(user, self.notebook_id)
         except QuireError as exc:
@@ -173,8 +197,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             self._track_kernel(live[1], live[0])
 
     async def notebook_resync(self, message: dict[str, Any]) -> None:
-        """A broadcast about this notebook was lost (the live layer was unreachable): send the notebook as it is
-        now, as on connecting, so this viewer catches up on whatever it missed."""
+        """A broadcast about this notebook was lost (a publisher could not reach the live layer, or this process's
+        connection to it was down): send the notebook as it is now, as on connecting, so this viewer catches up on
+        whatever it missed. The browser is told first, and shows it is catching up until the snapshot."""
+        if message.get("lost") == "connection":
+            self.stream = None  # numbers carried on without us: the next one starts afresh
+            # Presence lives in Redis too, which may have restarted empty: say again who is here.
+            if self.announced:
+                await self._announce()
+        await self._send({"type": "resync"})
         try:
             snapshot, role = await database_sync_to_async(build_snapshot)(self.user, self.notebook_id)
         except QuireError:
@@ -186,12 +217,17 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for _, task in self.pending.values():
             task.cancel()
+        self._unwatch_kernel()
+        self.kernel_channel = None
         if self.announced:
             await self._announce(leaving=True)
+        if self.caret_shown:
+            await self._relay_cursor(None)
         await self._leave_groups()
 
     async def _leave_groups(self) -> None:
         if hasattr(self, "group"):
+            forget_reconnect(self.group, self.channel_name)
             await self.channel_layer.group_discard(self.group, self.channel_name)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
@@ -219,6 +255,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return False
         self._remember_role(role)
+        if self.caret_shown and role < Role.EDITOR:
+            await self._relay_cursor(None)  # no longer an editor: the others stop seeing a caret that cannot type
         return True
 
     async def access_changed(self, message: dict[str, Any]) -> None:
@@ -244,6 +282,21 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if message["version"] > self.presence_version:
             self.presence_version = message["version"]
             await self._send({"type": "presence", "users": message["users"]})
+
+    # ------------------------------------------------------------------ carets
+
+    async def _relay_cursor(self, position: dict[str, str] | None, cell_id: str | None = None) -> None:
+        event: dict[str, Any] = {"type": "cursor", "conn": self.conn_id, "username": self.user.get_username(),
+                                 "cell_id": cell_id if position else None, **(position or {})}
+        self.caret_shown = position is not None
+        try:
+            await self.channel_layer.group_send(self.group, ephemeral(event, sender=self.channel_name))
+        except Exception:  # Redis unreachable: a caret is a courtesy, the connection and its edits go on
+            log.warning("notebook %s: a caret could not be relayed", self.notebook_id, exc_info=True)
+
+    async def notebook_ephemeral(self, message: dict[str, Any]) -> None:
+        if message["sender"] != self.channel_name:
+            await self.send(text_data=message["text"])
 
     # ------------------------------------------------------------------ kernel replies to this browser's requests
 
@@ -332,15 +385,44 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if channel is None or channel in self.ended_channels:
             return  # news of an ended kernel, arriving late
         if state in kernel_services.LIVE_STATES:
-            self.kernel_channel, self.kernel_state = channel, state
+            if channel != self.kernel_channel:
+                # Watched while shown (kernels/watch.py): this process tells the page if the host dies.
+                self._unwatch_kernel()
+                self.kernel_channel = channel
+                host_watch().watch(channel)
+            self.kernel_state = state
         else:
             self.ended_channels.add(channel)
             if channel == self.kernel_channel:
+                self._unwatch_kernel()
                 self.kernel_channel = self.kernel_state = None
+
+    def _unwatch_kernel(self) -> None:
+        if self.kernel_channel is not None:
+            host_watch().unwatch(self.kernel_channel)
+
+    def _in_sequence(self, message: dict[str, Any]) -> bool:
+        """Whether a numbered broadcast follows the last one relayed; False when some were lost in between (a
+        number skipped, or Redis restarted and numbers afresh under a new epoch). Either way it becomes the last."""
+        seq, epoch = message.get("seq"), message.get("epoch")
+        if not isinstance(seq, int) or not isinstance(epoch, str):
+            return True  # the in-memory layer (embedded mode) loses nothing and numbers nothing
+        last, self.stream = self.stream, (epoch, seq)
+        if last is None:
+            return True
+        if last[0] != epoch or seq > last[1] + 1:
+            log.warning("notebook %s: broadcasts lost (%s:%d, then %s:%d); resynchronising a viewer",
+                        self.notebook_id, last[0], last[1], epoch, seq)
+            return False
+        return True
 
     async def notebook_events(self, message: dict[str, Any]) -> None:
         if "kernel_state" in message:
             self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
+        if not self._in_sequence(message):
+            # The snapshot and the host's sync that follow hold this message's news too.
+            await self.notebook_resync({"lost": "broadcast"})
+            return
         for text in message["texts"]:
             await self.send(text_data=text)
 
@@ -348,7 +430,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         event = message["event"]
         if event.get("type") == "kernel_status":
             self._track_kernel(event["state"], message.get("kernel_channel"))
-        if event.get("type") in ("grants_changed", "notebook_deleted"):
+        if not self._in_sequence(message):
+            await self.notebook_resync({"lost": "broadcast"})
+            return
+        if event.get("type") == "notebook_deleted":
+            # Said before the connection closes (nobody may read a deleted notebook), so the page can say why.
+            await self.send(text_data=message["text"])
+            await self._recheck_access()
+            return
+        if event.get("type") == "grants_changed":
             # Access may have just been taken away: check again before relaying anything more.
             if await self._recheck_access():
                 await self._send({**event, "you": {"username": self.user.get_username(), "role": self.role.label}})
@@ -366,6 +456,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await super().close()
 
     async def _send(self, body: dict[str, Any]) -> None:
+        check_type(body)
         await self.send(text_data=json.dumps({"v": 1, **body}, separators=(",", ":")))
 
     # ------------------------------------------------------------------ handlers, one per message type
@@ -514,6 +605,24 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self._announce()
         return {}
 
+    async def on_cursor(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Where this editor's caret and selection are (a cell and two Yjs relative positions), or that they left
+        the editor (no cell): relayed to the notebook's other connections. Sent many times a second while typing,
+        so it is a notification: answered only when it carries a `req`, and read against the role last read."""
+        role = await self._current_role()
+        if role < Role.EDITOR:
+            if self.caret_shown:  # the role was lost unannounced (read again after ROLE_FRESH_S)
+                await self._relay_cursor(None)
+            raise Forbidden(f"showing a caret needs the editor role; you are {role.label}")
+        if message.get("cell_id") is None:
+            if self.caret_shown:  # nothing shown, nothing to take away
+                await self._relay_cursor(None)
+        else:
+            cell_id = _cell_id(message)
+            position = {"anchor": _position(message, "anchor"), "head": _position(message, "head")}
+            await self._relay_cursor(position, cell_id)
+        return None if message.get("req") is None else {}
+
     async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:
         sent = await database_sync_to_async(kernel_services.check_interrupt)(self.user, self.notebook_id)
         return {"interrupted": sent}
@@ -542,6 +651,7 @@ HANDLERS: dict[str, Handler] = {
     "inspect_scope": NotebookConsumer.on_inspect_scope,
     "explore": NotebookConsumer.on_explore,
     "focus": NotebookConsumer.on_focus,
+    "cursor": NotebookConsumer.on_cursor,
     "interrupt": NotebookConsumer.on_interrupt,
     "shutdown": NotebookConsumer.on_shutdown,
 }

@@ -15,13 +15,30 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from notebooks.limits import WS_CHUNK_CHARS
-from quire.lib.live import LIVE_LAYER, group_send_heard, live_layer
+from quire.lib.live import LIVE_LAYER, group_send_heard, group_send_numbered, live_layer
 
-__all__ = ["LIVE_LAYER", "live_layer", "group_name", "publish", "publish_now", "publish_batch_now"]
+__all__ = ["LIVE_LAYER", "SERVER_MESSAGE_TYPES", "live_layer", "group_name", "publish", "publish_now",
+           "publish_batch_now"]
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+
+# Every message the server sends a browser, by `type`: the one list. Publishers and the consumer refuse any other
+# (`check_type`); docs/protocol.md shows each, and the page has a handler for each (frontend/src/protocol.ts;
+# frontend/src/serverMessageTypes.json is this list, written by `python -m notebooks.events`).
+SERVER_MESSAGE_TYPES = frozenset({
+    # Replies to one connection
+    "snapshot", "ack", "error", "chunk", "cell_sync", "resync",
+    # The notebook, its cells and its people
+    "cell_inserted", "cell_updated", "cell_language", "cell_deleted", "cell_moved", "outputs_cleared",
+    "draft_replaced", "notebook_renamed", "notebook_deleted", "version_saved", "grants_changed", "presence",
+    "config_changed", "environment", "environment_notice", "notice",
+    # Relayed between connections, never stored or numbered
+    "cursor",
+    # Runs and the kernel
+    "kernel_status", "cell_status", "statement", "output", "cell_result", "cells_stale", "tasks", "spark_progress",
+})
 
 # A notebook whose broadcast failed (Redis unreachable) is repaired by telling its viewers to read it again
 # (`notebook.resync`): tried every REPAIR_EVERY_S until a viewer hears it, for at most REPAIR_FOR_S (after that
@@ -34,8 +51,21 @@ def group_name(notebook_id: int) -> str:
     return f"notebook.{notebook_id}"
 
 
+def stream_key(notebook_id: int) -> str:
+    """Where the notebook's broadcast stream keeps its epoch and last sequence number (see group_send_numbered)."""
+    return f"stream.{notebook_id}"
+
+
+def check_type(message: dict[str, Any]) -> None:
+    """A message for browsers names a type of SERVER_MESSAGE_TYPES; any other is a programming error, refused
+    before anything is sent (a page would drop it)."""
+    if message.get("type") not in SERVER_MESSAGE_TYPES:
+        raise ValueError(f"{message.get('type')!r} is not a server message type (notebooks.events.SERVER_MESSAGE_TYPES)")
+
+
 def _text(event: dict[str, Any]) -> str:
     """The event as its viewers receive it: serialised once here, not once per viewer."""
+    check_type(event)
     return json.dumps({"v": PROTOCOL_VERSION, **event}, separators=(",", ":"))
 
 
@@ -47,15 +77,22 @@ def _envelope(event: dict[str, Any], kernel_channel: str | None = None) -> dict[
     return envelope
 
 
+def ephemeral(event: dict[str, Any], *, sender: str) -> dict[str, Any]:
+    """A channel-layer message carrying `event` to the notebook's connections other than `sender` (a channel
+    name): for what nothing stores and a lost one costs nothing (a caret moving), so it is neither numbered nor
+    caught up on, and never makes a connection resynchronise."""
+    return {"type": "notebook.ephemeral", "text": _text(event), "sender": sender}
+
+
 def publish(notebook_id: int, event: dict[str, Any], *, kernel_channel: str | None = None) -> None:
     """Send `event` to the notebook's viewers once the current transaction (if any) commits."""
+    envelope = _envelope(event, kernel_channel)
 
     def send() -> None:
-        layer = live_layer()
-        if layer is None:
+        if live_layer() is None:
             return
         try:
-            async_to_sync(layer.group_send)(group_name(notebook_id), _envelope(event, kernel_channel))
+            async_to_sync(group_send_numbered)(group_name(notebook_id), stream_key(notebook_id), envelope)
         except Exception:  # the change is stored: a lost broadcast is repaired, never reported as a failed change
             log.warning("notebook %s: broadcast of %s failed; its viewers will be resynchronised",
                         notebook_id, event.get("type"), exc_info=True)
@@ -115,11 +152,19 @@ class _Repairs:
 _repairs = _Repairs()
 
 
+async def _send_numbered(notebook_id: int, message: dict[str, Any]) -> None:
+    try:
+        await group_send_numbered(group_name(notebook_id), stream_key(notebook_id), message)
+    except Exception:
+        # Lost before it was numbered, so no viewer sees a gap: they are told to read the notebook again instead.
+        _repairs.add(notebook_id)
+        raise
+
+
 async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
     """Send an event that has no database write behind it (streamed output, the current statement)."""
-    layer = live_layer()
-    if layer is not None:
-        await layer.group_send(group_name(notebook_id), _envelope(event))
+    if live_layer() is not None:
+        await _send_numbered(notebook_id, _envelope(event))
 
 
 async def publish_batch_now(
@@ -127,15 +172,14 @@ async def publish_batch_now(
 ) -> None:
     """Several events in order, in one channel-layer message (a kernel host's relay). For the servers'
     connections only: `kernel_channel`, the host's command channel, and the last kernel state in the batch."""
-    layer = live_layer()
-    if layer is not None:
+    if live_layer() is not None:
         message: dict[str, Any] = {"type": "notebook.events", "texts": [_text(event) for event in events]}
         states = [event["state"] for event in events if event.get("type") == "kernel_status"]
         if states:
             message["kernel_state"] = states[-1]
         if kernel_channel:
             message["kernel_channel"] = kernel_channel
-        await layer.group_send(group_name(notebook_id), message)
+        await _send_numbered(notebook_id, message)
 
 
 def chunked(text: str) -> Iterator[str]:
@@ -150,3 +194,8 @@ def chunked(text: str) -> Iterator[str]:
         part = text[index * WS_CHUNK_CHARS:(index + 1) * WS_CHUNK_CHARS]
         yield json.dumps({"v": PROTOCOL_VERSION, "type": "chunk", "id": message_id, "index": index, "count": count,
                           "data": part}, separators=(",", ":"), ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    # The list the front end's handlers are checked against (frontend/src/serverMessageTypes.json).
+    print(json.dumps(sorted(SERVER_MESSAGE_TYPES), indent=2))

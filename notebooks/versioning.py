@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from notebooks import events
+from notebooks import events, signals
 from notebooks.audit import do_record
 from notebooks.diff import diff_snapshots
 from notebooks.models import AuditEntry, Notebook, NotebookVersion
@@ -63,6 +63,7 @@ def do_snapshot_version(
     )
     notebook.head_version = version
     notebook.save(update_fields=["head_version", "updated_at"])
+    signals.version_saved.send(sender=NotebookVersion, version=version)
     events.publish(notebook.pk, {"type": "version_saved", "number": version.number})
     return SavedVersion(version=version, created=True)
 

@@ -133,6 +133,18 @@ class CeleryWorkers:
         self.maintenance.stop()
 
 
+def start_kernel_worker(name: str, *, env: dict[str, str], log_dir: Path) -> Service:
+    """A kernel worker alone (no maintenance, no beat), named `name`: one a test may kill."""
+    worker = _celery_worker(name, "kernels", KERNEL_SLOTS, [], env=env, log_dir=log_dir)
+
+    def ready() -> bool:
+        worker.check_alive()
+        return "ready." in worker.output()
+
+    wait_until(ready, timeout=90, what=f"the Celery worker {name} to be ready")
+    return worker
+
+
 def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> CeleryWorkers:
     workers = CeleryWorkers(env=env, log_dir=log_dir)
 

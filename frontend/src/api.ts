@@ -248,6 +248,8 @@ export function exportUrl(id: number, version?: number): string {
 }
 
 export const api = {
+  /** Any JSON endpoint, with the same CSRF and error handling (modules with endpoints of their own use it). */
+  raw: <T>(method: string, url: string, body?: unknown) => request<T>(method, url, body),
   listNotebooks: (query: { q?: string; filter?: ListFilter; team?: string } = {}) => request<NotebookList>('GET', notebooksUrl(query)),
   createNotebook: (title: string, team?: string) =>
     request<NotebookSummary>('POST', '/api/notebooks/', team ? { title, team } : { title }),

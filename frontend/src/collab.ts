@@ -6,6 +6,9 @@
  * Remote updates arrive with draft changes (`ydoc_update`); the changes they make to a cell's text reach
  * the cell's editor as offsets, so its caret stays put.
  *
+ * Places in a cell's text (carets, selections) are shared as Yjs relative positions (`relativePosition`,
+ * `resolvePosition`): they name the character they sit by, so others' edits elsewhere do not move them.
+ *
  * An edit the server refuses leaves the document ahead of the server's, and every later update of this
  * document builds on the refused one (Yjs numbers one client's changes in one sequence), so the server could
  * never apply them. From the refusal on nothing more is sent; the page is told, shows why and asks for the
@@ -85,6 +88,7 @@ export class CollabSources {
   private readonly batchMs: number;
   /** Set by a refused edit, cleared by the next `load`: this document no longer matches the server's. */
   private diverged = false;
+  private readonly textListeners = new Set<(cellIds: ReadonlySet<string> | null) => void>();
 
   constructor(private readonly options: CollabSourcesOptions) {
     this.batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
@@ -117,9 +121,44 @@ export class CollabSources {
     const sources = doc.getMap<Y.Text>('sources');
     sources.observeDeep((events, transaction) => this.observed(events, transaction));
     doc.on('update', (update: Uint8Array, origin: unknown) => this.updated(update, origin));
+    // After the observers: the editors already show the change when the listeners hear of it.
+    doc.on('afterTransaction', (transaction: Y.Transaction) => this.transacted(transaction, sources));
     for (const [cellId, sink] of this.sinks) {
       const text = this.text(cellId);
       if (text !== undefined) sink.setText(text);
+    }
+    for (const listener of this.textListeners) listener(null);
+  }
+
+  /**
+   * Calls `listener` after every change to cells' texts, local or remote, with the cells changed (null: a new
+   * document, every cell); returns the way to stop.
+   */
+  onTextsChanged(listener: (cellIds: ReadonlySet<string> | null) => void): () => void {
+    this.textListeners.add(listener);
+    return () => this.textListeners.delete(listener);
+  }
+
+  /** The place before the character at `offset` in a cell's text, as a Yjs relative position (base64). */
+  relativePosition(cellId: string, offset: number): string | null {
+    const text = this.sources()?.get(cellId);
+    if (!text) return null;
+    const index = Math.max(0, Math.min(offset, text.length));
+    return toBase64(Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(text, index)));
+  }
+
+  /**
+   * Where a relative position (base64) is in a cell's text now; null when it is not in that cell, or refers to
+   * changes this document has not received yet (ask again once they come: `onTextsChanged`).
+   */
+  resolvePosition(cellId: string, encoded: string): number | null {
+    const text = this.sources()?.get(cellId);
+    if (!this.doc || !text) return null;
+    try {
+      const absolute = Y.createAbsolutePositionFromRelativePosition(Y.decodeRelativePosition(fromBase64(encoded)), this.doc);
+      return absolute && absolute.type === text ? absolute.index : null;
+    } catch {
+      return null; // not a relative position: nothing to draw
     }
   }
 
@@ -195,6 +234,7 @@ export class CollabSources {
     this.doc?.destroy();
     this.doc = null;
     this.sinks.clear();
+    this.textListeners.clear();
   }
 
   private sources(): Y.Map<Y.Text> | undefined {
@@ -218,6 +258,19 @@ export class CollabSources {
     } else {
       this.pending.set(cellId, { updates: [update], timer: setTimeout(() => this.flush(cellId), this.batchMs) });
     }
+  }
+
+  private transacted(transaction: Y.Transaction, sources: Y.Map<Y.Text>): void {
+    if (this.textListeners.size === 0) return;
+    const cellIds = new Set<string>();
+    for (const [type, keys] of transaction.changed) {
+      if ((type as unknown) === sources) {
+        for (const key of keys) if (key !== null) cellIds.add(key);
+      } else if (type instanceof Y.Text && type._item?.parentSub) {
+        cellIds.add(type._item.parentSub);
+      }
+    }
+    if (cellIds.size > 0) for (const listener of this.textListeners) listener(cellIds);
   }
 
   private observed(events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): void {

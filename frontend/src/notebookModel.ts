@@ -53,7 +53,11 @@ export type ModelChange =
   | { kind: 'presence' }
   | { kind: 'tasks' }
   | { kind: 'spark'; cellId: string }
-  | { kind: 'draft_replaced'; revision: number };
+  | { kind: 'draft_replaced'; revision: number }
+  | { kind: 'permissions' }
+  | { kind: 'version_saved'; number: number }
+  | { kind: 'deleted' }
+  | { kind: 'resync' };
 
 /** The Spark work a cell started, as last reported. */
 export interface SparkProgress {
@@ -86,7 +90,7 @@ function recordFrom(cell: Cell): CellRecord {
     state: cell.state ?? null,
     running: null,
     symbols: cell.symbols ?? [],
-    stale: false,
+    stale: cell.stale ?? false,
   };
 }
 
@@ -102,6 +106,10 @@ export class NotebookModel {
   /** Queued cell ids, next to run first. */
   queue: readonly string[] = [];
   runningCell: string | null = null;
+  /** The notebook was deleted while open: nothing more can be done here. */
+  deleted = false;
+  /** The server is sending the notebook again (it lost broadcasts about it); cleared by the snapshot. */
+  resyncing = false;
   private readonly spark = new Map<string, SparkProgress>();
   private order: string[] = [];
   private readonly byId = new Map<string, CellRecord>();
@@ -145,6 +153,7 @@ export class NotebookModel {
   }
 
   get permissions(): Permissions {
+    if (this.deleted) return { canRun: false, canEdit: false };
     return permissionsFor(this.you?.role ?? null);
   }
 
@@ -171,6 +180,7 @@ export class NotebookModel {
         this.kernel = message.kernel.state;
         this.kernelReason = message.kernel.reason ?? '';
         this.you = { username: message.you.username, role: message.you.role };
+        this.resyncing = false;
         // Tasks and presence are re-sent after a snapshot; whatever we had may be long gone.
         this.queue = [];
         this.runningCell = null;
@@ -263,13 +273,39 @@ export class NotebookModel {
       case 'draft_replaced':
         this.emit({ kind: 'draft_replaced', revision: message.revision });
         return;
+      case 'cells_stale':
+        for (const id of message.cell_ids) this.patch(id, { stale: true });
+        return;
+      case 'grants_changed': {
+        // A sharing or team change that leaves this person's role as it was changes nothing here.
+        const changed = this.you?.role !== message.you.role;
+        this.you = { username: message.you.username, role: message.you.role };
+        if (changed) this.emit({ kind: 'permissions' });
+        return;
+      }
+      case 'version_saved':
+        this.emit({ kind: 'version_saved', number: message.number });
+        return;
+      case 'notebook_deleted':
+        this.deleted = true;
+        this.emit({ kind: 'deleted' });
+        return;
+      case 'resync':
+        this.resyncing = true;
+        this.emit({ kind: 'resync' });
+        return;
+      // Read by the page or its panels themselves.
       case 'ack':
       case 'error':
       case 'config_changed':
       case 'environment':
       case 'environment_notice':
       case 'notice':
+      case 'cursor':
         return;
+      default:
+        // Every message type has a case: the compiler says which one a new type lacks.
+        return unhandled(message);
     }
   }
 
@@ -301,6 +337,10 @@ export class NotebookModel {
   private emit(change: ModelChange): void {
     for (const listener of this.listeners) listener(change);
   }
+}
+
+function unhandled(message: never): never {
+  throw new Error(`no handler for ${(message as { type: string }).type}`);
 }
 
 function clampIndex(index: number, length: number): number {

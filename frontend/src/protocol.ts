@@ -84,6 +84,8 @@ export interface Cell {
   state?: CellState | null;
   /** The symbols the cell's latest run defined. */
   symbols?: SymbolInfo[];
+  /** A cell above was run again since this cell's latest run, and changed something it reads. */
+  stale?: boolean;
 }
 
 export interface NotebookSnapshot {
@@ -138,6 +140,12 @@ export type ClientMessage = Envelope &
 export type ExploreOp = 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'parquet' | 'plot';
 /** The value an `explore` names: a table output by its ref, or a symbol as the request's cell sees it. */
 export type ExploreTarget = { ref: string } | { name: string };
+
+/** A notification: sent without `req`, so nothing answers it unless the server refuses it. */
+export type ClientNotification = { v: typeof PROTOCOL_VERSION } & (
+  | { type: 'cursor'; cell_id: string; anchor: string; head: string }
+  | { type: 'cursor'; cell_id: null }
+);
 
 // ---------------------------------------------------------------------------------------------
 // Replies carried by acks
@@ -324,6 +332,39 @@ export interface CellResultMessage {
   stale: string[];
 }
 
+/** Cells a run made stale (a cell above rebound something they read): they show it until they run again. */
+export interface CellsStaleMessage {
+  type: 'cells_stale';
+  cell_ids: string[];
+}
+/** What this person may do here changed (a share, a team, a role): `you` says who they are now. */
+export interface GrantsChangedMessage {
+  type: 'grants_changed';
+  you: { username: string; role: Role };
+}
+export interface VersionSavedMessage {
+  type: 'version_saved';
+  number: number;
+}
+/** The notebook was deleted; the server closes the connection next. */
+export interface NotebookDeletedMessage {
+  type: 'notebook_deleted';
+}
+/** Broadcasts about this notebook were lost on the server's side: the notebook follows again, as on connecting. */
+export interface ResyncMessage {
+  type: 'resync';
+}
+/** Another editor's caret and selection (Yjs relative positions, base64), or, with no cell, that it is gone. */
+export interface CursorMessage {
+  type: 'cursor';
+  /** Their connection: the same for all of one connection's carets. */
+  conn: string;
+  username: string;
+  cell_id: string | null;
+  anchor?: string;
+  head?: string;
+}
+
 export type EnvironmentKind = 'python' | 'jvm';
 export type EnvironmentState = 'building' | 'ready' | 'failed' | 'missing';
 /** The notebook's configuration was replaced; a running kernel keeps its old environment. */
@@ -381,7 +422,13 @@ export type ServerMessage =
   | ConfigChangedMessage
   | EnvironmentMessage
   | EnvironmentNoticeMessage
-  | NoticeMessage;
+  | NoticeMessage
+  | CellsStaleMessage
+  | GrantsChangedMessage
+  | VersionSavedMessage
+  | NotebookDeletedMessage
+  | ResyncMessage
+  | CursorMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -450,7 +497,8 @@ function isCell(v: unknown): v is Cell {
     v.outputs.every(isOutput) &&
     optionalCount(v.outputs_total) &&
     (v.state === undefined || v.state === null || isCellState(v.state)) &&
-    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol)))
+    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol))) &&
+    (v.stale === undefined || typeof v.stale === 'boolean')
   );
 }
 
@@ -508,7 +556,20 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
     optionalCount(m.outputs_total) &&
     (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))),
+  cells_stale: (m) => isStringArray(m.cell_ids),
+  grants_changed: (m) => isObject(m.you) && isString(m.you.username) && isRole(m.you.role),
+  version_saved: (m) => isInt(m.number),
+  notebook_deleted: () => true,
+  resync: () => true,
+  cursor: (m) =>
+    isString(m.conn) &&
+    isString(m.username) &&
+    (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.cell_id) && isString(m.anchor) && isString(m.head)),
 };
+
+/** Every message type the client reads (besides `chunk`, joined before reading): the server's list, checked by
+ * frontend/tests/protocolContract.test.ts against src/serverMessageTypes.json. */
+export const SERVER_MESSAGE_TYPES = Object.keys(validators) as ServerMessageType[];
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -866,6 +927,20 @@ export class NotebookClient {
   /** Tells the others which cell we are in (null: none). */
   focus(cellId: string | null): SentRequest {
     return this.send({ type: 'focus', cell_id: cellId });
+  }
+
+  /**
+   * Shows the others where this editor's caret is (a cell and its selection's ends as Yjs relative positions),
+   * or that it left the editor (null). A notification, sent only while connected: a caret is out of date by the
+   * time a connection is back, and the page sends its place again then.
+   */
+  cursor(place: { cellId: string; anchor: string; head: string } | null): void {
+    if (!this.socket || this.socket.readyState !== SOCKET_OPEN) return;
+    const message: ClientNotification =
+      place === null
+        ? { v: PROTOCOL_VERSION, type: 'cursor', cell_id: null }
+        : { v: PROTOCOL_VERSION, type: 'cursor', cell_id: place.cellId, anchor: place.anchor, head: place.head };
+    this.socket.send(JSON.stringify(message));
   }
 
   /** Completions at `pos`, a character offset into `source`; none while no kernel runs. */

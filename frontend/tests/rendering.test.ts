@@ -132,7 +132,21 @@ describe('error output', () => {
     expect(view.classList.contains('output-error')).toBe(true);
     expect(pre.textContent).toBe('ZeroDivisionError: division by zero\nZeroDivisionError Traceback\n----> 1 1/0');
     expect(pre.textContent).not.toContain('\u001b');
-    expect(view.textContent).toContain('line 1, column 1: division by zero');
+    expect(view.textContent).toContain('line 1, column 1');
+  });
+
+  it("says a Python error once: the traceback's last line is the heading, a position does not repeat it", () => {
+    const syntax: ErrorOutput = {
+      output_type: 'error',
+      ename: 'SyntaxError',
+      evalue: "'(' was never closed",
+      // As the kernel sends it for `x = (`.
+      traceback: ['  File "<cell a>", line 1', '    x = (', '        ^', "SyntaxError: '(' was never closed"],
+      positions: [{ line: 1, column: 5, end_line: 1, end_column: 6, message: "'(' was never closed" }],
+    };
+    const view = show(OutputView(syntax));
+    expect(view.textContent!.split("was never closed")).toHaveLength(2);
+    expect(view.querySelector('.error-positions')?.textContent).toBe('line 1, column 5');
   });
 
   it('treats the traceback as text, never markup', () => {

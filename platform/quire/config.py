@@ -70,6 +70,8 @@ class Config:
     hsts_seconds: int
     # Folders a notebook's file:// repositories and jar URLs may point into (notebooks/config.py SourcePolicy).
     file_repository_roots: tuple[Path, ...] = ()
+    # Folders every kernel reads at their own paths, read-only (shared data sets): QUIRE_DATA_ROOTS.
+    data_roots: tuple[Path, ...] = ()
     # Whether requirements may name their own source (`pkg @ https://…`) rather than come from an index.
     allow_direct_references: bool = False
     kernel_network: str = "isolated"
@@ -105,22 +107,23 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, defa
     return value
 
 
-def parse_file_roots(raw: str, *, var_dir: Path) -> tuple[Path, ...]:
-    """QUIRE_FILE_REPOSITORY_ROOTS: absolute folders, colon-separated, none of them holding or inside the folder
-    kernels write to (a root there would let a cell plant a package or a link for a build to pick up)."""
+def parse_file_roots(raw: str, *, var_dir: Path, name: str = "QUIRE_FILE_REPOSITORY_ROOTS") -> tuple[Path, ...]:
+    """QUIRE_FILE_REPOSITORY_ROOTS (or QUIRE_DATA_ROOTS): absolute folders, colon-separated, none of them holding or
+    inside the folder kernels write to (a root there would let a cell plant a package or a link for a build to pick
+    up, or change shared data)."""
     roots: list[Path] = []
     for entry in (part.strip() for part in raw.split(":")):
         if not entry:
             continue
         path = Path(entry)
         if not path.is_absolute():
-            raise ImproperlyConfigured(f"QUIRE_FILE_REPOSITORY_ROOTS: {entry!r} is not an absolute path")
+            raise ImproperlyConfigured(f"{name}: {entry!r} is not an absolute path")
         resolved = path.resolve()
         if not resolved.is_dir():
-            raise ImproperlyConfigured(f"QUIRE_FILE_REPOSITORY_ROOTS: {entry!r} is not a folder")
+            raise ImproperlyConfigured(f"{name}: {entry!r} is not a folder")
         if resolved.is_relative_to(var_dir) or var_dir.is_relative_to(resolved):
             raise ImproperlyConfigured(
-                f"QUIRE_FILE_REPOSITORY_ROOTS: {entry!r} overlaps QUIRE_VAR_DIR ({var_dir}), which kernels write to"
+                f"{name}: {entry!r} overlaps QUIRE_VAR_DIR ({var_dir}), which kernels write to"
             )
         roots.append(resolved)
     return tuple(roots)
@@ -302,6 +305,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         # A year of HSTS once the site is HTTPS-only (secure cookies); 0 turns it off.
         hsts_seconds=_seconds(env, "QUIRE_HSTS_SECONDS", default=365 * 24 * 3600 if secure_cookies else 0),
         file_repository_roots=parse_file_roots(env.get("QUIRE_FILE_REPOSITORY_ROOTS") or "", var_dir=var_dir),
+        data_roots=parse_file_roots(env.get("QUIRE_DATA_ROOTS") or "", var_dir=var_dir, name="QUIRE_DATA_ROOTS"),
         allow_direct_references=_flag(env, "QUIRE_ALLOW_DIRECT_REFERENCES", default=False),
         kernel_network=_choice(env, "QUIRE_KERNEL_NETWORK", KERNEL_NETWORKS, default="isolated"),
         output_limit=_output_limit(env, "QUIRE_OUTPUT_LIMIT_BYTES"),

@@ -16,6 +16,7 @@ QUIRE_VAR_DIR = CONFIG.var_dir
 QUIRE_KERNEL_HOST = CONFIG.kernel_host
 QUIRE_KERNEL_SANDBOX = CONFIG.sandbox
 QUIRE_FILE_REPOSITORY_ROOTS = CONFIG.file_repository_roots
+QUIRE_DATA_ROOTS = CONFIG.data_roots
 QUIRE_ALLOW_DIRECT_REFERENCES = CONFIG.allow_direct_references
 QUIRE_KERNEL_NETWORK = CONFIG.kernel_network
 QUIRE_OUTPUT_LIMIT_BYTES = CONFIG.output_limit
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "quire.quotas",
     "notebooks",
     "kernels",
+    "runs",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +128,8 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     "kernels.host_kernel": {"queue": "kernels"},
     "kernels.build_environment": {"queue": "builds"},
+    # A re-run holds a sandboxed kernel from start to end, as a kernel host does.
+    "runs.run_version": {"queue": "kernels"},
 }
 # A kernel host task lives as long as its kernel: one at a time per worker process, acknowledged late so a
 # lost worker's task is not silently dropped.
@@ -136,6 +140,10 @@ CELERY_BEAT_SCHEDULE = {
     # Often enough that a lost kernel host shows as dead within seconds.
     "reap-lost-kernel-sessions": {"task": "kernels.reap_lost_sessions", "schedule": 3.0},
     "cull-idle-kernels": {"task": "kernels.cull_idle_sessions", "schedule": 30.0},
+    # Jobs' cron has a minute's resolution: a round every 10 s starts each within seconds of its minute.
+    "fire-due-jobs": {"task": "runs.fire_due_jobs", "schedule": 10.0},
+    # A run's worker beats every 2 s; one silent for 30 s is gone.
+    "reap-lost-runs": {"task": "runs.reap_lost_runs", "schedule": 10.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("quire.quotas.urls")),
     path("api/", include("notebooks.api_urls")),
     path("api/", include("kernels.api_urls")),
+    path("api/", include("runs.api_urls")),
     path("output-frame/", output_frame, name="output-frame"),
     path("", include("notebooks.urls")),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from kernels.liveness import Lease
 from kernels.models import KernelSession
 from notebooks.models import Notebook
 from notebooks.services import check_delete_cell, check_insert_cell, check_replace_draft, do_create_notebook
@@ -33,10 +35,14 @@ def four_cells(alice) -> Notebook:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def running_kernel(four_cells: Notebook, alice) -> KernelSession:  # type: ignore[no-untyped-def]
-    """The notebook's session as a host that is up keeps it: idle, its heartbeat fresh."""
-    return KernelSession.objects.create(notebook=four_cells, started_by=alice, state=KernelSession.State.IDLE,
-                                        channel=f"kernel.{secrets.token_hex(8)}", heartbeat_at=timezone.now())
+def running_kernel(four_cells: Notebook, alice) -> Iterator[KernelSession]:  # type: ignore[no-untyped-def]
+    """The notebook's session as a host that is up keeps it: idle, its heartbeat fresh, its lease held."""
+    session = KernelSession.objects.create(notebook=four_cells, started_by=alice, state=KernelSession.State.IDLE,
+                                           channel=f"kernel.{secrets.token_hex(8)}", heartbeat_at=timezone.now())
+    lease = Lease(session.channel)
+    lease.hold()
+    yield session
+    lease.release()
 
 
 def _commands(channel: str, *, wait: float = 2.0) -> list[dict[str, Any]]:

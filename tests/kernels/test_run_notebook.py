@@ -129,3 +129,28 @@ def test_a_notebook_runs_headless_with_its_jvm_dependencies(tmp_path, file_sourc
     assert [o.get("text") for o in outputs] == ["hello headless via a transitive jar\n"], outputs
     # The results keep the notebook's own configuration, not the jars this machine resolved.
     assert json.loads(out.read_text())["metadata"]["config"] == config
+
+
+def test_dash_o_dash_puts_the_results_alone_on_stdout_with_the_environment(tmp_path, demo_index, file_sources) -> None:  # type: ignore[no-untyped-def]
+    source = _needs_quire_demo(tmp_path / "in.ipynb", demo_index, "quire_demo==1.0")
+    result = _manage_py(str(source), "-o", "-", file_roots=file_sources, var_dir=tmp_path / "var")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["cells"][0]["outputs"][0]["text"] == "hello from quire_demo 1.0\n"
+    assert "[1/1] cell-1 python done in" in result.stderr and "results on stdout" in result.stderr
+
+
+def test_manage_py_dash_o_dash_without_an_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    source = _notebook(tmp_path / "in.ipynb", "print('to the results')")
+    result = subprocess.run([sys.executable, "manage.py", "run_notebook", str(source), "-o", "-"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["cells"][0]["outputs"][0]["text"] == "to the results\n"
+    assert "results on stdout" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "code"), [(["-p", "not-a-parameter"], 2), ([], 1)])
+def test_manage_py_exit_codes_tell_bad_input_from_a_failed_cell(tmp_path, args, code) -> None:  # type: ignore[no-untyped-def]
+    source = _notebook(tmp_path / "in.ipynb", "1 / 0")
+    result = subprocess.run([sys.executable, "manage.py", "run_notebook", str(source), "-o", "-", *args],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stderr

@@ -21,7 +21,7 @@ NEEDS = [
     ("focus", VIEWER), ("inspect_scope", VIEWER), ("table_page", VIEWER), ("explore", VIEWER),
     ("complete", RUNNER), ("signature", RUNNER), ("run_cell", RUNNER), ("run_from", RUNNER), ("run_all", RUNNER),
     ("run_stale", RUNNER), ("interrupt", RUNNER), ("shutdown", RUNNER),
-    ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
+    ("cursor", EDITOR), ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
     ("clear_outputs", EDITOR), ("move_cell", EDITOR), ("delete_cell", EDITOR),
 ]
 
@@ -34,7 +34,8 @@ def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
         doc.get("sources", type=Map)[cell].insert(0, "# ")
         return {"cell_id": cell, "update": base64.b64encode(doc.get_update(before)).decode()}
     return {
-        "focus": {"cell_id": cell}, "inspect_scope": {"cell_id": cell},
+        "focus": {"cell_id": cell}, "cursor": {"cell_id": cell, "anchor": "AQKrqqq6CwMA", "head": "AQKrqqq6CwMA"},
+        "inspect_scope": {"cell_id": cell},
         "table_page": {"cell_id": cell, "ref": "t", "offset": 0, "page_size": 10},
         "explore": {"cell_id": cell, "name": "df", "op": "inspect"},
         "complete": {"cell_id": cell, "source": "x", "pos": 1}, "signature": {"cell_id": cell, "source": "f(", "pos": 2},

@@ -106,3 +106,16 @@ def test_the_per_cell_output_limit_is_a_validated_setting() -> None:
     for bad in ("2MB", "-1", "100", str(10**9)):
         with pytest.raises(ImproperlyConfigured, match="QUIRE_OUTPUT_LIMIT_BYTES"):
             load_config({**PROD, "QUIRE_OUTPUT_LIMIT_BYTES": bad})
+
+
+def test_data_roots_are_shared_folders_outside_the_var_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "datasets"
+    data.mkdir()
+    var = tmp_path / "var"
+    config = load_config({"QUIRE_VAR_DIR": str(var), "QUIRE_DATA_ROOTS": f"{data}:"})
+    assert config.data_roots == (data,)
+    (var / "shared").mkdir(parents=True)
+    with pytest.raises(ImproperlyConfigured, match="QUIRE_DATA_ROOTS: .* overlaps QUIRE_VAR_DIR"):
+        load_config({"QUIRE_VAR_DIR": str(var), "QUIRE_DATA_ROOTS": str(var / "shared")})
+    with pytest.raises(ImproperlyConfigured, match="QUIRE_DATA_ROOTS: 'relative' is not an absolute path"):
+        load_config({"QUIRE_VAR_DIR": str(var), "QUIRE_DATA_ROOTS": "relative"})

@@ -2,6 +2,7 @@
  * The code editor inside a cell. CellView only uses the `CellEditor` interface, so the textarea
  * below can be swapped for Monaco without touching anything else.
  */
+import type { RemoteCaret } from '../cursors';
 import { h } from '../lib/dom';
 import type { Completions, ErrorPosition, Language, Signature } from '../protocol';
 import type { LineRange } from '../notebookModel';
@@ -26,6 +27,8 @@ export interface CellEditor {
   cursorOffset(): number;
   /** Long lines wrap at the editor's width instead of scrolling. */
   setWrap(wrap: boolean): void;
+  /** Draws the other editors' carets and selections (offsets into the text as it is now), replacing those drawn. */
+  setRemoteCarets(carets: readonly RemoteCaret[]): void;
   focus(): void;
   hasFocus(): boolean;
   dispose(): void;
@@ -48,6 +51,10 @@ export interface CellEditorOptions {
   /** Ctrl+Shift+-: split the cell at the caret. */
   onSplit?(): void;
   onFocus?(): void;
+  /** The user's caret or selection moved while the editor has the focus: where the selection started, and the caret. */
+  onCaret?(anchor: number, head: number): void;
+  /** The editor lost the focus. */
+  onBlur?(): void;
   /** Completion and signature help from the kernel, when the cell's language has them. */
   assist?: EditorAssist;
 }
@@ -117,6 +124,14 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
   });
 
   textarea.addEventListener('focus', () => options.onFocus?.());
+  const caret = (): void => {
+    if (document.activeElement !== textarea) return;
+    const { selectionStart, selectionEnd, selectionDirection } = textarea;
+    if (selectionDirection === 'backward') options.onCaret?.(selectionEnd, selectionStart);
+    else options.onCaret?.(selectionStart, selectionEnd);
+  };
+  for (const event of ['focus', 'input', 'select', 'keyup', 'mouseup']) textarea.addEventListener(event, caret);
+  textarea.addEventListener('blur', () => options.onBlur?.());
 
   return {
     element,
@@ -172,6 +187,9 @@ export const createTextareaEditor: CellEditorFactory = (options) => {
     setErrors(positions) {
       // A textarea cannot underline; the error output lists the places, so only mark the editor.
       element.classList.toggle('has-errors', positions.length > 0);
+    },
+    setRemoteCarets() {
+      // A textarea cannot draw them; Monaco takes over from it as soon as it has loaded, and draws them.
     },
     focus: () => textarea.focus(),
     hasFocus: () => document.activeElement === textarea,

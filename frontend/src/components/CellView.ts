@@ -3,6 +3,8 @@ import { h } from '../lib/dom';
 import type { CellRecord, Permissions } from '../notebookModel';
 import { type ErrorPosition, LANGUAGES, type Language, type Output, type SentRequest } from '../protocol';
 import type { TextChange } from '../lib/textChanges';
+import type { RemoteCaret } from '../cursors';
+import { personColour } from '../lib/personColour';
 import { type CellEditor, type CellEditorFactory, type EditorAssist, createTextareaEditor } from './CellEditor';
 import { MarkdownView } from './MarkdownView';
 import type { OutputContext } from './MimeView';
@@ -38,6 +40,10 @@ export interface CellActions {
   select?(cellId: string, editing: boolean): void;
   /** Escape in the editor: back to command mode on this cell. */
   commandMode?(cellId: string): void;
+  /** The user's caret moved in the cell's editor (offsets: where the selection started, and the caret). */
+  caret?(cellId: string, anchor: number, head: number): void;
+  /** The cell's editor lost the focus. */
+  leftEditor?(cellId: string): void;
   assist?(cellId: string): EditorAssist | undefined;
   outputContext?(cellId: string): OutputContext;
 }
@@ -127,6 +133,8 @@ export class CellView {
       onEscape: () => this.leaveEditor(),
       onSplit: () => this.split(),
       onFocus: () => this.actions.select?.(this.cell.id, true),
+      onCaret: (anchor, head) => this.actions.caret?.(this.cell.id, anchor, head),
+      onBlur: () => this.actions.leftEditor?.(this.cell.id),
       ...(assist && { assist }),
     });
 
@@ -232,9 +240,18 @@ export class CellView {
   /** The other people whose cursor is in this cell. */
   setPresence(usernames: readonly string[]): void {
     this.presence.replaceChildren(
-      ...usernames.map((name) => h('span', { className: 'avatar', text: name.slice(0, 2).toUpperCase(), attrs: { title: `${name} is here` } })),
+      ...usernames.map((name) => {
+        const avatar = h('span', { className: 'avatar', text: name.slice(0, 2).toUpperCase(), attrs: { title: `${name} is here` } });
+        avatar.style.background = personColour(name);
+        return avatar;
+      }),
     );
     this.presence.hidden = usernames.length === 0;
+  }
+
+  /** Draws the other editors' carets in this cell's editor. */
+  setRemoteCarets(carets: readonly RemoteCaret[]): void {
+    this.editor.setRemoteCarets(carets);
   }
 
   setSelected(selected: boolean): void {

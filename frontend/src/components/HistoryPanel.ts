@@ -1,6 +1,7 @@
 /**
  * Version history: save a version with a message; the list of versions (who, when, message);
- * a diff of any two; restore, fork and export any version; where the notebook came from and its forks.
+ * a diff of any two; restore, fork, export and re-run any version, read its lock (what it ran with) and compare
+ * two versions' environments; the notebook's runs and their reports; where the notebook came from and its forks.
  */
 import { type ForkOrigin, type Fork, type NotebookDiff, type NotebookSummary, type Version, api, exportUrl } from '../api';
 import { h } from '../lib/dom';
@@ -8,6 +9,9 @@ import type { Permissions } from '../notebookModel';
 import type { NoticeKind } from '../notices';
 import { DiffView } from './DiffView';
 import { Drawer } from './Drawer';
+import { JobsSection } from './JobsSection';
+import { RunsSection } from './RunsSection';
+import type { RunsApi } from '../runsApi';
 
 export interface HistoryApi {
   listVersions(id: number): Promise<Version[]>;
@@ -21,6 +25,9 @@ export interface HistoryApi {
 export interface HistoryPanelOptions {
   notebookId: number;
   api?: HistoryApi;
+  runsApi?: RunsApi;
+  /** How often a run that is not over is read again (ms). */
+  runPollMs?: number;
   permissions: () => Permissions;
   origin: () => ForkOrigin | null;
   notify: (text: string, kind?: NoticeKind) => void;
@@ -52,6 +59,9 @@ export class HistoryPanel {
   private readonly diffArea = h('div', { className: 'diff-area' });
   private readonly originArea = h('div', { className: 'origin', testId: 'notebook-origin' });
   private readonly forkList = h('ul', { className: 'fork-list', testId: 'fork-list' });
+  private readonly lockDiffButton = h('button', { className: 'button', testId: 'show-lock-diff', text: 'Compare environments', attrs: { type: 'button' } });
+  private readonly runs: RunsSection;
+  private readonly jobs: JobsSection;
   private versions: Version[] = [];
 
   constructor(private readonly options: HistoryPanelOptions) {
@@ -62,14 +72,27 @@ export class HistoryPanel {
       void this.save();
     });
     this.diffButton.addEventListener('click', () => void this.showDiff());
+    this.runs = new RunsSection({ notebookId: options.notebookId, api: options.runsApi, notify: options.notify, pollMs: options.runPollMs });
+    this.jobs = new JobsSection({ notebookId: options.notebookId, api: options.runsApi, notify: options.notify, canEdit: () => options.permissions().canEdit });
+    this.lockDiffButton.addEventListener('click', () => {
+      if (this.toSelect.value === 'draft') {
+        this.options.notify('Pick a version on both sides: the draft has no lock until it is saved.', 'info');
+        return;
+      }
+      void this.runs.showLockDiff(Number(this.fromSelect.value), Number(this.toSelect.value));
+    });
     this.drawer.body.append(
       this.saveForm,
       this.originArea,
       h('h3', { text: 'Versions' }),
       this.versionList,
       h('h3', { text: 'Compare' }),
-      h('div', { className: 'diff-controls' }, this.fromSelect, h('span', { text: '→' }), this.toSelect, this.diffButton),
+      h('div', { className: 'diff-controls' }, this.fromSelect, h('span', { text: '→' }), this.toSelect, this.diffButton, this.lockDiffButton),
       this.diffArea,
+      h('h3', { text: 'Runs' }),
+      this.runs.element,
+      h('h3', { text: 'Scheduled runs (cron, UTC)' }),
+      this.jobs.element,
       h('h3', { text: 'Forks' }),
       this.forkList,
     );
@@ -86,6 +109,11 @@ export class HistoryPanel {
     this.message.focus();
   }
 
+  /** Someone saved a version: an open list shows it (a closed one is read when opened). */
+  async versionSaved(): Promise<void> {
+    if (this.drawer.isOpen) await this.refresh();
+  }
+
   async refresh(): Promise<void> {
     this.saveForm.hidden = !this.options.permissions().canEdit;
     this.renderOrigin();
@@ -94,6 +122,8 @@ export class HistoryPanel {
       this.versions = [...versions].sort((a, b) => b.number - a.number);
       this.renderVersions();
       this.renderForks(forks);
+      void this.runs.refresh();
+      void this.jobs.refresh(this.versions.map((v) => v.number));
     } catch (error) {
       this.versionList.replaceChildren(h('li', { className: 'form-error', text: `Could not load the history: ${(error as Error).message}` }));
     }
@@ -114,7 +144,7 @@ export class HistoryPanel {
   }
 
   private renderVersions(): void {
-    const { canEdit } = this.options.permissions();
+    const { canEdit, canRun } = this.options.permissions();
     if (this.versions.length === 0) {
       this.versionList.replaceChildren(h('li', { className: 'muted', text: 'No versions yet. Save one to keep this state.' }));
     } else {
@@ -122,6 +152,8 @@ export class HistoryPanel {
         ...this.versions.map((version) => {
           const restore = this.smallButton('Restore', 'restore-version', () => void this.restore(version));
           restore.hidden = !canEdit;
+          const rerun = this.smallButton('Re-run', 'rerun-version', () => void this.runs.rerun(version.number));
+          rerun.hidden = !canRun;
           return h(
             'li',
             { className: 'version', testId: 'version', dataset: { number: String(version.number) } },
@@ -138,6 +170,8 @@ export class HistoryPanel {
               { className: 'version-actions' },
               this.smallButton('Diff with draft', 'diff-version', () => void this.showDiff(version.number, 'draft')),
               restore,
+              rerun,
+              this.smallButton('Lock', 'show-lock', () => void this.runs.showLock(version.number)),
               this.smallButton('Fork', 'fork-version', () => void this.fork(version)),
               h('a', { className: 'button small subtle', testId: 'export-version', text: 'Export .ipynb', attrs: { href: exportUrl(this.options.notebookId, version.number), download: '' } }),
             ),
@@ -152,6 +186,7 @@ export class HistoryPanel {
     this.fromSelect.replaceChildren(...options(false));
     this.toSelect.replaceChildren(...options(true));
     this.diffButton.disabled = this.versions.length === 0;
+    this.lockDiffButton.disabled = this.versions.length === 0;
   }
 
   private renderForks(forks: Fork[]): void {

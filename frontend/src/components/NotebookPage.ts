@@ -5,7 +5,8 @@ import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
 import { type NoticeKind, noticeKind } from '../notices';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
-import { type Cell, type ExploreTarget, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type ServerMessage } from '../protocol';
+import { CaretSender, RemoteCarets } from '../cursors';
+import { type Cell, type ExploreTarget, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type Role, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
@@ -47,6 +48,14 @@ function readWrapPreference(): boolean {
 const SCOPE_DELAY_MS = 250;
 
 
+/** What the page says when this person's role here changes while it is open. */
+const ROLE_NOTICE: Record<Role, string> = {
+  viewer: 'You can now only view this notebook.',
+  runner: 'You can now run this notebook\'s cells, but not edit them.',
+  editor: 'You can now edit this notebook.',
+  owner: 'You now own this notebook.',
+};
+
 /** Kernel states in which a kernel process is up (kernels.models.LIVE_STATES). */
 const LIVE_KERNEL_STATES: ReadonlySet<string> = new Set(['starting', 'idle', 'busy']);
 export class NotebookPage {
@@ -59,6 +68,12 @@ export class NotebookPage {
   private readonly banner = new ConnectionBanner();
   private readonly presence = new PresenceList();
   private readonly notice = h('p', { className: 'notice', testId: 'notice', attrs: { role: 'alert' } });
+  private readonly resyncBanner = h('div', {
+    className: 'connection-banner',
+    testId: 'resync-banner',
+    text: 'Resyncing: catching up with changes this page missed…',
+    attrs: { role: 'status' },
+  });
   /** Why the kernel is still starting (it waits for a free kernel host), for as long as it does. */
   private readonly kernelNote = h('p', { className: 'notice', testId: 'kernel-note', attrs: { role: 'status' } });
   private readonly addCellButton = this.toolButton('+ Cell', 'add-cell', 'Add a cell at the end (B in command mode)', () => this.addCell());
@@ -133,6 +148,15 @@ export class NotebookPage {
   private announcedFocus: string | null | undefined = undefined;
   private scopeRequest = 0;
   private scopeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The other editors' carets, and this page's own as it is sent to them. */
+  private readonly carets = new RemoteCarets();
+  private readonly caretSender: CaretSender;
+  /** Cells whose carets are drawn again in the next microtask (null: every cell). */
+  private caretCells: Set<string> | null = new Set();
+  private caretsDue = false;
+  /** Cells whose editors draw carets now. */
+  private readonly caretsDrawn = new Set<string>();
+  private presenceCount = 0;
 
   constructor(private readonly options: NotebookPageOptions) {
     this.client = options.client ?? new NotebookClient({ url: notebookSocketUrl(options.notebookId) });
@@ -149,7 +173,9 @@ export class NotebookPage {
       },
       textChanged: (cellId, text) => this.model.editSource(cellId, text),
     });
+    this.caretSender = new CaretSender((place) => this.client.cursor(place));
     this.notice.hidden = true;
+    this.resyncBanner.hidden = true;
     this.banner.set(this.client.connection);
     this.history = new HistoryPanel({
       notebookId: options.notebookId,
@@ -171,6 +197,7 @@ export class NotebookPage {
       'main',
       { className: 'notebook-page' },
       this.banner.element,
+      this.resyncBanner,
       h(
         'div',
         { className: 'notebook-header' },
@@ -227,6 +254,9 @@ export class NotebookPage {
         if (message.restart_needed) this.showNotice('The configuration changed: restart the kernel to use it.', 'warning');
       }),
       this.client.on('notice', (notice) => this.showNotice(notice.message, noticeKind(notice.level))),
+      this.client.on('cursor', (message) => this.caretsMoved(this.carets.apply(message))),
+      // Carets are relative positions: wherever the text changes, they are placed again.
+      this.collab.onTextsChanged((cellIds) => this.caretsMoved(cellIds === null ? null : [...cellIds])),
     );
     this.wrapButton.setAttribute('aria-pressed', String(this.wrapLines));
     this.applyPermissions();
@@ -258,6 +288,7 @@ export class NotebookPage {
 
   dispose(): void {
     if (this.scopeTimer !== null) clearTimeout(this.scopeTimer);
+    this.caretSender.reset();
     for (const stop of this.unsubscribe) stop();
     this.collab.dispose();
     this.kernels.dispose();
@@ -344,6 +375,7 @@ export class NotebookPage {
   private modelChanged(change: ModelChange): void {
     switch (change.kind) {
       case 'reset':
+        this.resyncBanner.hidden = !this.model.resyncing;
         this.showTitle();
         this.applyPermissions();
         this.renderCells();
@@ -351,6 +383,9 @@ export class NotebookPage {
         this.renderTasks();
         this.renderPresence();
         this.renderSymbols();
+        // A snapshot starts a connection (or catches one up): others' carets come again, ours is sent again.
+        this.caretsMoved(this.carets.clear());
+        this.caretSender.resend();
         return;
       case 'cells':
         this.renderCells();
@@ -373,10 +408,32 @@ export class NotebookPage {
         return;
       case 'presence':
         this.renderPresence();
+        this.presenceChanged();
         return;
       case 'tasks':
       case 'spark':
         this.renderTasks();
+        return;
+      case 'permissions':
+        // Promoted or demoted while here: the page follows at once (editors become read-only, or editable).
+        this.applyPermissions();
+        this.renderCells();
+        this.renderTasks();
+        // No longer an editor: the server took our caret away from the others already.
+        if (!this.model.permissions.canEdit) this.caretSender.reset();
+        this.showNotice(ROLE_NOTICE[this.model.you?.role ?? 'viewer']);
+        return;
+      case 'version_saved':
+        void this.history.versionSaved();
+        return;
+      case 'deleted':
+        this.applyPermissions();
+        this.renderCells();
+        this.renderTasks();
+        this.showNotice('This notebook was deleted. Nothing more can be changed here.');
+        return;
+      case 'resync':
+        this.resyncBanner.hidden = false;
         return;
       case 'draft_replaced':
         // Someone restored a version or replaced the draft: our cells are no longer the notebook's.
@@ -400,6 +457,7 @@ export class NotebookPage {
       if (!present.has(id)) {
         this.detachText.get(id)?.();
         this.detachText.delete(id);
+        this.caretsDrawn.delete(id);
         view.dispose();
         this.views.delete(id);
       }
@@ -413,6 +471,7 @@ export class NotebookPage {
         if (this.wrapLines) view.setWrap(true);
         this.views.set(cell.id, view);
         this.detachText.set(cell.id, this.collab.attach(cell.id, view));
+        this.caretsMoved([cell.id]);
         if (this.focusOnInsert?.cellId === cell.id && this.snapshotSeen) {
           const { edit } = this.focusOnInsert;
           this.focusOnInsert = null;
@@ -460,6 +519,37 @@ export class NotebookPage {
     this.presence.render(this.model.presence, this.model.you?.username ?? null, (id) => this.cellLabel(id));
     const byCell = this.model.othersByCell();
     for (const view of this.views.values()) view.setPresence(byCell.get(view.cellId) ?? []);
+  }
+
+  /** Carets of people who left go; someone new came: they are shown where this page's caret is. */
+  private presenceChanged(): void {
+    const here = this.model.presence;
+    this.caretsMoved(this.carets.keepOnly(new Set(here.map((user) => user.username))));
+    if (here.length > this.presenceCount) this.caretSender.resend();
+    this.presenceCount = here.length;
+  }
+
+  /** Draws the carets of these cells (null: all) again, once, after whatever changed them has been applied. */
+  private caretsMoved(cellIds: readonly string[] | null): void {
+    if (cellIds === null) this.caretCells = null;
+    else if (this.caretCells !== null) for (const id of cellIds) this.caretCells.add(id);
+    if (this.caretsDue || (cellIds !== null && cellIds.length === 0)) return;
+    this.caretsDue = true;
+    queueMicrotask(() => {
+      this.caretsDue = false;
+      const cells = this.caretCells ?? new Set(this.views.keys());
+      this.caretCells = new Set();
+      const resolve = (cellId: string, encoded: string): number | null => this.collab.resolvePosition(cellId, encoded);
+      for (const cellId of cells) {
+        const view = this.views.get(cellId);
+        if (!view) continue;
+        const carets = this.carets.inCell(cellId, resolve, this.model.you?.username);
+        // Typing changes the cell's text at every key: a cell with no carets, before or now, is left alone.
+        if (carets.length === 0 && !this.caretsDrawn.delete(cellId)) continue;
+        if (carets.length > 0) this.caretsDrawn.add(cellId);
+        view.setRemoteCarets(carets);
+      }
+    });
   }
 
   private isAboveSelected(cellId: string): boolean {
@@ -721,6 +811,13 @@ export class NotebookPage {
       if (index >= 0 && target >= 0 && target < this.model.cells.length) this.client.moveCell(cellId, target);
     },
     select: (cellId) => this.select(cellId, {}),
+    caret: (cellId, anchor, head) => {
+      // Only editors show a caret (the server refuses the others'); positions need the shared document.
+      if (!this.model.permissions.canEdit || !this.collab.active) return;
+      const [from, to] = [this.collab.relativePosition(cellId, anchor), this.collab.relativePosition(cellId, head)];
+      if (from !== null && to !== null) this.caretSender.move({ cellId, anchor: from, head: to });
+    },
+    leftEditor: (cellId) => this.caretSender.leave(cellId),
     commandMode: (cellId) => {
       this.select(cellId, {});
       this.views.get(cellId)?.focusCell();

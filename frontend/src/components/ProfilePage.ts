@@ -1,6 +1,8 @@
-/** The profile page: who you are, your API tokens (a new key is shown once), and your quota limits and use. */
+/** The profile page: who you are, your API tokens (a new key is shown once), your quota limits and use, and your
+ * re-runs and scheduled runs across notebooks. */
 import { type ApiToken, type Me, type QuotaReport, api, itemsOf } from '../api';
 import { h } from '../lib/dom';
+import { type RunsApi, runsApi } from '../runsApi';
 
 export interface ProfileApi {
   me(): Promise<Me>;
@@ -67,10 +69,14 @@ export class ProfilePage {
   private readonly tokenName = h('input', { testId: 'token-name', attrs: { type: 'text', placeholder: 'Token name, e.g. "CI"', 'aria-label': 'Token name', maxlength: '100' } });
   private readonly newKey = h('div', { className: 'new-key', testId: 'new-token-key', attrs: { role: 'status' } });
   private readonly error = h('p', { className: 'form-error', attrs: { role: 'alert' } });
+  private readonly runList = h('ul', { className: 'run-list', testId: 'my-runs' });
+  private readonly jobList = h('ul', { className: 'run-list', testId: 'my-jobs' });
   private readonly api: ProfileApi;
+  private readonly runsApi: Pick<RunsApi, 'listMyRuns' | 'listMyJobs'>;
 
-  constructor(options: { api?: ProfileApi } = {}) {
+  constructor(options: { api?: ProfileApi; runsApi?: Pick<RunsApi, 'listMyRuns' | 'listMyJobs'> } = {}) {
     this.api = options.api ?? api;
+    this.runsApi = options.runsApi ?? runsApi;
     this.newKey.hidden = true;
     this.error.hidden = true;
     const form = h('form', { className: 'new-token' }, this.tokenName, h('button', { className: 'button primary', testId: 'create-token', text: 'Create token', attrs: { type: 'submit' } }));
@@ -94,11 +100,41 @@ export class ProfilePage {
         this.error,
         this.tokenList,
       ),
+      h('section', { className: 'panel' }, h('h2', { text: 'Your re-runs' }), this.runList, h('h2', { text: 'Your scheduled runs' }), this.jobList),
     );
   }
 
   async load(): Promise<void> {
-    await Promise.all([this.loadMe(), this.loadQuota(), this.loadTokens()]);
+    await Promise.all([this.loadMe(), this.loadQuota(), this.loadTokens(), this.loadRuns()]);
+  }
+
+  private async loadRuns(): Promise<void> {
+    const link = (id: number, title: string) => h('a', { text: title, attrs: { href: `/notebooks/${id}/` } });
+    try {
+      const [runs, jobs] = await Promise.all([this.runsApi.listMyRuns(), this.runsApi.listMyJobs()]);
+      this.runList.replaceChildren(
+        ...(runs.length === 0
+          ? [h('li', { className: 'muted', text: 'No re-runs.' })]
+          : runs.map((run) => {
+              const summary = run.summary ? ` · ${run.summary.reproduced} reproduced, ${run.summary.differs} differ, ${run.summary.failed} failed` : '';
+              return h('li', { testId: 'my-run', dataset: { state: run.state } }, h('span', {}, link(run.notebook_id, run.notebook_title), ` v${run.version} · ${run.state}${summary}`));
+            })),
+      );
+      this.jobList.replaceChildren(
+        ...(jobs.length === 0
+          ? [h('li', { className: 'muted', text: 'No scheduled runs.' })]
+          : jobs.map((job) =>
+              h(
+                'li',
+                { testId: 'my-job' },
+                h('span', {}, link(job.notebook_id, job.notebook_title), ` · ${job.cron} · ${job.enabled ? `next ${new Date(job.next_run_at).toLocaleString()}` : 'paused'}`),
+                job.last_error ? h('span', { className: 'form-error', text: job.last_error }) : null,
+              ),
+            )),
+      );
+    } catch (error) {
+      this.runList.replaceChildren(h('li', { className: 'form-error', text: `Could not load your runs: ${(error as Error).message}` }));
+    }
   }
 
   private async loadMe(): Promise<void> {

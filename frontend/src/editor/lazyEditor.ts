@@ -7,6 +7,7 @@ import { type CellEditor, type CellEditorFactory, type CellEditorOptions, create
 import { h } from '../lib/dom';
 import type { LineRange } from '../notebookModel';
 import type { ErrorPosition, Language } from '../protocol';
+import type { RemoteCaret } from '../cursors';
 
 type MonacoModule = typeof import('./monaco');
 
@@ -56,6 +57,7 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
   let lines: LineRange | null = null;
   let errors: readonly ErrorPosition[] = [];
   let wrap = false;
+  let carets: readonly RemoteCaret[] = [];
   const element = h('div', { className: 'lazy-editor', dataset: { editor: 'textarea' } }, current.element);
 
   const upgrade = (monaco: MonacoModule): void => {
@@ -67,6 +69,7 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
     next.highlightLines(lines);
     next.setErrors(errors);
     next.setWrap(wrap);
+    next.setRemoteCarets(carets);
     current.dispose();
     current = next;
     element.replaceChildren(next.element);
@@ -106,6 +109,10 @@ export const createLazyEditor: CellEditorFactory = (options: CellEditorOptions) 
     setWrap(value) {
       wrap = value;
       current.setWrap(value);
+    },
+    setRemoteCarets(value) {
+      carets = value;
+      current.setRemoteCarets(value);
     },
     focus: () => current.focus(),
     hasFocus: () => current.hasFocus(),

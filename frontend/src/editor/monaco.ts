@@ -13,7 +13,9 @@ import 'monaco-editor/esm/vs/basic-languages/markdown/markdown.contribution.js';
 import 'monaco-editor/esm/vs/basic-languages/javascript/javascript.contribution.js';
 import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker.js?worker';
 import type { CellEditor, CellEditorOptions, EditorAssist } from '../components/CellEditor';
+import type { RemoteCaret } from '../cursors';
 import { h } from '../lib/dom';
+import { PERSON_COLOURS } from '../lib/personColour';
 import type { Language } from '../protocol';
 import { type TextChange, transformPosition } from '../lib/textChanges';
 
@@ -110,6 +112,80 @@ function registerProviders(): void {
 }
 registerProviders();
 
+// Decorations are styled by class: one selection class per person's colour, written from the one palette.
+let caretStyles: HTMLStyleElement | null = null;
+function ensureCaretStyles(): void {
+  if (caretStyles?.isConnected) return;
+  caretStyles = document.createElement('style');
+  caretStyles.textContent = PERSON_COLOURS.map((colour, i) => `.remote-selection.remote-colour-${i} { background-color: ${colour}40; }`).join('\n');
+  document.head.append(caretStyles);
+}
+
+interface CaretWidget {
+  widget: Monaco.editor.IContentWidget;
+  node: HTMLElement;
+  position: Monaco.IPosition;
+}
+
+/** Draws others' carets in an editor: their selections as decorations, each caret and name as a widget at its place. */
+function remoteCarets(editor: Monaco.editor.IStandaloneCodeEditor, model: Monaco.editor.ITextModel): (carets: readonly RemoteCaret[]) => void {
+  const selections = editor.createDecorationsCollection();
+  const widgets = new Map<string, CaretWidget>();
+  return (carets) => {
+    ensureCaretStyles();
+    selections.set(
+      carets
+        .filter((caret) => caret.anchor !== caret.head)
+        .map((caret) => ({
+          // Range orders its ends itself: a selection made backwards covers the same text.
+          range: monaco.Range.fromPositions(model.getPositionAt(caret.anchor), model.getPositionAt(caret.head)),
+          options: {
+            className: `remote-selection remote-colour-${caret.colour}`,
+            stickiness: monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges,
+            hoverMessage: { value: caret.username },
+          },
+        })),
+    );
+    const shown = new Set(carets.map((caret) => caret.id));
+    for (const [id, entry] of widgets) {
+      if (shown.has(id)) continue;
+      editor.removeContentWidget(entry.widget);
+      widgets.delete(id);
+    }
+    const lineHeight = editor.getOption(monaco.editor.EditorOption.lineHeight);
+    for (const caret of carets) {
+      const position = model.getPositionAt(caret.head);
+      let entry = widgets.get(caret.id);
+      if (!entry) {
+        const node = h(
+          'div',
+          { className: 'remote-caret', testId: 'remote-caret', dataset: { username: caret.username }, attrs: { 'aria-hidden': 'true' } },
+          h('span', { className: 'remote-caret-name', text: caret.username }),
+        );
+        const created: CaretWidget = {
+          node,
+          position,
+          widget: {
+            getId: () => `quire.caret.${model.uri.toString()}.${caret.id}`,
+            getDomNode: () => node,
+            getPosition: () => ({ position: created.position, preference: [monaco.editor.ContentWidgetPositionPreference.EXACT] }),
+          },
+        };
+        entry = created;
+        widgets.set(caret.id, entry);
+        editor.addContentWidget(entry.widget);
+      } else {
+        entry.position = position;
+        editor.layoutContentWidget(entry.widget);
+      }
+      entry.node.style.setProperty('--caret-colour', PERSON_COLOURS[caret.colour] ?? PERSON_COLOURS[0]);
+      entry.node.style.height = `${lineHeight}px`;
+      // On the first line the name goes below the caret: above it, the cell's edge would cut it off.
+      entry.node.classList.toggle('first-line', position.lineNumber === 1);
+    }
+  };
+}
+
 /** Creates a Monaco editor for a cell, starting from `options.value` and a cursor offset. */
 export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset: number; focus: boolean }): CellEditor {
   const host = h('div', { className: 'monaco-host', testId: 'cell-source' });
@@ -171,7 +247,17 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
     }
     options.onChange(model.getValue());
   });
-  editor.onDidFocusEditorText(() => options.onFocus?.());
+  const reportCaret = (selection: Monaco.Selection | null): void => {
+    if (!selection || !editor.hasTextFocus()) return;
+    options.onCaret?.(model.getOffsetAt(selection.getSelectionStart()), model.getOffsetAt(selection.getPosition()));
+  };
+  editor.onDidFocusEditorText(() => {
+    options.onFocus?.();
+    reportCaret(editor.getSelection());
+  });
+  editor.onDidChangeCursorSelection((event) => reportCaret(event.selection));
+  editor.onDidBlurEditorText(() => options.onBlur?.());
+  const setRemoteCarets = remoteCarets(editor, model);
 
   const noWidget = '!suggestWidgetVisible && !parameterHintsVisible && !findWidgetVisible';
   editor.addAction({
@@ -294,6 +380,7 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
         })),
       );
     },
+    setRemoteCarets,
     focus: () => editor.focus(),
     hasFocus: () => editor.hasTextFocus(),
     dispose() {

@@ -59,9 +59,11 @@ class Command(BaseCommand):
         except HeadlessError as exc:
             raise CommandError(str(exc), returncode=headless.EXIT_BAD_INPUT) from None
         if report.failure is not None:
-            self.stderr.write(f"run_notebook: {report.failure.describe()} (results in {target})")
+            self.stderr.write(f"run_notebook: {report.failure.describe()} ({headless.describe_target(target)})")
             raise SystemExit(headless.EXIT_CELL_FAILED)
-        self.stdout.write(f"ran {options['input']}, results in {target}")
+        # With `-o -` stdout holds the results alone.
+        (self.stderr if target is None else self.stdout).write(
+            f"ran {options['input']}, {headless.describe_target(target)}")
 
     def _build(self, config: dict[str, Any]) -> dict[str, environments.BuiltEnvironment]:
         """Each environment the configuration asks for, built (or found built); progress to stderr."""
