@@ -218,8 +218,10 @@ class LaunchEnvironment:
     ro_binds: tuple[str, ...] = ()
     # The config the kernel gets in `configure`: the notebook's, with the resolved jars in sparkConfig.
     config: dict[str, Any] = field(default_factory=dict)
-    # Events for the notebook's viewers ("still building, started with the base environment").
+    # Events for the notebook's viewers ("the build failed, started with the base environment").
     notices: list[dict[str, Any]] = field(default_factory=list)
+    # The wanted environments still building, (kind, key): the kernel must wait for them (see `build_outcomes`).
+    building: tuple[tuple[str, str], ...] = ()
 
 
 def _usable(env: Environment | None) -> environments.BuiltEnvironment | None:
@@ -230,8 +232,9 @@ def _usable(env: Environment | None) -> environments.BuiltEnvironment | None:
 
 @transaction.atomic
 def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
-    """The environments a kernel for this notebook starts in: the wanted ones when ready, else the last working
-    ones (or the base environment), with builds asked for and the viewers told."""
+    """The environments a kernel for this notebook starts in: the wanted ones when ready; those not built yet are
+    asked for and listed in `building`, for the kernel to wait for; a failed one is replaced by the last working
+    one (or the base environment), with the viewers told."""
     notebook = Notebook.objects.filter(pk=notebook_id).first()
     if notebook is None:
         return LaunchEnvironment()
@@ -241,16 +244,17 @@ def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
                .select_related("environment")}
     chosen: dict[str, environments.BuiltEnvironment] = {}
     notices: list[dict[str, Any]] = []
-    needs_build = False
+    building: list[tuple[str, str]] = []
     for kind, spec in specs.items():
         built = _usable(envs.get(spec.key))
+        if built is None and (spec.key not in envs or envs[spec.key].state != Environment.State.FAILED):
+            building.append((kind, spec.key))
+            continue
         if built is None:
-            needs_build = needs_build or envs.get(spec.key) is None or envs[spec.key].state != "failed"
             fallback = _usable(working.get(kind))
-            state = envs[spec.key].state if spec.key in envs else "building"
-            notices.append({"type": "environment_notice", "kind": kind, "key": spec.key, "state": state,
-                            "using": fallback.key if fallback else "base",
-                            "message": _notice(kind, state, fallback is not None)})
+            notices.append({"type": "environment_notice", "kind": kind, "key": spec.key,
+                            "state": Environment.State.FAILED, "using": fallback.key if fallback else "base",
+                            "message": _notice(kind, fallback is not None)})
             built = fallback
         if built is not None:
             chosen[kind] = built
@@ -259,7 +263,7 @@ def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
                 NotebookEnvironment.objects.update_or_create(
                     notebook=notebook, kind=kind, defaults={"environment_id": envs[spec.key].pk}
                 )
-    if needs_build:
+    if building:
         do_request_builds(notebook, retry_failed=False)
     config = dict(notebook.config)
     python = chosen.get(Environment.Kind.PYTHON)
@@ -268,12 +272,37 @@ def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
         config["sparkConfig"] = environments.spark_config_with_jars(config.get("sparkConfig") or {}, jvm.jars)
     binds = tuple(str(b.path) for b in chosen.values()) + tuple(str(p) for p in settings.QUIRE_DATA_ROOTS)
     return LaunchEnvironment(python=python.python if python else None, ro_binds=binds, config=config,
-                             notices=notices)
+                             notices=notices, building=tuple(building))
 
 
-def _notice(kind: str, state: str, has_fallback: bool) -> str:
-    what = "Python packages" if kind == Environment.Kind.PYTHON else "JVM dependencies"
+def what_builds(kind: str) -> str:
+    """What an environment of `kind` holds, as the user reads it."""
+    return "Python packages" if kind == Environment.Kind.PYTHON else "JVM dependencies"
+
+
+def _notice(kind: str, has_fallback: bool) -> str:
     using = "the last environment that built" if has_fallback else "the base environment"
-    if state == Environment.State.FAILED:
-        return f"Building the notebook's {what} failed; the kernel started with {using}. See the configuration panel."
-    return f"The notebook's {what} are still being built; the kernel started with {using}. Restart when it is ready."
+    return (f"Building the notebook's {what_builds(kind)} failed; the kernel started with {using}. "
+            "See the configuration panel.")
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """Where one build stands: its state, and when it failed, the installer's message and its log's tail."""
+
+    state: str
+    error: str = ""
+    log_tail: str = ""
+
+
+def build_outcomes(keys: list[str]) -> dict[str, BuildOutcome]:
+    """The state of each environment in `keys` (one gone counts as failed: nothing will build it)."""
+    found = {env.key: env for env in Environment.objects.filter(key__in=keys)}
+    outcomes: dict[str, BuildOutcome] = {}
+    for key in keys:
+        env = found.get(key)
+        if env is None:
+            outcomes[key] = BuildOutcome(Environment.State.FAILED, error="the environment's record is gone")
+        else:
+            outcomes[key] = BuildOutcome(env.state, error=env.error, log_tail=environments.tail(env.log, 2000))
+    return outcomes

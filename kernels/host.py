@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import env_services, liveness, services
+from kernels import env_services, environments, liveness, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol
 from kernels.core.errors import ProtocolError
@@ -59,6 +59,14 @@ KEPT_OUTPUT_FACTOR = 4
 
 # How long the record of a run queued or started may wait to be written with its end (see _Ledger).
 LEDGER_DELAY_S = 0.25
+# How often a kernel waiting for its environment checks on the build, and for how long at most (the build's own
+# limit, and a margin for a build that waited for a worker).
+BUILD_POLL_S = 0.5
+BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
+# Why a kernel that is up shows as starting again: its first Spark or Scala cell starts the JVM.
+JVM_STARTING = "starting the JVM for Spark and Scala"
+# The error that ends runs whose kernel could not start because its environment failed to build.
+ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
 # How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
 RECEIVE_RETRY_S = 0.5
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
@@ -305,12 +313,15 @@ class KernelHost:
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
         self.busy = False
+        # A cell is starting the kernel's JVM (see kernels.core.protocol.JvmStatus).
+        self.jvm_starting = False
         self.stopping = False
         self.exit_reason: str | None = None
         self.background: set[asyncio.Future[Any]] = set()
         self.stop_reason = "shut down"
         self.shutdown_at: float | None = None  # the event loop's clock: when the host told the kernel to exit
         self.workdir: Path | None = None
+        self.starting_beat: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         info = await sync_to_async(services.load_session_for_host)(self.session_id)
@@ -336,8 +347,15 @@ class KernelHost:
     async def _serve(self) -> None:
         parent, child = socket.socketpair()
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
-        # The notebook's own environments when built; the base one (and a notice) while they build.
+        # The notebook's own environments: the kernel waits for those still building (the runs that started it
+        # wait with it); one that failed is replaced by the last working one or the base one, with a notice.
         environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+        if environment.building:
+            if not await self._await_environments(environment.building):
+                return
+            # The session beats now: it keeps beating while the kernel starts, until the kernel's own beat.
+            self.starting_beat = asyncio.create_task(self._beat_while_starting())
+            environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
         for notice in environment.notices:
             await publish_now(self.info.notebook_id, notice)
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)
@@ -375,15 +393,29 @@ class KernelHost:
         await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
         # Commands come two ways: the session's queue, which holds them until read (whatever was sent while the
         # kernel started), and, once it is up, its live channel, where browsers' connections send runs.
-        commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
         live_channel = services.live_command_channel(self.info.channel)
         live_commands = asyncio.create_task(self._relay_commands(self.live, live_channel))
         if not await self._wait_listening(live_channel):
-            commands.cancel()
             live_commands.cancel()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
             return
-        await self._set_state("idle", host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid)
+        # Busy when the runs that started the kernel wait for it, idle otherwise; only then is the queue read, so
+        # no run's "busy" goes out before the state that would undo it.
+        waiting = await sync_to_async(services.do_announce_ready)(
+            self.info.session_id, host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid
+        )
+        if waiting is None:
+            # Shut down or restarted while the kernel started: nothing may run on it (_reap ends it).
+            log.info("session %s ended while its kernel started", self.session_id)
+            live_commands.cancel()
+            return
+        for exec_id, cell_id in waiting:
+            self.executions[exec_id] = _Execution(exec_id, cell_id)
+        if waiting:
+            self.busy = True
+            self.publish_tasks()
+        commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
+        self._stop_starting_beat()
         heartbeat = asyncio.create_task(self._heartbeat())
         limits = asyncio.create_task(self._enforce_limits())
         try:
@@ -401,6 +433,67 @@ class KernelHost:
         if not self.stopping:
             self._log_kernel_output(f"died ({code})")
         await self._set_state("stopped" if self.stopping else "dead", reason=reason)
+
+    async def _await_environments(self, building: tuple[tuple[str, str], ...]) -> bool:
+        """Until the notebook's environments are built, with the session kept alive and the waiting runs shown
+        as such (the task list names what they wait for; the builds' own events carry their progress). False when
+        the kernel is not to start: a build failed (its runs end with the installer's message) or the session
+        ended meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUILD_WAIT_S
+        keys = [key for _, key in building]
+        what = " and ".join(env_services.what_builds(kind) for kind, _ in building)
+        await sync_to_async(services.do_note_starting)(
+            self.info.session_id, reason=f"waiting for the notebook's {what} to build; the kernel starts once built"
+        )
+        beat_at = 0.0
+        while True:
+            if loop.time() >= beat_at:
+                beat_at = loop.time() + services.HEARTBEAT_S
+                # Beats as a running host does: a build may take longer than a silent start is allowed.
+                beat = sync_to_async(services.do_heartbeat)
+                if not await beat(self.info.session_id, rss_bytes=None, cpu_seconds=None):
+                    log.info("session %s ended while its environment was building", self.session_id)
+                    return False
+                # Again at each beat: runs queued meanwhile join the list, and a browser that just connected
+                # (its sync waits for the kernel) learns what the queue waits for.
+                waiting = await sync_to_async(services.waiting_runs)(self.info.session_id)
+                self.broadcast.put({
+                    "type": "tasks", "queue": [cell_id for _, cell_id in waiting], "running": None,
+                    "building": [{"kind": kind, "key": key} for kind, key in building],
+                })
+            outcomes = await sync_to_async(env_services.build_outcomes)(keys)
+            failed = [(kind, key) for kind, key in building if outcomes[key].state == "failed"]
+            if failed:
+                kind, key = failed[0]
+                outcome = outcomes[key]
+                message = outcome.error or f"building the notebook's {env_services.what_builds(kind)} failed"
+                details = outcome.log_tail
+                break
+            if all(outcome.state == "ready" for outcome in outcomes.values()):
+                return True
+            if loop.time() > deadline:
+                message = f"The notebook's environment did not finish building within {BUILD_WAIT_S:g} s"
+                details = ""
+                break
+            await asyncio.sleep(BUILD_POLL_S)
+        await self.broadcast.flush()
+        await sync_to_async(services.do_fail_waiting_runs)(
+            self.info.session_id, ename=ENVIRONMENT_FAILED, message=message, details=details
+        )
+        self.broadcast.put({"type": "tasks", "queue": [], "running": None})
+        await self.broadcast.flush()
+        return False
+
+    async def _beat_while_starting(self) -> None:
+        while True:
+            await asyncio.sleep(services.HEARTBEAT_S)
+            await sync_to_async(services.do_heartbeat)(self.info.session_id, rss_bytes=None, cpu_seconds=None)
+
+    def _stop_starting_beat(self) -> None:
+        if self.starting_beat is not None:
+            self.starting_beat.cancel()
+            self.starting_beat = None
 
     async def _wait_listening(self, live_channel: str) -> bool:
         """Until the live channel is subscribed: a message published before that would be lost (pub/sub keeps
@@ -590,7 +683,8 @@ class KernelHost:
                     self._note_interrupt()
                 record = command.pop("record", None) if kind == "execute" else None
                 if kind == "execute":
-                    execution = _Execution(
+                    # A run that was waiting when the kernel came up is known already (see do_announce_ready).
+                    execution = self.executions.get(str(command["exec_id"])) or _Execution(
                         str(command["exec_id"]), str(command["cell_id"]), record=record,
                         language=str(command.get("language", "")), source=str(command.get("source", "")),
                     )
@@ -672,6 +766,13 @@ class KernelHost:
             )
         elif kind == "exiting":
             self.exit_reason = str(event.get("reason") or "the kernel exited")
+        elif kind == "jvm_status" and execution is not None:
+            # The cell started the JVM (tens of seconds): the kernel shows as starting until it is up.
+            self.jvm_starting = event.get("state") == "starting"
+            if self.jvm_starting:
+                self.broadcast.put({"type": "kernel_status", "state": "starting", "reason": JVM_STARTING})
+            elif self.busy:
+                self.broadcast.put({"type": "kernel_status", "state": "busy"})
         elif kind == "spark_progress" and execution is not None:
             self.broadcast.put({**event, "cell_id": execution.cell_id})
         elif "req_id" in event and str(event.get("req_id")) in self.replies:
@@ -699,8 +800,13 @@ class KernelHost:
         # Heads only, within one budget: this crosses the channel layer and reaches the browser as frames.
         cells = cut_cells(cells, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
         await self.live.send(
-            reply_to, {"type": "kernel.sync", "state": "busy" if self.busy else "idle", "cells": cells}
+            reply_to, {"type": "kernel.sync", "state": self._shown_state(), "cells": cells}
         )
+
+    def _shown_state(self) -> str:
+        if self.busy and self.jvm_starting:
+            return "starting"
+        return "busy" if self.busy else "idle"
 
     def _note_interrupt(self) -> None:
         """The running cell was asked to stop: the host steps in if it has not (see _enforce_limits)."""
@@ -733,6 +839,7 @@ class KernelHost:
             return self.kernel.poll()
 
     def _reap(self) -> None:
+        self._stop_starting_beat()
         if hasattr(self, "broadcast"):
             self.broadcast.close()
             self.ledger.close()

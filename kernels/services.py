@@ -458,10 +458,11 @@ def check_shutdown(user: User, notebook_id: int) -> bool:
 
 
 def do_stop_session(session: KernelSession) -> None:
-    """Stop a live session: one no host has taken yet (it waits for a free one, and nobody would read a shutdown
-    until one does) ends here and now, and a host that comes later finds nothing to do; a hosted one is asked to
-    shut down by its host, which reports it stopped."""
-    if session.state == KernelSession.State.STARTING and not session.host:
+    """Stop a live session: one whose kernel is not up yet ends here and now, since nobody reads a shutdown until
+    it is (it may wait for a free host, or minutes for the notebook's environment): a host that comes later finds
+    nothing to do, and one that took it stops when it next looks (do_heartbeat, do_announce_ready). A kernel that
+    is up is asked to shut down by its host, which reports it stopped."""
+    if session.state == KernelSession.State.STARTING:
         do_set_session_state(session.pk, state=KernelSession.State.STOPPED, reason="shut down")
         return
     channel = session.channel
@@ -585,7 +586,7 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
     now = timezone.now()
     session.state = state
     session.last_activity_at = now
-    if state == KernelSession.State.IDLE and session.ready_at is None:
+    if state in (KernelSession.State.IDLE, KernelSession.State.BUSY) and session.ready_at is None:
         session.ready_at = now
     if state in (KernelSession.State.DEAD, KernelSession.State.STOPPED):
         session.ended_at = now
@@ -601,9 +602,64 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
         _end_pending_executions(session, reason=reason or f"the kernel is {state}")
 
 
-def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
+def waiting_runs(session_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The runs queued on a session that has no kernel yet (those that started it): (execution id, cell id), in
+    the order they were queued."""
+    return [
+        (str(exec_id), cell_id)
+        for exec_id, cell_id in Execution.objects.filter(session_id=session_id, state=Execution.State.QUEUED)
+        .order_by("queued_at").values_list("id", "cell_id")
+    ]
+
+
+@transaction.atomic
+def do_note_starting(session_id: uuid.UUID, *, reason: str) -> None:
+    """Say why a starting session's kernel is not up yet (its page's badge and the running-kernels list show it);
+    do_announce_ready clears it."""
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None or session.state != KernelSession.State.STARTING or session.reason == reason:
+        return
+    session.reason = reason
+    session.save(update_fields=["reason"])
+    events.publish(session.notebook_id, {"type": "kernel_status", "state": session.state, "reason": reason},
+                   kernel_channel=session.channel)
+
+
+@transaction.atomic
+def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]] | None:
+    """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
+    otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
+    in the order they were queued; None when the session ended while its kernel started (the kernel must go)."""
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None or not session.is_live:
+        return None
+    waiting = waiting_runs(session_id)
+    if session.reason:
+        KernelSession.objects.filter(pk=session_id).update(reason="")
+    state = KernelSession.State.BUSY if waiting else KernelSession.State.IDLE
+    do_set_session_state(session_id, state=state, host=host, pid=pid)
+    return waiting
+
+
+@transaction.atomic
+def do_fail_waiting_runs(session_id: uuid.UUID, *, ename: str, message: str, details: str = "") -> None:
+    """A session whose kernel will not start (its environment failed to build): the runs waiting for it end in
+    error with `message` (and `details`, the installer's output, as their traceback), then the session stops."""
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None or not session.is_live:
+        return
+    _end_pending_executions(session, reason=message, ename=ename, queued_state=Execution.State.ERROR,
+                            details=details.splitlines())
+    do_set_session_state(session_id, state=KernelSession.State.STOPPED, reason=message)
+
+
+def _end_pending_executions(
+    session: KernelSession, *, reason: str, ename: str = KERNEL_DIED,
+    queued_state: str = Execution.State.INTERRUPTED, details: list[str] | None = None,
+) -> None:
     """Every run of an ended session that has not ended: those with a row, and those acked without one (the host's
-    journal); each keeps the outputs its host relayed, then the error that says why it ended."""
+    journal); each keeps the outputs its host relayed, then the error that says why it ended (`ename`, with
+    `details` as its traceback; a queued run ends `queued_state`)."""
     journal = liveness.take_journal(session.channel)
     known = set(Execution.objects.filter(pk__in=list(journal)).values_list("pk", flat=True)) if journal else set()
     now = timezone.now()
@@ -620,9 +676,9 @@ def _end_pending_executions(session: KernelSession, *, reason: str) -> None:
     for execution in pending:
         started, outputs = kept.get(str(execution.pk), (False, []))
         running = execution.state == "running" or started
-        execution.state = Execution.State.ERROR if running else Execution.State.INTERRUPTED
+        execution.state = Execution.State.ERROR if running else queued_state
         error = ({"output_type": "error", "ename": HOST_LOST, "evalue": f"lost: {reason}", "traceback": []}
-                 if host_died else {"output_type": "error", "ename": KERNEL_DIED, "evalue": reason, "traceback": []})
+                 if host_died else {"output_type": "error", "ename": ename, "evalue": reason, "traceback": details or []})
         execution.outputs = storable([*(outputs or execution.outputs), error])
         execution.finished_at = now
         execution.save(update_fields=["state", "outputs", "finished_at"])

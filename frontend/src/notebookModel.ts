@@ -9,6 +9,7 @@ import { appendOutput } from './outputs';
 import type {
   Cell,
   CellState,
+  EnvironmentKind,
   KernelState,
   Language,
   Output,
@@ -67,6 +68,13 @@ export interface SparkProgress {
   uiNote: string | null;
 }
 
+/** An environment the run queue waits for, and the latest line of its build's log. */
+export interface WaitingBuild {
+  kind: EnvironmentKind;
+  key: string;
+  progress: string;
+}
+
 const ROLE_RANK: Record<Role, number> = { viewer: 0, runner: 1, editor: 2, owner: 3 };
 
 export interface Permissions {
@@ -106,6 +114,8 @@ export class NotebookModel {
   /** Queued cell ids, next to run first. */
   queue: readonly string[] = [];
   runningCell: string | null = null;
+  /** The environments the queue waits for, each with the latest line of its build's log. */
+  building: readonly WaitingBuild[] = [];
   /** The notebook was deleted while open: nothing more can be done here. */
   deleted = false;
   /** The server is sending the notebook again (it lost broadcasts about it); cleared by the snapshot. */
@@ -184,6 +194,7 @@ export class NotebookModel {
         // Tasks and presence are re-sent after a snapshot; whatever we had may be long gone.
         this.queue = [];
         this.runningCell = null;
+        this.building = [];
         this.spark.clear();
         this.emit({ kind: 'reset' });
         return;
@@ -253,8 +264,21 @@ export class NotebookModel {
       case 'tasks':
         this.queue = message.queue;
         this.runningCell = message.running ?? null;
+        this.building = (message.building ?? []).map(({ kind, key }) => ({
+          kind,
+          key,
+          progress: this.building.find((b) => b.key === key)?.progress ?? '',
+        }));
         this.emit({ kind: 'tasks' });
         return;
+      case 'environment': {
+        // A build the queue waits for: its progress is the queue's.
+        if (!this.building.some((b) => b.key === message.key)) return;
+        const progress = lastLine(message.error ?? '') || lastLine(message.log_tail);
+        this.building = this.building.map((b) => (b.key === message.key && progress ? { ...b, progress } : b));
+        this.emit({ kind: 'tasks' });
+        return;
+      }
       case 'spark_progress':
         this.spark.set(message.cell_id, { jobs: message.jobs, uiUrl: message.ui_url ?? null, uiNote: message.ui_note ?? null });
         this.emit({ kind: 'spark', cellId: message.cell_id });
@@ -298,7 +322,6 @@ export class NotebookModel {
       case 'ack':
       case 'error':
       case 'config_changed':
-      case 'environment':
       case 'environment_notice':
       case 'notice':
       case 'cursor':
@@ -337,6 +360,11 @@ export class NotebookModel {
   private emit(change: ModelChange): void {
     for (const listener of this.listeners) listener(change);
   }
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  return lines[lines.length - 1]?.trim() ?? '';
 }
 
 function unhandled(message: never): never {

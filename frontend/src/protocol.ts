@@ -285,11 +285,18 @@ export interface PresenceMessage {
   type: 'presence';
   users: PresenceUser[];
 }
+/** An environment the queued runs wait for: their kernel starts once it is built. */
+export interface BuildingEnvironment {
+  kind: EnvironmentKind;
+  key: string;
+}
 export interface TasksMessage {
   type: 'tasks';
   /** Queued cell ids, next to run first. */
   queue: string[];
   running: string | null;
+  /** The notebook's environments still building, which the queue waits for (absent: it waits for none). */
+  building?: BuildingEnvironment[];
 }
 export interface SparkStage {
   stage_id: number;
@@ -366,6 +373,8 @@ export interface CursorMessage {
 }
 
 export type EnvironmentKind = 'python' | 'jvm';
+/** What an environment of each kind holds, as the user reads it. */
+export const ENVIRONMENT_LABELS: Record<EnvironmentKind, string> = { python: 'Python packages', jvm: 'JVM dependencies' };
 export type EnvironmentState = 'building' | 'ready' | 'failed' | 'missing';
 /** The notebook's configuration was replaced; a running kernel keeps its old environment. */
 export interface ConfigChangedMessage {
@@ -540,7 +549,10 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   presence: (m) =>
     Array.isArray(m.users) &&
     m.users.every((u) => isObject(u) && isString(u.username) && (u.cell_id === null || u.cell_id === undefined || isString(u.cell_id))),
-  tasks: (m) => isStringArray(m.queue) && (m.running === null || m.running === undefined || isString(m.running)),
+  tasks: (m) =>
+    isStringArray(m.queue) &&
+    (m.running === null || m.running === undefined || isString(m.running)) &&
+    (m.building === undefined || (Array.isArray(m.building) && m.building.every((b) => isObject(b) && isEnvKind(b.kind) && isString(b.key)))),
   spark_progress: (m) =>
     isString(m.cell_id) &&
     Array.isArray(m.jobs) &&

@@ -77,6 +77,46 @@ describe('the notebook page', () => {
     expect(q('[data-testid="kernel-status"]').textContent).toBe('idle');
   });
 
+  it('shows a first run waiting for the notebook\'s packages in the task list and the queued cells, with the build\'s progress', async () => {
+    await openNotebook();
+    socket.serverSends({ type: 'kernel_status', state: 'starting' });
+    expect(q('[data-testid="kernel-status"]').textContent).toBe('starting');
+    socket.serverSends({ type: 'environment', kind: 'python', key: 'py-1', state: 'building', log_tail: '' });
+    socket.serverSends({ type: 'tasks', queue: ['c1', 'c2'], running: null, building: [{ kind: 'python', key: 'py-1' }] });
+    expect(q('[data-testid="task-building"]').textContent).toContain("Building the notebook's Python packages");
+    expect([...document.querySelectorAll('[data-testid="task-queued"]')].length).toBe(2);
+    expect(q('[data-testid="cell-state"]', cellEl('c2')).textContent).toBe('queued #2');
+    expect(q('[data-testid="cell-waiting"]', cellEl('c1')).hidden).toBe(false);
+    expect(q('[data-testid="cell-waiting"]', cellEl('c1')).textContent).toBe("Waiting for the notebook's Python packages to build…");
+
+    // The build's own progress events reach the queue that waits for it; another build's do not.
+    socket.serverSends({ type: 'environment', kind: 'python', key: 'py-1', state: 'building', log_tail: 'Resolved 3 packages\nInstalling pandas\n' });
+    socket.serverSends({ type: 'environment', kind: 'python', key: 'py-other', state: 'building', log_tail: 'elsewhere\n' });
+    expect(q('[data-testid="task-building-progress"]').textContent).toBe('Installing pandas');
+    expect(q('[data-testid="cell-waiting"]', cellEl('c2')).textContent).toBe("Waiting for the notebook's Python packages to build: Installing pandas");
+
+    // Built: the kernel's own task list replaces the wait, and the cells run.
+    socket.serverSends({ type: 'kernel_status', state: 'busy' });
+    socket.serverSends({ type: 'tasks', queue: ['c2'], running: 'c1' });
+    expect(document.querySelector('[data-testid="task-building"]')).toBeNull();
+    expect(q('[data-testid="cell-waiting"]', cellEl('c1')).hidden).toBe(true);
+    expect(q('[data-testid="cell-waiting"]', cellEl('c2')).hidden).toBe(true);
+    expect(q('[data-testid="kernel-status"]').textContent).toBe('busy');
+  });
+
+  it('shows the kernel as starting while a cell starts its JVM, and busy once it is up', async () => {
+    await openNotebook();
+    socket.serverSends({ type: 'kernel_status', state: 'busy' });
+    socket.serverSends({ type: 'kernel_status', state: 'starting', reason: 'starting the JVM for Spark and Scala' });
+    const badge = q('[data-testid="kernel-status"]');
+    expect(badge.textContent).toBe('starting');
+    expect(badge.dataset.colour).toBe('yellow');
+    expect(badge.title).toBe('Kernel: starting (starting the JVM for Spark and Scala)');
+    socket.serverSends({ type: 'kernel_status', state: 'busy' });
+    expect(badge.textContent).toBe('busy');
+    expect(badge.title).toBe('Kernel: busy');
+  });
+
   it('sends typed text once typing pauses for 300 ms', async () => {
     await openNotebook();
     type(sourceOf('c1'), 'x = 4');

@@ -208,6 +208,7 @@ describe('side panels', () => {
       running: 'c1',
       queue: [],
       spark: [['c1', { jobs: [], uiUrl: null, uiNote: 'No Spark UI: spark.ui.enabled is false.' }]],
+      building: [],
       label: (id) => id,
       canStop: true,
     });
@@ -222,6 +223,7 @@ describe('side panels', () => {
       running: 'c1',
       queue: ['c3', 'c2'],
       spark: [['c1', { jobs: [{ job_id: 4, status: 'RUNNING', stages: [{ stage_id: 7, name: 'count', done: 3, total: 4, failed: 0 }] }], uiUrl: 'http://driver:4040', uiNote: null }]],
+      building: [],
       label: (id) => `Cell ${id.slice(1)}`,
       canStop: true,
     });

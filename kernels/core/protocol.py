@@ -257,6 +257,17 @@ class SparkProgress(Message):
 
 
 @dataclass(frozen=True)
+class JvmStatus(Message):
+    """Addition to the contract: the running cell started the kernel's JVM (Spark, and the Scala compiler in it),
+    which takes seconds to tens of seconds ("starting"), and the JVM is up or failed to start ("ready")."""
+
+    type: ClassVar[str] = "jvm_status"
+    exec_id: str
+    cell_id: str
+    state: str
+
+
+@dataclass(frozen=True)
 class InputReply(Message):
     """The answer to an input_request of the cell running as exec_id."""
 
@@ -288,7 +299,7 @@ EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, Explored,
+        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus, Explored,
     )
 }
 

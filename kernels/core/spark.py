@@ -114,11 +114,22 @@ class SparkManager:
         if self._session is None:
             with self._start_lock:
                 if self._session is None:
-                    self._session = self._start()
+                    # The JVM's start is the longest wait a kernel has: its viewers see the kernel as starting.
+                    self._announce_jvm("starting")
+                    try:
+                        self._session = self._start()
+                    finally:
+                        self._announce_jvm("ready")
                     cell = self._cell
                     if cell is not None:
                         self._begin(*cell)
         return self._session
+
+    def _announce_jvm(self, state: str) -> None:
+        cell = self._cell
+        if cell is not None:
+            exec_id, cell_id, emit = cell
+            emit(protocol.JvmStatus(exec_id=exec_id, cell_id=cell_id, state=state))
 
     def _start(self) -> Any:
         if not java_available():

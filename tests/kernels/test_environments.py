@@ -3,6 +3,7 @@ Spark's Ivy from a local Maven repository, and sandboxed kernels that use them."
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import uuid
@@ -300,4 +301,127 @@ async def test_a_kernel_started_from_the_page_runs_in_the_notebook_env_with_its_
     assert not [e for e in client.seen if e["type"] == "environment_notice"]
     await client.reply(await client.send("shutdown"))
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
+
+
+# ------------------------------------------------------------------ runs wait for the notebook's environment
+
+
+def _ipynb(config: dict[str, Any], *sources: str) -> bytes:
+    """An .ipynb file with the notebook's config in its metadata, as Quire exports it."""
+    import json
+
+    cells = [{"cell_type": "code", "metadata": {"language": "python"}, "source": source, "outputs": [],
+              "execution_count": None} for source in sources]
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {"config": config}, "cells": cells}).encode()
+
+
+async def _import_and_run_all(alice, token: str, data: bytes):  # type: ignore[no-untyped-def]
+    from channels.db import database_sync_to_async
+
+    from notebooks.interchange import check_import
+    from tests.live import NotebookClient
+
+    notebook = await database_sync_to_async(check_import)(alice, data, name="packages.ipynb")
+    client = NotebookClient(notebook.pk, token=token)
+    await client.connect()
+    ack = await client.reply(await client.send("run_all"))
+    assert ack["type"] == "ack", ack
+    return notebook, client
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.celery
+async def test_run_all_right_after_importing_waits_for_the_packages_and_runs_in_them(
+    alice, alice_token, celery_worker, wheel_index: Path, allowed_roots  # type: ignore[no-untyped-def]
+) -> None:
+    """Nothing is built when the run starts: the kernel waits for the build (the task list says so, the build's
+    progress goes to the page) and every cell runs in the notebook's environment."""
+    from channels.db import database_sync_to_async
+
+    from kernels.models import KernelSession
+
+    version = f"4.{uuid.uuid4().int % 10**6}"
+    write_wheel(wheel_index, "quire_demo", version, f"GREETING = 'waited for {version}'\n")
+    data = _ipynb(_config(wheel_index, f"quire_demo=={version}"), "import quire_demo", "print(quire_demo.GREETING)")
+    notebook, client = await _import_and_run_all(alice, alice_token, data)
+    cells = [cell["id"] for cell in notebook.cells]
+    waiting = await client.until(lambda e: e["type"] == "tasks" and e.get("building"), timeout=60)
+    assert waiting["queue"] == cells and waiting["building"][0]["kind"] == "python"
+    # The kernel says why it is not up yet, on the page and in the running-kernels list.
+    starting = [e for e in client.seen if e["type"] == "kernel_status" and e["state"] == "starting" and e.get("reason")]
+    assert starting and "Python packages" in starting[-1]["reason"], client.seen
+    await client.until(lambda e: e["type"] == "environment" and e["state"] == "ready", timeout=180)
+    ended = [await client.until(lambda e, cell=cell: e["type"] == "cell_status" and e["cell_id"] == cell
+                                and e["state"] in ("done", "error", "interrupted"), timeout=90) for cell in cells]
+    assert [e["state"] for e in ended] == ["done", "done"], client.seen
+    text = "".join(e["output"].get("text", "") for e in client.seen if e["type"] == "output")
+    assert text == f"waited for {version}\n"
+    # Up, the kernel has no reason to show any more.
+    session = await database_sync_to_async(KernelSession.objects.get)(notebook_id=notebook.pk)
+    assert session.state in ("busy", "idle") and session.reason == ""
+    assert not [e for e in client.seen if e["type"] == "environment_notice"]
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.celery
+async def test_a_failed_build_fails_the_waiting_runs_with_the_installers_message(
+    alice, alice_token, celery_worker, wheel_index: Path, allowed_roots  # type: ignore[no-untyped-def]
+) -> None:
+    from channels.db import database_sync_to_async
+
+    from kernels.models import Execution, KernelSession
+
+    missing = f"0.0.{uuid.uuid4().int % 10**6}"
+    data = _ipynb(_config(wheel_index, f"quire_demo=={missing}"), "print('never')", "print('nor this')")
+    notebook, client = await _import_and_run_all(alice, alice_token, data)
+    cells = [cell["id"] for cell in notebook.cells]
+    ended = [await client.until(lambda e, cell=cell: e["type"] == "cell_status" and e["cell_id"] == cell
+                                and e["state"] in ("done", "error", "interrupted"), timeout=180) for cell in cells]
+    for event in ended:
+        assert event["state"] == "error", event
+        [error] = [o for o in event["outputs"] if o["output_type"] == "error"]
+        assert error["ename"] == "EnvironmentBuildFailed"
+        assert "Python packages failed" in error["evalue"]
+        # The installer's own words: the requirement it could not satisfy.
+        assert f"quire-demo=={missing}" in "\n".join(error["traceback"]), error
+    stopped = await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    assert "Python packages failed" in stopped["reason"]
+    assert not [e for e in client.seen if e["type"] == "output" and e["output"].get("output_type") == "stream"]
+    stored = await database_sync_to_async(lambda: sorted(Execution.objects.values_list("state", flat=True)))()
+    assert stored == ["error", "error"]
+    session = await database_sync_to_async(KernelSession.objects.get)(notebook=notebook)
+    assert session.state == "stopped" and session.pid is None
+    await client.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.celery
+async def test_shutting_down_while_the_environment_builds_stops_at_once_and_runs_nothing(
+    alice, alice_token, celery_worker, wheel_index: Path, allowed_roots  # type: ignore[no-untyped-def]
+) -> None:
+    from channels.db import database_sync_to_async
+
+    from kernels.models import Execution, KernelSession
+
+    version = f"6.{uuid.uuid4().int % 10**6}"
+    write_wheel(wheel_index, "quire_demo", version, f"GREETING = 'never {version}'\n")
+    data = _ipynb(_config(wheel_index, f"quire_demo=={version}"), "import quire_demo\nprint(quire_demo.GREETING)")
+    notebook, client = await _import_and_run_all(alice, alice_token, data)
+    reply = await client.reply(await client.send("shutdown"))
+    assert reply["type"] == "ack", reply
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=10)
+    ended = await client.until(lambda e: e["type"] == "cell_status" and e["state"] != "running", timeout=10)
+    assert ended["state"] == "interrupted"
+    # However far the start had come, no kernel runs the cell: nothing is printed, the run stays interrupted.
+    await asyncio.sleep(8)
+    assert not [e for e in client.seen if e["type"] == "output" and e["output"].get("output_type") == "stream"]
+    assert [e["state"] for e in client.seen if e["type"] == "kernel_status"][-1] == "stopped"
+    assert await database_sync_to_async(lambda: list(Execution.objects.values_list("state", flat=True)))() == [
+        "interrupted"]
+    states = await database_sync_to_async(lambda: list(KernelSession.objects.values_list("state", flat=True)))()
+    assert states == ["stopped"]
     await client.close()

@@ -70,6 +70,8 @@ export class CellView {
   private readonly editor: CellEditor;
   private readonly language: HTMLSelectElement;
   private readonly stateIndicator = h('span', { className: 'cell-state', testId: 'cell-state' });
+  private readonly waitingLine = h('div', { className: 'cell-waiting muted', testId: 'cell-waiting', attrs: { role: 'status' } });
+  private waiting = '';
   private readonly staleBadge = h('span', { className: 'stale-badge', testId: 'stale-badge', text: 'stale', attrs: { title: 'A cell above changed since this ran' } });
   private readonly presence = h('span', { className: 'cell-presence', testId: 'cell-presence' });
   private readonly runButton = h('button', {
@@ -178,6 +180,7 @@ export class CellView {
         this.clearOutputButton,
         this.editButtons,
       ),
+      this.waitingLine,
       this.editor.element,
       this.markdown.element,
       this.outputs.element,
@@ -230,10 +233,12 @@ export class CellView {
     this.showTextOrEditor();
   }
 
-  /** Shows the cell's place in the run queue (1 = next), or nothing when not queued. */
-  setQueuePosition(position: number | null): void {
-    if (position === this.queuePosition) return;
+  /** Shows the cell's place in the run queue (1 = next), or nothing when not queued; `waiting` says what the
+   * queue waits for before anything runs (an environment building, with its latest progress), if anything. */
+  setQueuePosition(position: number | null, waiting = ''): void {
+    if (position === this.queuePosition && waiting === this.waiting) return;
     this.queuePosition = position;
+    this.waiting = waiting;
     this.showState();
   }
 
@@ -345,6 +350,11 @@ export class CellView {
     const cell = this.cell;
     const queued = cell.state === 'queued' && this.queuePosition !== null;
     this.stateIndicator.textContent = queued ? `queued #${this.queuePosition}` : (cell.state ?? '');
+    // A first run is queued before the cell hears of it: the queue's place and why it waits show at once.
+    const waiting = this.queuePosition !== null && this.waiting !== '';
+    if (waiting) this.stateIndicator.textContent = `queued #${this.queuePosition}`;
+    this.waitingLine.textContent = waiting ? this.waiting : '';
+    this.waitingLine.hidden = !waiting;
     this.stateIndicator.dataset.state = cell.state ?? 'none';
     this.element.dataset.state = cell.state ?? 'none';
   }

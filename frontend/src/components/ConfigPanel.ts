@@ -5,7 +5,7 @@
  */
 import { ApiError, type ConfigView, type EnvironmentStatus, type NotebookConfig, type Repository, api } from '../api';
 import { h } from '../lib/dom';
-import type { ConfigChangedMessage, EnvironmentKind, EnvironmentMessage, EnvironmentNoticeMessage } from '../protocol';
+import { type ConfigChangedMessage, ENVIRONMENT_LABELS, type EnvironmentKind, type EnvironmentMessage, type EnvironmentNoticeMessage } from '../protocol';
 import { Drawer } from './Drawer';
 
 export interface ConfigApi {
@@ -23,7 +23,6 @@ type RepositoryKind = 'maven' | 'ivy' | 'pip';
 const REPOSITORY_KINDS: readonly RepositoryKind[] = ['maven', 'ivy', 'pip'];
 const REPOSITORY_LABELS: Record<RepositoryKind, string> = { maven: 'Maven', ivy: 'Ivy', pip: 'pip index' };
 const ENV_KINDS: readonly EnvironmentKind[] = ['python', 'jvm'];
-const ENV_LABELS: Record<EnvironmentKind, string> = { python: 'Python packages', jvm: 'JVM dependencies' };
 const STATE_LABELS: Record<string, string> = { building: 'building', ready: 'ready', failed: 'failed', missing: 'missing', none: 'base' };
 
 /** Lines of a textarea that hold something, with the line each came from (for the server's `[i]`). */
@@ -504,7 +503,7 @@ class EnvironmentView {
     this.element = h(
       'section',
       { className: 'environment', testId: `env-${kind}`, dataset: { kind } },
-      h('h4', {}, ENV_LABELS[kind], ' ', this.badge, ' ', this.key),
+      h('h4', {}, ENVIRONMENT_LABELS[kind], ' ', this.badge, ' ', this.key),
       this.inUse,
       this.error,
       this.noticeLine,

@@ -6,7 +6,7 @@ import { NotebookModel, type ModelChange } from '../notebookModel';
 import { type NoticeKind, noticeKind } from '../notices';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
 import { CaretSender, RemoteCarets } from '../cursors';
-import { type Cell, type ExploreTarget, type Language, NotebookClient, notebookSocketUrl, type ConnectionStatus, type Role, type ServerMessage } from '../protocol';
+import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type ExploreTarget, type Language, NotebookClient, notebookSocketUrl, type Role, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
@@ -404,7 +404,8 @@ export class NotebookPage {
         return;
       case 'kernel':
         this.renderKernel();
-        if (this.model.kernel === 'starting') this.config.kernelStarting();
+        // A new kernel takes the configuration as it is now; one starting its JVM (it says why) keeps its own.
+        if (this.model.kernel === 'starting' && !this.model.kernelReason) this.config.kernelStarting();
         return;
       case 'presence':
         this.renderPresence();
@@ -503,12 +504,15 @@ export class NotebookPage {
   }
 
   private renderTasks(): void {
-    for (const view of this.views.values()) view.setQueuePosition(this.model.queuePosition(view.cellId));
+    const building = this.model.building.map((b) => ({ label: ENVIRONMENT_LABELS[b.kind], progress: b.progress }));
+    const waiting = building.map((b) => `Waiting for the notebook's ${b.label} to build${b.progress ? `: ${b.progress}` : '…'}`).join('\n');
+    for (const view of this.views.values()) view.setQueuePosition(this.model.queuePosition(view.cellId), waiting);
     const running = this.model.runningCell ?? this.model.cells.find((cell) => cell.state === 'running')?.id ?? null;
     for (const view of this.views.values()) view.element.classList.toggle('running', view.cellId === running);
     this.tasks.render({
       running,
       queue: this.model.queue,
+      building,
       spark: this.model.sparkCells.map((id) => [id, this.model.sparkProgress(id)!] as const),
       label: (id) => this.cellLabel(id),
       canStop: this.model.permissions.canRun,

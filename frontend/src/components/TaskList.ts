@@ -7,6 +7,8 @@ export interface TaskListState {
   queue: readonly string[];
   /** Spark progress by cell, for cells that have any. */
   spark: ReadonlyArray<readonly [cellId: string, progress: SparkProgress]>;
+  /** The environments the queue waits for: what each holds, and its build's latest log line. */
+  building: ReadonlyArray<{ label: string; progress: string }>;
   /** A short name for a cell ("Cell 3"), as the user sees it. */
   label(cellId: string): string;
   canStop: boolean;
@@ -29,11 +31,22 @@ export class TaskList {
       h('header', { className: 'panel-header' }, h('h2', { text: 'Tasks' }), this.stopButton),
       this.body,
     );
-    this.render({ running: null, queue: [], spark: [], label: (id) => id, canStop: false });
+    this.render({ running: null, queue: [], spark: [], building: [], label: (id) => id, canStop: false });
   }
 
   render(state: TaskListState): void {
     const rows: HTMLElement[] = [];
+    for (const build of state.building) {
+      rows.push(
+        h(
+          'div',
+          { className: 'task building', testId: 'task-building' },
+          h('span', { className: 'task-dot' }),
+          h('span', { text: `Building the notebook's ${build.label}; the queue runs once it is built` }),
+          build.progress && h('pre', { className: 'task-progress', testId: 'task-building-progress', text: build.progress }),
+        ),
+      );
+    }
     if (state.running) {
       rows.push(h('div', { className: 'task running', testId: 'task-running', dataset: { cellId: state.running } }, h('span', { className: 'task-dot' }), h('span', { text: `${state.label(state.running)} running` })));
     }
