@@ -364,7 +364,7 @@ class ScalaInterpreter(Interpreter):
         if source is None:
             return []
         rows = _rows(self._ensure().compiler.complete(source.text, source.user_start + pos))
-        return [Completion(label=name, kind=kind, detail=detail) for name, kind, detail in rows]
+        return [Completion(label=name, kind=kind, detail=_scala_type(detail)) for name, kind, detail in rows]
 
     def signature(self, code: str, pos: int, scope: Scope) -> list[SignatureHelp]:
         before = code[:pos]
@@ -389,8 +389,8 @@ class ScalaInterpreter(Interpreter):
         items = self.complete(code[: match.end()], match.end(), scope)
         helps = []
         for item in items:
-            if item.label != name:
-                continue
+            if item.label != name or "(" not in item.detail:
+                continue  # a class or object row; its `apply` rows carry the parameters
             params = tuple(p.strip() for p in re.findall(r"\(([^()]*)\)", item.detail)[:1][0].split(",") if p.strip()) \
                 if "(" in item.detail else ()
             helps.append(SignatureHelp(label=f"{name}{item.detail}" if item.detail.startswith("(") else item.detail,
