@@ -544,6 +544,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def on_signature(self, message: dict[str, Any]) -> dict[str, Any] | None:
         return await self._editing_request("signature", message)
 
+    async def on_hover(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._editing_request("hover", message)
+
     async def _editing_request(self, kind: str, message: dict[str, Any]) -> dict[str, Any] | None:
         cell_id = _cell_id(message)
         source = check_source(_field(message, "source", str))
@@ -617,6 +620,7 @@ HANDLERS: dict[str, Handler] = {
     "restart": NotebookConsumer.on_restart,
     "complete": NotebookConsumer.on_complete,
     "signature": NotebookConsumer.on_signature,
+    "hover": NotebookConsumer.on_hover,
     "table_page": NotebookConsumer.on_table_page,
     "inspect_scope": NotebookConsumer.on_inspect_scope,
     "focus": NotebookConsumer.on_focus,

@@ -17,6 +17,7 @@ from kernels.core.interpreters import Registry
 from kernels.core.interpreters.base import (
     NO_OUT,
     CompletionList,
+    Hover,
     Interpreter,
     InterpreterEnv,
     RunContext,
@@ -233,6 +234,9 @@ class Engine:
         self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]
     ) -> list[SignatureHelp]:
         return self.interpreter(language).signature(source, pos, self.state.scope_for(cell_id, order))
+
+    def hover(self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]) -> Hover | None:
+        return self.interpreter(language).hover(source, pos, self.state.scope_for(cell_id, order))
 
     def forget(self, cell_id: str) -> None:
         """Drop a deleted cell's symbols, tables and source."""

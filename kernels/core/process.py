@@ -121,6 +121,7 @@ class KernelProcess:
             protocol.Ping: lambda cmd: self.outbox.send(protocol.Pong(req_id=cmd.req_id)),
             protocol.Complete: self.help_queue.put,
             protocol.Signature: self.help_queue.put,
+            protocol.HoverRequest: self.help_queue.put,
             protocol.FetchTablePage: self.help_queue.put,
             protocol.Forget: self.inbox.put,
             protocol.Configure: self.inbox.put,
@@ -188,7 +189,7 @@ class KernelProcess:
             self._reader_handlers[type(command)](command)
 
     def _help(self) -> None:
-        """Completions, signatures and table pages, answered even while a cell runs."""
+        """Completions, signatures, hovers and table pages, answered even while a cell runs."""
         block_sigint_in_this_thread()
         while True:
             command = self.help_queue.get()
@@ -216,6 +217,14 @@ class KernelProcess:
                 pos=command.pos, order=command.order,
             )
             return protocol.Signatures(req_id=command.req_id, signatures=tuple(s.to_dict() for s in sigs))
+        if isinstance(command, protocol.HoverRequest):
+            hover = self.engine.hover(
+                cell_id=command.cell_id, language=command.language, source=command.source,
+                pos=command.pos, order=command.order,
+            )
+            if hover is None:
+                return protocol.HoverInfo(req_id=command.req_id, text="")
+            return protocol.HoverInfo(req_id=command.req_id, text=hover.text, start=hover.start, end=hover.end)
         assert isinstance(command, protocol.FetchTablePage)
         page = self.engine.table_page(command.ref, command.offset, command.page_size)
         return protocol.TablePage(

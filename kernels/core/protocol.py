@@ -77,6 +77,19 @@ class Signature(Message):
 
 
 @dataclass(frozen=True)
+class HoverRequest(Message):
+    """What the symbol at the character `pos` is (its type and docs)."""
+
+    type: ClassVar[str] = "hover"
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    pos: int
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Forget(Message):
     type: ClassVar[str] = "forget"
     cell_id: str
@@ -184,6 +197,17 @@ class Signatures(Message):
 
 
 @dataclass(frozen=True)
+class HoverInfo(Message):
+    """Markdown about the symbol over [start, end) of the source; empty text when there is nothing to say."""
+
+    type: ClassVar[str] = "hover_info"
+    req_id: str
+    text: str
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
 class Pong(Message):
     type: ClassVar[str] = "pong"
     req_id: str
@@ -266,13 +290,16 @@ M = TypeVar("M", bound=Message)
 
 COMMANDS: dict[str, type[Message]] = {
     cls.type: cls
-    for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure, InputReply)
+    for cls in (
+        Execute, Interrupt, Complete, Signature, HoverRequest, Forget, Ping, Shutdown, FetchTablePage, Configure,
+        InputReply,
+    )
 }
 EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
+        Signatures, HoverInfo, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
     )
 }
 

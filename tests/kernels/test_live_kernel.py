@@ -76,6 +76,8 @@ async def test_run_all_stale_and_scope(alice, alice_token, three_cells, celery_w
     assert "path" in [item["label"] for item in ack["items"]]
     ack = await client.reply(await client.send("signature", cell_id=third, source="print(", pos=6))
     assert ack["signatures"] and "print" in ack["signatures"][0]["label"]
+    ack = await client.reply(await client.send("hover", cell_id=third, source="print(x)", pos=2))
+    assert "print(" in ack["text"] and (ack["start"], ack["end"]) == (0, 5)
 
     # Restart: a new kernel; values are gone, outputs stay.
     await client.reply(await client.send("restart"))

@@ -17,6 +17,7 @@ from kernels.core.interpreters import python_editing
 from kernels.core.interpreters.base import (
     NO_OUT,
     Completion,
+    Hover,
     Interpreter,
     InterpreterEnv,
     RunContext,
@@ -212,6 +213,9 @@ class PythonInterpreter(Interpreter):
 
     def signature(self, code: str, pos: int, scope: Scope) -> list[SignatureHelp]:
         return python_editing.signatures(code, pos, self._help_namespace(scope))
+
+    def hover(self, code: str, pos: int, scope: Scope) -> Hover | None:
+        return python_editing.hover(code, pos, self._help_namespace(scope))
 
     def shutdown(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -27,12 +27,14 @@ from typing import Any, ClassVar
 from kernels.core.interpreters.base import (
     NO_OUT,
     Completion,
+    Hover,
     Interpreter,
     InterpreterEnv,
     RunContext,
     RunResult,
     RunStatus,
     SignatureHelp,
+    word_at,
 )
 from kernels.core.scope import OUT, Scope
 from kernels.core.tracebacks import error_output, position
@@ -396,6 +398,17 @@ class ScalaInterpreter(Interpreter):
             helps.append(SignatureHelp(label=f"{name}{item.detail}" if item.detail.startswith("(") else item.detail,
                                        params=params, active_param=min(active, len(params) - 1) if params else None))
         return helps
+
+    def hover(self, code: str, pos: int, scope: Scope) -> Hover | None:
+        span = word_at(code, pos)
+        source = self._help_source(code, scope) if span is not None else None
+        if span is None or source is None:
+            return None
+        start, end = span
+        found = self._ensure().compiler.typeAt(source.text, source.user_start + start, source.user_start + end)
+        if not found:
+            return None
+        return Hover(text=f"```scala\n{_scala_type(found)}\n```", start=start, end=end)
 
     def shutdown(self) -> None:
         jvm, self._jvm = self._jvm, None

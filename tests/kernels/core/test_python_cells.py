@@ -230,3 +230,15 @@ def test_signature_help_for_a_function_in_scope(notebook):
     assert sigs[0].params == ("width", "height=2")
     assert sigs[0].active_param == 1
     assert "Area of a box." in sigs[0].doc
+
+
+def test_hover_shows_a_symbols_type_and_docs(notebook):
+    notebook.add_and_run("a", "def area(width, height=2):\n    '''Area of a box.'''\n    return width * height\nsize = 3")
+    notebook.add("b", "")
+    source = "area(size)"
+    hover = notebook.engine.hover(cell_id="b", language="python", source=source, pos=2, order=notebook.order)
+    assert hover is not None and "area(width, height=2)" in hover.text and "Area of a box." in hover.text
+    assert (hover.start, hover.end) == (0, 4)
+    hover = notebook.engine.hover(cell_id="b", language="python", source=source, pos=7, order=notebook.order)
+    assert hover is not None and "int" in hover.text
+    assert notebook.engine.hover(cell_id="b", language="python", source=source, pos=4, order=notebook.order) is None

@@ -301,6 +301,11 @@ def test_scala_completion_and_signatures_see_the_notebooks_cells(spark_kernel):
         cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=len(source), order=spark_kernel.order,
     )
     assert sigs and sigs[0].params == ("name: String", "age: Int"), sigs
+    source = "alice.name.length"
+    hover = engine.hover(
+        cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=8, order=spark_kernel.order,
+    )
+    assert hover is not None and "name: String" in hover.text and (hover.start, hover.end) == (6, 10), hover
 
 
 # ---------------------------------------------------------------- the precompiled bridge
