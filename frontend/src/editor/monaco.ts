@@ -108,6 +108,20 @@ function registerProviders(): void {
         };
       },
     });
+    monaco.languages.registerHoverProvider(language, {
+      async provideHover(model, position) {
+        const assist = assists.get(model.uri.toString());
+        if (!assist) return null;
+        const found = await assist.hover(model.getValue(), model.getOffsetAt(position));
+        if (!found) return null;
+        const start = model.getPositionAt(found.start);
+        const end = model.getPositionAt(found.end);
+        return {
+          contents: [{ value: found.text }],
+          range: new monaco.Range(start.lineNumber, start.column, end.lineNumber, end.column),
+        };
+      },
+    });
   }
 }
 registerProviders();
