@@ -154,3 +154,22 @@ def test_split_merge_insert_between_and_wrap(alice, live_daphne: str, page: Any)
     expect(page.get_by_test_id("wrap-lines")).to_have_attribute("aria-pressed", "true")
     wait_for_monaco(cells.first)
     expect(cells.first.locator(".monaco-editor .view-lines")).to_contain_text("long = ")
+
+
+def test_hovering_a_name_shows_its_signature_and_docs(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Hover")
+    first = page.get_by_test_id("cell").first
+    wait_for_monaco(first)
+    set_source(page, first, 'def area(width, height=2):\n    """Area of a box."""\n    return width * height')
+    page.keyboard.press("Shift+Enter")
+    expect(page.get_by_test_id("kernel-status")).to_have_attribute("data-colour", "green", timeout=60_000)
+    second = page.get_by_test_id("cell").nth(1)
+    set_source(page, second, "area(3)")
+    second.locator(".view-line span", has_text="area").first.hover()
+    hover = page.locator(".monaco-hover:not(.hidden)")
+    expect(hover).to_contain_text("area(width, height=2)", timeout=30_000)
+    expect(hover).to_contain_text("Area of a box.")
+    screenshot(page, "hover")
