@@ -58,7 +58,10 @@ def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None 
 
 # Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
 # on live values, so they need the role that may run code.
-KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "hover": Role.RUNNER, "table_page": Role.VIEWER}
+KERNEL_REQUESTS = {
+    "complete": Role.RUNNER, "signature": Role.RUNNER, "hover": Role.RUNNER, "check": Role.RUNNER,
+    "table_page": Role.VIEWER,
+}
 
 
 def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
@@ -81,7 +84,7 @@ def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any
     session = live_session(notebook.pk)
     if session is None or session.state == KernelSession.State.STARTING:
         return False
-    if kind in ("complete", "signature", "hover"):
+    if kind in ("complete", "signature", "hover", "check"):
         command = {**command, "order": notebook.cell_ids()}
     send_command(session.channel, command, reply_to=reply_to)
     return True

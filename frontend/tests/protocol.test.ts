@@ -448,3 +448,20 @@ describe('hover', () => {
     await expect(idle).resolves.toEqual({ ok: true, value: null });
   });
 });
+
+describe('check', () => {
+  it('asks the kernel for a source’s errors and reads their positions', async () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const asked = client.check('c1', 'python', 'x = (');
+    const sent = socket.sentMessages.at(-1) as { req: number };
+    expect(sent).toEqual({ v: 1, type: 'check', req: sent.req, cell_id: 'c1', language: 'python', source: 'x = (' });
+    const position = { line: 1, column: 5, end_line: 1, end_column: 6, message: "'(' was never closed" };
+    socket.serverSends({ v: 1, type: 'ack', req: sent.req, positions: [position, { line: 'x' }] });
+    await expect(asked).resolves.toEqual({ ok: true, value: [position] });
+    const idle = client.check('c1', 'python', 'x');
+    socket.serverSends({ v: 1, type: 'ack', req: (socket.sentMessages.at(-1) as { req: number }).req, kernel: 'not_running' });
+    await expect(idle).resolves.toEqual({ ok: true, value: [] });
+  });
+});

@@ -238,6 +238,9 @@ class Engine:
     def hover(self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]) -> Hover | None:
         return self.interpreter(language).hover(source, pos, self.state.scope_for(cell_id, order))
 
+    def check(self, *, cell_id: str, language: str, source: str, order: Sequence[str]) -> list[dict[str, Any]]:
+        return self.interpreter(language).check(source, self.state.scope_for(cell_id, order))
+
     def forget(self, cell_id: str) -> None:
         """Drop a deleted cell's symbols, tables and source."""
         self.state.forget(cell_id)

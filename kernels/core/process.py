@@ -122,6 +122,7 @@ class KernelProcess:
             protocol.Complete: self.help_queue.put,
             protocol.Signature: self.help_queue.put,
             protocol.HoverRequest: self.help_queue.put,
+            protocol.Check: self.help_queue.put,
             protocol.FetchTablePage: self.help_queue.put,
             protocol.Forget: self.inbox.put,
             protocol.Configure: self.inbox.put,
@@ -189,7 +190,7 @@ class KernelProcess:
             self._reader_handlers[type(command)](command)
 
     def _help(self) -> None:
-        """Completions, signatures, hovers and table pages, answered even while a cell runs."""
+        """Completions, signatures, hovers, checks and table pages, answered even while a cell runs."""
         block_sigint_in_this_thread()
         while True:
             command = self.help_queue.get()
@@ -225,6 +226,11 @@ class KernelProcess:
             if hover is None:
                 return protocol.HoverInfo(req_id=command.req_id, text="")
             return protocol.HoverInfo(req_id=command.req_id, text=hover.text, start=hover.start, end=hover.end)
+        if isinstance(command, protocol.Check):
+            positions = self.engine.check(
+                cell_id=command.cell_id, language=command.language, source=command.source, order=command.order
+            )
+            return protocol.Diagnostics(req_id=command.req_id, positions=tuple(positions))
         assert isinstance(command, protocol.FetchTablePage)
         page = self.engine.table_page(command.ref, command.offset, command.page_size)
         return protocol.TablePage(

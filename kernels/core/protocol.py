@@ -90,6 +90,18 @@ class HoverRequest(Message):
 
 
 @dataclass(frozen=True)
+class Check(Message):
+    """The errors the compiler finds in a cell's source without running it (checking as you type)."""
+
+    type: ClassVar[str] = "check"
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Forget(Message):
     type: ClassVar[str] = "forget"
     cell_id: str
@@ -208,6 +220,15 @@ class HoverInfo(Message):
 
 
 @dataclass(frozen=True)
+class Diagnostics(Message):
+    """The answer to a check: underline positions (line, column, end_line, end_column, message)."""
+
+    type: ClassVar[str] = "diagnostics"
+    req_id: str
+    positions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Pong(Message):
     type: ClassVar[str] = "pong"
     req_id: str
@@ -291,7 +312,7 @@ M = TypeVar("M", bound=Message)
 COMMANDS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
-        Execute, Interrupt, Complete, Signature, HoverRequest, Forget, Ping, Shutdown, FetchTablePage, Configure,
+        Execute, Interrupt, Complete, Signature, HoverRequest, Check, Forget, Ping, Shutdown, FetchTablePage, Configure,
         InputReply,
     )
 }
@@ -299,7 +320,7 @@ EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, HoverInfo, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
+        Signatures, HoverInfo, Diagnostics, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
     )
 }
 

@@ -78,6 +78,8 @@ async def test_run_all_stale_and_scope(alice, alice_token, three_cells, celery_w
     assert ack["signatures"] and "print" in ack["signatures"][0]["label"]
     ack = await client.reply(await client.send("hover", cell_id=third, source="print(x)", pos=2))
     assert "print(" in ack["text"] and (ack["start"], ack["end"]) == (0, 5)
+    ack = await client.reply(await client.send("check", cell_id=third, source="x = 1\nprint(x"))
+    assert [p["line"] for p in ack["positions"]] == [2]
 
     # Restart: a new kernel; values are gone, outputs stay.
     await client.reply(await client.send("restart"))

@@ -65,6 +65,8 @@ export interface EditorAssist {
   signature(source: string, pos: number): Promise<Signature[]>;
   /** The type and docs of the symbol at the character `pos`, or null. */
   hover(source: string, pos: number): Promise<HoverText | null>;
+  /** The errors the compiler finds in `source` without running it. */
+  check(source: string): Promise<ErrorPosition[]>;
 }
 
 export type CellEditorFactory = (options: CellEditorOptions) => CellEditor;

@@ -758,6 +758,7 @@ export class NotebookPage {
         const reply = await this.client.hover(cellId, this.languageOf(cellId), source, pos);
         return reply.ok ? reply.value : null;
       },
+      check: async (source) => unwrap(await this.client.check(cellId, this.languageOf(cellId), source)),
     };
   }
 

@@ -152,6 +152,10 @@ class Interpreter(abc.ABC):
         """The type and docs of the symbol at the character `pos`, or None where there is nothing to say."""
         return None
 
+    def check(self, code: str, scope: Scope) -> list[dict[str, Any]]:
+        """Errors the compiler finds without running the code, as underline positions (tracebacks.position)."""
+        return []
+
     def interrupt(self) -> None:  # noqa: B027 - optional hook, most languages need nothing here
         """Stop work the main-thread KeyboardInterrupt cannot reach (a Spark job, say)."""
 

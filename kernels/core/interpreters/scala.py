@@ -410,6 +410,15 @@ class ScalaInterpreter(Interpreter):
             return None
         return Hover(text=f"```scala\n{_scala_type(found)}\n```", start=start, end=end)
 
+    def check(self, code: str, scope: Scope) -> list[dict[str, Any]]:
+        source = self._help_source(code, scope)
+        if source is None:
+            return []
+        rows = _rows(self._ensure().compiler.check(source.text))
+        # Only what lies in the cell's own code: the generated lines around it are not the user's to fix.
+        mine = [row for row in rows if row[0] == "ERROR" and int(row[1]) >= source.user_start]
+        return list(self._errors(mine, code, source)["positions"]) if mine else []
+
     def shutdown(self) -> None:
         jvm, self._jvm = self._jvm, None
         if jvm is not None:

@@ -306,6 +306,14 @@ def test_scala_completion_and_signatures_see_the_notebooks_cells(spark_kernel):
         cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=8, order=spark_kernel.order,
     )
     assert hover is not None and "name: String" in hover.text and (hover.start, hover.end) == (6, 10), hover
+    [error] = engine.check(
+        cell_id=spark_kernel.cell("edit"), language="scala", source="val ok = 1\nval s: String = alice.age",
+        order=spark_kernel.order,
+    )
+    assert (error["line"], error["column"]) == (2, 17) and "type mismatch" in error["message"], error
+    assert engine.check(
+        cell_id=spark_kernel.cell("edit"), language="scala", source="val n = alice.age + shelf.sum", order=spark_kernel.order,
+    ) == []
 
 
 # ---------------------------------------------------------------- the precompiled bridge
