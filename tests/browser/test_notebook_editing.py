@@ -173,3 +173,23 @@ def test_hovering_a_name_shows_its_signature_and_docs(alice, live_daphne: str, p
     expect(hover).to_contain_text("area(width, height=2)", timeout=30_000)
     expect(hover).to_contain_text("Area of a box.")
     screenshot(page, "hover")
+
+
+def test_a_syntax_error_is_underlined_as_you_type(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Checking")
+    first = page.get_by_test_id("cell").first
+    wait_for_monaco(first)
+    set_source(page, first, "ready = 1")
+    page.keyboard.press("Shift+Enter")
+    expect(page.get_by_test_id("kernel-status")).to_have_attribute("data-colour", "green", timeout=60_000)
+    second = page.get_by_test_id("cell").nth(1)
+    wait_for_monaco(second)
+    second.locator(".monaco-editor .view-lines").click()
+    page.keyboard.type("total = (ready +")
+    expect(second.locator(".squiggly-error")).to_have_count(1, timeout=15_000)
+    screenshot(page, "check_as_you_type")
+    page.keyboard.type(" 1)")
+    expect(second.locator(".squiggly-error")).to_have_count(0, timeout=15_000)
