@@ -759,6 +759,13 @@ class KernelHost:
                 {"type": "cell_result", "cell_id": execution.cell_id, "symbols": execution.symbols,
                  "stale": list(event.get("stale") or [])}
             )
+        elif kind == "cells_stale":
+            # The kernel's answer to forgetting a deleted cell: the cells that read what it defined.
+            cells = await sync_to_async(services.do_mark_cells_stale)(
+                self.info.notebook_id, [str(c) for c in event.get("cell_ids") or []]
+            )
+            if cells:
+                self.broadcast.put({"type": "cells_stale", "cell_ids": cells})
         elif kind == "statement" and execution is not None:
             self.broadcast.put(
                 {"type": "statement", "cell_id": execution.cell_id,

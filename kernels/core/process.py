@@ -148,7 +148,9 @@ class KernelProcess:
                 if isinstance(command, protocol.Execute):
                     self._execute(command)
                 elif isinstance(command, protocol.Forget):
-                    self.engine.forget(command.cell_id)
+                    stale = self.engine.forget(command.cell_id, order=command.order)
+                    if stale:
+                        self.outbox.send(protocol.CellsStale(cell_ids=tuple(stale)))
                 elif isinstance(command, protocol.Configure):
                     self._configure(command)
             except Exception as exc:  # process boundary: an engine bug must not take the kernel down

@@ -105,6 +105,8 @@ class Check(Message):
 class Forget(Message):
     type: ClassVar[str] = "forget"
     cell_id: str
+    # The notebook's cell ids before the delete, so the kernel can say which cells below read what it defined.
+    order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,14 @@ class Diagnostics(Message):
 
 
 @dataclass(frozen=True)
+class CellsStale(Message):
+    """Cells that read what a forgotten (deleted) cell defined: their outputs no longer follow from the notebook."""
+
+    type: ClassVar[str] = "cells_stale"
+    cell_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Pong(Message):
     type: ClassVar[str] = "pong"
     req_id: str
@@ -320,7 +330,7 @@ EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, HoverInfo, Diagnostics, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
+        Signatures, HoverInfo, Diagnostics, CellsStale, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
     )
 }
 
