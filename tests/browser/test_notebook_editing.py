@@ -193,3 +193,30 @@ def test_a_syntax_error_is_underlined_as_you_type(alice, live_daphne: str, page:
     screenshot(page, "check_as_you_type")
     page.keyboard.type(" 1)")
     expect(second.locator(".squiggly-error")).to_have_count(0, timeout=15_000)
+
+
+def test_deleting_a_cell_marks_the_cells_that_read_it_stale(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Stale after delete")
+    cells = page.get_by_test_id("cell")
+    set_source(page, cells.first, "x = 100")
+    page.keyboard.press("Shift+Enter")
+    expect(cells).to_have_count(2)
+    set_source(page, cells.nth(1), "y2 = x + 1\ny2")
+    page.keyboard.press("Control+Enter")
+    expect(cells.nth(1).get_by_test_id("cell-output")).to_contain_text("101", timeout=60_000)
+    expect(cells.nth(1).get_by_test_id("stale-badge")).to_be_hidden()
+
+    # Select x's cell in command mode and delete it with dd, as in Jupyter.
+    cells.first.locator(".monaco-editor .view-lines").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    expect(cells).to_have_count(1)
+    expect(cells.first.get_by_test_id("stale-badge")).to_be_visible(timeout=30_000)
+    screenshot(page, "stale_after_delete")
+    # The mark is stored: a reload (the snapshot, then the kernel's word on its finished runs) keeps it.
+    page.reload()
+    expect(page.get_by_test_id("cell").first.get_by_test_id("stale-badge")).to_be_visible()
