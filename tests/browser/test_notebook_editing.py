@@ -220,3 +220,35 @@ def test_deleting_a_cell_marks_the_cells_that_read_it_stale(alice, live_daphne: 
     # The mark is stored: a reload (the snapshot, then the kernel's word on its finished runs) keeps it.
     page.reload()
     expect(page.get_by_test_id("cell").first.get_by_test_id("stale-badge")).to_be_visible()
+
+
+def test_scala_completion_and_parameter_hints_know_the_notebooks_cells(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Scala help")
+    cells = page.get_by_test_id("cell")
+    first = cells.first
+    first.get_by_test_id("cell-language").select_option("scala")
+    set_source(page, first, 'case class Person(name: String, age: Int)\nval alice = Person("Alice", 30)')
+    page.keyboard.press("Control+Enter")
+    # The first Scala cell of a kernel waits for the JVM and the Scala compiler.
+    expect(first).to_have_attribute("data-state", "done", timeout=180_000)
+
+    page.get_by_test_id("add-cell").click()
+    expect(cells).to_have_count(2)
+    second = cells.nth(1)
+    second.get_by_test_id("cell-language").select_option("scala")
+    set_source(page, second, "alice.na")
+    page.keyboard.press("Control+Space")
+    expect(page.locator(".suggest-widget .monaco-list-row", has_text="name").first).to_be_visible(timeout=60_000)
+    screenshot(page, "scala_completion")
+    page.keyboard.press("Escape")
+
+    set_source(page, second, "val bob = ")
+    page.keyboard.press("End")
+    page.keyboard.type("Person(")
+    hints = page.locator(".parameter-hints-widget")
+    expect(hints).to_contain_text("name: String", timeout=60_000)
+    expect(hints).to_contain_text("age: Int")
+    screenshot(page, "scala_parameter_hints")
