@@ -312,6 +312,8 @@ class KernelHost:
         self.last_activity = 0.0  # the event loop's clock: the last run started or finished
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
+        # Stale marks being stored after a forget (held so the tasks are not collected half-way).
+        self.marking: set[asyncio.Task[None]] = set()
         self.busy = False
         # A cell is starting the kernel's JVM (see kernels.core.protocol.JvmStatus).
         self.jvm_starting = False
@@ -759,6 +761,11 @@ class KernelHost:
                 {"type": "cell_result", "cell_id": execution.cell_id, "symbols": execution.symbols,
                  "stale": list(event.get("stale") or [])}
             )
+        elif kind == "cells_stale":
+            # The kernel's answer to forgetting a deleted cell: the cells that read what it defined.
+            task = asyncio.create_task(self._mark_stale([str(c) for c in event.get("cell_ids") or []]))
+            self.marking.add(task)
+            task.add_done_callback(self.marking.discard)
         elif kind == "statement" and execution is not None:
             self.broadcast.put(
                 {"type": "statement", "cell_id": execution.cell_id,
@@ -781,6 +788,13 @@ class KernelHost:
             await self.live.send(reply_to, {"type": "kernel.reply", "reply": event})
         elif kind == "error":
             log.warning("kernel of session %s reported: %s", self.session_id, event.get("message"))
+
+    async def _mark_stale(self, cell_ids: list[str]) -> None:
+        # Their runs finished in the kernel before the forget, but may not be stored yet: mark the stored rows.
+        await self.ledger.drain()
+        cells = await sync_to_async(services.do_mark_cells_stale)(self.info.notebook_id, cell_ids)
+        if cells:
+            self.broadcast.put({"type": "cells_stale", "cell_ids": cells})
 
     async def _sync(self, reply_to: str) -> None:
         """Tell one newly connected browser what is running and queued, outputs so far included.

@@ -59,7 +59,10 @@ def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None 
 # Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
 # on live values, so they need the role that may run code.
 # Exploring data (inspect, table view, CSV, plot preview) reads what anyone who may read the notebook may see.
-KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER, "explore": Role.VIEWER}
+KERNEL_REQUESTS = {
+    "complete": Role.RUNNER, "signature": Role.RUNNER, "hover": Role.RUNNER, "check": Role.RUNNER,
+    "table_page": Role.VIEWER, "explore": Role.VIEWER,
+}
 
 
 def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
@@ -82,7 +85,7 @@ def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any
     session = live_session(notebook.pk)
     if session is None or session.state == KernelSession.State.STARTING:
         return False
-    if kind in ("complete", "signature", "explore"):
+    if kind in ("complete", "signature", "hover", "check", "explore"):
         command = {**command, "order": notebook.cell_ids()}
     send_command(session.channel, command, reply_to=reply_to)
     return True
@@ -469,23 +472,27 @@ def do_stop_session(session: KernelSession) -> None:
     transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
 
 
-def forget_deleted_cells(notebook_id: int, cell_ids: list[str]) -> None:
+def forget_deleted_cells(notebook_id: int, cell_ids: list[str], *, order: list[str]) -> None:
     """Tell the notebook's kernel, if one runs, to drop what deleted cells left in it (their values, tables and
-    sources): it keeps them for the cells below until told. Runs after the delete committed."""
+    sources): it keeps them for the cells below until told. `order` is the notebook's cells before the delete:
+    the kernel answers with the cells below that read what they defined (`cells_stale`). Runs after the delete
+    committed."""
     try:
         session = live_session(notebook_id)
         if session is None:
             return
         for cell_id in cell_ids:
-            send_command(session.channel, {"type": "forget", "cell_id": cell_id})
+            send_command(session.channel, {"type": "forget", "cell_id": cell_id, "order": order})
     except Exception:  # the delete is stored: Redis or the database away costs memory until a restart, not the delete
         log.warning("notebook %s: could not tell its kernel to forget deleted cells %s", notebook_id, cell_ids,
                     exc_info=True)
 
 
-def on_cells_deleted(sender: object, *, notebook_id: int, cell_ids: list[str], **_: object) -> None:
+def on_cells_deleted(
+    sender: object, *, notebook_id: int, cell_ids: list[str], order: list[str], **_: object
+) -> None:
     """Receiver of notebooks.signals.cells_deleted."""
-    forget_deleted_cells(notebook_id, cell_ids)
+    forget_deleted_cells(notebook_id, cell_ids, order=order)
 
 
 def kernel_state(notebook_id: int) -> str:
@@ -499,6 +506,23 @@ def kernel_summary(notebook_id: int) -> dict[str, str]:
     if session is None:
         return {"state": "not_started"}
     return {"state": session.state, **({"reason": session.reason} if session.reason else {})}
+
+
+def _mark_latest_stale(notebook_id: int, cell_ids: list[str]) -> None:
+    for execution in latest_executions(notebook_id, cell_ids).values():
+        if not execution.stale and execution.state in FINAL_STATES:
+            Execution.objects.filter(pk=execution.pk).update(stale=True)
+
+
+@transaction.atomic
+def do_mark_cells_stale(notebook_id: int, cell_ids: list[str]) -> list[str]:
+    """Mark stale the cells that read what a deleted cell defined (the kernel's answer to `forget`); returns those
+    still in the draft, for the host to announce as `cells_stale` after this commits."""
+    notebook = Notebook.objects.filter(pk=notebook_id).only("cells").first()
+    present = set(notebook.cell_ids()) if notebook is not None else set()
+    cells = [cell for cell in cell_ids if cell in present]
+    _mark_latest_stale(notebook_id, cells)
+    return cells
 
 
 def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execution]:
@@ -750,10 +774,7 @@ def do_record_runs(
         # A run marks the cells below it that read what it rebound, as they were when it finished: a cell that
         # ran again after it (in this same batch) is not stale.
         fresh = {later.cell_id for later in finished if later.seq > run.seq}
-        cells = [cell for cell in run.stale if cell not in fresh]
-        for stale_execution in latest_executions(notebook_id, cells).values():
-            if not stale_execution.stale and stale_execution.state in FINAL_STATES:
-                Execution.objects.filter(pk=stale_execution.pk).update(stale=True)
+        _mark_latest_stale(notebook_id, [cell for cell in run.stale if cell not in fresh])
         announce.append({"type": "cells_stale", "cell_ids": run.stale})
     # Busy and idle only: starting, dead and stopped go through do_set_session_state. A session ended meanwhile
     # stays ended.

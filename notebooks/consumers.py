@@ -552,6 +552,16 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def on_signature(self, message: dict[str, Any]) -> dict[str, Any] | None:
         return await self._editing_request("signature", message)
 
+    async def on_hover(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._editing_request("hover", message)
+
+    async def on_check(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        source = check_source(_field(message, "source", str))
+        language = check_language(message.get("language") or "python")
+        return await self._kernel_request(
+            message, {"type": "check", "cell_id": _cell_id(message), "language": language, "source": source}
+        )
+
     async def _editing_request(self, kind: str, message: dict[str, Any]) -> dict[str, Any] | None:
         cell_id = _cell_id(message)
         source = check_source(_field(message, "source", str))
@@ -647,6 +657,8 @@ HANDLERS: dict[str, Handler] = {
     "restart": NotebookConsumer.on_restart,
     "complete": NotebookConsumer.on_complete,
     "signature": NotebookConsumer.on_signature,
+    "hover": NotebookConsumer.on_hover,
+    "check": NotebookConsumer.on_check,
     "table_page": NotebookConsumer.on_table_page,
     "inspect_scope": NotebookConsumer.on_inspect_scope,
     "explore": NotebookConsumer.on_explore,

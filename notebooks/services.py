@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -223,14 +223,18 @@ def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[st
     return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
 
 
-def do_forget_cells(notebook_id: int, cell_ids: Iterable[str]) -> None:
-    """Announce, once the transaction commits, that these cells left the notebook's draft: its kernel still holds
-    their values (a DataFrame can be most of its memory) until told."""
-    gone = sorted(set(cell_ids))
+def do_forget_cells(notebook_id: int, *, before: Sequence[str], after: Iterable[str]) -> None:
+    """Announce, once the transaction commits, that the cells in `before` but not `after` left the notebook's draft:
+    its kernel still holds their values (a DataFrame can be most of its memory) until told, and the order they
+    were in tells it which cells below read what they defined."""
+    gone = sorted(set(before) - set(after))
+    order = list(before)
     if gone:
         # send_robust: the draft is stored, and nothing a listener does may turn that into an error.
         transaction.on_commit(
-            lambda: signals.cells_deleted.send_robust(sender=Notebook, notebook_id=notebook_id, cell_ids=gone)
+            lambda: signals.cells_deleted.send_robust(
+                sender=Notebook, notebook_id=notebook_id, cell_ids=gone, order=order
+            )
         )
 
 
@@ -257,7 +261,7 @@ def check_replace_draft(
     notebook.cells = clean_cells(cells, previous=notebook.cells)
     notebook.config = check_config(config)
     check_draft_size(notebook.cells, notebook.config)
-    do_forget_cells(notebook.pk, set(before) - set(notebook.cell_ids()))
+    do_forget_cells(notebook.pk, before=before, after=notebook.cell_ids())
     return do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
 
 
@@ -336,8 +340,9 @@ def check_set_language(user: User, notebook_id: int, *, cell_id: str, language: 
 def check_delete_cell(user: User, notebook_id: int, *, cell_id: str) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     index, _ = _require_cell(notebook, cell_id)
+    before = notebook.cell_ids()
     del notebook.cells[index]
-    do_forget_cells(notebook.pk, [cell_id])
+    do_forget_cells(notebook.pk, before=before, after=notebook.cell_ids())
     return do_save_draft(notebook, {"type": "cell_deleted", "cell_id": cell_id})
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent once the transaction that removed cells from a draft has committed; kwargs `notebook_id` (int) and
-# `cell_ids` (list of str). The kernels app frees what the notebook's kernel still holds of them.
+# Sent once the transaction that removed cells from a draft has committed; kwargs `notebook_id` (int), `cell_ids`
+# (list of str) and `order` (the draft's cell ids before the change). The kernels app frees what the notebook's
+# kernel still holds of them and marks stale the cells below that read what they defined.
 cells_deleted = Signal()
 
 # Sent inside the transaction that stored a new version; kwarg `version` (NotebookVersion). The runs app records

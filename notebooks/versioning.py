@@ -144,7 +144,7 @@ def check_restore(user: AbstractBaseUser, notebook_id: int, number: int) -> Rest
     version = version_of(notebook, number)
     before = notebook.cell_ids()
     notebook.cells = _draft_cells(version)
-    do_forget_cells(notebook.pk, set(before) - set(notebook.cell_ids()))
+    do_forget_cells(notebook.pk, before=before, after=notebook.cell_ids())
     notebook.config = version.config
     change = do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
     saved = do_snapshot_version(

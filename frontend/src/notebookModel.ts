@@ -284,13 +284,14 @@ export class NotebookModel {
         this.emit({ kind: 'spark', cellId: message.cell_id });
         return;
       case 'cell_sync':
-        // The kernel's word on a run in progress (or just finished) replaces whatever the snapshot said.
+        // The kernel's word on a run in progress (or just finished) replaces whatever the snapshot said, but for
+        // a finished run's stale mark: stored after the run (a cell it read was deleted), the snapshot has it.
         this.patch(message.cell_id, {
           state: message.state,
           outputs: message.outputs,
           outputsTotal: message.outputs_total ?? message.outputs.length,
           running: null,
-          stale: false,
+          ...(message.state === 'queued' || message.state === 'running' ? { stale: false } : {}),
           ...(message.symbols ? { symbols: message.symbols } : {}),
         });
         return;

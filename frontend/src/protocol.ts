@@ -130,6 +130,8 @@ export type ClientMessage = Envelope &
     | { type: 'shutdown' }
     | { type: 'complete'; cell_id: string; language: Language; source: string; pos: number }
     | { type: 'signature'; cell_id: string; language: Language; source: string; pos: number }
+    | { type: 'hover'; cell_id: string; language: Language; source: string; pos: number }
+    | { type: 'check'; cell_id: string; language: Language; source: string }
     | { type: 'table_page'; cell_id: string; ref: string; offset: number; page_size: number }
     | { type: 'focus'; cell_id: string | null }
     | { type: 'inspect_scope'; cell_id: string }
@@ -167,6 +169,13 @@ export interface Signature {
   params: string[];
   active_param: number | null;
   doc: string;
+}
+
+/** What the kernel says of the symbol under the pointer: Markdown, and the [start, end) offsets it covers. */
+export interface HoverText {
+  text: string;
+  start: number;
+  end: number;
 }
 
 export interface TableColumn {
@@ -622,6 +631,24 @@ export function parseSignatures(ack: Json): Signature[] | null {
     }));
 }
 
+/** A hover reply: `{ hover: null }` when there is nothing to say (or no kernel), else the text and its span. */
+export function parseHover(ack: Json): { hover: HoverText | null } | null {
+  if (kernelNotRunning(ack)) return { hover: null };
+  if (!isString(ack.text) || !isInt(ack.start) || !isInt(ack.end)) return null;
+  return { hover: ack.text === '' ? null : { text: ack.text, start: ack.start, end: ack.end } };
+}
+
+function isErrorPosition(v: unknown): v is ErrorPosition {
+  return isObject(v) && isInt(v.line) && isInt(v.column) && isInt(v.end_line) && isInt(v.end_column) && isString(v.message);
+}
+
+/** A check reply: the errors' positions; none while no kernel runs. */
+export function parseDiagnostics(ack: Json): ErrorPosition[] | null {
+  if (kernelNotRunning(ack)) return [];
+  if (!Array.isArray(ack.positions)) return null;
+  return ack.positions.filter(isErrorPosition);
+}
+
 export function parseTablePage(ack: Json): TablePage | null {
   if (!Array.isArray(ack.schema) || !Array.isArray(ack.rows) || !ack.rows.every(Array.isArray) || !isInt(ack.total_rows)) return null;
   const schema = ack.schema
@@ -961,6 +988,14 @@ export class NotebookClient {
   }
   signature(cellId: string, language: Language, source: string, pos: number): Promise<Reply<Signature[]>> {
     return this.ask({ type: 'signature', cell_id: cellId, language, source, pos }, parseSignatures);
+  }
+  async hover(cellId: string, language: Language, source: string, pos: number): Promise<Reply<HoverText | null>> {
+    const reply = await this.ask({ type: 'hover', cell_id: cellId, language, source, pos }, parseHover);
+    return reply.ok ? { ok: true, value: reply.value.hover } : reply;
+  }
+  /** The errors the kernel's compiler finds in `source` without running it. */
+  check(cellId: string, language: Language, source: string): Promise<Reply<ErrorPosition[]>> {
+    return this.ask({ type: 'check', cell_id: cellId, language, source }, parseDiagnostics);
   }
   async tablePage(cellId: string, ref: string, offset: number, pageSize: number): Promise<Reply<TablePage>> {
     const reply = await this.ask({ type: 'table_page', cell_id: cellId, ref, offset, page_size: pageSize }, (ack) =>

@@ -300,4 +300,14 @@ describe('reconnecting', () => {
     model.apply(parsed.message);
     expect(model.cell('c2')).toMatchObject({ state: 'done', outputs: [{ text: 'all\n' }], symbols: [symbol] });
   });
+
+  it("keeps the snapshot's stale mark on a finished run, and drops it for one in progress", () => {
+    const model = new NotebookModel();
+    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [{ ...cell('c1', 'y = x'), stale: true }, { ...cell('c2', 'z = x'), stale: true }] } }));
+    // The stored mark came after the run finished (a cell it read was deleted): the run does not clear it.
+    model.apply({ type: 'cell_sync', cell_id: 'c1', state: 'done', outputs: [] });
+    model.apply({ type: 'cell_sync', cell_id: 'c2', state: 'running', outputs: [] });
+    expect(model.cell('c1')?.stale).toBe(true);
+    expect(model.cell('c2')?.stale).toBe(false);
+  });
 });

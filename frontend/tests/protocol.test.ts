@@ -423,3 +423,45 @@ describe('messages too long for one frame', () => {
     expect(seen).toEqual([]);
   });
 });
+
+describe('hover', () => {
+  it('asks the kernel about the character at an offset and reads its Markdown and span', async () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const asked = client.hover('c1', 'python', 'print(x)', 2);
+    const sent = socket.sentMessages.at(-1) as { req: number };
+    expect(sent).toEqual({ v: 1, type: 'hover', req: sent.req, cell_id: 'c1', language: 'python', source: 'print(x)', pos: 2 });
+    socket.serverSends({ v: 1, type: 'ack', req: sent.req, text: '```python\nprint()\n```', start: 0, end: 5 });
+    await expect(asked).resolves.toEqual({ ok: true, value: { text: '```python\nprint()\n```', start: 0, end: 5 } });
+  });
+
+  it('answers nothing when there is nothing to say or no kernel runs', async () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const empty = client.hover('c1', 'python', 'x', 0);
+    socket.serverSends({ v: 1, type: 'ack', req: (socket.sentMessages.at(-1) as { req: number }).req, text: '', start: 0, end: 0 });
+    await expect(empty).resolves.toEqual({ ok: true, value: null });
+    const idle = client.hover('c1', 'python', 'x', 0);
+    socket.serverSends({ v: 1, type: 'ack', req: (socket.sentMessages.at(-1) as { req: number }).req, kernel: 'not_running' });
+    await expect(idle).resolves.toEqual({ ok: true, value: null });
+  });
+});
+
+describe('check', () => {
+  it('asks the kernel for a source’s errors and reads their positions', async () => {
+    const { client, factory } = connectedClient();
+    const socket = factory.latest();
+    socket.serverOpens();
+    const asked = client.check('c1', 'python', 'x = (');
+    const sent = socket.sentMessages.at(-1) as { req: number };
+    expect(sent).toEqual({ v: 1, type: 'check', req: sent.req, cell_id: 'c1', language: 'python', source: 'x = (' });
+    const position = { line: 1, column: 5, end_line: 1, end_column: 6, message: "'(' was never closed" };
+    socket.serverSends({ v: 1, type: 'ack', req: sent.req, positions: [position, { line: 'x' }] });
+    await expect(asked).resolves.toEqual({ ok: true, value: [position] });
+    const idle = client.check('c1', 'python', 'x');
+    socket.serverSends({ v: 1, type: 'ack', req: (socket.sentMessages.at(-1) as { req: number }).req, kernel: 'not_running' });
+    await expect(idle).resolves.toEqual({ ok: true, value: [] });
+  });
+});

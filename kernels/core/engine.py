@@ -17,6 +17,7 @@ from kernels.core.interpreters import Registry
 from kernels.core.interpreters.base import (
     NO_OUT,
     CompletionList,
+    Hover,
     Interpreter,
     InterpreterEnv,
     RunContext,
@@ -234,11 +235,21 @@ class Engine:
     ) -> list[SignatureHelp]:
         return self.interpreter(language).signature(source, pos, self.state.scope_for(cell_id, order))
 
-    def forget(self, cell_id: str) -> None:
-        """Drop a deleted cell's symbols, tables and source."""
+    def hover(self, *, cell_id: str, language: str, source: str, pos: int, order: Sequence[str]) -> Hover | None:
+        return self.interpreter(language).hover(source, pos, self.state.scope_for(cell_id, order))
+
+    def check(self, *, cell_id: str, language: str, source: str, order: Sequence[str]) -> list[dict[str, Any]]:
+        return self.interpreter(language).check(source, self.state.scope_for(cell_id, order))
+
+    def forget(self, cell_id: str, *, order: Sequence[str] = ()) -> list[str]:
+        """Drop a deleted cell's symbols, tables and source; returns the cells below it in `order` (the
+        notebook's order before the delete) that read what it defined, now stale."""
+        record = self.state.get(cell_id)
+        stale = self.state.stale_below(cell_id, order, record.symbols) if record is not None else []
         self.state.forget(cell_id)
         self.tables.forget_cell(cell_id)
         forget_source(cell_filename(cell_id))
+        return stale
 
     def table_page(self, ref: str, offset: int, page_size: int) -> Page:
         return self.tables.page(ref, offset, page_size)

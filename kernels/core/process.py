@@ -124,6 +124,8 @@ class KernelProcess:
             protocol.Ping: lambda cmd: self.outbox.send(protocol.Pong(req_id=cmd.req_id)),
             protocol.Complete: self.help_queue.put,
             protocol.Signature: self.help_queue.put,
+            protocol.HoverRequest: self.help_queue.put,
+            protocol.Check: self.help_queue.put,
             protocol.FetchTablePage: self.help_queue.put,
             protocol.Explore: self.explore_queue.put,
             protocol.Forget: self.inbox.put,
@@ -153,7 +155,9 @@ class KernelProcess:
                 if isinstance(command, protocol.Execute):
                     self._execute(command)
                 elif isinstance(command, protocol.Forget):
-                    self.engine.forget(command.cell_id)
+                    stale = self.engine.forget(command.cell_id, order=command.order)
+                    if stale:
+                        self.outbox.send(protocol.CellsStale(cell_ids=tuple(stale)))
                 elif isinstance(command, protocol.Configure):
                     self._configure(command)
             except Exception as exc:  # process boundary: an engine bug must not take the kernel down
@@ -195,7 +199,7 @@ class KernelProcess:
             self._reader_handlers[type(command)](command)
 
     def _help(self, commands: queue.Queue[protocol.Message]) -> None:
-        """Completions, signatures, table pages and exploration, answered even while a cell runs."""
+        """Completions, signatures, hovers, checks, table pages and exploration, answered even while a cell runs."""
         block_sigint_in_this_thread()
         while True:
             command = commands.get()
@@ -226,6 +230,19 @@ class KernelProcess:
         if isinstance(command, protocol.Explore):
             result = self.engine.explore(target=command.target, op=command.op, args=command.args, order=command.order)
             return protocol.Explored(req_id=command.req_id, op=command.op, result=result)
+        if isinstance(command, protocol.HoverRequest):
+            hover = self.engine.hover(
+                cell_id=command.cell_id, language=command.language, source=command.source,
+                pos=command.pos, order=command.order,
+            )
+            if hover is None:
+                return protocol.HoverInfo(req_id=command.req_id, text="")
+            return protocol.HoverInfo(req_id=command.req_id, text=hover.text, start=hover.start, end=hover.end)
+        if isinstance(command, protocol.Check):
+            positions = self.engine.check(
+                cell_id=command.cell_id, language=command.language, source=command.source, order=command.order
+            )
+            return protocol.Diagnostics(req_id=command.req_id, positions=tuple(positions))
         assert isinstance(command, protocol.FetchTablePage)
         page = self.engine.table_page(command.ref, command.offset, command.page_size)
         return protocol.TablePage(

@@ -77,9 +77,36 @@ class Signature(Message):
 
 
 @dataclass(frozen=True)
+class HoverRequest(Message):
+    """What the symbol at the character `pos` is (its type and docs)."""
+
+    type: ClassVar[str] = "hover"
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    pos: int
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Check(Message):
+    """The errors the compiler finds in a cell's source without running it (checking as you type)."""
+
+    type: ClassVar[str] = "check"
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Forget(Message):
     type: ClassVar[str] = "forget"
     cell_id: str
+    # The notebook's cell ids before the delete, so the kernel can say which cells below read what it defined.
+    order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,6 +224,34 @@ class Signatures(Message):
 
 
 @dataclass(frozen=True)
+class HoverInfo(Message):
+    """Markdown about the symbol over [start, end) of the source; empty text when there is nothing to say."""
+
+    type: ClassVar[str] = "hover_info"
+    req_id: str
+    text: str
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class Diagnostics(Message):
+    """The answer to a check: underline positions (line, column, end_line, end_column, message)."""
+
+    type: ClassVar[str] = "diagnostics"
+    req_id: str
+    positions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class CellsStale(Message):
+    """Cells that read what a forgotten (deleted) cell defined: their outputs no longer follow from the notebook."""
+
+    type: ClassVar[str] = "cells_stale"
+    cell_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Pong(Message):
     type: ClassVar[str] = "pong"
     req_id: str
@@ -292,14 +347,16 @@ M = TypeVar("M", bound=Message)
 COMMANDS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
-        Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure, InputReply, Explore,
+        Execute, Interrupt, Complete, Signature, HoverRequest, Check, Forget, Ping, Shutdown, FetchTablePage, Configure,
+        InputReply, Explore,
     )
 }
 EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus, Explored,
+        Signatures, HoverInfo, Diagnostics, CellsStale, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest,
+        JvmStatus, Explored,
     )
 }
 

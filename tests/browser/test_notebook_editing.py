@@ -201,3 +201,101 @@ def test_rich_text_cell_saves_standard_markdown(alice, live_daphne: str, page: A
     while stored() != "# Results\n\nChurn is **down** where $x^2$" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert stored() == "# Results\n\nChurn is **down** where $x^2$"
+
+
+def test_hovering_a_name_shows_its_signature_and_docs(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Hover")
+    first = page.get_by_test_id("cell").first
+    wait_for_monaco(first)
+    set_source(page, first, 'def area(width, height=2):\n    """Area of a box."""\n    return width * height')
+    page.keyboard.press("Shift+Enter")
+    expect(page.get_by_test_id("kernel-status")).to_have_attribute("data-colour", "green", timeout=60_000)
+    second = page.get_by_test_id("cell").nth(1)
+    set_source(page, second, "area(3)")
+    second.locator(".view-line span", has_text="area").first.hover()
+    hover = page.locator(".monaco-hover:not(.hidden)")
+    expect(hover).to_contain_text("area(width, height=2)", timeout=30_000)
+    expect(hover).to_contain_text("Area of a box.")
+    screenshot(page, "hover")
+
+
+def test_a_syntax_error_is_underlined_as_you_type(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Checking")
+    first = page.get_by_test_id("cell").first
+    wait_for_monaco(first)
+    set_source(page, first, "ready = 1")
+    page.keyboard.press("Shift+Enter")
+    expect(page.get_by_test_id("kernel-status")).to_have_attribute("data-colour", "green", timeout=60_000)
+    second = page.get_by_test_id("cell").nth(1)
+    wait_for_monaco(second)
+    second.locator(".monaco-editor .view-lines").click()
+    page.keyboard.type("total = (ready +")
+    expect(second.locator(".squiggly-error")).to_have_count(1, timeout=15_000)
+    screenshot(page, "check_as_you_type")
+    page.keyboard.type(" 1)")
+    expect(second.locator(".squiggly-error")).to_have_count(0, timeout=15_000)
+
+
+def test_deleting_a_cell_marks_the_cells_that_read_it_stale(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Stale after delete")
+    cells = page.get_by_test_id("cell")
+    set_source(page, cells.first, "x = 100")
+    page.keyboard.press("Shift+Enter")
+    expect(cells).to_have_count(2)
+    set_source(page, cells.nth(1), "y2 = x + 1\ny2")
+    page.keyboard.press("Control+Enter")
+    expect(cells.nth(1).get_by_test_id("cell-output")).to_contain_text("101", timeout=60_000)
+    expect(cells.nth(1).get_by_test_id("stale-badge")).to_be_hidden()
+
+    # Select x's cell in command mode and delete it with dd, as in Jupyter.
+    cells.first.locator(".monaco-editor .view-lines").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    expect(cells).to_have_count(1)
+    expect(cells.first.get_by_test_id("stale-badge")).to_be_visible(timeout=30_000)
+    screenshot(page, "stale_after_delete")
+    # The mark is stored: a reload (the snapshot, then the kernel's word on its finished runs) keeps it.
+    page.reload()
+    expect(page.get_by_test_id("cell").first.get_by_test_id("stale-badge")).to_be_visible()
+
+
+def test_scala_completion_and_parameter_hints_know_the_notebooks_cells(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Scala help")
+    cells = page.get_by_test_id("cell")
+    first = cells.first
+    first.get_by_test_id("cell-language").select_option("scala")
+    set_source(page, first, 'case class Person(name: String, age: Int)\nval alice = Person("Alice", 30)')
+    page.keyboard.press("Control+Enter")
+    # The first Scala cell of a kernel waits for the JVM and the Scala compiler.
+    expect(first).to_have_attribute("data-state", "done", timeout=180_000)
+
+    page.get_by_test_id("add-cell").click()
+    expect(cells).to_have_count(2)
+    second = cells.nth(1)
+    second.get_by_test_id("cell-language").select_option("scala")
+    set_source(page, second, "alice.na")
+    page.keyboard.press("Control+Space")
+    expect(page.locator(".suggest-widget .monaco-list-row", has_text="name").first).to_be_visible(timeout=60_000)
+    screenshot(page, "scala_completion")
+    page.keyboard.press("Escape")
+
+    set_source(page, second, "val bob = ")
+    page.keyboard.press("End")
+    page.keyboard.type("Person(")
+    hints = page.locator(".parameter-hints-widget")
+    expect(hints).to_contain_text("name: String", timeout=60_000)
+    expect(hints).to_contain_text("age: Int")
+    screenshot(page, "scala_parameter_hints")

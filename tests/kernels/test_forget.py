@@ -63,9 +63,10 @@ def _commands(channel: str, *, wait: float = 2.0) -> list[dict[str, Any]]:
 
 
 def test_deleting_a_cell_tells_its_kernel_to_forget_it(alice, four_cells, running_kernel) -> None:  # type: ignore[no-untyped-def]
-    gone = four_cells.cells[1]["id"]
+    ids = four_cells.cell_ids()
+    gone = ids[1]
     check_delete_cell(alice, four_cells.pk, cell_id=gone)
-    assert _commands(running_kernel.channel) == [{"type": "forget", "cell_id": gone}]
+    assert _commands(running_kernel.channel) == [{"type": "forget", "cell_id": gone, "order": ids}]
 
 
 def test_a_draft_replacement_forgets_the_cells_it_drops(alice, four_cells, running_kernel) -> None:  # type: ignore[no-untyped-def]
@@ -74,14 +75,17 @@ def test_a_draft_replacement_forgets_the_cells_it_drops(alice, four_cells, runni
     response = client_for(alice).put(f"/api/notebooks/{four_cells.pk}/draft/",
                                      {"revision": four_cells.revision, "cells": kept, "config": {}}, format="json")
     assert response.status_code == 200, response.content
-    assert _commands(running_kernel.channel) == [{"type": "forget", "cell_id": c} for c in sorted([ids[1], ids[3]])]
+    assert _commands(running_kernel.channel) == [
+        {"type": "forget", "cell_id": c, "order": ids} for c in sorted([ids[1], ids[3]])
+    ]
 
 
 def test_restoring_a_version_forgets_the_cells_it_does_not_have(alice, four_cells, running_kernel) -> None:  # type: ignore[no-untyped-def]
     saved = check_save_version(alice, four_cells.pk)
     added = check_insert_cell(alice, four_cells.pk, index=4, source="late = 1").result["cell"]["id"]
     check_restore(alice, four_cells.pk, saved.version.number)
-    assert _commands(running_kernel.channel) == [{"type": "forget", "cell_id": added}]
+    order = [*four_cells.cell_ids(), added]
+    assert _commands(running_kernel.channel) == [{"type": "forget", "cell_id": added, "order": order}]
 
 
 def test_nothing_is_forgotten_for_a_change_that_rolled_back(alice, four_cells, running_kernel) -> None:  # type: ignore[no-untyped-def]

@@ -76,6 +76,10 @@ async def test_run_all_stale_and_scope(alice, alice_token, three_cells, celery_w
     assert "path" in [item["label"] for item in ack["items"]]
     ack = await client.reply(await client.send("signature", cell_id=third, source="print(", pos=6))
     assert ack["signatures"] and "print" in ack["signatures"][0]["label"]
+    ack = await client.reply(await client.send("hover", cell_id=third, source="print(x)", pos=2))
+    assert "print(" in ack["text"] and (ack["start"], ack["end"]) == (0, 5)
+    ack = await client.reply(await client.send("check", cell_id=third, source="x = 1\nprint(x"))
+    assert [p["line"] for p in ack["positions"]] == [2]
 
     # Restart: a new kernel; values are gone, outputs stay.
     await client.reply(await client.send("restart"))
@@ -312,6 +316,24 @@ async def test_deleting_cells_frees_their_values_in_the_kernel(alice, alice_toke
     assert await _held_until(client, probe, 0) == 0
     scope = await client.reply(await client.send("inspect_scope", cell_id=probe))
     assert scope["visible"] == []
+    await client.reply(await client.send("shutdown"))
+    await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
+    await client.close()
+
+
+async def test_deleting_a_cell_marks_the_cells_that_read_it_stale(alice, alice_token, three_cells, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """`y = x * 10` keeps showing its value once x's cell is gone: it is marked stale, live and in the snapshot."""
+    notebook, (first, second, third) = three_cells
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("run_all"))
+    await client.until(_finished(third))
+
+    await client.reply(await client.send("delete_cell", cell_id=first))
+    stale = await client.until(lambda e: e["type"] == "cells_stale", timeout=30)
+    assert stale["cell_ids"] == [second, third]
+    snapshot = await NotebookClient(notebook.pk, token=alice_token).connect()
+    assert [c["stale"] for c in snapshot["notebook"]["cells"]] == [True, True]
     await client.reply(await client.send("shutdown"))
     await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "stopped", timeout=30)
     await client.close()

@@ -19,7 +19,8 @@ VIEWER, RUNNER, EDITOR, OWNER = 1, 2, 3, 4
 # The role each message needs, in the order they are sent (destructive ones last).
 NEEDS = [
     ("focus", VIEWER), ("inspect_scope", VIEWER), ("table_page", VIEWER), ("explore", VIEWER),
-    ("complete", RUNNER), ("signature", RUNNER), ("run_cell", RUNNER), ("run_from", RUNNER), ("run_all", RUNNER),
+    ("complete", RUNNER), ("signature", RUNNER), ("hover", RUNNER), ("check", RUNNER), ("run_cell", RUNNER),
+    ("run_from", RUNNER), ("run_all", RUNNER),
     ("run_stale", RUNNER), ("interrupt", RUNNER), ("shutdown", RUNNER),
     ("cursor", EDITOR), ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
     ("clear_outputs", EDITOR), ("move_cell", EDITOR), ("delete_cell", EDITOR),
@@ -39,6 +40,7 @@ def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
         "table_page": {"cell_id": cell, "ref": "t", "offset": 0, "page_size": 10},
         "explore": {"cell_id": cell, "name": "df", "op": "inspect"},
         "complete": {"cell_id": cell, "source": "x", "pos": 1}, "signature": {"cell_id": cell, "source": "f(", "pos": 2},
+        "hover": {"cell_id": cell, "source": "f", "pos": 0}, "check": {"cell_id": cell, "source": "f("},
         "run_cell": {"cell_id": cell}, "run_from": {"cell_id": cell}, "run_all": {}, "run_stale": {},
         "interrupt": {}, "shutdown": {},
         "update_cell": {"cell_id": cell, "source": "*notes*"}, "set_language": {"cell_id": cell, "language": "text"},

@@ -4,7 +4,7 @@
  */
 import type { RemoteCaret } from '../cursors';
 import { h } from '../lib/dom';
-import type { Completions, ErrorPosition, Language, Signature } from '../protocol';
+import type { Completions, ErrorPosition, HoverText, Language, Signature } from '../protocol';
 import type { LineRange } from '../notebookModel';
 import { type TextChange, diffText, transformPosition } from '../lib/textChanges';
 
@@ -55,7 +55,7 @@ export interface CellEditorOptions {
   onCaret?(anchor: number, head: number): void;
   /** The editor lost the focus. */
   onBlur?(): void;
-  /** Completion and signature help from the kernel, when the cell's language has them. */
+  /** Completion, signature help and hovers from the kernel, when the cell's language has them. */
   assist?: EditorAssist;
 }
 
@@ -63,6 +63,10 @@ export interface CellEditorOptions {
 export interface EditorAssist {
   complete(source: string, pos: number): Promise<Completions>;
   signature(source: string, pos: number): Promise<Signature[]>;
+  /** The type and docs of the symbol at the character `pos`, or null. */
+  hover(source: string, pos: number): Promise<HoverText | null>;
+  /** The errors the compiler finds in `source` without running it. */
+  check(source: string): Promise<ErrorPosition[]>;
 }
 
 export type CellEditorFactory = (options: CellEditorOptions) => CellEditor;

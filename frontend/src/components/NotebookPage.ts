@@ -768,6 +768,11 @@ export class NotebookPage {
         return reply.ok ? reply.value : { items: [], incomplete: false };
       },
       signature: async (source, pos) => unwrap(await this.client.signature(cellId, this.languageOf(cellId), source, pos)),
+      hover: async (source, pos) => {
+        const reply = await this.client.hover(cellId, this.languageOf(cellId), source, pos);
+        return reply.ok ? reply.value : null;
+      },
+      check: async (source) => unwrap(await this.client.check(cellId, this.languageOf(cellId), source)),
     };
   }
 

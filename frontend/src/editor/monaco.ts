@@ -16,8 +16,9 @@ import type { CellEditor, CellEditorOptions, EditorAssist } from '../components/
 import type { RemoteCaret } from '../cursors';
 import { h } from '../lib/dom';
 import { PERSON_COLOURS } from '../lib/personColour';
-import type { Language } from '../protocol';
+import type { ErrorPosition, Language } from '../protocol';
 import { type TextChange, transformPosition } from '../lib/textChanges';
+import { checkAsYouType } from './checkAsYouType';
 
 const monaco = monacoApi as unknown as typeof Monaco;
 
@@ -108,6 +109,20 @@ function registerProviders(): void {
         };
       },
     });
+    monaco.languages.registerHoverProvider(language, {
+      async provideHover(model, position) {
+        const assist = assists.get(model.uri.toString());
+        if (!assist) return null;
+        const found = await assist.hover(model.getValue(), model.getOffsetAt(position));
+        if (!found) return null;
+        const start = model.getPositionAt(found.start);
+        const end = model.getPositionAt(found.end);
+        return {
+          contents: [{ value: found.text }],
+          range: new monaco.Range(start.lineNumber, start.column, end.lineNumber, end.column),
+        };
+      },
+    });
   }
 }
 registerProviders();
@@ -186,6 +201,17 @@ function remoteCarets(editor: Monaco.editor.IStandaloneCodeEditor, model: Monaco
   };
 }
 
+function toMarker(p: ErrorPosition): Monaco.editor.IMarkerData {
+  return {
+    severity: monaco.MarkerSeverity.Error,
+    startLineNumber: p.line,
+    startColumn: p.column,
+    endLineNumber: p.end_line,
+    endColumn: p.end_column,
+    message: p.message,
+  };
+}
+
 /** Creates a Monaco editor for a cell, starting from `options.value` and a cursor offset. */
 export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset: number; focus: boolean }): CellEditor {
   const host = h('div', { className: 'monaco-host', testId: 'cell-source' });
@@ -235,9 +261,19 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
   editor.onDidContentSizeChange(fit);
   fit();
 
+  // Errors found as you type are markers of their own: a run's error underlines stay until the next run.
+  const assist = options.assist;
+  const checker = assist
+    ? checkAsYouType({
+        check: (source) => assist.check(source),
+        show: (positions) => monaco.editor.setModelMarkers(model, 'check', positions.map(toMarker)),
+      })
+    : null;
+
   let remote = false;
   model.onDidChangeContent((event) => {
     if (remote) return;
+    checker?.changed(model.getValue(), element.dataset.language as Language);
     if (options.onEdit) {
       // The changes' offsets all refer to the text before the event: applied last-first, each stays valid.
       const changes: TextChange[] = [...event.changes]
@@ -367,23 +403,13 @@ export function createMonacoEditor(options: CellEditorOptions, cursor?: { offset
       );
     },
     setErrors(positions) {
-      monaco.editor.setModelMarkers(
-        model,
-        'kernel',
-        positions.map((p) => ({
-          severity: monaco.MarkerSeverity.Error,
-          startLineNumber: p.line,
-          startColumn: p.column,
-          endLineNumber: p.end_line,
-          endColumn: p.end_column,
-          message: p.message,
-        })),
-      );
+      monaco.editor.setModelMarkers(model, 'kernel', positions.map(toMarker));
     },
     setRemoteCarets,
     focus: () => editor.focus(),
     hasFocus: () => editor.hasTextFocus(),
     dispose() {
+      checker?.dispose();
       assists.delete(uri);
       editor.dispose();
       model.dispose();

@@ -92,6 +92,34 @@ class SignatureHelp:
 
 
 @dataclass(frozen=True)
+class Hover:
+    """What a symbol under the pointer is: Markdown text and the span of code it covers."""
+
+    text: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "start": self.start, "end": self.end}
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def word_at(code: str, pos: int) -> tuple[int, int] | None:
+    """The [start, end) of the identifier holding the character at `pos`, or None off identifiers."""
+    if not 0 <= pos < len(code) or not _word_char(code[pos]):
+        return None
+    start, end = pos, pos + 1
+    while start > 0 and _word_char(code[start - 1]):
+        start -= 1
+    while end < len(code) and _word_char(code[end]):
+        end += 1
+    return None if code[start].isdigit() else (start, end)
+
+
+@dataclass(frozen=True)
 class InterpreterEnv:
     """Given to interpreter factories: the notebook's config (Spark, dependencies) and limits."""
 
@@ -118,6 +146,14 @@ class Interpreter(abc.ABC):
         return []
 
     def signature(self, code: str, pos: int, scope: Scope) -> list[SignatureHelp]:
+        return []
+
+    def hover(self, code: str, pos: int, scope: Scope) -> Hover | None:
+        """The type and docs of the symbol at the character `pos`, or None where there is nothing to say."""
+        return None
+
+    def check(self, code: str, scope: Scope) -> list[dict[str, Any]]:
+        """Errors the compiler finds without running the code, as underline positions (tracebacks.position)."""
         return []
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook, most languages need nothing here

@@ -17,6 +17,7 @@ from kernels.core.interpreters import python_editing
 from kernels.core.interpreters.base import (
     NO_OUT,
     Completion,
+    Hover,
     Interpreter,
     InterpreterEnv,
     RunContext,
@@ -30,6 +31,8 @@ from kernels.core.tracebacks import exception_output, register_source, syntax_er
 
 MPL_BACKEND = "module://kernels.core.mpl_backend"
 _COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+# Checking as you type compiles under a name of its own: no traceback or run ever refers to it.
+CHECK_FILENAME = "<check>"
 
 
 def _is_dunder(name: str) -> bool:
@@ -212,6 +215,17 @@ class PythonInterpreter(Interpreter):
 
     def signature(self, code: str, pos: int, scope: Scope) -> list[SignatureHelp]:
         return python_editing.signatures(code, pos, self._help_namespace(scope))
+
+    def hover(self, code: str, pos: int, scope: Scope) -> Hover | None:
+        return python_editing.hover(code, pos, self._help_namespace(scope))
+
+    def check(self, code: str, scope: Scope) -> list[dict[str, Any]]:
+        # The run's own compile steps, so what is underlined is exactly what a run would refuse.
+        try:
+            self._compile(ast.parse(code, filename=CHECK_FILENAME), CHECK_FILENAME)
+        except SyntaxError as exc:
+            return list(syntax_error_output(exc)["positions"])
+        return []
 
     def shutdown(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -1,10 +1,10 @@
-"""Python editing help: completions and parameter hints with jedi over a cell's live scope."""
+"""Python editing help: completions, parameter hints and hovers with jedi over a cell's live scope."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kernels.core.interpreters.base import Completion, SignatureHelp
+from kernels.core.interpreters.base import Completion, Hover, SignatureHelp, word_at
 
 MAX_DOC_CHARS = 2000
 
@@ -54,3 +54,37 @@ def signatures(code: str, pos: int, namespace: dict[str, Any]) -> list[Signature
             )
         )
     return result
+
+
+# A name can infer to several definitions (a union); past a few the hover stops helping.
+MAX_HOVER_DEFINITIONS = 3
+
+
+def hover(code: str, pos: int, namespace: dict[str, Any]) -> Hover | None:
+    span = word_at(code, pos)
+    if span is None:
+        return None
+    line, column = line_column(code, pos)
+    try:
+        found = _script(code, namespace).infer(line, column)[:MAX_HOVER_DEFINITIONS]
+        heads, docs = [], []
+        for name in found:
+            signatures = name.get_signatures()
+            if signatures:
+                heads += [sig.to_string() for sig in signatures]
+            elif name.type == "instance":
+                heads.append(f"{code[span[0]:span[1]]}: {name.name}")
+            else:
+                heads.append(f"{name.type} {name.full_name or name.name}")
+            if name.type != "instance":
+                doc = name.docstring(raw=True)
+                if doc:
+                    docs.append(doc[:MAX_DOC_CHARS])
+    except Exception:  # jedi fails on odd code; no hover is the right answer there
+        return None
+    if not heads:
+        return None
+    text = "```python\n" + "\n".join(dict.fromkeys(heads)) + "\n```"
+    if docs:
+        text += "\n\n" + "\n\n".join(dict.fromkeys(docs))
+    return Hover(text=text, start=span[0], end=span[1])

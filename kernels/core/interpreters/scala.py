@@ -27,12 +27,14 @@ from typing import Any, ClassVar
 from kernels.core.interpreters.base import (
     NO_OUT,
     Completion,
+    Hover,
     Interpreter,
     InterpreterEnv,
     RunContext,
     RunResult,
     RunStatus,
     SignatureHelp,
+    word_at,
 )
 from kernels.core.scope import OUT, Scope
 from kernels.core.tracebacks import error_output, position
@@ -364,7 +366,7 @@ class ScalaInterpreter(Interpreter):
         if source is None:
             return []
         rows = _rows(self._ensure().compiler.complete(source.text, source.user_start + pos))
-        return [Completion(label=name, kind=kind, detail=detail) for name, kind, detail in rows]
+        return [Completion(label=name, kind=kind, detail=_scala_type(detail)) for name, kind, detail in rows]
 
     def signature(self, code: str, pos: int, scope: Scope) -> list[SignatureHelp]:
         before = code[:pos]
@@ -389,13 +391,33 @@ class ScalaInterpreter(Interpreter):
         items = self.complete(code[: match.end()], match.end(), scope)
         helps = []
         for item in items:
-            if item.label != name:
-                continue
+            if item.label != name or "(" not in item.detail:
+                continue  # a class or object row; its `apply` rows carry the parameters
             params = tuple(p.strip() for p in re.findall(r"\(([^()]*)\)", item.detail)[:1][0].split(",") if p.strip()) \
                 if "(" in item.detail else ()
             helps.append(SignatureHelp(label=f"{name}{item.detail}" if item.detail.startswith("(") else item.detail,
                                        params=params, active_param=min(active, len(params) - 1) if params else None))
         return helps
+
+    def hover(self, code: str, pos: int, scope: Scope) -> Hover | None:
+        span = word_at(code, pos)
+        source = self._help_source(code, scope) if span is not None else None
+        if span is None or source is None:
+            return None
+        start, end = span
+        found = self._ensure().compiler.typeAt(source.text, source.user_start + start, source.user_start + end)
+        if not found:
+            return None
+        return Hover(text=f"```scala\n{_scala_type(found)}\n```", start=start, end=end)
+
+    def check(self, code: str, scope: Scope) -> list[dict[str, Any]]:
+        source = self._help_source(code, scope)
+        if source is None:
+            return []
+        rows = _rows(self._ensure().compiler.check(source.text))
+        # Only what lies in the cell's own code: the generated lines around it are not the user's to fix.
+        mine = [row for row in rows if row[0] == "ERROR" and int(row[1]) >= source.user_start]
+        return list(self._errors(mine, code, source)["positions"]) if mine else []
 
     def shutdown(self) -> None:
         jvm, self._jvm = self._jvm, None

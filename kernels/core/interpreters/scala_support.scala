@@ -258,21 +258,66 @@ class Compiler(val intp: IMain) {
     }
   }
 
-  /** Completions at `pos` of a REPL line (the presentation compiler): [label, kind, signature]. */
-  def complete(code: String, pos: Int): String = intp.presentationCompile(pos, code) match {
-    case Left(_) => ""
-    case Right(result) =>
-      try {
-        val (_, candidates) = result.completionCandidates(true, 1)
-        candidates.filterNot(_.name.contains("$")).map { c =>
-          Seq(c.name, if (c.arity == scala.tools.nsc.interpreter.CompletionCandidate.Nullary) "value" else "method", c.declString())
-        }.distinctBy(c => c(0) + c(2)).pipe(Rows(_))
-      } finally result.cleanup()
+  /** Completions at `pos` of a whole compilation unit (a cell's help source, in the empty package like the
+   *  cells' classes it imports): [label, kind, signature]. A case class's companion also answers with its
+   *  `apply`s' parameters, so `Person(` can show them. */
+  def complete(code: String, pos: Int): String = interactively(code) { (pc, source) =>
+    import pc._
+    val members = completionsAt(source.position(pos)).matchingResults()
+    val rows = members.flatMap { m =>
+      val sym = m.sym
+      val name = sym.decodedName.trim
+      if (name.contains("$") || sym.isConstructor || name.startsWith("quire")) Nil
+      else {
+        val seen = exitingTyper(if (sym.isClass || sym.isModule) sym.kindString + " " + name else sym.defStringSeenAs(m.tpe))
+        val kind = if (sym.isMethod && !sym.isGetter && sym.paramss.nonEmpty) "method" else "value"
+        val applies =
+          if (!sym.isModule) Nil
+          else exitingTyper(sym.info.member(nme.apply).alternatives.filter(_.isMethod).map { a =>
+            Seq(name, "method", a.info.paramss.map(_.map(p => s"${p.decodedName}: ${p.info}").mkString("(", ", ", ")")).mkString + ": " + a.info.finalResultType)
+          })
+        Seq(name, kind, seen) +: applies
+      }
+    }
+    Rows(rows.distinctBy(c => c(0) + c(2)))
   }
 
-  /** The type (with signature) of the expression covering [start, end) of a REPL line. */
-  def typeAt(code: String, start: Int, end: Int): String = intp.presentationCompile(end, code) match {
-    case Left(_) => ""
-    case Right(result) => try result.typeAt(start, end) finally result.cleanup()
+  /** The type (or signature) of what covers [start, end) of a compilation unit, for hover. */
+  def typeAt(code: String, start: Int, end: Int): String = interactively(code) { (pc, source) =>
+    import pc._
+    val response = new Response[Tree]
+    askTypeAt(new scala.reflect.internal.util.RangePosition(source, start, start, end), response)
+    val tree = response.get.fold(identity, _ => EmptyTree)
+    exitingTyper {
+      val sym = tree.symbol
+      if (tree.tpe == null || tree.tpe.isErroneous) ""
+      else if (sym != null && sym != NoSymbol && !sym.isAnonymousFunction)
+        (if (sym.isClass || sym.isModule) sym.kindString + " " + sym.fullNameString else sym.defStringSeenAs(tree.tpe.widen))
+      else tree.tpe.widen.toString
+    }
+  }
+
+  /** Type errors of a compilation unit as [severity, start, point, end, message], found without running it. */
+  def check(code: String): String = interactively(code) { (pc, _) =>
+    val infos = pc.reporter.asInstanceOf[StoreReporter].infos.toSeq
+    Rows(infos.filter(_.pos.isDefined).map { info =>
+      val pos = info.pos
+      val (start, end) = if (pos.isRange) (pos.start, pos.end) else (pos.point, pos.point)
+      Seq(info.severity.toString, start.toString, pos.point.toString, end.toString, info.msg)
+    })
+  }
+
+  // A fresh presentation compiler per request: it reads the cells' classes from the REPL's output directory
+  // (new since the last request) and types the source directly, not inside a REPL line's wrapper, whose
+  // package could not see the empty package the cells' classes live in.
+  private def interactively(code: String)(body: (scala.tools.nsc.interactive.Global, BatchSourceFile) => String): String = {
+    val pc = intp.newPresentationCompiler()
+    try {
+      val source = new BatchSourceFile("<help>", code)
+      val typed = new pc.Response[pc.Tree]
+      pc.askLoadedTyped(source, keepLoaded = true, typed)
+      typed.get
+      body(pc, source)
+    } finally pc.askShutdown()
   }
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 
 from kernels.core import protocol
 from kernels.core.interpreters.base import MAX_COMPLETIONS
@@ -230,3 +231,27 @@ def test_signature_help_for_a_function_in_scope(notebook):
     assert sigs[0].params == ("width", "height=2")
     assert sigs[0].active_param == 1
     assert "Area of a box." in sigs[0].doc
+
+
+def test_hover_shows_a_symbols_type_and_docs(notebook):
+    notebook.add_and_run("a", "def area(width, height=2):\n    '''Area of a box.'''\n    return width * height\nsize = 3")
+    notebook.add("b", "")
+    source = "area(size)"
+    hover = notebook.engine.hover(cell_id="b", language="python", source=source, pos=2, order=notebook.order)
+    assert hover is not None and "area(width, height=2)" in hover.text and "Area of a box." in hover.text
+    assert (hover.start, hover.end) == (0, 4)
+    hover = notebook.engine.hover(cell_id="b", language="python", source=source, pos=7, order=notebook.order)
+    assert hover is not None and "int" in hover.text
+    assert notebook.engine.hover(cell_id="b", language="python", source=source, pos=4, order=notebook.order) is None
+
+
+def test_check_finds_syntax_errors_without_running_the_cell(notebook):
+    notebook.add("a", "")
+    check = functools.partial(notebook.engine.check, cell_id="a", language="python", order=notebook.order)
+    assert check(source="x = 1\nprint(x)") == []
+    [error] = check(source="ok = 1\nx = (1 +\n")
+    assert error["line"] == 2 and error["message"]
+    [error] = check(source="y = 2\nreturn y")  # found by compile(), not by the parser
+    assert (error["line"], error["column"]) == (2, 1) and "outside function" in error["message"]
+    assert check(source="await something()") == []  # top-level await runs in a cell
+    assert "y" not in notebook.engine.state.scope_for("a", notebook.order)

@@ -281,6 +281,41 @@ def test_scala_completions_and_signatures_come_from_the_compiler(spark_kernel):
     assert sigs and len(sigs[0].params) == 2
 
 
+def test_scala_completion_and_signatures_see_the_notebooks_cells(spark_kernel):
+    _scala(spark_kernel, "people", 'case class Person(name: String, age: Int)\nval alice = Person("Alice", 30)')
+    spark_kernel.add_and_run("py", "shelf = [1, 2, 3]\nlabel = 'tea'")
+    spark_kernel.add("edit", "", language="scala")
+    engine = spark_kernel.engine
+
+    def complete(source):
+        found = engine.complete(
+            cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=len(source), order=spark_kernel.order,
+        )
+        return {i.label: i for i in found.items}
+
+    assert "name" in complete("alice.na")
+    assert "toUpperCase" in complete("label.toUpp")  # a Python str, completed as the Scala String it bridges to
+    assert "sum" in complete("shelf.su")
+    source = "Person("
+    sigs = engine.signature(
+        cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=len(source), order=spark_kernel.order,
+    )
+    assert sigs and sigs[0].params == ("name: String", "age: Int"), sigs
+    source = "alice.name.length"
+    hover = engine.hover(
+        cell_id=spark_kernel.cell("edit"), language="scala", source=source, pos=8, order=spark_kernel.order,
+    )
+    assert hover is not None and "name: String" in hover.text and (hover.start, hover.end) == (6, 10), hover
+    [error] = engine.check(
+        cell_id=spark_kernel.cell("edit"), language="scala", source="val ok = 1\nval s: String = alice.age",
+        order=spark_kernel.order,
+    )
+    assert (error["line"], error["column"]) == (2, 17) and "type mismatch" in error["message"], error
+    assert engine.check(
+        cell_id=spark_kernel.cell("edit"), language="scala", source="val n = alice.age + shelf.sum", order=spark_kernel.order,
+    ) == []
+
+
 # ---------------------------------------------------------------- the precompiled bridge
 
 

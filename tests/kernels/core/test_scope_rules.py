@@ -126,3 +126,16 @@ def test_unknown_language_is_a_cell_error(notebook):
     run = notebook.add_and_run("a", "println(1)", language="cobol")
     assert run.state == "error"
     assert "cobol" in run.error["evalue"]
+
+
+def test_forgetting_a_cell_names_the_cells_below_that_read_what_it_defined(notebook):
+    notebook.add_and_run("x", "x = 100")
+    notebook.add_and_run("reader", "y2 = x + 1")
+    notebook.add_and_run("later", "z = y2 * 2")  # stale through y2, which came from a stale cell
+    notebook.add_and_run("shadow", "x = 5")
+    notebook.add_and_run("below", "w = x")  # reads the shadowing x, which did not change
+    notebook.add_and_run("other", "v = 1")
+    before = list(notebook.order)
+    assert notebook.engine.forget("x", order=before) == ["reader", "later"]
+    assert notebook.engine.forget("other", order=before) == []
+    assert notebook.engine.forget("never-ran", order=before) == []
