@@ -49,6 +49,20 @@ from quire.lib.text import check_text, parse_json
 MAX_FILE_NAME = 255
 
 _STREAMS = ("stdout", "stderr")
+# The keys nbformat 4.5 gives each cell type, and those Polynote adds that say nothing more (a cell's language,
+# repeated from its metadata; a markdown cell's empty outputs): any other key is kept in the file form.
+_CELL_KEYS: dict[Any, set[str]] = {
+    "code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count", "language"},
+    "markdown": {"id", "cell_type", "metadata", "source", "attachments", "language", "outputs", "execution_count"},
+    "raw": {"id", "cell_type", "metadata", "source", "attachments", "language", "outputs", "execution_count"},
+}
+# The keys nbformat 4.5 gives each output type; an output with others is kept whole in the file form too.
+KNOWN_OUTPUTS: dict[Any, set[str]] = {
+    "stream": {"output_type", "name", "text"},
+    "display_data": {"output_type", "data", "metadata"},
+    "execute_result": {"output_type", "data", "metadata", "execution_count"},
+    "error": {"output_type", "ename", "evalue", "traceback"},
+}
 
 # The cell metadata key that keeps what a cell's file form held beyond Quire's cell (a raw cell's type, markdown
 # attachments, the file's execution count, a cell that cannot run here whole); export writes it back and drops it.
@@ -114,7 +128,12 @@ def _output(raw: Any, field: str) -> dict[str, Any]:
             raise InvalidInput("an error's traceback is a list of strings", field=f"{field}.traceback")
         return {"output_type": kind, "ename": str(raw.get("ename", "")), "evalue": str(raw.get("evalue", "")),
                 "traceback": traceback}
-    raise InvalidInput(f"unknown output_type {kind!r}", field=f"{field}.output_type")
+    if isinstance(kind, str) and kind:
+        # An output type from a later nbformat: said so where it stands; the file form keeps the output itself.
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"text/plain": f"[an output of type {kind[:100]!r} that Quire cannot show;"
+                                       " it is kept and exported as it came]"}}
+    raise InvalidInput("an output has an output_type", field=f"{field}.output_type")
 
 
 def _precheck(raw: Any) -> None:
@@ -163,16 +182,24 @@ def _file_form(parsed: Cell, outputs: list[dict[str, Any]]) -> dict[str, Any]:
     kind = parsed.raw.get("cell_type")
     if parsed.foreign:
         # A cell that cannot run here is written back whole: its own type, language and outputs.
-        return {"cell": {k: v for k, v in parsed.raw.items() if k not in ("id", "source", "metadata")}}
+        form = {"cell": {k: v for k, v in parsed.raw.items() if k not in ("id", "source", "metadata")}}
+        return {**form, "sourceless": True} if "source" not in parsed.raw else form
     form: dict[str, Any] = {}
     if kind == "raw":
         form["cell_type"] = "raw"
     if kind in ("markdown", "raw") and isinstance(parsed.raw.get("attachments"), dict):
         form["attachments"] = parsed.raw["attachments"]
+    extra = {k: v for k, v in parsed.raw.items() if k not in _CELL_KEYS[kind]}
+    if extra:
+        form["keys"] = extra
     if kind == "code" and (parsed.raw.get("execution_count") is not None or outputs):
         # The file's count stands while the cell shows the outputs it came with.
-        form["execution_count"] = parsed.raw["execution_count"]
+        form["execution_count"] = parsed.raw.get("execution_count")
         form["outputs"] = _outputs_digest(outputs)
+        if any(not isinstance(o, dict) or set(o) - KNOWN_OUTPUTS.get(o.get("output_type"), set())
+               for o in parsed.raw.get("outputs") or []):
+            # Output types or keys from a later nbformat: written back as they came.
+            form["file_outputs"] = parsed.raw["outputs"]
     return form
 
 
@@ -262,7 +289,10 @@ def _export_cell(cell: dict[str, Any], count: int) -> tuple[dict[str, Any], int]
     form = form if isinstance(form, dict) else {}
     outputs = cell.get("outputs") or []
     if isinstance(form.get("cell"), dict):
-        return {**form["cell"], "id": cell["id"], "metadata": metadata, "source": cell["source"]}, count
+        out = {**form["cell"], "id": cell["id"], "metadata": metadata, "source": cell["source"]}
+        if form.get("sourceless") and not cell["source"]:
+            del out["source"]  # a future cell type need not have one
+        return out, count
     is_text = cell["language"] == "text"
     if is_text:
         metadata["language"] = "text"  # the writer adds it for code cells only
@@ -271,8 +301,9 @@ def _export_cell(cell: dict[str, Any], count: int) -> tuple[dict[str, Any], int]
         kind = "code"
     source = Cell(id=cell["id"], language=cell["language"], source=cell["source"],
                   raw={"cell_type": kind, "metadata": metadata})
+    keys = form.get("keys") if isinstance(form.get("keys"), dict) else {}
     if is_text:
-        out = cell_json(source, outputs=None, execution_count=None)
+        out = {**keys, **cell_json(source, outputs=None, execution_count=None)}
         if isinstance(form.get("attachments"), dict):
             out["attachments"] = form["attachments"]
         return out, count
@@ -284,8 +315,10 @@ def _export_cell(cell: dict[str, Any], count: int) -> tuple[dict[str, Any], int]
         number = count
     else:
         number = None
-    return cell_json(source, outputs=nbformat_outputs(outputs, number) if outputs else [],
-                     execution_count=number), count
+    written = nbformat_outputs(outputs, number) if outputs else []
+    if kept and isinstance(form.get("file_outputs"), list):
+        written = form["file_outputs"]
+    return {**keys, **cell_json(source, outputs=written, execution_count=number)}, count
 
 
 def export_ipynb(

@@ -118,7 +118,8 @@ def _split(text: Any) -> Any:
 def split_lines(notebook: dict[str, Any]) -> dict[str, Any]:
     """Multi-line strings written as lists of lines, as nbformat writes them (in place)."""
     for cell in notebook.get("cells", []):
-        cell["source"] = _split(cell.get("source", ""))
+        if "source" in cell:
+            cell["source"] = _split(cell["source"])
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream":
                 output["text"] = _split(output.get("text", ""))

@@ -79,6 +79,11 @@ def losses(original: dict[str, Any], exported: dict[str, Any]) -> list[str]:
         if before.get("cell_type") != after.get("cell_type"):
             lost.append(f"{where}.cell_type {before.get('cell_type')} became {after.get('cell_type')}")
             continue
+        # Polynote repeats a cell's language beside its metadata and gives markdown cells empty results.
+        noise = {"language"} | ({"outputs", "execution_count"} if before.get("cell_type") != "code" else set())
+        missing = sorted(set(before) - set(after) - noise)
+        if missing:
+            lost.append(f"{where}: {', '.join(missing)}")
         if _joined(before.get("source", "")) != _joined(after.get("source", "")):
             lost.append(f"{where}.source")
         if isinstance(before.get("id"), str) and before["id"] != after.get("id"):

@@ -114,7 +114,7 @@ BAD_FILES = [
     ("nbformat 3 without worksheets list", json.dumps({"worksheets": {}, "nbformat": 3}).encode(), "file"),
     ("duplicate ids", _cells(_code(id="a"), _code(id="a")), "cells[1].id"),
     ("oversized cell", _cells(_code("x" * 1_000_001)), "cells[0].source"),
-    ("bad output", _cells(_code(outputs=[{"output_type": "hologram"}])), "cells[0].outputs[0].output_type"),
+    ("bad output", _cells(_code(outputs=[{"data": {}}])), "cells[0].outputs[0].output_type"),
     ("bad stream", _cells(_code(outputs=[{"output_type": "stream", "name": "stdin", "text": ""}])),
      "cells[0].outputs[0].name"),
     ("config not an object", _cells(_code(), config=[1]), "metadata.config"),

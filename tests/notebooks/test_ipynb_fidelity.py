@@ -13,15 +13,16 @@ from kernels.core.ipynb_format import validation_errors
 from tests.notebooks.conftest import client_for
 from tests.notebooks.fidelity import corpus, measure
 
-# Files refused, each for a real problem named in the refusal: nbformat's invalid examples, an nbformat 2 file
-# and an output type from the future nbformat test notebook.
+# Files refused, each for a real problem named in the refusal: two of nbformat's invalid examples and an
+# nbformat 2 file.
 REFUSED = {
-    "nbformat/invalid.ipynb": "unknown output_type 'bad stream'",
     "nbformat/invalid_unique_cell_id.ipynb": "duplicate cell id 'dup'",
     "nbformat/v4_5_invalid_metadata.ipynb": "metadata.kernelspec is an object",
     "nbformat/test2.ipynb": "nbformat 2",
-    "nbformat/test4plus.ipynb": "unknown output_type 'future output'",
 }
+# Files whose cells nbformat 4.5 does not allow (a v3 heading cell, a future cell type, outputs and keys from a later
+# minor): kept and written back as they came, so their exports are as invalid as they were.
+INVALID_AS_THEY_CAME = {"nbformat/invalid.ipynb", "nbformat/test4plus.ipynb"}
 # nbformat's example of a malformed cell id: the cell gets a new one, nothing else changes.
 NEW_IDS = {"nbformat/invalid_cell_id.ipynb": ["cells[0].id"]}
 
@@ -44,7 +45,7 @@ def test_every_file_is_kept_lossless_and_exported_valid(path: Path) -> None:
         return
     assert result.kept, result.refused
     assert result.lost == NEW_IDS.get(result.name, [])
-    assert result.invalid == []
+    assert bool(result.invalid) == (result.name in INVALID_AS_THEY_CAME), result.invalid
 
 
 def _upload(client: Any, path: Path) -> int:
@@ -144,3 +145,19 @@ def test_raw_cells_attachments_and_custom_metadata_survive(carol) -> None:  # ty
     assert markdown["attachments"] == attachment
     assert code["execution_count"] == 41 and code["outputs"] == file["cells"][2]["outputs"]  # type: ignore[index]
     assert validation_errors(exported) == []
+
+
+@pytest.mark.django_db
+def test_outputs_and_cells_from_a_later_nbformat_are_shown_as_such_and_written_back(carol) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(carol)
+    path = DATA / "nbformat" / "test4plus.ipynb"
+    notebook_id = _upload(client, path)
+    cells = {c["id"]: c for c in client.get(f"/api/notebooks/{notebook_id}/").json()["cells"]}
+    texts = [o.get("text") or o.get("data", {}).get("text/plain") for o in cells["future-11"]["outputs"]]
+    assert texts == ["hello\n", "[an output of type 'future output' that Quire cannot show; it is kept and exported"
+                     " as it came]", "hello again\n"]
+    assert cells["future-10"]["language"] == "text"  # a 'future cell': shown, not run
+    original = json.loads(path.read_bytes())["cells"]
+    exported = _export(client, notebook_id)["cells"]
+    assert exported[10]["outputs"] == original[10]["outputs"]
+    assert exported[9] == original[9] and exported[3]["future"] == "yes"
