@@ -161,3 +161,15 @@ def test_outputs_and_cells_from_a_later_nbformat_are_shown_as_such_and_written_b
     exported = _export(client, notebook_id)["cells"]
     assert exported[10]["outputs"] == original[10]["outputs"]
     assert exported[9] == original[9] and exported[3]["future"] == "yes"
+
+
+@pytest.mark.django_db
+def test_a_fork_of_an_imported_notebook_exports_the_files_metadata(carol) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(carol)
+    path = DATA / "nbformat" / "test4docinfo.ipynb"
+    notebook_id = _upload(client, path)
+    fork = client.post(f"/api/notebooks/{notebook_id}/versions/1/fork/", {"title": "Mine"}, format="json")
+    assert fork.status_code == 201, fork.content
+    original = json.loads(path.read_bytes())["metadata"]
+    exported = _export(client, fork.json()["id"])["metadata"]
+    assert all(exported[key] == value for key, value in original.items())
