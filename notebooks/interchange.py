@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernels.core.errors import NotebookFormatError
-from kernels.core.ipynb_format import split_lines
+from kernels.core.ipynb_format import split_lines, validation_errors
 from kernels.core.notebook_file import (
     Cell,
     NotebookDocument,
@@ -88,6 +88,8 @@ class ParsedFile:
     config: dict[str, Any]
     # The file's notebook-level metadata but `config` and `quire`: written back on export.
     metadata: dict[str, Any]
+    # Where the file breaks nbformat's schema for its own version (at most a few, each naming its place).
+    problems: list[str]
 
 
 def _text(value: Any, field: str) -> str:
@@ -250,15 +252,31 @@ def parse_ipynb(data: bytes, *, name: str = "notebook.ipynb") -> ParsedFile:
     file_metadata.pop("config", None)
     title = quire.get("title") if isinstance(quire, dict) and isinstance(quire.get("title"), str) else ""
     stem = name.rsplit("/", 1)[-1].removesuffix(".ipynb")
+    # nbformat 3 files are checked as upgraded, against the schema of the nbformat 4 minor they became.
+    problems = validation_errors(document.raw)
     return ParsedFile(title=(title or stem or "Imported notebook")[:MAX_TITLE], cells=cells, config=config,
-                      metadata=file_metadata)
+                      metadata=file_metadata, problems=problems)
 
 
-@transaction.atomic
 def check_import(
     user: AbstractBaseUser, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
 ) -> Notebook:
     """A new notebook (and its first version, outputs included) from an .ipynb file; nothing if it is invalid."""
+    return check_import_file(user, data, name=name, title=title, team=team).notebook
+
+
+@dataclass(frozen=True)
+class Imported:
+    notebook: Notebook
+    # Where the file breaks nbformat's schema for its version (read all the same, as nbformat reads it).
+    problems: list[str]
+
+
+@transaction.atomic
+def check_import_file(
+    user: AbstractBaseUser, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
+) -> Imported:
+    """check_import, also saying where the file breaks nbformat's schema."""
     if len(check_text(name, field="file")) > MAX_FILE_NAME:
         raise InvalidInput(f"a file name has at most {MAX_FILE_NAME} characters", field="file")
     parsed = parse_ipynb(data, name=name)
@@ -272,8 +290,8 @@ def check_import(
     do_snapshot_version(notebook, author=user, message=f"Imported from {name}", cells=parsed.cells,
                         config=parsed.config)
     do_record(notebook, actor=user, action=AuditEntry.Action.IMPORTED, target=f"notebook:{notebook.pk}",
-              detail={"file": name, "cells": len(parsed.cells)})
-    return notebook
+              detail={"file": name, "cells": len(parsed.cells), "problems": parsed.problems})
+    return Imported(notebook=notebook, problems=parsed.problems)
 
 
 def _notebook_language(cells: list[dict[str, Any]]) -> str:

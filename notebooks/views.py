@@ -172,11 +172,13 @@ class ImportView(NotebookAPIView):
             fields = data
         if not content:
             raise InvalidInput("the file is empty", field="file")
-        notebook = interchange.check_import(
+        imported = interchange.check_import_file(
             request.user, content, name=name, title=fields.get("title", ""), team=fields.get("team") or None
         )
-        return created(request, NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data,
-                       view_name="api-notebook", notebook_id=notebook.pk)
+        notebook = imported.notebook
+        body = {**NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data,
+                "file_problems": imported.problems}
+        return created(request, body, view_name="api-notebook", notebook_id=notebook.pk)
 
 
 class ExportView(NotebookAPIView):

@@ -173,3 +173,16 @@ def test_a_fork_of_an_imported_notebook_exports_the_files_metadata(carol) -> Non
     original = json.loads(path.read_bytes())["metadata"]
     exported = _export(client, fork.json()["id"])["metadata"]
     assert all(exported[key] == value for key, value in original.items())
+
+
+@pytest.mark.django_db
+def test_an_import_says_where_the_file_breaks_nbformats_schema(carol) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(carol)
+    clean = client.post("/api/notebooks/import/", (DATA / "nbformat" / "test4.5.ipynb").read_bytes(),
+                        content_type="application/json")
+    assert clean.status_code == 201 and clean.json()["file_problems"] == []
+    # Polynote writes outputs and an execution count on markdown cells, which nbformat's schema does not allow.
+    polynote = client.post("/api/notebooks/import/", (DATA / "polynote" / "Hello World.ipynb").read_bytes(),
+                           content_type="application/json")
+    assert polynote.status_code == 201
+    assert polynote.json()["file_problems"] and polynote.json()["file_problems"][0].startswith("cells/0")
