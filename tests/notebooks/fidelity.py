@@ -111,6 +111,7 @@ class Fidelity:
     refused: str = ""
     lost: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    exported: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lossless(self) -> bool:
@@ -142,4 +143,17 @@ def measure(path: Path) -> Fidelity:
     original = upgrade(copy.deepcopy(json.loads(data)), name=path.name)
     result.lost = losses(original, exported)
     result.invalid = validation_errors(exported)
+    result.exported = exported
     return result
+
+
+def polynote_unreadable(exported: dict[str, Any]) -> list[str]:
+    """Where Polynote's reader would fail on `exported`: it takes `source` and stream `text` only as lists of lines."""
+    places = []
+    for index, cell in enumerate(exported["cells"]):
+        if "source" in cell and not isinstance(cell["source"], list):
+            places.append(f"cells[{index}].source")
+        for number, output in enumerate(cell.get("outputs") or []):
+            if output.get("output_type") == "stream" and not isinstance(output.get("text"), list):
+                places.append(f"cells[{index}].outputs[{number}].text")
+    return places

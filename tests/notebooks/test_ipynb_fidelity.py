@@ -11,7 +11,7 @@ import pytest
 
 from kernels.core.ipynb_format import validation_errors
 from tests.notebooks.conftest import client_for
-from tests.notebooks.fidelity import corpus, measure
+from tests.notebooks.fidelity import corpus, measure, polynote_unreadable
 
 # Files refused, each for a real problem named in the refusal: two of nbformat's invalid examples and an
 # nbformat 2 file.
@@ -46,6 +46,7 @@ def test_every_file_is_kept_lossless_and_exported_valid(path: Path) -> None:
     assert result.kept, result.refused
     assert result.lost == NEW_IDS.get(result.name, [])
     assert bool(result.invalid) == (result.name in INVALID_AS_THEY_CAME), result.invalid
+    assert polynote_unreadable(result.exported) == []
 
 
 def _upload(client: Any, path: Path) -> int:
