@@ -15,9 +15,9 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) \
 	SECRET_KEY=test-only-secret-key-0123456789 \
 	QUIRE_SECURE_COOKIES=false
 
-.PHONY: run test install frontend services system-packages lint pytest frontend-test clean
+.PHONY: run test install serve-deps frontend services system-packages lint pytest frontend-test clean
 
-run: install frontend
+run: serve-deps frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_demo_admin
 	@echo "Quire is serving on http://127.0.0.1:8000 (embedded mode)"
@@ -27,12 +27,19 @@ test: install frontend system-packages services lint pytest frontend-test
 
 install: $(STAMPS)/python-deps
 
+# Serving needs the project's own dependencies only; the dev extras (test runners, linters, browsers) are for `make test`.
+serve-deps: $(STAMPS)/serve-deps
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMPS)/python-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --editable ".[dev]"
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/serve-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable .
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/npm-deps: frontend/package.json frontend/package-lock.json

@@ -357,10 +357,10 @@ def jvm_spark_conf(jars: tuple[str, ...] | list[str]) -> dict[str, str]:
     return {"spark.jars": ",".join(jars), "spark.driver.extraClassPath": ":".join(jars)}
 
 
-def spark_config_with_jars(spark_config: Mapping[str, str], jars: tuple[str, ...] | list[str]) -> dict[str, str]:
+def spark_config_with_jars(spark_config: Mapping[str, object], jars: tuple[str, ...] | list[str]) -> dict[str, str]:
     """A notebook's sparkConfig with resolved jars added to what it sets itself (classpaths joined with ':',
     jar lists with ','): what a kernel, or a headless run, starts Spark with."""
-    spark = dict(spark_config)
+    spark = {str(k): str(v) for k, v in spark_config.items()}
     for name, value in jvm_spark_conf(jars).items():
         joiner = ":" if name.endswith("ClassPath") else ","
         spark[name] = joiner.join(v for v in (spark.get(name), value) if v)

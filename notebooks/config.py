@@ -16,8 +16,8 @@ from packaging.utils import canonicalize_name
 
 from quire.lib.errors import InvalidInput
 
-# group:artifact:version[:classifier] (Polynote also takes group:artifact:packaging:classifier:version forms,
-# which Ivy cannot name, so they are refused with the shape spelled out).
+# group:artifact:version[:classifier], and Polynote's group:artifact:packaging:classifier:version (classifier may be
+# empty), kept as written and given to the resolver as group:artifact:version[:classifier].
 MAVEN_PART = re.compile(r"^[A-Za-z0-9_.\-+]+$")
 EXCLUSION = re.compile(r"^[A-Za-z0-9_.\-]+:[A-Za-z0-9_.\-]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -105,17 +105,39 @@ def _is_jar_url(text: str) -> bool:
     return parsed.scheme in URL_SCHEMES and parsed.path.endswith(".jar")
 
 
+def _polynote_parts(parts: list[str]) -> bool:
+    """group:artifact:packaging:classifier:version, every part but the classifier non-empty."""
+    if len(parts) != 5:
+        return False
+    group, artifact, packaging, classifier, version = parts
+    return all(MAVEN_PART.match(part) for part in (group, artifact, packaging, version)) and (
+        not classifier or bool(MAVEN_PART.match(classifier)))
+
+
 def check_coordinate(text: str, field: str, *, policy: SourcePolicy) -> str:
-    """group:artifact:version[:classifier], or the URL of a jar (Polynote allows both)."""
+    """group:artifact:version[:classifier], Polynote's group:artifact:packaging:classifier:version, or the URL
+    of a jar (Polynote allows all three)."""
     if _is_jar_url(text):
         return check_url(text, field, policy=policy)
     parts = text.split(":")
+    if _polynote_parts(parts):
+        return text
     if len(parts) not in (3, 4) or not all(MAVEN_PART.match(part) for part in parts):
         raise InvalidInput(
-            f"{text!r} is not a Maven coordinate: expected group:artifact:version[:classifier] or a .jar URL",
+            f"{text!r} is not a Maven coordinate: expected group:artifact:version[:classifier],"
+            " group:artifact:packaging:classifier:version or a .jar URL",
             field=field,
         )
     return text
+
+
+def resolver_coordinate(text: str) -> str:
+    """A checked coordinate as the resolver takes it: group:artifact:version[:classifier]."""
+    parts = text.split(":")
+    if len(parts) != 5:
+        return text
+    group, artifact, _packaging, classifier, version = parts
+    return ":".join([group, artifact, version, *([classifier] if classifier else [])])
 
 
 def check_url(text: Any, field: str, *, policy: SourcePolicy) -> str:
@@ -145,10 +167,11 @@ def _repository(value: Any, field: str, *, policy: SourcePolicy) -> dict[str, An
 
 
 def _string_map(value: Any, field: str, *, key_check: re.Pattern[str] | None = None,
-                reserved: frozenset[str] = frozenset()) -> dict[str, str]:
+                reserved: frozenset[str] = frozenset(), numbers: bool = False) -> dict[str, Any]:
+    """Names to strings; with `numbers`, numbers stay numbers as written (Spark reads its settings as text)."""
     if not isinstance(value, dict):
         raise InvalidInput("an object of string values", field=field)
-    result: dict[str, str] = {}
+    result: dict[str, Any] = {}
     for key, item in value.items():
         where = f"{field}.{key}"
         if key_check is not None and not key_check.match(key):
@@ -158,7 +181,7 @@ def _string_map(value: Any, field: str, *, key_check: re.Pattern[str] | None = N
             raise InvalidInput(f"{key} is set by the platform", field=where)
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise InvalidInput("a string value", field=where)
-        result[str(key)] = str(item)
+        result[str(key)] = item if numbers and not isinstance(item, str) else str(item)
     return result
 
 
@@ -200,7 +223,8 @@ def clean_config(config: Any, *, field: str = "config", policy: SourcePolicy | N
                 raise InvalidInput(f"{item!r} is not group:artifact", field=f"{where}[{index}]")
         cleaned["exclusions"] = exclusions
     if "sparkConfig" in config:
-        cleaned["sparkConfig"] = _string_map(config["sparkConfig"], f"{field}.sparkConfig", reserved=RESERVED_SPARK)
+        cleaned["sparkConfig"] = _string_map(config["sparkConfig"], f"{field}.sparkConfig", reserved=RESERVED_SPARK,
+                                            numbers=True)
     if "env" in config:
         cleaned["env"] = _string_map(config["env"], f"{field}.env", key_check=ENV_NAME, reserved=RESERVED_ENV)
     if "useSpark" in config and not isinstance(config["useSpark"], bool):
@@ -282,7 +306,7 @@ def jvm_env_spec(config: dict[str, Any]) -> JvmEnvSpec | None:
             if base:
                 repositories.append(base)
     return JvmEnvSpec(
-        packages=tuple(sorted({d for d in deps if not _is_jar_url(d)})),
+        packages=tuple(sorted({resolver_coordinate(d) for d in deps if not _is_jar_url(d)})),
         repositories=tuple(repositories),
         exclusions=tuple(sorted(set(config.get("exclusions") or []))),
         jar_urls=tuple(d for d in deps if _is_jar_url(d)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +20,7 @@ from notebooks.serializers import (
     VersionDetailSerializer,
     VersionSerializer,
 )
+from quire.lib.responses import created
 
 
 class VersionListView(NotebookAPIView):
@@ -40,7 +40,8 @@ class VersionListView(NotebookAPIView):
         version = VersionSerializer(saved.version).data
         if not saved.created:
             return Response({"unchanged": True, "version": version})
-        return Response(version, status=status.HTTP_201_CREATED)
+        return created(request, version, view_name="api-notebook-version", notebook_id=notebook_id,
+                       number=saved.version.number)
 
 
 class VersionDetailView(NotebookAPIView):
@@ -82,9 +83,8 @@ class ForkView(NotebookAPIView):
         body = ForkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         fork = versioning.check_fork(request.user, notebook_id, number, title=body.validated_data["title"])
-        return Response(
-            NotebookSummarySerializer(fork, context={"role": Role.OWNER}).data, status=status.HTTP_201_CREATED
-        )
+        return created(request, NotebookSummarySerializer(fork, context={"role": Role.OWNER}).data,
+                       view_name="api-notebook", notebook_id=fork.pk)
 
 
 class ForkListView(NotebookAPIView):

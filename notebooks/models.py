@@ -18,6 +18,9 @@ class Notebook(models.Model):
     # until the cell runs again.
     cells = models.JSONField(default=list)
     config = models.JSONField(default=dict)
+    # The notebook-level metadata of the .ipynb file it was imported from (kernelspec, language_info, widgets,
+    # papermill, custom keys), written back on every export of it; `config` and Quire's own keys are not in it.
+    file_metadata = models.JSONField(default=dict, blank=True)
     # Bumped on every draft write; a client writing against an older revision is told so.
     revision = models.PositiveIntegerField(default=0)
     # The cells' sources as a CRDT document (pycrdt/Yjs update format): concurrent typists in one cell all

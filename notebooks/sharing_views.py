@@ -15,6 +15,7 @@ from notebooks.serializers import (
     GrantSerializer,
     GrantUpdateSerializer,
 )
+from quire.lib.responses import created
 
 
 class GrantListView(NotebookAPIView):
@@ -30,7 +31,8 @@ class GrantListView(NotebookAPIView):
             request.user, notebook_id, username=body.validated_data["user"] or None,
             team_slug=body.validated_data["team"] or None, role=body.validated_data["role"],
         )
-        return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+        return created(request, GrantSerializer(grant).data, view_name="api-notebook-grant", notebook_id=notebook_id,
+                       grant_id=grant.pk)
 
 
 class GrantDetailView(NotebookAPIView):

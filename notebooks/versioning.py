@@ -164,7 +164,8 @@ def check_fork(user: AbstractBaseUser, notebook_id: int, number: int, *, title: 
     version = version_of(source, number)
     title = check_title(title or f"{source.title} (fork)"[:MAX_TITLE])
     fork = Notebook.objects.create(
-        owner=user, title=title, cells=_draft_cells(version), config=version.config, forked_from=version
+        owner=user, title=title, cells=_draft_cells(version), config=version.config, forked_from=version,
+        file_metadata=source.file_metadata,  # the imported file's kernelspec, widgets … go with its cells
     )
     do_snapshot_version(
         fork, author=user, message=f"Forked from notebook {source.pk} version {number}",

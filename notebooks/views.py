@@ -35,6 +35,7 @@ from notebooks.snapshot import detail_cells, get_output_page
 from notebooks.validation import check_cell_id
 from notebooks.versioning import fork_origin
 from quire.lib.errors import InvalidInput, QuireError
+from quire.lib.responses import created
 
 
 @login_required
@@ -86,9 +87,8 @@ class NotebookListView(NotebookAPIView):
         body.is_valid(raise_exception=True)
         team_id = services.resolve_team(request.user, body.validated_data["team"])
         notebook = services.do_create_notebook(request.user, title=body.validated_data["title"], team_id=team_id)
-        return Response(
-            NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data, status=status.HTTP_201_CREATED
-        )
+        return created(request, NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data,
+                       view_name="api-notebook", notebook_id=notebook.pk)
 
 
 class NotebookDetailView(NotebookAPIView):
@@ -172,12 +172,13 @@ class ImportView(NotebookAPIView):
             fields = data
         if not content:
             raise InvalidInput("the file is empty", field="file")
-        notebook = interchange.check_import(
+        imported = interchange.check_import_file(
             request.user, content, name=name, title=fields.get("title", ""), team=fields.get("team") or None
         )
-        return Response(
-            NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data, status=status.HTTP_201_CREATED
-        )
+        notebook = imported.notebook
+        body = {**NotebookSummarySerializer(notebook, context={"role": Role.OWNER}).data,
+                "file_problems": imported.problems}
+        return created(request, body, view_name="api-notebook", notebook_id=notebook.pk)
 
 
 class ExportView(NotebookAPIView):

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from notebooks.http import NotebookAPIView
 from quire.lib.errors import InvalidInput
+from quire.lib.responses import created
 from runs import jobs, services
 
 
@@ -39,7 +40,7 @@ class VersionRunView(NotebookAPIView):
     def post(self, request: Request, notebook_id: int, number: int) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         run = services.check_start_run(request.user, notebook_id, number, parameters=data.get("parameters"))
-        return Response(services.run_json(run), status=status.HTTP_201_CREATED)
+        return created(request, services.run_json(run), view_name="api-run", run_id=run.pk)
 
 
 class NotebookRunListView(NotebookAPIView):
@@ -50,7 +51,8 @@ class NotebookRunListView(NotebookAPIView):
 
 
 class MyRunListView(NotebookAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    # Named: drf-spectacular would call this and the run detail both "runs_retrieve".
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="runs_list")
     def get(self, request: Request) -> Response:
         return Response([services.run_json(r, full=False) for r in services.list_runs(request.user)])
 
@@ -84,7 +86,7 @@ class NotebookJobListView(NotebookAPIView):
             raise InvalidInput("version is a version number, or null for the latest", field="version")
         job = jobs.check_create_job(request.user, notebook_id, cron=str(data.get("cron") or ""), version=version,
                                     parameters=data.get("parameters"))
-        return Response(jobs.job_json(job), status=status.HTTP_201_CREATED)
+        return created(request, jobs.job_json(job), view_name="api-job", job_id=job.pk)
 
 
 class JobListView(NotebookAPIView):

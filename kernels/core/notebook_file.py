@@ -4,6 +4,8 @@ Polynote's flavour keeps each cell's language in `metadata.language` (python, sc
 text) and the notebook's configuration in `metadata.config` (dependencies, repositories,
 exclusions, sparkConfig, env). Jupyter markdown and raw cells are text cells; a code cell without
 a language takes the notebook's (`language_info.name`, else `kernelspec.language`, else python).
+nbformat 3 files are upgraded first. A cell of a type or language this engine cannot run (R, Julia, a
+future cell type) is kept as a foreign cell: it does not run and is written back as it came.
 Everything the runner does not understand is carried through to the output unchanged.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from kernels.core.errors import NotebookFormatError
 from kernels.core.interpreters import KNOWN_LANGUAGES
+from kernels.core.ipynb_format import upgrade
 
 _VALID_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 _JUPYTER_TEXT_CELLS = ("markdown", "raw")
@@ -28,6 +31,8 @@ class Cell:
     language: str
     source: str
     raw: dict[str, Any]
+    # A cell of a type or language that cannot run here: language "text", its file form kept as it came.
+    foreign: bool = False
 
     @property
     def tags(self) -> list[str]:
@@ -68,10 +73,11 @@ def parse_notebook(text: str, *, name: str = "notebook") -> NotebookDocument:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookFormatError(f"{name} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+    if not isinstance(raw, dict):
+        raise NotebookFormatError(f"{name} is not a notebook: not a JSON object")
+    raw = upgrade(raw, name=name)
+    if not isinstance(raw.get("cells"), list):
         raise NotebookFormatError(f"{name} is not a notebook: no 'cells' list")
-    if raw.get("nbformat", 4) != 4:
-        raise NotebookFormatError(f"{name} is nbformat {raw.get('nbformat')}; only nbformat 4 is supported")
     metadata = raw.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise NotebookFormatError(f"{name}: notebook metadata must be an object")
@@ -83,23 +89,21 @@ def parse_notebook(text: str, *, name: str = "notebook") -> NotebookDocument:
         if not isinstance(cell, dict):
             raise NotebookFormatError(f"{where} is not an object")
         cell_type = cell.get("cell_type")
-        if cell_type not in ("code", *_JUPYTER_TEXT_CELLS):
-            raise NotebookFormatError(f"{where}: unknown cell_type {cell_type!r}")
+        foreign = cell_type not in ("code", *_JUPYTER_TEXT_CELLS)
         cell_metadata = cell.get("metadata") or {}
         language = cell_metadata.get("language") if isinstance(cell_metadata, dict) else None
         language = language or cell.get("language")  # older Polynote exports put it on the cell
         if not isinstance(language, str) or not language:
             language = "text" if cell_type in _JUPYTER_TEXT_CELLS else default
         language = language.lower()
-        if language not in KNOWN_LANGUAGES:
-            raise NotebookFormatError(
-                f"{where}: unknown language {language!r} (expected one of {', '.join(KNOWN_LANGUAGES)})"
-            )
+        if foreign or language not in KNOWN_LANGUAGES:
+            foreign, language = True, "text"
         cell_id = cell.get("id")
         if not isinstance(cell_id, str) or not _VALID_ID.match(cell_id) or cell_id in seen:
             cell_id = f"cell-{index}"
         seen.add(cell_id)
-        cells.append(Cell(id=cell_id, language=language, source=_source(cell.get("source", ""), where), raw=cell))
+        cells.append(Cell(id=cell_id, language=language, source=_source(cell.get("source", ""), where), raw=cell,
+                          foreign=foreign))
     return NotebookDocument(cells=cells, raw=raw)
 
 
@@ -133,10 +137,12 @@ def cell_json(cell: Cell, *, outputs: list[dict[str, Any]] | None, execution_cou
     """The output notebook's cell: the input cell with id, language and (for code cells) results."""
     out = copy.deepcopy(cell.raw)
     out["id"] = cell.id
+    if cell.foreign:
+        return out
     metadata = out.get("metadata")
     out["metadata"] = metadata = dict(metadata) if isinstance(metadata, dict) else {}
     out["source"] = cell.source
-    if out.get("cell_type") == "code":
+    if out.get("cell_type") == "code" and not cell.foreign:
         metadata["language"] = cell.language
         out["outputs"] = outputs or []
         out["execution_count"] = execution_count

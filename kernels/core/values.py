@@ -11,6 +11,7 @@ anything else as a `quire.bridge.PythonObject` whose members call back into Pyth
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -58,12 +59,20 @@ def _element_kind(values: Sequence[Any]) -> str | None:
 
 
 class JvmSequence(Sequence[Any]):
-    """A JVM array or collection as a Python sequence; elements are converted when read."""
+    """A JVM array or collection as a Python sequence; elements are converted when read. The collection's own
+    methods stay callable (`seq.length()`, `seq.apply(i)`), as Polynote's notebooks call them."""
 
-    def __init__(self, elements: Any, bridge: Bridge, scala_type: str = "") -> None:
+    def __init__(self, elements: Any, bridge: Bridge, scala_type: str = "", source: Any = None) -> None:
         self._elements = elements  # a py4j JavaArray of the elements
         self._bridge = bridge
         self.scala_type = scala_type
+        self._source = source  # the JVM collection itself, when it is not the array of elements
+
+    def __getattr__(self, name: str) -> Any:
+        source = self.__dict__.get("_source")
+        if source is None or name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(JvmObject(source, self._bridge, self.scala_type), name)
 
     def __len__(self) -> int:
         return len(self._elements)
@@ -114,7 +123,10 @@ class JvmObject:
         bridge = self._bridge
 
         def call(*args: Any) -> Any:
-            return bridge.to_python(member(*(bridge.to_jvm(a) for a in args)))
+            result = member(*(bridge.to_jvm(a) for a in args))
+            if isinstance(result, float) and bridge.returns_float(self._target, name):
+                return _widened(result)
+            return bridge.to_python(result)
 
         call.__name__ = name
         return call
@@ -198,6 +210,7 @@ class Bridge:
         # Scala calling into a Python object needs py4j's callback server.
         ensure_callback_server_started(self.gateway)
         self._dataset_class = self.jvm.java.lang.Class.forName("org.apache.spark.sql.Dataset")
+        self._float_methods: dict[tuple[str, str], bool] = {}
 
     # ------------------------------------------------------------------ JVM -> Python
 
@@ -209,7 +222,7 @@ class Bridge:
         if isinstance(value, JavaArray):
             return JvmSequence(value, self, scala_type)
         if isinstance(value, JavaList | JavaSet):
-            return JvmSequence(self.values.elements(value), self, scala_type)
+            return JvmSequence(self.values.elements(value), self, scala_type, source=value)
         if isinstance(value, JavaMap):
             return {self.to_python(k): self.to_python(v) for k, v in value.items()}
         if self._dataset_class.isInstance(value):
@@ -221,13 +234,20 @@ class Bridge:
             return handle.value
         shape = self.values.shape(value)
         if shape in ("seq", "array"):
-            return JvmSequence(self.values.elements(value), self, scala_type)
+            return JvmSequence(self.values.elements(value), self, scala_type, source=value)
         if shape == "map":
             elements = self.values.elements(value)
             if len(elements) <= EAGER_LIMIT:
                 return {self.to_python(pair[0]): self.to_python(pair[1]) for pair in elements}
             return JvmSequence(elements, self, scala_type)
         return JvmObject(value, self, scala_type)
+
+    def returns_float(self, target: Any, name: str) -> bool:
+        """Whether `name` on `target`'s class returns a Float (asked of the JVM once per class and name)."""
+        key = (str(target.getClass().getName()), name)
+        if key not in self._float_methods:
+            self._float_methods[key] = bool(self.values.returnsFloat(target, name))
+        return self._float_methods[key]
 
     # ------------------------------------------------------------------ Python -> JVM
 
@@ -293,6 +313,11 @@ class Bridge:
                 items = "Any"
             return f"Map[{keys}, {items}]", "mapOf", self.to_jvm(value)
         return "quire.bridge.PythonObject", "proxy", PythonHandle(value, self)
+
+
+def _widened(value: float) -> float:
+    """The exact value of the Float whose shortest decimal text py4j sent (a Float's text names one Float)."""
+    return float(struct.unpack("f", struct.pack("f", value))[0])
 
 
 def _is_spark_frame(value: Any) -> bool:

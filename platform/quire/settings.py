@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "quire.headers.ContentSecurityPolicyMiddleware",
     "quire.lib.middleware.RefuseNulInRequests",
+    "quire.lib.api_slash.ServeApiWithoutTrailingSlash",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,7 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["quire.accounts.throttling.CallerRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "quire.openapi.QuireAutoSchema",
     "EXCEPTION_HANDLER": "quire.errors.api_exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "quire.lib.parsers.CheckedJSONParser",

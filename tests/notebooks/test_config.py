@@ -43,7 +43,8 @@ def _srv_allowed(settings) -> None:  # type: ignore[no-untyped-def]
     ({"dependencies": {"python": ["--index-url=http://x"]}}, "config.dependencies.python[0]"),
     ({"dependencies": {"python": "pandas"}}, "config.dependencies.python"),
     ({"dependencies": {"scala": ["org.lib:only-two"]}}, "config.dependencies.scala[0]"),
-    ({"dependencies": {"scala": ["a:b:1.0", "a:b:c:d:e"]}}, "config.dependencies.scala[1]"),
+    ({"dependencies": {"scala": ["a:b:1.0", "a:b:c:d:e:f"]}}, "config.dependencies.scala[1]"),
+    ({"dependencies": {"scala": ["a:b:jar:x:"]}}, "config.dependencies.scala[0]"),
     ({"repositories": [{"maven": {"base": "ftp://example.org/"}}]}, "config.repositories[0].maven.base"),
     ({"repositories": [{"conda": {"url": "https://example.org"}}]}, "config.repositories[0]"),
     ({"repositories": [{"pip": {"base": "https://example.org"}}]}, "config.repositories[0].pip"),
@@ -68,6 +69,15 @@ def test_the_error_names_the_malformed_value() -> None:
 def test_a_valid_config_is_kept_as_given() -> None:
     assert clean_config(POLYNOTE_CONFIG) == POLYNOTE_CONFIG
     assert clean_config({}) == {}
+
+
+def test_polynote_five_part_coordinates_and_numeric_spark_settings_are_kept_as_written() -> None:
+    config = {"dependencies": {"scala": ["org.example:lib:jar::1.0", "org.example:natives:jar:linux-x86_64:2.1"]},
+              "sparkConfig": {"spark.sql.shuffle.partitions": 4, "spark.memory.fraction": 0.5}}
+    assert clean_config(config) == config
+    jvm = jvm_env_spec(config)
+    # The resolver takes group:artifact:version[:classifier]; the notebook keeps Polynote's spelling.
+    assert jvm is not None and jvm.packages == ("org.example:lib:1.0", "org.example:natives:2.1:linux-x86_64")
 
 
 def test_the_environment_key_ignores_spelling_and_order_but_not_content() -> None:
@@ -104,9 +114,9 @@ def test_an_editor_sets_the_config_and_a_runner_may_not(shared_notebook, editor_
     response = client_for(editor_ed).put(url, {"config": config, "revision": shared_notebook.revision}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["revision"] == shared_notebook.revision + 1
-    assert response.json()["config"]["sparkConfig"] == {"spark.sql.shuffle.partitions": "4"}
+    assert response.json()["config"]["sparkConfig"] == {"spark.sql.shuffle.partitions": 4}  # as written
     notebook = Notebook.objects.get(pk=shared_notebook.pk)
-    assert notebook.config == {"sparkConfig": {"spark.sql.shuffle.partitions": "4"}, "env": {"REGION": "eu"},
+    assert notebook.config == {"sparkConfig": {"spark.sql.shuffle.partitions": 4}, "env": {"REGION": "eu"},
                                "useSpark": False}
     stale = client_for(editor_ed).put(url, {"config": {}, "revision": shared_notebook.revision}, format="json")
     assert stale.status_code == 409 and stale.json()["revision"] == shared_notebook.revision + 1

@@ -37,7 +37,8 @@ def test_import_a_jupyter_notebook(carol) -> None:  # type: ignore[no-untyped-de
         ("intro", "text"), ("load", "python"), ("total", "python"), ("oops", "python")
     ]
     assert detail["cells"][0]["source"] == "# Sales\nA plain Jupyter notebook."
-    assert detail["cells"][1]["metadata"] == {"tags": ["setup"]}
+    assert detail["cells"][1]["metadata"]["tags"] == ["setup"]
+    assert detail["cells"][1]["metadata"]["ipynb"]["execution_count"] == 1  # the file's count, written back
     assert detail["cells"][1]["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "loaded 3 rows\n"}]
     assert detail["cells"][2]["outputs"][0]["data"] == {"text/plain": "6"}
     assert detail["cells"][3]["outputs"][0]["ename"] == "ZeroDivisionError"
@@ -90,8 +91,8 @@ def test_export_of_a_version_and_of_the_draft(shared_notebook, viewer_vic) -> No
     client = client_for(viewer_vic)
     response = client.get(f"/api/notebooks/{shared_notebook.pk}/export/?version=1")
     assert response["Content-Disposition"] == 'attachment; filename="forecast-v1.ipynb"'
-    assert [c["source"] for c in json.loads(response.content)["cells"]] == ["x = 1", "select 1"]
-    assert [c["source"] for c in _export(client, shared_notebook.pk)["cells"]] == ["x = 2", "select 1"]
+    assert [c["source"] for c in json.loads(response.content)["cells"]] == [["x = 1"], ["select 1"]]
+    assert [c["source"] for c in _export(client, shared_notebook.pk)["cells"]] == [["x = 2"], ["select 1"]]
     assert client.get(f"/api/notebooks/{shared_notebook.pk}/export/?version=7").status_code == 404
     assert client.get(f"/api/notebooks/{shared_notebook.pk}/export/?version=x").json()["field"] == "version"
 
@@ -109,13 +110,11 @@ BAD_FILES = [
     ("not utf-8", b"\xff\xfe{}", "file"),
     ("not an object", b"[1, 2]", "file"),
     ("no cells", b'{"metadata": {}}', "cells"),
-    ("nbformat 3", json.dumps({"cells": [], "nbformat": 3}).encode(), "file"),
+    ("nbformat 2", json.dumps({"worksheets": [], "nbformat": 2}).encode(), "nbformat"),
+    ("nbformat 3 without worksheets list", json.dumps({"worksheets": {}, "nbformat": 3}).encode(), "file"),
     ("duplicate ids", _cells(_code(id="a"), _code(id="a")), "cells[1].id"),
-    ("unknown language", _cells(_code(), {**_code(), "metadata": {"language": "cobol"}}), "cells[1].metadata.language"),
-    ("unknown notebook language", _cells(_code(), language_info={"name": "R"}), "file"),
-    ("bad cell type", _cells({"cell_type": "widget", "source": ""}), "file"),
     ("oversized cell", _cells(_code("x" * 1_000_001)), "cells[0].source"),
-    ("bad output", _cells(_code(outputs=[{"output_type": "hologram"}])), "cells[0].outputs[0].output_type"),
+    ("bad output", _cells(_code(outputs=[{"data": {}}])), "cells[0].outputs[0].output_type"),
     ("bad stream", _cells(_code(outputs=[{"output_type": "stream", "name": "stdin", "text": ""}])),
      "cells[0].outputs[0].name"),
     ("config not an object", _cells(_code(), config=[1]), "metadata.config"),

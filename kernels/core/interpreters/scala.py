@@ -218,6 +218,7 @@ class ScalaInterpreter(Interpreter):
         if not spark_in_scope:
             header.append("  import spark.implicits._")
         header.append("  import quire.bridge.PythonObject")
+        header.append("  import quire.bridge.Conveniences._")
         prefix = "\n".join(header) + "\n"
         out_at: int | None = None
         body = code

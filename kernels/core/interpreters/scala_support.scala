@@ -42,6 +42,20 @@ class PythonObject(val handle: BiFunction[String, Array[Object], Object]) extend
   override def toString: String = String.valueOf(handle.apply("str", Array()))
 }
 
+/** Polynote's PythonObject conveniences on the Scala values Python lists, dicts and numbers arrive as, so
+  * Polynote's notebooks (`ids.asScalaList`, `i.as[Integer]`) compile unchanged. */
+object Conveniences {
+  implicit class PolynoteSeq[A](private val seq: Seq[A]) extends AnyVal {
+    def asScalaList: List[A] = seq.toList
+  }
+  implicit class PolynoteMap[K, V](private val map: Map[K, V]) extends AnyVal {
+    def asScalaMap: Map[K, V] = map
+  }
+  implicit class PolynoteValue(private val value: Any) extends AnyVal {
+    def as[T]: T = value.asInstanceOf[T]
+  }
+}
+
 object Values {
   // Python values handed to a cell by key; a synchronized map because nulls are values too.
   private val slots = java.util.Collections.synchronizedMap(new java.util.HashMap[String, Any]())
@@ -68,6 +82,13 @@ object Values {
   def toPython(value: Any): Any = value match {
     case p: PythonObject => p.handle
     case other => other
+  }
+
+  /** Whether every public method `name` of `value` returns a Float: py4j sends a Float as its shortest decimal
+    * text, which Python then reads as a double ("4.141593"); the Python side widens it back exactly. */
+  def returnsFloat(value: Any, name: String): Boolean = {
+    val methods = value.getClass.getMethods.filter(_.getName == name)
+    methods.nonEmpty && methods.forall(m => m.getReturnType == java.lang.Float.TYPE || m.getReturnType == classOf[java.lang.Float])
   }
 
   def seqOf(value: Any): Seq[Any] = fromPython(value).asInstanceOf[Seq[Any]]

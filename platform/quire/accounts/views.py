@@ -16,6 +16,7 @@ from quire.accounts import services
 from quire.accounts.admins import is_site_admin
 from quire.accounts.forms import SignInForm
 from quire.accounts.models import ApiToken
+from quire.lib.responses import created
 
 
 class SignInView(auth_views.LoginView):
@@ -61,7 +62,7 @@ class TokenListView(APIView):
         issued = services.do_issue_token(request.user, name=body.validated_data["name"])
         data = dict(ApiTokenSerializer(issued.token).data)
         data["key"] = issued.key
-        return Response(data, status=status.HTTP_201_CREATED)
+        return created(request, data, view_name="api-token", token_id=issued.token.pk)
 
 
 class TokenDetailView(APIView):

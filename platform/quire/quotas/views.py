@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quire.accounts.permissions import IsSiteAdmin
+from quire.lib.responses import created
 from quire.quotas import services
 from quire.quotas.models import Quota
 
@@ -51,7 +52,7 @@ class QuotaListView(APIView):
         limits = QuotaSerializer(data=request.data, partial=True)
         limits.is_valid(raise_exception=True)
         quota = services.check_create_quota(request.user, **target.validated_data, limits=limits.validated_data)
-        return Response(QuotaSerializer(quota).data, status=status.HTTP_201_CREATED)
+        return created(request, QuotaSerializer(quota).data, view_name="api-quota", quota_id=quota.pk)
 
 
 class QuotaDetailView(APIView):

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quire.lib.responses import created
 from quire.teams import services
 from quire.teams.models import Membership, Team
 
@@ -48,7 +49,7 @@ class TeamListView(APIView):
         body = TeamCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         team = services.do_create_team(request.user, name=body.validated_data["name"])
-        return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+        return created(request, TeamSerializer(team).data, view_name="api-team", slug=team.slug)
 
 
 class TeamDetailView(APIView):

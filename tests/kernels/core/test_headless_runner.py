@@ -127,8 +127,7 @@ def test_scala_cells_fail_clearly_without_java(tmp_path, capsys, monkeypatch):
     [
         ("not json at all", "is not JSON"),
         ('{"hello": "world"}', "is not a notebook"),
-        ('{"cells": [{"cell_type": "code", "metadata": {"language": "cobol"}, "source": ""}]}', "unknown language 'cobol'"),
-        ('{"cells": [{"cell_type": "widget", "source": ""}]}', "unknown cell_type"),
+        ('{"nbformat": 2, "worksheets": []}', "nbformat 3 and 4 are read"),
     ],
 )
 def test_bad_input_gets_a_one_line_error(tmp_path, capsys, content, message):
@@ -205,3 +204,15 @@ def test_headless_results_keep_what_display_updates_and_clears_leave(tmp_path):
         {"output_type": "stream", "name": "stdout", "text": "working\n"},
     ]
     assert second["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "new\n"}]
+
+
+def test_cells_that_cannot_run_here_are_kept_as_they_came(tmp_path):
+    r_cell = {"cell_type": "code", "execution_count": 4, "id": "r1", "metadata": {"language": "r"},
+              "outputs": [{"output_type": "stream", "name": "stdout", "text": "[1] 2\n"}], "source": "1 + 1"}
+    future = {"cell_type": "widget", "id": "w1", "metadata": {}, "source": "", "state": {"x": 1}}
+    notebook = _write(tmp_path / "mixed.ipynb", [r_cell, future, _code("print(3)", metadata={"language": "python"})])
+    out = tmp_path / "out.ipynb"
+    assert _run(notebook, "-o", out) == 0
+    cells = json.loads(out.read_text())["cells"]
+    assert cells[0] == r_cell and cells[1] == future
+    assert cells[2]["outputs"][0]["text"] == "3\n"
