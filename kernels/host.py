@@ -23,16 +23,15 @@ from django.conf import settings
 
 from kernels import env_services, environments, liveness, services
 from kernels.core import process as kernel_process
-from kernels.core import protocol
+from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
-from kernels.core.interpreters import scala_bridge
 from kernels.core.tracebacks import error_output
+from kernels.events import live_layer, publish_batch_now, publish_now
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
+from kernels.limits import MAX_OUTPUT_HEAD_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
+from kernels.outputs import cut_cells, head_of
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
-from notebooks.events import live_layer, publish_batch_now, publish_now
-from notebooks.limits import MAX_OUTPUT_HEAD_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
-from notebooks.outputs import cut_cells, head_of
 
 log = logging.getLogger(__name__)
 
@@ -349,13 +348,17 @@ class KernelHost:
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
         # The notebook's own environments: the kernel waits for those still building (the runs that started it
         # wait with it); one that failed is replaced by the last working one or the base one, with a notice.
-        environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+        environment = await sync_to_async(env_services.do_prepare_launch)(
+            self.info.notebook_id, config=self.info.config
+        )
         if environment.building:
             if not await self._await_environments(environment.building):
                 return
             # The session beats now: it keeps beating while the kernel starts, until the kernel's own beat.
             self.starting_beat = asyncio.create_task(self._beat_while_starting())
-            environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+            environment = await sync_to_async(env_services.do_prepare_launch)(
+                self.info.notebook_id, config=self.info.config
+            )
         for notice in environment.notices:
             await publish_now(self.info.notebook_id, notice)
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)

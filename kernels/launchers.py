@@ -22,7 +22,7 @@ from kernels.core.streams import DEFAULT_OUTPUT_LIMIT
 CODE_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CODE_ROOT = "/opt/quire"
 SANDBOX_HOME = "/home/kernel"
-# Where a sandboxed kernel reads the precompiled Scala bridges (kernels/core/interpreters/scala_bridge.py).
+# Where a sandboxed kernel reads the precompiled Scala bridges (kernels/core/scala_bridge.py).
 SANDBOX_SCALA_BRIDGE = "/opt/quire-scala-bridge"
 SCALA_BRIDGE_ENV = "QUIRE_SCALA_BRIDGE"
 NOBODY = 65534

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import secrets
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -20,16 +18,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from kernels import backends, liveness
+from kernels import events, liveness
+from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import LIVE_STATES, Execution, KernelSession
-from notebooks import events
-from notebooks.limits import MAX_SNAPSHOT_OUTPUT_BYTES
-from notebooks.models import Notebook
-from notebooks.outputs import heads
-from notebooks.roles import Role
-from notebooks.services import get_notebook
-from quire.lib.db import fetch_one, relax_commit
-from quire.lib.errors import InvalidInput, NotFound, QuotaExceeded
+from kernels.outputs import heads
+from quire.lib.db import relax_commit
 from quire.lib.live import send_heard
 from quire.lib.text import storable
 from quire.quotas.services import effective_limits
@@ -56,11 +49,6 @@ def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None 
     async_to_sync(layer.send)(channel, message)
 
 
-# Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
-# on live values, so they need the role that may run code.
-KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER}
-
-
 def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
     """Ask the notebook's kernel host (if any) to send `reply_to` the cells it is running and queuing; the live
     session's command channel and state, or None."""
@@ -69,22 +57,6 @@ def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
         return None
     send_command(session.channel, {"type": "sync"}, reply_to=reply_to)
     return session.channel, session.state
-
-
-def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
-    """Forward a request to the notebook's kernel, the reply going to `reply_to`; False if no kernel runs."""
-    kind = command.get("type")
-    need = KERNEL_REQUESTS.get(str(kind))
-    if need is None:
-        raise InvalidInput(f"not a kernel request: {kind!r}")
-    notebook, _ = get_notebook(user, notebook_id, need=need)
-    session = live_session(notebook.pk)
-    if session is None or session.state == KernelSession.State.STARTING:
-        return False
-    if kind in ("complete", "signature"):
-        command = {**command, "order": notebook.cell_ids()}
-    send_command(session.channel, command, reply_to=reply_to)
-    return True
 
 
 # A host beats every HEARTBEAT_S; one silent for LOST_AFTER is gone (its worker was killed, or its machine).
@@ -236,23 +208,6 @@ def do_heartbeat(session_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: f
     return bool(updated)
 
 
-def _start_session(notebook: Notebook, user: User) -> KernelSession:
-    limits = effective_limits(user if user.is_authenticated else None, team_id=notebook.team_id)
-    running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
-    if running >= limits.max_kernels:
-        # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
-        raise QuotaExceeded(
-            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
-            f"have {running}: shut one down in the Kernels panel, then run again"
-        )
-    session = KernelSession.objects.create(
-        notebook=notebook, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
-    )
-    events.publish(notebook.pk, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
-    transaction.on_commit(lambda: backends.start_host(session.pk))
-    return session
-
-
 @dataclass(frozen=True)
 class QueuedRun:
     """Runs recorded in the database; `commands` still have to reach the kernel host (see `dispatch_run`)."""
@@ -282,35 +237,33 @@ def code_hash(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[dict[str, Any]]) -> QueuedRun:
-    order = notebook.cell_ids()
-    queued = QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[], channel=session.channel)
+def plan_live_runs(
+    notebook_id: int, *, user_id: int | None, channel: str, cells: list[dict[str, Any]], order: list[str]
+) -> QueuedRun:
+    """Runs for a kernel known to be up (its host reads `channel`) with no write on the caller's path: the host
+    forwards each run to the kernel first and records it afterwards (see `do_record_runs`)."""
+    queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=channel)
     for cell in cells:
-        source = str(cell["source"])
-        execution = Execution.objects.create(
-            notebook=notebook,
-            session=session,
-            cell_id=cell["id"],
-            user=user if user.is_authenticated else None,
-            language=str(cell["language"]),
-            source=source,
-            code_hash=code_hash(source),
-        )
-        queued.add(execution.pk, cell, order)
+        queued.add(uuid.uuid4(), cell, order, user_id=user_id, recorded=False)
     return queued
 
 
-RUN_SCOPES = ("cell", "all", "from", "stale")
+def interrupt(notebook_id: int) -> bool:
+    """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    send_command(session.channel, {"type": "interrupt"})
+    return True
 
 
-def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """Queue cells on the notebook's kernel (see `prepare_run`), and send them once the transaction commits."""
-    with transaction.atomic():
-        queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
-        channel = queued.channel
-        for command in queued.commands:
-            transaction.on_commit(lambda command=command: send_command(str(channel), command))
-    return queued
+def stop(notebook_id: int) -> bool:
+    """Stop the notebook's live kernel (see `do_stop_session`); False when there is none."""
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    do_stop_session(session)
+    return True
 
 
 def live_command_channel(channel: str) -> str:
@@ -357,105 +310,6 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
         await database_sync_to_async(do_end_lost_host)(channel, seen=True)
 
 
-def _cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:
-    """The cells a run of `scope` covers, in notebook order ("stale" reads the latest executions)."""
-    code_cells = [c for c in notebook.cells if c["language"] != "text"]
-    if scope in ("cell", "from"):
-        found = notebook.find_cell(cell_id or "")
-        if found is None:
-            raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
-        index, cell = found
-        if scope == "cell":
-            if cell["language"] == "text":
-                raise InvalidInput("text cells are not run", field="cell_id")
-            return [cell]
-        return [c for c in notebook.cells[index:] if c["language"] != "text"]
-    if scope == "all":
-        return code_cells
-    if scope == "stale":
-        latest = latest_executions(notebook.pk, [c["id"] for c in code_cells])
-        return [c for c in code_cells if c["id"] in latest and latest[c["id"]].stale]
-    raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
-
-
-@transaction.atomic
-def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """Record runs of cells on the notebook's kernel, starting the kernel if there is none; nothing is sent.
-
-    scope: "cell" (just `cell_id`), "all" (top to bottom), "from" (`cell_id` and everything below it),
-    "stale" (the cells whose last run read a value that has since changed above them).
-    """
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    relax_commit()
-    # The row lock serialises kernel starts: two people running at once get one kernel.
-    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    cells = _cells_to_run(notebook, scope, cell_id)
-    if not cells:
-        return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
-    session = live_session(notebook.pk) or _start_session(notebook, user)
-    return _queue(notebook, session, user, cells)
-
-
-async def plan_live_run(
-    notebook_id: int, *, user_id: int | None, channel: str, scope: str = "cell", cell_id: str | None = None
-) -> QueuedRun:
-    """Runs for a kernel known to be up (its host reads `channel`), for a caller whose runner role is checked
-    already: one read of the draft from the event loop, no write on the caller's path (the host forwards each
-    run to the kernel first and records it afterwards, see `do_record_runs`). Not for "stale", which reads the
-    executions."""
-    if scope == "stale":
-        raise ValueError("stale runs go through prepare_run")
-    row = await fetch_one(
-        f"SELECT cells FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL", [notebook_id]
-    )
-    if row is None:
-        raise NotFound("no such notebook")
-    cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
-    notebook = Notebook(pk=notebook_id, cells=cells)
-    order = notebook.cell_ids()
-    queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=channel)
-    for cell in _cells_to_run(notebook, scope, cell_id):
-        queued.add(uuid.uuid4(), cell, order, user_id=user_id, recorded=False)
-    return queued
-
-
-def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
-    return check_run(user, notebook_id, scope="cell", cell_id=cell_id)
-
-
-def check_interrupt(user: User, notebook_id: int) -> bool:
-    """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    session = live_session(notebook_id)
-    if session is None:
-        return False
-    send_command(session.channel, {"type": "interrupt"})
-    return True
-
-
-@transaction.atomic
-def check_restart(user: User, notebook_id: int) -> None:
-    """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    old = live_session(notebook.pk)
-    if old is not None:
-        channel = old.channel
-        # Leave the live states now, so the new session may start while the old kernel winds down.
-        do_set_session_state(old.pk, state=KernelSession.State.STOPPED, reason="restarted")
-        transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
-    _start_session(notebook, user)
-
-
-def check_shutdown(user: User, notebook_id: int) -> bool:
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    session = live_session(notebook_id)
-    if session is None:
-        return False
-    do_stop_session(session)
-    return True
-
-
 def do_stop_session(session: KernelSession) -> None:
     """Stop a live session: one whose kernel is not up yet ends here and now, since nobody reads a shutdown until
     it is (it may wait for a free host, or minutes for the notebook's environment): a host that comes later finds
@@ -480,11 +334,6 @@ def forget_deleted_cells(notebook_id: int, cell_ids: list[str]) -> None:
     except Exception:  # the delete is stored: Redis or the database away costs memory until a restart, not the delete
         log.warning("notebook %s: could not tell its kernel to forget deleted cells %s", notebook_id, cell_ids,
                     exc_info=True)
-
-
-def on_cells_deleted(sender: object, *, notebook_id: int, cell_ids: list[str], **_: object) -> None:
-    """Receiver of notebooks.signals.cells_deleted."""
-    forget_deleted_cells(notebook_id, cell_ids)
 
 
 def kernel_state(notebook_id: int) -> str:
@@ -513,25 +362,6 @@ def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execut
     return latest
 
 
-def check_inspect_scope(user: User, notebook_id: int, *, cell_id: str) -> dict[str, list[dict[str, Any]]]:
-    """What a cell defined, and what it sees from the cells above it (later definitions win)."""
-    notebook, _ = get_notebook(user, notebook_id)
-    found = notebook.find_cell(cell_id)
-    if found is None:
-        raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
-    index, _ = found
-    ids = notebook.cell_ids()
-    latest = latest_executions(notebook.pk, ids[: index + 1])
-    visible: dict[str, dict[str, Any]] = {}
-    for above in ids[:index]:
-        execution = latest.get(above)
-        if execution is not None and execution.state == "done":
-            for symbol in execution.symbols:
-                visible[str(symbol.get("name"))] = symbol
-    own = latest.get(cell_id)
-    return {"defined": list(own.symbols) if own else [], "visible": sorted(visible.values(), key=lambda s: str(s.get("name")))}
-
-
 # ------------------------------------------------------------------ what the kernel host reports
 
 
@@ -548,6 +378,8 @@ class SessionInfo:
     spark_executors: int
     spark_cores: int
     spark_memory_mb: int
+    # The notebook's configuration when its session was taken: what its environments and Spark are built from.
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 def load_session_for_host(session_id: str) -> SessionInfo | None:
@@ -572,6 +404,7 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         spark_executors=limits.spark_executors,
         spark_cores=limits.spark_cores,
         spark_memory_mb=limits.spark_memory_mb,
+        config=dict(session.notebook.config),
     )
 
 
