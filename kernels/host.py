@@ -25,6 +25,7 @@ from kernels import env_services, environments, liveness, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
+from kernels.core.output_list import apply_output
 from kernels.core.tracebacks import error_output
 from kernels.events import live_layer, publish_batch_now, publish_now
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
@@ -102,6 +103,17 @@ class _Execution:
         self.signalled_for = ""
         # How the run ends if its kernel is gone before it says: state, error name and message.
         self.ending: tuple[str, str, str] | None = None
+        # Who ran it (from the run's command): the only person whose input_reply reaches the kernel.
+        self.runner_id: int | None = None
+        self.runner_name = ""
+        # The input() or getpass() the cell waits on: its prompt and whether it is a password.
+        self.input_request: dict[str, Any] | None = None
+
+    def pending_input(self) -> dict[str, Any] | None:
+        """The cell's open input request as pages get it (cell_sync), or None."""
+        if self.input_request is None:
+            return None
+        return {"exec_id": self.exec_id, **self.input_request, "username": self.runner_name}
 
     def record(self) -> services.RunRecord:
         final = self.state in services.FINAL_STATES
@@ -113,7 +125,17 @@ class _Execution:
         )
 
     def add_output(self, output: dict[str, Any]) -> dict[str, Any] | None:
-        """Keep an output; what of it to relay live (within its head), or None when viewers have its head already."""
+        """Keep an output; what of it to relay live (within its head), or None when viewers have its head already.
+
+        A display update or a clear is applied to the kept outputs (`apply_output`, as the page applies it) and
+        relayed unchanged. After a clear the kept list starts again from index 0, as the page's does, so the
+        index `more.n` of a later output names the same output in both."""
+        if output.get("output_type") in (protocol.UPDATE_DISPLAY_DATA, protocol.CLEAR_OUTPUT):
+            apply_output(self.outputs, dict(output))
+            if output.get("output_type") == protocol.CLEAR_OUTPUT:
+                self.kept_bytes = 0
+            self.kept = True
+            return output
         text = output.get("text")
         size = len(text) if isinstance(text, str) else len(repr(output.get("data", "")))
         if self.kept_bytes + size > KEPT_OUTPUT_FACTOR * settings.QUIRE_OUTPUT_LIMIT_BYTES:
@@ -375,6 +397,8 @@ class KernelHost:
             python=environment.python,
             extra_ro_binds=environment.ro_binds,
             scala_bridge=scala_bridge,
+            stdin=True,
+            display_changes=True,
         )
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)
@@ -684,13 +708,20 @@ class KernelHost:
                     self.stop_reason = str(command.pop("reason", None) or "shut down")
                 if kind == "interrupt":
                     self._note_interrupt()
+                if kind == "input_reply":
+                    await self._answer_input(command)
+                    continue
                 record = command.pop("record", None) if kind == "execute" else None
+                runner = command.pop("runner", None) if kind == "execute" else None
                 if kind == "execute":
                     # A run that was waiting when the kernel came up is known already (see do_announce_ready).
                     execution = self.executions.get(str(command["exec_id"])) or _Execution(
                         str(command["exec_id"]), str(command["cell_id"]), record=record,
                         language=str(command.get("language", "")), source=str(command.get("source", "")),
                     )
+                    if isinstance(runner, dict):
+                        execution.runner_id = runner.get("user_id")
+                        execution.runner_name = str(runner.get("username") or "")
                     self.executions[execution.exec_id] = execution
                 # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
                 await self._send(command)
@@ -709,6 +740,26 @@ class KernelHost:
                 log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
             except (ConnectionError, OSError):
                 return  # the kernel is gone; the event loop notices and marks the session
+
+    async def _answer_input(self, command: dict[str, Any]) -> None:
+        """Forward an answer to the input() a cell waits on, from the person who ran it only, and tell the pages
+        the request is over. Anything else is dropped and logged: a late answer, or someone else's."""
+        exec_id = str(command.get("exec_id", ""))
+        execution = self.executions.get(exec_id)
+        if execution is None or execution.input_request is None:
+            log.info("session %s: input_reply for %s, which is not waiting for input; dropped", self.session_id, exec_id)
+            return
+        if command.get("user_id") is None or command.get("user_id") != execution.runner_id:
+            log.warning("session %s: input_reply for %s from user %s, who did not run it; dropped",
+                        self.session_id, exec_id, command.get("user_id"))
+            return
+        await self._send({"type": "input_reply", "exec_id": exec_id, "value": str(command.get("value", ""))})
+        self._input_done(execution)
+
+    def _input_done(self, execution: _Execution) -> None:
+        if execution.input_request is not None:
+            execution.input_request = None
+            self.broadcast.put({"type": "input_done", "cell_id": execution.cell_id, "exec_id": execution.exec_id})
 
     async def _relay_events(self, reader: asyncio.StreamReader) -> None:
         while True:
@@ -736,6 +787,8 @@ class KernelHost:
                 self.publish_tasks()
                 self.ledger.touch(execution)
             elif state in services.FINAL_STATES:
+                # An interrupt cancels a wait for input: the request ends with the cell.
+                self._input_done(execution)
                 # Announced finished once stored, behind every output already relayed (see _Ledger).
                 execution.state = str(state)
                 self.finish_seq += 1
@@ -755,6 +808,9 @@ class KernelHost:
                     self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": relayed}, keep=keep)
                 elif keep is not None:
                     self.broadcast.put(None, keep=keep)
+        elif kind == "input_request" and execution is not None:
+            execution.input_request = {"prompt": str(event.get("prompt", "")), "password": bool(event.get("password"))}
+            self.broadcast.put({"type": "input_request", "cell_id": execution.cell_id, **execution.pending_input()})
         elif kind == "cell_result" and execution is not None:
             execution.symbols = list(event.get("symbols") or [])
             execution.stale = [str(c) for c in event.get("stale") or []]
@@ -797,7 +853,8 @@ class KernelHost:
             for e in self.finished.values()
         ]
         cells += [
-            {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs}
+            {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs,
+             **({"input_request": e.pending_input()} if e.input_request is not None else {})}
             for e in self.executions.values()
         ]
         # Heads only, within one budget: this crosses the channel layer and reaches the browser as frames.

@@ -219,11 +219,14 @@ class QueuedRun:
     commands: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, exec_id: uuid.UUID, cell: dict[str, Any], order: list[str], *, user_id: int | None = None,
-            recorded: bool = True) -> None:
-        """One cell's run; `recorded` False when it has no database row yet (its host writes one for `user_id`)."""
+            username: str = "", recorded: bool = True) -> None:
+        """One cell's run by `user_id` (`username`); `recorded` False when it has no database row yet (its host
+        writes one for `user_id`)."""
         command: dict[str, Any] = {
             "type": "execute", "exec_id": str(exec_id), "cell_id": cell["id"], "language": str(cell["language"]),
             "source": str(cell["source"]), "order": order,
+            # Not for the kernel either: who may answer the cell's input() and whose name the page shows.
+            "runner": {"user_id": user_id, "username": username},
         }
         if not recorded:
             # Not for the kernel: the host records the run under this user (and strips it before sending).
@@ -238,14 +241,25 @@ def code_hash(source: str) -> str:
 
 
 def plan_live_runs(
-    notebook_id: int, *, user_id: int | None, channel: str, cells: list[dict[str, Any]], order: list[str]
+    notebook_id: int, *, user_id: int | None, username: str, channel: str, cells: list[dict[str, Any]],
+    order: list[str],
 ) -> QueuedRun:
     """Runs for a kernel known to be up (its host reads `channel`) with no write on the caller's path: the host
     forwards each run to the kernel first and records it afterwards (see `do_record_runs`)."""
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=channel)
     for cell in cells:
-        queued.add(uuid.uuid4(), cell, order, user_id=user_id, recorded=False)
+        queued.add(uuid.uuid4(), cell, order, user_id=user_id, username=username, recorded=False)
     return queued
+
+
+def send_input_reply(notebook_id: int, *, exec_id: str, value: str, user_id: int | None) -> bool:
+    """Hand the answer to a cell's input() to the notebook's kernel host, saying who gave it: the host forwards it
+    only from the person who ran that cell. False when there is no kernel."""
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    send_command(session.channel, {"type": "input_reply", "exec_id": exec_id, "value": value, "user_id": user_id})
+    return True
 
 
 def interrupt(notebook_id: int) -> bool:

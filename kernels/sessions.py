@@ -62,7 +62,7 @@ def do_queue_runs(
             source=source,
             code_hash=code_hash(source),
         )
-        queued.add(execution.pk, cell, order)
+        queued.add(execution.pk, cell, order, user_id=user.pk, username=user.get_username())
     return queued
 
 

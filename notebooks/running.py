@@ -82,7 +82,8 @@ def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: s
 
 
 async def plan_live_run(
-    notebook_id: int, *, user_id: int | None, channel: str, scope: str = "cell", cell_id: str | None = None
+    notebook_id: int, *, user_id: int | None, username: str = "", channel: str, scope: str = "cell",
+    cell_id: str | None = None,
 ) -> QueuedRun:
     """Runs for a kernel known to be up (its host reads `channel`), for a caller whose runner role is checked
     already: one read of the draft from the event loop, no write on the caller's path. Not for "stale", which
@@ -96,7 +97,7 @@ async def plan_live_run(
         raise NotFound("no such notebook")
     cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
     notebook = Notebook(pk=notebook_id, cells=cells)
-    return kernel_services.plan_live_runs(notebook_id, user_id=user_id, channel=channel,
+    return kernel_services.plan_live_runs(notebook_id, user_id=user_id, username=username, channel=channel,
                                           cells=cells_to_run(notebook, scope, cell_id), order=notebook.cell_ids())
 
 
@@ -111,8 +112,8 @@ async def submit_run(
     if live_channel is not None and role is not None and scope != "stale":
         if role < Role.RUNNER:
             raise Forbidden(f"this needs the runner role; you are {role.label}")
-        queued = await plan_live_run(notebook_id, user_id=user.pk, channel=live_channel, scope=scope,
-                                     cell_id=cell_id)
+        queued = await plan_live_run(notebook_id, user_id=user.pk, username=user.get_username(),
+                                     channel=live_channel, scope=scope, cell_id=cell_id)
         await kernel_services.dispatch_run(queued, live=True)
         return queued
     queued = await database_sync_to_async(prepare_run)(user, notebook_id, scope=scope, cell_id=cell_id)
@@ -138,6 +139,13 @@ def check_interrupt(user: User, notebook_id: int) -> bool:
     """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
     return kernel_services.interrupt(notebook_id)
+
+
+def check_input_reply(user: User, notebook_id: int, *, exec_id: str, value: str) -> bool:
+    """Hand the answer to a cell's input() to the notebook's kernel host (runners), saying who gave it; the host
+    forwards it only from the person who ran that cell. False when there is no kernel."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    return kernel_services.send_input_reply(notebook_id, exec_id=exec_id, value=value, user_id=user.pk)
 
 
 @transaction.atomic
