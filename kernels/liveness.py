@@ -22,6 +22,7 @@ from django.conf import settings
 
 from kernels.core.output_list import apply_output
 from kernels.core.protocol import CLEAR_OUTPUT, UPDATE_DISPLAY_DATA
+from kernels.runbook import STARTED
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ WATCH_EVERY_S = 0.25
 JOURNAL_TTL_S = 24 * 3600
 # How long after Redis (re)started a missing lease is not taken for a dead host (see judge_leases).
 RESTART_GRACE_S = 2 * LEASE_S
-# The first entry of a run's outputs list when the kernel said it started: the run was running, not queued.
-STARTED = {"started": True}
 
 
 def _url() -> str | None:

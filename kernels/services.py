@@ -22,6 +22,7 @@ from kernels import events, liveness
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.outputs import heads
+from kernels.runbook import FINAL_STATES, RunRecord
 from quire.lib.db import relax_commit
 from quire.lib.live import send_heard
 from quire.lib.text import storable
@@ -30,7 +31,6 @@ from quire.quotas.services import effective_limits
 log = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser
-FINAL_STATES = ("done", "error", "interrupted")
 # The error that ends a run whose kernel went away before it finished.
 KERNEL_DIED = "KernelDied"
 # The error that ends a run whose kernel host died (its process killed, its machine gone), and the session's reason.
@@ -536,27 +536,6 @@ def _end_pending_executions(
     liveness.drop_outputs([str(e.pk) for e in pending])
 
 
-@dataclass
-class RunRecord:
-    """What a kernel host knows of one run, to be written: `new` when no row exists yet (the host records runs
-    it was sent without one), `state` the latest the kernel reported."""
-
-    exec_id: str
-    cell_id: str
-    state: str = "queued"
-    new: bool = False
-    user_id: int | None = None
-    language: str = ""
-    source: str = ""
-    started: bool = False
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    symbols: list[dict[str, Any]] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-    # Finished runs: the order they finished in, on their host.
-    seq: int = 0
-
-
-@transaction.atomic
 def do_record_runs(
     session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None
 ) -> list[dict[str, Any]]:

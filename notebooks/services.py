@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from kernels import events
 from kernels.models import Execution
-from kernels.services import FINAL_STATES, forget_deleted_cells, live_session, send_command
+from kernels.runbook import FINAL_STATES
+from kernels.services import forget_deleted_cells, live_session, send_command
 from notebooks import collab
 from notebooks.audit import do_record
 from notebooks.models import AuditEntry, Grant, Notebook
