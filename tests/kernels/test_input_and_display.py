@@ -59,10 +59,11 @@ async def test_a_cells_input_is_answered_by_the_person_who_ran_it_only(  # type:
     assert done == {"v": 1, "type": "input_done", "cell_id": cell_id, "exec_id": exec_id}
     await client.until(_finished(cell_id))
     texts = [e["output"]["text"] for e in client.seen if e["type"] == "output" and e["cell_id"] == cell_id]
-    assert "".join(texts) == "hello Ada\n"
+    # The kernel echoes the prompt and the answer as a terminal shows them; Bob's answer is nowhere.
+    assert "".join(texts) == "Your name? Ada\nhello Ada\n"
     execution = await database_sync_to_async(Execution.objects.get)(pk=exec_id)
     assert execution.state == "done"
-    assert [o.get("text") for o in execution.outputs] == ["hello Ada\n"]
+    assert [o.get("text") for o in execution.outputs] == ["Your name? Ada\nhello Ada\n"]
     await late.close()
     await client.close()
 
