@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
 
 from kernels import services as kernel_services
+from kernels.core.exploration import EXPLORE_OPS
 from kernels.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
 from kernels.watch import host_watch
 from notebooks import collab, presence, running, services
@@ -54,6 +55,11 @@ ROLE_FRESH_S = 10.0
 
 # How long a browser waits for the kernel to answer a completion or table-page request.
 KERNEL_REPLY_TIMEOUT_S = 10.0
+
+# Exploration sorts, summarises or exports whole tables (a Spark job, for Spark data): it may take longer.
+EXPLORE_REPLY_TIMEOUT_S = 120.0
+# Longer than any identifier a cell could bind.
+MAX_SYMBOL_NAME = 200
 
 # A handler's reply becomes the ack; None means the ack is sent later (a kernel request answers it).
 
@@ -314,18 +320,20 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         body = {k: v for k, v in reply.items() if k not in ("type", "req_id", "v")}
         await self._send({"type": "ack", "req": req, **body})
 
-    async def _expire(self, req_id: str) -> None:
-        await asyncio.sleep(KERNEL_REPLY_TIMEOUT_S)
+    async def _expire(self, req_id: str, timeout: float) -> None:
+        await asyncio.sleep(timeout)
         pending = self.pending.pop(req_id, None)
         if pending is not None:
             await self._send({"type": "error", "req": pending[0], "code": "timeout",
                               "message": "the kernel did not answer in time"})
 
-    async def _kernel_request(self, message: dict[str, Any], command: dict[str, Any]) -> dict[str, Any] | None:
+    async def _kernel_request(
+        self, message: dict[str, Any], command: dict[str, Any], *, timeout: float = KERNEL_REPLY_TIMEOUT_S
+    ) -> dict[str, Any] | None:
         req_id = secrets.token_hex(8)
         command = {**command, "req_id": req_id}
         # Registered before sending: the reply may arrive before the send returns.
-        self.pending[req_id] = (message.get("req"), asyncio.create_task(self._expire(req_id)))
+        self.pending[req_id] = (message.get("req"), asyncio.create_task(self._expire(req_id, timeout)))
         sent = await database_sync_to_async(running.check_kernel_request)(
             self.user, self.notebook_id, command=command, reply_to=self.channel_name
         )
@@ -553,6 +561,28 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             message, {"type": "table_page", "ref": ref, "offset": offset, "page_size": page_size}
         )
 
+    async def on_explore(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        cell_id = _cell_id(message)
+        op = _field(message, "op", str)
+        if op not in EXPLORE_OPS:
+            raise InvalidInput(f"op is one of {', '.join(EXPLORE_OPS)}", field="op")
+        args = message.get("args", {})
+        if not isinstance(args, dict):
+            raise InvalidInput("args is an object", field="args")
+        if message.get("ref") is not None:
+            ref = check_text(_field(message, "ref", str), field="ref")
+            if len(ref) > MAX_REF:
+                raise InvalidInput(f"a table ref has at most {MAX_REF} characters", field="ref")
+            target = {"ref": ref}
+        else:
+            name = check_text(_field(message, "name", str), field="name")
+            if not name or len(name) > MAX_SYMBOL_NAME:
+                raise InvalidInput(f"a symbol name has 1 to {MAX_SYMBOL_NAME} characters", field="name")
+            target = {"cell_id": cell_id, "name": name}
+        return await self._kernel_request(
+            message, {"type": "explore", "target": target, "op": op, "args": args}, timeout=EXPLORE_REPLY_TIMEOUT_S
+        )
+
     async def on_inspect_scope(self, message: dict[str, Any]) -> dict[str, Any]:
         return await database_sync_to_async(running.check_inspect_scope)(
             self.user, self.notebook_id, cell_id=_cell_id(message)
@@ -610,6 +640,7 @@ HANDLERS: dict[str, Handler] = {
     "signature": NotebookConsumer.on_signature,
     "table_page": NotebookConsumer.on_table_page,
     "inspect_scope": NotebookConsumer.on_inspect_scope,
+    "explore": NotebookConsumer.on_explore,
     "focus": NotebookConsumer.on_focus,
     "cursor": NotebookConsumer.on_cursor,
     "interrupt": NotebookConsumer.on_interrupt,

@@ -23,7 +23,8 @@ RUN_SCOPES = ("cell", "all", "from", "stale")
 
 # Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
 # on live values, so they need the role that may run code.
-KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER}
+# Exploring data (inspect, table view, CSV, plot preview) reads what anyone who may read the notebook may see.
+KERNEL_REQUESTS = {"complete": Role.RUNNER, "signature": Role.RUNNER, "table_page": Role.VIEWER, "explore": Role.VIEWER}
 
 
 def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
@@ -36,7 +37,7 @@ def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any
     session = live_session(notebook.pk)
     if session is None or session.state == KernelSession.State.STARTING:
         return False
-    if kind in ("complete", "signature"):
+    if kind in ("complete", "signature", "explore"):
         command = {**command, "order": notebook.cell_ids()}
     send_command(session.channel, command, reply_to=reply_to)
     return True

@@ -64,6 +64,8 @@ export type ModelChange =
 export interface SparkProgress {
   jobs: readonly SparkJob[];
   uiUrl: string | null;
+  /** Why there is no Spark UI link. */
+  uiNote: string | null;
 }
 
 /** An environment the run queue waits for, and the latest line of its build's log. */
@@ -278,7 +280,7 @@ export class NotebookModel {
         return;
       }
       case 'spark_progress':
-        this.spark.set(message.cell_id, { jobs: message.jobs, uiUrl: message.ui_url ?? null });
+        this.spark.set(message.cell_id, { jobs: message.jobs, uiUrl: message.ui_url ?? null, uiNote: message.ui_note ?? null });
         this.emit({ kind: 'spark', cellId: message.cell_id });
         return;
       case 'cell_sync':

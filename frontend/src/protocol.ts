@@ -133,7 +133,13 @@ export type ClientMessage = Envelope &
     | { type: 'table_page'; cell_id: string; ref: string; offset: number; page_size: number }
     | { type: 'focus'; cell_id: string | null }
     | { type: 'inspect_scope'; cell_id: string }
+    | { type: 'explore'; cell_id: string; ref?: string; name?: string; op: ExploreOp; args: Record<string, unknown> }
   );
+
+/** What `explore` may ask of the kernel about a value (docs/protocol.md). */
+export type ExploreOp = 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'parquet' | 'plot';
+/** The value an `explore` names: a table output by its ref, or a symbol as the request's cell sees it. */
+export type ExploreTarget = { ref: string } | { name: string };
 
 /** A notification: sent without `req`, so nothing answers it unless the server refuses it. */
 export type ClientNotification = { v: typeof PROTOCOL_VERSION } & (
@@ -309,6 +315,8 @@ export interface SparkProgressMessage {
   cell_id: string;
   jobs: SparkJob[];
   ui_url: string | null;
+  /** Why there is no Spark UI to link to. */
+  ui_note?: string | null;
 }
 /** Sent after connecting: a cell the kernel is running or has queued now, with its outputs so far, or one it
  * has just finished (then with its symbols too). */
@@ -549,7 +557,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.cell_id) &&
     Array.isArray(m.jobs) &&
     m.jobs.every(isSparkJob) &&
-    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)),
+    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)) &&
+    (m.ui_note === null || m.ui_note === undefined || isString(m.ui_note)),
   draft_replaced: withYdoc((m) => isInt(m.revision)),
   config_changed: (m) => isInt(m.revision) && typeof m.restart_needed === 'boolean',
   environment: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.log_tail) && optionalString(m.error),
@@ -961,6 +970,16 @@ export class NotebookClient {
       return { ok: false, code: 'not_running', message: 'The kernel is not running: run the cell again to page through its table.' };
     }
     return reply as Reply<TablePage>;
+  }
+  /** Asks the kernel about a value (explore.ts reads the result); an error when no kernel runs. */
+  async explore(cellId: string, target: ExploreTarget, op: ExploreOp, args: Record<string, unknown> = {}): Promise<Reply<Json>> {
+    const reply = await this.ask({ type: 'explore', cell_id: cellId, ...target, op, args }, (ack) =>
+      kernelNotRunning(ack) ? ('not_running' as const) : isObject(ack.result) ? ack.result : null,
+    );
+    if (reply.ok && reply.value === 'not_running') {
+      return { ok: false, code: 'not_running', message: 'The kernel is not running: run the cell that makes this value, then try again.' };
+    }
+    return reply as Reply<Json>;
   }
   inspectScope(cellId: string): Promise<Reply<CellScope>> {
     return this.ask({ type: 'inspect_scope', cell_id: cellId }, parseScope);

@@ -226,6 +226,54 @@ describe('the notebook page', () => {
     expect(notice.dataset.kind).toBe('warning');
   });
 
+  it("copies, scrolls and hides a cell's output on this page only", async () => {
+    await openNotebook();
+    const writeText = vi.fn(() => Promise.resolve());
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+    socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'stream', name: 'stdout', text: '\u001b[32mgreen\u001b[0m\n' } });
+    socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'execute_result', data: { 'text/plain': '42', 'text/html': '<b>42</b>' }, metadata: {} } });
+    const cell = cellEl('c2');
+    expect(q('[data-testid="output-tools"]', cell).hidden).toBe(false);
+    expect(q('[data-testid="output-tools"]', cellEl('c1')).hidden).toBe(true);
+    q<HTMLButtonElement>('[data-testid="copy-output"]', cell).click();
+    await vi.waitFor(() => expect(writeText).toHaveBeenCalledWith('green\n42'));
+    q<HTMLButtonElement>('[data-testid="scroll-output"]', cell).click();
+    expect(q('[data-testid="cell-output"]', cell).classList.contains('scrolled')).toBe(true);
+    q<HTMLButtonElement>('[data-testid="hide-output"]', cell).click();
+    expect(q('[data-testid="cell-output"]', cell).hidden).toBe(true);
+    socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'stream', name: 'stdout', text: 'more\n' } });
+    expect(q('[data-testid="cell-output"]', cell).hidden).toBe(true);
+    q<HTMLButtonElement>('[data-testid="output-hidden-note"]', cell).click();
+    expect(q('[data-testid="cell-output"]', cell).hidden).toBe(false);
+    expect(q('[data-testid="cell-output"]', cell).textContent).toContain('more');
+    expect(commands()).toEqual([]);
+  });
+
+  it('edits a text cell as rich text and saves Markdown, with the source one toggle away', async () => {
+    localStorage.removeItem('quire.textEditor');
+    sockets = fakeSockets();
+    const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
+    page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
+    document.body.append(page.element);
+    page.start();
+    socket = sockets.latest();
+    socket.serverOpens();
+    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [cell('t1', '# Notes', { language: 'text' })] } }));
+    await Promise.resolve();
+    q('[data-testid="markdown"]', cellEl('t1')).dispatchEvent(new MouseEvent('dblclick'));
+    const rich = q('[data-testid="rich-text"]', cellEl('t1'));
+    await vi.waitFor(() => expect(rich.querySelector('h1')?.textContent).toBe('Notes'));
+    rich.innerHTML = '<h1>Notes</h1><p>Churn is <strong>down</strong>.</p>';
+    rich.dispatchEvent(new Event('input'));
+    vi.advanceTimersByTime(150 + 300);
+    expect(commands()).toMatchObject([{ type: 'update_cell', cell_id: 't1', source: '# Notes\n\nChurn is **down**.' }]);
+    q<HTMLButtonElement>('[data-testid="text-mode"]', cellEl('t1')).click();
+    expect(q('[data-testid="rich-text-editor"]', cellEl('t1')).hidden).toBe(true);
+    expect(sourceOf('t1').value).toBe('# Notes\n\nChurn is **down**.');
+    expect(localStorage.getItem('quire.textEditor')).toBe('markdown');
+    localStorage.removeItem('quire.textEditor');
+  });
+
   it('runs from the run button', async () => {
     await openNotebook();
     q<HTMLButtonElement>('[data-testid="run-cell"]', cellEl('c2')).click();

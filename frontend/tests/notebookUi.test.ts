@@ -122,10 +122,12 @@ describe('the notebook model', () => {
     expect(model.queuePosition('c2')).toBe(2);
     expect(model.queuePosition('c1')).toBeNull();
     expect(model.runningCell).toBe('c1');
-    expect(model.sparkProgress('c1')).toEqual({ jobs: [], uiUrl: 'http://spark:4040' });
+    expect(model.sparkProgress('c1')).toEqual({ jobs: [], uiUrl: 'http://spark:4040', uiNote: null });
+    model.apply({ type: 'spark_progress', cell_id: 'c1', jobs: [], ui_url: null, ui_note: 'No Spark UI: it is off.' });
+    expect(model.sparkProgress('c1')).toEqual({ jobs: [], uiUrl: null, uiNote: 'No Spark UI: it is off.' });
     model.apply({ type: 'cell_status', cell_id: 'c1', state: 'running' });
     expect(model.sparkProgress('c1')).toBeUndefined();
-    expect(changes).toEqual(['tasks', 'spark', 'spark', 'cell']);
+    expect(changes).toEqual(['tasks', 'spark', 'spark', 'spark', 'cell']);
   });
 
   it('knows who is in which cell, leaving us out', () => {
@@ -200,13 +202,27 @@ describe('command mode keys', () => {
 });
 
 describe('side panels', () => {
+  it('says why there is no Spark UI link', () => {
+    const tasks = new TaskList(vi.fn(), vi.fn());
+    tasks.render({
+      running: 'c1',
+      queue: [],
+      spark: [['c1', { jobs: [], uiUrl: null, uiNote: 'No Spark UI: spark.ui.enabled is false.' }]],
+      building: [],
+      label: (id) => id,
+      canStop: true,
+    });
+    expect(tasks.element.querySelector('[data-testid="spark-ui-link"]')).toBeNull();
+    expect(tasks.element.querySelector('[data-testid="spark-ui-note"]')?.textContent).toBe('No Spark UI: spark.ui.enabled is false.');
+  });
+
   it('lists the running cell, the queue in order and Spark stages with progress', () => {
     const stop = vi.fn();
     const tasks = new TaskList(stop, vi.fn());
     tasks.render({
       running: 'c1',
       queue: ['c3', 'c2'],
-      spark: [['c1', { jobs: [{ job_id: 4, status: 'RUNNING', stages: [{ stage_id: 7, name: 'count', done: 3, total: 4, failed: 0 }] }], uiUrl: 'http://driver:4040' }]],
+      spark: [['c1', { jobs: [{ job_id: 4, status: 'RUNNING', stages: [{ stage_id: 7, name: 'count', done: 3, total: 4, failed: 0 }] }], uiUrl: 'http://driver:4040', uiNote: null }]],
       building: [],
       label: (id) => `Cell ${id.slice(1)}`,
       canStop: true,

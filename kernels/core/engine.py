@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kernels.core import protocol
+from kernels.core import exploration, protocol
 from kernels.core.display import DisplaySettings, FormatContext
 from kernels.core.errors import EngineError
 from kernels.core.interpreters import Registry
@@ -24,7 +24,7 @@ from kernels.core.interpreters.base import (
     RunStatus,
     SignatureHelp,
 )
-from kernels.core.scope import OUT, CellRecord, NotebookState, Symbol
+from kernels.core.scope import OUT, CellRecord, NotebookState, Scope, Symbol
 from kernels.core.spark import SparkManager
 from kernels.core.stdin import answering
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT, Flusher, OutputSink, capture
@@ -242,6 +242,44 @@ class Engine:
 
     def table_page(self, ref: str, offset: int, page_size: int) -> Page:
         return self.tables.page(ref, offset, page_size)
+
+    def explore(
+        self, *, target: Mapping[str, Any], op: str, args: Mapping[str, Any], order: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Inspect, query, summarise, count, export or plot a table output (`ref`) or a symbol (`name` as cell
+        `cell_id` sees it: its own definition first, then the cells above it in `order`)."""
+        return exploration.explore(self._find(target, order), op, dict(args), plot=self._plot_preview)
+
+    def _find(self, target: Mapping[str, Any], order: Sequence[str]) -> exploration.Found:
+        ref = target.get("ref")
+        if isinstance(ref, str):
+            shown_by, value = self.tables.get(ref)
+            record = self.state.get(shown_by)
+            bound = next((s for s in (record.symbols.values() if record else ()) if s.value is value), None)
+            return exploration.Found(
+                value=value, language=bound.language if bound else "python",
+                type_name=bound.type_name if bound else None, symbol=bound.name if bound and bound.name != OUT else None,
+            )
+        cell_id, name = target.get("cell_id"), target.get("name")
+        if not isinstance(cell_id, str) or not isinstance(name, str):
+            raise exploration.ExploreError("a target is a table ref or a symbol's name and the cell that sees it")
+        record = self.state.get(cell_id)
+        symbol = record.symbols.get(name) if record else None
+        if symbol is None and cell_id in order:
+            symbol = self.state.scope_for(cell_id, order).get(name)
+        if symbol is None:
+            raise exploration.ExploreError(f"no symbol {name!r} in this kernel (its cell was re-run, forgotten, or the kernel restarted)")
+        return exploration.Found(
+            value=symbol.value, language=symbol.language, type_name=symbol.type_name,
+            symbol=symbol.name if symbol.name != OUT else None,
+        )
+
+    def _plot_preview(self, spec: dict[str, Any], scope: Scope) -> tuple[dict[str, Any], list[str]]:
+        fill = getattr(self.interpreter("vega"), "fill", None)
+        if fill is None:
+            raise exploration.ExploreError("this kernel's Vega interpreter cannot preview plots")
+        filled: tuple[dict[str, Any], list[str]] = fill(spec, scope)
+        return filled
 
     def shutdown(self) -> None:
         for interpreter in self._interpreters.values():

@@ -109,6 +109,9 @@ class KernelProcess:
         self.outbox = Outbox(sock)
         self.inbox = Inbox()
         self.help_queue: queue.Queue[protocol.Message] = queue.Queue()
+        # Exploration (a sort, a summary, a CSV of a large table) may take seconds: its own thread, so completions
+        # never wait behind it.
+        self.explore_queue: queue.Queue[protocol.Message] = queue.Queue()
         # Guards `current` together with the interrupt gate's cell window (see interrupt()).
         self._lock = threading.Lock()
         self.current: protocol.Execute | None = None
@@ -122,6 +125,7 @@ class KernelProcess:
             protocol.Complete: self.help_queue.put,
             protocol.Signature: self.help_queue.put,
             protocol.FetchTablePage: self.help_queue.put,
+            protocol.Explore: self.explore_queue.put,
             protocol.Forget: self.inbox.put,
             protocol.Configure: self.inbox.put,
             protocol.Shutdown: self._shutdown_requested,
@@ -136,7 +140,10 @@ class KernelProcess:
         self.outbox.send(
             protocol.Ready(pid=os.getpid(), python=sys.version.split()[0], languages=tuple(self.engine.languages()))
         )
-        for target, name in ((self._read, "quire-reader"), (self._help, "quire-help"), (self._watch, "quire-watchdog")):
+        for target, name in (
+            (self._read, "quire-reader"), (lambda: self._help(self.help_queue), "quire-help"),
+            (lambda: self._help(self.explore_queue), "quire-explore"), (self._watch, "quire-watchdog"),
+        ):
             threading.Thread(target=target, name=name, daemon=True).start()
         while True:
             command = self.inbox.get()
@@ -187,11 +194,11 @@ class KernelProcess:
                 continue
             self._reader_handlers[type(command)](command)
 
-    def _help(self) -> None:
-        """Completions, signatures and table pages, answered even while a cell runs."""
+    def _help(self, commands: queue.Queue[protocol.Message]) -> None:
+        """Completions, signatures, table pages and exploration, answered even while a cell runs."""
         block_sigint_in_this_thread()
         while True:
-            command = self.help_queue.get()
+            command = commands.get()
             try:
                 self.outbox.send(self._answer(command))
             except EngineError as exc:
@@ -216,6 +223,9 @@ class KernelProcess:
                 pos=command.pos, order=command.order,
             )
             return protocol.Signatures(req_id=command.req_id, signatures=tuple(s.to_dict() for s in sigs))
+        if isinstance(command, protocol.Explore):
+            result = self.engine.explore(target=command.target, op=command.op, args=command.args, order=command.order)
+            return protocol.Explored(req_id=command.req_id, op=command.op, result=result)
         assert isinstance(command, protocol.FetchTablePage)
         page = self.engine.table_page(command.ref, command.offset, command.page_size)
         return protocol.TablePage(

@@ -105,6 +105,19 @@ class FetchTablePage(Message):
 
 
 @dataclass(frozen=True)
+class Explore(Message):
+    """Addition to the contract: a data exploration request (kernels/core/exploration.py) on a table output
+    (`target` {"ref"}) or a symbol as a cell sees it (`target` {"cell_id", "name"}, with the notebook's `order`)."""
+
+    type: ClassVar[str] = "explore"
+    req_id: str
+    target: dict[str, Any]
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Configure(Message):
     """Addition to the contract: the notebook's config (Polynote's shape: dependencies, repositories,
     exclusions, sparkConfig, env), sent by the host right after `ready`; `spark_caps` are the
@@ -211,6 +224,16 @@ class TablePage(Message):
 
 
 @dataclass(frozen=True)
+class Explored(Message):
+    """Addition to the contract: the answer to `explore`, whose shape depends on its op."""
+
+    type: ClassVar[str] = "explored"
+    req_id: str
+    op: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Exiting(Message):
     """Addition to the contract: the kernel is about to exit on its own (the host should restart it)."""
 
@@ -229,6 +252,8 @@ class SparkProgress(Message):
     cell_id: str
     jobs: tuple[dict[str, Any], ...]
     ui_url: str | None = None
+    # Why there is no ui_url, for the task list to say.
+    ui_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,13 +291,15 @@ M = TypeVar("M", bound=Message)
 
 COMMANDS: dict[str, type[Message]] = {
     cls.type: cls
-    for cls in (Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure, InputReply)
+    for cls in (
+        Execute, Interrupt, Complete, Signature, Forget, Ping, Shutdown, FetchTablePage, Configure, InputReply, Explore,
+    )
 }
 EVENTS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
-        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus,
+        Signatures, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest, JvmStatus, Explored,
     )
 }
 

@@ -94,7 +94,7 @@ class SparkManager:
         self._cell: tuple[str, str, Emit] | None = None
         self._poller: _ProgressPoller | None = None
         self.repl_class_dir: str | None = None
-        # The precompiled Scala bridge on the driver's classpath (interpreters/scala_bridge.py), if one was found.
+        # The precompiled Scala bridge on the driver's classpath (kernels/core/scala_bridge.py), if one was found.
         self.scala_bridge: str | None = None
 
     @property
@@ -165,6 +165,18 @@ class SparkManager:
         url = self._session.sparkContext.uiWebUrl
         return str(url) if url else None
 
+    @property
+    def ui_note(self) -> str | None:
+        """Why the session has no Spark UI to link to, or None when it has one."""
+        if self._session is None or self.ui_url is not None:
+            return None
+        if self._session.sparkContext.getConf().get("spark.ui.enabled", "true").lower() == "false":
+            return (
+                "No Spark UI: it is off for kernels (spark.ui.enabled is false), since its port would be inside the "
+                "kernel's sandbox, out of your browser's reach. Jobs and stages show here instead."
+            )
+        return "No Spark UI: Spark did not report its address."
+
     # ------------------------------------------------------------------ cells
 
     def begin_cell(self, exec_id: str, cell_id: str, emit: Emit) -> None:
@@ -176,7 +188,9 @@ class SparkManager:
     def _begin(self, exec_id: str, cell_id: str, emit: Emit) -> None:
         sc = self._session.sparkContext
         sc.setJobGroup(exec_id, f"cell {cell_id}", interruptOnCancel=True)
-        self._poller = _ProgressPoller(sc, exec_id=exec_id, cell_id=cell_id, emit=emit, ui_url=self.ui_url)
+        self._poller = _ProgressPoller(
+            sc, exec_id=exec_id, cell_id=cell_id, emit=emit, ui_url=self.ui_url, ui_note=self.ui_note
+        )
         self._poller.start()
 
     def end_cell(self) -> None:
@@ -202,12 +216,15 @@ class SparkManager:
 class _ProgressPoller:
     """Reads the status tracker (no SparkListener to register) and emits spark_progress when it changes."""
 
-    def __init__(self, sc: Any, *, exec_id: str, cell_id: str, emit: Emit, ui_url: str | None) -> None:
+    def __init__(
+        self, sc: Any, *, exec_id: str, cell_id: str, emit: Emit, ui_url: str | None, ui_note: str | None = None
+    ) -> None:
         self._tracker = sc.statusTracker()
         self._exec_id = exec_id
         self._cell_id = cell_id
         self._emit = emit
         self._ui_url = ui_url
+        self._ui_note = ui_note
         self._stop = threading.Event()
         self._last: tuple[Any, ...] = ()
         self._thread = threading.Thread(target=self._run, name="quire-spark-progress", daemon=True)
@@ -256,6 +273,7 @@ class _ProgressPoller:
         self._last = key
         self._emit(
             protocol.SparkProgress(
-                exec_id=self._exec_id, cell_id=self._cell_id, jobs=tuple(jobs), ui_url=self._ui_url
+                exec_id=self._exec_id, cell_id=self._cell_id, jobs=tuple(jobs), ui_url=self._ui_url,
+                ui_note=self._ui_note,
             )
         )

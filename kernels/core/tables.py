@@ -151,12 +151,16 @@ class TableStore:
                 self._tables.popitem(last=False)
             return ref
 
-    def page(self, ref: str, offset: int, size: int) -> Page:
+    def get(self, ref: str) -> tuple[str, Any]:
+        """The cell that showed the table, and the table."""
         with self._lock:
             entry = self._tables.get(ref)
         if entry is None:
             raise TableNotFound(ref)
-        return page_of(entry[1], offset, size)
+        return entry
+
+    def page(self, ref: str, offset: int, size: int) -> Page:
+        return page_of(self.get(ref)[1], offset, size)
 
     def forget_cell(self, cell_id: str) -> None:
         with self._lock:

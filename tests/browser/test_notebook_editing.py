@@ -154,3 +154,50 @@ def test_split_merge_insert_between_and_wrap(alice, live_daphne: str, page: Any)
     expect(page.get_by_test_id("wrap-lines")).to_have_attribute("aria-pressed", "true")
     wait_for_monaco(cells.first)
     expect(cells.first.locator(".monaco-editor .view-lines")).to_contain_text("long = ")
+
+
+def test_rich_text_cell_saves_standard_markdown(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """A text cell edited as it looks: a heading, bold, a list and a formula from the dialog; what is stored is
+    the Markdown a Jupyter user would write, and it renders with KaTeX once the editor is left."""
+    from playwright.sync_api import expect
+
+    from notebooks.models import Notebook
+
+    sign_in(page, live_daphne)
+    url = new_notebook(page, "Rich text")
+    cell = page.get_by_test_id("cell").first
+    cell.get_by_test_id("cell-language").select_option("text")
+    editor = cell.get_by_test_id("rich-text")
+    expect(editor).to_be_visible()
+    editor.click()
+    cell.get_by_test_id("rt-h1").click()
+    page.keyboard.type("Results")
+    page.keyboard.press("Enter")
+    cell.get_by_test_id("rt-p").click()
+    page.keyboard.type("Churn is ")
+    page.keyboard.press("Control+B")
+    page.keyboard.type("down")
+    page.keyboard.press("Control+B")
+    page.keyboard.type(" where ")
+    cell.get_by_test_id("rt-math").click()
+    page.get_by_test_id("math-source").fill("x^2")
+    expect(page.get_by_test_id("math-preview").locator(".katex")).to_have_count(1)
+    page.get_by_test_id("math-source").press("Enter")
+    expect(editor.locator(".math-island .katex")).to_have_count(1)
+    page.keyboard.press("Escape")
+    markdown = cell.get_by_test_id("markdown")
+    expect(markdown.locator("h1")).to_have_text("Results")
+    expect(markdown.locator("strong")).to_have_text("down")
+    expect(markdown.locator(".katex")).to_have_count(1)
+
+    notebook_id = int(url.rstrip("/").rsplit("/", 1)[1])
+
+    def stored() -> str:
+        return str(Notebook.objects.get(pk=notebook_id).cells[0]["source"])
+
+    import time
+
+    deadline = time.monotonic() + 10
+    while stored() != "# Results\n\nChurn is **down** where $x^2$" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stored() == "# Results\n\nChurn is **down** where $x^2$"

@@ -34,6 +34,8 @@ def test_markdown_katex_and_sandboxed_html(alice, live_daphne: str, page: Any) -
     page.get_by_test_id("add-cell").click()
     text = page.get_by_test_id("cell").nth(1)
     text.get_by_test_id("cell-language").select_option("text")
+    # Its Markdown source, one toggle away from the rich-text editor.
+    text.get_by_test_id("text-mode").click()
     wait_for_monaco(text)
     set_source(page, text, "# Results\n\nThe area is $x^2$ <img src=x onerror=\"window.pwned=2\">")
     page.keyboard.press("Shift+Enter")
@@ -168,3 +170,34 @@ def test_clearing_outputs_from_the_page(alice, bob, live_daphne: str, browser: A
     finally:
         alice_page.context.close()
         bob_page.context.close()
+
+
+def test_copy_scroll_and_hide_an_output(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """The output's own tools: copy it as text, keep a long one in a scrolled box, hide it (this page only)."""
+    from playwright.sync_api import expect
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_daphne)
+    sign_in(page, live_daphne)
+    new_notebook(page, "Output tools")
+    cell = page.get_by_test_id("cell").first
+    set_source(page, cell, "for i in range(300):\n    print('line', i)\n6 * 7")
+    page.keyboard.press("Control+Enter")
+    output = cell.get_by_test_id("cell-output")
+    expect(output).to_contain_text("42", timeout=60_000)
+
+    cell.hover()
+    cell.get_by_test_id("copy-output").click()
+    expect(cell.get_by_test_id("copy-output")).to_have_text("Copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("line 0\nline 1\n") and copied.endswith("line 299\n42")
+
+    tall = output.evaluate("e => e.getBoundingClientRect().height")
+    cell.get_by_test_id("scroll-output").click()
+    boxed = output.evaluate("e => e.getBoundingClientRect().height")
+    assert boxed < tall / 2, (boxed, tall)
+
+    cell.get_by_test_id("hide-output").click()
+    expect(output).to_be_hidden()
+    cell.get_by_test_id("output-hidden-note").click()
+    expect(output).to_be_visible()
+    expect(output).to_contain_text("line 299")

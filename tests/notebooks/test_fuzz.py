@@ -317,6 +317,7 @@ WS_MESSAGES: dict[str, dict[str, Any]] = {
     "complete": {"cell_id": "CELL", "source": "import os\nos.pa", "pos": 14},
     "signature": {"cell_id": "CELL", "source": "print(", "pos": 6},
     "table_page": {"cell_id": "CELL", "ref": "t1", "offset": 0, "page_size": 50},
+    "explore": {"cell_id": "CELL", "name": "df", "op": "page", "args": {"sort": [{"column": "a"}]}},
     "inspect_scope": {"cell_id": "CELL"},
     "focus": {"cell_id": "CELL"},
 }

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VIEWER, RUNNER, EDITOR, OWNER = 1, 2, 3, 4
 # The role each message needs, in the order they are sent (destructive ones last).
 NEEDS = [
-    ("focus", VIEWER), ("inspect_scope", VIEWER), ("table_page", VIEWER),
+    ("focus", VIEWER), ("inspect_scope", VIEWER), ("table_page", VIEWER), ("explore", VIEWER),
     ("complete", RUNNER), ("signature", RUNNER), ("run_cell", RUNNER), ("run_from", RUNNER), ("run_all", RUNNER),
     ("run_stale", RUNNER), ("interrupt", RUNNER), ("shutdown", RUNNER),
     ("cursor", EDITOR), ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
@@ -37,6 +37,7 @@ def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
         "focus": {"cell_id": cell}, "cursor": {"cell_id": cell, "anchor": "AQKrqqq6CwMA", "head": "AQKrqqq6CwMA"},
         "inspect_scope": {"cell_id": cell},
         "table_page": {"cell_id": cell, "ref": "t", "offset": 0, "page_size": 10},
+        "explore": {"cell_id": cell, "name": "df", "op": "inspect"},
         "complete": {"cell_id": cell, "source": "x", "pos": 1}, "signature": {"cell_id": cell, "source": "f(", "pos": 2},
         "run_cell": {"cell_id": cell}, "run_from": {"cell_id": cell}, "run_all": {}, "run_stale": {},
         "interrupt": {}, "shutdown": {},

@@ -7,8 +7,10 @@ import type { RemoteCaret } from '../cursors';
 import { personColour } from '../lib/personColour';
 import { type CellEditor, type CellEditorFactory, type EditorAssist, createTextareaEditor } from './CellEditor';
 import { MarkdownView } from './MarkdownView';
+import { RichTextEditor } from './RichTextEditor';
+import { diffText } from '../lib/textChanges';
 import type { OutputContext } from './MimeView';
-import { OutputArea } from './OutputArea';
+import { OutputArea, outputsText } from './OutputArea';
 import { SymbolList } from './SymbolList';
 
 /** What a cell asks of the page; the page turns these into protocol requests. */
@@ -58,6 +60,25 @@ export interface CellViewOptions {
 
 const DEFAULT_SAVE_DELAY_MS = 300;
 
+const TEXT_MODE_KEY = 'quire.textEditor';
+
+/** How this browser edits text cells: as rich text (the default) or as Markdown source. */
+function textMode(): 'rich' | 'markdown' {
+  try {
+    return localStorage.getItem(TEXT_MODE_KEY) === 'markdown' ? 'markdown' : 'rich';
+  } catch {
+    return 'rich';
+  }
+}
+
+function setTextMode(mode: 'rich' | 'markdown'): void {
+  try {
+    localStorage.setItem(TEXT_MODE_KEY, mode);
+  } catch {
+    // Storage refused (private mode, quota): the default, rich text, stays.
+  }
+}
+
 const LANGUAGE_LABELS: Record<Language, string> = { python: 'Python', scala: 'Scala', sql: 'SQL', vega: 'Vega', text: 'Text' };
 
 /** The places the cell's latest error output points at, for the editor's underlines. */
@@ -87,6 +108,16 @@ export class CellView {
     attrs: { type: 'button', title: 'Run this cell and every cell below it' },
   });
   private readonly editButtons: HTMLElement;
+  /** A text cell's editor as it looks (made when first needed); its Markdown source stays one toggle away. */
+  private rich: RichTextEditor | null = null;
+  private readonly textModeButton: HTMLButtonElement;
+  /** Above the outputs, for everyone: copy them, hide them, or scroll a long one in a box (this page only). */
+  private readonly outputTools: HTMLElement;
+  private readonly hideOutputButton: HTMLButtonElement;
+  private readonly scrollOutputButton: HTMLButtonElement;
+  private readonly hiddenOutputNote = h('button', {
+    className: 'button subtle output-hidden-note', testId: 'output-hidden-note', text: 'Output hidden — show', attrs: { type: 'button' },
+  });
   /** Under the cell, for editors: a new code or text cell right here. */
   private readonly insertBar: HTMLElement;
   private readonly clearOutputButton: HTMLButtonElement;
@@ -154,6 +185,19 @@ export class CellView {
       this.button('Delete', 'Delete cell', () => this.actions.remove(this.cell.id), 'delete-cell'),
     );
     this.markdown.element.addEventListener('dblclick', () => this.editText());
+    this.textModeButton = this.button('Markdown', 'Edit the Markdown source / edit as rich text', () => this.toggleTextMode(), 'text-mode');
+    this.hideOutputButton = this.button('Hide output', 'Hide this cell\'s output on this page', () => this.setOutputHidden(true), 'hide-output');
+    this.scrollOutputButton = this.button('Scroll', 'Show a long output in a box of its own height, scrolled', () => this.toggleScrolled(), 'scroll-output');
+    this.scrollOutputButton.setAttribute('aria-pressed', 'false');
+    this.hiddenOutputNote.hidden = true;
+    this.hiddenOutputNote.addEventListener('click', () => this.setOutputHidden(false));
+    this.outputTools = h(
+      'div',
+      { className: 'output-tools', testId: 'output-tools' },
+      this.button('Copy', 'Copy the output as text', () => void this.copyOutput(), 'copy-output'),
+      this.scrollOutputButton,
+      this.hideOutputButton,
+    );
     this.insertBar = h(
       'div',
       { className: 'cell-insert', testId: 'cell-insert' },
@@ -176,6 +220,7 @@ export class CellView {
         this.staleBadge,
         this.presence,
         h('span', { className: 'spacer' }),
+        this.textModeButton,
         this.runFromButton,
         this.clearOutputButton,
         this.editButtons,
@@ -183,6 +228,8 @@ export class CellView {
       this.waitingLine,
       this.editor.element,
       this.markdown.element,
+      this.outputTools,
+      this.hiddenOutputNote,
       this.outputs.element,
       this.symbols.element,
       this.insertBar,
@@ -229,8 +276,43 @@ export class CellView {
       total: cell.outputsTotal,
       running: cell.state === 'running' || cell.state === 'queued',
     });
+    this.outputTools.hidden = cell.outputs.length === 0 || this.outputHidden;
+    this.hiddenOutputNote.hidden = cell.outputs.length === 0 || !this.outputHidden;
+    if (this.outputHidden) this.outputs.element.hidden = true;
     this.symbols.render(cell.symbols);
     this.showTextOrEditor();
+  }
+
+  private outputHidden = false;
+
+  /** Hides the outputs behind a one-line note (this page only: others keep seeing them). */
+  setOutputHidden(hidden: boolean): void {
+    this.outputHidden = hidden;
+    this.update(this.cell, this.permissions, true);
+  }
+
+  private toggleScrolled(): void {
+    const scrolled = !this.outputs.element.classList.contains('scrolled');
+    this.outputs.element.classList.toggle('scrolled', scrolled);
+    this.scrollOutputButton.setAttribute('aria-pressed', String(scrolled));
+  }
+
+  private async copyOutput(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(outputsText(this.cell.outputs));
+      this.flashTool('Copied');
+    } catch {
+      this.flashTool('Could not copy');
+    }
+  }
+
+  private flashTool(text: string): void {
+    const copy = this.outputTools.querySelector<HTMLButtonElement>('[data-testid="copy-output"]');
+    if (!copy) return;
+    copy.textContent = text;
+    setTimeout(() => {
+      copy.textContent = 'Copy';
+    }, 1500);
   }
 
   /** Shows the cell's place in the run queue (1 = next), or nothing when not queued; `waiting` says what the
@@ -328,11 +410,13 @@ export class CellView {
     if (this.saveTimer !== null) clearTimeout(this.saveTimer);
     this.saveTimer = null;
     this.editor.dispose();
+    this.rich?.dispose();
     this.element.remove();
   }
 
   /** Runs the cell (a text cell just renders); `advance` asks the page to move on, as Shift+Enter does. */
   run(advance: boolean): void {
+    this.rich?.flush();
     this.flush();
     if (this.isText) {
       this.editingText = false;
@@ -361,20 +445,66 @@ export class CellView {
 
   private showTextOrEditor(): void {
     const text = this.isText;
-    const showEditor = !text || (this.editingText && this.permissions.canEdit);
+    const editing = text && this.editingText && this.permissions.canEdit;
+    const rich = editing && textMode() === 'rich';
+    const showEditor = !text || (editing && !rich);
     this.editor.element.hidden = !showEditor;
-    this.markdown.element.hidden = !text || showEditor;
-    if (text && !showEditor) this.markdown.render(this.cell.source);
+    this.markdown.element.hidden = !text || editing;
+    this.textModeButton.hidden = !editing;
+    this.textModeButton.textContent = rich ? 'Markdown' : 'Rich text';
+    if (rich) {
+      const editor = this.richEditor();
+      editor.element.hidden = false;
+      void editor.setMarkdown(this.editor.getValue());
+    } else if (this.rich) {
+      this.rich.element.hidden = true;
+    }
+    if (text && !editing) this.markdown.render(this.cell.source);
+  }
+
+  /** The rich-text editor, made on first use and placed where the Markdown editor is. */
+  private richEditor(): RichTextEditor {
+    if (!this.rich) {
+      this.rich = new RichTextEditor({
+        // Each change goes through the cell's own editor as the smallest edit, so it is saved and shared as typing is.
+        onChange: (markdown) => {
+          const change = diffText(this.editor.getValue(), markdown);
+          if (change) this.editor.edit(change.offset, change.deleteCount, change.insert);
+        },
+        onEscape: () => this.leaveEditor(),
+        onRun: () => this.run(true),
+      });
+      this.editor.element.after(this.rich.element);
+    }
+    return this.rich;
+  }
+
+  private toggleTextMode(): void {
+    this.rich?.flush();
+    setTextMode(textMode() === 'rich' ? 'markdown' : 'rich');
+    this.showTextOrEditor();
+    if (textMode() === 'rich') {
+      const editor = this.richEditor();
+      void editor.setMarkdown(this.editor.getValue(), { force: true }).then(() => editor.focus());
+    } else {
+      this.editor.focus();
+    }
   }
 
   private editText(): void {
     if (!this.permissions.canEdit) return;
     this.editingText = true;
     this.showTextOrEditor();
-    this.editor.focus();
+    if (textMode() === 'rich') {
+      const editor = this.richEditor();
+      void editor.setMarkdown(this.editor.getValue(), { force: true }).then(() => editor.focus());
+    } else {
+      this.editor.focus();
+    }
   }
 
   private leaveEditor(): void {
+    this.rich?.flush();
     if (this.isText && this.editingText) {
       this.flush();
       this.editingText = false;

@@ -15,6 +15,8 @@ export type OutputPager = (n: number, offset: number) => Promise<OutputPage>;
 
 export interface OutputContext {
   tablePage?: TablePager;
+  /** Opens a table output (by its ref) in the Explore panel. */
+  explore?: (ref: string) => void;
   outputPage?: OutputPager;
 }
 
@@ -142,7 +144,7 @@ function json(value: unknown): HTMLElement | null {
 
 /** Richest first. */
 export const MIME_RENDERERS: ReadonlyArray<readonly [mime: string, render: MimeRenderer]> = [
-  [TABLE_MIME, (value, context) => (isTableData(value) ? TableView(value, context.tablePage) : null)],
+  [TABLE_MIME, (value, context) => (isTableData(value) ? TableView(value, context.tablePage, context.explore) : null)],
   ['application/vnd.vegalite.v5+json', vega('vega-lite')],
   ['application/vnd.vegalite.v4+json', vega('vega-lite')],
   ['application/vnd.vegalite+json', vega('vega-lite')],

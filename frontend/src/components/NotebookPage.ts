@@ -6,7 +6,7 @@ import { NotebookModel, type ModelChange } from '../notebookModel';
 import { type NoticeKind, noticeKind } from '../notices';
 import { CollabSources, REFUSED_EDIT_NOTICE } from '../collab';
 import { CaretSender, RemoteCarets } from '../cursors';
-import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type Language, NotebookClient, notebookSocketUrl, type Role, type ServerMessage } from '../protocol';
+import { type Cell, type ConnectionStatus, ENVIRONMENT_LABELS, type ExploreTarget, type Language, NotebookClient, notebookSocketUrl, type Role, type ServerMessage } from '../protocol';
 import type { CellEditorFactory, EditorAssist } from './CellEditor';
 import { type CellActions, CellView } from './CellView';
 import { type ConfigApi, ConfigPanel } from './ConfigPanel';
@@ -18,6 +18,8 @@ import { PresenceList } from './PresenceList';
 import { type ShareApi, ShareDialog } from './ShareDialog';
 import { ShortcutSheet } from './ShortcutSheet';
 import { SymbolTable, scopeFromCells } from './SymbolTable';
+import { ExplorePanel } from './ExplorePanel';
+import { Explorer } from '../explore';
 import { TaskList } from './TaskList';
 
 export interface NotebookPageOptions {
@@ -100,7 +102,18 @@ export class NotebookPage {
     () => this.client.interrupt(),
     (cellId) => this.select(cellId, { scroll: true }),
   );
-  private readonly symbols = new SymbolTable();
+  private readonly explorePanel = new ExplorePanel(() => ({
+    saveAsCell: this.model.permissions.canEdit
+      ? (cellId, source) => this.actions.insertBelow?.(cellId, { language: 'vega', source }, false)
+      : undefined,
+  }));
+  private readonly symbols = new SymbolTable({
+    explorer: (symbol) => {
+      const cellId = this.selected;
+      return cellId ? this.explorerFor(cellId, { name: symbol.name }, symbol.name) : null;
+    },
+    actions: (explorer, inspection) => this.explorePanel.actions(explorer, inspection, this.selected ?? ''),
+  });
   private readonly history: HistoryPanel;
   private readonly share: ShareDialog;
   readonly config: ConfigPanel;
@@ -215,6 +228,7 @@ export class NotebookPage {
       this.kernelNote,
       h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
       this.history.element,
+      this.explorePanel.drawer.element,
       this.share.element,
       this.config.element,
       this.kernels.element,
@@ -761,6 +775,11 @@ export class NotebookPage {
     return this.model.cell(cellId)?.language ?? 'python';
   }
 
+  /** Data exploration of a value the kernel holds: a symbol as `cellId` sees it, or a table output's ref. */
+  private explorerFor(cellId: string, target: ExploreTarget, label: string): Explorer {
+    return new Explorer((op, args) => this.client.explore(cellId, target, op, args), label);
+  }
+
   private toolButton(text: string, testId: string, title: string, onClick: () => void): HTMLButtonElement {
     const button = h('button', { className: 'button', testId, text, attrs: { type: 'button', title } });
     button.addEventListener('click', onClick);
@@ -810,6 +829,7 @@ export class NotebookPage {
     assist: (cellId) => this.assistFor(cellId),
     outputContext: (cellId) => ({
       tablePage: (ref, offset, pageSize) => this.client.tablePage(cellId, ref, offset, pageSize),
+      explore: (ref) => void this.explorePanel.show(this.explorerFor(cellId, { ref }, 'table'), cellId, 'table'),
       outputPage: (n, offset) => (this.options.outputPage ?? api.outputPage)(this.options.notebookId, cellId, n, offset),
     }),
   };

@@ -1,7 +1,7 @@
 /** A cell's outputs, in order: streams, rich results and errors. */
 import { h } from '../lib/dom';
 import { fillAnsi } from '../lib/ansi';
-import { applyCarriageReturns } from '../lib/text';
+import { applyCarriageReturns, mimeText, stripAnsi } from '../lib/text';
 import type { Output } from '../protocol';
 import { ErrorView } from './ErrorView';
 import { MimeView, type OutputContext } from './MimeView';
@@ -19,6 +19,27 @@ export function OutputView(output: Output, context: OutputContext = {}): HTMLEle
     case 'error':
       return ErrorView(output);
   }
+}
+
+/** What "Copy output" puts on the clipboard: each output as text (plain text of rich results), colours removed. */
+export function outputsText(outputs: readonly Output[]): string {
+  return outputs
+    .map((output) => {
+      switch (output.output_type) {
+        case 'stream':
+          return applyCarriageReturns(stripAnsi(output.text));
+        case 'display_data':
+        case 'execute_result':
+          return mimeText(output.data['text/plain']) ?? '';
+        case 'error':
+          return stripAnsi([`${output.ename}: ${output.evalue}`, ...output.traceback].join('\n'));
+        default:
+          return '';
+      }
+    })
+    .filter((text) => text !== '')
+    .map((text) => text.replace(/\n$/, ''))
+    .join('\n');
 }
 
 interface Shown {

@@ -3,7 +3,16 @@
  * cells above below it. Clicking a symbol opens the inspector.
  */
 import { h } from '../lib/dom';
+import type { Explorer, Inspection } from '../explore';
 import type { CellScope, SymbolInfo } from '../protocol';
+import { InspectorView, type InspectorActions } from './Inspector';
+
+/** How the inspector asks the kernel about a symbol, and where its table view and plot open. */
+export interface SymbolExplore {
+  /** An explorer for the symbol as the selected cell sees it; null when no cell is selected. */
+  explorer: (symbol: SymbolInfo) => Explorer | null;
+  actions: (explorer: Explorer, inspection: Inspection) => InspectorActions;
+}
 
 /** What a cell sees when the server cannot say: later definitions above it win, as in the kernel. */
 export function scopeFromCells(cells: ReadonlyArray<{ id: string; symbols: readonly SymbolInfo[] }>, cellId: string): CellScope {
@@ -20,7 +29,9 @@ export class SymbolTable {
   private readonly visible = h('tbody', { testId: 'symbols-visible' });
   private readonly inspector = h('div', { className: 'inspector', testId: 'inspector', attrs: { role: 'dialog', 'aria-label': 'Inspector' } });
 
-  constructor() {
+  private inspecting = 0;
+
+  constructor(private readonly explore?: SymbolExplore) {
     this.inspector.hidden = true;
     const table = h(
       'table',
@@ -67,11 +78,30 @@ export class SymbolTable {
   inspect(symbol: SymbolInfo): void {
     const close = h('button', { className: 'button subtle', text: '×', attrs: { type: 'button', 'aria-label': 'Close inspector' } });
     close.addEventListener('click', () => (this.inspector.hidden = true));
+    const body = h('div', { className: 'inspector-content' });
     this.inspector.replaceChildren(
       h('header', { className: 'panel-header' }, h('h3', { text: symbol.name }), close),
       h('dl', {}, h('dt', { text: 'Type' }), h('dd', { text: symbol.type }), h('dt', { text: 'Language' }), h('dd', { text: symbol.language })),
-      h('pre', { className: 'inspector-value', text: symbol.repr }),
+      body,
     );
     this.inspector.hidden = false;
+    const explorer = this.explore?.explorer(symbol) ?? null;
+    if (!explorer || !this.explore) {
+      body.replaceChildren(h('pre', { className: 'inspector-value', text: symbol.repr }));
+      return;
+    }
+    const explore = this.explore;
+    const mine = ++this.inspecting;
+    body.replaceChildren(h('p', { className: 'muted', text: 'inspecting…' }));
+    void explorer.inspect().then((reply) => {
+      if (mine !== this.inspecting) return;
+      if (reply.ok) body.replaceChildren(InspectorView(explorer, reply.value, explore.actions(explorer, reply.value)));
+      else
+        // The kernel cannot say (not running, the value is gone): the recorded summary, and why it is all there is.
+        body.replaceChildren(
+          h('p', { className: 'table-problem', testId: 'inspector-problem', attrs: { role: 'alert' }, text: reply.message }),
+          h('pre', { className: 'inspector-value', text: symbol.repr }),
+        );
+    });
   }
 }

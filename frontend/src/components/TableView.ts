@@ -40,7 +40,7 @@ export function tableSummary(page: Pick<TablePage, 'rows' | 'total_rows' | 'offs
     : `showing ${shown} of ${page.total_rows} rows (${first}–${first + shown - 1})`;
 }
 
-export function TableView(table: TableData, pager?: TablePager): HTMLElement {
+export function TableView(table: TableData, pager?: TablePager, explore?: (ref: string) => void): HTMLElement {
   const head = h(
     'tr',
     {},
@@ -87,11 +87,19 @@ export function TableView(table: TableData, pager?: TablePager): HTMLElement {
   };
   prev.addEventListener('click', () => void go(offset - pageSize));
   next.addEventListener('click', () => void go(offset + pageSize));
+  const exploreButton = h('button', {
+    className: 'button subtle',
+    testId: 'table-explore',
+    text: 'Explore',
+    attrs: { type: 'button', title: 'Schema, sorting, filtering, summaries and plots' },
+  });
+  exploreButton.hidden = !(ref && explore);
+  exploreButton.addEventListener('click', () => ref && explore?.(ref));
 
   return h(
     'div',
     { className: 'output-table', testId: 'output-table' },
     h('div', { className: 'table-scroll' }, h('table', {}, h('thead', {}, head), body)),
-    h('p', { className: 'table-footer' }, prev, summary, next, problem),
+    h('p', { className: 'table-footer' }, prev, summary, next, exploreButton, problem),
   );
 }

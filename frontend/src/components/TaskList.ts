@@ -72,6 +72,7 @@ function SparkJobs(cellLabel: string, progress: SparkProgress): HTMLElement {
       h('span', { text: `Spark · ${cellLabel}` }),
       progress.uiUrl && h('a', { testId: 'spark-ui-link', text: 'Spark UI', attrs: { href: progress.uiUrl, target: '_blank', rel: 'noopener noreferrer' } }),
     ),
+    !progress.uiUrl && progress.uiNote ? h('p', { className: 'muted spark-ui-note', testId: 'spark-ui-note', text: progress.uiNote }) : null,
     ...progress.jobs.map((job) =>
       h(
         'div',

@@ -170,6 +170,22 @@ def test_table_pages_over_the_wire(kernel):
     assert page.total_rows == 500
 
 
+def test_exploration_over_the_wire_while_a_cell_runs(kernel):
+    kernel.execute("import pandas as pd\ndf = pd.DataFrame({'v': range(500)})", cell_id="a")
+    kernel.conn.send(protocol.Execute(exec_id="e2", cell_id="b", language="python", source="while True: pass", order=("a", "b")))
+    _wait_for_statement(kernel, "e2", 1)
+    kernel.conn.send(protocol.Explore(
+        req_id="x", target={"cell_id": "b", "name": "df"}, op="page", order=("a", "b"),
+        args={"sort": [{"column": "v", "descending": True}], "page_size": 3},
+    ))
+    reply = kernel.conn.recv_until(lambda e: getattr(e, "req_id", None) == "x")[-1]
+    assert isinstance(reply, protocol.Explored) and reply.result["rows"] == [[499], [498], [497]]
+    kernel.conn.send(protocol.Explore(req_id="y", target={"cell_id": "b", "name": "nope"}, op="inspect", order=("a", "b")))
+    error = kernel.conn.recv_until(lambda e: getattr(e, "req_id", None) == "y")[-1]
+    assert isinstance(error, protocol.ErrorEvent) and "no symbol 'nope'" in error.message
+    kernel.conn.send(protocol.Interrupt())
+
+
 def test_shutdown_exits_cleanly(kernel):
     kernel.conn.send(protocol.Shutdown())
     assert kernel.process.wait(10) == 0

@@ -79,3 +79,55 @@ def test_unknown_data_name_is_a_clear_error(chart_notebook):
 def test_invalid_json_has_a_position(chart_notebook):
     run = chart_notebook.add_and_run("chart", '{"mark": "bar",\n  "data": }', language="vega")
     assert run.error["positions"][0]["line"] == 2
+
+
+def test_a_histogram_of_a_large_table_is_binned_on_the_server(chart_notebook):
+    spec = {
+        "mark": "bar", "data": {"name": "events"},
+        "encoding": {"x": {"field": "ms", "bin": {"maxbins": 10}, "type": "quantitative"}, "y": {"aggregate": "count"}},
+    }
+    run = _chart(chart_notebook, spec)
+    filled = run.data("display_data")[VEGALITE_MIME]
+    values = filled["data"]["values"]
+    assert len(values) == 10 and sum(row["__count"] for row in values) == 20000
+    assert values[0]["bin_ms"] == 0 and values[0]["bin_ms_end"] == 2000
+    assert filled["encoding"]["x"]["bin"] == {"binned": True, "step": 2000}
+    assert filled["encoding"]["x2"] == {"field": "bin_ms_end"}
+    assert "aggregated on the server (count of records by ms (binned))" in run.stdout
+
+
+def test_quantiles_and_a_heatmap_are_aggregated_on_the_server(chart_notebook):
+    spec = {
+        "mark": "point", "data": {"name": "events"},
+        "encoding": {"x": {"field": "kind", "type": "ordinal"}, "y": {"aggregate": "median", "field": "ms"},
+                     "size": {"aggregate": "q3", "field": "ms"}},
+    }
+    values = _chart(chart_notebook, spec).data("display_data")[VEGALITE_MIME]["data"]["values"]
+    assert [row["kind"] for row in values] == [0, 1, 2]
+    assert values[0]["median_ms"] == pytest.approx(9999, abs=2) and values[0]["q3_ms"] == pytest.approx(14998.5, abs=3)
+    heat = {
+        "mark": "rect", "data": {"name": "events"},
+        "encoding": {"x": {"field": "ms", "bin": True}, "y": {"field": "kind", "bin": {"maxbins": 3}},
+                     "color": {"aggregate": "count"}},
+    }
+    filled = _chart(chart_notebook, heat, cell_id="heat").data("display_data")[VEGALITE_MIME]
+    assert sum(row["__count"] for row in filled["data"]["values"]) == 20000
+    assert filled["encoding"]["y2"] == {"field": "bin_kind_end"} and len(filled["data"]["values"]) <= 10 * 3
+
+
+def test_times_are_binned_by_their_time_unit_on_the_server(chart_notebook):
+    chart_notebook.add_and_run(
+        "times", "stamps = pd.DataFrame({'at': pd.date_range('2024-01-01', periods=20000, freq='37min'), 'v': 1.0})"
+    )
+    spec = {
+        "mark": "line", "data": {"name": "stamps"},
+        "encoding": {"x": {"field": "at", "timeUnit": "yearmonthdate", "type": "temporal"},
+                     "y": {"aggregate": "sum", "field": "v"}},
+    }
+    run = _chart(chart_notebook, spec)
+    filled = run.data("display_data")[VEGALITE_MIME]
+    values = filled["data"]["values"]
+    assert len(values) == 514 and sum(row["sum_v"] for row in values) == 20000
+    assert values[0]["yearmonthdate_at"].startswith("2024-01-01T00:00:00")
+    assert filled["encoding"]["x"] == {"field": "yearmonthdate_at", "timeUnit": "yearmonthdate", "type": "temporal", "title": "at"}
+    assert "aggregated on the server (sum of v by at (yearmonthdate))" in run.stdout
