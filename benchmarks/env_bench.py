@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
 from kernels import environments  # noqa: E402
+from kernels.config import PythonEnvSpec, SourcePolicy, python_env_spec  # noqa: E402
 from kernels.core import protocol  # noqa: E402
 from kernels.core.client import SyncConnection  # noqa: E402
 from kernels.launchers import KernelSpec, launch  # noqa: E402
-from notebooks.config import PythonEnvSpec, SourcePolicy, python_env_spec  # noqa: E402
 from tests.kernels.artifacts import write_wheel  # noqa: E402
 
 PYPI_REQUIREMENTS = ["six==1.16.0", "tabulate==0.9.0", "attrs==23.2.0"]

@@ -29,7 +29,7 @@ def _setup(redis_url: str) -> None:
 
 
 async def _measure(numbered: bool, count: int) -> list[float]:
-    from notebooks.events import _envelope, group_name, stream_key
+    from kernels.events import _envelope, group_name, stream_key
     from quire.lib.live import group_send_numbered, live_layer
 
     layer = live_layer()

@@ -69,7 +69,7 @@ def _version(config: dict[str, Any]) -> tuple[int, int]:
              for i, s in enumerate(_sources())]
     notebook = services.do_create_notebook(user, title="rerun bench", config=config,
                                            cells=[{k: v for k, v in c.items() if k != "outputs"} for c in cells])
-    for env in env_services.do_request_builds(notebook):
+    for env in env_services.do_request_builds(notebook.pk, notebook.config):
         env_services.do_build(notebook.pk, env.key)
     with transaction.atomic():
         locked = services.locked_notebook(user, notebook.pk, Role.EDITOR)

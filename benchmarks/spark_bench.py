@@ -82,7 +82,7 @@ def session_start(rounds: int) -> None:
 def first_scala_cell(rounds: int) -> None:
     """The first Scala cell of a fresh kernel (Spark already up): the bridge compiled in the JVM, or precompiled."""
     sys.path.insert(0, str(REPO))
-    from kernels.core.interpreters import scala_bridge
+    from kernels.core import scala_bridge
 
     with tempfile.TemporaryDirectory(prefix="quire-bench-bridge-") as root:
         t = time.perf_counter()

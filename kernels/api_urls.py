@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kernels.views import KernelShutdownView, RunningKernelListView
+from kernels.views import KernelShutdownView, MyQuotaView, RunningKernelListView
 
 urlpatterns = [
+    path("me/quota/", MyQuotaView.as_view(), name="api-my-quota"),
     path("kernels/", RunningKernelListView.as_view(), name="api-kernels"),
     path("kernels/<uuid:session_id>/shutdown/", KernelShutdownView.as_view(), name="api-kernel-shutdown"),
 ]

@@ -12,6 +12,8 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from kernels import maintenance
+from kernels.host import KernelHost
+from kernels.tasks import host_kernel
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +22,10 @@ _INPROCESS_HOSTS: set[asyncio.Task[None]] = set()
 
 
 def _start_with_celery(session_id: uuid.UUID) -> None:
-    from kernels.tasks import host_kernel
-
     host_kernel.apply_async(args=[str(session_id)])  # routed to "kernels" (CELERY_TASK_ROUTES)
 
 
 async def _spawn_inprocess(session_id: str) -> None:
-    from kernels.host import KernelHost
-
     # Embedded mode has no beat: the server runs its schedule itself from its first kernel on.
     maintenance.start_in_this_loop()
     # A fresh context: the caller's belongs to a short-lived async_to_sync call whose thread executor is gone

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kernels import environments
+from kernels import environments, events
+from kernels.config import JvmEnvSpec, PythonEnvSpec, jvm_env_spec, python_env_spec, site_policy, uses_spark
 from kernels.models import Environment, NotebookEnvironment
-from notebooks import events
-from notebooks.config import JvmEnvSpec, PythonEnvSpec, jvm_env_spec, python_env_spec, site_policy, uses_spark
-from notebooks.models import Notebook
+from quire.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +54,12 @@ def _on_disk(env: Environment) -> bool:
 # ------------------------------------------------------------------ asking for builds
 
 
-def _start_with_celery(notebook_id: int, key: str, force: bool) -> None:
-    from kernels.tasks import build_environment
+# The Celery task that builds one environment (kernels/tasks.py), sent by name: the task module sits above this one.
+BUILD_TASK = "kernels.build_environment"
 
-    build_environment.apply_async(args=[notebook_id, key, force])  # routed to "builds" (CELERY_TASK_ROUTES)
+
+def _start_with_celery(notebook_id: int, key: str, force: bool) -> None:
+    app.send_task(BUILD_TASK, args=[notebook_id, key, force])  # routed to "builds" (CELERY_TASK_ROUTES)
 
 
 def _start_in_thread(notebook_id: int, key: str, force: bool) -> None:
@@ -73,11 +74,14 @@ BUILD_BACKENDS: dict[str, Callable[[int, str, bool], None]] = {
 }
 
 
-def do_request_builds(notebook: Notebook, *, force: bool = False, retry_failed: bool = True) -> list[Environment]:
-    """Make sure every environment the notebook's config wants is built or building; `force` rebuilds ready ones."""
+def do_request_builds(
+    notebook_id: int, config: dict[str, Any], *, force: bool = False, retry_failed: bool = True
+) -> list[Environment]:
+    """Make sure every environment the notebook's (cleaned) config wants is built or building; `force` rebuilds
+    ready ones."""
     wanted: list[Environment] = []
     backend = BUILD_BACKENDS[settings.QUIRE_KERNEL_HOST]
-    for kind, spec in wanted_specs(notebook.config).items():
+    for kind, spec in wanted_specs(config).items():
         env, created = Environment.objects.get_or_create(key=spec.key, defaults={"kind": kind, "spec": asdict(spec)})
         ready = env.state == Environment.State.READY and _on_disk(env)
         if env.state == Environment.State.FAILED and not (retry_failed or force):
@@ -88,9 +92,9 @@ def do_request_builds(notebook: Notebook, *, force: bool = False, retry_failed: 
                 env.state = Environment.State.BUILDING
                 env.error = ""
                 env.save(update_fields=["state", "error", "updated_at"])
-            events.publish(notebook.pk, {"type": "environment", "kind": kind, "key": env.key, "state": env.state,
+            events.publish(notebook_id, {"type": "environment", "kind": kind, "key": env.key, "state": env.state,
                                          "log_tail": ""})
-            transaction.on_commit(lambda key=env.key: backend(notebook.pk, key, force))
+            transaction.on_commit(lambda key=env.key: backend(notebook_id, key, force))
         wanted.append(env)
     return wanted
 
@@ -148,10 +152,14 @@ def do_record_build(
     if seconds is not None:
         env.build_seconds = seconds
     env.save()
-    if state == Environment.State.READY and Notebook.objects.filter(pk=notebook_id).exists():
-        NotebookEnvironment.objects.update_or_create(
-            notebook_id=notebook_id, kind=env.kind, defaults={"environment": env}
-        )
+    if state == Environment.State.READY:
+        try:
+            with transaction.atomic():
+                NotebookEnvironment.objects.update_or_create(
+                    notebook_id=notebook_id, kind=env.kind, defaults={"environment": env}
+                )
+        except IntegrityError:  # the notebook is gone: the environment stays for others that want it
+            pass
     event: dict[str, Any] = {"type": "environment", "kind": env.kind, "key": key, "state": state,
                              "log_tail": environments.tail(log, 2000)}
     if error:
@@ -162,10 +170,11 @@ def do_record_build(
 # ------------------------------------------------------------------ what the panel shows
 
 
-def environment_status(notebook: Notebook) -> dict[str, Any]:
-    """Per kind: the environment the config wants (its state and log tail) and the one a kernel would use now."""
-    specs = wanted_specs(notebook.config)
-    working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook=notebook)
+def environment_status(notebook_id: int, config: dict[str, Any]) -> dict[str, Any]:
+    """Per kind: the environment the (cleaned) config wants (its state and log tail) and the one a kernel of
+    the notebook would use now."""
+    specs = wanted_specs(config)
+    working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook_id=notebook_id)
                .select_related("environment")}
     wanted = {e.key: e for e in Environment.objects.filter(key__in=[s.key for s in specs.values()])}
     status: dict[str, Any] = {}
@@ -231,16 +240,14 @@ def _usable(env: Environment | None) -> environments.BuiltEnvironment | None:
 
 
 @transaction.atomic
-def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
+def do_prepare_launch(notebook_id: int, *, config: dict[str, Any]) -> LaunchEnvironment:
     """The environments a kernel for this notebook starts in: the wanted ones when ready; those not built yet are
     asked for and listed in `building`, for the kernel to wait for; a failed one is replaced by the last working
-    one (or the base environment), with the viewers told."""
-    notebook = Notebook.objects.filter(pk=notebook_id).first()
-    if notebook is None:
-        return LaunchEnvironment()
-    specs = wanted_specs(notebook.config)
+    one (or the base environment), with the viewers told. `config` is the notebook's, read when its session was
+    taken (kernels.services.load_session_for_host)."""
+    specs = wanted_specs(config)
     envs = {e.key: e for e in Environment.objects.filter(key__in=[s.key for s in specs.values()])}
-    working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook=notebook)
+    working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook_id=notebook_id)
                .select_related("environment")}
     chosen: dict[str, environments.BuiltEnvironment] = {}
     notices: list[dict[str, Any]] = []
@@ -261,11 +268,11 @@ def do_prepare_launch(notebook_id: int) -> LaunchEnvironment:
             Environment.objects.filter(key=built.key).update(last_used_at=timezone.now())
             if built.key == spec.key:
                 NotebookEnvironment.objects.update_or_create(
-                    notebook=notebook, kind=kind, defaults={"environment_id": envs[spec.key].pk}
+                    notebook_id=notebook_id, kind=kind, defaults={"environment_id": envs[spec.key].pk}
                 )
     if building:
-        do_request_builds(notebook, retry_failed=False)
-    config = dict(notebook.config)
+        do_request_builds(notebook_id, config, retry_failed=False)
+    config = dict(config)
     python = chosen.get(Environment.Kind.PYTHON)
     jvm = chosen.get(Environment.Kind.JVM)
     if jvm is not None:

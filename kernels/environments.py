@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from kernels import build_sandbox
 from kernels.build_sandbox import BuildSpec
-from notebooks.config import JvmEnvSpec, PythonEnvSpec, SourcePolicy, check_requirement, check_url
+from kernels.config import JvmEnvSpec, PythonEnvSpec, SourcePolicy, check_requirement, check_url
 from quire.lib.errors import InvalidInput
 
 MANIFEST = "quire-env.json"

@@ -23,16 +23,14 @@ from django.conf import settings
 
 from kernels import env_services, environments, liveness, services
 from kernels.core import process as kernel_process
-from kernels.core import protocol
+from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
-from kernels.core.interpreters import scala_bridge
-from kernels.core.tracebacks import error_output
+from kernels.events import live_layer, publish_batch_now, publish_now
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
+from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
+from kernels.runbook import RUN_EVENTS, Run, RunBook, Step
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
-from notebooks.events import live_layer, publish_batch_now, publish_now
-from notebooks.limits import MAX_OUTPUT_HEAD_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
-from notebooks.outputs import cut_cells, head_of
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +61,6 @@ LEDGER_DELAY_S = 0.25
 # limit, and a margin for a build that waited for a worker).
 BUILD_POLL_S = 0.5
 BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
-# Why a kernel that is up shows as starting again: its first Spark or Scala cell starts the JVM.
-JVM_STARTING = "starting the JVM for Spark and Scala"
 # The error that ends runs whose kernel could not start because its environment failed to build.
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
 # How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
@@ -72,79 +68,6 @@ RECEIVE_RETRY_S = 0.5
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
 # just before the write still gets the run's outputs when it asks the host what is running.
 KEEP_FINISHED_S = 5.0
-
-
-class _Execution:
-    """What the host accumulates for one cell run until it finishes and is stored."""
-
-    def __init__(self, exec_id: str, cell_id: str, *, record: dict[str, Any] | None = None,
-                 language: str = "", source: str = "") -> None:
-        self.exec_id = exec_id
-        self.cell_id = cell_id
-        self.outputs: list[dict[str, Any]] = []
-        self.symbols: list[dict[str, Any]] = []
-        self.stale: list[str] = []
-        self.running = False
-        self.state = "queued"
-        self.kept_bytes = 0
-        self.kept = False  # whether the last output offered was kept
-        # Runs sent without a database row (`record`) get theirs from the host.
-        self.new = record is not None
-        self.user_id = record.get("user_id") if record else None
-        self.language = language
-        self.source = source
-        self.stored_at: float | None = None
-        self.seq = 0
-        # The host's clock (see KernelHost._enforce_limits): when the run started, as far as the host can tell; when
-        # it was asked to stop; when the host signalled the kernel itself, and why.
-        self.started_at: float | None = None
-        self.interrupted_at: float | None = None
-        self.signalled_at: float | None = None
-        self.signalled_for = ""
-        # How the run ends if its kernel is gone before it says: state, error name and message.
-        self.ending: tuple[str, str, str] | None = None
-
-    def record(self) -> services.RunRecord:
-        final = self.state in services.FINAL_STATES
-        return services.RunRecord(
-            exec_id=self.exec_id, cell_id=self.cell_id, state=self.state, new=self.new, user_id=self.user_id,
-            language=self.language, source=self.source, started=self.running or final,
-            outputs=list(self.outputs) if final else [], symbols=self.symbols if final else [],
-            stale=self.stale if final else [], seq=self.seq,
-        )
-
-    def add_output(self, output: dict[str, Any]) -> dict[str, Any] | None:
-        """Keep an output; what of it to relay live (within its head), or None when viewers have its head already."""
-        text = output.get("text")
-        size = len(text) if isinstance(text, str) else len(repr(output.get("data", "")))
-        if self.kept_bytes + size > KEPT_OUTPUT_FACTOR * settings.QUIRE_OUTPUT_LIMIT_BYTES:
-            self.kept = False
-            return None
-        self.kept = True
-        self.kept_bytes += size
-        last = self.outputs[-1] if self.outputs else None
-        if (
-            output.get("output_type") == "stream"
-            and last is not None
-            and last.get("output_type") == "stream"
-            and last.get("name") == output.get("name")
-        ):
-            # Viewers append stream text to the output before: they get what is still missing from its head.
-            relayed = len(str(last["text"]))
-            last["text"] = str(last["text"]) + str(output.get("text", ""))
-            if relayed >= MAX_OUTPUT_HEAD_CHARS:
-                return None
-            n = len(self.outputs) - 1
-            rest = str(last["text"])[relayed:MAX_OUTPUT_HEAD_CHARS]
-            if len(last["text"]) <= MAX_OUTPUT_HEAD_CHARS:
-                return output
-            return {**output, "text": rest, "more": {"n": n}}
-        self.outputs.append(dict(output))
-        head = head_of(output, len(self.outputs) - 1)
-        if head is not output:
-            # Its full size is known once the run is stored; live viewers are told there is more.
-            head["more"] = {"n": head["more"]["n"]}
-        return head
 
 
 def _scala_bridge_root() -> str:
@@ -216,7 +139,7 @@ class _Ledger:
 
     def __init__(self, host: KernelHost) -> None:
         self.host = host
-        self.dirty: dict[str, _Execution] = {}
+        self.dirty: dict[str, Run] = {}
         self.kernel_state: str | None = None
         self.wake = asyncio.Event()
         self.urgent = asyncio.Event()
@@ -224,7 +147,7 @@ class _Ledger:
         self.settled.set()
         self.task: asyncio.Task[None] | None = None
 
-    def touch(self, execution: _Execution) -> None:
+    def touch(self, execution: Run) -> None:
         self.dirty[execution.exec_id] = execution
         self._wake(urgent=execution.state in services.FINAL_STATES)
 
@@ -266,17 +189,14 @@ class _Ledger:
                 log.exception("could not record %d runs of session %s", len(records), self.host.session_id)
                 announce = []
             now = asyncio.get_running_loop().time()
-            for execution, record in zip(batch, records, strict=True):
-                execution.new = False
-                if record.state in services.FINAL_STATES:
-                    execution.stored_at = now
+            self.host.book.stored(list(zip(batch, records, strict=True)), now=now)
             for event in announce:
                 self.host.broadcast.put(event)
             if announce:
                 self.host.publish_tasks()  # the task list follows the cells it no longer shows
                 await self._forget([r.exec_id for r in records if r.state in services.FINAL_STATES])
             # Idle is news only if no run came in meanwhile (that one said busy already).
-            if state == "idle" and not self.host.busy:
+            if state == "idle" and not self.host.book.busy:
                 self.host.broadcast.put({"type": "kernel_status", "state": "idle"})
             self.host.forget_finished(now)
             if not self.wake.is_set():
@@ -303,20 +223,14 @@ class KernelHost:
         self.live = live_layer()
         self.kernel: LaunchedKernel | None = None
         self.writer: asyncio.StreamWriter | None = None
-        # Insertion order is the kernel's FIFO order: the task list shows it as the queue.
-        self.executions: dict[str, _Execution] = {}
-        # Finished runs until a while after they are stored (see KEEP_FINISHED_S).
-        self.finished: dict[str, _Execution] = {}
-        self.finish_seq = 0
+        # The runs, queued, running and lately finished, and the kernel state pages are shown (kernels/runbook.py).
+        self.book = RunBook(keep_chars=KEPT_OUTPUT_FACTOR * settings.QUIRE_OUTPUT_LIMIT_BYTES)
         self.listening = asyncio.Event()
         self.last_activity = 0.0  # the event loop's clock: the last run started or finished
         # Requests awaiting a kernel reply (completions, signatures, table pages): req_id -> reply channel.
         self.replies: dict[str, str] = {}
         # Stale marks being stored after a forget (held so the tasks are not collected half-way).
         self.marking: set[asyncio.Task[None]] = set()
-        self.busy = False
-        # A cell is starting the kernel's JVM (see kernels.core.protocol.JvmStatus).
-        self.jvm_starting = False
         self.stopping = False
         self.exit_reason: str | None = None
         self.background: set[asyncio.Future[Any]] = set()
@@ -351,13 +265,17 @@ class KernelHost:
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
         # The notebook's own environments: the kernel waits for those still building (the runs that started it
         # wait with it); one that failed is replaced by the last working one or the base one, with a notice.
-        environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+        environment = await sync_to_async(env_services.do_prepare_launch)(
+            self.info.notebook_id, config=self.info.config
+        )
         if environment.building:
             if not await self._await_environments(environment.building):
                 return
             # The session beats now: it keeps beating while the kernel starts, until the kernel's own beat.
             self.starting_beat = asyncio.create_task(self._beat_while_starting())
-            environment = await sync_to_async(env_services.do_prepare_launch)(self.info.notebook_id)
+            environment = await sync_to_async(env_services.do_prepare_launch)(
+                self.info.notebook_id, config=self.info.config
+            )
         for notice in environment.notices:
             await publish_now(self.info.notebook_id, notice)
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)
@@ -374,6 +292,8 @@ class KernelHost:
             python=environment.python,
             extra_ro_binds=environment.ro_binds,
             scala_bridge=scala_bridge,
+            stdin=True,
+            display_changes=True,
         )
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)
@@ -412,9 +332,9 @@ class KernelHost:
             live_commands.cancel()
             return
         for exec_id, cell_id in waiting:
-            self.executions[exec_id] = _Execution(exec_id, cell_id)
+            self.book.expect(exec_id, cell_id)
         if waiting:
-            self.busy = True
+            self.book.busy = True
             self.publish_tasks()
         commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
         self._stop_starting_beat()
@@ -563,7 +483,7 @@ class KernelHost:
                     await self._kill()
                     return
                 continue
-            current = next(iter(self.executions.values()), None)
+            current = next(iter(self.book.executions.values()), None)
             if current is None:
                 continue
             if current.started_at is None:
@@ -579,7 +499,7 @@ class KernelHost:
                 await self._kill()
                 return
 
-    def _overdue(self, execution: _Execution, now: float) -> str:
+    def _overdue(self, execution: Run, now: float) -> str:
         """Why the host must step in for the running cell ("interrupt", "time limit"), or "" if it need not."""
         if execution.interrupted_at is not None and now - execution.interrupted_at > SIGNAL_AFTER_S:
             return "interrupt"
@@ -589,7 +509,7 @@ class KernelHost:
             return "time limit"
         return ""
 
-    def _forced_ending(self, execution: _Execution) -> tuple[str, str, str]:
+    def _forced_ending(self, execution: Run) -> tuple[str, str, str]:
         """How a cell whose kernel the host killed ends: state, error name, and the message the user reads."""
         if execution.signalled_for == "time limit":
             limit = self.info.cell_time_limit_s
@@ -618,22 +538,6 @@ class KernelHost:
         if group is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
-
-    def _end_unfinished(self, reason: str) -> None:
-        """The kernel is gone: the run it had under way ends here, with what it printed so far and why it ended.
-        Runs still queued end with the session (services.do_set_session_state)."""
-        for execution in list(self.executions.values()):
-            if execution.ending is None and not execution.running:
-                continue
-            state, ename, message = execution.ending or ("error", services.KERNEL_DIED, reason)
-            error = error_output(ename, message, [], [])
-            execution.outputs.append(error)  # past the cap on kept outputs too: this is what the user must read
-            self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": error})
-            execution.state = state
-            self.finish_seq += 1
-            execution.seq = self.finish_seq
-            self.finished[execution.exec_id] = self.executions.pop(execution.exec_id)
-            self.ledger.touch(execution)
 
     async def _read_event(self, reader: asyncio.StreamReader) -> dict[str, Any] | None:
         payload = await protocol.read_frame_async(reader)
@@ -672,7 +576,7 @@ class KernelHost:
                     continue
                 if kind == "cull":
                     # Only the host knows for sure that its kernel is idle: the database hears of runs late.
-                    if self.busy or asyncio.get_running_loop().time() - self.last_activity < float(command["idle_s"]):
+                    if self.book.busy or asyncio.get_running_loop().time() - self.last_activity < float(command["idle_s"]):
                         continue
                     command = {"type": "shutdown", "reason": "idle"}
                     kind = "shutdown"
@@ -682,28 +586,22 @@ class KernelHost:
                     self.stopping = True
                     self.stop_reason = str(command.pop("reason", None) or "shut down")
                 if kind == "interrupt":
-                    self._note_interrupt()
-                record = command.pop("record", None) if kind == "execute" else None
+                    self.book.note_interrupt(asyncio.get_running_loop().time())
+                if kind == "input_reply":
+                    step, dropped = self.book.answer_input(command)
+                    if dropped:
+                        log.warning("session %s: input_reply dropped: %s", self.session_id, dropped)
+                    for forward in step.to_kernel:
+                        await self._send(forward)
+                    self._apply(step)
+                    continue
+                step = None
                 if kind == "execute":
-                    # A run that was waiting when the kernel came up is known already (see do_announce_ready).
-                    execution = self.executions.get(str(command["exec_id"])) or _Execution(
-                        str(command["exec_id"]), str(command["cell_id"]), record=record,
-                        language=str(command.get("language", "")), source=str(command.get("source", "")),
-                    )
-                    self.executions[execution.exec_id] = execution
+                    command, step = self.book.execute(command)
                 # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
                 await self._send(command)
-                if kind == "execute":
-                    self.last_activity = asyncio.get_running_loop().time()
-                    if execution.new:
-                        self.ledger.touch(execution)
-                    if not self.busy:
-                        # An idle kernel starts the run at once: its "running" (with the task list) is the news.
-                        self.busy = True
-                        self.broadcast.put({"type": "kernel_status", "state": "busy"})
-                        self.ledger.set_kernel_state("busy")
-                    else:
-                        self.publish_tasks()
+                if step is not None:
+                    self._apply(step)
             except (ProtocolError, KeyError, TypeError, ValueError) as exc:
                 log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
             except (ConnectionError, OSError):
@@ -722,66 +620,15 @@ class KernelHost:
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        exec_id = str(event.get("exec_id", ""))
-        execution = self.executions.get(exec_id)
-        if kind == "cell_status" and execution is not None:
-            state = event.get("state")
-            if state == "running":
-                execution.running = True
-                execution.state = "running"
-                execution.started_at = asyncio.get_running_loop().time()
-                self.broadcast.put({"type": "cell_status", "cell_id": execution.cell_id, "state": state},
-                                   keep=(execution.exec_id, liveness.STARTED))
-                self.publish_tasks()
-                self.ledger.touch(execution)
-            elif state in services.FINAL_STATES:
-                # Announced finished once stored, behind every output already relayed (see _Ledger).
-                execution.state = str(state)
-                self.finish_seq += 1
-                execution.seq = self.finish_seq
-                self.finished[exec_id] = self.executions.pop(exec_id)
-                self.ledger.touch(execution)
-                self.last_activity = asyncio.get_running_loop().time()
-                if not self.executions and self.busy:
-                    self.busy = False
-                    self.ledger.set_kernel_state("idle")
-        elif kind == "output" and execution is not None:
-            output = event.get("output")
-            if isinstance(output, dict):
-                relayed = execution.add_output(output)
-                keep = (execution.exec_id, output) if execution.kept else None
-                if relayed is not None:
-                    self.broadcast.put({"type": "output", "cell_id": execution.cell_id, "output": relayed}, keep=keep)
-                elif keep is not None:
-                    self.broadcast.put(None, keep=keep)
-        elif kind == "cell_result" and execution is not None:
-            execution.symbols = list(event.get("symbols") or [])
-            execution.stale = [str(c) for c in event.get("stale") or []]
-            self.broadcast.put(
-                {"type": "cell_result", "cell_id": execution.cell_id, "symbols": execution.symbols,
-                 "stale": list(event.get("stale") or [])}
-            )
+        if kind in RUN_EVENTS:
+            self._apply(self.book.on_event(event, now=asyncio.get_running_loop().time()))
         elif kind == "cells_stale":
             # The kernel's answer to forgetting a deleted cell: the cells that read what it defined.
             task = asyncio.create_task(self._mark_stale([str(c) for c in event.get("cell_ids") or []]))
             self.marking.add(task)
             task.add_done_callback(self.marking.discard)
-        elif kind == "statement" and execution is not None:
-            self.broadcast.put(
-                {"type": "statement", "cell_id": execution.cell_id,
-                 "line_start": event.get("line_start"), "line_end": event.get("line_end")}
-            )
         elif kind == "exiting":
             self.exit_reason = str(event.get("reason") or "the kernel exited")
-        elif kind == "jvm_status" and execution is not None:
-            # The cell started the JVM (tens of seconds): the kernel shows as starting until it is up.
-            self.jvm_starting = event.get("state") == "starting"
-            if self.jvm_starting:
-                self.broadcast.put({"type": "kernel_status", "state": "starting", "reason": JVM_STARTING})
-            elif self.busy:
-                self.broadcast.put({"type": "kernel_status", "state": "busy"})
-        elif kind == "spark_progress" and execution is not None:
-            self.broadcast.put({**event, "cell_id": execution.cell_id})
         elif "req_id" in event and str(event.get("req_id")) in self.replies:
             # A reply to one browser's request (completions, signatures, a table page, or an error).
             reply_to = self.replies.pop(str(event["req_id"]))
@@ -796,6 +643,22 @@ class KernelHost:
         if cells:
             self.broadcast.put({"type": "cells_stale", "cell_ids": cells})
 
+    def _apply(self, step: Step) -> None:
+        """Do what a step of the run book asks: relay and keep (broadcast), record (ledger)."""
+        for event, keep in step.relay:
+            self.broadcast.put(event, keep=keep)
+        for run in step.record:
+            self.ledger.touch(run)
+        if step.kernel_state is not None:
+            self.ledger.set_kernel_state(step.kernel_state)
+        if step.active:
+            self.last_activity = asyncio.get_running_loop().time()
+
+    def _end_unfinished(self, reason: str) -> None:
+        """The kernel is gone: the run it had under way ends here (see RunBook.kernel_gone). Runs still queued end
+        with the session (services.do_set_session_state)."""
+        self._apply(self.book.kernel_gone(reason, ename=services.KERNEL_DIED))
+
     async def _sync(self, reply_to: str) -> None:
         """Tell one newly connected browser what is running and queued, outputs so far included.
 
@@ -803,40 +666,15 @@ class KernelHost:
         replaces what it has with this and appends whatever comes next: nothing missed, nothing twice.
         """
         self.forget_finished(asyncio.get_running_loop().time())
-        cells = [
-            {"cell_id": e.cell_id, "state": e.state, "outputs": e.outputs, "symbols": e.symbols}
-            for e in self.finished.values()
-        ]
-        cells += [
-            {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs}
-            for e in self.executions.values()
-        ]
         # Heads only, within one budget: this crosses the channel layer and reaches the browser as frames.
-        cells = cut_cells(cells, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
-        await self.live.send(
-            reply_to, {"type": "kernel.sync", "state": self._shown_state(), "cells": cells}
-        )
-
-    def _shown_state(self) -> str:
-        if self.busy and self.jvm_starting:
-            return "starting"
-        return "busy" if self.busy else "idle"
-
-    def _note_interrupt(self) -> None:
-        """The running cell was asked to stop: the host steps in if it has not (see _enforce_limits)."""
-        current = next(iter(self.executions.values()), None)
-        if current is not None and current.interrupted_at is None:
-            current.interrupted_at = asyncio.get_running_loop().time()
+        cells = self.book.sync_cells(budget=MAX_SNAPSHOT_OUTPUT_BYTES)
+        await self.live.send(reply_to, {"type": "kernel.sync", "state": self.book.shown_state(), "cells": cells})
 
     def forget_finished(self, now: float) -> None:
-        for exec_id, execution in list(self.finished.items()):
-            if execution.stored_at is not None and now - execution.stored_at > KEEP_FINISHED_S:
-                del self.finished[exec_id]
+        self.book.forget_finished(now, keep_s=KEEP_FINISHED_S)
 
     def publish_tasks(self) -> None:
-        running = next((e.cell_id for e in self.executions.values() if e.running), None)
-        queue = [e.cell_id for e in self.executions.values() if not e.running]
-        self.broadcast.put({"type": "tasks", "queue": queue, "running": running})
+        self.broadcast.put(self.book.tasks())
 
     async def _set_state(self, state: str, *, reason: str = "", **fields: Any) -> None:
         await sync_to_async(services.do_set_session_state)(

@@ -22,7 +22,7 @@ from kernels.core.streams import DEFAULT_OUTPUT_LIMIT
 CODE_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CODE_ROOT = "/opt/quire"
 SANDBOX_HOME = "/home/kernel"
-# Where a sandboxed kernel reads the precompiled Scala bridges (kernels/core/interpreters/scala_bridge.py).
+# Where a sandboxed kernel reads the precompiled Scala bridges (kernels/core/scala_bridge.py).
 SANDBOX_SCALA_BRIDGE = "/opt/quire-scala-bridge"
 SCALA_BRIDGE_ENV = "QUIRE_SCALA_BRIDGE"
 NOBODY = 65534
@@ -72,6 +72,10 @@ class KernelSpec:
     extra_ro_binds: tuple[str, ...] = ()
     # The host's folder of precompiled Scala bridges, read-only to the kernel; None compiles the bridge in the kernel.
     scala_bridge: str | None = None
+    # A live kernel's front ends: input() asks the page (input_request), display updates and clears come as outputs.
+    # Off for a headless run, where nobody could answer.
+    stdin: bool = False
+    display_changes: bool = False
 
     @property
     def interpreter(self) -> str:
@@ -236,6 +240,10 @@ def _kernel_argv(spec: KernelSpec, python: str) -> list[str]:
     if spec.cell_time_limit_s:
         argv += ["--cell-time-limit", str(spec.cell_time_limit_s)]
     argv += ["--output-limit", str(spec.output_limit)]
+    if spec.stdin:
+        argv.append("--stdin")
+    if spec.display_changes:
+        argv.append("--display-changes")
     return argv
 
 

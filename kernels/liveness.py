@@ -20,6 +20,10 @@ import redis
 import redis.asyncio as aredis
 from django.conf import settings
 
+from kernels.core.output_list import apply_output
+from kernels.core.protocol import CLEAR_OUTPUT, UPDATE_DISPLAY_DATA
+from kernels.runbook import STARTED
+
 log = logging.getLogger(__name__)
 
 # A host whose lease has not been renewed for this long is dead. Renewed every RENEW_EVERY_S by a thread that does
@@ -34,8 +38,6 @@ WATCH_EVERY_S = 0.25
 JOURNAL_TTL_S = 24 * 3600
 # How long after Redis (re)started a missing lease is not taken for a dead host (see judge_leases).
 RESTART_GRACE_S = 2 * LEASE_S
-# The first entry of a run's outputs list when the kernel said it started: the run was running, not queued.
-STARTED = {"started": True}
 
 
 def _url() -> str | None:
@@ -250,7 +252,8 @@ def take_journal(channel: str) -> dict[str, dict[str, Any]]:
 
 
 def kept_outputs(exec_ids: list[str]) -> dict[str, tuple[bool, list[dict[str, Any]]]]:
-    """Per run: whether it had started, and the outputs it relayed (consecutive stream text joined)."""
+    """Per run: whether it had started, and the outputs it relayed (consecutive stream text joined, display
+    updates and clears applied)."""
     if _url() is None or not exec_ids:
         return {}
     client = _sync_client()
@@ -267,7 +270,9 @@ def kept_outputs(exec_ids: list[str]) -> dict[str, tuple[bool, list[dict[str, An
                 started = True
                 continue
             last = outputs[-1] if outputs else None
-            if (output.get("output_type") == "stream" and last is not None
+            if output.get("output_type") in (UPDATE_DISPLAY_DATA, CLEAR_OUTPUT):
+                apply_output(outputs, output)
+            elif (output.get("output_type") == "stream" and last is not None
                     and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
                 last["text"] = str(last.get("text", "")) + str(output.get("text", ""))
             else:

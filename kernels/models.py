@@ -98,7 +98,7 @@ class Environment(models.Model):
         READY = "ready"
         FAILED = "failed"
 
-    # "py-<sha256>" or "ivy-<sha256>" of the normalised requirements and repositories (notebooks.config).
+    # "py-<sha256>" or "ivy-<sha256>" of the normalised requirements and repositories (kernels.config).
     key = models.CharField(max_length=80, unique=True)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     spec = models.JSONField(default=dict)

@@ -72,3 +72,14 @@ def check_shutdown_kernel(user: User, session_id: uuid.UUID) -> None:
     if session is None or (session.started_by_id != user.pk and not is_site_admin(user)):
         raise NotFound("no such running kernel")
     do_stop_session(session)
+
+
+def usage_report(user: AbstractBaseUser) -> dict[str, Any]:
+    """The caller's limits (their own quota, else the site default) and what they use now: counted here, beside
+    the kernels it counts."""
+    live = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES)
+    memory = sum(s.rss_bytes or 0 for s in live)
+    return {
+        "limits": asdict(effective_limits(user, team_id=None)),
+        "usage": {"kernels": live.count(), "kernel_memory_bytes": memory},
+    }

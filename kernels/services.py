@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import secrets
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -20,16 +18,12 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from kernels import backends, liveness
+from kernels import events, liveness
+from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import LIVE_STATES, Execution, KernelSession
-from notebooks import events
-from notebooks.limits import MAX_SNAPSHOT_OUTPUT_BYTES
-from notebooks.models import Notebook
-from notebooks.outputs import heads
-from notebooks.roles import Role
-from notebooks.services import get_notebook
-from quire.lib.db import fetch_one, relax_commit
-from quire.lib.errors import InvalidInput, NotFound, QuotaExceeded
+from kernels.outputs import heads
+from kernels.runbook import FINAL_STATES, RunRecord
+from quire.lib.db import relax_commit
 from quire.lib.live import send_heard
 from quire.lib.text import storable
 from quire.quotas.services import effective_limits
@@ -37,7 +31,6 @@ from quire.quotas.services import effective_limits
 log = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser
-FINAL_STATES = ("done", "error", "interrupted")
 # The error that ends a run whose kernel went away before it finished.
 KERNEL_DIED = "KernelDied"
 # The error that ends a run whose kernel host died (its process killed, its machine gone), and the session's reason.
@@ -56,15 +49,6 @@ def send_command(channel: str, command: dict[str, Any], *, reply_to: str | None 
     async_to_sync(layer.send)(channel, message)
 
 
-# Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
-# on live values, so they need the role that may run code.
-# Exploring data (inspect, table view, CSV, plot preview) reads what anyone who may read the notebook may see.
-KERNEL_REQUESTS = {
-    "complete": Role.RUNNER, "signature": Role.RUNNER, "hover": Role.RUNNER, "check": Role.RUNNER,
-    "table_page": Role.VIEWER, "explore": Role.VIEWER,
-}
-
-
 def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
     """Ask the notebook's kernel host (if any) to send `reply_to` the cells it is running and queuing; the live
     session's command channel and state, or None."""
@@ -73,22 +57,6 @@ def request_sync(notebook_id: int, *, reply_to: str) -> tuple[str, str] | None:
         return None
     send_command(session.channel, {"type": "sync"}, reply_to=reply_to)
     return session.channel, session.state
-
-
-def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
-    """Forward a request to the notebook's kernel, the reply going to `reply_to`; False if no kernel runs."""
-    kind = command.get("type")
-    need = KERNEL_REQUESTS.get(str(kind))
-    if need is None:
-        raise InvalidInput(f"not a kernel request: {kind!r}")
-    notebook, _ = get_notebook(user, notebook_id, need=need)
-    session = live_session(notebook.pk)
-    if session is None or session.state == KernelSession.State.STARTING:
-        return False
-    if kind in ("complete", "signature", "hover", "check", "explore"):
-        command = {**command, "order": notebook.cell_ids()}
-    send_command(session.channel, command, reply_to=reply_to)
-    return True
 
 
 # A host beats every HEARTBEAT_S; one silent for LOST_AFTER is gone (its worker was killed, or its machine).
@@ -240,23 +208,6 @@ def do_heartbeat(session_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: f
     return bool(updated)
 
 
-def _start_session(notebook: Notebook, user: User) -> KernelSession:
-    limits = effective_limits(user if user.is_authenticated else None, team_id=notebook.team_id)
-    running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
-    if running >= limits.max_kernels:
-        # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
-        raise QuotaExceeded(
-            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
-            f"have {running}: shut one down in the Kernels panel, then run again"
-        )
-    session = KernelSession.objects.create(
-        notebook=notebook, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
-    )
-    events.publish(notebook.pk, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
-    transaction.on_commit(lambda: backends.start_host(session.pk))
-    return session
-
-
 @dataclass(frozen=True)
 class QueuedRun:
     """Runs recorded in the database; `commands` still have to reach the kernel host (see `dispatch_run`)."""
@@ -268,11 +219,14 @@ class QueuedRun:
     commands: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, exec_id: uuid.UUID, cell: dict[str, Any], order: list[str], *, user_id: int | None = None,
-            recorded: bool = True) -> None:
-        """One cell's run; `recorded` False when it has no database row yet (its host writes one for `user_id`)."""
+            username: str = "", recorded: bool = True) -> None:
+        """One cell's run by `user_id` (`username`); `recorded` False when it has no database row yet (its host
+        writes one for `user_id`)."""
         command: dict[str, Any] = {
             "type": "execute", "exec_id": str(exec_id), "cell_id": cell["id"], "language": str(cell["language"]),
             "source": str(cell["source"]), "order": order,
+            # Not for the kernel either: who may answer the cell's input() and whose name the page shows.
+            "runner": {"user_id": user_id, "username": username},
         }
         if not recorded:
             # Not for the kernel: the host records the run under this user (and strips it before sending).
@@ -286,35 +240,44 @@ def code_hash(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-def _queue(notebook: Notebook, session: KernelSession, user: User, cells: list[dict[str, Any]]) -> QueuedRun:
-    order = notebook.cell_ids()
-    queued = QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[], channel=session.channel)
+def plan_live_runs(
+    notebook_id: int, *, user_id: int | None, username: str, channel: str, cells: list[dict[str, Any]],
+    order: list[str],
+) -> QueuedRun:
+    """Runs for a kernel known to be up (its host reads `channel`) with no write on the caller's path: the host
+    forwards each run to the kernel first and records it afterwards (see `do_record_runs`)."""
+    queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=channel)
     for cell in cells:
-        source = str(cell["source"])
-        execution = Execution.objects.create(
-            notebook=notebook,
-            session=session,
-            cell_id=cell["id"],
-            user=user if user.is_authenticated else None,
-            language=str(cell["language"]),
-            source=source,
-            code_hash=code_hash(source),
-        )
-        queued.add(execution.pk, cell, order)
+        queued.add(uuid.uuid4(), cell, order, user_id=user_id, username=username, recorded=False)
     return queued
 
 
-RUN_SCOPES = ("cell", "all", "from", "stale")
+def send_input_reply(notebook_id: int, *, exec_id: str, value: str, user_id: int | None) -> bool:
+    """Hand the answer to a cell's input() to the notebook's kernel host, saying who gave it: the host forwards it
+    only from the person who ran that cell. False when there is no kernel."""
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    send_command(session.channel, {"type": "input_reply", "exec_id": exec_id, "value": value, "user_id": user_id})
+    return True
 
 
-def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """Queue cells on the notebook's kernel (see `prepare_run`), and send them once the transaction commits."""
-    with transaction.atomic():
-        queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
-        channel = queued.channel
-        for command in queued.commands:
-            transaction.on_commit(lambda command=command: send_command(str(channel), command))
-    return queued
+def interrupt(notebook_id: int) -> bool:
+    """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    send_command(session.channel, {"type": "interrupt"})
+    return True
+
+
+def stop(notebook_id: int) -> bool:
+    """Stop the notebook's live kernel (see `do_stop_session`); False when there is none."""
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    do_stop_session(session)
+    return True
 
 
 def live_command_channel(channel: str) -> str:
@@ -361,105 +324,6 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
         await database_sync_to_async(do_end_lost_host)(channel, seen=True)
 
 
-def _cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:
-    """The cells a run of `scope` covers, in notebook order ("stale" reads the latest executions)."""
-    code_cells = [c for c in notebook.cells if c["language"] != "text"]
-    if scope in ("cell", "from"):
-        found = notebook.find_cell(cell_id or "")
-        if found is None:
-            raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
-        index, cell = found
-        if scope == "cell":
-            if cell["language"] == "text":
-                raise InvalidInput("text cells are not run", field="cell_id")
-            return [cell]
-        return [c for c in notebook.cells[index:] if c["language"] != "text"]
-    if scope == "all":
-        return code_cells
-    if scope == "stale":
-        latest = latest_executions(notebook.pk, [c["id"] for c in code_cells])
-        return [c for c in code_cells if c["id"] in latest and latest[c["id"]].stale]
-    raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
-
-
-@transaction.atomic
-def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """Record runs of cells on the notebook's kernel, starting the kernel if there is none; nothing is sent.
-
-    scope: "cell" (just `cell_id`), "all" (top to bottom), "from" (`cell_id` and everything below it),
-    "stale" (the cells whose last run read a value that has since changed above them).
-    """
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    relax_commit()
-    # The row lock serialises kernel starts: two people running at once get one kernel.
-    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    cells = _cells_to_run(notebook, scope, cell_id)
-    if not cells:
-        return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
-    session = live_session(notebook.pk) or _start_session(notebook, user)
-    return _queue(notebook, session, user, cells)
-
-
-async def plan_live_run(
-    notebook_id: int, *, user_id: int | None, channel: str, scope: str = "cell", cell_id: str | None = None
-) -> QueuedRun:
-    """Runs for a kernel known to be up (its host reads `channel`), for a caller whose runner role is checked
-    already: one read of the draft from the event loop, no write on the caller's path (the host forwards each
-    run to the kernel first and records it afterwards, see `do_record_runs`). Not for "stale", which reads the
-    executions."""
-    if scope == "stale":
-        raise ValueError("stale runs go through prepare_run")
-    row = await fetch_one(
-        f"SELECT cells FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL", [notebook_id]
-    )
-    if row is None:
-        raise NotFound("no such notebook")
-    cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
-    notebook = Notebook(pk=notebook_id, cells=cells)
-    order = notebook.cell_ids()
-    queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=channel)
-    for cell in _cells_to_run(notebook, scope, cell_id):
-        queued.add(uuid.uuid4(), cell, order, user_id=user_id, recorded=False)
-    return queued
-
-
-def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
-    return check_run(user, notebook_id, scope="cell", cell_id=cell_id)
-
-
-def check_interrupt(user: User, notebook_id: int) -> bool:
-    """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    session = live_session(notebook_id)
-    if session is None:
-        return False
-    send_command(session.channel, {"type": "interrupt"})
-    return True
-
-
-@transaction.atomic
-def check_restart(user: User, notebook_id: int) -> None:
-    """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    old = live_session(notebook.pk)
-    if old is not None:
-        channel = old.channel
-        # Leave the live states now, so the new session may start while the old kernel winds down.
-        do_set_session_state(old.pk, state=KernelSession.State.STOPPED, reason="restarted")
-        transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
-    _start_session(notebook, user)
-
-
-def check_shutdown(user: User, notebook_id: int) -> bool:
-    get_notebook(user, notebook_id, need=Role.RUNNER)
-    session = live_session(notebook_id)
-    if session is None:
-        return False
-    do_stop_session(session)
-    return True
-
-
 def do_stop_session(session: KernelSession) -> None:
     """Stop a live session: one whose kernel is not up yet ends here and now, since nobody reads a shutdown until
     it is (it may wait for a free host, or minutes for the notebook's environment): a host that comes later finds
@@ -488,13 +352,6 @@ def forget_deleted_cells(notebook_id: int, cell_ids: list[str], *, order: list[s
                     exc_info=True)
 
 
-def on_cells_deleted(
-    sender: object, *, notebook_id: int, cell_ids: list[str], order: list[str], **_: object
-) -> None:
-    """Receiver of notebooks.signals.cells_deleted."""
-    forget_deleted_cells(notebook_id, cell_ids, order=order)
-
-
 def kernel_state(notebook_id: int) -> str:
     session = live_session(notebook_id)
     return session.state if session is not None else "not_started"
@@ -517,10 +374,9 @@ def _mark_latest_stale(notebook_id: int, cell_ids: list[str]) -> None:
 @transaction.atomic
 def do_mark_cells_stale(notebook_id: int, cell_ids: list[str]) -> list[str]:
     """Mark stale the cells that read what a deleted cell defined (the kernel's answer to `forget`); returns those
-    still in the draft, for the host to announce as `cells_stale` after this commits."""
-    notebook = Notebook.objects.filter(pk=notebook_id).only("cells").first()
-    present = set(notebook.cell_ids()) if notebook is not None else set()
-    cells = [cell for cell in cell_ids if cell in present]
+    with a stored run, for the host to announce as `cells_stale` after this commits. (A page ignores the mark of a
+    cell it no longer has: one deleted meanwhile costs nothing.)"""
+    cells = [cell for cell in cell_ids if cell in latest_executions(notebook_id, cell_ids)]
     _mark_latest_stale(notebook_id, cells)
     return cells
 
@@ -536,25 +392,6 @@ def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execut
     for row in rows:
         latest.setdefault(row.cell_id, row)
     return latest
-
-
-def check_inspect_scope(user: User, notebook_id: int, *, cell_id: str) -> dict[str, list[dict[str, Any]]]:
-    """What a cell defined, and what it sees from the cells above it (later definitions win)."""
-    notebook, _ = get_notebook(user, notebook_id)
-    found = notebook.find_cell(cell_id)
-    if found is None:
-        raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
-    index, _ = found
-    ids = notebook.cell_ids()
-    latest = latest_executions(notebook.pk, ids[: index + 1])
-    visible: dict[str, dict[str, Any]] = {}
-    for above in ids[:index]:
-        execution = latest.get(above)
-        if execution is not None and execution.state == "done":
-            for symbol in execution.symbols:
-                visible[str(symbol.get("name"))] = symbol
-    own = latest.get(cell_id)
-    return {"defined": list(own.symbols) if own else [], "visible": sorted(visible.values(), key=lambda s: str(s.get("name")))}
 
 
 # ------------------------------------------------------------------ what the kernel host reports
@@ -573,6 +410,8 @@ class SessionInfo:
     spark_executors: int
     spark_cores: int
     spark_memory_mb: int
+    # The notebook's configuration when its session was taken: what its environments and Spark are built from.
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 def load_session_for_host(session_id: str) -> SessionInfo | None:
@@ -597,6 +436,7 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         spark_executors=limits.spark_executors,
         spark_cores=limits.spark_cores,
         spark_memory_mb=limits.spark_memory_mb,
+        config=dict(session.notebook.config),
     )
 
 
@@ -714,27 +554,6 @@ def _end_pending_executions(
     liveness.drop_outputs([str(e.pk) for e in pending])
 
 
-@dataclass
-class RunRecord:
-    """What a kernel host knows of one run, to be written: `new` when no row exists yet (the host records runs
-    it was sent without one), `state` the latest the kernel reported."""
-
-    exec_id: str
-    cell_id: str
-    state: str = "queued"
-    new: bool = False
-    user_id: int | None = None
-    language: str = ""
-    source: str = ""
-    started: bool = False
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    symbols: list[dict[str, Any]] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-    # Finished runs: the order they finished in, on their host.
-    seq: int = 0
-
-
-@transaction.atomic
 def do_record_runs(
     session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None
 ) -> list[dict[str, Any]]:

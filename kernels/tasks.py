@@ -8,15 +8,17 @@ import logging
 from celery import shared_task
 from django.db import close_old_connections
 
+from kernels import liveness
+from kernels.env_services import BUILD_TASK, do_build
+from kernels.host import KernelHost
+from kernels.services import do_cull_idle_sessions, do_reap_lost_sessions, do_tell_sessions_waiting_for_host
+
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="kernels.host_kernel", ignore_result=True)
 def host_kernel(session_id: str) -> None:
     """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
-    from kernels import liveness
-    from kernels.host import KernelHost
-
     async def host() -> None:
         try:
             await KernelHost(session_id).run()
@@ -34,8 +36,6 @@ def host_kernel(session_id: str) -> None:
 def reap_lost_sessions() -> int:
     """Mark sessions whose host died or went silent as dead, and tell those waiting for a free host that they wait (run
     every few seconds by Celery beat)."""
-    from kernels.services import do_reap_lost_sessions, do_tell_sessions_waiting_for_host
-
     do_tell_sessions_waiting_for_host()
     return do_reap_lost_sessions()
 
@@ -43,20 +43,16 @@ def reap_lost_sessions() -> int:
 @shared_task(name="kernels.cull_idle_sessions", ignore_result=True)
 def cull_idle_sessions() -> int:
     """Shut down kernels idle past their quota (run by Celery beat)."""
-    from kernels.services import do_cull_idle_sessions
-
     return do_cull_idle_sessions()
 
 
-@shared_task(name="kernels.build_environment", ignore_result=True)
+@shared_task(name=BUILD_TASK, ignore_result=True)
 def build_environment(notebook_id: int, key: str, force: bool = False) -> str:
     """Build a notebook's Python or JVM environment (or find it built) and tell the notebook; safe to repeat.
 
     Routed to the "builds" queue (CELERY_TASK_ROUTES): away from the kernel hosts, which hold their processes for
     a kernel's life, and from beat's reaping and culling ("maintenance"), which a long build must not delay.
     """
-    from kernels.env_services import do_build
-
     close_old_connections()
     try:
         return do_build(notebook_id, key, force=force)

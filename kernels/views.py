@@ -1,4 +1,4 @@
-"""REST endpoints of the running-kernels panel: list the caller's kernels, shut one down."""
+"""REST endpoints of the running-kernels panel: list the caller's kernels, shut one down, their quota and use."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kernels.running import check_shutdown_kernel, list_running_kernels
+from kernels.running import check_shutdown_kernel, list_running_kernels, usage_report
 
 
 class RunningKernelListView(APIView):
@@ -29,3 +29,9 @@ class KernelShutdownView(APIView):
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         check_shutdown_kernel(request.user, session_id)
         return Response({"stopping": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class MyQuotaView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        return Response(usage_report(request.user))

@@ -6,8 +6,10 @@ from typing import Any
 
 from django.db import transaction
 
-from notebooks import events
-from notebooks.config import full_config
+from kernels import events
+from kernels.config import full_config
+from kernels.env_services import do_request_builds, environment_status
+from kernels.services import live_session
 from notebooks.roles import Role
 from notebooks.services import User, get_notebook, locked_notebook
 from notebooks.validation import check_config
@@ -15,11 +17,8 @@ from quire.lib.errors import Conflict
 
 
 def _view(notebook: Any) -> dict[str, Any]:
-    # Imported here: kernels.env_services imports notebooks modules.
-    from kernels.env_services import environment_status
-
     return {"revision": notebook.revision, "config": full_config(notebook.config),
-            "environment": environment_status(notebook)}
+            "environment": environment_status(notebook.pk, notebook.config)}
 
 
 def get_config(user: User, notebook_id: int) -> dict[str, Any]:
@@ -34,9 +33,6 @@ def check_set_config(user: User, notebook_id: int, *, config: Any, revision: int
 
     `revision`, when given, must be the draft's current one (as for the whole-draft PUT).
     """
-    from kernels.env_services import do_request_builds
-    from kernels.services import live_session
-
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     if revision is not None and revision != notebook.revision:
         raise Conflict(f"the draft is at revision {notebook.revision}, not {revision}; reload and try again",
@@ -47,15 +43,13 @@ def check_set_config(user: User, notebook_id: int, *, config: Any, revision: int
     # A running kernel keeps the environment it started with; the page offers a restart.
     events.publish(notebook.pk, {"type": "config_changed", "revision": notebook.revision,
                                  "restart_needed": live_session(notebook.pk) is not None})
-    do_request_builds(notebook)
+    do_request_builds(notebook.pk, notebook.config)
     return _view(notebook)
 
 
 @transaction.atomic
 def check_rebuild(user: User, notebook_id: int) -> dict[str, Any]:
     """Build the configuration's environments again from scratch (editors)."""
-    from kernels.env_services import do_request_builds
-
     notebook, _ = get_notebook(user, notebook_id, need=Role.EDITOR)
-    do_request_builds(notebook, force=True)
+    do_request_builds(notebook.pk, notebook.config, force=True)
     return _view(notebook)

@@ -17,9 +17,9 @@ from django.db import connection
 
 from kernels import services as kernel_services
 from kernels.core.exploration import EXPLORE_OPS
+from kernels.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
 from kernels.watch import host_watch
-from notebooks import collab, presence, services
-from notebooks.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
+from notebooks import collab, presence, running, services
 from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
@@ -334,7 +334,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         command = {**command, "req_id": req_id}
         # Registered before sending: the reply may arrive before the send returns.
         self.pending[req_id] = (message.get("req"), asyncio.create_task(self._expire(req_id, timeout)))
-        sent = await database_sync_to_async(kernel_services.check_kernel_request)(
+        sent = await database_sync_to_async(running.check_kernel_request)(
             self.user, self.notebook_id, command=command, reply_to=self.channel_name
         )
         if not sent:
@@ -514,20 +514,11 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return {"revision": change.revision, "cell_ids": change.result["cell_ids"]}
 
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
-        channel = self.kernel_channel
-        if channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale":
-            role = await self._current_role()
-            if role < Role.RUNNER:
-                raise Forbidden(f"this needs the runner role; you are {role.label}")
-            queued = await kernel_services.plan_live_run(
-                self.notebook_id, user_id=self.user.pk, channel=channel, scope=scope, cell_id=cell_id
-            )
-            await kernel_services.dispatch_run(queued, live=True)
-        else:
-            queued = await database_sync_to_async(kernel_services.prepare_run)(
-                self.user, self.notebook_id, scope=scope, cell_id=cell_id
-            )
-            await kernel_services.dispatch_run(queued)
+        live = self.kernel_channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale"
+        queued = await running.submit_run(
+            self.user, self.notebook_id, scope=scope, cell_id=cell_id,
+            live_channel=self.kernel_channel if live else None, role=await self._current_role() if live else None,
+        )
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 
     async def on_run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -543,7 +534,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return await self._run(scope="stale")
 
     async def on_restart(self, message: dict[str, Any]) -> dict[str, Any]:
-        await database_sync_to_async(kernel_services.check_restart)(self.user, self.notebook_id)
+        await database_sync_to_async(running.check_restart)(self.user, self.notebook_id)
         return {}
 
     async def on_complete(self, message: dict[str, Any]) -> dict[str, Any] | None:
@@ -603,7 +594,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_inspect_scope(self, message: dict[str, Any]) -> dict[str, Any]:
-        return await database_sync_to_async(kernel_services.check_inspect_scope)(
+        return await database_sync_to_async(running.check_inspect_scope)(
             self.user, self.notebook_id, cell_id=_cell_id(message)
         )
 
@@ -634,11 +625,11 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return None if message.get("req") is None else {}
 
     async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:
-        sent = await database_sync_to_async(kernel_services.check_interrupt)(self.user, self.notebook_id)
+        sent = await database_sync_to_async(running.check_interrupt)(self.user, self.notebook_id)
         return {"interrupted": sent}
 
     async def on_shutdown(self, message: dict[str, Any]) -> dict[str, Any]:
-        sent = await database_sync_to_async(kernel_services.check_shutdown)(self.user, self.notebook_id)
+        sent = await database_sync_to_async(running.check_shutdown)(self.user, self.notebook_id)
         return {"stopping": sent}
 
 

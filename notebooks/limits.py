@@ -6,6 +6,12 @@ from these instead of keeping numbers of their own. docs/api.md has them as one 
 
 from __future__ import annotations
 
+# Hosting's limits on outputs and on one frame, defined beside the code that applies them (kernels/ does not
+# import notebooks/) and listed here with the rest.
+from kernels.limits import MAX_OUTPUT_HEAD_CHARS as MAX_OUTPUT_HEAD_CHARS
+from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES as MAX_SNAPSHOT_OUTPUT_BYTES
+from kernels.limits import WS_CHUNK_CHARS as WS_CHUNK_CHARS
+
 # ------------------------------------------------------------------ the draft
 
 MAX_SOURCE_BYTES = 1_000_000
@@ -47,11 +53,6 @@ MAX_WS_MESSAGE_BYTES = 2 * 1024 * 1024
 # What the server reads of one message before giving up on the connection (close code 1009): above the
 # consumer's limit, so a message a little too large is answered with a `too_large` error, not a closed socket.
 MAX_WS_TRANSPORT_BYTES = 2 * MAX_WS_MESSAGE_BYTES
-# A message the server sends that is longer than this (in characters) goes out as `chunk` messages of this much
-# text each, which the client joins: a snapshot of a notebook at its limits (sources, their CRDT state) is tens of
-# megabytes, and Daphne's message limit (MAX_WS_TRANSPORT_BYTES) holds for what it sends too. JSON escaping makes a
-# character at most six bytes, so a chunk stays under that limit.
-WS_CHUNK_CHARS = 512 * 1024
 # Entries in one `presence` event: it goes to every viewer whenever anyone's focus changes.
 MAX_PRESENCE_ENTRIES = 100
 # One end of a `cursor` message's selection: a Yjs relative position (an item id and an association), base64. Such
@@ -64,11 +65,5 @@ MAX_WS_SEND_BYTES = MAX_WS_MESSAGE_BYTES
 
 # ------------------------------------------------------------------ outputs
 
-# The head of one output sent live and in a snapshot, in characters (JSON escaping can make a character six bytes,
-# twelve for one outside the BMP: the frame stays under MAX_WS_SEND_BYTES even then). The rest is read in pages.
-MAX_OUTPUT_HEAD_CHARS = 64 * 1024
-# All heads in one snapshot (or one catch-up of running cells), in encoded bytes: a notebook of MAX_CELLS cells
-# each with a large output still opens; cells past it get references only.
-MAX_SNAPSHOT_OUTPUT_BYTES = 1024 * 1024
 # One page of an output's text read through the REST API, in characters.
 MAX_OUTPUT_PAGE_CHARS = 1024 * 1024

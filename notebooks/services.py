@@ -14,7 +14,11 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from notebooks import collab, events, signals
+from kernels import events
+from kernels.models import Execution
+from kernels.runbook import FINAL_STATES
+from kernels.services import forget_deleted_cells, live_session, send_command
+from notebooks import collab
 from notebooks.audit import do_record
 from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import Role, role_for
@@ -154,9 +158,6 @@ def check_rename(user: User, notebook_id: int, *, title: str) -> Notebook:
 
 
 def _stop_kernel(notebook_id: int) -> None:
-    # Imported here: kernels.services imports this module.
-    from kernels.services import live_session, send_command
-
     session = live_session(notebook_id)
     if session is not None:
         send_command(session.channel, {"type": "shutdown"})
@@ -224,18 +225,14 @@ def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[st
 
 
 def do_forget_cells(notebook_id: int, *, before: Sequence[str], after: Iterable[str]) -> None:
-    """Announce, once the transaction commits, that the cells in `before` but not `after` left the notebook's draft:
-    its kernel still holds their values (a DataFrame can be most of its memory) until told, and the order they
-    were in tells it which cells below read what they defined."""
+    """Tell the notebook's kernel, once the transaction commits, that the cells in `before` but not `after` left the
+    draft: it still holds their values (a DataFrame can be most of its memory) until told, and the order they were
+    in tells it which cells below read what they defined. forget_deleted_cells never raises: the draft is stored,
+    and nothing the kernel side does may turn that into an error."""
     gone = sorted(set(before) - set(after))
     order = list(before)
     if gone:
-        # send_robust: the draft is stored, and nothing a listener does may turn that into an error.
-        transaction.on_commit(
-            lambda: signals.cells_deleted.send_robust(
-                sender=Notebook, notebook_id=notebook_id, cell_ids=gone, order=order
-            )
-        )
+        transaction.on_commit(lambda: forget_deleted_cells(notebook_id, gone, order=order))
 
 
 def _require_cell(notebook: Notebook, cell_id: str) -> tuple[int, dict[str, Any]]:
@@ -361,10 +358,6 @@ def check_clear_outputs(user: User, notebook_id: int, *, cell_id: str | None = N
     """Clear the outputs one cell shows, or every cell's (`cell_id` None): those of its finished runs and any
     stored with the cell (import, fork, restore). Outputs are shared state, so this needs the editor role. A run
     still going keeps streaming and stores its outputs when it ends; saved versions keep theirs."""
-    # Imported here: kernels.services imports this module.
-    from kernels.models import Execution
-    from kernels.services import FINAL_STATES
-
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     cells = [_require_cell(notebook, cell_id)[1]] if cell_id is not None else list(notebook.cells)
     ids = [cell["id"] for cell in cells]

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
-from notebooks import events
+from kernels import events
 from notebooks.audit import do_record, entries_for
 from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import LABELS, Role

@@ -8,11 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils.dateparse import parse_datetime
 
 from kernels.models import Execution
+from kernels.outputs import cut_cells, page_of
 from kernels.services import kernel_summary, latest_executions
 from notebooks import collab
 from notebooks.limits import MAX_OUTPUT_PAGE_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
 from notebooks.models import Notebook
-from notebooks.outputs import cut_cells, page_of
 from notebooks.roles import Role
 from notebooks.services import do_ensure_ydoc, get_notebook
 from quire.lib.errors import InvalidInput, NotFound
@@ -80,7 +80,7 @@ def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> 
             "id": notebook.pk,
             "title": notebook.title,
             "revision": notebook.revision,
-            # Each output's head, all within one budget: the rest is read in pages (notebooks.outputs).
+            # Each output's head, all within one budget: the rest is read in pages (kernels.outputs).
             "cells": cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES),
             "config": notebook.config,
             # The sources' CRDT state, for clients that edit collaboratively (Yjs).

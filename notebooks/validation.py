@@ -7,7 +7,7 @@ import re
 import secrets
 from typing import Any
 
-from notebooks.config import clean_config
+from kernels.config import clean_config
 from notebooks.limits import (
     MAX_CELLS,
     MAX_CONFIG_BYTES,

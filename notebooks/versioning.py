@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from notebooks import events, signals
+from kernels import events
+from notebooks import signals
 from notebooks.audit import do_record
 from notebooks.diff import diff_snapshots
 from notebooks.models import AuditEntry, Notebook, NotebookVersion

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kernels import environments
+from kernels.config import PythonEnvSpec, site_policy
 from kernels.core import protocol
 from kernels.core.client import FINAL_STATES, SyncConnection
 from kernels.core.headless import inject_parameters
@@ -34,7 +35,6 @@ from kernels.core.output_list import folded
 from kernels.env_services import env_root, wanted_specs
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.models import Environment
-from notebooks.config import PythonEnvSpec, site_policy
 from quire.quotas.services import effective_limits
 from runs import locks, report
 from runs.jobs import do_record_job_outcome
@@ -383,3 +383,8 @@ def _run_claimed(run: Run) -> str:
         if kernel is not None:
             kernel.close()
     return run.state
+
+
+def start_in_thread(run_id: str) -> None:
+    """Embedded mode has no worker: the run goes beside the server, the same code as the task."""
+    threading.Thread(target=do_run, args=(run_id,), name=f"run-{run_id}", daemon=True).start()

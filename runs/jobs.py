@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from notebooks import events
+from kernels import events
 from notebooks.roles import Role, role_for
 from notebooks.services import get_notebook
 from notebooks.versioning import version_of

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from notebooks.roles import Role, role_for
 from notebooks.services import get_notebook
 from notebooks.versioning import version_of
 from quire.accounts.admins import is_site_admin
+from quire.celery import app
 from quire.lib.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from quire.quotas.services import effective_limits
 from runs import locks
@@ -118,20 +118,17 @@ MAX_PARAMETER_CHARS = 10_000
 FINISHED = (Run.State.DONE, Run.State.FAILED, Run.State.CANCELLED)
 
 
+# The Celery task that runs one queued run (runs/tasks.py), sent by name: the task module sits above this one.
+RUN_TASK = "runs.run_version"
+
+
 def _start_with_celery(run_id: str) -> None:
-    from runs.tasks import run_version
-
-    run_version.apply_async(args=[run_id])  # routed to "kernels" (CELERY_TASK_ROUTES)
+    app.send_task(RUN_TASK, args=[run_id])  # routed to "kernels" (CELERY_TASK_ROUTES)
 
 
-def _start_in_thread(run_id: str) -> None:
-    # Embedded mode has no worker: the run goes beside the server, the same code as the task.
-    from runs.execution import do_run
-
-    threading.Thread(target=do_run, args=(run_id,), name=f"run-{run_id}", daemon=True).start()
-
-
-RUN_BACKENDS: dict[str, Callable[[str], None]] = {"celery": _start_with_celery, "inprocess": _start_in_thread}
+# Where a queued run goes, by QUIRE_KERNEL_HOST. "inprocess" (a thread beside the server) is runs.execution's,
+# registered by RunsConfig.ready: execution sits above this module.
+RUN_BACKENDS: dict[str, Callable[[str], None]] = {"celery": _start_with_celery}
 
 
 def check_parameters(raw: Any) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> CeleryWorkers:
 
 
 class ChunkJoiner:
-    """Joins the server's `chunk` frames (notebooks.events.chunked) into the message they carry."""
+    """Joins the server's `chunk` frames (kernels.events.chunked) into the message they carry."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []

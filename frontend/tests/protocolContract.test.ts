@@ -4,7 +4,7 @@ import type { HistoryApi } from '../src/components/HistoryPanel';
 import { NotebookPage } from '../src/components/NotebookPage';
 import { NotebookModel } from '../src/notebookModel';
 import { NotebookClient, SERVER_MESSAGE_TYPES, asChunk, validateServerMessage } from '../src/protocol';
-// The server's one list of what it sends (notebooks.events.SERVER_MESSAGE_TYPES, written by `python -m notebooks.events`).
+// The server's one list of what it sends (kernels.events.SERVER_MESSAGE_TYPES, written by `python -m kernels.events`).
 import serverTypes from '../src/serverMessageTypes.json';
 import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
 import { aliceSnapshot, cell } from './support/scenarios';

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kernels.core.display import short_repr
+from kernels.core.table_query import local_frame
 from kernels.core.tables import is_spark_frame, is_tabular
 from kernels.core.values import JvmObject, JvmSequence
 
@@ -134,8 +135,6 @@ def schema_of(value: Any) -> list[dict[str, Any]]:
         return [_arrow_field(f.name, f.type, value.column(f.name).null_count > 0) for f in value.schema]
     if is_duckdb_relation(value):
         return [_field(str(n), str(t), True) for n, t in zip(value.columns, value.types, strict=False)]
-    from kernels.core.table_query import local_frame
-
     rows = value[:SCHEMA_SAMPLE] if isinstance(value, list) else value
     frame = local_frame(rows)
     fields = []

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from kernels.core.table_query import local_frame
 from kernels.core.tables import is_spark_frame
 
 # Vega-Lite's aggregate names -> (DuckDB SQL template, quantile for Spark's percentile_approx or None).
@@ -155,8 +156,6 @@ def aggregate(value: Any, encoding: dict[str, Any], *, over: int) -> Aggregated 
     table has at most `over` rows, which the browser draws as they are."""
     if is_spark_frame(value):
         return _spark_aggregate(value, encoding)
-    from kernels.core.table_query import local_frame
-
     try:
         import duckdb
     except ImportError:

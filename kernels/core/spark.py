@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kernels.core import protocol
+from kernels.core import protocol, scala_bridge
 from kernels.core.errors import EngineError
+from kernels.core.streams import block_sigint_in_this_thread
 
 DEFAULT_MASTER = "local[*]"
 APP_NAME = "quire-notebook"
@@ -63,8 +64,6 @@ def _add_scala_bridge(conf: dict[str, str]) -> str | None:
     a jar of the session. Without one, Scala cells compile the bridge's source in the JVM; a writable cache folder
     gets a build started in the background, for the kernels after this one.
     """
-    from kernels.core.interpreters import scala_bridge
-
     root = os.environ.get(scala_bridge.ENV_VAR)
     if not root:
         return None
@@ -95,7 +94,7 @@ class SparkManager:
         self._cell: tuple[str, str, Emit] | None = None
         self._poller: _ProgressPoller | None = None
         self.repl_class_dir: str | None = None
-        # The precompiled Scala bridge on the driver's classpath (interpreters/scala_bridge.py), if one was found.
+        # The precompiled Scala bridge on the driver's classpath (kernels/core/scala_bridge.py), if one was found.
         self.scala_bridge: str | None = None
 
     @property
@@ -239,8 +238,6 @@ class _ProgressPoller:
         self._poll()  # the final state: every finished stage shows done == total
 
     def _run(self) -> None:
-        from kernels.core.streams import block_sigint_in_this_thread
-
         block_sigint_in_this_thread()
         while not self._stop.wait(PROGRESS_INTERVAL_S):
             try:

@@ -68,7 +68,7 @@ class Config:
     trusted_origins: list[str]
     rate_limits: dict[str, Rate]
     hsts_seconds: int
-    # Folders a notebook's file:// repositories and jar URLs may point into (notebooks/config.py SourcePolicy).
+    # Folders a notebook's file:// repositories and jar URLs may point into (kernels/config.py SourcePolicy).
     file_repository_roots: tuple[Path, ...] = ()
     # Folders every kernel reads at their own paths, read-only (shared data sets): QUIRE_DATA_ROOTS.
     data_roots: tuple[Path, ...] = ()

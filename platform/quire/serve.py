@@ -46,6 +46,7 @@ def _answer_oversized_heads() -> None:
     then a half-close: the client reads it before the connection ends."""
     from twisted.web import http
 
+    # Read when Daphne starts, after this module put the platform folder on sys.path (it runs as a script).
     from notebooks.limits import MAX_REQUEST_HEAD_BYTES
 
     reasons = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
@@ -87,6 +88,7 @@ def _answer_oversized_heads() -> None:
 
 def _with_limits(argv: list[str]) -> list[str]:
     """Daphne's arguments, with the WebSocket message limits from notebooks.limits unless given."""
+    # Read when Daphne starts, after this module put the platform folder on sys.path (it runs as a script).
     from notebooks.limits import MAX_WS_TRANSPORT_BYTES
 
     argv = list(argv)

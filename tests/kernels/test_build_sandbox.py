@@ -12,8 +12,8 @@ import pytest
 
 from kernels import environments
 from kernels.build_sandbox import BUILD_UID_BASE, BUILD_UID_COUNT
+from kernels.config import SourcePolicy, jvm_env_spec, python_env_spec
 from kernels.launchers import KERNEL_UID_BASE, KERNEL_UID_COUNT
-from notebooks.config import SourcePolicy, jvm_env_spec, python_env_spec
 from tests.kernels.artifacts import write_sdist
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="make test installs bubblewrap")

@@ -10,7 +10,8 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from kernels.models import LIVE_STATES, Execution, KernelSession
-from kernels.services import START_TIMEOUT, do_reap_lost_sessions, prepare_run
+from kernels.services import START_TIMEOUT, do_reap_lost_sessions
+from notebooks.running import prepare_run
 from notebooks.services import check_update_source, do_create_notebook
 from quire.quotas.models import Quota
 from tests.live import NotebookClient

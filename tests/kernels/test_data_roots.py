@@ -15,4 +15,4 @@ def test_a_kernel_launches_with_the_data_roots_bound(settings, tmp_path, alice) 
     data.mkdir()
     settings.QUIRE_DATA_ROOTS = (data,)
     notebook = do_create_notebook(alice, title="Reads shared data")
-    assert str(data) in do_prepare_launch(notebook.pk).ro_binds
+    assert str(data) in do_prepare_launch(notebook.pk, config=notebook.config).ro_binds

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from kernels import environments
+from kernels.config import SourcePolicy, jvm_env_spec, python_env_spec
 from kernels.core import protocol
 from kernels.core.client import SyncConnection
 from kernels.launchers import KernelSpec, launch
-from notebooks.config import SourcePolicy, jvm_env_spec, python_env_spec
 from tests.kernels.artifacts import greeter_repository, write_wheel
 from tests.support import wait_until
 
@@ -211,6 +211,7 @@ def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
     from kernels.models import Environment, NotebookEnvironment
     from notebooks import services
     from notebooks.configuration import check_set_config, get_config
+    from notebooks.models import Notebook
 
     # A wheel no other test run has built, so the worker really builds it.
     version = f"1.{uuid.uuid4().int % 10**6}"
@@ -235,7 +236,7 @@ def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
     # The same requirements in another notebook: the same environment, nothing built again.
     check_set_config(bob, second.pk, config=config)
     assert Environment.objects.filter(key=key).count() == 1
-    launch_env = do_prepare_launch(second.pk)
+    launch_env = do_prepare_launch(second.pk, config=Notebook.objects.get(pk=second.pk).config)
     assert launch_env.python == str(env_root() / key / "bin" / "python") and not launch_env.notices
     assert NotebookEnvironment.objects.get(notebook=second, kind="python").environment_id == env.pk
 
@@ -251,7 +252,7 @@ def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
     panel = get_config(alice, first.pk)["environment"]["python"]
     assert panel["wanted"]["state"] == "failed" and "quire-demo==0.0.404" in panel["wanted"]["log_tail"]
     assert panel["in_use"] == {"key": key, "state": "ready"}
-    fallback = do_prepare_launch(first.pk)
+    fallback = do_prepare_launch(first.pk, config=Notebook.objects.get(pk=first.pk).config)
     assert fallback.python == str(env_root() / key / "bin" / "python")
     assert fallback.notices and fallback.notices[0]["state"] == "failed" and fallback.notices[0]["using"] == key
 

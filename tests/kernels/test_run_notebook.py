@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from notebooks.config import python_env_spec
+from kernels.config import python_env_spec
 from tests.kernels.artifacts import greeter_repository, write_wheel
 from tests.support import env_for
 

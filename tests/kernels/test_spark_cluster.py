@@ -22,9 +22,8 @@ from typing import Any
 
 import pytest
 
-from kernels.core import protocol
+from kernels.core import protocol, scala_bridge
 from kernels.core.client import SyncConnection
-from kernels.core.interpreters import scala_bridge
 from kernels.core.spark import spark_available
 from kernels.launchers import KernelSpec, LaunchedKernel, launch
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from kernels.config import SourcePolicy, clean_config, jvm_env_spec, python_env_spec
 from notebooks import interchange, versioning
-from notebooks.config import SourcePolicy, clean_config, jvm_env_spec, python_env_spec
 from notebooks.models import Notebook
 from quire.lib.errors import InvalidInput
 from tests.notebooks.conftest import DATA, client_for

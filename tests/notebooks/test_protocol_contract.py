@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kernels.core import protocol as kernel_protocol
+from kernels.events import SERVER_MESSAGE_TYPES, publish
 from notebooks.consumers import HANDLERS
-from notebooks.events import SERVER_MESSAGE_TYPES, publish
 
 REPO = Path(__file__).resolve().parents[2]
 # Every module that builds messages for browsers, kernels or kernel hosts (kernels/core speaks only to hosts).
@@ -45,7 +45,7 @@ def test_every_message_type_the_server_builds_is_listed() -> None:
         stray = {t for t in _literal_types(path) if "." not in t and t not in known}
         if stray:
             unlisted[str(path.relative_to(REPO))] = sorted(stray)
-    assert not unlisted, f"message types missing from notebooks.events.SERVER_MESSAGE_TYPES: {unlisted}"
+    assert not unlisted, f"message types missing from kernels.events.SERVER_MESSAGE_TYPES: {unlisted}"
     # The scan sees the publishers: the types only they send are among what it found.
     seen = set().union(*(_literal_types(path) for path in SOURCES))
     assert {"grants_changed", "version_saved", "cells_stale", "notebook_deleted", "tasks"} <= seen
@@ -55,7 +55,7 @@ def test_the_front_ends_copy_of_the_list_is_current() -> None:
     """frontend/tests/protocol.test.ts checks that the page has a handler for every type in this file."""
     path = REPO / "frontend/src/serverMessageTypes.json"
     assert json.loads(path.read_text()) == sorted(SERVER_MESSAGE_TYPES), (
-        "regenerate it: python -m notebooks.events > frontend/src/serverMessageTypes.json"
+        "regenerate it: python -m kernels.events > frontend/src/serverMessageTypes.json"
     )
 
 

@@ -100,7 +100,7 @@ def test_the_matrix_covers_every_route() -> None:
 def test_running_a_cell_needs_the_runner_role(request, shared_notebook, persona: str, allowed: bool) -> None:  # type: ignore[no-untyped-def]
     """Cells run over the WebSocket, through the kernel service, which asks for the runner role."""
     from kernels.models import Execution
-    from kernels.services import check_run_cell
+    from notebooks.running import check_run_cell
     from quire.lib.errors import Forbidden
 
     user = request.getfixturevalue(FIXTURES[persona])

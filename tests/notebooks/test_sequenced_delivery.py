@@ -9,8 +9,8 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from kernels.events import stream_key
 from notebooks import services
-from notebooks.events import stream_key
 from notebooks.models import Notebook
 from quire.lib.live import live_layer
 from tests.live import NotebookClient

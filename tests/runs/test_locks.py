@@ -42,7 +42,7 @@ def _save_built(user, notebook, config: dict[str, Any], message: str) -> int:  #
     """Set the config, build its environment as the builds worker does, and save a version."""
     configuration.check_set_config(user, notebook.pk, config=config)
     notebook.refresh_from_db()
-    for env in env_services.do_request_builds(notebook):
+    for env in env_services.do_request_builds(notebook.pk, notebook.config):
         assert env_services.do_build(notebook.pk, env.key) == "ready"
     return versioning.check_save_version(user, notebook.pk, message=message).version.number
 

@@ -61,7 +61,7 @@ def _version(owner, cells: list[dict[str, Any]], config: dict[str, Any] | None =
     config = config or {}
     notebook = notebook_services.do_create_notebook(owner, title="Rerun", cells=[
         {k: v for k, v in c.items() if k != "outputs"} for c in cells], config=config)
-    for env in env_services.do_request_builds(notebook):
+    for env in env_services.do_request_builds(notebook.pk, notebook.config):
         assert env_services.do_build(notebook.pk, env.key) == "ready"
     with transaction.atomic():
         locked = notebook_services.locked_notebook(owner, notebook.pk, Role.EDITOR)

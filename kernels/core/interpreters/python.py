@@ -27,6 +27,7 @@ from kernels.core.interpreters.base import (
 )
 from kernels.core.interrupts import GATE
 from kernels.core.scope import Scope
+from kernels.core.spark import SparkUnavailable, spark_available
 from kernels.core.tracebacks import exception_output, register_source, syntax_error_output
 
 MPL_BACKEND = "module://kernels.core.mpl_backend"
@@ -178,8 +179,6 @@ class PythonInterpreter(Interpreter):
 
     def _bind_spark(self, namespace: dict[str, Any], context: RunContext) -> None:
         """`spark` is the notebook's session, started the first time a cell mentions it."""
-        from kernels.core.spark import SparkUnavailable, spark_available
-
         if not spark_available():
             return  # `spark` stays an ordinary (undefined) name
         try:

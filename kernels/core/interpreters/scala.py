@@ -38,6 +38,7 @@ from kernels.core.interpreters.base import (
 )
 from kernels.core.scope import OUT, Scope
 from kernels.core.tracebacks import error_output, position
+from kernels.core.values import Bridge, ScalaDefinition
 
 SUPPORT_SOURCE = Path(__file__).with_name("scala_support.scala")
 OUT_NAME = "quireOut"
@@ -106,8 +107,6 @@ class _Jvm:
     """The compiler and the bridge helpers, created once per kernel in the Spark driver's JVM."""
 
     def __init__(self, env: InterpreterEnv) -> None:
-        from kernels.core.values import Bridge
-
         spark = env.spark.session
         jvm = spark._jvm
         self.jvm = jvm
@@ -326,8 +325,6 @@ class ScalaInterpreter(Interpreter):
         return error_output(ename.rsplit(".", 1)[-1], evalue, lines, positions)
 
     def _collect(self, jvm: _Jvm, source: _Source, context: RunContext, reads: frozenset[str]) -> RunResult:
-        from kernels.core.values import ScalaDefinition
-
         members = {row[0]: (row[1], _scala_type(row[2])) for row in _rows(jvm.compiler.members(source.main))}
         module = jvm.runner.result()
         defined: dict[str, Any] = {}

@@ -17,12 +17,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from kernels import environments
+from kernels.config import PythonEnvSpec, clean_config, site_policy
 from kernels.core import headless
 from kernels.core.errors import HeadlessError
 from kernels.env_services import env_root, wanted_specs
 from kernels.launchers import CODE_ROOT
 from kernels.models import Environment
-from notebooks.config import PythonEnvSpec, clean_config, site_policy
 from quire.lib.errors import InvalidInput
 
 

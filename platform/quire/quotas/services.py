@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -54,18 +54,6 @@ def effective_limits(user: AbstractBaseUser | None, *, team_id: int | None) -> L
 
 
 LIMIT_FIELDS = [f.name for f in fields(Limits)]
-
-
-def usage_report(user: AbstractBaseUser) -> dict[str, Any]:
-    """The caller's limits (their own quota, else the site default) and what they use now."""
-    from kernels.models import LIVE_STATES, KernelSession
-
-    live = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES)
-    memory = sum(s.rss_bytes or 0 for s in live)
-    return {
-        "limits": asdict(effective_limits(user, team_id=None)),
-        "usage": {"kernels": live.count(), "kernel_memory_bytes": memory},
-    }
 
 
 def get_quota(quota_id: int) -> Quota:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from quire.quotas.views import MyQuotaView, QuotaDetailView, QuotaListView
+from quire.quotas.views import QuotaDetailView, QuotaListView
 
 urlpatterns = [
-    path("me/quota/", MyQuotaView.as_view(), name="api-my-quota"),
     path("quotas/", QuotaListView.as_view(), name="api-quotas"),
     path("quotas/<int:quota_id>/", QuotaDetailView.as_view(), name="api-quota"),
 ]

@@ -1,8 +1,7 @@
-"""REST endpoints for quotas: everyone reads their own limits and use; site admins set quotas."""
+"""REST endpoints for quotas: site admins set them (everyone reads their own with their use at kernels.views)."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -29,12 +28,6 @@ class QuotaTargetSerializer(serializers.Serializer):
     scope = serializers.ChoiceField(choices=Quota.Scope.values)
     team = serializers.SlugField(required=False)
     user = serializers.CharField(required=False)
-
-
-class MyQuotaView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request: Request) -> Response:
-        return Response(services.usage_report(request.user))
 
 
 class QuotaListView(APIView):

@@ -322,7 +322,7 @@ def test_scala_completion_and_signatures_see_the_notebooks_cells(spark_kernel):
 @pytest.fixture(scope="module")
 def bridge_cache(tmp_path_factory: pytest.TempPathFactory):
     """A writable cache of precompiled bridges, built the way a kernel host builds it: in the background."""
-    from kernels.core.interpreters import scala_bridge
+    from kernels.core import scala_bridge
     from kernels.core.spark import spark_available
 
     if not spark_available():
@@ -343,8 +343,8 @@ def bridge_cache(tmp_path_factory: pytest.TempPathFactory):
 def test_a_kernel_uses_the_precompiled_bridge_instead_of_compiling_it(bridge_cache):
     import os
 
+    from kernels.core import scala_bridge
     from kernels.core.client import spawn_local_kernel
-    from kernels.core.interpreters import scala_bridge
 
     kernel = spawn_local_kernel(env={**os.environ, scala_bridge.ENV_VAR: str(bridge_cache)})
     try:
@@ -371,7 +371,7 @@ def test_a_kernel_uses_the_precompiled_bridge_instead_of_compiling_it(bridge_cac
 
 
 def test_a_changed_bridge_source_or_spark_gets_its_own_cache_entry(bridge_cache, monkeypatch, tmp_path):
-    from kernels.core.interpreters import scala_bridge
+    from kernels.core import scala_bridge
 
     key = scala_bridge.bridge_key()
     edited = tmp_path / "scala_support.scala"

@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
-from notebooks.limits import WS_CHUNK_CHARS
+from kernels.limits import WS_CHUNK_CHARS
 from quire.lib.live import LIVE_LAYER, group_send_heard, group_send_numbered, live_layer
 
 __all__ = ["LIVE_LAYER", "SERVER_MESSAGE_TYPES", "live_layer", "group_name", "publish", "publish_now",
@@ -26,7 +26,7 @@ PROTOCOL_VERSION = 1
 
 # Every message the server sends a browser, by `type`: the one list. Publishers and the consumer refuse any other
 # (`check_type`); docs/protocol.md shows each, and the page has a handler for each (frontend/src/protocol.ts;
-# frontend/src/serverMessageTypes.json is this list, written by `python -m notebooks.events`).
+# frontend/src/serverMessageTypes.json is this list, written by `python -m kernels.events`).
 SERVER_MESSAGE_TYPES = frozenset({
     # Replies to one connection
     "snapshot", "ack", "error", "chunk", "cell_sync", "resync",
@@ -38,6 +38,8 @@ SERVER_MESSAGE_TYPES = frozenset({
     "cursor",
     # Runs and the kernel
     "kernel_status", "cell_status", "statement", "output", "cell_result", "cells_stale", "tasks", "spark_progress",
+    # A running cell asks the person who ran it for a line (input(), getpass()), and stops asking
+    "input_request", "input_done",
 })
 
 # A notebook whose broadcast failed (Redis unreachable) is repaired by telling its viewers to read it again
@@ -60,7 +62,7 @@ def check_type(message: dict[str, Any]) -> None:
     """A message for browsers names a type of SERVER_MESSAGE_TYPES; any other is a programming error, refused
     before anything is sent (a page would drop it)."""
     if message.get("type") not in SERVER_MESSAGE_TYPES:
-        raise ValueError(f"{message.get('type')!r} is not a server message type (notebooks.events.SERVER_MESSAGE_TYPES)")
+        raise ValueError(f"{message.get('type')!r} is not a server message type (kernels.events.SERVER_MESSAGE_TYPES)")
 
 
 def _text(event: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ key hashes everything the classes depend on (the source, Spark's version, the Sc
 new one. A build runs the Scala compiler PySpark ships in a JVM of its own, into a temporary folder beside the
 published ones, under a file lock, and is published by a rename: nobody ever sees half a bridge.
 
-    python -m kernels.core.interpreters.scala_bridge ROOT     # build (or find) the bridge under ROOT
+    python -m kernels.core.scala_bridge ROOT     # build (or find) the bridge under ROOT
 
 Plain Python: no Django, and pyspark only looked up, not imported.
 """
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("scala_support.scala")
+SOURCE = Path(__file__).parent / "interpreters" / "scala_support.scala"
 JAR = "quire-bridge.jar"
 ENV_VAR = "QUIRE_SCALA_BRIDGE"
 # The Scala compiler's cold start plus this source takes ~20 s on a loaded 2-core machine; far more is a hang.
@@ -144,10 +144,10 @@ def build_in_background(root: str | os.PathLike[str]) -> bool:
         if published(base) is not None:
             return False
         # The builder inherits the locked file, so the lock is held from now until it exits, with no gap.
-        code_root = Path(__file__).resolve().parents[3]
+        code_root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code_root), os.environ.get("PYTHONPATH")]))}
         subprocess.Popen(
-            [sys.executable, "-m", "kernels.core.interpreters.scala_bridge", "--locked", str(lock.fileno()), str(base)],
+            [sys.executable, "-m", "kernels.core.scala_bridge", "--locked", str(lock.fileno()), str(base)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env, start_new_session=True, pass_fds=(lock.fileno(),),
         )
@@ -157,7 +157,7 @@ def build_in_background(root: str | os.PathLike[str]) -> bool:
 def main(argv: list[str]) -> int:
     locked = len(argv) == 3 and argv[0] == "--locked"
     if len(argv) != 1 and not locked:
-        print(f"usage: python -m kernels.core.interpreters.scala_bridge ROOT\n\n{__doc__}", file=sys.stderr)
+        print(f"usage: python -m kernels.core.scala_bridge ROOT\n\n{__doc__}", file=sys.stderr)
         return 2
     try:
         # --locked FD: started by build_in_background, which holds the build lock through FD for us.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from notebooks.limits import MAX_OUTPUT_HEAD_CHARS
+from kernels.limits import MAX_OUTPUT_HEAD_CHARS
 
 # A cell whose heads would leave less than this of a budget gets references only: a few hundred characters of
 # output are not worth showing out of place.

@@ -1,0 +1,78 @@
+"""Starting kernel sessions and queuing runs on them: the step that starts a kernel host, so it sits above the
+host (kernels/backends.py runs it) and below the notebooks' services, which check the caller's role first."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import transaction
+
+from kernels import backends, events
+from kernels.models import LIVE_STATES, Execution, KernelSession
+from kernels.services import (
+    QueuedRun,
+    User,
+    code_hash,
+    do_set_session_state,
+    live_session,
+    send_command,
+)
+from quire.lib.db import relax_commit
+from quire.lib.errors import QuotaExceeded
+from quire.quotas.services import effective_limits
+
+
+def do_start_session(notebook_id: int, *, team_id: int | None, user: User) -> KernelSession:
+    """A new session for the notebook, its host started once the transaction commits; refused past the user's
+    kernel quota. Needs the notebook's row lock."""
+    limits = effective_limits(user if user.is_authenticated else None, team_id=team_id)
+    running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
+    if running >= limits.max_kernels:
+        # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
+        raise QuotaExceeded(
+            f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
+            f"have {running}: shut one down in the Kernels panel, then run again"
+        )
+    session = KernelSession.objects.create(
+        notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
+    )
+    events.publish(notebook_id, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
+    transaction.on_commit(lambda: backends.start_host(session.pk))
+    return session
+
+
+def do_queue_runs(
+    notebook_id: int, *, team_id: int | None, user: User, cells: list[dict[str, Any]], order: list[str]
+) -> QueuedRun:
+    """Record runs of `cells` (in `order`, the notebook's cell ids) on the notebook's kernel, starting one (within
+    the user's quota) if none is live; nothing is sent. Needs the notebook's row lock (which serialises kernel
+    starts: two people running at once get one kernel) and a caller whose runner role is checked."""
+    relax_commit()
+    session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user)
+    queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
+    for cell in cells:
+        source = str(cell["source"])
+        execution = Execution.objects.create(
+            notebook_id=notebook_id,
+            session=session,
+            cell_id=cell["id"],
+            user=user if user.is_authenticated else None,
+            language=str(cell["language"]),
+            source=source,
+            code_hash=code_hash(source),
+        )
+        queued.add(execution.pk, cell, order, user_id=user.pk, username=user.get_username())
+    return queued
+
+
+@transaction.atomic
+def do_restart_session(notebook_id: int, *, team_id: int | None, user: User) -> None:
+    """Stop the notebook's kernel (if any) and start a fresh one; needs the notebook's row lock."""
+    old = live_session(notebook_id)
+    if old is not None:
+        channel = old.channel
+        # Leave the live states now, so the new session may start while the old kernel winds down.
+        do_set_session_state(old.pk, state=KernelSession.State.STOPPED, reason="restarted")
+        transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
+    do_start_session(notebook_id, team_id=team_id, user=user)

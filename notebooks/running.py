@@ -1,0 +1,184 @@
+"""Running a notebook's cells and controlling its kernel: every function checks the caller's role on the notebook,
+then hands ids, cells and channels to hosting (kernels.services), which never sees a Notebook or a role."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+
+from kernels import services as kernel_services
+from kernels import sessions
+from kernels.models import KernelSession
+from kernels.services import QueuedRun, latest_executions, live_session, send_command
+from notebooks.models import Notebook
+from notebooks.roles import Role
+from notebooks.services import User, get_notebook
+from quire.lib.db import fetch_one
+from quire.lib.errors import Forbidden, InvalidInput, NotFound
+
+RUN_SCOPES = ("cell", "all", "from", "stale")
+
+# Requests the kernel answers to one browser, and the role each needs: completions evaluate attribute access
+# on live values, so they need the role that may run code.
+# Exploring data (inspect, table view, CSV, plot preview) reads what anyone who may read the notebook may see.
+KERNEL_REQUESTS = {
+    "complete": Role.RUNNER, "signature": Role.RUNNER, "hover": Role.RUNNER, "check": Role.RUNNER,
+    "table_page": Role.VIEWER, "explore": Role.VIEWER,
+}
+
+
+def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
+    """Forward a request to the notebook's kernel, the reply going to `reply_to`; False if no kernel runs."""
+    kind = command.get("type")
+    need = KERNEL_REQUESTS.get(str(kind))
+    if need is None:
+        raise InvalidInput(f"not a kernel request: {kind!r}")
+    notebook, _ = get_notebook(user, notebook_id, need=need)
+    session = live_session(notebook.pk)
+    if session is None or session.state == KernelSession.State.STARTING:
+        return False
+    if kind in ("complete", "signature", "hover", "check", "explore"):
+        command = {**command, "order": notebook.cell_ids()}
+    send_command(session.channel, command, reply_to=reply_to)
+    return True
+
+
+def cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[dict[str, Any]]:
+    """The cells a run of `scope` covers, in notebook order ("stale" reads the latest executions).
+
+    scope: "cell" (just `cell_id`), "all" (top to bottom), "from" (`cell_id` and everything below it),
+    "stale" (the cells whose last run read a value that has since changed above them).
+    """
+    code_cells = [c for c in notebook.cells if c["language"] != "text"]
+    if scope in ("cell", "from"):
+        found = notebook.find_cell(cell_id or "")
+        if found is None:
+            raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
+        index, cell = found
+        if scope == "cell":
+            if cell["language"] == "text":
+                raise InvalidInput("text cells are not run", field="cell_id")
+            return [cell]
+        return [c for c in notebook.cells[index:] if c["language"] != "text"]
+    if scope == "all":
+        return code_cells
+    if scope == "stale":
+        latest = latest_executions(notebook.pk, [c["id"] for c in code_cells])
+        return [c for c in code_cells if c["id"] in latest and latest[c["id"]].stale]
+    raise InvalidInput(f"unknown run scope {scope!r}", field="scope")
+
+
+@transaction.atomic
+def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+    """Record runs of cells on the notebook's kernel (runners), starting the kernel if there is none; nothing
+    is sent (see `kernel_services.dispatch_run`)."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    # The row lock serialises kernel starts: two people running at once get one kernel.
+    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
+    cells = cells_to_run(notebook, scope, cell_id)
+    if not cells:
+        return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
+    return sessions.do_queue_runs(notebook.pk, team_id=notebook.team_id, user=user, cells=cells,
+                                         order=notebook.cell_ids())
+
+
+async def plan_live_run(
+    notebook_id: int, *, user_id: int | None, username: str = "", channel: str, scope: str = "cell",
+    cell_id: str | None = None,
+) -> QueuedRun:
+    """Runs for a kernel known to be up (its host reads `channel`), for a caller whose runner role is checked
+    already: one read of the draft from the event loop, no write on the caller's path. Not for "stale", which
+    reads the executions."""
+    if scope == "stale":
+        raise ValueError("stale runs go through prepare_run")
+    row = await fetch_one(
+        f"SELECT cells FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL", [notebook_id]
+    )
+    if row is None:
+        raise NotFound("no such notebook")
+    cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
+    notebook = Notebook(pk=notebook_id, cells=cells)
+    return kernel_services.plan_live_runs(notebook_id, user_id=user_id, username=username, channel=channel,
+                                          cells=cells_to_run(notebook, scope, cell_id), order=notebook.cell_ids())
+
+
+async def submit_run(
+    user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None,
+    live_channel: str | None = None, role: Role | None = None,
+) -> QueuedRun:
+    """The one way a run is started, and the decision of how: to a kernel the caller knows is up (`live_channel`,
+    with `role` read recently) it goes straight to the host, which records it; otherwise (no kernel yet, starting,
+    or a "stale" run, which reads the executions) it is recorded here, starting a kernel if needed. Either way it
+    is durably accepted (recorded or journaled) when this returns, and its host ends it visibly."""
+    if live_channel is not None and role is not None and scope != "stale":
+        if role < Role.RUNNER:
+            raise Forbidden(f"this needs the runner role; you are {role.label}")
+        queued = await plan_live_run(notebook_id, user_id=user.pk, username=user.get_username(),
+                                     channel=live_channel, scope=scope, cell_id=cell_id)
+        await kernel_services.dispatch_run(queued, live=True)
+        return queued
+    queued = await database_sync_to_async(prepare_run)(user, notebook_id, scope=scope, cell_id=cell_id)
+    await kernel_services.dispatch_run(queued)
+    return queued
+
+
+def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+    """`submit_run` from synchronous code (no live channel known): recorded, then sent."""
+    with transaction.atomic():
+        queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
+        channel = str(queued.channel)
+        for command in queued.commands:
+            transaction.on_commit(lambda command=command: send_command(channel, command))
+    return queued
+
+
+def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
+    return check_run(user, notebook_id, scope="cell", cell_id=cell_id)
+
+
+def check_interrupt(user: User, notebook_id: int) -> bool:
+    """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    return kernel_services.interrupt(notebook_id)
+
+
+def check_input_reply(user: User, notebook_id: int, *, exec_id: str, value: str) -> bool:
+    """Hand the answer to a cell's input() to the notebook's kernel host (runners), saying who gave it; the host
+    forwards it only from the person who ran that cell. False when there is no kernel."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    return kernel_services.send_input_reply(notebook_id, exec_id=exec_id, value=value, user_id=user.pk)
+
+
+@transaction.atomic
+def check_restart(user: User, notebook_id: int) -> None:
+    """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
+    sessions.do_restart_session(notebook.pk, team_id=notebook.team_id, user=user)
+
+
+def check_shutdown(user: User, notebook_id: int) -> bool:
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    return kernel_services.stop(notebook_id)
+
+
+def check_inspect_scope(user: User, notebook_id: int, *, cell_id: str) -> dict[str, list[dict[str, Any]]]:
+    """What a cell defined, and what it sees from the cells above it (later definitions win)."""
+    notebook, _ = get_notebook(user, notebook_id)
+    found = notebook.find_cell(cell_id)
+    if found is None:
+        raise NotFound(f"no cell {cell_id!r} in this notebook", field="cell_id")
+    index, _ = found
+    ids = notebook.cell_ids()
+    latest = latest_executions(notebook.pk, ids[: index + 1])
+    visible: dict[str, dict[str, Any]] = {}
+    for above in ids[:index]:
+        execution = latest.get(above)
+        if execution is not None and execution.state == "done":
+            for symbol in execution.symbols:
+                visible[str(symbol.get("name"))] = symbol
+    own = latest.get(cell_id)
+    return {"defined": list(own.symbols) if own else [], "visible": sorted(visible.values(), key=lambda s: str(s.get("name")))}

@@ -1,0 +1,140 @@
+"""The kernel host's run book on its own: run commands and kernel events in, browser events, kept outputs, records
+and kernel commands out; no Redis, database or socket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernels.limits import MAX_OUTPUT_HEAD_CHARS
+from kernels.runbook import STARTED, RunBook, Step
+
+
+def _execute(exec_id: str, cell_id: str, *, user_id: int = 7, username: str = "alice",
+             new: bool = False) -> dict[str, Any]:
+    command: dict[str, Any] = {"type": "execute", "exec_id": exec_id, "cell_id": cell_id, "language": "python",
+                               "source": "x", "order": [cell_id], "runner": {"user_id": user_id, "username": username}}
+    if new:
+        command["record"] = {"user_id": user_id}
+    return command
+
+
+def _events(step: Step) -> list[dict[str, Any]]:
+    return [event for event, _ in step.relay if event is not None]
+
+
+def _status(exec_id: str, state: str) -> dict[str, Any]:
+    return {"type": "cell_status", "exec_id": exec_id, "state": state}
+
+
+def _output(exec_id: str, output: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "output", "exec_id": exec_id, "output": output}
+
+
+def test_a_run_goes_from_queued_to_finished_with_its_news_and_records() -> None:
+    book = RunBook(keep_chars=10_000)
+    command, step = book.execute(_execute("e1", "c1", new=True))
+    # What is for the host only never reaches the kernel.
+    assert "record" not in command and "runner" not in command
+    assert _events(step) == [{"type": "kernel_status", "state": "busy"}]
+    assert step.kernel_state == "busy" and [r.exec_id for r in step.record] == ["e1"]
+
+    _, step = book.execute(_execute("e2", "c2"))
+    assert _events(step) == [{"type": "tasks", "queue": ["c1", "c2"], "running": None}]
+    assert step.record == []  # recorded already (no `record`): nothing to write yet
+
+    step = book.on_event(_status("e1", "running"), now=1.0)
+    assert step.relay[0] == ({"type": "cell_status", "cell_id": "c1", "state": "running"}, ("e1", STARTED))
+    assert _events(step)[1] == {"type": "tasks", "queue": ["c2"], "running": "c1"}
+
+    step = book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "a\n"}), now=1.1)
+    assert step.relay == [({"type": "output", "cell_id": "c1", "output": {"output_type": "stream", "name": "stdout",
+                                                                         "text": "a\n"}},
+                           ("e1", {"output_type": "stream", "name": "stdout", "text": "a\n"}))]
+    book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "b\n"}), now=1.2)
+
+    step = book.on_event(_status("e1", "done"), now=1.3)
+    # The end is announced by the ledger once stored: here it is only a record to write.
+    assert _events(step) == [] and step.kernel_state is None
+    record = step.record[0].record()
+    assert (record.state, record.outputs, record.seq) == ("done", [{"output_type": "stream", "name": "stdout",
+                                                                    "text": "a\nb\n"}], 1)
+    step = book.on_event(_status("e2", "running"), now=1.4)
+    step = book.on_event(_status("e2", "error"), now=1.5)
+    assert step.kernel_state == "idle" and book.shown_state() == "idle"
+
+
+def test_events_about_an_unknown_run_change_nothing() -> None:
+    book = RunBook(keep_chars=10_000)
+    step = book.on_event(_output("nobody", {"output_type": "stream", "name": "stdout", "text": "x"}), now=0.0)
+    assert step.relay == [] and step.record == []
+
+
+def test_display_updates_and_clears_are_relayed_as_sent_and_applied_to_what_is_kept() -> None:
+    book = RunBook(keep_chars=10**6)
+    book.execute(_execute("e1", "c1"))
+    book.on_event(_status("e1", "running"), now=0.0)
+    shown = {"output_type": "display_data", "data": {"text/plain": "'10%'"}, "metadata": {},
+             "transient": {"display_id": "d1"}}
+    update = {"output_type": "update_display_data", "data": {"text/plain": "'100%'"}, "metadata": {},
+              "transient": {"display_id": "d1"}}
+    clear = {"output_type": "clear_output", "wait": False}
+    for output in ({"output_type": "stream", "name": "stdout", "text": "old\n"}, clear, shown):
+        book.on_event(_output("e1", output), now=0.1)
+    step = book.on_event(_output("e1", update), now=0.2)
+    assert _events(step) == [{"type": "output", "cell_id": "c1", "output": update}]
+    assert [(o["output_type"], o["data"]["text/plain"]) for o in book.executions["e1"].outputs] == [
+        ("display_data", "'100%'")]
+    # After a clear, indices start again at 0 as on the page: a large output's `more.n` names it in both.
+    big = {"output_type": "stream", "name": "stderr", "text": "x" * (MAX_OUTPUT_HEAD_CHARS + 10)}
+    book.on_event(_output("e1", clear), now=0.3)
+    step = book.on_event(_output("e1", big), now=0.4)
+    assert _events(step)[0]["output"]["more"] == {"n": 0}
+    assert book.sync_cells(budget=10**9)[0]["outputs_total"] == 1
+
+
+def test_input_is_asked_of_every_page_and_answered_only_by_the_runner() -> None:
+    book = RunBook(keep_chars=10_000)
+    book.execute(_execute("e1", "c1", user_id=7, username="alice"))
+    book.on_event(_status("e1", "running"), now=0.0)
+    step = book.on_event({"type": "input_request", "exec_id": "e1", "cell_id": "c1", "prompt": "Name? ",
+                          "password": False}, now=0.1)
+    request = {"exec_id": "e1", "prompt": "Name? ", "password": False, "username": "alice"}
+    assert _events(step) == [{"type": "input_request", "cell_id": "c1", **request}]
+    assert book.sync_cells(budget=10**6)[0]["input_request"] == request
+
+    step, dropped = book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "Bob", "user_id": 8})
+    assert dropped == "user 8 did not run e1" and step.to_kernel == [] and step.relay == []
+    step, dropped = book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "Ada", "user_id": 7})
+    assert dropped == ""
+    assert step.to_kernel == [{"type": "input_reply", "exec_id": "e1", "value": "Ada"}]
+    assert _events(step) == [{"type": "input_done", "cell_id": "c1", "exec_id": "e1"}]
+    assert "input_request" not in book.sync_cells(budget=10**6)[0]
+    # A second answer finds nothing waiting.
+    assert book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "Ada", "user_id": 7})[1] == (
+        "e1 is not waiting for input")
+
+
+def test_a_cell_that_ends_while_asking_ends_the_request() -> None:
+    book = RunBook(keep_chars=10_000)
+    book.execute(_execute("e1", "c1"))
+    book.on_event(_status("e1", "running"), now=0.0)
+    book.on_event({"type": "input_request", "exec_id": "e1", "prompt": "", "password": True}, now=0.1)
+    step = book.on_event(_status("e1", "interrupted"), now=0.2)
+    assert _events(step) == [{"type": "input_done", "cell_id": "c1", "exec_id": "e1"}]
+
+
+def test_a_kernel_that_dies_ends_its_running_cell_with_the_reason_and_leaves_the_queue() -> None:
+    book = RunBook(keep_chars=10_000)
+    book.execute(_execute("e1", "c1"))
+    book.execute(_execute("e2", "c2"))
+    book.on_event(_status("e1", "running"), now=0.0)
+    book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "so far\n"}), now=0.1)
+    book.on_event({"type": "input_request", "exec_id": "e1", "prompt": "", "password": False}, now=0.1)
+    step = book.kernel_gone("the kernel died", ename="KernelDied")
+    kinds = [e["type"] for e in _events(step)]
+    assert kinds == ["output", "input_done"]
+    record = step.record[0].record()
+    assert record.state == "error"
+    assert [o["output_type"] for o in record.outputs] == ["stream", "error"]
+    assert record.outputs[1]["ename"] == "KernelDied"
+    assert list(book.executions) == ["e2"]
