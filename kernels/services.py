@@ -433,6 +433,17 @@ def check_interrupt(user: User, notebook_id: int) -> bool:
     return True
 
 
+def check_input_reply(user: User, notebook_id: int, *, exec_id: str, value: str) -> bool:
+    """Hand the answer to a cell's input() to the notebook's kernel host, saying who gave it (the host forwards it
+    only from the person who ran that cell); False when there is no kernel."""
+    get_notebook(user, notebook_id, need=Role.RUNNER)
+    session = live_session(notebook_id)
+    if session is None:
+        return False
+    send_command(session.channel, {"type": "input_reply", "exec_id": exec_id, "value": value, "user_id": user.pk})
+    return True
+
+
 @transaction.atomic
 def check_restart(user: User, notebook_id: int) -> None:
     """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""

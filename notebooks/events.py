@@ -38,6 +38,8 @@ SERVER_MESSAGE_TYPES = frozenset({
     "cursor",
     # Runs and the kernel
     "kernel_status", "cell_status", "statement", "output", "cell_result", "cells_stale", "tasks", "spark_progress",
+    # A running cell asks the person who ran it for a line (input(), getpass()), and stops asking
+    "input_request", "input_done",
 })
 
 # A notebook whose broadcast failed (Redis unreachable) is repaired by telling its viewers to read it again
