@@ -8,6 +8,7 @@ import { personColour } from '../lib/personColour';
 import { type CellEditor, type CellEditorFactory, type EditorAssist, createTextareaEditor } from './CellEditor';
 import { MarkdownView } from './MarkdownView';
 import type { OutputContext } from './MimeView';
+import { InputPrompt } from './InputPrompt';
 import { OutputArea } from './OutputArea';
 import { SymbolList } from './SymbolList';
 
@@ -45,6 +46,10 @@ export interface CellActions {
   /** The cell's editor lost the focus. */
   leftEditor?(cellId: string): void;
   assist?(cellId: string): EditorAssist | undefined;
+  /** Answers the question of the cell's run `execId` (input(), getpass()). */
+  answerInput?(cellId: string, execId: string, value: string): SentRequest;
+  /** Who is on this page: a run's question is theirs to answer when they ran it. */
+  username?(): string | null;
   outputContext?(cellId: string): OutputContext;
 }
 
@@ -92,6 +97,7 @@ export class CellView {
   private readonly clearOutputButton: HTMLButtonElement;
   private readonly markdown = new MarkdownView();
   private readonly outputs: OutputArea;
+  private readonly inputPrompt: InputPrompt;
   private readonly symbols = new SymbolList();
   private readonly actions: CellActions;
   private readonly saveDelayMs: number;
@@ -112,6 +118,8 @@ export class CellView {
     this.actions = options.actions;
     this.saveDelayMs = options.saveDelayMs ?? DEFAULT_SAVE_DELAY_MS;
     this.outputs = new OutputArea(this.actions.outputContext?.(cell.id) ?? {});
+    const answer = this.actions.answerInput;
+    this.inputPrompt = new InputPrompt(answer && ((execId, value) => answer(this.cell.id, execId, value)));
 
     this.language = h(
       'select',
@@ -184,6 +192,7 @@ export class CellView {
       this.editor.element,
       this.markdown.element,
       this.outputs.element,
+      this.inputPrompt.element,
       this.symbols.element,
       this.insertBar,
     );
@@ -229,6 +238,8 @@ export class CellView {
       total: cell.outputsTotal,
       running: cell.state === 'running' || cell.state === 'queued',
     });
+    const you = this.actions.username?.() ?? null;
+    this.inputPrompt.render(cell.input, cell.input !== null && cell.input.username === you && permissions.canRun);
     this.symbols.render(cell.symbols);
     this.showTextOrEditor();
   }

@@ -808,6 +808,8 @@ export class NotebookPage {
       this.views.get(cellId)?.focusCell();
     },
     assist: (cellId) => this.assistFor(cellId),
+    answerInput: (cellId, execId, value) => this.client.inputReply(cellId, execId, value),
+    username: () => this.model.you?.username ?? null,
     outputContext: (cellId) => ({
       tablePage: (ref, offset, pageSize) => this.client.tablePage(cellId, ref, offset, pageSize),
       outputPage: (n, offset) => (this.options.outputPage ?? api.outputPage)(this.options.notebookId, cellId, n, offset),
