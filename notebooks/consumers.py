@@ -8,6 +8,7 @@ import binascii
 import json
 import logging
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from kernels.core.exploration import EXPLORE_OPS
 from kernels.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
 from kernels.watch import host_watch
 from notebooks import collab, presence, running, services
-from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_WS_MESSAGE_BYTES
+from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_INPUT_REPLY_CHARS, MAX_WS_MESSAGE_BYTES
 from notebooks.roles import Role
 from notebooks.snapshot import build_snapshot
 from notebooks.validation import check_cell_id, check_cell_keys, check_language, check_source
@@ -628,6 +629,23 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         sent = await database_sync_to_async(running.check_interrupt)(self.user, self.notebook_id)
         return {"interrupted": sent}
 
+    async def on_input_reply(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The answer to a cell's input(): to the kernel's host, which takes it only from the person who ran the
+        cell. The ack says whether it was sent (no kernel, nothing to answer)."""
+        _cell_id(message)
+        exec_id = _field(message, "exec_id", str)
+        try:
+            exec_id = str(uuid.UUID(exec_id))
+        except ValueError:
+            raise InvalidInput("exec_id names a run (a UUID)", field="exec_id") from None
+        value = check_text(_field(message, "value", str), field="value")
+        if len(value) > MAX_INPUT_REPLY_CHARS:
+            raise InvalidInput(f"an answer has at most {MAX_INPUT_REPLY_CHARS} characters", field="value")
+        sent = await database_sync_to_async(running.check_input_reply)(
+            self.user, self.notebook_id, exec_id=exec_id, value=value
+        )
+        return {"sent": sent}
+
     async def on_shutdown(self, message: dict[str, Any]) -> dict[str, Any]:
         sent = await database_sync_to_async(running.check_shutdown)(self.user, self.notebook_id)
         return {"stopping": sent}
@@ -657,4 +675,5 @@ HANDLERS: dict[str, Handler] = {
     "cursor": NotebookConsumer.on_cursor,
     "interrupt": NotebookConsumer.on_interrupt,
     "shutdown": NotebookConsumer.on_shutdown,
+    "input_reply": NotebookConsumer.on_input_reply,
 }

@@ -58,6 +58,8 @@ MAX_PRESENCE_ENTRIES = 100
 # One end of a `cursor` message's selection: a Yjs relative position (an item id and an association), base64. Such
 # a position is about 20 characters; the bound keeps what every other viewer receives per caret move small.
 MAX_CURSOR_POSITION_CHARS = 100
+# An answer to a cell's input() or getpass(): a pasted paragraph or a key fits; the kernel holds it as one string.
+MAX_INPUT_REPLY_CHARS = 64 * 1024
 # The largest frame the server sends on account of outputs: they reach a browser as bounded heads plus references,
 # so no output, however large, and no number of them brings a live event, a catch-up or a snapshot near this. (A
 # snapshot also holds the sources and their CRDT state, which the draft's own limits above bound.)

@@ -13,6 +13,7 @@ import type {
   KernelState,
   Language,
   Output,
+  PendingInput,
   PresenceUser,
   Role,
   ServerMessage,
@@ -38,6 +39,8 @@ export interface CellRecord {
   readonly symbols: readonly SymbolInfo[];
   /** Set when a cell above was re-run and changed something this cell reads. */
   readonly stale: boolean;
+  /** The run's question (input(), getpass()) waiting for an answer, while it waits. */
+  readonly input: PendingInput | null;
 }
 
 export interface Viewer {
@@ -99,6 +102,8 @@ function recordFrom(cell: Cell): CellRecord {
     running: null,
     symbols: cell.symbols ?? [],
     stale: cell.stale ?? false,
+    // A snapshot holds finished runs only; a pending question comes again in the cell_sync that follows it.
+    input: null,
   };
 }
 
@@ -231,6 +236,8 @@ export class NotebookModel {
         for (const id of message.cell_ids) this.patch(id, { outputs: [] });
         return;
       case 'cell_status':
+        // A new run asks afresh; an ended one asks nothing more.
+        this.patch(message.cell_id, { input: null }, false);
         this.applyCellStatus(message.cell_id, message.state);
         if (message.outputs) {
           this.patch(message.cell_id, { outputs: message.outputs, outputsTotal: message.outputs_total ?? message.outputs.length });
@@ -292,8 +299,17 @@ export class NotebookModel {
           outputsTotal: message.outputs_total ?? message.outputs.length,
           running: null,
           ...(message.state === 'queued' || message.state === 'running' ? { stale: false } : {}),
+          input: message.input_request ?? null,
           ...(message.symbols ? { symbols: message.symbols } : {}),
         });
+        return;
+      case 'input_request': {
+        const { exec_id, prompt, password, username } = message;
+        this.patch(message.cell_id, { input: { exec_id, prompt, password, username } });
+        return;
+      }
+      case 'input_done':
+        if (this.byId.get(message.cell_id)?.input?.exec_id === message.exec_id) this.patch(message.cell_id, { input: null });
         return;
       case 'draft_replaced':
         this.emit({ kind: 'draft_replaced', revision: message.revision });

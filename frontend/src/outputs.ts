@@ -1,24 +1,5 @@
 /** How a cell's list of outputs grows as output messages arrive, and how display updates and clears change it. */
-import type { DisplayDataOutput, MimeBundle, Output } from './protocol';
-
-/** A display_data output may carry the id its later updates name (IPython's display_id). */
-interface Transient {
-  transient?: { display_id?: string };
-}
-
-/** Replaces the data of the outputs shown under `transient.display_id` (the kernel's update_display_data). */
-export interface UpdateDisplayData extends Transient {
-  output_type: 'update_display_data';
-  data: MimeBundle;
-  metadata?: Record<string, unknown>;
-}
-
-/** Empties the cell's outputs so far (clear_output; the kernel sends it when a wait=True clear takes effect). */
-export interface ClearOutput {
-  output_type: 'clear_output';
-}
-
-export type OutputChange = Output | UpdateDisplayData | ClearOutput;
+import type { DisplayDataOutput, Output, OutputChange, Transient } from './protocol';
 
 const displayId = (output: unknown): string | undefined =>
   (output as Transient).transient?.display_id;

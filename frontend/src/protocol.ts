@@ -73,6 +73,37 @@ export interface ErrorOutput {
 
 export type Output = StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput;
 
+/** A display_data output may carry the id its later updates name (IPython's display_id). */
+export interface Transient {
+  transient?: { display_id?: string };
+}
+
+/** Replaces the data of the outputs shown under `transient.display_id` (the kernel's update_display_data). */
+export interface UpdateDisplayData extends Transient {
+  output_type: 'update_display_data';
+  data: MimeBundle;
+  metadata?: Record<string, unknown>;
+}
+
+/** Empties the cell's outputs so far (clear_output; the kernel sends it when a wait=True clear takes effect). */
+export interface ClearOutput {
+  output_type: 'clear_output';
+  wait?: boolean;
+}
+
+/** What a live `output` message carries: a new output, or a change to those shown (never stored as such). */
+export type OutputChange = Output | UpdateDisplayData | ClearOutput;
+
+/** A running cell's question to the person who ran it (input(), getpass()), waiting for their answer. */
+export interface PendingInput {
+  exec_id: string;
+  prompt: string;
+  /** getpass(): the answer is typed masked. */
+  password: boolean;
+  /** Who ran the cell: the only one whose answer the kernel takes. */
+  username: string;
+}
+
 export interface Cell {
   id: string;
   language: Language;
@@ -128,6 +159,7 @@ export type ClientMessage = Envelope &
     | { type: 'run_stale' }
     | { type: 'restart' }
     | { type: 'shutdown' }
+    | { type: 'input_reply'; cell_id: string; exec_id: string; value: string }
     | { type: 'complete'; cell_id: string; language: Language; source: string; pos: number }
     | { type: 'signature'; cell_id: string; language: Language; source: string; pos: number }
     | { type: 'hover'; cell_id: string; language: Language; source: string; pos: number }
@@ -284,7 +316,18 @@ export interface StatementMessage {
 export interface OutputMessage {
   type: 'output';
   cell_id: string;
-  output: Output;
+  output: OutputChange;
+}
+/** A running cell asks for a line (see PendingInput); it stands until `input_done` or the cell's end. */
+export interface InputRequestMessage extends PendingInput {
+  type: 'input_request';
+  cell_id: string;
+}
+/** The request was answered, or its cell ended. */
+export interface InputDoneMessage {
+  type: 'input_done';
+  cell_id: string;
+  exec_id: string;
 }
 export interface PresenceUser {
   username: string;
@@ -336,6 +379,8 @@ export interface CellSyncMessage {
   outputs: Output[];
   outputs_total?: number;
   symbols?: SymbolInfo[];
+  /** The cell's question still waiting for an answer; absent when none is. */
+  input_request?: PendingInput;
 }
 export interface DraftReplacedMessage extends CarriesYdocUpdate {
   type: 'draft_replaced';
@@ -446,7 +491,9 @@ export type ServerMessage =
   | VersionSavedMessage
   | NotebookDeletedMessage
   | ResyncMessage
-  | CursorMessage;
+  | CursorMessage
+  | InputRequestMessage
+  | InputDoneMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -505,6 +552,27 @@ function isOutput(v: unknown): v is Output {
   }
 }
 
+/** A live output: a new one, or a change to those shown. */
+function isOutputChange(v: unknown): v is OutputChange {
+  if (!isObject(v)) return false;
+  switch (v.output_type) {
+    case 'update_display_data':
+      return isObject(v.data) && (v.metadata === undefined || isObject(v.metadata)) && isTransient(v.transient);
+    case 'clear_output':
+      return v.wait === undefined || typeof v.wait === 'boolean';
+    default:
+      return isOutput(v);
+  }
+}
+
+function isTransient(v: unknown): boolean {
+  return v === undefined || (isObject(v) && optionalString(v.display_id));
+}
+
+function isPendingInput(v: unknown): v is PendingInput {
+  return isObject(v) && isString(v.exec_id) && isString(v.prompt) && typeof v.password === 'boolean' && isString(v.username);
+}
+
 function isCell(v: unknown): v is Cell {
   return (
     isObject(v) &&
@@ -551,7 +619,7 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
     optionalCount(m.outputs_total),
   statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
-  output: (m) => isString(m.cell_id) && isOutput(m.output),
+  output: (m) => isString(m.cell_id) && isOutputChange(m.output),
   cell_result: (m) =>
     isString(m.cell_id) && Array.isArray(m.symbols) && m.symbols.every(isSymbol) && isStringArray(m.stale),
   notebook_renamed: (m) => isString(m.title),
@@ -576,7 +644,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   cell_sync: (m) =>
     isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
     optionalCount(m.outputs_total) &&
-    (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))),
+    (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))) &&
+    (m.input_request === undefined || isPendingInput(m.input_request)),
   cells_stale: (m) => isStringArray(m.cell_ids),
   grants_changed: (m) => isObject(m.you) && isString(m.you.username) && isRole(m.you.role),
   version_saved: (m) => isInt(m.number),
@@ -586,6 +655,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.conn) &&
     isString(m.username) &&
     (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.cell_id) && isString(m.anchor) && isString(m.head)),
+  input_request: (m) => isString(m.cell_id) && isPendingInput(m),
+  input_done: (m) => isString(m.cell_id) && isString(m.exec_id),
 };
 
 /** Every message type the client reads (besides `chunk`, joined before reading): the server's list, checked by
@@ -962,6 +1033,10 @@ export class NotebookClient {
   }
   shutdown(): SentRequest {
     return this.send({ type: 'shutdown' });
+  }
+  /** Answers a cell's input(): the ack's `sent` says whether a kernel got it. */
+  inputReply(cellId: string, execId: string, value: string): SentRequest {
+    return this.send({ type: 'input_reply', cell_id: cellId, exec_id: execId, value });
   }
   /** Tells the others which cell we are in (null: none). */
   focus(cellId: string | null): SentRequest {

@@ -21,7 +21,7 @@ NEEDS = [
     ("focus", VIEWER), ("inspect_scope", VIEWER), ("table_page", VIEWER), ("explore", VIEWER),
     ("complete", RUNNER), ("signature", RUNNER), ("hover", RUNNER), ("check", RUNNER), ("run_cell", RUNNER),
     ("run_from", RUNNER), ("run_all", RUNNER),
-    ("run_stale", RUNNER), ("interrupt", RUNNER), ("shutdown", RUNNER),
+    ("run_stale", RUNNER), ("interrupt", RUNNER), ("input_reply", RUNNER), ("shutdown", RUNNER),
     ("cursor", EDITOR), ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
     ("clear_outputs", EDITOR), ("move_cell", EDITOR), ("delete_cell", EDITOR),
 ]
@@ -43,6 +43,7 @@ def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
         "hover": {"cell_id": cell, "source": "f", "pos": 0}, "check": {"cell_id": cell, "source": "f("},
         "run_cell": {"cell_id": cell}, "run_from": {"cell_id": cell}, "run_all": {}, "run_stale": {},
         "interrupt": {}, "shutdown": {},
+        "input_reply": {"cell_id": cell, "exec_id": "0b9f8a52-4c8e-4d57-9a4e-2f1c5d0e7a31", "value": "yes"},
         "update_cell": {"cell_id": cell, "source": "*notes*"}, "set_language": {"cell_id": cell, "language": "text"},
         "insert_cell": {"index": 1, "cell": {"language": "text", "source": "more"}},
         "move_cell": {"cell_id": cell, "index": 1}, "delete_cell": {"cell_id": cell},

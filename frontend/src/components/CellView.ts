@@ -10,6 +10,7 @@ import { MarkdownView } from './MarkdownView';
 import { RichTextEditor } from './RichTextEditor';
 import { diffText } from '../lib/textChanges';
 import type { OutputContext } from './MimeView';
+import { InputPrompt } from './InputPrompt';
 import { OutputArea, outputsText } from './OutputArea';
 import { SymbolList } from './SymbolList';
 
@@ -47,6 +48,10 @@ export interface CellActions {
   /** The cell's editor lost the focus. */
   leftEditor?(cellId: string): void;
   assist?(cellId: string): EditorAssist | undefined;
+  /** Answers the question of the cell's run `execId` (input(), getpass()). */
+  answerInput?(cellId: string, execId: string, value: string): SentRequest;
+  /** Who is on this page: a run's question is theirs to answer when they ran it. */
+  username?(): string | null;
   outputContext?(cellId: string): OutputContext;
 }
 
@@ -123,6 +128,7 @@ export class CellView {
   private readonly clearOutputButton: HTMLButtonElement;
   private readonly markdown = new MarkdownView();
   private readonly outputs: OutputArea;
+  private readonly inputPrompt: InputPrompt;
   private readonly symbols = new SymbolList();
   private readonly actions: CellActions;
   private readonly saveDelayMs: number;
@@ -143,6 +149,8 @@ export class CellView {
     this.actions = options.actions;
     this.saveDelayMs = options.saveDelayMs ?? DEFAULT_SAVE_DELAY_MS;
     this.outputs = new OutputArea(this.actions.outputContext?.(cell.id) ?? {});
+    const answer = this.actions.answerInput;
+    this.inputPrompt = new InputPrompt(answer && ((execId, value) => answer(this.cell.id, execId, value)));
 
     this.language = h(
       'select',
@@ -231,6 +239,7 @@ export class CellView {
       this.outputTools,
       this.hiddenOutputNote,
       this.outputs.element,
+      this.inputPrompt.element,
       this.symbols.element,
       this.insertBar,
     );
@@ -279,6 +288,8 @@ export class CellView {
     this.outputTools.hidden = cell.outputs.length === 0 || this.outputHidden;
     this.hiddenOutputNote.hidden = cell.outputs.length === 0 || !this.outputHidden;
     if (this.outputHidden) this.outputs.element.hidden = true;
+    const you = this.actions.username?.() ?? null;
+    this.inputPrompt.render(cell.input, cell.input !== null && cell.input.username === you && permissions.canRun);
     this.symbols.render(cell.symbols);
     this.showTextOrEditor();
   }

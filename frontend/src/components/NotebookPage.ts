@@ -832,6 +832,8 @@ export class NotebookPage {
       this.views.get(cellId)?.focusCell();
     },
     assist: (cellId) => this.assistFor(cellId),
+    answerInput: (cellId, execId, value) => this.client.inputReply(cellId, execId, value),
+    username: () => this.model.you?.username ?? null,
     outputContext: (cellId) => ({
       tablePage: (ref, offset, pageSize) => this.client.tablePage(cellId, ref, offset, pageSize),
       explore: (ref) => void this.explorePanel.show(this.explorerFor(cellId, { ref }, 'table'), cellId, 'table'),
