@@ -12,16 +12,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernels.running import check_shutdown_kernel, list_running_kernels, usage_report
+from quire.lib.pagination import PAGE, paginated
 
 
 class RunningKernelListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("all", bool, description="site admins: every user's kernels")],
+        parameters=[OpenApiParameter("all", bool, description="site admins: every user's kernels"), *PAGE],
         responses=OpenApiTypes.OBJECT,
+        description="A page of running kernels, with the caller's `max_kernels` beside it.",
     )
     def get(self, request: Request) -> Response:
         everyone = request.query_params.get("all") in ("1", "true")
-        return Response(list_running_kernels(request.user, everyone=everyone))
+        running = list_running_kernels(request.user, everyone=everyone)
+        return paginated(request, self, running["kernels"], lambda page: page, max_kernels=running["max_kernels"])
 
 
 class KernelShutdownView(APIView):

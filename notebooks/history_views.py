@@ -20,13 +20,16 @@ from notebooks.serializers import (
     VersionDetailSerializer,
     VersionSerializer,
 )
+from quire.lib.pagination import PAGE, Pagination, paginated
 from quire.lib.responses import created
 
 
 class VersionListView(NotebookAPIView):
-    @extend_schema(responses=VersionSerializer(many=True))
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
+    @extend_schema(parameters=PAGE, responses=VersionSerializer(many=True))
     def get(self, request: Request, notebook_id: int) -> Response:
-        return Response(VersionSerializer(versioning.list_versions(request.user, notebook_id), many=True).data)
+        return paginated(request, self, versioning.list_versions(request.user, notebook_id),
+                         lambda page: VersionSerializer(page, many=True).data)
 
     @extend_schema(
         request=VersionCreateSerializer,
@@ -88,6 +91,8 @@ class ForkView(NotebookAPIView):
 
 
 class ForkListView(NotebookAPIView):
-    @extend_schema(responses=ForkSerializer(many=True))
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
+    @extend_schema(parameters=PAGE, responses=ForkSerializer(many=True))
     def get(self, request: Request, notebook_id: int) -> Response:
-        return Response(ForkSerializer(versioning.list_forks(request.user, notebook_id), many=True).data)
+        return paginated(request, self, versioning.list_forks(request.user, notebook_id),
+                         lambda page: ForkSerializer(page, many=True).data)

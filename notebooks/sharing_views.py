@@ -15,13 +15,16 @@ from notebooks.serializers import (
     GrantSerializer,
     GrantUpdateSerializer,
 )
+from quire.lib.pagination import PAGE, Pagination, paginated
 from quire.lib.responses import created
 
 
 class GrantListView(NotebookAPIView):
-    @extend_schema(responses=GrantSerializer(many=True))
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
+    @extend_schema(parameters=PAGE, responses=GrantSerializer(many=True))
     def get(self, request: Request, notebook_id: int) -> Response:
-        return Response(GrantSerializer(sharing.list_grants(request.user, notebook_id), many=True).data)
+        return paginated(request, self, sharing.list_grants(request.user, notebook_id),
+                         lambda page: GrantSerializer(page, many=True).data)
 
     @extend_schema(request=GrantCreateSerializer, responses={201: GrantSerializer})
     def post(self, request: Request, notebook_id: int) -> Response:
@@ -50,6 +53,8 @@ class GrantDetailView(NotebookAPIView):
 
 
 class AuditView(NotebookAPIView):
-    @extend_schema(responses=AuditEntrySerializer(many=True))
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
+    @extend_schema(parameters=PAGE, responses=AuditEntrySerializer(many=True))
     def get(self, request: Request, notebook_id: int) -> Response:
-        return Response(AuditEntrySerializer(sharing.list_audit(request.user, notebook_id), many=True).data)
+        return paginated(request, self, sharing.list_audit(request.user, notebook_id),
+                         lambda page: AuditEntrySerializer(page, many=True).data)

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notebooks import interchange, services
-from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, NotebookPagination, RawNotebook
+from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, RawNotebook
 from notebooks.roles import Role, roles_for_many
 from notebooks.serializers import (
     ClearOutputsSerializer,
@@ -35,6 +35,7 @@ from notebooks.snapshot import detail_cells, get_output_page
 from notebooks.validation import check_cell_id
 from notebooks.versioning import fork_origin
 from quire.lib.errors import InvalidInput, QuireError
+from quire.lib.pagination import Pagination
 from quire.lib.responses import created
 
 
@@ -60,6 +61,7 @@ def notebook_page(request: HttpRequest, notebook_id: int) -> HttpResponse:
 
 
 class NotebookListView(NotebookAPIView):
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
     @extend_schema(
         parameters=[
             OpenApiParameter("q", str, description="search titles"),
@@ -74,7 +76,7 @@ class NotebookListView(NotebookAPIView):
             request.user, query=request.query_params.get("q", ""), which=request.query_params.get("filter", ""),
             team_slug=request.query_params.get("team", ""),
         )
-        paginator = NotebookPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(notebooks, request, view=self) or []
         roles = roles_for_many(request.user, page)
         return paginator.get_paginated_response(

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from notebooks.http import NotebookAPIView
 from quire.lib.errors import InvalidInput
+from quire.lib.pagination import PAGE, paginated
 from quire.lib.responses import created
 from runs import jobs, services
 
@@ -44,17 +45,18 @@ class VersionRunView(NotebookAPIView):
 
 
 class NotebookRunListView(NotebookAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PAGE, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, notebook_id: int) -> Response:
         runs = services.list_runs(request.user, notebook_id=notebook_id)
-        return Response([services.run_json(r, full=False) for r in runs])
+        return paginated(request, self, runs, lambda page: [services.run_json(r, full=False) for r in page])
 
 
 class MyRunListView(NotebookAPIView):
     # Named: drf-spectacular would call this and the run detail both "runs_retrieve".
-    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="runs_list")
+    @extend_schema(parameters=PAGE, responses=OpenApiTypes.OBJECT, operation_id="runs_list")
     def get(self, request: Request) -> Response:
-        return Response([services.run_json(r, full=False) for r in services.list_runs(request.user)])
+        return paginated(request, self, services.list_runs(request.user),
+                         lambda page: [services.run_json(r, full=False) for r in page])
 
 
 class RunDetailView(NotebookAPIView):
@@ -73,9 +75,10 @@ class RunCancelView(NotebookAPIView):
 
 
 class NotebookJobListView(NotebookAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PAGE, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, notebook_id: int) -> Response:
-        return Response([jobs.job_json(j) for j in jobs.list_jobs(request.user, notebook_id=notebook_id)])
+        return paginated(request, self, jobs.list_jobs(request.user, notebook_id=notebook_id),
+                         lambda page: [jobs.job_json(j) for j in page])
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT},
                    description="Schedule runs: `{cron, version?, parameters?}` (no version: the latest when it fires).")
@@ -90,11 +93,12 @@ class NotebookJobListView(NotebookAPIView):
 
 
 class JobListView(NotebookAPIView):
-    @extend_schema(parameters=[OpenApiParameter("all", bool, description="site admins: every job")],
+    @extend_schema(parameters=[OpenApiParameter("all", bool, description="site admins: every job"), *PAGE],
                    responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         everyone = request.query_params.get("all") in ("1", "true")
-        return Response([jobs.job_json(j) for j in jobs.list_jobs(request.user, everyone=everyone)])
+        return paginated(request, self, jobs.list_jobs(request.user, everyone=everyone),
+                         lambda page: [jobs.job_json(j) for j in page])
 
 
 class JobDetailView(NotebookAPIView):

@@ -72,6 +72,45 @@ def test_lists_are_paginated_with_a_bounded_page(carol) -> None:  # type: ignore
     assert huge.status_code == 200
 
 
+# Every list the API answers: each must come as a page.
+LISTS = {
+    "/api/notebooks/", "/api/notebooks/{notebook_id}/versions/", "/api/notebooks/{notebook_id}/forks/",
+    "/api/notebooks/{notebook_id}/grants/", "/api/notebooks/{notebook_id}/audit/", "/api/tokens/", "/api/teams/",
+    "/api/quotas/", "/api/kernels/", "/api/runs/", "/api/notebooks/{notebook_id}/runs/", "/api/jobs/",
+    "/api/notebooks/{notebook_id}/jobs/",
+}
+
+
+def test_every_list_endpoint_answers_a_bounded_page(superuser_sue) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(superuser_sue)
+    notebook = client.post("/api/notebooks/", {"title": "Paged"}, format="json").json()["id"]
+    client.post(f"/api/notebooks/{notebook}/versions/", {"message": "v1"}, format="json")
+    client.post("/api/tokens/", {"name": "ci"}, format="json")
+    client.post("/api/teams/", {"name": "Paging"}, format="json")
+    document = json.loads(client.get("/api/schema/?format=json").content)
+    paged = set()
+    for template, operations in document["paths"].items():
+        if "get" not in operations or "{" in template.replace("{notebook_id}", ""):
+            continue
+        path = template.replace("{notebook_id}", str(notebook))
+        response = client.get(path)
+        if response.status_code != 200 or not response["Content-Type"].startswith("application/json"):
+            continue
+        body = response.json()
+        assert not isinstance(body, list), f"{template} answers a bare list"
+        if "results" not in body:
+            continue
+        paged.add(template)
+        assert isinstance(body["count"], int) and isinstance(body["results"], list), (template, body)
+        assert {"next", "previous"} <= body.keys(), (template, body)
+        # The link back from offset 1 carries the limit the page used: the maximum, not the one asked for.
+        clamped = client.get(f"{path}?limit={MAX_PAGE_SIZE * 10}&offset=1")
+        assert clamped.status_code == 200, (template, clamped.content[:200])
+        assert f"limit={MAX_PAGE_SIZE}" in clamped.json()["previous"], (template, clamped.json()["previous"])
+        assert len(clamped.json()["results"]) <= MAX_PAGE_SIZE
+    assert paged >= LISTS, sorted(LISTS - paged)
+
+
 def test_the_schema_documents_bearer_tokens_and_error_bodies(carol) -> None:  # type: ignore[no-untyped-def]
     schema = client_for(carol).get("/api/schema/?format=json")
     assert schema.status_code == 200, schema.content[:200]

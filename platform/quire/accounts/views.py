@@ -16,6 +16,7 @@ from quire.accounts import services
 from quire.accounts.admins import is_site_admin
 from quire.accounts.forms import SignInForm
 from quire.accounts.models import ApiToken
+from quire.lib.pagination import PAGE, Pagination, paginated
 from quire.lib.responses import created
 
 
@@ -50,10 +51,11 @@ class MeSerializer(serializers.Serializer):
 
 
 class TokenListView(APIView):
-    @extend_schema(responses=ApiTokenSerializer(many=True))
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
+    @extend_schema(parameters=PAGE, responses=ApiTokenSerializer(many=True))
     def get(self, request: Request) -> Response:
-        tokens = ApiToken.objects.filter(user=request.user)
-        return Response(ApiTokenSerializer(tokens, many=True).data)
+        tokens = ApiToken.objects.filter(user=request.user).order_by("id")
+        return paginated(request, self, tokens, lambda page: ApiTokenSerializer(page, many=True).data)
 
     @extend_schema(request=TokenCreateSerializer, responses={201: ApiTokenSerializer})
     def post(self, request: Request) -> Response:

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quire.accounts.permissions import IsSiteAdmin
+from quire.lib.pagination import PAGE, Pagination, paginated
 from quire.lib.responses import created
 from quire.quotas import services
 from quire.quotas.models import Quota
@@ -31,12 +32,13 @@ class QuotaTargetSerializer(serializers.Serializer):
 
 
 class QuotaListView(APIView):
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
     permission_classes = [IsSiteAdmin]
 
-    @extend_schema(operation_id="quotas_list", responses=QuotaSerializer(many=True))
+    @extend_schema(operation_id="quotas_list", parameters=PAGE, responses=QuotaSerializer(many=True))
     def get(self, request: Request) -> Response:
         quotas = Quota.objects.select_related("team", "user").order_by("scope", "id")
-        return Response(QuotaSerializer(quotas, many=True).data)
+        return paginated(request, self, quotas, lambda page: QuotaSerializer(page, many=True).data)
 
     @extend_schema(request=QuotaSerializer, responses={201: QuotaSerializer})
     def post(self, request: Request) -> Response:

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quire.lib.pagination import PAGE, Pagination, paginated
 from quire.lib.responses import created
 from quire.teams import services
 from quire.teams.models import Membership, Team
@@ -39,10 +40,11 @@ class MemberSerializer(serializers.Serializer):
 
 
 class TeamListView(APIView):
-    @extend_schema(operation_id="teams_list", responses=TeamSerializer(many=True))
+    pagination_class = Pagination  # the schema's page shape; paginated() uses the same
+    @extend_schema(operation_id="teams_list", parameters=PAGE, responses=TeamSerializer(many=True))
     def get(self, request: Request) -> Response:
         teams = services.visible_teams(request.user).prefetch_related("memberships__user")
-        return Response(TeamSerializer(teams, many=True).data)
+        return paginated(request, self, teams, lambda page: TeamSerializer(page, many=True).data)
 
     @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer})
     def post(self, request: Request) -> Response:
