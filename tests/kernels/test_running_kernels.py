@@ -38,7 +38,7 @@ def test_each_person_lists_their_own_running_kernels(alice, bob) -> None:  # typ
     assert listing.status_code == 200
     body = listing.json()
     assert body["max_kernels"] == 3
-    [row] = body["kernels"]
+    [row] = body["results"]
     assert row["id"] == str(mine.pk)
     assert row["notebook_id"] == mine.notebook_id and row["notebook_title"] == "Churn"
     assert row["state"] == "idle" and row["started_by"] == "alice"
@@ -50,7 +50,7 @@ def test_everyone_s_kernels_are_for_site_admins_only(alice, bob, site_admin) -> 
     _kernel(alice, "Churn")
     _kernel(bob, "Bob's")
     assert _client(alice).get("/api/kernels/?all=1").status_code == 403
-    every = _client(site_admin).get("/api/kernels/?all=1").json()["kernels"]
+    every = _client(site_admin).get("/api/kernels/?all=1").json()["results"]
     assert sorted(row["started_by"] for row in every) == ["alice", "bob"]
     assert APIClient().get("/api/kernels/").status_code in (401, 403)
 
@@ -72,7 +72,7 @@ def test_a_kernel_waiting_for_a_host_stops_at_once(alice, django_capture_on_comm
         assert _client(alice).post(f"/api/kernels/{session.pk}/shutdown/").status_code == 202
     session.refresh_from_db()
     assert session.state == "stopped" and session.reason == "shut down"
-    assert _client(alice).get("/api/kernels/").json()["kernels"] == []
+    assert _client(alice).get("/api/kernels/").json()["results"] == []
 
 
 def test_another_person_s_kernel_cannot_be_stopped_but_by_a_site_admin(alice, bob, site_admin) -> None:  # type: ignore[no-untyped-def]

@@ -34,7 +34,7 @@ def test_owner_shares_with_a_user_changes_the_role_and_unshares(shared_notebook,
     assert owner.delete(f"{url}{grant['id']}/").status_code == 204
     assert client_for(carol).get(f"/api/notebooks/{shared_notebook.pk}/").status_code == 404
 
-    audit = owner.get(f"/api/notebooks/{shared_notebook.pk}/audit/").json()
+    audit = owner.get(f"/api/notebooks/{shared_notebook.pk}/audit/").json()["results"]
     assert [(e["action"], e["actor"], e["target"]) for e in audit[:3]] == [
         ("unshared", "olga", "user:carol"), ("role_changed", "olga", "user:carol"), ("shared", "olga", "user:carol"),
     ]
@@ -68,7 +68,7 @@ def test_a_team_grant_reaches_its_members_and_the_highest_role_wins(shared_noteb
     assert role_for(carol, shared_notebook) == Role.RUNNER
     owner.post(f"/api/notebooks/{shared_notebook.pk}/grants/", {"user": "carol", "role": "viewer"}, format="json")
     assert role_for(carol, shared_notebook) == Role.RUNNER  # her own viewer grant does not lower the team's
-    grants = client_for(carol).get(f"/api/notebooks/{shared_notebook.pk}/grants/").json()
+    grants = client_for(carol).get(f"/api/notebooks/{shared_notebook.pk}/grants/").json()["results"]
     assert {(g["user"], g["team"], g["role"]) for g in grants} >= {("carol", None, "viewer"), (None, "initech", "runner")}
 
 
@@ -162,7 +162,7 @@ def test_deleted_notebooks_are_recovered_by_an_admin_and_purged_after_retention(
 def test_the_audit_log_records_forks_restores_and_deletes(shared_notebook, olga, editor_ed, viewer_vic) -> None:  # type: ignore[no-untyped-def]
     client_for(viewer_vic).post(f"/api/notebooks/{shared_notebook.pk}/versions/1/fork/", {}, format="json")
     client_for(editor_ed).post(f"/api/notebooks/{shared_notebook.pk}/versions/1/restore/")
-    audit = client_for(olga).get(f"/api/notebooks/{shared_notebook.pk}/audit/").json()
+    audit = client_for(olga).get(f"/api/notebooks/{shared_notebook.pk}/audit/").json()["results"]
     assert [(e["action"], e["actor"]) for e in audit[:2]] == [("restored", "ed"), ("forked", "vic")]
     assert audit[0]["target"] == "version:1" and audit[1]["target"].startswith("notebook:")
     assert set(audit[0]) == {"action", "actor", "target", "detail", "created_at"}

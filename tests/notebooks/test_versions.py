@@ -52,7 +52,7 @@ def test_saving_an_unchanged_draft_is_a_no_op(shared_notebook, olga_client) -> N
 
 def test_versions_are_listed_newest_first(shared_notebook, olga, olga_client) -> None:  # type: ignore[no-untyped-def]
     versioning.check_save_version(olga, shared_notebook.pk, message="second")
-    listing = olga_client.get(f"/api/notebooks/{shared_notebook.pk}/versions/").json()
+    listing = olga_client.get(f"/api/notebooks/{shared_notebook.pk}/versions/").json()["results"]
     assert [(v["number"], v["parent"], v["message"]) for v in listing] == [(2, 1, "second"), (1, None, "first cut")]
     assert set(listing[0]) == {"number", "author", "message", "created_at", "content_hash", "parent"}
     assert olga_client.get(f"/api/notebooks/{shared_notebook.pk}/versions/9/").status_code == 404
@@ -150,11 +150,11 @@ def test_fork_copies_a_version_into_a_new_private_notebook(shared_notebook, view
                                      "readable": True}
     assert [c["source"] for c in detail["cells"]] == ["x = 1", "select 1"]
     assert detail["head_version"] == 1
-    assert vic.get(f"/api/notebooks/{shared_notebook.pk}/forks/").json() == [
+    assert vic.get(f"/api/notebooks/{shared_notebook.pk}/forks/").json()["results"] == [
         {"id": fork["id"], "title": "My forecast", "owner": "vic", "version": 1, "created_at": fork["created_at"]}
     ]
     # Olga cannot read vic's private fork, so it is not listed for her.
-    assert client_for(olga).get(f"/api/notebooks/{shared_notebook.pk}/forks/").json() == []
+    assert client_for(olga).get(f"/api/notebooks/{shared_notebook.pk}/forks/").json()["results"] == []
     # Carol, given the fork, may not learn the origin's title.
     from notebooks.sharing import check_share
 

@@ -25,9 +25,9 @@ def test_editors_schedule_a_version_and_readers_see_it(shared_notebook, editor_e
     assert job["cron"] == "*/5 * * * *" and job["version"] == 1 and job["owner"] == "ed" and job["enabled"]
     next_run = datetime.fromisoformat(job["next_run_at"])
     assert next_run.minute % 5 == 0 and next_run.second == 0 and next_run > datetime.now(UTC)
-    assert [j["id"] for j in client_for(viewer_vic).get(url).json()] == [job["id"]]
-    assert [j["id"] for j in client_for(editor_ed).get("/api/jobs/").json()] == [job["id"]]
-    assert client_for(viewer_vic).get("/api/jobs/").json() == []
+    assert [j["id"] for j in client_for(viewer_vic).get(url).json()["results"]] == [job["id"]]
+    assert [j["id"] for j in client_for(editor_ed).get("/api/jobs/").json()["results"]] == [job["id"]]
+    assert client_for(viewer_vic).get("/api/jobs/").json()["results"] == []
     assert client_for(viewer_vic).patch(f"/api/jobs/{job['id']}/", {"enabled": False}, format="json").status_code == 404
 
 
@@ -39,8 +39,8 @@ def test_a_schedule_that_is_not_cron_is_refused(shared_notebook, olga_client, cr
 
 def test_site_admins_see_every_job(shared_notebook, olga, superuser_sue, editor_ed) -> None:  # type: ignore[no-untyped-def]
     job = jobs.check_create_job(olga, shared_notebook.pk, cron="0 3 * * *")
-    assert [j["id"] for j in client_for(superuser_sue).get("/api/jobs/?all=1").json()] == [job.pk]
-    assert client_for(editor_ed).get("/api/jobs/?all=1").json() == []
+    assert [j["id"] for j in client_for(superuser_sue).get("/api/jobs/?all=1").json()["results"]] == [job.pk]
+    assert client_for(editor_ed).get("/api/jobs/?all=1").json()["results"] == []
 
 
 def test_a_due_job_starts_one_run_as_its_owner_and_moves_on(shared_notebook, olga) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,7 @@ def test_api_tokens_are_shown_once_and_authenticate_scripts(alice) -> None:  # t
     assert created.status_code == 201
     key = created.json()["key"]
     assert key.startswith("qt_")
-    assert "key" not in session.get("/api/tokens/").json()[0]
+    assert "key" not in session.get("/api/tokens/").json()["results"][0]
     assert not ApiToken.objects.filter(key_hash=key).exists()  # only a hash is stored
 
     script = APIClient()

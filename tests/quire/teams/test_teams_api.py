@@ -47,6 +47,6 @@ def test_strangers_do_not_see_teams(team_acme, site_admin) -> None:  # type: ign
     from django.contrib.auth import get_user_model
 
     stranger = get_user_model().objects.create_user(username="eve", password="x")
-    assert _client(stranger).get("/api/teams/").json() == []
+    assert _client(stranger).get("/api/teams/").json()["results"] == []
     assert _client(stranger).get("/api/teams/acme/").status_code == 404
     assert _client(site_admin).get("/api/teams/acme/").status_code == 200
