@@ -159,10 +159,10 @@ def test_who_may_rerun_read_and_cancel(shared_notebook, olga, viewer_vic, runner
     assert started.status_code == 201, started.content
     run = started.json()
     assert run["state"] == "queued" and run["parameters"] == {"n": 3} and run["requested_by"] == "rita"
-    listed = client_for(viewer_vic).get(f"/api/notebooks/{shared_notebook.pk}/runs/").json()
+    listed = client_for(viewer_vic).get(f"/api/notebooks/{shared_notebook.pk}/runs/").json()["results"]
     assert [r["id"] for r in listed] == [run["id"]]
-    assert client_for(runner_rita).get("/api/runs/").json()[0]["id"] == run["id"]
-    assert client_for(viewer_vic).get("/api/runs/").json() == []
+    assert client_for(runner_rita).get("/api/runs/").json()["results"][0]["id"] == run["id"]
+    assert client_for(viewer_vic).get("/api/runs/").json()["results"] == []
     assert client_for(stranger_sam).get(f"/api/runs/{run['id']}/").status_code == 404
     # A reader who did not ask for it cannot cancel it; its owner can, and a queued run ends at once.
     assert client_for(viewer_vic).post(f"/api/runs/{run['id']}/cancel/").status_code == 404

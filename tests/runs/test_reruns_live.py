@@ -46,7 +46,7 @@ def test_a_rerun_asked_over_rest_runs_on_the_worker(alice, celery_worker) -> Non
     assert run["state"] == "done", (run["reason"], celery_worker.output())
     assert run["report"]["summary"] == {"reproduced": 2, "differs": 0, "failed": 0}
     assert run["lock"]["platform"]["python"] and run["duration_s"] > 0
-    assert [r["id"] for r in client.get(f"/api/notebooks/{notebook_id}/runs/").json()] == [run_id]
+    assert [r["id"] for r in client.get(f"/api/notebooks/{notebook_id}/runs/").json()["results"]] == [run_id]
     assert run["cells"][-1]["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "22\n"}]
     light = client.get(f"/api/runs/{run_id}/?outputs=0").json()
     assert "outputs" not in light["cells"][-1] and light["report"] == run["report"]
