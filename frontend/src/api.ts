@@ -177,9 +177,20 @@ export interface RunningKernel {
   last_activity_at: string | null;
 }
 
-export interface RunningKernels {
+/** One page of a list endpoint (`?limit=&offset=`, at most the server's maximum page size). */
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+/** A list as a caller may hand it over: a page from the server, or the items themselves. */
+export type Listed<T> = T[] | { results: T[] };
+
+/** A page of running kernels, with the caller's kernel limit beside it. */
+export interface RunningKernels extends Page<RunningKernel> {
   max_kernels: number;
-  kernels: RunningKernel[];
 }
 
 export class ApiError extends Error {
@@ -264,7 +275,7 @@ export const api = {
     return request<NotebookSummary>('POST', '/api/notebooks/import/', form);
   },
 
-  listVersions: (id: number) => request<Version[]>('GET', `${nb(id)}versions/`),
+  listVersions: (id: number) => request<Page<Version>>('GET', `${nb(id)}versions/`),
   saveVersion: (id: number, message: string) =>
     request<Version | { unchanged: true; version: Version }>('POST', `${nb(id)}versions/`, { message }),
   diff: (id: number, from: number | 'draft', to: number | 'draft') =>
@@ -273,7 +284,7 @@ export const api = {
     request<{ revision: number; version: Version }>('POST', `${nb(id)}versions/${number}/restore/`),
   forkVersion: (id: number, number: number, title?: string) =>
     request<NotebookSummary>('POST', `${nb(id)}versions/${number}/fork/`, title ? { title } : {}),
-  listForks: (id: number) => request<Fork[]>('GET', `${nb(id)}forks/`),
+  listForks: (id: number) => request<Page<Fork>>('GET', `${nb(id)}forks/`),
 
   getConfig: (id: number) => request<ConfigView>('GET', `${nb(id)}config/`),
   putConfig: (id: number, config: NotebookConfig) => request<ConfigView>('PUT', `${nb(id)}config/`, { config }),
@@ -282,7 +293,7 @@ export const api = {
   outputPage: (id: number, cellId: string, n: number, offset = 0) =>
     request<OutputPage>('GET', `${nb(id)}cells/${encodeURIComponent(cellId)}/outputs/${n}/?offset=${offset}`),
 
-  listGrants: (id: number) => request<Grant[]>('GET', `${nb(id)}grants/`),
+  listGrants: (id: number) => request<Page<Grant>>('GET', `${nb(id)}grants/`),
   addGrant: (id: number, who: { user: string } | { team: string }, role: Role) =>
     request<Grant>('POST', `${nb(id)}grants/`, { ...who, role }),
   changeGrant: (id: number, grantId: number, role: Role) => request<Grant>('PATCH', `${nb(id)}grants/${grantId}/`, { role }),
@@ -292,13 +303,13 @@ export const api = {
   quota: () => request<QuotaReport>('GET', '/api/me/quota/'),
   listKernels: () => request<RunningKernels>('GET', '/api/kernels/'),
   shutdownKernel: (id: string) => request<{ stopping: boolean }>('POST', `/api/kernels/${encodeURIComponent(id)}/shutdown/`),
-  listTokens: () => request<ApiToken[] | { results: ApiToken[] }>('GET', '/api/tokens/'),
+  listTokens: () => request<Page<ApiToken>>('GET', '/api/tokens/'),
   createToken: (name: string) => request<ApiToken>('POST', '/api/tokens/', { name }),
   deleteToken: (id: number) => request<void>('DELETE', `/api/tokens/${id}/`),
-  listTeams: () => request<Team[] | { results: Team[] }>('GET', '/api/teams/'),
+  listTeams: () => request<Page<Team>>('GET', '/api/teams/'),
 };
 
-/** Lists come bare or paginated, depending on the endpoint; callers want the items. */
-export function itemsOf<T>(list: T[] | { results: T[] }): T[] {
+/** Every list endpoint answers a page; callers (and the tests' fakes, which hand over items) want the items. */
+export function itemsOf<T>(list: Listed<T>): T[] {
   return Array.isArray(list) ? list : list.results;
 }

@@ -1,5 +1,5 @@
 /** REST calls and types of version locks, re-runs and scheduled jobs (runs/ on the server). */
-import { api as baseApi } from './api';
+import { type Page, api as baseApi } from './api';
 
 export interface LockedPackage {
   name: string;
@@ -105,13 +105,13 @@ export const runsApi = {
   lockDiff: (id: number, from: number, to: number) => call<LockDiff>('GET', `${nb(id)}lock-diff/?from=${from}&to=${to}`),
   startRun: (id: number, number: number, parameters: Record<string, unknown> = {}) =>
     call<RunDetail>('POST', `${nb(id)}versions/${number}/runs/`, { parameters }),
-  listRuns: (id: number) => call<RunSummary[]>('GET', `${nb(id)}runs/`),
+  listRuns: (id: number) => call<Page<RunSummary>>('GET', `${nb(id)}runs/`),
   // The page shows the report, not the outputs: it polls without them.
   getRun: (runId: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(runId)}/?outputs=0`),
   cancelRun: (runId: string) => call<RunSummary>('POST', `/api/runs/${encodeURIComponent(runId)}/cancel/`),
-  listJobs: (id: number) => call<Job[]>('GET', `${nb(id)}jobs/`),
-  listMyRuns: () => call<RunSummary[]>('GET', '/api/runs/'),
-  listMyJobs: () => call<Job[]>('GET', '/api/jobs/'),
+  listJobs: (id: number) => call<Page<Job>>('GET', `${nb(id)}jobs/`),
+  listMyRuns: () => call<Page<RunSummary>>('GET', '/api/runs/'),
+  listMyJobs: () => call<Page<Job>>('GET', '/api/jobs/'),
   createJob: (id: number, job: { cron: string; version: number | null; parameters: string[] }) => call<Job>('POST', `${nb(id)}jobs/`, job),
   updateJob: (jobId: number, change: { enabled?: boolean }) => call<Job>('PATCH', `/api/jobs/${jobId}/`, change),
   deleteJob: (jobId: number) => call<void>('DELETE', `/api/jobs/${jobId}/`),

@@ -1,11 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { NotebookDiff, Version } from '../src/api';
+import type { NotebookDiff, Page, Version } from '../src/api';
 import { DiffView } from '../src/components/DiffView';
 import { HistoryPanel, type HistoryApi } from '../src/components/HistoryPanel';
 import { NotebookList } from '../src/components/NotebookList';
 import { ProfilePage, quotaLabel, quotaValue } from '../src/components/ProfilePage';
 import { ShareDialog } from '../src/components/ShareDialog';
 import { lineDiff } from '../src/lib/lineDiff';
+
+/** What a list endpoint answers: one page holding every item. */
+const pageOf = <T>(results: T[]): Page<T> => ({ count: results.length, next: null, previous: null, results });
 
 afterEach(() => {
   document.body.replaceChildren();
@@ -52,12 +55,12 @@ describe('diffs', () => {
 
 function historyApi(overrides: Partial<HistoryApi> = {}): HistoryApi {
   return {
-    listVersions: vi.fn(() => Promise.resolve([v(1, 'first'), v(2, 'second')])),
+    listVersions: vi.fn(() => Promise.resolve(pageOf([v(1, 'first'), v(2, 'second')]))),
     saveVersion: vi.fn(() => Promise.resolve(v(3, 'third'))),
     diff: vi.fn(() => Promise.resolve(DIFF)),
     restoreVersion: vi.fn(() => Promise.resolve({})),
     forkVersion: vi.fn(() => Promise.resolve({ id: 99, title: 'Fork', owner: 'alice', updated_at: '' })),
-    listForks: vi.fn(() => Promise.resolve([{ id: 12, title: 'Bob’s take', owner: 'bob', version: 1 }])),
+    listForks: vi.fn(() => Promise.resolve(pageOf([{ id: 12, title: 'Bob’s take', owner: 'bob', version: 1 }]))),
     ...overrides,
   };
 }
@@ -126,7 +129,7 @@ describe('the share dialog', () => {
   it('adds a person or a team with a role, changes and removes grants', async () => {
     const grants = [{ id: 1, user: 'bob', team: null, role: 'viewer' as const }];
     const api = {
-      listGrants: vi.fn(() => Promise.resolve(grants)),
+      listGrants: vi.fn(() => Promise.resolve(pageOf(grants))),
       addGrant: vi.fn(() => Promise.resolve(grants[0]!)),
       changeGrant: vi.fn(() => Promise.resolve(grants[0]!)),
       removeGrant: vi.fn(() => Promise.resolve()),

@@ -39,7 +39,7 @@ function fakeApi(kernels: RunningKernel[], maxKernels = 2, lingers = 0): Kernels
           pending.delete(id);
         } else pending.set(id, left - 1);
       }
-      return Promise.resolve({ max_kernels: maxKernels, kernels: list });
+      return Promise.resolve({ max_kernels: maxKernels, count: list.length, next: null, previous: null, results: list });
     }),
     shutdownKernel: vi.fn((id: string) => {
       fake.stopped.push(id);

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Version } from '../src/api';
+import type { Page, Version } from '../src/api';
 import { HistoryPanel, type HistoryApi } from '../src/components/HistoryPanel';
 import { parameterItems } from '../src/components/JobsSection';
 import { ProfilePage } from '../src/components/ProfilePage';
 import type { Job, RunDetail, RunsApi, VersionLock } from '../src/runsApi';
+
+/** What a list endpoint answers: one page holding every item. */
+const pageOf = <T>(results: T[]): Page<T> => ({ count: results.length, next: null, previous: null, results });
 
 afterEach(() => {
   document.body.replaceChildren();
@@ -57,10 +60,10 @@ function runsApi(overrides: Partial<RunsApi> = {}): RunsApi {
     getLock: vi.fn(() => Promise.resolve(LOCK)),
     lockDiff: vi.fn(() => Promise.resolve({ from: 1, to: 2, changes: [{ section: 'python', name: 'quire-demo', before: '1.0 (sha256 aaa)', after: '1.0 (sha256 bbb)' }] })),
     startRun: vi.fn(() => Promise.resolve(run('queued'))),
-    listRuns: vi.fn(() => Promise.resolve([])),
+    listRuns: vi.fn(() => Promise.resolve(pageOf([]))),
     getRun: vi.fn().mockResolvedValueOnce(run('running')).mockResolvedValue(run('done', { report: REPORT })),
     cancelRun: vi.fn(() => Promise.resolve(run('cancelled'))),
-    listJobs: vi.fn(() => Promise.resolve([JOB])),
+    listJobs: vi.fn(() => Promise.resolve(pageOf([JOB]))),
     createJob: vi.fn(() => Promise.resolve(JOB)),
     updateJob: vi.fn(() => Promise.resolve({ ...JOB, enabled: false })),
     deleteJob: vi.fn(() => Promise.resolve(undefined)),
@@ -171,8 +174,8 @@ describe('runs in the history panel', () => {
         deleteToken: vi.fn(),
       },
       runsApi: {
-        listMyRuns: () => Promise.resolve([{ ...run('done'), notebook_title: 'Forecast', summary: { reproduced: 3, differs: 1, failed: 0 } }]),
-        listMyJobs: () => Promise.resolve([JOB]),
+        listMyRuns: () => Promise.resolve(pageOf([{ ...run('done'), notebook_title: 'Forecast', summary: { reproduced: 3, differs: 1, failed: 0 } }])),
+        listMyJobs: () => Promise.resolve(pageOf([JOB])),
       },
     });
     document.body.append(page.element);

@@ -3,7 +3,7 @@
  * a diff of any two; restore, fork, export and re-run any version, read its lock (what it ran with) and compare
  * two versions' environments; the notebook's runs and their reports; where the notebook came from and its forks.
  */
-import { type ForkOrigin, type Fork, type NotebookDiff, type NotebookSummary, type Version, api, exportUrl } from '../api';
+import { type ForkOrigin, type Fork, type NotebookDiff, type Listed, type NotebookSummary, type Version, api, exportUrl, itemsOf } from '../api';
 import { h } from '../lib/dom';
 import type { Permissions } from '../notebookModel';
 import type { NoticeKind } from '../notices';
@@ -14,12 +14,12 @@ import { RunsSection } from './RunsSection';
 import type { RunsApi } from '../runsApi';
 
 export interface HistoryApi {
-  listVersions(id: number): Promise<Version[]>;
+  listVersions(id: number): Promise<Listed<Version>>;
   saveVersion(id: number, message: string): Promise<Version | { unchanged: true; version: Version }>;
   diff(id: number, from: number | 'draft', to: number | 'draft'): Promise<NotebookDiff>;
   restoreVersion(id: number, number: number): Promise<unknown>;
   forkVersion(id: number, number: number, title?: string): Promise<NotebookSummary>;
-  listForks(id: number): Promise<Fork[]>;
+  listForks(id: number): Promise<Listed<Fork>>;
 }
 
 export interface HistoryPanelOptions {
@@ -119,9 +119,9 @@ export class HistoryPanel {
     this.renderOrigin();
     try {
       const [versions, forks] = await Promise.all([this.api.listVersions(this.options.notebookId), this.api.listForks(this.options.notebookId)]);
-      this.versions = [...versions].sort((a, b) => b.number - a.number);
+      this.versions = [...itemsOf(versions)].sort((a, b) => b.number - a.number);
       this.renderVersions();
-      this.renderForks(forks);
+      this.renderForks(itemsOf(forks));
       void this.runs.refresh();
       void this.jobs.refresh(this.versions.map((v) => v.number));
     } catch (error) {

@@ -4,6 +4,7 @@
  */
 import { h } from '../lib/dom';
 import type { NoticeKind } from '../notices';
+import { itemsOf } from '../api';
 import { type Job, type RunsApi, runsApi } from '../runsApi';
 
 export interface JobsSectionOptions {
@@ -48,7 +49,7 @@ export class JobsSection {
       ...versions.map((n) => h('option', { text: `v${n}`, attrs: { value: String(n) } })),
     );
     try {
-      this.render(await this.api.listJobs(this.options.notebookId));
+      this.render(itemsOf(await this.api.listJobs(this.options.notebookId)));
     } catch (error) {
       this.list.replaceChildren(h('li', { className: 'form-error', text: `Could not load the schedules: ${(error as Error).message}` }));
     }
@@ -94,7 +95,7 @@ export class JobsSection {
       this.options.notify('Scheduled.', 'success');
       this.cron.value = '';
       this.parameters.value = '';
-      this.render(await this.api.listJobs(this.options.notebookId));
+      this.render(itemsOf(await this.api.listJobs(this.options.notebookId)));
     } catch (error) {
       this.options.notify(`Could not schedule: ${(error as Error).message}`);
     } finally {
@@ -105,7 +106,7 @@ export class JobsSection {
   private async change(action: () => Promise<unknown>): Promise<void> {
     try {
       await action();
-      this.render(await this.api.listJobs(this.options.notebookId));
+      this.render(itemsOf(await this.api.listJobs(this.options.notebookId)));
     } catch (error) {
       this.options.notify(`Could not change the schedule: ${(error as Error).message}`);
     }

@@ -85,10 +85,10 @@ export class KernelsPanel {
   }
 
   private render(running: RunningKernels): void {
-    const count = running.kernels.length;
+    const count = running.results.length;
     this.summary.textContent = `${count} of ${running.max_kernels} kernel${running.max_kernels === 1 ? '' : 's'} your quota allows ${count === 1 ? 'is' : 'are'} running.`;
     if (count < running.max_kernels) this.why.hidden = true;
-    const listed = new Set(running.kernels.map((kernel) => kernel.id));
+    const listed = new Set(running.results.map((kernel) => kernel.id));
     for (const id of [...this.stopping]) if (!listed.has(id)) this.stopping.delete(id);
     if (this.stopping.size > 0 && this.stoppingTimer === null) {
       this.stoppingTimer = setTimeout(() => {
@@ -96,7 +96,7 @@ export class KernelsPanel {
         void this.refresh();
       }, STOPPING_POLL_MS);
     }
-    this.list.replaceChildren(...running.kernels.map((kernel) => this.row(kernel)));
+    this.list.replaceChildren(...running.results.map((kernel) => this.row(kernel)));
     if (count === 0) this.list.append(h('li', { className: 'muted', text: 'No kernel of yours is running.' }));
   }
 

@@ -1,13 +1,13 @@
 /** The profile page: who you are, your API tokens (a new key is shown once), your quota limits and use, and your
  * re-runs and scheduled runs across notebooks. */
-import { type ApiToken, type Me, type QuotaReport, api, itemsOf } from '../api';
+import { type ApiToken, type Listed, type Me, type QuotaReport, api, itemsOf } from '../api';
 import { h } from '../lib/dom';
 import { type RunsApi, runsApi } from '../runsApi';
 
 export interface ProfileApi {
   me(): Promise<Me>;
   quota(): Promise<QuotaReport>;
-  listTokens(): Promise<ApiToken[] | { results: ApiToken[] }>;
+  listTokens(): Promise<Listed<ApiToken>>;
   createToken(name: string): Promise<ApiToken>;
   deleteToken(id: number): Promise<void>;
 }
@@ -111,7 +111,8 @@ export class ProfilePage {
   private async loadRuns(): Promise<void> {
     const link = (id: number, title: string) => h('a', { text: title, attrs: { href: `/notebooks/${id}/` } });
     try {
-      const [runs, jobs] = await Promise.all([this.runsApi.listMyRuns(), this.runsApi.listMyJobs()]);
+      const [runPage, jobPage] = await Promise.all([this.runsApi.listMyRuns(), this.runsApi.listMyJobs()]);
+      const [runs, jobs] = [itemsOf(runPage), itemsOf(jobPage)];
       this.runList.replaceChildren(
         ...(runs.length === 0
           ? [h('li', { className: 'muted', text: 'No re-runs.' })]

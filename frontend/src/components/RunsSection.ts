@@ -15,6 +15,7 @@ import {
   type VersionLock,
   runsApi,
 } from '../runsApi';
+import { itemsOf } from '../api';
 
 export interface RunsSectionOptions {
   notebookId: number;
@@ -123,7 +124,7 @@ export class RunsSection {
 
   async refresh(): Promise<void> {
     try {
-      const runs = await this.api.listRuns(this.options.notebookId);
+      const runs = itemsOf(await this.api.listRuns(this.options.notebookId));
       this.renderList(runs.slice(0, 20));
     } catch (error) {
       this.list.replaceChildren(h('li', { className: 'form-error', text: `Could not load the runs: ${(error as Error).message}` }));

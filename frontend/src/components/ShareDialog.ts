@@ -1,5 +1,5 @@
 /** Sharing: who may open the notebook (people and teams) and with which role. */
-import { type Grant, api } from '../api';
+import { type Grant, type Listed, api, itemsOf } from '../api';
 import { h } from '../lib/dom';
 import type { Role } from '../protocol';
 import { Drawer } from './Drawer';
@@ -7,7 +7,7 @@ import { Drawer } from './Drawer';
 const ROLES: readonly Role[] = ['viewer', 'runner', 'editor', 'owner'];
 
 export interface ShareApi {
-  listGrants(id: number): Promise<Grant[]>;
+  listGrants(id: number): Promise<Listed<Grant>>;
   addGrant(id: number, who: { user: string } | { team: string }, role: Role): Promise<Grant>;
   changeGrant(id: number, grantId: number, role: Role): Promise<Grant>;
   removeGrant(id: number, grantId: number): Promise<void>;
@@ -56,7 +56,7 @@ export class ShareDialog {
 
   async refresh(): Promise<void> {
     try {
-      this.render(await this.api.listGrants(this.notebookId));
+      this.render(itemsOf(await this.api.listGrants(this.notebookId)));
     } catch (error) {
       this.showError(`Could not load who has access: ${(error as Error).message}`);
     }
