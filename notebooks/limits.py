@@ -11,6 +11,7 @@ from __future__ import annotations
 from kernels.limits import MAX_OUTPUT_HEAD_CHARS as MAX_OUTPUT_HEAD_CHARS
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES as MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.limits import WS_CHUNK_CHARS as WS_CHUNK_CHARS
+from quire.lib.pagination_limits import PAGE_LIMIT
 
 # ------------------------------------------------------------------ the draft
 
@@ -43,8 +44,9 @@ MAX_JSON_DEPTH = 64
 MAX_REQUEST_BYTES = max(2 * MAX_NOTEBOOK_BYTES, MAX_IMPORT_BYTES)
 # The request line and headers together (Twisted's own default, which Daphne keeps); a longer URL gets a 414.
 MAX_REQUEST_HEAD_BYTES = 16_384
-# A list page holds at most this many items; a larger `limit` is lowered to it.
-MAX_PAGE_SIZE = 200
+# A list page holds at most this many items; a larger `limit` is lowered to it (defined with the pagination, below
+# every app that lists).
+MAX_PAGE_SIZE = PAGE_LIMIT
 
 # ------------------------------------------------------------------ WebSocket
 

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from notebooks.limits import MAX_PAGE_SIZE
 from quire.lib.errors import InvalidInput
+from quire.lib.pagination_limits import PAGE_LIMIT as MAX_PAGE_SIZE
 
 # The query parameters of every list endpoint, for its schema.
 PAGE = [OpenApiParameter("limit", int, description=f"at most {MAX_PAGE_SIZE}"), OpenApiParameter("offset", int)]
