@@ -304,14 +304,19 @@ def check_update_source(user: User, notebook_id: int, *, cell_id: str, source: s
 
 @transaction.atomic
 def check_edit_source(user: User, notebook_id: int, *, cell_id: str, update: bytes) -> DraftChange:
-    """Apply a collaborative (CRDT) edit of a cell's source and pass the update on to everyone else."""
+    """Apply a collaborative (CRDT) edit of a cell's source and pass the update on to everyone else.
+
+    An edit typed in a cell someone deleted before it arrived is still taken into the document (where it lands
+    in the deleted text, changing no cell): refusing it would leave the server unable to apply anything the same
+    client types afterwards, since Yjs numbers one client's changes in one sequence."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
-    _, cell = _require_cell(notebook, cell_id)
+    found = notebook.find_cell(check_cell_id(cell_id))
     for changed in collab.apply(notebook, update, max_source_bytes=MAX_SOURCE_BYTES):
         # The update's text is stored in the cells too: the same rules as any other source.
         check_source(_require_cell(notebook, changed)[1]["source"], field="update")
     check_draft_size(notebook.cells, notebook.config, field="update")
-    event = {"type": "cell_updated", "cell_id": cell_id, "source": cell["source"], "ydoc_update": collab.encode(update)}
+    source = found[1]["source"] if found is not None else ""
+    event = {"type": "cell_updated", "cell_id": cell_id, "source": source, "ydoc_update": collab.encode(update)}
     return do_save_draft(notebook, event)
 
 

@@ -74,15 +74,22 @@ export function deltaToChanges(delta: readonly { insert?: unknown; delete?: numb
   return changes;
 }
 
-interface Pending {
+/** A run of unsent updates to one cell, made one after another. */
+interface PendingRun {
+  cellId: string;
   updates: Uint8Array[];
-  timer: ReturnType<typeof setTimeout>;
 }
 
 export class CollabSources {
   private doc: Y.Doc | null = null;
   private readonly sinks = new Map<string, TextSink>();
-  private readonly pending = new Map<string, Pending>();
+  /**
+   * Unsent updates in the order they were made, grouped into runs per cell. They go out in that order, all
+   * together: Yjs numbers one client's changes in one sequence, so an update sent before an earlier one of
+   * another cell would build on changes the server does not have yet, and be refused.
+   */
+  private pending: PendingRun[] = [];
+  private pendingTimer: ReturnType<typeof setTimeout> | null = null;
   /** One origin object per cell, so an update's origin says which cell it belongs to. */
   private readonly origins = new Map<string, { cellId: string }>();
   private readonly batchMs: number;
@@ -201,17 +208,19 @@ export class CollabSources {
     return true;
   }
 
-  /** Sends a cell's batched updates now (before running it); every cell's when none is named. */
+  /**
+   * Sends the batched updates now (before running a cell, deleting or moving one). A cell's updates go with
+   * every update made before them, in order; with no cell named, or one with updates waiting, all of them go.
+   */
   flush(cellId?: string): void {
-    for (const id of cellId === undefined ? [...this.pending.keys()] : [cellId]) {
-      const pending = this.pending.get(id);
-      if (!pending) continue;
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
-      const update = pending.updates.length === 1 ? pending.updates[0]! : Y.mergeUpdates(pending.updates);
-      const doc = this.doc;
-      const outcome = this.options.send(id, toBase64(update));
-      if (outcome) void outcome.then((result) => this.settled(doc, id, result));
+    if (cellId !== undefined && !this.hasPending(cellId)) return;
+    if (this.pendingTimer !== null) clearTimeout(this.pendingTimer);
+    this.pendingTimer = null;
+    const doc = this.doc;
+    for (const run of this.pending.splice(0)) {
+      const update = run.updates.length === 1 ? run.updates[0]! : Y.mergeUpdates(run.updates);
+      const outcome = this.options.send(run.cellId, toBase64(update));
+      if (outcome) void outcome.then((result) => this.settled(doc, run.cellId, result));
     }
   }
 
@@ -226,7 +235,7 @@ export class CollabSources {
   }
 
   hasPending(cellId: string): boolean {
-    return this.pending.has(cellId);
+    return this.pending.some((run) => run.cellId === cellId);
   }
 
   dispose(): void {
@@ -252,12 +261,10 @@ export class CollabSources {
     // Built on a refused edit: the server could not apply it. The server's state replaces it shortly.
     if (this.diverged) return;
     const cellId = (origin as { cellId: string }).cellId;
-    const pending = this.pending.get(cellId);
-    if (pending) {
-      pending.updates.push(update);
-    } else {
-      this.pending.set(cellId, { updates: [update], timer: setTimeout(() => this.flush(cellId), this.batchMs) });
-    }
+    const last = this.pending.at(-1);
+    if (last?.cellId === cellId) last.updates.push(update);
+    else this.pending.push({ cellId, updates: [update] });
+    this.pendingTimer ??= setTimeout(() => this.flush(), this.batchMs);
   }
 
   private transacted(transaction: Y.Transaction, sources: Y.Map<Y.Text>): void {
@@ -294,7 +301,8 @@ export class CollabSources {
   }
 
   private dropPending(): void {
-    for (const pending of this.pending.values()) clearTimeout(pending.timer);
-    this.pending.clear();
+    if (this.pendingTimer !== null) clearTimeout(this.pendingTimer);
+    this.pendingTimer = null;
+    this.pending = [];
   }
 }

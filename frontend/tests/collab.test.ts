@@ -272,6 +272,34 @@ describe('CollabSources', () => {
     Y.applyUpdate(doc, fromBase64(sent[0]![1]));
     expect(doc.getMap<Y.Text>('sources').get('c1')!.toString()).toBe('hello');
   });
+
+  it('sends updates in the order they were made, whichever cell is flushed: each builds on the ones before', () => {
+    const sent: [string, string][] = [];
+    const server = new Y.Doc();
+    server.getMap<Y.Text>('sources').set('c1', new Y.Text('a'));
+    server.getMap<Y.Text>('sources').set('c2', new Y.Text('b'));
+    const collab = new CollabSources({ send: (cellId, update) => void sent.push([cellId, update]), batchMs: 50 });
+    collab.load(toBase64(Y.encodeStateAsUpdate(server)));
+    collab.edit('c2', [{ offset: 1, deleteCount: 0, insert: '2' }]);
+    collab.edit('c1', [{ offset: 1, deleteCount: 0, insert: '1' }]);
+    collab.edit('c2', [{ offset: 2, deleteCount: 0, insert: '!' }]);
+    expect(collab.hasPending('c1')).toBe(true);
+    // Running c1 sends its text, and the c2 edit made before it first.
+    collab.flush('c1');
+    expect(sent.map(([cellId]) => cellId)).toEqual(['c2', 'c1', 'c2']);
+    for (const [, update] of sent) {
+      const before = Y.encodeStateVector(server);
+      Y.applyUpdate(server, fromBase64(update));
+      // Each one applied in full on arrival, nothing held back waiting for a later one.
+      expect(Y.encodeStateVector(server)).not.toEqual(before);
+      expect(server.store.pendingStructs).toBeNull();
+    }
+    expect(server.getMap<Y.Text>('sources').get('c1')!.toString()).toBe('a1');
+    expect(server.getMap<Y.Text>('sources').get('c2')!.toString()).toBe('b2!');
+    vi.advanceTimersByTime(50);
+    expect(sent).toHaveLength(3);
+    expect(collab.hasPending('c2')).toBe(false);
+  });
 });
 
 describe('an edit the server refuses', () => {

@@ -340,3 +340,29 @@ describe('carets between pages', () => {
     expect(bob.drawn.get('c2')).toEqual([]);
   });
 });
+
+describe('typing just before a cell is merged away or moved', () => {
+  afterEach(() => {
+    for (const page of pages.splice(0)) page.dispose();
+    document.body.replaceChildren();
+  });
+
+  it('sends the typed text before the structural change, so the server has it first', async () => {
+    const server = new FakeServer();
+    const alice = open(server, 'alice', 'owner');
+    typeAt(editorOf(alice, 'c2'), 5, ' thing');
+    // Within the batch window: Shift+M on the cell above merges c2 into it and deletes c2.
+    const above = alice.page.element.querySelector<HTMLElement>('[data-cell-id="c1"]')!;
+    above.click();
+    above.focus();
+    above.dispatchEvent(new KeyboardEvent('keydown', { key: 'M', shiftKey: true, bubbles: true }));
+    const kinds = alice.socket.sentMessages.filter((m) => m.type === 'edit_source' || m.type === 'delete_cell');
+    // Both the typing in c2 and the merged text in c1 go out before c2 is deleted.
+    expect(kinds.map((m) => `${m.type} ${m.cell_id}`).sort()).toEqual(['delete_cell c2', 'edit_source c1', 'edit_source c2']);
+    expect(kinds.at(-1)).toMatchObject({ type: 'delete_cell', cell_id: 'c2' });
+    vi.advanceTimersByTime(100);
+    server.deliver();
+    await settle();
+    expect(server.doc.getMap<Y.Text>('sources').get('c1')!.toString()).toBe('first\nsecond\nother thing');
+  });
+});

@@ -188,8 +188,8 @@ describe('the notebook page', () => {
     vi.advanceTimersByTime(300);
     expect(sourceOf('c1').value).toBe('x = 1\nprint(x)');
     expect(commands()).toMatchObject([
-      { type: 'delete_cell', cell_id: 'c2' },
       { type: 'update_cell', cell_id: 'c1', source: 'x = 1\nprint(x)' },
+      { type: 'delete_cell', cell_id: 'c2' },
     ]);
     q<HTMLButtonElement>('[data-testid="insert-text-below"]', cellEl('c1')).click();
     expect(commands()[2]).toMatchObject({ type: 'insert_cell', index: 1, cell: { language: 'text', source: '' } });

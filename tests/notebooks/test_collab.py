@@ -145,3 +145,28 @@ async def test_an_update_built_on_a_refused_one_is_refused_too(alice, shared_not
     stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
     assert stored.cells[0]["source"] == "tal = 1"
     await client.close()
+
+
+async def test_an_edit_crossing_the_cells_deletion_is_kept_in_the_document(alice, bob, shared_notebook) -> None:  # type: ignore[no-untyped-def]
+    """Bob types in a cell Alice deletes before his update arrives. Refusing it would leave the server unable to
+    apply anything Bob types afterwards (Yjs numbers one client's changes in one sequence): his next keystrokes,
+    in another cell, would be refused and his page reset. The update is taken into the document instead."""
+    alice_token, bob_token = await _tokens(alice, bob)
+    a_client, b_client = NotebookClient(shared_notebook.pk, token=alice_token), NotebookClient(shared_notebook.pk, token=bob_token)
+    await a_client.connect()
+    bob_typist = Typist(b_client, await b_client.connect())
+    doomed = shared_notebook.cells[0]["id"]
+    kept = (await a_client.reply(await a_client.send("insert_cell", index=1, cell={"language": "python", "source": ""})))["cell_id"]
+    bob_typist.receive(await b_client.until(lambda e: e["type"] == "cell_inserted"))
+    deleted = await a_client.reply(await a_client.send("delete_cell", cell_id=doomed))
+    assert deleted["type"] == "ack", deleted
+
+    crossing = await b_client.reply(await bob_typist.type(doomed, 0, "lost cause"))
+    assert crossing["type"] == "ack", crossing
+    after = await b_client.reply(await bob_typist.type(kept, 0, "total = 1"))
+    assert after["type"] == "ack", after
+    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    assert [cell["id"] for cell in stored.cells] == [kept]
+    assert stored.cells[0]["source"] == "total = 1"
+    await a_client.close()
+    await b_client.close()

@@ -645,6 +645,8 @@ export class NotebookPage {
     const index = this.model.cells.findIndex((cell) => cell.id === cellId);
     const cell = this.model.cells[index];
     if (cell) this.deleted.push({ index, language: cell.language, source: cell.source });
+    // Text typed here and not sent yet goes first, so the server has it before the cell goes (a merge's too).
+    this.flush();
     this.client.deleteCell(cellId);
   }
 
@@ -817,7 +819,9 @@ export class NotebookPage {
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);
       const target = index + offset;
-      if (index >= 0 && target >= 0 && target < this.model.cells.length) this.client.moveCell(cellId, target);
+      if (index < 0 || target < 0 || target >= this.model.cells.length) return;
+      this.flush();
+      this.client.moveCell(cellId, target);
     },
     select: (cellId) => this.select(cellId, {}),
     caret: (cellId, anchor, head) => {
