@@ -356,10 +356,13 @@ class QuireClient:
         while True:
             start = time.perf_counter()
             req = await self.send("run_cell", cell_id=cell_id)
-            event = await self.until(
-                lambda e, req=req: (e.get("type") == "output" and e.get("cell_id") == cell_id
-                           and e["output"].get("output_type") == "execute_result")
-                or (e.get("type") == "error" and e.get("req") == req), timeout)
+
+            def result_or_refusal(e: dict[str, Any], req: int = req) -> bool:
+                return (e.get("type") == "output" and e.get("cell_id") == cell_id
+                        and e["output"].get("output_type") == "execute_result") or (
+                    e.get("type") == "error" and e.get("req") == req)
+
+            event = await self.until(result_or_refusal, timeout)
             if event.get("type") == "error":  # rate_limited: wait for a token and try again
                 await asyncio.sleep(0.05)
                 continue

@@ -119,7 +119,7 @@ def main() -> None:
     h.header("kernel_start_bench: kernel start -> ready, idle memory")
     kinds = ["bwrap", "process"] if shutil.which("bwrap") else ["process"]
     starts: dict[str, list[dict[str, float]]] = {"jupyter ipykernel": [], **{f"quire {k}": [] for k in kinds}}
-    memory: dict[str, list[tuple[int, int]]] = {name: [] for name in starts}
+    memory: dict[str, list[tuple[float, float]]] = {name: [] for name in starts}
     with tempfile.TemporaryDirectory(prefix="quire-kstart-") as tmp:
         workdir = Path(tmp)
         for kind in kinds:  # warm the page cache once per launcher: "cold" means a new process, not a cold disk
@@ -149,10 +149,10 @@ def main() -> None:
     for name, rows in memory.items():
         if not rows:
             continue
-        rss = statistics.median(r for r, _ in rows)
-        uss = statistics.median(u for _, u in rows)
-        print(f"{name:<22} RSS {rss / MIB:7.1f} MiB (x{rss / ref_rss:.2f})   USS {uss / MIB:7.1f} MiB "
-              f"(x{uss / ref_uss:.2f})   idle kernels that fit by USS: {int(available // uss):6d}")
+        mid_rss = statistics.median(r for r, _ in rows)
+        mid_uss = statistics.median(u for _, u in rows)
+        print(f"{name:<22} RSS {mid_rss / MIB:7.1f} MiB (x{mid_rss / ref_rss:.2f})   USS {mid_uss / MIB:7.1f} MiB "
+              f"(x{mid_uss / ref_uss:.2f})   idle kernels that fit by USS: {int(available // mid_uss):6d}")
 
 
 if __name__ == "__main__":

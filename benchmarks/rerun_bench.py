@@ -48,7 +48,7 @@ def _sources() -> list[str]:
 
 def _notebook_file(config: dict[str, Any]) -> Path:
     path = WORK / "twenty.ipynb"
-    cells = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
              for s in _sources()]
     path.write_text(json.dumps({"cells": cells, "metadata": {"config": config}, "nbformat": 4, "nbformat_minor": 5}))
     return path

@@ -133,7 +133,7 @@ class JupyterSide:
 
 async def bench(sides: list, args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     """Every system in turn within each repeat, so the machine's background load falls on all alike."""
-    results = {side.name: {"latency": [], "burst": [], "sustained": []} for side in sides}
+    results: dict[str, dict[str, list[float]]] = {side.name: {"latency": [], "burst": [], "sustained": []} for side in sides}
     for side in sides:
         await side.open()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -94,7 +95,7 @@ def do_request_builds(
                 env.save(update_fields=["state", "error", "updated_at"])
             events.publish(notebook_id, {"type": "environment", "kind": kind, "key": env.key, "state": env.state,
                                          "log_tail": ""})
-            transaction.on_commit(lambda key=env.key: backend(notebook_id, key, force))
+            transaction.on_commit(functools.partial(backend, notebook_id, env.key, force))
         wanted.append(env)
     return wanted
 

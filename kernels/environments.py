@@ -156,7 +156,8 @@ def _result(root: Path, key: str, *, cached: bool, started: float) -> BuiltEnvir
     manifest = _published(root, key) or {}
     path = root / key
     python = str(path / "bin" / "python") if manifest.get("kind") == "python" else None
-    jars = tuple(str(path / "jars" / name) for name in manifest.get("jars", []) or [])  # type: ignore[union-attr]
+    listed = manifest.get("jars")
+    jars = tuple(str(path / "jars" / str(name)) for name in listed) if isinstance(listed, list) else ()
     log_file = path / BUILD_LOG
     log = log_file.read_text(errors="replace") if log_file.is_file() else ""
     return BuiltEnvironment(key=key, path=path, python=python, jars=jars, log=log, cached=cached,

@@ -588,12 +588,12 @@ class KernelHost:
                 if kind == "interrupt":
                     self.book.note_interrupt(asyncio.get_running_loop().time())
                 if kind == "input_reply":
-                    step, dropped = self.book.answer_input(command)
+                    answered, dropped = self.book.answer_input(command)
                     if dropped:
                         log.warning("session %s: input_reply dropped: %s", self.session_id, dropped)
-                    for forward in step.to_kernel:
+                    for forward in answered.to_kernel:
                         await self._send(forward)
-                    self._apply(step)
+                    self._apply(answered)
                     continue
                 step = None
                 if kind == "execute":

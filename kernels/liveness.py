@@ -263,7 +263,7 @@ def kept_outputs(exec_ids: list[str]) -> dict[str, tuple[bool, list[dict[str, An
         lists = pipe.execute()
     kept: dict[str, tuple[bool, list[dict[str, Any]]]] = {}
     for exec_id, raw in zip(exec_ids, lists, strict=True):
-        started, outputs = False, []
+        started, outputs = False, list[dict[str, Any]]()
         for item in raw:
             output = json.loads(item)
             if output == STARTED:

@@ -35,7 +35,9 @@ async def _run_schedule() -> None:
         if task is None:
             log.error("embedded maintenance: no task %s for %s", entry["task"], name)
             continue
-        rounds.append(_every(float(entry["schedule"]), name, task))
+        schedule = entry["schedule"]
+        assert isinstance(schedule, (int, float)), f"{name}: beat's schedule here is a number of seconds"
+        rounds.append(_every(float(schedule), name, task))
     await asyncio.gather(*rounds)
 
 

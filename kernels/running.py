@@ -7,16 +7,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from kernels.models import LIVE_STATES, KernelSession
 from kernels.services import do_stop_session
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Forbidden, NotFound
+from quire.lib.users import Account, Caller
 from quire.quotas.services import effective_limits
-
-User = AbstractBaseUser | AnonymousUser
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def _row(session: KernelSession) -> RunningKernel:
     )
 
 
-def list_running_kernels(user: User, *, everyone: bool = False) -> dict[str, Any]:
+def list_running_kernels(user: Caller, *, everyone: bool = False) -> dict[str, Any]:
     """The caller's running kernels, oldest first, with their kernel limit; `everyone` (site admins only) lists
     every user's. Kernels count against whoever started them, so they are listed by who started them."""
     if not user.is_authenticated:
@@ -63,7 +61,7 @@ def list_running_kernels(user: User, *, everyone: bool = False) -> dict[str, Any
 
 
 @transaction.atomic
-def check_shutdown_kernel(user: User, session_id: uuid.UUID) -> None:
+def check_shutdown_kernel(user: Caller, session_id: uuid.UUID) -> None:
     """Shut down a running kernel the caller started (site admins: anyone's). Another person's kernel is not
     found, as one that never existed: its id tells nothing about their notebooks."""
     if not user.is_authenticated:
@@ -74,7 +72,7 @@ def check_shutdown_kernel(user: User, session_id: uuid.UUID) -> None:
     do_stop_session(session)
 
 
-def usage_report(user: AbstractBaseUser) -> dict[str, Any]:
+def usage_report(user: Account) -> dict[str, Any]:
     """The caller's limits (their own quota, else the site default) and what they use now: counted here, beside
     the kernels it counts."""
     live = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES)

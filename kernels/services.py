@@ -14,7 +14,6 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +29,6 @@ from quire.quotas.services import effective_limits
 
 log = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser
 # The error that ends a run whose kernel went away before it finished.
 KERNEL_DIED = "KernelDied"
 # The error that ends a run whose kernel host died (its process killed, its machine gone), and the session's reason.

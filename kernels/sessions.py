@@ -12,21 +12,24 @@ from kernels import backends, events
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.services import (
     QueuedRun,
-    User,
     code_hash,
     do_set_session_state,
     live_session,
     send_command,
 )
 from quire.lib.db import relax_commit
-from quire.lib.errors import QuotaExceeded
+from quire.lib.errors import Forbidden, QuotaExceeded
+from quire.lib.users import Account, Caller
 from quire.quotas.services import effective_limits
 
 
-def do_start_session(notebook_id: int, *, team_id: int | None, user: User) -> KernelSession:
+def do_start_session(notebook_id: int, *, team_id: int | None, user: Caller) -> KernelSession:
     """A new session for the notebook, its host started once the transaction commits; refused past the user's
-    kernel quota. Needs the notebook's row lock."""
-    limits = effective_limits(user if user.is_authenticated else None, team_id=team_id)
+    kernel quota, and to anyone signed out (a kernel counts against a person's quota). Needs the notebook's row
+    lock."""
+    if not isinstance(user, Account):
+        raise Forbidden("sign in to start a kernel")
+    limits = effective_limits(user, team_id=team_id)
     running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
     if running >= limits.max_kernels:
         # The page opens its Kernels panel on this error (code quota_exceeded): the message says why and what to do.
@@ -43,7 +46,7 @@ def do_start_session(notebook_id: int, *, team_id: int | None, user: User) -> Ke
 
 
 def do_queue_runs(
-    notebook_id: int, *, team_id: int | None, user: User, cells: list[dict[str, Any]], order: list[str]
+    notebook_id: int, *, team_id: int | None, user: Caller, cells: list[dict[str, Any]], order: list[str]
 ) -> QueuedRun:
     """Record runs of `cells` (in `order`, the notebook's cell ids) on the notebook's kernel, starting one (within
     the user's quota) if none is live; nothing is sent. Needs the notebook's row lock (which serialises kernel
@@ -67,7 +70,7 @@ def do_queue_runs(
 
 
 @transaction.atomic
-def do_restart_session(notebook_id: int, *, team_id: int | None, user: User) -> None:
+def do_restart_session(notebook_id: int, *, team_id: int | None, user: Caller) -> None:
     """Stop the notebook's kernel (if any) and start a fresh one; needs the notebook's row lock."""
     old = live_session(notebook_id)
     if old is not None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
 from notebooks.models import AuditEntry, Notebook
+from quire.lib.users import Caller
 
 
 def do_record(
     notebook: Notebook,
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Caller | None,
     action: AuditEntry.Action,
     target: str = "",
     detail: dict[str, Any] | None = None,

@@ -21,7 +21,7 @@ __all__ = ["MAX_UPDATE_BYTES", "MAX_YDOC_BYTES", "apply", "decode_update", "enco
 
 
 def load(notebook: Notebook) -> Doc:
-    doc = Doc()
+    doc: Doc = Doc()
     state = bytes(notebook.ydoc or b"")
     if state:
         doc.apply_update(state)

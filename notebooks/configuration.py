@@ -11,9 +11,10 @@ from kernels.config import full_config
 from kernels.env_services import do_request_builds, environment_status
 from kernels.services import live_session
 from notebooks.roles import Role
-from notebooks.services import User, get_notebook, locked_notebook
+from notebooks.services import get_notebook, locked_notebook
 from notebooks.validation import check_config
 from quire.lib.errors import Conflict
+from quire.lib.users import Caller
 
 
 def _view(notebook: Any) -> dict[str, Any]:
@@ -21,14 +22,14 @@ def _view(notebook: Any) -> dict[str, Any]:
             "environment": environment_status(notebook.pk, notebook.config)}
 
 
-def get_config(user: User, notebook_id: int) -> dict[str, Any]:
+def get_config(user: Caller, notebook_id: int) -> dict[str, Any]:
     """The configuration (every section present) and the state of its environments; any reader may look."""
     notebook, _ = get_notebook(user, notebook_id)
     return _view(notebook)
 
 
 @transaction.atomic
-def check_set_config(user: User, notebook_id: int, *, config: Any, revision: int | None = None) -> dict[str, Any]:
+def check_set_config(user: Caller, notebook_id: int, *, config: Any, revision: int | None = None) -> dict[str, Any]:
     """Replace the draft's configuration (editors), then start building the environments it asks for.
 
     `revision`, when given, must be the draft's current one (as for the whole-draft PUT).
@@ -48,7 +49,7 @@ def check_set_config(user: User, notebook_id: int, *, config: Any, revision: int
 
 
 @transaction.atomic
-def check_rebuild(user: User, notebook_id: int) -> dict[str, Any]:
+def check_rebuild(user: Caller, notebook_id: int) -> dict[str, Any]:
     """Build the configuration's environments again from scratch (editors)."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.EDITOR)
     do_request_builds(notebook.pk, notebook.config, force=True)

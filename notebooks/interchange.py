@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,6 +43,7 @@ from notebooks.validation import (
 from notebooks.versioning import do_snapshot_version, version_of
 from quire.lib.errors import InvalidInput
 from quire.lib.text import check_text, parse_json
+from quire.lib.users import Account
 
 # A file name long enough for any real one; it is kept in the first version's message and the audit log.
 MAX_FILE_NAME = 255
@@ -184,8 +184,8 @@ def _file_form(parsed: Cell, outputs: list[dict[str, Any]]) -> dict[str, Any]:
     kind = parsed.raw.get("cell_type")
     if parsed.foreign:
         # A cell that cannot run here is written back whole: its own type, language and outputs.
-        form = {"cell": {k: v for k, v in parsed.raw.items() if k not in ("id", "source", "metadata")}}
-        return {**form, "sourceless": True} if "source" not in parsed.raw else form
+        whole: dict[str, Any] = {"cell": {k: v for k, v in parsed.raw.items() if k not in ("id", "source", "metadata")}}
+        return {**whole, "sourceless": True} if "source" not in parsed.raw else whole
     form: dict[str, Any] = {}
     if kind == "raw":
         form["cell_type"] = "raw"
@@ -259,7 +259,7 @@ def parse_ipynb(data: bytes, *, name: str = "notebook.ipynb") -> ParsedFile:
 
 
 def check_import(
-    user: AbstractBaseUser, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
+    user: Account, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
 ) -> Notebook:
     """A new notebook (and its first version, outputs included) from an .ipynb file; nothing if it is invalid."""
     return check_import_file(user, data, name=name, title=title, team=team).notebook
@@ -274,7 +274,7 @@ class Imported:
 
 @transaction.atomic
 def check_import_file(
-    user: AbstractBaseUser, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
+    user: Account, data: bytes, *, name: str = "notebook.ipynb", title: str = "", team: int | str | None = None
 ) -> Imported:
     """check_import, also saying where the file breaks nbformat's schema."""
     if len(check_text(name, field="file")) > MAX_FILE_NAME:
@@ -319,7 +319,8 @@ def _export_cell(cell: dict[str, Any], count: int) -> tuple[dict[str, Any], int]
         kind = "code"
     source = Cell(id=cell["id"], language=cell["language"], source=cell["source"],
                   raw={"cell_type": kind, "metadata": metadata})
-    keys = form.get("keys") if isinstance(form.get("keys"), dict) else {}
+    found_keys = form.get("keys")
+    keys: dict[str, Any] = found_keys if isinstance(found_keys, dict) else {}
     if is_text:
         out = {**keys, **cell_json(source, outputs=None, execution_count=None)}
         if isinstance(form.get("attachments"), dict):
@@ -362,7 +363,7 @@ def export_ipynb(
     return split_lines(document)
 
 
-def check_export(user: AbstractBaseUser, notebook_id: int, *, version: int | None = None) -> tuple[Notebook, dict[str, Any]]:
+def check_export(user: Account, notebook_id: int, *, version: int | None = None) -> tuple[Notebook, dict[str, Any]]:
     """The draft (with its current outputs) or one version as an .ipynb document; any reader may export."""
     notebook, _ = get_notebook(user, notebook_id)
     if version is None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from notebooks.models import Grant, Notebook
 from quire.accounts.admins import is_site_admin
+from quire.lib.users import Caller
 from quire.teams.models import Membership
 
 
@@ -41,7 +41,7 @@ def _team_role(membership_role: str) -> Role:
     return Role.OWNER if membership_role == Membership.Role.ADMIN else Role.EDITOR
 
 
-def role_for(user: AbstractBaseUser | AnonymousUser, notebook: Notebook) -> Role | None:
+def role_for(user: Caller, notebook: Notebook) -> Role | None:
     """The caller's role on `notebook`, or None when they may not even read it."""
     if not user.is_authenticated or not user.is_active:
         return None
@@ -50,7 +50,7 @@ def role_for(user: AbstractBaseUser | AnonymousUser, notebook: Notebook) -> Role
     return roles_for_many(user, [notebook]).get(notebook.pk)
 
 
-def roles_for_many(user: AbstractBaseUser | AnonymousUser, notebooks: Iterable[Notebook]) -> dict[int, Role]:
+def roles_for_many(user: Caller, notebooks: Iterable[Notebook]) -> dict[int, Role]:
     """The caller's role on each notebook they may read, in two queries whatever the count."""
     notebooks = list(notebooks)
     if not notebooks or not user.is_authenticated or not user.is_active:

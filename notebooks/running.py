@@ -3,6 +3,7 @@ then hands ids, cells and channels to hosting (kernels.services), which never se
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -15,9 +16,10 @@ from kernels.models import KernelSession
 from kernels.services import QueuedRun, latest_executions, live_session, send_command
 from notebooks.models import Notebook
 from notebooks.roles import Role
-from notebooks.services import User, get_notebook
+from notebooks.services import get_notebook
 from quire.lib.db import fetch_one
 from quire.lib.errors import Forbidden, InvalidInput, NotFound
+from quire.lib.users import Caller
 
 RUN_SCOPES = ("cell", "all", "from", "stale")
 
@@ -30,7 +32,7 @@ KERNEL_REQUESTS = {
 }
 
 
-def check_kernel_request(user: User, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
+def check_kernel_request(user: Caller, notebook_id: int, *, command: dict[str, Any], reply_to: str) -> bool:
     """Forward a request to the notebook's kernel, the reply going to `reply_to`; False if no kernel runs."""
     kind = command.get("type")
     need = KERNEL_REQUESTS.get(str(kind))
@@ -72,7 +74,7 @@ def cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[di
 
 
 @transaction.atomic
-def prepare_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+def prepare_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
     """Record runs of cells on the notebook's kernel (runners), starting the kernel if there is none; nothing
     is sent (see `kernel_services.dispatch_run`)."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
@@ -106,7 +108,7 @@ async def plan_live_run(
 
 
 async def submit_run(
-    user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None,
+    user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None,
     live_channel: str | None = None, role: Role | None = None,
 ) -> QueuedRun:
     """The one way a run is started, and the decision of how: to a kernel the caller knows is up (`live_channel`,
@@ -125,27 +127,27 @@ async def submit_run(
     return queued
 
 
-def check_run(user: User, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
+def check_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
     """`submit_run` from synchronous code (no live channel known): recorded, then sent."""
     with transaction.atomic():
         queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
         channel = str(queued.channel)
         for command in queued.commands:
-            transaction.on_commit(lambda command=command: send_command(channel, command))
+            transaction.on_commit(functools.partial(send_command, channel, command))
     return queued
 
 
-def check_run_cell(user: User, notebook_id: int, *, cell_id: str) -> QueuedRun:
+def check_run_cell(user: Caller, notebook_id: int, *, cell_id: str) -> QueuedRun:
     return check_run(user, notebook_id, scope="cell", cell_id=cell_id)
 
 
-def check_interrupt(user: User, notebook_id: int) -> bool:
+def check_interrupt(user: Caller, notebook_id: int) -> bool:
     """Interrupt the running cell and drop the queued ones; False when there is no kernel."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
     return kernel_services.interrupt(notebook_id)
 
 
-def check_input_reply(user: User, notebook_id: int, *, exec_id: str, value: str) -> bool:
+def check_input_reply(user: Caller, notebook_id: int, *, exec_id: str, value: str) -> bool:
     """Hand the answer to a cell's input() to the notebook's kernel host (runners), saying who gave it; the host
     forwards it only from the person who ran that cell. False when there is no kernel."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
@@ -153,19 +155,19 @@ def check_input_reply(user: User, notebook_id: int, *, exec_id: str, value: str)
 
 
 @transaction.atomic
-def check_restart(user: User, notebook_id: int) -> None:
+def check_restart(user: Caller, notebook_id: int) -> None:
     """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
     notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
     sessions.do_restart_session(notebook.pk, team_id=notebook.team_id, user=user)
 
 
-def check_shutdown(user: User, notebook_id: int) -> bool:
+def check_shutdown(user: Caller, notebook_id: int) -> bool:
     get_notebook(user, notebook_id, need=Role.RUNNER)
     return kernel_services.stop(notebook_id)
 
 
-def check_inspect_scope(user: User, notebook_id: int, *, cell_id: str) -> dict[str, list[dict[str, Any]]]:
+def check_inspect_scope(user: Caller, notebook_id: int, *, cell_id: str) -> dict[str, list[dict[str, Any]]]:
     """What a cell defined, and what it sees from the cells above it (later definitions win)."""
     notebook, _ = get_notebook(user, notebook_id)
     found = notebook.find_cell(cell_id)

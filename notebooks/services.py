@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -40,13 +39,13 @@ from notebooks.validation import (
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quire.lib.text import check_text
+from quire.lib.users import Account, Caller
 from quire.teams.models import Membership, Team
 
 __all__ = ["LANGUAGES", "MAX_CELLS", "MAX_SOURCE_BYTES", "MAX_TITLE", "new_cell_id"]
 
 log = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser
 FILTERS = ("mine", "shared", "team")
 # How long a deleted notebook stays recoverable before purge_deleted_notebooks removes it.
 RETENTION_DAYS = int(getattr(settings, "QUIRE_NOTEBOOK_RETENTION_DAYS", 30))
@@ -55,7 +54,7 @@ RETENTION_DAYS = int(getattr(settings, "QUIRE_NOTEBOOK_RETENTION_DAYS", 30))
 # ------------------------------------------------------------------ reading
 
 
-def _granted_ids(user: AbstractBaseUser, teams: QuerySet[Any]) -> Q:
+def _granted_ids(user: Account, teams: QuerySet[Any]) -> Q:
     # Two plain IN subqueries rather than one EXISTS with an OR inside: PostgreSQL plans these with the
     # grant indexes, and its estimate stays low enough not to JIT-compile every list query (~30 ms).
     return Q(pk__in=Grant.objects.filter(user=user).values("notebook_id")) | Q(
@@ -63,7 +62,7 @@ def _granted_ids(user: AbstractBaseUser, teams: QuerySet[Any]) -> Q:
     )
 
 
-def visible_notebooks(user: User) -> QuerySet[Notebook]:
+def visible_notebooks(user: Caller) -> QuerySet[Notebook]:
     """Every notebook the caller may read; deleted ones are gone for everyone."""
     live = Notebook.objects.filter(deleted_at__isnull=True)
     if not user.is_authenticated or not user.is_active:
@@ -75,7 +74,7 @@ def visible_notebooks(user: User) -> QuerySet[Notebook]:
 
 
 def list_notebooks(
-    user: User, *, query: str = "", which: str = "", team_slug: str = ""
+    user: Account, *, query: str = "", which: str = "", team_slug: str = ""
 ) -> QuerySet[Notebook]:
     """The caller's notebook list: searched by title, filtered to theirs, shared with them, or a team's."""
     if which and which not in FILTERS:
@@ -95,7 +94,7 @@ def list_notebooks(
     return notebooks.select_related("owner", "team").order_by("-updated_at", "-id")
 
 
-def get_notebook(user: User, notebook_id: int, *, need: Role = Role.VIEWER) -> tuple[Notebook, Role]:
+def get_notebook(user: Caller, notebook_id: int, *, need: Role = Role.VIEWER) -> tuple[Notebook, Role]:
     """The notebook and the caller's role; NotFound if they may not read it (its existence stays hidden)."""
     notebook = (
         Notebook.objects.select_related("owner", "team")
@@ -114,7 +113,7 @@ def get_notebook(user: User, notebook_id: int, *, need: Role = Role.VIEWER) -> t
 # ------------------------------------------------------------------ creating, renaming, deleting
 
 
-def resolve_team(owner: User, team: int | str | None) -> int | None:
+def resolve_team(owner: Account, team: int | str | None) -> int | None:
     """The id of the team named by id or slug, which the owner must belong to; None for no team."""
     if team in (None, ""):
         return None
@@ -128,7 +127,7 @@ def resolve_team(owner: User, team: int | str | None) -> int | None:
 
 
 def do_create_notebook(
-    owner: AbstractBaseUser,
+    owner: Account,
     *,
     title: str,
     team_id: int | None = None,
@@ -145,7 +144,7 @@ def do_create_notebook(
     return Notebook.objects.create(owner=owner, title=title, team_id=team_id, cells=cells, config=config or {})
 
 
-def check_rename(user: User, notebook_id: int, *, title: str) -> Notebook:
+def check_rename(user: Caller, notebook_id: int, *, title: str) -> Notebook:
     title = check_title(title)
     with transaction.atomic():
         notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
@@ -164,7 +163,7 @@ def _stop_kernel(notebook_id: int) -> None:
 
 
 @transaction.atomic
-def check_delete_notebook(user: User, notebook_id: int) -> None:
+def check_delete_notebook(user: Caller, notebook_id: int) -> None:
     """Soft-delete: the notebook and its versions stay in the database, recoverable by a site admin."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
     notebook.deleted_at = timezone.now()
@@ -176,7 +175,7 @@ def check_delete_notebook(user: User, notebook_id: int) -> None:
 
 
 @transaction.atomic
-def do_recover_notebook(notebook: Notebook, *, actor: AbstractBaseUser) -> Notebook:
+def do_recover_notebook(notebook: Notebook, *, actor: Account) -> Notebook:
     """Undo a soft delete; the caller (Django admin, a site admin) has already been checked."""
     notebook = Notebook.objects.select_for_update().get(pk=notebook.pk)
     if notebook.deleted_at is None:
@@ -206,7 +205,7 @@ class DraftChange:
     result: dict[str, Any]
 
 
-def locked_notebook(user: User, notebook_id: int, need: Role) -> Notebook:
+def locked_notebook(user: Caller, notebook_id: int, need: Role) -> Notebook:
     """The notebook row, locked for this transaction, after checking the caller's role."""
     notebook, _ = get_notebook(user, notebook_id, need=need)
     # Every draft write holds the row lock so concurrent edits apply one after another.
@@ -244,7 +243,7 @@ def _require_cell(notebook: Notebook, cell_id: str) -> tuple[int, dict[str, Any]
 
 @transaction.atomic
 def check_replace_draft(
-    user: User, notebook_id: int, *, revision: int, cells: Any, config: Any
+    user: Caller, notebook_id: int, *, revision: int, cells: Any, config: Any
 ) -> DraftChange:
     """Replace the whole draft, if the caller saw the current revision; Conflict (with it) otherwise."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
@@ -271,7 +270,7 @@ def _check_index(index: int, *, last: int) -> int:
 
 @transaction.atomic
 def check_insert_cell(
-    user: User, notebook_id: int, *, index: int, language: Any = "python", source: Any = "", metadata: Any = None,
+    user: Caller, notebook_id: int, *, index: int, language: Any = "python", source: Any = "", metadata: Any = None,
     cell_id: Any = None,
 ) -> DraftChange:
     """Insert a cell at `index` (0 to the number of cells), checked by the same rules as a whole draft's cells;
@@ -294,7 +293,7 @@ def check_insert_cell(
 
 
 @transaction.atomic
-def check_update_source(user: User, notebook_id: int, *, cell_id: str, source: str) -> DraftChange:
+def check_update_source(user: Caller, notebook_id: int, *, cell_id: str, source: str) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
     cell["source"] = check_source(source)
@@ -303,7 +302,7 @@ def check_update_source(user: User, notebook_id: int, *, cell_id: str, source: s
 
 
 @transaction.atomic
-def check_edit_source(user: User, notebook_id: int, *, cell_id: str, update: bytes) -> DraftChange:
+def check_edit_source(user: Caller, notebook_id: int, *, cell_id: str, update: bytes) -> DraftChange:
     """Apply a collaborative (CRDT) edit of a cell's source and pass the update on to everyone else.
 
     An edit typed in a cell someone deleted before it arrived is still taken into the document (where it lands
@@ -331,7 +330,7 @@ def do_ensure_ydoc(notebook_id: int) -> bytes:
 
 
 @transaction.atomic
-def check_set_language(user: User, notebook_id: int, *, cell_id: str, language: str) -> DraftChange:
+def check_set_language(user: Caller, notebook_id: int, *, cell_id: str, language: str) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
     cell["language"] = check_language(language)
@@ -339,7 +338,7 @@ def check_set_language(user: User, notebook_id: int, *, cell_id: str, language: 
 
 
 @transaction.atomic
-def check_delete_cell(user: User, notebook_id: int, *, cell_id: str) -> DraftChange:
+def check_delete_cell(user: Caller, notebook_id: int, *, cell_id: str) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     index, _ = _require_cell(notebook, cell_id)
     before = notebook.cell_ids()
@@ -349,7 +348,7 @@ def check_delete_cell(user: User, notebook_id: int, *, cell_id: str) -> DraftCha
 
 
 @transaction.atomic
-def check_move_cell(user: User, notebook_id: int, *, cell_id: str, index: int) -> DraftChange:
+def check_move_cell(user: Caller, notebook_id: int, *, cell_id: str, index: int) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     old, cell = _require_cell(notebook, cell_id)
     index = _check_index(index, last=len(notebook.cells) - 1)
@@ -359,7 +358,7 @@ def check_move_cell(user: User, notebook_id: int, *, cell_id: str, index: int) -
 
 
 @transaction.atomic
-def check_clear_outputs(user: User, notebook_id: int, *, cell_id: str | None = None) -> DraftChange:
+def check_clear_outputs(user: Caller, notebook_id: int, *, cell_id: str | None = None) -> DraftChange:
     """Clear the outputs one cell shows, or every cell's (`cell_id` None): those of its finished runs and any
     stored with the cell (import, fork, restore). Outputs are shared state, so this needs the editor role. A run
     still going keeps streaming and stores its outputs when it ends; saved versions keep theirs."""

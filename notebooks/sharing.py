@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from kernels import events
@@ -14,9 +13,8 @@ from notebooks.services import get_notebook
 from quire.lib import ratelimit
 from quire.lib.errors import Conflict, InvalidInput, NotFound
 from quire.lib.ratelimit import RateLimited
+from quire.lib.users import Account, Caller
 from quire.teams.models import Team
-
-User = AbstractBaseUser | AnonymousUser
 
 
 def check_role_label(label: object) -> Role:
@@ -26,7 +24,7 @@ def check_role_label(label: object) -> Role:
     return role
 
 
-def list_grants(user: User, notebook_id: int) -> list[Grant]:
+def list_grants(user: Caller, notebook_id: int) -> list[Grant]:
     """Who else holds a role on the notebook; anyone who can read it may see this."""
     notebook, _ = get_notebook(user, notebook_id)
     return list(Grant.objects.filter(notebook=notebook).select_related("user", "team"))
@@ -44,7 +42,7 @@ def _grant(notebook: Notebook, grant_id: int) -> Grant:
 
 @transaction.atomic
 def check_share(
-    user: AbstractBaseUser, notebook_id: int, *, username: str | None = None, team_slug: str | None = None,
+    user: Account, notebook_id: int, *, username: str | None = None, team_slug: str | None = None,
     role: str,
 ) -> Grant:
     """Give a user or a team a role on the notebook (owners only); one grant per grantee."""
@@ -92,7 +90,7 @@ def check_share(
 
 
 @transaction.atomic
-def check_change_grant(user: AbstractBaseUser, notebook_id: int, grant_id: int, *, role: str) -> Grant:
+def check_change_grant(user: Account, notebook_id: int, grant_id: int, *, role: str) -> Grant:
     notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
     level = check_role_label(role)
     grant = _grant(notebook, grant_id)
@@ -107,7 +105,7 @@ def check_change_grant(user: AbstractBaseUser, notebook_id: int, grant_id: int, 
 
 
 @transaction.atomic
-def check_unshare(user: AbstractBaseUser, notebook_id: int, grant_id: int) -> None:
+def check_unshare(user: Account, notebook_id: int, grant_id: int) -> None:
     notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
     grant = _grant(notebook, grant_id)
     target, role = grant.grantee, Role(grant.role)
@@ -117,7 +115,7 @@ def check_unshare(user: AbstractBaseUser, notebook_id: int, grant_id: int) -> No
     events.publish(notebook.pk, {"type": "grants_changed"})
 
 
-def list_audit(user: User, notebook_id: int) -> list[AuditEntry]:
+def list_audit(user: Caller, notebook_id: int) -> list[AuditEntry]:
     """The notebook's audit log, newest first: owners (team admins and site admins included) only."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.OWNER)
     return entries_for(notebook)

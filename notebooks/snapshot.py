@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils.dateparse import parse_datetime
 
 from kernels.models import Execution
@@ -16,6 +15,7 @@ from notebooks.models import Notebook
 from notebooks.roles import Role
 from notebooks.services import do_ensure_ydoc, get_notebook
 from quire.lib.errors import InvalidInput, NotFound
+from quire.lib.users import Caller
 
 
 def _newer(execution: Execution | None, stored_at: str | None) -> bool:
@@ -71,7 +71,7 @@ def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
     ]
 
 
-def build_snapshot(user: AbstractBaseUser | AnonymousUser, notebook_id: int) -> tuple[dict[str, Any], Role]:
+def build_snapshot(user: Caller, notebook_id: int) -> tuple[dict[str, Any], Role]:
     notebook, role = get_notebook(user, notebook_id)
     snapshot = {
         "type": "snapshot",
@@ -105,7 +105,7 @@ def _whole_number(raw: str | None, *, field: str, default: int, low: int, high: 
 
 
 def get_output_page(
-    user: AbstractBaseUser | AnonymousUser, notebook_id: int, *, cell_id: str, n: int,
+    user: Caller, notebook_id: int, *, cell_id: str, n: int,
     offset: str | None, limit: str | None,
 ) -> dict[str, Any]:
     """One page of output `n` of a cell as the notebook shows it now (its last stored run); viewers may read it."""

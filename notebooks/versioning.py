@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -28,8 +27,8 @@ from notebooks.services import (
 from notebooks.snapshot import snapshot_cells
 from notebooks.validation import MAX_TITLE, check_message, check_title
 from quire.lib.errors import InvalidInput, NotFound
+from quire.lib.users import Account, Caller
 
-User = AbstractBaseUser | AnonymousUser
 DRAFT = "draft"
 
 
@@ -47,7 +46,7 @@ class SavedVersion:
 
 
 def do_snapshot_version(
-    notebook: Notebook, *, author: AbstractBaseUser, message: str, cells: list[dict[str, Any]], config: dict[str, Any]
+    notebook: Notebook, *, author: Account, message: str, cells: list[dict[str, Any]], config: dict[str, Any]
 ) -> SavedVersion:
     """Store `cells` and `config` as the notebook's next version unless they equal its head's.
 
@@ -70,7 +69,7 @@ def do_snapshot_version(
 
 
 @transaction.atomic
-def check_save_version(user: AbstractBaseUser, notebook_id: int, *, message: str = "") -> SavedVersion:
+def check_save_version(user: Account, notebook_id: int, *, message: str = "") -> SavedVersion:
     message = check_message(message)
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     return do_snapshot_version(
@@ -78,7 +77,7 @@ def check_save_version(user: AbstractBaseUser, notebook_id: int, *, message: str
     )
 
 
-def list_versions(user: User, notebook_id: int) -> list[dict[str, Any]]:
+def list_versions(user: Caller, notebook_id: int) -> list[dict[str, Any]]:
     """The notebook's versions, newest first, without their (large) contents."""
     notebook, _ = get_notebook(user, notebook_id)
     rows = (
@@ -87,7 +86,7 @@ def list_versions(user: User, notebook_id: int) -> list[dict[str, Any]]:
         .values("number", "message", "created_at", "content_hash")
         .annotate(author=F("author__username"), parent=F("parent__number"))
     )
-    return list(rows)
+    return [dict(row) for row in rows]
 
 
 def version_of(notebook: Notebook, number: int) -> NotebookVersion:
@@ -98,7 +97,7 @@ def version_of(notebook: Notebook, number: int) -> NotebookVersion:
     return version
 
 
-def get_version(user: User, notebook_id: int, number: int) -> NotebookVersion:
+def get_version(user: Caller, notebook_id: int, number: int) -> NotebookVersion:
     notebook, _ = get_notebook(user, notebook_id)
     return version_of(notebook, number)
 
@@ -114,7 +113,7 @@ def _side(notebook: Notebook, ref: str, field: str) -> tuple[list[dict[str, Any]
     return version.cells, version.config
 
 
-def check_diff(user: User, notebook_id: int, *, from_ref: str | None, to_ref: str | None) -> dict[str, Any]:
+def check_diff(user: Caller, notebook_id: int, *, from_ref: str | None, to_ref: str | None) -> dict[str, Any]:
     """Differences from one version (default: the head) to another or the draft (the default)."""
     notebook, _ = get_notebook(user, notebook_id)
     if not from_ref:
@@ -139,7 +138,7 @@ class Restored:
 
 
 @transaction.atomic
-def check_restore(user: AbstractBaseUser, notebook_id: int, number: int) -> Restored:
+def check_restore(user: Account, notebook_id: int, number: int) -> Restored:
     """Put an old version back into the draft; a new version (unless identical to the head) records it."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     version = version_of(notebook, number)
@@ -159,7 +158,7 @@ def check_restore(user: AbstractBaseUser, notebook_id: int, number: int) -> Rest
 
 
 @transaction.atomic
-def check_fork(user: AbstractBaseUser, notebook_id: int, number: int, *, title: str = "") -> Notebook:
+def check_fork(user: Account, notebook_id: int, number: int, *, title: str = "") -> Notebook:
     """Copy a version the caller can read into a new private notebook they own."""
     source, _ = get_notebook(user, notebook_id)
     version = version_of(source, number)
@@ -179,7 +178,7 @@ def check_fork(user: AbstractBaseUser, notebook_id: int, number: int, *, title: 
     return fork
 
 
-def list_forks(user: User, notebook_id: int) -> list[Notebook]:
+def list_forks(user: Caller, notebook_id: int) -> list[Notebook]:
     """Forks of any of the notebook's versions, only those the caller can read."""
     notebook, _ = get_notebook(user, notebook_id)
     forks = (
@@ -192,7 +191,7 @@ def list_forks(user: User, notebook_id: int) -> list[Notebook]:
     return list(forks)
 
 
-def fork_origin(user: User, notebook: Notebook) -> dict[str, Any] | None:
+def fork_origin(user: Caller, notebook: Notebook) -> dict[str, Any] | None:
     """Where a fork came from; the origin's title only if the caller may still read it."""
     if notebook.forked_from_id is None:
         return None

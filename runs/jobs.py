@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from celery.schedules import crontab
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,12 +21,12 @@ from notebooks.services import get_notebook
 from notebooks.versioning import version_of
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import InvalidInput, NotFound, QuireError
+from quire.lib.users import Account, Caller
 from runs import services
 from runs.models import Job, Run
 
 log = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser
 # A job fires at most once a minute (cron's own resolution); how many a round of beat starts at most.
 MAX_FIRED_PER_ROUND = 100
 
@@ -52,7 +51,7 @@ def next_time(cron: str, after: datetime) -> datetime:
     return start + delta  # type: ignore[no-any-return]
 
 
-def _check_manage(user: User, job: Job) -> None:
+def _check_manage(user: Caller, job: Job) -> None:
     """Editors and owners of the job's notebook (site admins are owners of every notebook) manage its jobs."""
     role = role_for(user, job.notebook)
     if role is None or role < Role.EDITOR or job.notebook.deleted_at is not None:
@@ -60,7 +59,7 @@ def _check_manage(user: User, job: Job) -> None:
 
 
 @transaction.atomic
-def check_create_job(user: AbstractBaseUser, notebook_id: int, *, cron: str, version: int | None = None,
+def check_create_job(user: Account, notebook_id: int, *, cron: str, version: int | None = None,
                      parameters: Any = None) -> Job:
     """Schedule runs of a version (None: the latest when it fires), as the caller (editors and owners)."""
     notebook, _ = get_notebook(user, notebook_id, need=Role.EDITOR)
@@ -70,7 +69,7 @@ def check_create_job(user: AbstractBaseUser, notebook_id: int, *, cron: str, ver
                               parameters=services.check_parameters(parameters), next_run_at=next_time(cron, now))
 
 
-def list_jobs(user: User, *, notebook_id: int | None = None, everyone: bool = False) -> list[Job]:
+def list_jobs(user: Account, *, notebook_id: int | None = None, everyone: bool = False) -> list[Job]:
     """A notebook's jobs (its readers); else the caller's own, or every job for site admins asking for all."""
     jobs = Job.objects.select_related("notebook", "version", "owner", "last_run")
     if notebook_id is not None:
@@ -84,7 +83,7 @@ def list_jobs(user: User, *, notebook_id: int | None = None, everyone: bool = Fa
 
 
 @transaction.atomic
-def check_update_job(user: AbstractBaseUser, job_id: int, *, enabled: bool | None = None, cron: str | None = None,
+def check_update_job(user: Account, job_id: int, *, enabled: bool | None = None, cron: str | None = None,
                      parameters: Any = None) -> Job:
     job = Job.objects.select_for_update(of=("self",)).select_related("notebook", "version", "owner").filter(pk=job_id).first()
     if job is None:
@@ -104,7 +103,7 @@ def check_update_job(user: AbstractBaseUser, job_id: int, *, enabled: bool | Non
 
 
 @transaction.atomic
-def check_delete_job(user: AbstractBaseUser, job_id: int) -> None:
+def check_delete_job(user: Account, job_id: int) -> None:
     job = Job.objects.select_related("notebook").filter(pk=job_id).first()
     if job is None:
         raise NotFound("no such job")

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,13 +24,13 @@ from notebooks.versioning import version_of
 from quire.accounts.admins import is_site_admin
 from quire.celery import app
 from quire.lib.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from quire.lib.users import Account, Caller
 from quire.quotas.services import effective_limits
 from runs import locks
 from runs.models import Job, Run, VersionLock
 
 log = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser
 
 
 def _published(env: Environment | None) -> environments.BuiltEnvironment | None:
@@ -41,7 +40,7 @@ def _published(env: Environment | None) -> environments.BuiltEnvironment | None:
 
 
 def lock_inputs(
-    config: dict[str, Any], *, user: AbstractBaseUser | None, team_id: int | None, notebook_id: int | None,
+    config: dict[str, Any], *, user: Account | None, team_id: int | None, notebook_id: int | None,
     built: dict[str, environments.BuiltEnvironment] | None = None,
 ) -> locks.LockInputs:
     """What a notebook with `config`, run by `user`, runs with: the environments `built` for it, else those a
@@ -90,7 +89,7 @@ def lock_of(version: NotebookVersion) -> dict[str, Any]:
     return row.lock
 
 
-def get_lock(user: User, notebook_id: int, number: int) -> dict[str, Any]:
+def get_lock(user: Caller, notebook_id: int, number: int) -> dict[str, Any]:
     """A version's lock, for anyone who may read the notebook."""
     notebook, _ = get_notebook(user, notebook_id)
     return lock_of(version_of(notebook, number))
@@ -102,7 +101,7 @@ def _number(ref: str | None, field: str) -> int:
     return int(ref)
 
 
-def check_lock_diff(user: User, notebook_id: int, *, from_ref: str | None, to_ref: str | None) -> dict[str, Any]:
+def check_lock_diff(user: Caller, notebook_id: int, *, from_ref: str | None, to_ref: str | None) -> dict[str, Any]:
     """What changed in the environment from one version to another."""
     notebook, _ = get_notebook(user, notebook_id)
     before = version_of(notebook, _number(from_ref, "from"))
@@ -154,7 +153,7 @@ def check_parameters(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def _check_kernel_quota(user: AbstractBaseUser, *, team_id: int | None) -> None:
+def _check_kernel_quota(user: Account, *, team_id: int | None) -> None:
     """A run holds a sandboxed kernel while it lasts: it counts against `max_kernels` beside the live kernels."""
     limits = effective_limits(user, team_id=team_id)
     kernels = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
@@ -168,7 +167,7 @@ def _check_kernel_quota(user: AbstractBaseUser, *, team_id: int | None) -> None:
 
 
 @transaction.atomic
-def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, parameters: Any = None,
+def check_start_run(user: Account, notebook_id: int, number: int, *, parameters: Any = None,
                     here: bool = False, job: Job | None = None) -> Run:
     """Queue a re-run of a version (runners and up: it runs the notebook's code), owned by the caller; a worker
     takes it, unless `here` (the caller runs it itself, as `manage.py run_version` does)."""
@@ -183,19 +182,19 @@ def check_start_run(user: AbstractBaseUser, notebook_id: int, number: int, *, pa
     return run
 
 
-def _visible_run(user: User, run_id: uuid.UUID | str) -> Run:
+def _visible_run(user: Caller, run_id: uuid.UUID | str) -> Run:
     run = Run.objects.select_related("notebook", "version", "requested_by").filter(pk=run_id).first()
     if run is None or run.notebook.deleted_at is not None or role_for(user, run.notebook) is None:
         raise NotFound("no such run")
     return run
 
 
-def get_run(user: User, run_id: uuid.UUID | str) -> Run:
+def get_run(user: Caller, run_id: uuid.UUID | str) -> Run:
     """A run, for anyone who may read its notebook."""
     return _visible_run(user, run_id)
 
 
-def list_runs(user: User, *, notebook_id: int | None = None) -> list[Run]:
+def list_runs(user: Account, *, notebook_id: int | None = None) -> list[Run]:
     """The runs of a notebook (its readers), else the caller's own, newest first."""
     runs = Run.objects.select_related("notebook", "version", "requested_by")
     if notebook_id is not None:
@@ -207,7 +206,7 @@ def list_runs(user: User, *, notebook_id: int | None = None) -> list[Run]:
 
 
 @transaction.atomic
-def check_cancel_run(user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:
+def check_cancel_run(user: Account, run_id: uuid.UUID | str) -> Run:
     """Cancel a run (who asked for it, the notebook's owners, site admins): a queued one at once, a running one
     when its worker next looks (within a second; the running cell is interrupted)."""
     run = _visible_run(user, run_id)

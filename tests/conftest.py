@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 PASSWORD = "correct horse battery staple"
 
 
-def _user(username: str, **extra: object):  # type: ignore[no-untyped-def]
+def _user(username: str, **extra: Any):  # type: ignore[no-untyped-def]
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)

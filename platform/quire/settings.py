@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from notebooks.limits import MAX_REQUEST_BYTES
 from quire.config import REPO_ROOT, load_config
 from quire.headers import CONTENT_SECURITY_POLICY
@@ -137,7 +139,7 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Often enough that a lost kernel host shows as dead within seconds.
     "reap-lost-kernel-sessions": {"task": "kernels.reap_lost_sessions", "schedule": 3.0},
     "cull-idle-kernels": {"task": "kernels.cull_idle_sessions", "schedule": 30.0},

@@ -26,7 +26,7 @@ def test_run_all_right_after_importing_runs_in_the_notebooks_packages(  # type: 
     write_wheel(index, "quire_demo", version, f"GREETING = 'imported {version}'\n")
     config = {"dependencies": {"python": [f"quire_demo=={version}"]}, "repositories": [{"pip": {"url": index.as_uri()}}]}
     sources = ["import quire_demo", "print(quire_demo.GREETING)"]
-    cells = [{"cell_type": "code", "metadata": {"language": "python"}, "source": source, "outputs": [],
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {"language": "python"}, "source": source, "outputs": [],
               "execution_count": None} for source in sources]
     notebook = tmp_path / "packages.ipynb"
     notebook.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {"config": config},

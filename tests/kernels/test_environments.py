@@ -312,7 +312,7 @@ def _ipynb(config: dict[str, Any], *sources: str) -> bytes:
     """An .ipynb file with the notebook's config in its metadata, as Quire exports it."""
     import json
 
-    cells = [{"cell_type": "code", "metadata": {"language": "python"}, "source": source, "outputs": [],
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {"language": "python"}, "source": source, "outputs": [],
               "execution_count": None} for source in sources]
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {"config": config}, "cells": cells}).encode()
 

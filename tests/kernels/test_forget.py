@@ -51,7 +51,7 @@ def _commands(channel: str, *, wait: float = 2.0) -> list[dict[str, Any]]:
     assert layer is not None
 
     async def drain() -> list[dict[str, Any]]:
-        got = []
+        got: list[Any] = []
         while True:
             try:
                 message = await asyncio.wait_for(layer.receive(channel), wait)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 import redis
@@ -23,9 +24,13 @@ from tests.support import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _server_info(store: redis.Redis) -> dict[str, Any]:
+    return cast(dict[str, Any], store.info("server"))  # redis-py types its sync and asyncio replies as one
+
+
 @pytest.fixture
 def store() -> redis.Redis:
-    return redis.Redis.from_url(settings.CONFIG.redis_url)
+    return redis.Redis.from_url(str(settings.CONFIG.redis_url))
 
 
 @pytest.fixture
@@ -36,7 +41,7 @@ def notebook(alice) -> Notebook:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def hosted(notebook: Notebook, alice, store: redis.Redis) -> Iterator[tuple[KernelSession, liveness.Lease]]:  # type: ignore[no-untyped-def]
     """An idle session whose host holds its lease, on a Redis up for longer than its restart grace."""
-    wait_until(lambda: int(store.info("server")["uptime_in_seconds"]) >= liveness.RESTART_GRACE_S, timeout=10,
+    wait_until(lambda: int(_server_info(store)["uptime_in_seconds"]) >= liveness.RESTART_GRACE_S, timeout=10,
                what="Redis to be up past its restart grace")
     session = KernelSession.objects.create(notebook=notebook, started_by=alice, state=KernelSession.State.IDLE,
                                            channel=f"kernel.{secrets.token_hex(8)}")
@@ -94,7 +99,7 @@ def test_a_session_still_starting_is_not_ended_for_a_lease_never_seen(notebook, 
 
 def test_a_redis_just_restarted_is_not_taken_for_dead_hosts(store: redis.Redis) -> None:
     """Every lease is gone at once from a Redis that restarted: until its hosts had time to renew, none is dead."""
-    server = store.info("server")
+    server = _server_info(store)
     just_up = {**server, "uptime_in_seconds": 0}
     long_up = {**server, "uptime_in_seconds": 3600}
     assert liveness.judge_leases([just_up, 0, 1]) == [True, True]

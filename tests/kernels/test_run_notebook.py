@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _notebook(path: Path, *sources: str) -> Path:
-    cells = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None} for s in sources]
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None} for s in sources]
     path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     return path
 
@@ -66,7 +67,7 @@ def _manage_py(*args: str, file_roots: Path, var_dir: Path) -> subprocess.Comple
 def _needs_quire_demo(path: Path, index: Path, requirement: str) -> Path:
     """A notebook whose configuration asks for a package from a local index, as the platform runs it."""
     config = {"dependencies": {"python": [requirement]}, "repositories": [{"pip": {"url": index.as_uri()}}]}
-    cells = [{"cell_type": "code", "metadata": {}, "source": "import quire_demo\nprint(quire_demo.GREETING)",
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {}, "source": "import quire_demo\nprint(quire_demo.GREETING)",
               "outputs": [], "execution_count": None}]
     path.write_text(json.dumps({"cells": cells, "metadata": {"config": config}, "nbformat": 4, "nbformat_minor": 5}))
     return path
@@ -118,7 +119,7 @@ def test_a_source_outside_the_allowed_folders_is_refused(tmp_path, file_sources)
 def test_a_notebook_runs_headless_with_its_jvm_dependencies(tmp_path, file_sources) -> None:  # type: ignore[no-untyped-def]
     repo = greeter_repository(file_sources / f"run-notebook-{uuid.uuid4().hex[:8]}")
     config = {"dependencies": {"scala": ["org.quire.demo:greeter:1.0"]}, "repositories": [{"maven": {"base": repo.as_uri()}}]}
-    cells = [{"cell_type": "code", "metadata": {}, "source": "print(spark._jvm.demo.Greeter.greet('headless'))",
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {}, "source": "print(spark._jvm.demo.Greeter.greet('headless'))",
               "outputs": [], "execution_count": None}]
     source = tmp_path / "in.ipynb"
     source.write_text(json.dumps({"cells": cells, "metadata": {"config": config}, "nbformat": 4, "nbformat_minor": 5}))

@@ -21,7 +21,7 @@ class Typist:
 
     def __init__(self, client: NotebookClient, snapshot: dict) -> None:  # type: ignore[type-arg]
         self.client = client
-        self.doc = Doc()
+        self.doc: Doc = Doc()
         self.doc.apply_update(base64.b64decode(snapshot["notebook"]["ydoc"]))
 
     def text(self, cell_id: str) -> Text:

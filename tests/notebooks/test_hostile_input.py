@@ -20,12 +20,12 @@ from quire.lib.text import MAX_JSON_DEPTH
 from tests.live import NotebookClient
 
 DEEP = "[" * 50_000 + "]" * 50_000
-IPYNB = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+IPYNB: dict[str, Any] = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
          "cells": [{"cell_type": "code", "source": "1", "metadata": {}, "outputs": []}]}
 
 
 def _ipynb(**cell: Any) -> str:
-    return json.dumps({**IPYNB, "cells": [{**IPYNB["cells"][0], **cell}]})  # type: ignore[dict-item]
+    return json.dumps({**IPYNB, "cells": [{**IPYNB["cells"][0], **cell}]})
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_updates_cannot_grow_the_shared_document_past_its_limit() -> None:
     chunk = "x" * (MAX_UPDATE_BYTES - 1_000)
     with pytest.raises(InvalidInput) as refused:
         for _ in range(MAX_YDOC_BYTES // len(chunk) + 2):
-            junk = Doc()
+            junk: Doc = Doc()
             junk["junk"] = Text(chunk)
             collab.apply(notebook, junk.get_update(), max_source_bytes=MAX_UPDATE_BYTES)
     assert refused.value.field == "update"

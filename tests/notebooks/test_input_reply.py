@@ -49,7 +49,7 @@ async def _replies(channel: str, *, wait: float = 2.0) -> list[dict[str, Any]]:
     """The input replies queued for the host on `channel` (it also gets a `sync` for each page that connects)."""
     layer = get_channel_layer()
     assert layer is not None
-    got = []
+    got: list[Any] = []
     while True:
         try:
             message = await asyncio.wait_for(layer.receive(channel), wait)

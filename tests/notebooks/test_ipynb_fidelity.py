@@ -82,7 +82,7 @@ def test_r_and_julia_cells_are_kept_and_written_back(carol) -> None:  # type: ig
     client = client_for(carol)
     r_cell = {"cell_type": "code", "execution_count": 7, "id": "r-cell", "metadata": {"language": "r"},
               "outputs": [{"output_type": "stream", "name": "stdout", "text": ["[1] 2\n"]}], "source": ["1 + 1"]}
-    julia = {"cell_type": "code", "execution_count": None, "id": "jl", "metadata": {}, "outputs": [],
+    julia: dict[str, Any] = {"cell_type": "code", "execution_count": None, "id": "jl", "metadata": {}, "outputs": [],
              "source": ["println(1)"]}
     file = {"cells": [r_cell, julia], "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"name": "julia-1.10", "display_name": "Julia 1.10", "language": "julia"},

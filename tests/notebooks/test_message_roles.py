@@ -29,12 +29,12 @@ NEEDS = [
 
 def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
     if kind == "edit_source":
-        doc = Doc()
+        doc: Doc = Doc()
         doc.apply_update(base64.b64decode(ydoc))
         before = doc.get_state()
         doc.get("sources", type=Map)[cell].insert(0, "# ")
         return {"cell_id": cell, "update": base64.b64encode(doc.get_update(before)).decode()}
-    return {
+    messages: dict[str, dict[str, Any]] = {
         "focus": {"cell_id": cell}, "cursor": {"cell_id": cell, "anchor": "AQKrqqq6CwMA", "head": "AQKrqqq6CwMA"},
         "inspect_scope": {"cell_id": cell},
         "table_page": {"cell_id": cell, "ref": "t", "offset": 0, "page_size": 10},
@@ -48,7 +48,8 @@ def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
         "insert_cell": {"index": 1, "cell": {"language": "text", "source": "more"}},
         "move_cell": {"cell_id": cell, "index": 1}, "delete_cell": {"cell_id": cell},
         "clear_outputs": {"cell_id": cell},
-    }[kind]
+    }
+    return messages[kind]
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ class Page:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self.doc = Doc()
+        self.doc: Doc = Doc()
         self.sources: dict[str, str] = {}
         self.states: dict[str, str | None] = {}
         self.outputs: dict[str, list[dict[str, Any]]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _stream(notebook_id: int) -> tuple[redis.Redis, str]:
     """The Redis that numbers the notebook's broadcasts, and the key it keeps them in."""
-    prefix = settings.CHANNEL_LAYERS["live"]["CONFIG"]["prefix"]
-    return redis.Redis.from_url(settings.CONFIG.redis_url), f"{prefix}{stream_key(notebook_id)}"
+    layers: dict[str, Any] = settings.CHANNEL_LAYERS
+    prefix = layers["live"]["CONFIG"]["prefix"]
+    return redis.Redis.from_url(str(settings.CONFIG.redis_url)), f"{prefix}{stream_key(notebook_id)}"
 
 
 @pytest.fixture
@@ -57,8 +58,8 @@ async def test_broadcasts_arrive_numbered_in_order(alice, alice_token, alice_not
         await _edit(alice, alice_notebook.pk, cell, f"x = {n}")
         assert (await viewer.until(lambda e: e["type"] == "cell_updated"))["source"] == f"x = {n}"
     client, key = _stream(alice_notebook.pk)
-    epoch, seq = client.hmget(key, "epoch", "seq")
-    assert epoch and int(seq) == 5
+    epoch, seq = cast(list[bytes | None], client.hmget(key, ["epoch", "seq"]))
+    assert epoch and seq and int(seq) == 5
     assert not [e for e in viewer.seen if e["type"] in ("resync", "snapshot")][1:]
     await viewer.close()
 

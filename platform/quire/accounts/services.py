@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from quire.accounts.models import ApiToken
 from quire.lib import ratelimit
 from quire.lib.errors import InvalidInput, NotFound
 from quire.lib.ratelimit import RateLimited
+from quire.lib.users import Account
 
 TOKEN_PREFIX = "qt_"
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough to audit.
@@ -33,7 +33,7 @@ class IssuedToken:
     key: str
 
 
-def do_issue_token(user: AbstractBaseUser, *, name: str) -> IssuedToken:
+def do_issue_token(user: Account, *, name: str) -> IssuedToken:
     """Create a token for `user`; the plain key is returned once and never stored."""
     name = name.strip()
     if not name or len(name) > 100:
@@ -43,7 +43,7 @@ def do_issue_token(user: AbstractBaseUser, *, name: str) -> IssuedToken:
     return IssuedToken(token=token, key=key)
 
 
-def check_token(key: str) -> AbstractBaseUser | None:
+def check_token(key: str) -> Account | None:
     """The active user a token key belongs to, or None."""
     if not key.startswith(TOKEN_PREFIX):
         return None
@@ -56,7 +56,7 @@ def check_token(key: str) -> AbstractBaseUser | None:
     return token.user
 
 
-def authenticate_token(key: str, *, address: str) -> AbstractBaseUser | None:
+def authenticate_token(key: str, *, address: str) -> Account | None:
     """check_token, throttled per client address: RateLimited once too many bad tokens came from there."""
     blocked = ratelimit.blocked("bad_token_address", address)
     if blocked is not None:
@@ -97,7 +97,7 @@ def do_record_sign_in(*, username: str, address: str, succeeded: bool) -> None:
     ratelimit.hit("sign_in_address", address)
 
 
-def do_revoke_token(user: AbstractBaseUser, *, token_id: int) -> None:
+def do_revoke_token(user: Account, *, token_id: int) -> None:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
         raise NotFound("no such token")

@@ -7,11 +7,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from quire.lib.users import Account
 from quire.quotas.models import Quota
 from quire.teams.models import Team
 
@@ -41,7 +41,7 @@ def site_default() -> Quota:
     return quota
 
 
-def effective_limits(user: AbstractBaseUser | None, *, team_id: int | None) -> Limits:
+def effective_limits(user: Account | None, *, team_id: int | None) -> Limits:
     if user is not None:
         own = Quota.objects.filter(scope=Quota.Scope.USER, user=user).first()
         if own is not None:
@@ -63,13 +63,13 @@ def get_quota(quota_id: int) -> Quota:
     return quota
 
 
-def _check_admin(actor: AbstractBaseUser) -> None:
+def _check_admin(actor: Account) -> None:
     if not is_site_admin(actor):
         raise Forbidden("only site admins set quotas")
 
 
 def check_create_quota(
-    actor: AbstractBaseUser, *, scope: str, team: str | None = None, user: str | None = None,
+    actor: Account, *, scope: str, team: str | None = None, user: str | None = None,
     limits: dict[str, Any],
 ) -> Quota:
     _check_admin(actor)
@@ -91,7 +91,7 @@ def check_create_quota(
     return quota
 
 
-def check_update_quota(actor: AbstractBaseUser, quota_id: int, *, limits: dict[str, Any]) -> Quota:
+def check_update_quota(actor: Account, quota_id: int, *, limits: dict[str, Any]) -> Quota:
     _check_admin(actor)
     quota = get_quota(quota_id)
     for name, value in limits.items():
@@ -101,7 +101,7 @@ def check_update_quota(actor: AbstractBaseUser, quota_id: int, *, limits: dict[s
     return quota
 
 
-def check_delete_quota(actor: AbstractBaseUser, quota_id: int) -> None:
+def check_delete_quota(actor: Account, quota_id: int) -> None:
     _check_admin(actor)
     quota = get_quota(quota_id)
     if quota.scope == Quota.Scope.DEFAULT:

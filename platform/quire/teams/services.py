@@ -3,36 +3,36 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quire.lib.live import publish_access_changed
+from quire.lib.users import Account
 from quire.teams.models import Membership, Team
 
 
-def is_team_admin(user: AbstractBaseUser, team: Team) -> bool:
+def is_team_admin(user: Account, team: Team) -> bool:
     if is_site_admin(user):
         return True
     return Membership.objects.filter(team=team, user=user, role=Membership.Role.ADMIN).exists()
 
 
-def visible_teams(user: AbstractBaseUser):  # type: ignore[no-untyped-def]
+def visible_teams(user: Account):  # type: ignore[no-untyped-def]
     if is_site_admin(user):
         return Team.objects.all()
     return Team.objects.filter(memberships__user=user)
 
 
-def get_team(user: AbstractBaseUser, slug: str) -> Team:
+def get_team(user: Account, slug: str) -> Team:
     team = visible_teams(user).filter(slug=slug).first()
     if team is None:
         raise NotFound(f"no team {slug!r}")
     return team
 
 
-def do_create_team(creator: AbstractBaseUser, *, name: str) -> Team:
+def do_create_team(creator: Account, *, name: str) -> Team:
     """Create a team; its creator becomes its first admin."""
     name = name.strip()
     slug = slugify(name)
@@ -47,7 +47,7 @@ def do_create_team(creator: AbstractBaseUser, *, name: str) -> Team:
     return team
 
 
-def check_set_member(actor: AbstractBaseUser, team: Team, *, username: str, role: str) -> Membership:
+def check_set_member(actor: Account, team: Team, *, username: str, role: str) -> Membership:
     """Add a member or change their role; only team admins may."""
     if not is_team_admin(actor, team):
         raise Forbidden("only team admins manage members")
@@ -66,7 +66,7 @@ def check_set_member(actor: AbstractBaseUser, team: Team, *, username: str, role
     return membership
 
 
-def check_remove_member(actor: AbstractBaseUser, team: Team, *, username: str) -> None:
+def check_remove_member(actor: Account, team: Team, *, username: str) -> None:
     if not is_team_admin(actor, team) and actor.get_username() != username:
         raise Forbidden("only team admins remove other members")
     with transaction.atomic():
