@@ -74,6 +74,12 @@ class JvmSequence(Sequence[Any]):
             raise AttributeError(name)
         return getattr(JvmObject(source, self._bridge, self.scala_type), name)
 
+    def __dir__(self) -> list[str]:
+        """The sequence's Python names and, for a JVM collection, its own methods: what completion offers."""
+        source = self.__dict__.get("_source")
+        jvm = dir(JvmObject(source, self._bridge, self.scala_type)) if source is not None else []
+        return sorted({*super().__dir__(), *jvm})
+
     def __len__(self) -> int:
         return len(self._elements)
 

@@ -316,6 +316,25 @@ def test_scala_completion_and_signatures_see_the_notebooks_cells(spark_kernel):
     ) == []
 
 
+def test_python_completion_sees_scala_values_by_their_bridged_types(spark_kernel):
+    """The reverse of the above: a Python cell below Scala cells completes their values as Python sees them."""
+    _scala(spark_kernel, "shapes", 'case class Point(x: Int, label: String)\nval origin = Point(0, "o")\n'
+           "val primes = List(2, 3, 5)")
+    spark_kernel.add("edit-py", "")
+    engine = spark_kernel.engine
+
+    def complete(source):
+        found = engine.complete(
+            cell_id=spark_kernel.cell("edit-py"), language="python", source=source, pos=len(source),
+            order=spark_kernel.order,
+        )
+        return [i.label for i in found.items]
+
+    assert "label" in complete("origin.la")
+    assert "length" in complete("primes.len")  # the JVM sequence's own methods, as a Python cell may call them
+    assert "primes" in complete("pri")
+
+
 # ---------------------------------------------------------------- the precompiled bridge
 
 
