@@ -363,10 +363,13 @@ def kernel_summary(notebook_id: int) -> dict[str, str]:
     return {"state": session.state, **({"reason": session.reason} if session.reason else {})}
 
 
-def _mark_latest_stale(notebook_id: int, cell_ids: list[str]) -> None:
-    for execution in latest_executions(notebook_id, cell_ids).values():
-        if not execution.stale and execution.state in FINAL_STATES:
-            Execution.objects.filter(pk=execution.pk).update(stale=True)
+def _mark_latest_stale(notebook_id: int, cell_ids: list[str]) -> dict[str, Execution]:
+    """Marks stale each cell's newest finished run, in two queries; the newest run of each cell that has one."""
+    latest = latest_executions(notebook_id, cell_ids)
+    marked = [execution.pk for execution in latest.values() if not execution.stale and execution.state in FINAL_STATES]
+    if marked:
+        Execution.objects.filter(pk__in=marked).update(stale=True)
+    return latest
 
 
 @transaction.atomic
@@ -374,9 +377,8 @@ def do_mark_cells_stale(notebook_id: int, cell_ids: list[str]) -> list[str]:
     """Mark stale the cells that read what a deleted cell defined (the kernel's answer to `forget`); returns those
     with a stored run, for the host to announce as `cells_stale` after this commits. (A page ignores the mark of a
     cell it no longer has: one deleted meanwhile costs nothing.)"""
-    cells = [cell for cell in cell_ids if cell in latest_executions(notebook_id, cell_ids)]
-    _mark_latest_stale(notebook_id, cells)
-    return cells
+    latest = _mark_latest_stale(notebook_id, cell_ids)
+    return [cell for cell in cell_ids if cell in latest]
 
 
 def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execution]:

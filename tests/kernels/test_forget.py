@@ -118,3 +118,26 @@ def test_a_delete_without_a_live_kernel_sends_nothing(alice, four_cells, running
     KernelSession.objects.filter(pk=running_kernel.pk).update(state=KernelSession.State.STOPPED)
     check_delete_cell(alice, four_cells.pk, cell_id=four_cells.cells[1]["id"])
     assert _commands(running_kernel.channel) == []
+
+
+def test_the_kernels_stale_marks_cost_the_same_few_queries_however_many_cells(four_cells: Notebook, alice,  # type: ignore[no-untyped-def]
+                                                                               django_assert_max_num_queries) -> None:
+    """The kernel's answer to `forget` marks each reader's newest finished run stale (not an older one, not a run
+    still going) and names the cells that have a run, for the page's stale badges."""
+    from kernels.models import Execution
+    from kernels.services import do_mark_cells_stale
+
+    ids = four_cells.cell_ids()
+    older = Execution.objects.create(notebook=four_cells, cell_id=ids[0], user=alice, language="python", source="",
+                                     code_hash="", state="done")
+    newest = Execution.objects.create(notebook=four_cells, cell_id=ids[0], user=alice, language="python", source="",
+                                      code_hash="", state="done")
+    going = Execution.objects.create(notebook=four_cells, cell_id=ids[1], user=alice, language="python", source="",
+                                     code_hash="", state="running")
+    Execution.objects.filter(pk=older.pk).update(queued_at=timezone.now() - timezone.timedelta(minutes=1))
+    with django_assert_max_num_queries(4):
+        marked = do_mark_cells_stale(four_cells.pk, ids)
+    assert marked == ids[:2]  # the cells without a run have nothing to mark
+    assert Execution.objects.get(pk=newest.pk).stale
+    assert not Execution.objects.get(pk=older.pk).stale
+    assert not Execution.objects.get(pk=going.pk).stale
