@@ -15,12 +15,13 @@ import argparse
 import base64
 import inspect
 import re
-import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _checkout import ensure_running_in
 
 ESC = "\x1b"
 PNG = base64.b64decode(
@@ -169,7 +170,6 @@ def _page_shows(root: Path, need: tuple[str, str], outputs: Outputs) -> bool:
 
 
 def run(root: Path) -> None:
-    sys.path[:0] = [str(root), str(root / "platform")]
     from kernels.core import protocol
     from kernels.core.engine import Engine
 
@@ -211,7 +211,9 @@ def run(root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
-    run(parser.parse_args().root.resolve())
+    root = parser.parse_args().root.resolve()
+    ensure_running_in(root, __file__)
+    run(root)
 
 
 if __name__ == "__main__":
