@@ -56,4 +56,6 @@ def test_an_altair_chart_a_plotly_figure_and_a_tqdm_bar_render(alice, live_daphn
     expect(bar).to_have_attribute("max", "4")
     expect(output.frame_locator("iframe.output-html").locator("body")).to_contain_text("loading")
     expect(output.frame_locator("iframe.output-html").locator("body")).to_contain_text("100%")
+    # The frame fits its one line instead of keeping the default height of an HTML output.
+    page.wait_for_function("() => parseFloat(document.querySelector('iframe.output-html').style.height) < 120")
     screenshot(page, "display_libraries")
