@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from kernels.core import protocol
+from kernels.core.client import spawn_local_kernel
 from kernels.core.output_list import folded
 
 # The kernel's base environment ships these (pyproject's `display` extra, installed by `make test`).
@@ -100,3 +102,27 @@ def test_a_pandas_styler_is_styled_html(notebook):
     )
     html = run.data()["text/html"]
     assert "background-color: yellow" in html and ">3.0<" in html and ">1.0<" in html
+
+
+def test_in_a_kernel_process_each_library_gives_what_the_page_draws():
+    # A kernel process imports these fresh, through the hooks that set them up (pytest may have loaded IPython).
+    local = spawn_local_kernel(display_changes=True)
+    try:
+        bar = local.execute("from tqdm.notebook import tqdm\nfor i in tqdm(range(2), mininterval=0):\n    pass",
+                            cell_id="bar")
+        chart = local.execute("import altair as alt\nalt.Chart(alt.Data(values=[{'a': 1}])).mark_point()", cell_id="chart")
+        figure = local.execute("import plotly.graph_objects as go\ngo.Figure(go.Bar(y=[1]))", cell_id="figure")
+        styled = local.execute("import pandas as pd\npd.DataFrame({'a': [1]}).style.set_caption('cap')", cell_id="styled")
+    finally:
+        local.close(timeout=10)
+
+    def shown(events):  # type: ignore[no-untyped-def]
+        return folded([e.output for e in events if isinstance(e, protocol.Output)])
+
+    (bar_output,) = shown(bar)
+    assert '<progress value="2" max="2"' in bar_output["data"]["text/html"]
+    (chart_output,) = shown(chart)
+    vega_lite, plain = sorted(chart_output["data"])
+    assert vega_lite.startswith("application/vnd.vegalite.v") and plain == "text/plain"
+    assert "application/vnd.plotly.v1+json" in shown(figure)[0]["data"]
+    assert "<caption>cap</caption>" in shown(styled)[0]["data"]["text/html"]
