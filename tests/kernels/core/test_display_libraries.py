@@ -54,6 +54,14 @@ def test_a_widget_shows_its_state_as_of_its_cells_end(notebook):
     assert notebook.add_and_run("later", "p.value = 2").outputs == []
 
 
+def test_a_widget_as_a_cells_value_is_a_display_that_can_be_updated(notebook):
+    # Only display_data is updated by its id, so a widget shown as the cell's value is one.
+    run = notebook.add_and_run("value", "import ipywidgets as w\nw.Label('<waiting>')")
+    (shown,) = run.outputs
+    assert shown["output_type"] == "display_data" and shown["transient"]["display_id"]
+    assert "<span>&lt;waiting&gt;</span>" in shown["data"]["text/html"]
+
+
 def test_an_altair_chart_is_a_vega_lite_spec_for_the_pages_renderer(notebook):
     run = notebook.add_and_run(
         "chart",
