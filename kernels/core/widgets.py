@@ -103,9 +103,13 @@ def _contains(root: str, model_id: str, depth: int = 0) -> bool:
 
 
 def _update_displays(model_id: str, *, closed: bool = False) -> None:
-    """Send the new look of every display showing this model, in the cell running now (which displayed it)."""
+    """Send the new look of every display showing this model, in the cell running now (which displayed it).
+
+    Not to a reader that does not apply updates (a re-run's kernel): each would be one more output to keep, a
+    bar's hundred steps a hundred outputs; it keeps the widget as first shown, as nbconvert's runs do.
+    """
     sink = streams.active_sink()
-    if sink is None or sink.closed:
+    if sink is None or sink.closed or not sink.changes:
         return
     with _lock:
         roots = [(root, display_id) for root, (display_id, shown_in) in _shown.items()

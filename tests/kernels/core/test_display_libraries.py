@@ -7,7 +7,9 @@ import pytest
 
 from kernels.core import protocol
 from kernels.core.client import spawn_local_kernel
+from kernels.core.engine import Engine
 from kernels.core.output_list import folded
+from tests.kernels.core.conftest import NotebookSession
 
 # The kernel's base environment ships these (pyproject's `display` extra, installed by `make test`).
 for _name in ("tqdm", "ipywidgets", "altair", "plotly", "jinja2"):
@@ -134,3 +136,14 @@ def test_in_a_kernel_process_each_library_gives_what_the_page_draws():
     assert vega_lite.startswith("application/vnd.vegalite.v") and plain == "text/plain"
     assert "application/vnd.plotly.v1+json" in shown(figure)[0]["data"]
     assert "<caption>cap</caption>" in shown(styled)[0]["data"]["text/html"]
+
+
+def test_without_display_changes_a_bar_is_one_output_not_one_per_step():
+    # A re-run's kernel is started without display changes: each update would be one more output to store.
+    engine = Engine(display_changes=False)
+    try:
+        session = NotebookSession(engine)
+        run = session.add_and_run("bar", "from tqdm.notebook import tqdm\nfor i in tqdm(range(50), mininterval=0):\n    pass")
+    finally:
+        engine.shutdown()
+    assert [o["output_type"] for o in run.outputs] == ["display_data"]
