@@ -35,7 +35,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMPS)/python-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --editable ".[dev]"
+	$(BIN)/pip install --quiet --editable ".[dev,display]"
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/serve-deps: pyproject.toml | $(BIN)/python

@@ -21,3 +21,11 @@ def test_py4j_is_not_pinned_beside_pyspark() -> None:
     names = [dep.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip() for dep in project["dependencies"]]
     assert "pyspark" in names and "py4j" not in names
     assert not any(name in names for name in ("pytest", "ruff", "mypy", "playwright"))
+
+
+def test_make_test_installs_the_display_libraries_for_kernels_beside_the_dev_extras() -> None:
+    plan = subprocess.run(["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert '.venv/bin/pip install --quiet --editable ".[dev,display]"' in plan.splitlines()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {dep.split(">")[0].split("<")[0].strip() for dep in extras["display"]}
+    assert {"tqdm", "ipywidgets", "altair", "plotly", "nbformat", "jinja2"} <= names

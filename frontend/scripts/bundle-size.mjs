@@ -14,6 +14,7 @@ const groups = [
   ['lazy: Markdown + KaTeX + DOMPurify', /^markdownHtml-.*\.js$/],
   ['lazy: Monaco syntax (python, scala, sql, markdown, javascript)', /^(python|scala|sql|markdown|javascript)-[\w-]+\.js$/],
   ['lazy: vega-embed + vega + vega-lite', /^embed-.*\.js$/],
+  ['lazy: plotly.js (plotly figures)', /^plotly\.min-.*\.js$/],
   ['fonts (KaTeX, codicons; fetched when used)', /\.(woff2?|ttf)$/],
 ];
 const files = readdirSync(dir).map((name) => {

@@ -44,11 +44,18 @@ describe('MimeView picks the richest type it can show', () => {
     [{ 'text/plain': 'x', 'application/vnd.vegalite+json': { mark: 'bar' } }, 'application/vnd.vegalite+json'],
     [{ 'text/plain': 'x', 'application/json': { a: 1 } }, 'application/json'],
     [{ 'text/plain': 'x', 'text/markdown': '*x*' }, 'text/markdown'],
+    // altair 6's mimetype renderer; plotly's figure JSON before the HTML that would load plotly.js from a CDN.
+    [{ 'text/plain': '<VegaLite 6 object>', 'application/vnd.vegalite.v6.json': { mark: 'bar' } }, 'application/vnd.vegalite.v6.json'],
+    [{ 'text/plain': 'x', 'application/vnd.vega.v6.json': { marks: [] } }, 'application/vnd.vega.v6.json'],
+    [{ 'text/plain': 'x', 'text/html': '<script src="https://cdn"></script>', 'application/vnd.plotly.v1+json': { data: [], layout: {} } }, 'application/vnd.plotly.v1+json'],
+    // A widget's view: its drawing (the kernel adds it), not the view the page has no manager for.
+    [{ 'text/plain': 'bar', 'text/html': '<progress></progress>', 'application/vnd.jupyter.widget-view+json': { model_id: 'm' } }, 'text/html'],
   ])('bundle %# shows as %s', (bundle, mime) => {
     expect(MimeView(bundle).dataset.mime).toBe(mime);
   });
 
   it('falls back to the next type when a richer value is unusable', () => {
+    expect(MimeView({ 'application/vnd.plotly.v1+json': { layout: {} }, 'text/plain': 'x' }).dataset.mime).toBe('text/plain');
     expect(MimeView({ 'application/vnd.quire.table+json': { rows: 'nope' }, 'text/plain': 'x' }).dataset.mime).toBe('text/plain');
     expect(MimeView({ 'image/png': '<svg onload=alert(1)>', 'text/plain': 'x' }).dataset.mime).toBe('text/plain');
   });

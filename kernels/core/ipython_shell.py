@@ -8,18 +8,13 @@ output sink and whose formatter tries the platform's formatters (tables, figures
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 from kernels.core import display as display_mod
-from kernels.core import publish
+from kernels.core import import_hooks, publish
 
 _installed = False
 
@@ -84,41 +79,6 @@ def install() -> None:
         )
 
 
-class _Loader(importlib.abc.Loader):
-    """IPython's own loader, followed by install() once the package has run."""
-
-    def __init__(self, inner: importlib.abc.Loader) -> None:
-        self._inner = inner
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._inner.exec_module(module)
-        install()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class _ImportWatcher(importlib.abc.MetaPathFinder):
-    """Finds IPython the usual way and wraps its loader; steps aside after that."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "IPython":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)  # every other finder, as the import would have used
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
-        return spec
-
-
 def watch_for_ipython() -> None:
     """Hook IPython's display system into the cells: now if it is loaded, else when a cell imports it."""
-    if "IPython" in sys.modules:
-        install()
-    elif not any(isinstance(finder, _ImportWatcher) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _ImportWatcher())
+    import_hooks.after_import("IPython", lambda _module: install())

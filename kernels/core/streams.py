@@ -29,6 +29,17 @@ FLUSH_AT_BYTES = 64 * 1024
 RICH_BUDGET_FACTOR = 10
 
 EmitOutput = Callable[[dict[str, Any]], None]
+# Rewrites a new rich output before it is sent, given its sink: (sink, data, transient, kind) -> (data, transient,
+# kind). kernels.core.widgets registers one that draws widgets' views; this module imports nothing above it.
+BundleHook = Callable[
+    ["OutputSink", dict[str, Any], dict[str, Any] | None, str], tuple[dict[str, Any], dict[str, Any] | None, str]
+]
+_bundle_hooks: list[BundleHook] = []
+
+
+def add_bundle_hook(hook: BundleHook) -> None:
+    if hook not in _bundle_hooks:
+        _bundle_hooks.append(hook)
 
 
 def block_sigint_in_this_thread() -> None:
@@ -189,6 +200,9 @@ class OutputSink:
         update: bool = False,
     ) -> None:
         """Send one rich output; with update=True it replaces the outputs shown under transient's display_id."""
+        if not update:
+            for hook in _bundle_hooks:
+                data, transient, kind = hook(self, data, transient, kind)
         capped = self._capped(data)
         if capped is None:
             return

@@ -29,9 +29,12 @@ FRAME_CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-# Sent to the notebook page whenever the output's height changes, so its frame fits it.
+# Sent to the notebook page whenever the output's height changes, so its frame fits it. The output is written in
+# standards mode (as Jupyter's page shows it), where the root element is as tall as what it holds, and the body's
+# scroll height counts what overflows it; the root's scroll height would never be less than the frame's own.
 _HEIGHT_REPORTER = (
-    "<script>(function(){var last=-1;function report(){var h=Math.ceil(document.documentElement.scrollHeight);"
+    "<!doctype html><script>(function(){var last=-1;function report(){var h=Math.ceil(Math.max("
+    "document.documentElement.getBoundingClientRect().height,document.body?document.body.scrollHeight:0));"
     "if(h!==last){last=h;parent.postMessage({quireFrameHeight:h},'*');}}"
     "new ResizeObserver(report).observe(document.documentElement);addEventListener('load',report);})();</script>"
 )

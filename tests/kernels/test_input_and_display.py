@@ -110,3 +110,25 @@ async def test_display_updates_and_clears_are_relayed_and_applied_to_what_is_sto
     shown = next(c for c in snapshot["notebook"]["cells"] if c["id"] == cell_id)["outputs"]
     assert [o["output_type"] for o in shown] == ["display_data", "stream"]
     await client.close()
+
+
+async def test_a_tqdm_notebook_bar_is_stored_as_one_finished_bar(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("tqdm.notebook", reason="install the project's `display` extra")
+    notebook, cell_id = await database_sync_to_async(_notebook)(
+        alice, "from tqdm.notebook import tqdm\nfor i in tqdm(range(5), desc='rows', mininterval=0):\n    pass"
+    )
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    ack = await client.reply(await client.send("run_cell", cell_id=cell_id))
+    await client.until(_finished(cell_id), timeout=120)
+    relayed = [e["output"] for e in client.seen if e["type"] == "output" and e["cell_id"] == cell_id]
+    assert relayed[0]["output_type"] == "display_data"
+    assert {o["output_type"] for o in relayed[1:]} == {"update_display_data"}
+    assert {o["transient"]["display_id"] for o in relayed} == {relayed[0]["transient"]["display_id"]}
+
+    execution = await database_sync_to_async(Execution.objects.get)(pk=ack["execution_ids"][0])
+    (stored,) = execution.outputs
+    assert stored["output_type"] == "display_data"
+    assert '<progress value="5" max="5"' in stored["data"]["text/html"]
+    assert "rows: 100%" in stored["data"]["text/plain"] and "5/5" in stored["data"]["text/plain"]
+    await client.close()

@@ -5,6 +5,7 @@ import { fillAnsi } from '../lib/ansi';
 import { mimeText } from '../lib/text';
 import type { MimeBundle } from '../protocol';
 import { JsonTree } from './JsonTree';
+import { PlotlyChart, isPlotlyFigure } from './PlotlyChart';
 import { TABLE_MIME, type TablePager, TableView, isTableData } from './TableView';
 import { TruncatedText } from './TruncatedText';
 import { VegaChart } from './VegaChart';
@@ -133,6 +134,11 @@ function safeJson(text: string): unknown {
   }
 }
 
+function plotly(value: unknown): HTMLElement | null {
+  const figure = typeof value === 'string' ? safeJson(value) : value;
+  return isPlotlyFigure(figure) ? PlotlyChart(figure) : null;
+}
+
 function textPlain(value: unknown): HTMLElement | null {
   const text = mimeText(value);
   return text === null ? null : TruncatedText(text, 'output-text', fillAnsi);
@@ -145,11 +151,17 @@ function json(value: unknown): HTMLElement | null {
 /** Richest first. */
 export const MIME_RENDERERS: ReadonlyArray<readonly [mime: string, render: MimeRenderer]> = [
   [TABLE_MIME, (value, context) => (isTableData(value) ? TableView(value, context.tablePage, context.explore) : null)],
+  // altair 6 and JupyterLab name Vega-Lite 6 and Vega 6 with ".json".
+  ['application/vnd.vegalite.v6.json', vega('vega-lite')],
+  ['application/vnd.vegalite.v6+json', vega('vega-lite')],
   ['application/vnd.vegalite.v5+json', vega('vega-lite')],
   ['application/vnd.vegalite.v4+json', vega('vega-lite')],
   ['application/vnd.vegalite+json', vega('vega-lite')],
+  ['application/vnd.vega.v6.json', vega('vega')],
+  ['application/vnd.vega.v6+json', vega('vega')],
   ['application/vnd.vega.v5+json', vega('vega')],
   ['application/vnd.vega+json', vega('vega')],
+  ['application/vnd.plotly.v1+json', plotly],
   ['image/png', base64Image('png')],
   ['image/jpeg', base64Image('jpeg')],
   ['image/svg+xml', imageSvg],

@@ -12,7 +12,7 @@ from types import CodeType
 from typing import Any, ClassVar
 
 from kernels.core import display as display_mod
-from kernels.core import ipython_shell, publish
+from kernels.core import display_libraries, ipython_shell, publish
 from kernels.core.interpreters import python_editing
 from kernels.core.interpreters.base import (
     NO_OUT,
@@ -102,6 +102,7 @@ class PythonInterpreter(Interpreter):
         if "matplotlib" not in sys.modules:
             os.environ["MPLBACKEND"] = MPL_BACKEND
         ipython_shell.watch_for_ipython()
+        display_libraries.watch_for_libraries()
 
     # ------------------------------------------------------------------ running
 
