@@ -182,7 +182,7 @@ def run(root: Path) -> None:
     def answer(exec_id: str, cell_id: str, prompt: str, password: bool) -> str:
         return "abc" if password else "Ada"
 
-    options = {"display_changes": True, "ask": answer}
+    options: dict[str, Any] = {"display_changes": True, "ask": answer}
     accepted = inspect.signature(Engine).parameters
     right = shown = 0
     for case in CASES:

@@ -185,7 +185,8 @@ def run(root: Path) -> None:
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_{settings.DATABASES['default']['NAME']}_restbench"
+    database: dict[str, Any] = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_restbench"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     cache.clear()
     try:

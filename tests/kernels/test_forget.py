@@ -4,6 +4,7 @@ committed, and a kernel or Redis that is away never fails the change."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import secrets
 from collections.abc import Iterator
@@ -134,7 +135,7 @@ def test_the_kernels_stale_marks_cost_the_same_few_queries_however_many_cells(fo
                                       code_hash="", state="done")
     going = Execution.objects.create(notebook=four_cells, cell_id=ids[1], user=alice, language="python", source="",
                                      code_hash="", state="running")
-    Execution.objects.filter(pk=older.pk).update(queued_at=timezone.now() - timezone.timedelta(minutes=1))
+    Execution.objects.filter(pk=older.pk).update(queued_at=timezone.now() - datetime.timedelta(minutes=1))
     with django_assert_max_num_queries(4):
         marked = do_mark_cells_stale(four_cells.pk, ids)
     assert marked == ids[:2]  # the cells without a run have nothing to mark
