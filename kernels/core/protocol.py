@@ -55,50 +55,46 @@ class Interrupt(Message):
 
 
 @dataclass(frozen=True)
-class Complete(Message):
+class SourceRequest(Message):
+    """A question about a cell's source, asked without running it (as the user types), in the scope the cell would
+    see given the notebook's cell `order`; the answer carries the same `req_id`."""
+
+    req_id: str
+    cell_id: str
+    language: str
+    source: str
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PositionRequest(SourceRequest):
+    """A question about the character `pos` of a cell's source."""
+
+    pos: int
+
+
+@dataclass(frozen=True)
+class Complete(PositionRequest):
     type: ClassVar[str] = "complete"
-    req_id: str
-    cell_id: str
-    language: str
-    source: str
-    pos: int
-    order: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class Signature(Message):
+class Signature(PositionRequest):
     type: ClassVar[str] = "signature"
-    req_id: str
-    cell_id: str
-    language: str
-    source: str
-    pos: int
-    order: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class HoverRequest(Message):
+class HoverRequest(PositionRequest):
     """What the symbol at the character `pos` is (its type and docs)."""
 
     type: ClassVar[str] = "hover"
-    req_id: str
-    cell_id: str
-    language: str
-    source: str
-    pos: int
-    order: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class Check(Message):
+class Check(SourceRequest):
     """The errors the compiler finds in a cell's source without running it (checking as you type)."""
 
     type: ClassVar[str] = "check"
-    req_id: str
-    cell_id: str
-    language: str
-    source: str
-    order: tuple[str, ...]
 
 
 @dataclass(frozen=True)
