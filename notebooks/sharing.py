@@ -87,7 +87,7 @@ def check_share(
     grant.save()
     do_record(notebook, actor=user, action=AuditEntry.Action.SHARED, target=grant.grantee,
               detail={"role": level.label, "grant_id": grant.pk})
-    events.publish(notebook.pk, {"type": "grants_changed"})
+    events.publish_access_change(notebook.pk)
     return grant
 
 
@@ -102,7 +102,7 @@ def check_change_grant(user: AbstractBaseUser, notebook_id: int, grant_id: int, 
         grant.save(update_fields=["role"])
         do_record(notebook, actor=user, action=AuditEntry.Action.ROLE_CHANGED, target=grant.grantee,
                   detail={"from": old.label, "to": level.label, "grant_id": grant.pk})
-        events.publish(notebook.pk, {"type": "grants_changed"})
+        events.publish_access_change(notebook.pk)
     return grant
 
 
@@ -114,7 +114,7 @@ def check_unshare(user: AbstractBaseUser, notebook_id: int, grant_id: int) -> No
     grant.delete()
     do_record(notebook, actor=user, action=AuditEntry.Action.UNSHARED, target=target,
               detail={"role": role.label, "grant_id": grant_id})
-    events.publish(notebook.pk, {"type": "grants_changed"})
+    events.publish_access_change(notebook.pk)
 
 
 def list_audit(user: User, notebook_id: int) -> list[AuditEntry]:
