@@ -258,7 +258,7 @@ describe('the notebook page', () => {
     page.start();
     socket = sockets.latest();
     socket.serverOpens();
-    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [cell('t1', '# Notes', { language: 'text' })] } }));
+    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('t1', '# Notes', { language: 'text' })] } }));
     await Promise.resolve();
     q('[data-testid="markdown"]', cellEl('t1')).dispatchEvent(new MouseEvent('dblclick'));
     const rich = q('[data-testid="rich-text"]', cellEl('t1'));
@@ -439,6 +439,7 @@ describe('the notebook page', () => {
           id: 7,
           title: 'Sales',
           revision: 3,
+          config: {},
           cells: [cell('c1', 'x = 1', { state: 'done', symbols: [{ name: 'x', language: 'python', type: 'int', repr: '1' }] }), cell('c2', '', { state: null })],
         },
       }),

@@ -163,7 +163,7 @@ describe('clearing outputs', () => {
     const model = new NotebookModel();
     const printed = { output_type: 'stream' as const, name: 'stdout' as const, text: 'hi\n' };
     model.apply(aliceSnapshot({
-      notebook: { id: 7, title: 'T', revision: 1, cells: [cell('a', '', { outputs: [printed] }), cell('b', '', { outputs: [printed] })] },
+      notebook: { id: 7, title: 'T', revision: 1, config: {}, cells: [cell('a', '', { outputs: [printed] }), cell('b', '', { outputs: [printed] })] },
     }));
     const parsed = parseServerMessage(JSON.stringify({ v: 1, type: 'outputs_cleared', cell_ids: ['a'], revision: 2 }));
     expect('message' in parsed).toBe(true);
@@ -360,7 +360,7 @@ describe('snapshot after reconnecting', () => {
     factory.latest().serverOpens();
     factory.latest().serverSends(
       aliceSnapshot({
-        notebook: { id: 7, title: 'Sales (renamed)', revision: 9, cells: [cell('c2', 'print(x + 1)', { state: 'done' })] },
+        notebook: { id: 7, title: 'Sales (renamed)', revision: 9, config: {}, cells: [cell('c2', 'print(x + 1)', { state: 'done' })] },
         kernel: { state: 'busy' },
         you: { username: 'alice', role: 'viewer' },
       }),

@@ -3,9 +3,9 @@ import type { NotebookDetail } from '../src/api';
 import type { HistoryApi } from '../src/components/HistoryPanel';
 import { NotebookPage } from '../src/components/NotebookPage';
 import { NotebookModel } from '../src/notebookModel';
+// Every type the server sends, generated from its classes (kernels/messages.py, `python -m kernels.protocol_codegen`).
+import { SERVER_MESSAGE_TYPES as serverTypes } from '../src/generated/protocol';
 import { NotebookClient, SERVER_MESSAGE_TYPES, asChunk, validateServerMessage } from '../src/protocol';
-// The server's one list of what it sends (kernels.events.SERVER_MESSAGE_TYPES, written by `python -m kernels.events`).
-import serverTypes from '../src/serverMessageTypes.json';
 import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
 import { aliceSnapshot, cell } from './support/scenarios';
 
@@ -23,7 +23,7 @@ describe('the protocol contract', () => {
 
   it('keeps stale marks from the snapshot and from cells_stale', () => {
     const model = new NotebookModel();
-    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1'), cell('c2', 'y', { stale: true })] } }));
+    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('c1', 'x = 1'), cell('c2', 'y', { stale: true })] } }));
     expect(model.staleCells).toEqual(['c2']);
     model.apply({ type: 'cells_stale', cell_ids: ['c1'] });
     expect(model.staleCells).toEqual(['c1', 'c2']);
@@ -100,7 +100,7 @@ describe('the page follows what the server says of the notebook', () => {
     socket.serverSends({ type: 'cells_stale', cell_ids: ['c2'] });
     expect(q('[data-testid="cell"][data-cell-id="c2"]').classList.contains('stale')).toBe(true);
     expect(q<HTMLButtonElement>('[data-testid="run-stale"]').disabled).toBe(false);
-    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 4, cells: [cell('c1'), cell('c2', '', { stale: true })] } }));
+    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 4, config: {}, cells: [cell('c1'), cell('c2', '', { stale: true })] } }));
     expect(q('[data-testid="stale-badge"]', q('[data-testid="cell"][data-cell-id="c2"]')).hidden).toBe(false);
   });
 

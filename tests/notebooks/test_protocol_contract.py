@@ -1,6 +1,6 @@
 """The browser protocol is one contract, its classes (kernels/messages.py): every publisher builds its events with
 them, every message a test client receives fits them (tests/support.check_server_message), the consumer reads every
-client message through them."""
+client message through them, and the front end's types and docs/protocol.md's table are generated from them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import get_args
 
 import pytest
 
-from kernels import messages
+from kernels import messages, protocol_codegen
 from kernels.core import protocol as kernel_protocol
 from kernels.core.exploration import EXPLORE_OPS
 from kernels.events import publish
@@ -95,6 +95,20 @@ def test_the_literal_types_are_the_ones_the_server_uses() -> None:
     assert get_args(messages.RoleName) == LABELS
     assert set(get_args(messages.EnvironmentState)) >= set(Environment.State.values)
     assert get_args(messages.ExploreOp) == EXPLORE_OPS
+
+
+def test_the_front_ends_types_are_generated_from_the_classes() -> None:
+    """frontend/tests/protocolContract.test.ts checks that the page has a handler for every server type in it."""
+    assert protocol_codegen.TYPESCRIPT.read_text() == protocol_codegen.typescript(), (
+        "frontend/src/generated/protocol.ts is stale: run python -m kernels.protocol_codegen"
+    )
+
+
+def test_the_protocol_pages_message_table_is_generated_from_the_classes() -> None:
+    text = protocol_codegen.DOCS.read_text()
+    assert protocol_codegen.docs_with_table(text) == text, (
+        "docs/protocol.md's message table is stale: run python -m kernels.protocol_codegen"
+    )
 
 
 def test_the_protocol_page_shows_an_example_of_every_message_type() -> None:
