@@ -8,6 +8,7 @@ message `XRequest`, a value (TypedDict) keeps its name, and the protocol's named
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, get_args
@@ -105,6 +106,19 @@ def typescript() -> str:
         "",
         f"export const PROTOCOL_VERSION = {messages.PROTOCOL_VERSION};",
         "",
+        "/** The part of JSON Schema the page's validators read (src/lib/schemaCheck.ts). */",
+        "export interface JsonSchema {",
+        "  type?: string;",
+        "  properties?: Record<string, JsonSchema>;",
+        "  required?: string[];",
+        "  items?: JsonSchema;",
+        "  anyOf?: JsonSchema[];",
+        "  enum?: unknown[];",
+        "  $ref?: string;",
+        "  additionalProperties?: boolean | JsonSchema;",
+        "  'x-typescript'?: string;",
+        "}",
+        "",
     ]
     for name in NAMED_LITERALS:
         ordered = get_args(getattr(messages, name))  # in the order Python names them
@@ -121,6 +135,7 @@ def typescript() -> str:
     for name in client:
         lines += _interface(name, found[name])
     lines += _union("ClientMessage", [CLIENT_NAMES[name] for name in client])
+    lines += _schemas(found)
     lines += [
         "/** Every type the server sends: the page has a handler for each (frontend/tests/protocolContract.test.ts). */",
         f"export const SERVER_MESSAGE_TYPES = [{', '.join(_literal(messages.tag(c)) for c in messages.SERVER_MESSAGES)}]"
@@ -129,6 +144,40 @@ def typescript() -> str:
         " as const;",
     ]
     return "\n".join(lines) + "\n"
+
+
+# What the page's validators read of a schema (src/lib/schemaCheck.ts); titles, descriptions and defaults stay out.
+SCHEMA_KEYS = ("type", "properties", "required", "items", "anyOf", "enum", "$ref", "additionalProperties",
+               "x-typescript")
+
+
+def _checked(schema: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties":
+            kept[key] = {name: _checked(field) for name, field in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            kept[key] = _checked(value)
+        elif key == "anyOf":
+            kept[key] = [_checked(option) for option in value]
+        elif key in SCHEMA_KEYS:
+            kept[key] = value
+    return kept
+
+
+def _schemas(found: dict[str, Any]) -> list[str]:
+    """The server messages' JSON Schema, which the page's validators check each message against."""
+    defs = {name: _checked(schema) for name, schema in found.items() if name not in CLIENT_NAMES}
+    by_type = {messages.tag(cls): cls.__name__ for cls in messages.SERVER_MESSAGES}
+    return [
+        "/** The server messages' JSON Schema (msgspec's), which the page checks each message against "
+        "(src/lib/schemaCheck.ts). */",
+        f"export const SCHEMA_DEFS: Record<string, JsonSchema> = {json.dumps(defs, sort_keys=True)};",
+        "",
+        "/** Each server message type's schema in SCHEMA_DEFS. */",
+        f"export const SERVER_MESSAGE_SCHEMAS: Record<ServerMessage['type'], string> = {json.dumps(by_type)};",
+        "",
+    ]
 
 
 def _constant(name: str) -> str:

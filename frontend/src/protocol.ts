@@ -5,8 +5,10 @@
  * client's send helpers and subscribe to typed events.
  */
 
-import { CELL_STATES, ENVIRONMENT_KINDS, ENVIRONMENT_STATES, KERNEL_STATES, LANGUAGES, PROTOCOL_VERSION, ROLE_NAMES } from './generated/protocol';
+import { PROTOCOL_VERSION, SCHEMA_DEFS, SERVER_MESSAGE_SCHEMAS } from './generated/protocol';
 import type * as Wire from './generated/protocol';
+import type { JsonSchema } from './generated/protocol';
+import { type NamedChecks, conforms } from './lib/schemaCheck';
 import type { ErrorPosition, Output, OutputChange } from './nbformat';
 
 // The messages' types and the protocol's literal types are generated from the server's classes
@@ -62,12 +64,10 @@ export type {
 } from './generated/protocol';
 export type * from './nbformat';
 type AckMessage = Wire.AckMessage;
-type Cell = Wire.Cell;
 type EnvironmentKind = Wire.EnvironmentKind;
 type ErrorMessage = Wire.ErrorMessage;
 type ExploreOp = Wire.ExploreOp;
 type Language = Wire.Language;
-type PendingInput = Wire.PendingInput;
 type SymbolInfo = Wire.SymbolInfo;
 
 /** What the page reads: every server message but `chunk`, whose parts are joined into one of these first. */
@@ -157,23 +157,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
-const oneOf =
-  <T extends string>(values: readonly T[]) =>
-  (v: unknown): v is T =>
-    typeof v === 'string' && (values as readonly string[]).includes(v);
 
-const isLanguage = oneOf(LANGUAGES);
-const isKernelState = oneOf(KERNEL_STATES);
-const isCellState = oneOf(CELL_STATES);
-const isRole = oneOf(ROLE_NAMES);
-const isEnvKind = oneOf(ENVIRONMENT_KINDS);
-const isEnvState = oneOf(ENVIRONMENT_STATES);
 const optionalString = (v: unknown): boolean => v === undefined || isString(v);
-/** Validates a message and its optional `ydoc_update`. */
-const withYdoc =
-  (check: (m: Json) => boolean) =>
-  (m: Json): boolean =>
-    optionalString(m.ydoc_update) && check(m);
 
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const optionalCount = (v: unknown): boolean => v === undefined || isCount(v);
@@ -219,111 +204,33 @@ function isTransient(v: unknown): boolean {
   return v === undefined || (isObject(v) && optionalString(v.display_id));
 }
 
-function isPendingInput(v: unknown): v is PendingInput {
-  return isObject(v) && isString(v.exec_id) && isString(v.prompt) && typeof v.password === 'boolean' && isString(v.username);
-}
-
-function isCell(v: unknown): v is Cell {
-  return (
-    isObject(v) &&
-    isString(v.id) &&
-    isLanguage(v.language) &&
-    isString(v.source) &&
-    Array.isArray(v.outputs) &&
-    v.outputs.every(isOutput) &&
-    optionalCount(v.outputs_total) &&
-    (v.state === undefined || v.state === null || isCellState(v.state)) &&
-    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol))) &&
-    (v.stale === undefined || typeof v.stale === 'boolean')
-  );
-}
-
 function isSymbol(v: unknown): v is SymbolInfo {
   return isObject(v) && isString(v.name) && isString(v.language) && isString(v.type) && isString(v.repr);
 }
 
-const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
-  snapshot: (m) =>
-    isObject(m.notebook) &&
-    isInt(m.notebook.id) &&
-    isString(m.notebook.title) &&
-    isInt(m.notebook.revision) &&
-    Array.isArray(m.notebook.cells) &&
-    m.notebook.cells.every(isCell) &&
-    optionalString(m.notebook.ydoc) &&
-    isObject(m.kernel) &&
-    isKernelState(m.kernel.state) &&
-    isObject(m.you) &&
-    isString(m.you.username) &&
-    isRole(m.you.role),
-  ack: (m) => isInt(m.req),
-  error: (m) => (m.req === null || isInt(m.req)) && isString(m.code) && isString(m.message),
-  cell_inserted: withYdoc((m) => isInt(m.index) && isCell(m.cell)),
-  cell_updated: withYdoc((m) => isString(m.cell_id) && isString(m.source) && isInt(m.revision)),
-  cell_language: withYdoc((m) => isString(m.cell_id) && isLanguage(m.language)),
-  cell_deleted: withYdoc((m) => isString(m.cell_id)),
-  cell_moved: withYdoc((m) => isString(m.cell_id) && isInt(m.index)),
-  outputs_cleared: withYdoc((m) => isStringArray(m.cell_ids) && isInt(m.revision)),
-  kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
-  cell_status: (m) =>
-    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
-    optionalCount(m.outputs_total),
-  statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
-  output: (m) => isString(m.cell_id) && isOutputChange(m.output),
-  cell_result: (m) =>
-    isString(m.cell_id) && Array.isArray(m.symbols) && m.symbols.every(isSymbol) && isStringArray(m.stale),
-  notebook_renamed: (m) => isString(m.title),
-  presence: (m) =>
-    Array.isArray(m.users) &&
-    m.users.every((u) => isObject(u) && isString(u.username) && (u.cell_id === null || u.cell_id === undefined || isString(u.cell_id))),
-  tasks: (m) =>
-    isStringArray(m.queue) &&
-    (m.running === null || m.running === undefined || isString(m.running)) &&
-    (m.building === undefined || (Array.isArray(m.building) && m.building.every((b) => isObject(b) && isEnvKind(b.kind) && isString(b.key)))),
-  spark_progress: (m) =>
-    isString(m.cell_id) &&
-    Array.isArray(m.jobs) &&
-    m.jobs.every(isSparkJob) &&
-    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)) &&
-    (m.ui_note === null || m.ui_note === undefined || isString(m.ui_note)),
-  draft_replaced: withYdoc((m) => isInt(m.revision)),
-  config_changed: (m) => isInt(m.revision) && typeof m.restart_needed === 'boolean',
-  environment: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.log_tail) && optionalString(m.error),
-  environment_notice: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.using) && isString(m.message),
-  notice: (m) => isString(m.level) && isString(m.message),
-  cell_sync: (m) =>
-    isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
-    optionalCount(m.outputs_total) &&
-    (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))) &&
-    (m.input_request === undefined || isPendingInput(m.input_request)),
-  cells_stale: (m) => isStringArray(m.cell_ids),
-  grants_changed: (m) => isObject(m.you) && isString(m.you.username) && isRole(m.you.role),
-  version_saved: (m) => isInt(m.number),
-  notebook_deleted: () => true,
-  resync: () => true,
-  cursor: (m) =>
-    isString(m.conn) &&
-    isString(m.username) &&
-    (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.cell_id) && isString(m.anchor) && isString(m.head)),
-  input_request: (m) => isString(m.cell_id) && isPendingInput(m),
-  input_done: (m) => isString(m.cell_id) && isString(m.exec_id),
+/** The nbformat outputs the schema names but leaves to the page (src/nbformat.ts). */
+const NBFORMAT_CHECKS: NamedChecks = { Output: isOutput, OutputChange: isOutputChange };
+
+/** Checks beyond the schema's: a caret in a cell has both ends, one taken away has none. */
+const furtherChecks: Partial<Record<ServerMessageType, (m: Json) => boolean>> = {
+  cursor: (m) => (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.anchor) && isString(m.head)),
 };
+
+/** Each server message type's validator: its generated schema (with the nbformat outputs it carries checked by
+ * hand), and any further check. */
+const validators = Object.fromEntries(
+  Object.entries(SERVER_MESSAGE_SCHEMAS)
+    .filter(([type]) => type !== 'chunk')
+    .map(([type, name]) => {
+      const schema = SCHEMA_DEFS[name] as JsonSchema;
+      const further = furtherChecks[type as ServerMessageType];
+      return [type, (m: Json) => conforms(schema, m, SCHEMA_DEFS, NBFORMAT_CHECKS) && (!further || further(m))];
+    }),
+) as { [K in ServerMessageType]: (m: Json) => boolean };
 
 /** Every message type the client reads (besides `chunk`, joined before reading): the compiler holds the validators
  * to the generated ServerMessage union, and frontend/tests/protocolContract.test.ts checks that each has a handler. */
 export const SERVER_MESSAGE_TYPES = Object.keys(validators) as ServerMessageType[];
-
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-function isSparkJob(v: unknown): boolean {
-  return (
-    isObject(v) &&
-    isInt(v.job_id) &&
-    isString(v.status) &&
-    Array.isArray(v.stages) &&
-    v.stages.every((s) => isObject(s) && isInt(s.stage_id) && isString(s.name) && isNumber(s.done) && isNumber(s.total))
-  );
-}
 
 // --- ack payloads: checked, and normalised, so callers never see half a reply ------------------
 

@@ -320,9 +320,9 @@ describe('the notebook page', () => {
     ]);
 
     const c1Editor = sourceOf('c1');
-    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell('c3') });
-    socket.serverSends({ type: 'cell_moved', cell_id: 'c1', index: 1 });
-    socket.serverSends({ type: 'cell_deleted', cell_id: 'c2' });
+    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell('c3'), revision: 4 });
+    socket.serverSends({ type: 'cell_moved', cell_id: 'c1', index: 1, revision: 5 });
+    socket.serverSends({ type: 'cell_deleted', cell_id: 'c2', revision: 6 });
     expect([...document.querySelectorAll<HTMLElement>('[data-testid="cell"]')].map((c) => c.dataset.cellId)).toEqual(['c1', 'c3']);
     expect(sourceOf('c1')).toBe(c1Editor);
   });
@@ -394,7 +394,7 @@ describe('the notebook page', () => {
     q<HTMLButtonElement>('[data-testid="add-cell"]').click();
     const id = (commands()[0]!.cell as { id: string }).id;
     expect(id).toMatch(/^[0-9a-f]{12}$/);
-    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell(id) });
+    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell(id), revision: 4 });
     expect(cellEl(id)).toBeTruthy();
   });
 

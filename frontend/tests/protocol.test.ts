@@ -325,8 +325,8 @@ describe('NotebookClient receiving', () => {
   });
 
   it('accepts messages without "v" from servers that leave it out', () => {
-    expect(parseServerMessage(JSON.stringify({ type: 'cell_deleted', cell_id: 'c1' }))).toEqual({
-      message: { type: 'cell_deleted', cell_id: 'c1' },
+    expect(parseServerMessage(JSON.stringify({ type: 'cell_deleted', cell_id: 'c1', revision: 2 }))).toEqual({
+      message: { type: 'cell_deleted', cell_id: 'c1', revision: 2 },
     });
   });
 
@@ -351,7 +351,7 @@ describe('snapshot after reconnecting', () => {
     client.onAny((message) => model.apply(message));
     factory.latest().serverOpens();
     factory.latest().serverSends(aliceSnapshot());
-    factory.latest().serverSends({ v: 1, type: 'cell_inserted', index: 2, cell: cell('c3', 'z = 3') });
+    factory.latest().serverSends({ v: 1, type: 'cell_inserted', index: 2, cell: cell('c3', 'z = 3'), revision: 4 });
     factory.latest().serverSends({ v: 1, type: 'output', cell_id: 'c1', output: { output_type: 'stream', name: 'stdout', text: 'hi' } });
     expect(model.cells.map((c) => c.id)).toEqual(['c1', 'c2', 'c3']);
 

@@ -21,6 +21,20 @@ describe('the protocol contract', () => {
     expect([...SERVER_MESSAGE_TYPES, 'chunk'].sort()).toEqual([...serverTypes].sort());
   });
 
+  it("checks each message against the schema generated from the server's classes", () => {
+    // Fields the server always sends are required: a message without one is refused, not half applied.
+    expect(validateServerMessage({ type: 'cell_moved', cell_id: 'c1', index: 1 })).toEqual({ problem: 'malformed cell_moved message' });
+    expect(validateServerMessage({ type: 'cell_moved', cell_id: 'c1', index: 1, revision: 4 })).toHaveProperty('message');
+    const { config: _, ...noConfig } = aliceSnapshot().notebook;
+    expect(validateServerMessage({ ...aliceSnapshot(), notebook: noConfig })).toEqual({ problem: 'malformed snapshot message' });
+    expect(validateServerMessage({ type: 'grants_changed' })).toEqual({ problem: 'malformed grants_changed message' });
+    // Values are checked by the schema's types, outputs by the page's own nbformat checks.
+    expect(validateServerMessage({ type: 'tasks', queue: ['a'], running: null, building: [{ kind: 'rust', key: 'k' }] })).toHaveProperty('problem');
+    expect(validateServerMessage({ type: 'cell_status', cell_id: 'c1', state: 'error', outputs: [{ output_type: 'stream' }] })).toHaveProperty('problem');
+    // A field the page does not know (a newer server's) is let through.
+    expect(validateServerMessage({ type: 'cells_stale', cell_ids: ['c1'], reason: 'new' })).toHaveProperty('message');
+  });
+
   it('keeps stale marks from the snapshot and from cells_stale', () => {
     const model = new NotebookModel();
     model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('c1', 'x = 1'), cell('c2', 'y', { stale: true })] } }));
