@@ -75,7 +75,8 @@ class Cell(TypedDict):
     id: str
     language: Language
     source: str
-    metadata: dict[str, Any]
+    # Drafts older than cell metadata have none.
+    metadata: NotRequired[dict[str, Any]]
     outputs: list[OutputDict]
     # How many outputs the cell has; more than `outputs` holds when the snapshot's budget left some out.
     outputs_total: NotRequired[int]
