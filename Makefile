@@ -60,6 +60,7 @@ services:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m kernels.protocol_codegen --check
 
 pytest: install
 	$(TEST_ENV) $(BIN)/pytest

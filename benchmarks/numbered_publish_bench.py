@@ -30,6 +30,7 @@ def _setup(redis_url: str) -> None:
 
 async def _measure(numbered: bool, count: int) -> list[float]:
     from kernels.events import _envelope, group_name, stream_key
+    from kernels.messages import CellUpdated
     from quire.lib.live import group_send_numbered, live_layer
 
     layer = live_layer()
@@ -37,8 +38,8 @@ async def _measure(numbered: bool, count: int) -> list[float]:
     group = group_name(10**9 - 1)
     await layer.group_add(group, channel)
     await asyncio.sleep(0.2)
-    envelope = _envelope({"type": "cell_updated", "cell_id": "a1", "source": "x = 1" * 20, "revision": 7,
-                          "ydoc_update": "AQHk0sTRDQAEAQZzb3VyY2VzAXgA"})
+    envelope = _envelope(CellUpdated(cell_id="a1", source="x = 1" * 20, revision=7,
+                                     ydoc_update="AQHk0sTRDQAEAQZzb3VyY2VzAXgA"))
     times = []
     for _ in range(count):
         start = time.perf_counter()

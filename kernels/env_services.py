@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kernels import environments, events
+from kernels import environments, events, messages
 from kernels.config import JvmEnvSpec, PythonEnvSpec, jvm_env_spec, python_env_spec, site_policy, uses_spark
 from kernels.models import Environment, NotebookEnvironment
 from quire.celery import app
@@ -93,8 +93,8 @@ def do_request_builds(
                 env.state = Environment.State.BUILDING
                 env.error = ""
                 env.save(update_fields=["state", "error", "updated_at"])
-            events.publish(notebook_id, {"type": "environment", "kind": kind, "key": env.key, "state": env.state,
-                                         "log_tail": ""})
+            events.publish(notebook_id, messages.Environment(kind=messages.environment_kind(kind), key=env.key,
+                                                             state=messages.environment_state(env.state), log_tail=""))
             transaction.on_commit(functools.partial(backend, notebook_id, env.key, force))
         wanted.append(env)
     return wanted
@@ -119,8 +119,8 @@ def do_build(notebook_id: int, key: str, *, force: bool = False) -> str:
         now = time.monotonic()
         if now - last_sent >= PROGRESS_INTERVAL_S:
             last_sent = now
-            events.publish(notebook_id, {"type": "environment", "kind": env.kind, "key": key, "state": "building",
-                                         "log_tail": environments.tail("".join(lines), 2000)})
+            events.publish(notebook_id, messages.Environment(kind=messages.environment_kind(env.kind), key=key, state="building",
+                                                             log_tail=environments.tail("".join(lines), 2000)))
 
     try:
         if isinstance(spec, PythonEnvSpec):
@@ -161,11 +161,10 @@ def do_record_build(
                 )
         except IntegrityError:  # the notebook is gone: the environment stays for others that want it
             pass
-    event: dict[str, Any] = {"type": "environment", "kind": env.kind, "key": key, "state": state,
-                             "log_tail": environments.tail(log, 2000)}
-    if error:
-        event["error"] = error
-    events.publish(notebook_id, event)
+    events.publish(notebook_id, messages.Environment(kind=messages.environment_kind(env.kind), key=key,
+                                                     state=messages.environment_state(state),
+                                                     log_tail=environments.tail(log, 2000),
+                                                     error=error or messages.UNSET))
 
 
 # ------------------------------------------------------------------ what the panel shows
@@ -229,7 +228,7 @@ class LaunchEnvironment:
     # The config the kernel gets in `configure`: the notebook's, with the resolved jars in sparkConfig.
     config: dict[str, Any] = field(default_factory=dict)
     # Events for the notebook's viewers ("the build failed, started with the base environment").
-    notices: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[messages.EnvironmentNotice] = field(default_factory=list)
     # The wanted environments still building, (kind, key): the kernel must wait for them (see `build_outcomes`).
     building: tuple[tuple[str, str], ...] = ()
 
@@ -251,7 +250,7 @@ def do_prepare_launch(notebook_id: int, *, config: dict[str, Any]) -> LaunchEnvi
     working = {w.kind: w.environment for w in NotebookEnvironment.objects.filter(notebook_id=notebook_id)
                .select_related("environment")}
     chosen: dict[str, environments.BuiltEnvironment] = {}
-    notices: list[dict[str, Any]] = []
+    notices: list[messages.EnvironmentNotice] = []
     building: list[tuple[str, str]] = []
     for kind, spec in specs.items():
         built = _usable(envs.get(spec.key))
@@ -260,9 +259,10 @@ def do_prepare_launch(notebook_id: int, *, config: dict[str, Any]) -> LaunchEnvi
             continue
         if built is None:
             fallback = _usable(working.get(kind))
-            notices.append({"type": "environment_notice", "kind": kind, "key": spec.key,
-                            "state": Environment.State.FAILED, "using": fallback.key if fallback else "base",
-                            "message": _notice(kind, fallback is not None)})
+            notices.append(messages.EnvironmentNotice(
+                kind=messages.environment_kind(kind), key=spec.key, state="failed", using=fallback.key if fallback else "base",
+                message=_notice(kind, fallback is not None),
+            ))
             built = fallback
         if built is not None:
             chosen[kind] = built

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import threading
@@ -15,32 +14,13 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from kernels.limits import WS_CHUNK_CHARS
+from kernels.messages import Chunk, KernelStatus, ServerMessage, encode, to_builtins
 from quire.lib.live import LIVE_LAYER, group_send_heard, group_send_numbered, live_layer
 
-__all__ = ["LIVE_LAYER", "SERVER_MESSAGE_TYPES", "live_layer", "group_name", "publish", "publish_now",
+__all__ = ["LIVE_LAYER", "live_layer", "group_name", "publish", "publish_access_change", "publish_now",
            "publish_batch_now"]
 
 log = logging.getLogger(__name__)
-
-PROTOCOL_VERSION = 1
-
-# Every message the server sends a browser, by `type`: the one list. Publishers and the consumer refuse any other
-# (`check_type`); docs/protocol.md shows each, and the page has a handler for each (frontend/src/protocol.ts;
-# frontend/src/serverMessageTypes.json is this list, written by `python -m kernels.events`).
-SERVER_MESSAGE_TYPES = frozenset({
-    # Replies to one connection
-    "snapshot", "ack", "error", "chunk", "cell_sync", "resync",
-    # The notebook, its cells and its people
-    "cell_inserted", "cell_updated", "cell_language", "cell_deleted", "cell_moved", "outputs_cleared",
-    "draft_replaced", "notebook_renamed", "notebook_deleted", "version_saved", "grants_changed", "presence",
-    "config_changed", "environment", "environment_notice", "notice",
-    # Relayed between connections, never stored or numbered
-    "cursor",
-    # Runs and the kernel
-    "kernel_status", "cell_status", "statement", "output", "cell_result", "cells_stale", "tasks", "spark_progress",
-    # A running cell asks the person who ran it for a line (input(), getpass()), and stops asking
-    "input_request", "input_done",
-})
 
 # A notebook whose broadcast failed (Redis unreachable) is repaired by telling its viewers to read it again
 # (`notebook.resync`): tried every REPAIR_EVERY_S until a viewer hears it, for at most REPAIR_FOR_S (after that
@@ -58,38 +38,35 @@ def stream_key(notebook_id: int) -> str:
     return f"stream.{notebook_id}"
 
 
-def check_type(message: dict[str, Any]) -> None:
-    """A message for browsers names a type of SERVER_MESSAGE_TYPES; any other is a programming error, refused
-    before anything is sent (a page would drop it)."""
-    if message.get("type") not in SERVER_MESSAGE_TYPES:
-        raise ValueError(f"{message.get('type')!r} is not a server message type (kernels.events.SERVER_MESSAGE_TYPES)")
-
-
-def _text(event: dict[str, Any]) -> str:
-    """The event as its viewers receive it: serialised once here, not once per viewer."""
-    check_type(event)
-    return json.dumps({"v": PROTOCOL_VERSION, **event}, separators=(",", ":"))
-
-
-def _envelope(event: dict[str, Any], kernel_channel: str | None = None) -> dict[str, Any]:
-    envelope = {"type": "notebook.event", "event": {"v": PROTOCOL_VERSION, **event}, "text": _text(event)}
+def _envelope(event: ServerMessage, kernel_channel: str | None = None) -> dict[str, Any]:
+    # Serialised once here, not once per viewer: every connection relays the same text.
+    envelope = {"type": "notebook.event", "event": to_builtins(event), "text": encode(event)}
     if kernel_channel:
         # For the servers' connections only, never relayed: where the kernel that this event is about listens.
         envelope["kernel_channel"] = kernel_channel
     return envelope
 
 
-def ephemeral(event: dict[str, Any], *, sender: str) -> dict[str, Any]:
+def ephemeral(event: ServerMessage, *, sender: str) -> dict[str, Any]:
     """A channel-layer message carrying `event` to the notebook's connections other than `sender` (a channel
     name): for what nothing stores and a lost one costs nothing (a caret moving), so it is neither numbered nor
     caught up on, and never makes a connection resynchronise."""
-    return {"type": "notebook.ephemeral", "text": _text(event), "sender": sender}
+    return {"type": "notebook.ephemeral", "text": encode(event), "sender": sender}
 
 
-def publish(notebook_id: int, event: dict[str, Any], *, kernel_channel: str | None = None) -> None:
+def publish(notebook_id: int, event: ServerMessage, *, kernel_channel: str | None = None) -> None:
     """Send `event` to the notebook's viewers once the current transaction (if any) commits."""
-    envelope = _envelope(event, kernel_channel)
+    _after_commit(notebook_id, _envelope(event, kernel_channel), what=type(event).__name__)
 
+
+def publish_access_change(notebook_id: int) -> None:
+    """Tell the notebook's connections, once the current transaction commits, that who may do what here changed
+    (a share, a role): each reads its person's role again and sends them `grants_changed` with it, or closes.
+    Numbered like every broadcast, so a lost one makes its viewers resynchronise."""
+    _after_commit(notebook_id, {"type": "notebook.access"}, what="access change")
+
+
+def _after_commit(notebook_id: int, envelope: dict[str, Any], *, what: str) -> None:
     def send() -> None:
         if live_layer() is None:
             return
@@ -97,7 +74,7 @@ def publish(notebook_id: int, event: dict[str, Any], *, kernel_channel: str | No
             async_to_sync(group_send_numbered)(group_name(notebook_id), stream_key(notebook_id), envelope)
         except Exception:  # the change is stored: a lost broadcast is repaired, never reported as a failed change
             log.warning("notebook %s: broadcast of %s failed; its viewers will be resynchronised",
-                        notebook_id, event.get("type"), exc_info=True)
+                        notebook_id, what, exc_info=True)
             _repairs.add(notebook_id)
 
     transaction.on_commit(send)
@@ -163,20 +140,20 @@ async def _send_numbered(notebook_id: int, message: dict[str, Any]) -> None:
         raise
 
 
-async def publish_now(notebook_id: int, event: dict[str, Any]) -> None:
+async def publish_now(notebook_id: int, event: ServerMessage) -> None:
     """Send an event that has no database write behind it (streamed output, the current statement)."""
     if live_layer() is not None:
         await _send_numbered(notebook_id, _envelope(event))
 
 
 async def publish_batch_now(
-    notebook_id: int, events: list[dict[str, Any]], *, kernel_channel: str | None = None
+    notebook_id: int, events: list[ServerMessage], *, kernel_channel: str | None = None
 ) -> None:
     """Several events in order, in one channel-layer message (a kernel host's relay). For the servers'
     connections only: `kernel_channel`, the host's command channel, and the last kernel state in the batch."""
     if live_layer() is not None:
-        message: dict[str, Any] = {"type": "notebook.events", "texts": [_text(event) for event in events]}
-        states = [event["state"] for event in events if event.get("type") == "kernel_status"]
+        message: dict[str, Any] = {"type": "notebook.events", "texts": [encode(event) for event in events]}
+        states = [event.state for event in events if isinstance(event, KernelStatus)]
         if states:
             message["kernel_state"] = states[-1]
         if kernel_channel:
@@ -194,10 +171,4 @@ def chunked(text: str) -> Iterator[str]:
     count = -(-len(text) // WS_CHUNK_CHARS)
     for index in range(count):
         part = text[index * WS_CHUNK_CHARS:(index + 1) * WS_CHUNK_CHARS]
-        yield json.dumps({"v": PROTOCOL_VERSION, "type": "chunk", "id": message_id, "index": index, "count": count,
-                          "data": part}, separators=(",", ":"), ensure_ascii=False)
-
-
-if __name__ == "__main__":
-    # The list the front end's handlers are checked against (frontend/src/serverMessageTypes.json).
-    print(json.dumps(sorted(SERVER_MESSAGE_TYPES), indent=2))
+        yield encode(Chunk(id=message_id, index=index, count=count, data=part))

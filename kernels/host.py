@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import env_services, environments, liveness, services
+from kernels import env_services, environments, liveness, messages, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
@@ -90,10 +90,12 @@ class _Broadcaster:
     def __init__(self, notebook_id: int, *, channel: str) -> None:
         self.notebook_id = notebook_id
         self.channel = channel
-        self.queue: asyncio.Queue[tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[messages.ServerMessage | None, tuple[str, dict[str, Any]] | None]] = (
+            asyncio.Queue()
+        )
         self.task: asyncio.Task[None] | None = None
 
-    def put(self, event: dict[str, Any] | None, *, keep: tuple[str, dict[str, Any]] | None = None) -> None:
+    def put(self, event: messages.ServerMessage | None, *, keep: tuple[str, dict[str, Any]] | None = None) -> None:
         """Relay `event` (if any) and keep `keep` (an exec id and what to append to its outputs, if any)."""
         if self.task is None:
             self.task = asyncio.create_task(self._run())
@@ -197,7 +199,7 @@ class _Ledger:
                 await self._forget([r.exec_id for r in records if r.state in services.FINAL_STATES])
             # Idle is news only if no run came in meanwhile (that one said busy already).
             if state == "idle" and not self.host.book.busy:
-                self.host.broadcast.put({"type": "kernel_status", "state": "idle"})
+                self.host.broadcast.put(messages.KernelStatus(state="idle"))
             self.host.forget_finished(now)
             if not self.wake.is_set():
                 self.settled.set()
@@ -380,10 +382,11 @@ class KernelHost:
                 # Again at each beat: runs queued meanwhile join the list, and a browser that just connected
                 # (its sync waits for the kernel) learns what the queue waits for.
                 waiting = await sync_to_async(services.waiting_runs)(self.info.session_id)
-                self.broadcast.put({
-                    "type": "tasks", "queue": [cell_id for _, cell_id in waiting], "running": None,
-                    "building": [{"kind": kind, "key": key} for kind, key in building],
-                })
+                self.broadcast.put(messages.Tasks(
+                    queue=[cell_id for _, cell_id in waiting], running=None,
+                    building=[messages.BuildingEnvironment(kind=messages.environment_kind(kind), key=key)
+                              for kind, key in building],
+                ))
             outcomes = await sync_to_async(env_services.build_outcomes)(keys)
             failed = [(kind, key) for kind, key in building if outcomes[key].state == "failed"]
             if failed:
@@ -403,7 +406,7 @@ class KernelHost:
         await sync_to_async(services.do_fail_waiting_runs)(
             self.info.session_id, ename=ENVIRONMENT_FAILED, message=message, details=details
         )
-        self.broadcast.put({"type": "tasks", "queue": [], "running": None})
+        self.broadcast.put(messages.Tasks(queue=[], running=None))
         await self.broadcast.flush()
         return False
 
@@ -437,7 +440,7 @@ class KernelHost:
         )
         spark_config, notes = clamp_spark(config.get("sparkConfig") or {}, quota)
         for note in notes:
-            await publish_now(self.info.notebook_id, {"type": "notice", "level": "warning", "message": note})
+            await publish_now(self.info.notebook_id, messages.Notice(level="warning", message=note))
         return {**config, "sparkConfig": spark_config}
 
     async def _heartbeat(self) -> None:
@@ -641,7 +644,7 @@ class KernelHost:
         await self.ledger.drain()
         cells = await sync_to_async(services.do_mark_cells_stale)(self.info.notebook_id, cell_ids)
         if cells:
-            self.broadcast.put({"type": "cells_stale", "cell_ids": cells})
+            self.broadcast.put(messages.CellsStale(cell_ids=cells))
 
     def _apply(self, step: Step) -> None:
         """Do what a step of the run book asks: relay and keep (broadcast), record (ledger)."""

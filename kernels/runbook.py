@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernels import messages
 from kernels.core import protocol
 from kernels.core.output_list import apply_output
 from kernels.core.tracebacks import error_output
@@ -34,7 +35,7 @@ class RunRecord:
     source: str = ""
     started: bool = False
     outputs: list[dict[str, Any]] = field(default_factory=list)
-    symbols: list[dict[str, Any]] = field(default_factory=list)
+    symbols: list[messages.SymbolInfo] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     # Finished runs: the order they finished in, on their host.
     seq: int = 0
@@ -48,7 +49,7 @@ class Run:
         self.exec_id = exec_id
         self.cell_id = cell_id
         self.outputs: list[dict[str, Any]] = []
-        self.symbols: list[dict[str, Any]] = []
+        self.symbols: list[messages.SymbolInfo] = []
         self.stale: list[str] = []
         self.running = False
         self.state = "queued"
@@ -84,11 +85,12 @@ class Run:
             stale=self.stale if final else [], seq=self.seq,
         )
 
-    def pending_input(self) -> dict[str, Any] | None:
+    def pending_input(self) -> messages.PendingInput | None:
         """The cell's open input request as pages get it (cell_sync), or None."""
         if self.input_request is None:
             return None
-        return {"exec_id": self.exec_id, **self.input_request, "username": self.runner_name}
+        return messages.PendingInput(exec_id=self.exec_id, prompt=self.input_request["prompt"],
+                                     password=self.input_request["password"], username=self.runner_name)
 
     def add_output(self, output: dict[str, Any], *, keep_chars: int) -> dict[str, Any] | None:
         """Keep an output; what of it to relay live (within its head), or None when viewers have its head already.
@@ -138,7 +140,7 @@ class Run:
 RUN_EVENTS = frozenset({"cell_status", "output", "input_request", "cell_result", "statement", "jvm_status",
                         "spark_progress"})
 # What the broadcaster is handed: a browser event (or None) and an output to keep for a run (exec id, output).
-Relay = tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]
+Relay = tuple[messages.ServerMessage | None, tuple[str, dict[str, Any]] | None]
 
 
 @dataclass
@@ -151,7 +153,7 @@ class Step:
     to_kernel: list[dict[str, Any]] = field(default_factory=list)  # commands for the kernel
     active: bool = False  # a run came in or finished: the kernel is not idle-cullable
 
-    def tell(self, event: dict[str, Any] | None, keep: tuple[str, dict[str, Any]] | None = None) -> None:
+    def tell(self, event: messages.ServerMessage | None, keep: tuple[str, dict[str, Any]] | None = None) -> None:
         self.relay.append((event, keep))
 
 
@@ -192,7 +194,7 @@ class RunBook:
         if not self.busy:
             # An idle kernel starts the run at once: its "running" (with the task list) is the news.
             self.busy = True
-            step.tell({"type": "kernel_status", "state": "busy"})
+            step.tell(messages.KernelStatus(state="busy"))
             step.kernel_state = "busy"
         else:
             step.tell(self.tasks())
@@ -238,8 +240,7 @@ class RunBook:
                 run.running = True
                 run.state = "running"
                 run.started_at = now
-                step.tell({"type": "cell_status", "cell_id": run.cell_id, "state": state},
-                          keep=(run.exec_id, STARTED))
+                step.tell(messages.CellStatus(cell_id=run.cell_id, state="running"), keep=(run.exec_id, STARTED))
                 step.tell(self.tasks())
                 step.record.append(run)
             elif state in FINAL_STATES:
@@ -252,29 +253,31 @@ class RunBook:
                 relayed = run.add_output(output, keep_chars=self.keep_chars)
                 keep = (run.exec_id, output) if run.kept else None
                 if relayed is not None:
-                    step.tell({"type": "output", "cell_id": run.cell_id, "output": relayed}, keep=keep)
+                    step.tell(messages.Output(cell_id=run.cell_id, output=relayed), keep=keep)
                 elif keep is not None:
                     step.tell(None, keep=keep)
         elif kind == "input_request":
             run.input_request = {"prompt": str(event.get("prompt", "")), "password": bool(event.get("password"))}
-            step.tell({"type": "input_request", "cell_id": run.cell_id, **(run.pending_input() or {})})
+            step.tell(messages.InputRequest(cell_id=run.cell_id, exec_id=run.exec_id,
+                                            prompt=run.input_request["prompt"],
+                                            password=run.input_request["password"], username=run.runner_name))
         elif kind == "cell_result":
             run.symbols = list(event.get("symbols") or [])
             run.stale = [str(c) for c in event.get("stale") or []]
-            step.tell({"type": "cell_result", "cell_id": run.cell_id, "symbols": run.symbols,
-                       "stale": list(event.get("stale") or [])})
+            step.tell(messages.CellResult(cell_id=run.cell_id, symbols=run.symbols, stale=list(event.get("stale") or [])))
         elif kind == "statement":
-            step.tell({"type": "statement", "cell_id": run.cell_id,
-                       "line_start": event.get("line_start"), "line_end": event.get("line_end")})
+            step.tell(messages.Statement(cell_id=run.cell_id, line_start=event.get("line_start", 0),
+                                         line_end=event.get("line_end", 0)))
         elif kind == "jvm_status":
             # The cell started the JVM (tens of seconds): the kernel shows as starting until it is up.
             self.jvm_starting = event.get("state") == "starting"
             if self.jvm_starting:
-                step.tell({"type": "kernel_status", "state": "starting", "reason": JVM_STARTING})
+                step.tell(messages.KernelStatus(state="starting", reason=JVM_STARTING))
             elif self.busy:
-                step.tell({"type": "kernel_status", "state": "busy"})
+                step.tell(messages.KernelStatus(state="busy"))
         elif kind == "spark_progress":
-            step.tell({**event, "cell_id": run.cell_id})
+            step.tell(messages.SparkProgress(cell_id=run.cell_id, jobs=list(event.get("jobs") or []),
+                                             ui_url=event.get("ui_url"), ui_note=event.get("ui_note")))
         return step
 
     def kernel_gone(self, reason: str, *, ename: str) -> Step:
@@ -287,17 +290,17 @@ class RunBook:
             state, name, message = run.ending or ("error", ename, reason)
             error = error_output(name, message, [], [])
             run.outputs.append(error)  # past the cap on kept outputs too: this is what the user must read
-            step.tell({"type": "output", "cell_id": run.cell_id, "output": error})
+            step.tell(messages.Output(cell_id=run.cell_id, output=error))
             self._input_done(run, step)
             self._finish(run, state, step, idle=False)
         return step
 
     # ------------------------------------------------------------------ what pages are shown
 
-    def tasks(self) -> dict[str, Any]:
+    def tasks(self) -> messages.Tasks:
         running = next((e.cell_id for e in self.executions.values() if e.running), None)
         queue = [e.cell_id for e in self.executions.values() if not e.running]
-        return {"type": "tasks", "queue": queue, "running": running}
+        return messages.Tasks(queue=queue, running=running)
 
     def shown_state(self) -> str:
         if self.busy and self.jvm_starting:
@@ -335,7 +338,7 @@ class RunBook:
     def _input_done(self, run: Run, step: Step) -> None:
         if run.input_request is not None:
             run.input_request = None
-            step.tell({"type": "input_done", "cell_id": run.cell_id, "exec_id": run.exec_id})
+            step.tell(messages.InputDone(cell_id=run.cell_id, exec_id=run.exec_id))
 
     def _finish(self, run: Run, state: str, step: Step, *, idle: bool = True) -> None:
         # Announced finished once stored, behind every output already relayed (see the host's ledger).

@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from kernels import events, liveness
+from kernels import events, liveness, messages
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.outputs import heads
@@ -176,8 +176,8 @@ def do_tell_sessions_waiting_for_host() -> int:
         if KernelSession.objects.filter(pk=session.pk, state=KernelSession.State.STARTING, host="", reason="").update(
             reason=WAITING_FOR_HOST
         ):
-            events.publish(session.notebook_id, {"type": "kernel_status", "state": session.state,
-                                                 "reason": WAITING_FOR_HOST}, kernel_channel=session.channel)
+            events.publish(session.notebook_id, messages.KernelStatus(state=messages.kernel_state(session.state), reason=WAITING_FOR_HOST),
+                           kernel_channel=session.channel)
             told += 1
     return told
 
@@ -355,12 +355,14 @@ def kernel_state(notebook_id: int) -> str:
     return session.state if session is not None else "not_started"
 
 
-def kernel_summary(notebook_id: int) -> dict[str, str]:
+def kernel_summary(notebook_id: int) -> messages.KernelInfo:
     """The notebook's kernel state for a snapshot, with why it is still starting when it waits for a host."""
     session = live_session(notebook_id)
     if session is None:
-        return {"state": "not_started"}
-    return {"state": session.state, **({"reason": session.reason} if session.reason else {})}
+        return messages.KernelInfo(state="not_started")
+    if session.reason:
+        return messages.KernelInfo(state=messages.kernel_state(session.state), reason=session.reason)
+    return messages.KernelInfo(state=messages.kernel_state(session.state))
 
 
 def _mark_latest_stale(notebook_id: int, cell_ids: list[str]) -> dict[str, Execution]:
@@ -458,10 +460,8 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
     for name, value in fields.items():
         setattr(session, name, value)
     session.save()
-    event: dict[str, Any] = {"type": "kernel_status", "state": state}
-    if reason:
-        event["reason"] = reason
-    events.publish(session.notebook_id, event, kernel_channel=session.channel)
+    events.publish(session.notebook_id, messages.KernelStatus(state=messages.kernel_state(state), reason=reason or messages.UNSET),
+                   kernel_channel=session.channel)
     if state in (KernelSession.State.DEAD, KernelSession.State.STOPPED):
         _end_pending_executions(session, reason=reason or f"the kernel is {state}")
 
@@ -485,7 +485,7 @@ def do_note_starting(session_id: uuid.UUID, *, reason: str) -> None:
         return
     session.reason = reason
     session.save(update_fields=["reason"])
-    events.publish(session.notebook_id, {"type": "kernel_status", "state": session.state, "reason": reason},
+    events.publish(session.notebook_id, messages.KernelStatus(state=messages.kernel_state(session.state), reason=reason),
                    kernel_channel=session.channel)
 
 
@@ -548,21 +548,21 @@ def _end_pending_executions(
         execution.save(update_fields=["state", "outputs", "finished_at"])
         # Heads only, as every event: the stored run is read in pages.
         shown, _ = heads(execution.outputs, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
-        events.publish(session.notebook_id, {"type": "cell_status", "cell_id": execution.cell_id,
-                                             "state": execution.state, "outputs": shown,
-                                             "outputs_total": len(execution.outputs)})
+        events.publish(session.notebook_id, messages.CellStatus(
+            cell_id=execution.cell_id, state=messages.cell_state(execution.state), outputs=shown, outputs_total=len(execution.outputs)
+        ))
     liveness.drop_outputs([str(e.pk) for e in pending])
 
 
 def do_record_runs(
     session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[messages.ServerMessage]:
     """Write what a host reports of its runs (new ones, started ones, finished ones) and, when given, the kernel's
     busy/idle state, in one transaction. Returns the events that announce the finished runs, in order, for the
     host to relay after the commit: a cell's final state reaches its viewers only once it is stored."""
     relax_commit()
     now = timezone.now()
-    announce: list[dict[str, Any]] = []
+    announce: list[messages.ServerMessage] = []
     created = [
         Execution(
             id=run.exec_id, notebook_id=notebook_id, session_id=session_id, cell_id=run.cell_id,
@@ -587,14 +587,14 @@ def do_record_runs(
             Execution.objects.filter(pk=run.exec_id, state="queued").update(state="running", started_at=now)
     finished = sorted((run for run in runs if run.state in FINAL_STATES), key=lambda run: run.seq)
     for run in finished:
-        announce.append({"type": "cell_status", "cell_id": run.cell_id, "state": run.state})
+        announce.append(messages.CellStatus(cell_id=run.cell_id, state=messages.cell_state(run.state)))
         if not run.stale:
             continue
         # A run marks the cells below it that read what it rebound, as they were when it finished: a cell that
         # ran again after it (in this same batch) is not stale.
         fresh = {later.cell_id for later in finished if later.seq > run.seq}
         _mark_latest_stale(notebook_id, [cell for cell in run.stale if cell not in fresh])
-        announce.append({"type": "cells_stale", "cell_ids": run.stale})
+        announce.append(messages.CellsStale(cell_ids=run.stale))
     # Busy and idle only: starting, dead and stopped go through do_set_session_state. A session ended meanwhile
     # stays ended.
     fields: dict[str, Any] = {"last_activity_at": now}

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from kernels import backends, events
+from kernels import backends, events, messages
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.services import (
     QueuedRun,
@@ -40,7 +40,7 @@ def do_start_session(notebook_id: int, *, team_id: int | None, user: Caller) -> 
     session = KernelSession.objects.create(
         notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
     )
-    events.publish(notebook_id, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
+    events.publish(notebook_id, messages.KernelStatus(state=messages.kernel_state(session.state)), kernel_channel=session.channel)
     transaction.on_commit(lambda: backends.start_host(session.pk))
     return session
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from kernels import events
+from kernels import events, messages
 from kernels.config import full_config
 from kernels.env_services import do_request_builds, environment_status
 from kernels.services import live_session
@@ -42,8 +42,8 @@ def check_set_config(user: Caller, notebook_id: int, *, config: Any, revision: i
     notebook.revision += 1
     notebook.save(update_fields=["config", "revision", "updated_at"])
     # A running kernel keeps the environment it started with; the page offers a restart.
-    events.publish(notebook.pk, {"type": "config_changed", "revision": notebook.revision,
-                                 "restart_needed": live_session(notebook.pk) is not None})
+    events.publish(notebook.pk, messages.ConfigChanged(revision=notebook.revision,
+                                                       restart_needed=live_session(notebook.pk) is not None))
     do_request_builds(notebook.pk, notebook.config)
     return _view(notebook)
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
 
+from kernels import messages
 from kernels import services as kernel_services
 from kernels.core.exploration import EXPLORE_OPS
-from kernels.events import LIVE_LAYER, PROTOCOL_VERSION, check_type, chunked, ephemeral, group_name
+from kernels.events import LIVE_LAYER, chunked, ephemeral, group_name
+from kernels.messages import PROTOCOL_VERSION
 from kernels.watch import host_watch
 from notebooks import collab, presence, running, services
 from notebooks.limits import MAX_CURSOR_POSITION_CHARS, MAX_INPUT_REPLY_CHARS, MAX_WS_MESSAGE_BYTES
@@ -71,31 +73,25 @@ def database_sync_to_async(func: Callable[..., Any]) -> Callable[..., Awaitable[
     return DatabaseSyncToAsync(func, thread_sensitive=connection.vendor == "sqlite")
 
 
-Handler = Callable[["NotebookConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# A handler takes the message as its class (kernels.messages) and answers the fields of its ack.
+Handler = Callable[["NotebookConsumer", Any], Awaitable[dict[str, Any] | None]]
 
 
-def _field(message: dict[str, Any], name: str, kind: type) -> Any:
-    value = message.get(name)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidInput(f"{message.get('type')} needs {name!r} ({kind.__name__})", field=name)
-    return value
-
-
-def _cell_id(message: dict[str, Any]) -> str:
+def _cell_id(cell_id: str | None) -> str:
     # Checked here, before any service or kernel sees it, so no error or broadcast repeats a hostile id.
-    return check_cell_id(message.get("cell_id"))
+    return check_cell_id(cell_id)
 
 
-def _whole(message: dict[str, Any], name: str, *, least: int = 0, most: int = MAX_REQ) -> int:
-    value = _field(message, name, int)
+def _whole(value: int, name: str, *, least: int = 0, most: int = MAX_REQ) -> int:
     if not least <= value <= most:
         raise InvalidInput(f"{name} is from {least} to {most}", field=name)
     return value
 
 
-def _position(message: dict[str, Any], name: str) -> str:
+def _position(value: str | None, name: str) -> str:
     """One end of a caret's selection: a Yjs relative position in base64, relayed as it came (only pages read it)."""
-    value = _field(message, name, str)
+    if value is None:
+        raise InvalidInput(f"a caret in a cell needs {name!r}", field=name)
     if len(value) > MAX_CURSOR_POSITION_CHARS:
         raise InvalidInput(f"{name} has at most {MAX_CURSOR_POSITION_CHARS} characters", field=name)
     try:
@@ -170,7 +166,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
-            await self._send({"type": "error", "req": None, "code": "unauthenticated", "message": "sign in first"})
+            await self._send(messages.Error(req=None, code="unauthenticated", message="sign in first"))
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         # Join before reading the snapshot so no event falls between the two.
@@ -182,7 +178,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             snapshot, role = await database_sync_to_async(build_snapshot)(user, self.notebook_id)
         except QuireError as exc:
             await self._leave_groups()
-            await self._send({"type": "error", "req": None, "code": exc.code, "message": exc.message})
+            await self._send(messages.Error(req=None, code=exc.code, message=exc.message))
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self._remember_role(role)
@@ -190,7 +186,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         self.announced = True
         await self._announce()
 
-    async def _send_state(self, snapshot: dict[str, Any]) -> None:
+    async def _send_state(self, snapshot: messages.Snapshot) -> None:
         await self._send(snapshot)
         # The snapshot holds finished runs; the host sends what is running now, outputs so far included.
         live = await database_sync_to_async(kernel_services.request_sync)(self.notebook_id, reply_to=self.channel_name)
@@ -206,7 +202,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             # Presence lives in Redis too, which may have restarted empty: say again who is here.
             if self.announced:
                 await self._announce()
-        await self._send({"type": "resync"})
+        await self._send(messages.Resync())
         try:
             snapshot, role = await database_sync_to_async(build_snapshot)(self.user, self.notebook_id)
         except QuireError:
@@ -252,7 +248,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         try:
             _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
         except QuireError as exc:
-            await self._send({"type": "error", "req": None, "code": exc.code, "message": exc.message})
+            await self._send(messages.Error(req=None, code=exc.code, message=exc.message))
             await self.close(code=CLOSE_NOT_FOUND)
             return False
         self._remember_role(role)
@@ -263,8 +259,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def access_changed(self, message: dict[str, Any]) -> None:
         """This person's teams changed: what they may do here may have, too."""
         if await self._recheck_access():
-            await self._send({"type": "grants_changed", "you": {"username": self.user.get_username(),
-                                                                "role": self.role.label}})
+            await self._send(messages.GrantsChanged(you=self._you()))
+
+    def _you(self) -> messages.Person:
+        return messages.Person(username=self.user.get_username(), role=self.role.label)
 
     # ------------------------------------------------------------------ presence
 
@@ -282,13 +280,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # Broadcasts can overtake each other; an older list never replaces a newer one.
         if message["version"] > self.presence_version:
             self.presence_version = message["version"]
-            await self._send({"type": "presence", "users": message["users"]})
+            await self._send(messages.Presence(users=message["users"]))
 
     # ------------------------------------------------------------------ carets
 
     async def _relay_cursor(self, position: dict[str, str] | None, cell_id: str | None = None) -> None:
-        event: dict[str, Any] = {"type": "cursor", "conn": self.conn_id, "username": self.user.get_username(),
-                                 "cell_id": cell_id if position else None, **(position or {})}
+        event = messages.Cursor(conn=self.conn_id, username=self.user.get_username(),
+                                cell_id=cell_id if position else None)
+        if position:
+            event = msgspec.structs.replace(event, anchor=position["anchor"], head=position["head"])
         self.caret_shown = position is not None
         try:
             await self.channel_layer.group_send(self.group, ephemeral(event, sender=self.channel_name))
@@ -304,9 +304,9 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def kernel_sync(self, message: dict[str, Any]) -> None:
         # The host's word, newer than the snapshot's (which the database gave).
         self.kernel_state = message["state"]
-        await self._send({"type": "kernel_status", "state": message["state"]})
+        await self._send(messages.KernelStatus(state=message["state"]))
         for cell in message["cells"]:
-            await self._send({"type": "cell_sync", **cell})
+            await self._send(messages.CellSync(**cell))
 
     async def kernel_reply(self, message: dict[str, Any]) -> None:
         reply = message["reply"]
@@ -316,25 +316,31 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         req, task = pending
         task.cancel()
         if reply.get("type") == "error":
-            await self._send({"type": "error", "req": req, "code": "kernel", "message": reply.get("message", "")})
+            await self._send(messages.Error(req=req, code="kernel", message=str(reply.get("message", ""))))
             return
+        # The kernel's answer (kernels.core.protocol: completions, signatures, ...) is the ack's body.
         body = {k: v for k, v in reply.items() if k not in ("type", "req_id", "v")}
-        await self._send({"type": "ack", "req": req, **body})
+        try:
+            ack = messages.Ack(req=req, **body)
+        except TypeError:  # a field the protocol does not have: the kernel is not ours to trust
+            log.warning("notebook %s: a kernel answered with fields %s", self.notebook_id, sorted(body))
+            await self._send(messages.Error(req=req, code="kernel", message="the kernel's answer was malformed"))
+            return
+        await self._send(ack)
 
     async def _expire(self, req_id: str, timeout: float) -> None:
         await asyncio.sleep(timeout)
         pending = self.pending.pop(req_id, None)
         if pending is not None:
-            await self._send({"type": "error", "req": pending[0], "code": "timeout",
-                              "message": "the kernel did not answer in time"})
+            await self._send(messages.Error(req=pending[0], code="timeout", message="the kernel did not answer in time"))
 
     async def _kernel_request(
-        self, message: dict[str, Any], command: dict[str, Any], *, timeout: float = KERNEL_REPLY_TIMEOUT_S
+        self, message: messages.ClientMessage, command: dict[str, Any], *, timeout: float = KERNEL_REPLY_TIMEOUT_S
     ) -> dict[str, Any] | None:
         req_id = secrets.token_hex(8)
         command = {**command, "req_id": req_id}
         # Registered before sending: the reply may arrive before the send returns.
-        self.pending[req_id] = (message.get("req"), asyncio.create_task(self._expire(req_id, timeout)))
+        self.pending[req_id] = (message.req, asyncio.create_task(self._expire(req_id, timeout)))
         sent = await database_sync_to_async(running.check_kernel_request)(
             self.user, self.notebook_id, command=command, reply_to=self.channel_name
         )
@@ -360,18 +366,20 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if handler is None:
                 raise InvalidInput(f"unknown message type {message['type']!r:.60}", field="type",
                                    extra={"code": "unknown_type"})
-            reply = await handler(self, message)
+            try:
+                typed = messages.read_client_message(message)
+            except messages.MessageError as exc:
+                raise InvalidInput(exc.message, field=exc.field) from None
+            reply = await handler(self, typed)
             if reply is not None:
-                await self._send({"type": "ack", "req": req, **reply})
+                await self._send(messages.Ack(req=req, **reply))
         except QuireError as exc:
             body = exc.as_dict()
-            await self._send(
-                {"type": "error", "req": req, "code": body.get("code", exc.code), "message": exc.message,
-                 **({"field": exc.field} if exc.field else {})}
-            )
+            await self._send(messages.Error(req=req, code=body.get("code", exc.code), message=exc.message,
+                                            field=exc.field or messages.UNSET))
         except Exception:  # process boundary: one bad message must not kill the connection
             log.exception("notebook %s: message handling failed", self.notebook_id)
-            await self._send({"type": "error", "req": req, "code": "internal", "message": "internal error"})
+            await self._send(messages.Error(req=req, code="internal", message="internal error"))
 
     def _take_tokens(self, cost: float) -> bool:
         now = asyncio.get_running_loop().time()
@@ -439,12 +447,16 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=message["text"])
             await self._recheck_access()
             return
-        if event.get("type") == "grants_changed":
-            # Access may have just been taken away: check again before relaying anything more.
-            if await self._recheck_access():
-                await self._send({**event, "you": {"username": self.user.get_username(), "role": self.role.label}})
-            return
         await self.send(text_data=message["text"])
+
+    async def notebook_access(self, message: dict[str, Any]) -> None:
+        """Sharing here changed (events.publish_access_change): access may have just been taken away, so check
+        again before relaying anything more, and tell the page its person's role now."""
+        if not self._in_sequence(message):
+            await self.notebook_resync({"lost": "broadcast"})  # the snapshot says who they are now
+            return
+        if await self._recheck_access():
+            await self._send(messages.GrantsChanged(you=self._you()))
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
         """Every frame to the browser leaves here: a message too long for one frame goes as chunks."""
@@ -456,9 +468,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         if close:
             await super().close()
 
-    async def _send(self, body: dict[str, Any]) -> None:
-        check_type(body)
-        await self.send(text_data=json.dumps({"v": 1, **body}, separators=(",", ":")))
+    async def _send(self, body: messages.ServerMessage) -> None:
+        await self.send(text_data=messages.encode(body))
 
     # ------------------------------------------------------------------ handlers, one per message type
 
@@ -466,53 +477,54 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     def user(self) -> Any:
         return self.scope["user"]
 
-    async def on_insert_cell(self, message: dict[str, Any]) -> dict[str, Any]:
-        cell = check_cell_keys(message.get("cell") or {}, field="cell")
+    async def on_insert_cell(self, message: messages.InsertCell) -> dict[str, Any]:
+        cell = check_cell_keys(message.cell, field="cell")
         change = await database_sync_to_async(services.check_insert_cell)(
-            self.user, self.notebook_id, index=_field(message, "index", int),
+            self.user, self.notebook_id, index=message.index,
             language=cell.get("language", "python"), source=cell.get("source", ""), metadata=cell.get("metadata"),
             cell_id=cell.get("id"),
         )
-        return {"cell_id": change.result["cell"]["id"], "revision": change.revision}
+        assert isinstance(change.result, messages.CellInserted)
+        return {"cell_id": change.result.cell["id"], "revision": change.revision}
 
-    async def on_update_cell(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_update_cell(self, message: messages.UpdateCell) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_update_source)(
-            self.user, self.notebook_id, cell_id=_cell_id(message), source=_field(message, "source", str)
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id), source=message.source
         )
         return {"revision": change.revision}
 
-    async def on_edit_source(self, message: dict[str, Any]) -> dict[str, Any]:
-        update = collab.decode_update(message.get("update"))
+    async def on_edit_source(self, message: messages.EditSource) -> dict[str, Any]:
+        update = collab.decode_update(message.update)
         change = await database_sync_to_async(services.check_edit_source)(
-            self.user, self.notebook_id, cell_id=_cell_id(message), update=update
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id), update=update
         )
         return {"revision": change.revision}
 
-    async def on_set_language(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_set_language(self, message: messages.SetLanguage) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_set_language)(
-            self.user, self.notebook_id, cell_id=_cell_id(message),
-            language=_field(message, "language", str),
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id), language=message.language,
         )
         return {"revision": change.revision}
 
-    async def on_delete_cell(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_delete_cell(self, message: messages.DeleteCell) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_delete_cell)(
-            self.user, self.notebook_id, cell_id=_cell_id(message)
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id)
         )
         return {"revision": change.revision}
 
-    async def on_move_cell(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_move_cell(self, message: messages.MoveCell) -> dict[str, Any]:
         change = await database_sync_to_async(services.check_move_cell)(
-            self.user, self.notebook_id, cell_id=_cell_id(message), index=_field(message, "index", int)
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id), index=message.index
         )
         return {"revision": change.revision}
 
-    async def on_clear_outputs(self, message: dict[str, Any]) -> dict[str, Any]:
-        cell_id = None if message.get("cell_id") is None else _cell_id(message)
+    async def on_clear_outputs(self, message: messages.ClearOutputs) -> dict[str, Any]:
+        cell_id = None if message.cell_id is None else _cell_id(message.cell_id)
         change = await database_sync_to_async(services.check_clear_outputs)(
             self.user, self.notebook_id, cell_id=cell_id
         )
-        return {"revision": change.revision, "cell_ids": change.result["cell_ids"]}
+        assert isinstance(change.result, messages.OutputsCleared)
+        return {"revision": change.revision, "cell_ids": change.result.cell_ids}
 
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
         live = self.kernel_channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale"
@@ -522,92 +534,94 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 
-    async def on_run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
-        return await self._run(scope="cell", cell_id=_cell_id(message))
+    async def on_run_cell(self, message: messages.RunCell) -> dict[str, Any]:
+        return await self._run(scope="cell", cell_id=_cell_id(message.cell_id))
 
-    async def on_run_from(self, message: dict[str, Any]) -> dict[str, Any]:
-        return await self._run(scope="from", cell_id=_cell_id(message))
+    async def on_run_from(self, message: messages.RunFrom) -> dict[str, Any]:
+        return await self._run(scope="from", cell_id=_cell_id(message.cell_id))
 
-    async def on_run_all(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_run_all(self, message: messages.RunAll) -> dict[str, Any]:
         return await self._run(scope="all")
 
-    async def on_run_stale(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_run_stale(self, message: messages.RunStale) -> dict[str, Any]:
         return await self._run(scope="stale")
 
-    async def on_restart(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_restart(self, message: messages.Restart) -> dict[str, Any]:
         await database_sync_to_async(running.check_restart)(self.user, self.notebook_id)
         return {}
 
-    async def on_complete(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def on_complete(self, message: messages.Complete) -> dict[str, Any] | None:
         return await self._editing_request("complete", message)
 
-    async def on_signature(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def on_signature(self, message: messages.Signature) -> dict[str, Any] | None:
         return await self._editing_request("signature", message)
 
-    async def on_hover(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def on_hover(self, message: messages.Hover) -> dict[str, Any] | None:
         return await self._editing_request("hover", message)
 
-    async def on_check(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        source = check_source(_field(message, "source", str))
-        language = check_language(message.get("language") or "python")
+    async def on_check(self, message: messages.Check) -> dict[str, Any] | None:
+        source = check_source(message.source)
+        language = check_language(message.language or "python")
         return await self._kernel_request(
-            message, {"type": "check", "cell_id": _cell_id(message), "language": language, "source": source}
+            message,
+            {"type": "check", "cell_id": _cell_id(message.cell_id), "language": language, "source": source},
         )
 
-    async def _editing_request(self, kind: str, message: dict[str, Any]) -> dict[str, Any] | None:
-        cell_id = _cell_id(message)
-        source = check_source(_field(message, "source", str))
-        pos = _whole(message, "pos", most=len(source))
-        language = check_language(message.get("language") or "python")
+    async def _editing_request(
+        self, kind: str, message: messages.Complete | messages.Signature | messages.Hover
+    ) -> dict[str, Any] | None:
+        cell_id = _cell_id(message.cell_id)
+        source = check_source(message.source)
+        pos = _whole(message.pos, "pos", most=len(source))
+        language = check_language(message.language or "python")
         return await self._kernel_request(
             message, {"type": kind, "cell_id": cell_id, "language": language, "source": source, "pos": pos}
         )
 
-    async def on_table_page(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        offset, page_size = _whole(message, "offset"), _whole(message, "page_size", least=1, most=1000)
-        ref = check_text(_field(message, "ref", str), field="ref")
+    async def on_table_page(self, message: messages.TablePage) -> dict[str, Any] | None:
+        offset, page_size = _whole(message.offset, "offset"), _whole(message.page_size, "page_size", least=1, most=1000)
+        ref = check_text(message.ref, field="ref")
         if len(ref) > MAX_REF:
             raise InvalidInput(f"a table ref has at most {MAX_REF} characters", field="ref")
         return await self._kernel_request(
             message, {"type": "table_page", "ref": ref, "offset": offset, "page_size": page_size}
         )
 
-    async def on_explore(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        cell_id = _cell_id(message)
-        op = _field(message, "op", str)
-        if op not in EXPLORE_OPS:
+    async def on_explore(self, message: messages.Explore) -> dict[str, Any] | None:
+        cell_id = _cell_id(message.cell_id)
+        if message.op not in EXPLORE_OPS:
             raise InvalidInput(f"op is one of {', '.join(EXPLORE_OPS)}", field="op")
-        args = message.get("args", {})
-        if not isinstance(args, dict):
-            raise InvalidInput("args is an object", field="args")
-        if message.get("ref") is not None:
-            ref = check_text(_field(message, "ref", str), field="ref")
+        if message.ref is not None:
+            ref = check_text(message.ref, field="ref")
             if len(ref) > MAX_REF:
                 raise InvalidInput(f"a table ref has at most {MAX_REF} characters", field="ref")
             target = {"ref": ref}
         else:
-            name = check_text(_field(message, "name", str), field="name")
+            if message.name is None:
+                raise InvalidInput("explore names a table output (ref) or a symbol (name)", field="name")
+            name = check_text(message.name, field="name")
             if not name or len(name) > MAX_SYMBOL_NAME:
                 raise InvalidInput(f"a symbol name has 1 to {MAX_SYMBOL_NAME} characters", field="name")
             target = {"cell_id": cell_id, "name": name}
         return await self._kernel_request(
-            message, {"type": "explore", "target": target, "op": op, "args": args}, timeout=EXPLORE_REPLY_TIMEOUT_S
+            message, {"type": "explore", "target": target, "op": message.op, "args": message.args},
+            timeout=EXPLORE_REPLY_TIMEOUT_S,
         )
 
-    async def on_inspect_scope(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_inspect_scope(self, message: messages.InspectScope) -> dict[str, Any]:
         return await database_sync_to_async(running.check_inspect_scope)(
-            self.user, self.notebook_id, cell_id=_cell_id(message)
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id)
         )
 
-    async def on_focus(self, message: dict[str, Any]) -> dict[str, Any]:
-        cell_id = None if message.get("cell_id") is None else _cell_id(message)
+    async def on_focus(self, message: messages.Focus) -> dict[str, Any]:
+        cell_id = None if message.cell_id is None else _cell_id(message.cell_id)
         if cell_id != self.focus:
             # Every viewer hears of a change; a repeat changes nothing, so nobody hears of it.
             self.focus = cell_id
             await self._announce()
         return {}
 
-    async def on_cursor(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def on_cursor(self, message: messages.CursorMove) -> dict[str, Any] | None:
         """Where this editor's caret and selection are (a cell and two Yjs relative positions), or that they left
         the editor (no cell): relayed to the notebook's other connections. Sent many times a second while typing,
         so it is a notification: answered only when it carries a `req`, and read against the role last read."""
@@ -616,29 +630,28 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if self.caret_shown:  # the role was lost unannounced (read again after ROLE_FRESH_S)
                 await self._relay_cursor(None)
             raise Forbidden(f"showing a caret needs the editor role; you are {role.label}")
-        if message.get("cell_id") is None:
+        if message.cell_id is None:
             if self.caret_shown:  # nothing shown, nothing to take away
                 await self._relay_cursor(None)
         else:
-            cell_id = _cell_id(message)
-            position = {"anchor": _position(message, "anchor"), "head": _position(message, "head")}
+            cell_id = _cell_id(message.cell_id)
+            position = {"anchor": _position(message.anchor, "anchor"), "head": _position(message.head, "head")}
             await self._relay_cursor(position, cell_id)
-        return None if message.get("req") is None else {}
+        return None if message.req is None else {}
 
-    async def on_interrupt(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_interrupt(self, message: messages.Interrupt) -> dict[str, Any]:
         sent = await database_sync_to_async(running.check_interrupt)(self.user, self.notebook_id)
         return {"interrupted": sent}
 
-    async def on_input_reply(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_input_reply(self, message: messages.InputReply) -> dict[str, Any]:
         """The answer to a cell's input(): to the kernel's host, which takes it only from the person who ran the
         cell. The ack says whether it was sent (no kernel, nothing to answer)."""
-        _cell_id(message)
-        exec_id = _field(message, "exec_id", str)
+        _cell_id(message.cell_id)
         try:
-            exec_id = str(uuid.UUID(exec_id))
+            exec_id = str(uuid.UUID(message.exec_id))
         except ValueError:
             raise InvalidInput("exec_id names a run (a UUID)", field="exec_id") from None
-        value = check_text(_field(message, "value", str), field="value")
+        value = check_text(message.value, field="value")
         if len(value) > MAX_INPUT_REPLY_CHARS:
             raise InvalidInput(f"an answer has at most {MAX_INPUT_REPLY_CHARS} characters", field="value")
         sent = await database_sync_to_async(running.check_input_reply)(
@@ -646,7 +659,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         )
         return {"sent": sent}
 
-    async def on_shutdown(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def on_shutdown(self, message: messages.Shutdown) -> dict[str, Any]:
         sent = await database_sync_to_async(running.check_shutdown)(self.user, self.notebook_id)
         return {"stopping": sent}
 

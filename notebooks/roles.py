@@ -12,6 +12,7 @@ from enum import IntEnum
 
 from django.db.models import Q
 
+from kernels.messages import RoleName, role_name
 from notebooks.models import Grant, Notebook
 from quire.accounts.admins import is_site_admin
 from quire.lib.users import Caller
@@ -25,8 +26,8 @@ class Role(IntEnum):
     OWNER = 4
 
     @property
-    def label(self) -> str:
-        return self.name.lower()
+    def label(self) -> RoleName:
+        return role_name(self.name.lower())
 
     @classmethod
     def from_label(cls, label: str) -> Role | None:

@@ -6,14 +6,15 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import msgspec
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from kernels import events
+from kernels import events, messages
 from kernels.models import Execution
 from kernels.runbook import FINAL_STATES
 from kernels.services import forget_deleted_cells, live_session, send_command
@@ -152,7 +153,7 @@ def check_rename(user: Caller, notebook_id: int, *, title: str) -> Notebook:
         notebook.title = title
         notebook.save(update_fields=["title", "updated_at"])
         do_record(notebook, actor=user, action=AuditEntry.Action.RENAMED, detail={"from": old, "to": title})
-        events.publish(notebook.pk, {"type": "notebook_renamed", "title": title})
+        events.publish(notebook.pk, messages.NotebookRenamed(title=title))
     return notebook
 
 
@@ -170,7 +171,7 @@ def check_delete_notebook(user: Caller, notebook_id: int) -> None:
     notebook.deleted_by = user if user.is_authenticated else None
     notebook.save(update_fields=["deleted_at", "deleted_by"])
     do_record(notebook, actor=user, action=AuditEntry.Action.DELETED, target=f"notebook:{notebook.pk}")
-    events.publish(notebook.pk, {"type": "notebook_deleted"})
+    events.publish(notebook.pk, messages.NotebookDeleted())
     transaction.on_commit(lambda: _stop_kernel(notebook.pk))
 
 
@@ -198,11 +199,14 @@ def do_purge_deleted(*, deleted_before: datetime) -> int:
 # ------------------------------------------------------------------ the draft
 
 
+DraftEvent = TypeVar("DraftEvent", bound=messages.DraftEvent)
+
+
 @dataclass(frozen=True)
-class DraftChange:
+class DraftChange(Generic[DraftEvent]):
     notebook: Notebook
     revision: int
-    result: dict[str, Any]
+    result: DraftEvent
 
 
 def locked_notebook(user: Caller, notebook_id: int, need: Role) -> Notebook:
@@ -212,14 +216,17 @@ def locked_notebook(user: Caller, notebook_id: int, need: Role) -> Notebook:
     return Notebook.objects.select_for_update().get(pk=notebook.pk)
 
 
-def do_save_draft(notebook: Notebook, event: dict[str, Any], *, fields: tuple[str, ...] = ("cells",)) -> DraftChange:
-    """Store a changed draft under the next revision and tell the notebook's viewers. Needs the row lock."""
+def do_save_draft(
+    notebook: Notebook, event: DraftEvent, *, fields: tuple[str, ...] = ("cells",)
+) -> DraftChange[DraftEvent]:
+    """Store a changed draft under the next revision (the one `event` names: the notebook's revision + 1) and tell
+    the notebook's viewers, with the CRDT update that brought the sources along. Needs the row lock."""
     update = collab.sync(notebook)
     if update is not None:
-        event = {**event, "ydoc_update": collab.encode(update)}
+        event = msgspec.structs.replace(event, ydoc_update=collab.encode(update))
     notebook.revision += 1
     notebook.save(update_fields=[*fields, "ydoc", "revision", "updated_at"])
-    events.publish(notebook.pk, {**event, "revision": notebook.revision})
+    events.publish(notebook.pk, event)
     return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
 
 
@@ -258,7 +265,7 @@ def check_replace_draft(
     notebook.config = check_config(config)
     check_draft_size(notebook.cells, notebook.config)
     do_forget_cells(notebook.pk, before=before, after=notebook.cell_ids())
-    return do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
+    return do_save_draft(notebook, messages.DraftReplaced(revision=notebook.revision + 1), fields=("cells", "config"))
 
 
 def _check_index(index: int, *, last: int) -> int:
@@ -281,7 +288,7 @@ def check_insert_cell(
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     if "id" in cell and (found := notebook.find_cell(cell["id"])) is not None:
         index, existing = found
-        event = {"type": "cell_inserted", "index": index, "cell": {**existing, "outputs": []}}
+        event = messages.CellInserted(index=index, cell=_inserted(existing), revision=notebook.revision)
         return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
     if len(notebook.cells) >= MAX_CELLS:
         raise InvalidInput(f"a notebook holds at most {MAX_CELLS} cells")
@@ -289,7 +296,14 @@ def check_insert_cell(
     cell = {"id": new_cell_id(), **cell}
     notebook.cells.insert(index, cell)
     check_draft_size(notebook.cells, notebook.config, field="cell.source")
-    return do_save_draft(notebook, {"type": "cell_inserted", "index": index, "cell": {**cell, "outputs": []}})
+    return do_save_draft(notebook, messages.CellInserted(index=index, cell=_inserted(cell),
+                                                         revision=notebook.revision + 1))
+
+
+def _inserted(cell: dict[str, Any]) -> messages.Cell:
+    """An inserted cell as its viewers get it: with no outputs."""
+    return messages.Cell(id=cell["id"], language=cell["language"], source=cell["source"],
+                         metadata=cell.get("metadata") or {}, outputs=[])
 
 
 @transaction.atomic
@@ -298,7 +312,7 @@ def check_update_source(user: Caller, notebook_id: int, *, cell_id: str, source:
     _, cell = _require_cell(notebook, cell_id)
     cell["source"] = check_source(source)
     check_draft_size(notebook.cells, notebook.config, field="source")
-    return do_save_draft(notebook, {"type": "cell_updated", "cell_id": cell_id, "source": source})
+    return do_save_draft(notebook, messages.CellUpdated(cell_id=cell_id, source=source, revision=notebook.revision + 1))
 
 
 @transaction.atomic
@@ -314,9 +328,9 @@ def check_edit_source(user: Caller, notebook_id: int, *, cell_id: str, update: b
         # The update's text is stored in the cells too: the same rules as any other source.
         check_source(_require_cell(notebook, changed)[1]["source"], field="update")
     check_draft_size(notebook.cells, notebook.config, field="update")
-    source = found[1]["source"] if found is not None else ""
-    event = {"type": "cell_updated", "cell_id": cell_id, "source": source, "ydoc_update": collab.encode(update)}
-    return do_save_draft(notebook, event)
+    source = str(found[1]["source"]) if found is not None else ""
+    return do_save_draft(notebook, messages.CellUpdated(cell_id=cell_id, source=source, revision=notebook.revision + 1,
+                                                        ydoc_update=collab.encode(update)))
 
 
 @transaction.atomic
@@ -334,7 +348,8 @@ def check_set_language(user: Caller, notebook_id: int, *, cell_id: str, language
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     _, cell = _require_cell(notebook, cell_id)
     cell["language"] = check_language(language)
-    return do_save_draft(notebook, {"type": "cell_language", "cell_id": cell_id, "language": language})
+    return do_save_draft(notebook, messages.CellLanguage(cell_id=cell_id, language=cell["language"],
+                                                         revision=notebook.revision + 1))
 
 
 @transaction.atomic
@@ -344,7 +359,7 @@ def check_delete_cell(user: Caller, notebook_id: int, *, cell_id: str) -> DraftC
     before = notebook.cell_ids()
     del notebook.cells[index]
     do_forget_cells(notebook.pk, before=before, after=notebook.cell_ids())
-    return do_save_draft(notebook, {"type": "cell_deleted", "cell_id": cell_id})
+    return do_save_draft(notebook, messages.CellDeleted(cell_id=cell_id, revision=notebook.revision + 1))
 
 
 @transaction.atomic
@@ -354,7 +369,7 @@ def check_move_cell(user: Caller, notebook_id: int, *, cell_id: str, index: int)
     index = _check_index(index, last=len(notebook.cells) - 1)
     del notebook.cells[old]
     notebook.cells.insert(index, cell)
-    return do_save_draft(notebook, {"type": "cell_moved", "cell_id": cell_id, "index": index})
+    return do_save_draft(notebook, messages.CellMoved(cell_id=cell_id, index=index, revision=notebook.revision + 1))
 
 
 @transaction.atomic
@@ -371,4 +386,4 @@ def check_clear_outputs(user: Caller, notebook_id: int, *, cell_id: str | None =
     for cell in cells:
         if "outputs" in cell:
             cell["outputs"] = []
-    return do_save_draft(notebook, {"type": "outputs_cleared", "cell_ids": ids})
+    return do_save_draft(notebook, messages.OutputsCleared(cell_ids=ids, revision=notebook.revision + 1))

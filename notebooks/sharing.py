@@ -85,7 +85,7 @@ def check_share(
     grant.save()
     do_record(notebook, actor=user, action=AuditEntry.Action.SHARED, target=grant.grantee,
               detail={"role": level.label, "grant_id": grant.pk})
-    events.publish(notebook.pk, {"type": "grants_changed"})
+    events.publish_access_change(notebook.pk)
     return grant
 
 
@@ -100,7 +100,7 @@ def check_change_grant(user: Account, notebook_id: int, grant_id: int, *, role: 
         grant.save(update_fields=["role"])
         do_record(notebook, actor=user, action=AuditEntry.Action.ROLE_CHANGED, target=grant.grantee,
                   detail={"from": old.label, "to": level.label, "grant_id": grant.pk})
-        events.publish(notebook.pk, {"type": "grants_changed"})
+        events.publish_access_change(notebook.pk)
     return grant
 
 
@@ -112,7 +112,7 @@ def check_unshare(user: Account, notebook_id: int, grant_id: int) -> None:
     grant.delete()
     do_record(notebook, actor=user, action=AuditEntry.Action.UNSHARED, target=target,
               detail={"role": role.label, "grant_id": grant_id})
-    events.publish(notebook.pk, {"type": "grants_changed"})
+    events.publish_access_change(notebook.pk)
 
 
 def list_audit(user: Caller, notebook_id: int) -> list[AuditEntry]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.utils.dateparse import parse_datetime
 
+from kernels import messages
 from kernels.models import Execution
 from kernels.outputs import cut_cells, page_of
 from kernels.services import kernel_summary, latest_executions
@@ -71,24 +72,22 @@ def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
     ]
 
 
-def build_snapshot(user: Caller, notebook_id: int) -> tuple[dict[str, Any], Role]:
+def build_snapshot(user: Caller, notebook_id: int) -> tuple[messages.Snapshot, Role]:
     notebook, role = get_notebook(user, notebook_id)
-    snapshot = {
-        "type": "snapshot",
-        "v": 1,
-        "notebook": {
-            "id": notebook.pk,
-            "title": notebook.title,
-            "revision": notebook.revision,
+    snapshot = messages.Snapshot(
+        notebook=messages.NotebookState(
+            id=notebook.pk,
+            title=notebook.title,
+            revision=notebook.revision,
             # Each output's head, all within one budget: the rest is read in pages (kernels.outputs).
-            "cells": cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES),
-            "config": notebook.config,
+            cells=cast(list[messages.Cell], cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES)),
+            config=notebook.config,
             # The sources' CRDT state, for clients that edit collaboratively (Yjs).
-            "ydoc": collab.encode(bytes(notebook.ydoc) if notebook.ydoc else do_ensure_ydoc(notebook.pk)),
-        },
-        "kernel": kernel_summary(notebook.pk),
-        "you": {"username": user.get_username(), "role": role.label},
-    }
+            ydoc=collab.encode(bytes(notebook.ydoc) if notebook.ydoc else do_ensure_ydoc(notebook.pk)),
+        ),
+        kernel=kernel_summary(notebook.pk),
+        you=messages.Person(username=user.get_username(), role=role.label),
+    )
     return snapshot, role
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from kernels import events
+from kernels import events, messages
 from notebooks import signals
 from notebooks.audit import do_record
 from notebooks.diff import diff_snapshots
@@ -64,7 +64,7 @@ def do_snapshot_version(
     notebook.head_version = version
     notebook.save(update_fields=["head_version", "updated_at"])
     signals.version_saved.send(sender=NotebookVersion, version=version)
-    events.publish(notebook.pk, {"type": "version_saved", "number": version.number})
+    events.publish(notebook.pk, messages.VersionSaved(number=version.number))
     return SavedVersion(version=version, created=True)
 
 
@@ -146,7 +146,7 @@ def check_restore(user: Account, notebook_id: int, number: int) -> Restored:
     notebook.cells = _draft_cells(version)
     do_forget_cells(notebook.pk, before=before, after=notebook.cell_ids())
     notebook.config = version.config
-    change = do_save_draft(notebook, {"type": "draft_replaced"}, fields=("cells", "config"))
+    change = do_save_draft(notebook, messages.DraftReplaced(revision=notebook.revision + 1), fields=("cells", "config"))
     saved = do_snapshot_version(
         notebook, author=user, message=f"Restored version {number}", cells=version.cells, config=version.config
     )

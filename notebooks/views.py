@@ -15,6 +15,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from kernels.messages import OutputsCleared
 from notebooks import interchange, services
 from notebooks.http import IpynbMediaParser, IpynbParser, NotebookAPIView, RawNotebook
 from notebooks.roles import Role, roles_for_many
@@ -136,7 +137,8 @@ class ClearOutputsView(NotebookAPIView):
         change = services.check_clear_outputs(
             request.user, notebook_id, cell_id=None if cell_id is None else check_cell_id(cell_id)
         )
-        return Response({"revision": change.revision, "cell_ids": change.result["cell_ids"]})
+        assert isinstance(change.result, OutputsCleared)
+        return Response({"revision": change.revision, "cell_ids": change.result.cell_ids})
 
 
 class OutputPageView(NotebookAPIView):

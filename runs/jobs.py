@@ -15,7 +15,7 @@ from celery.schedules import crontab
 from django.db import transaction
 from django.utils import timezone
 
-from kernels import events
+from kernels import events, messages
 from notebooks.roles import Role, role_for
 from notebooks.services import get_notebook
 from notebooks.versioning import version_of
@@ -112,7 +112,7 @@ def check_delete_job(user: Account, job_id: int) -> None:
 
 
 def _tell(job: Job, message: str) -> None:
-    events.publish(job.notebook_id, {"type": "notice", "level": "error", "message": message})
+    events.publish(job.notebook_id, messages.Notice(level="error", message=message))
 
 
 def do_fire_due_jobs(now: datetime | None = None) -> int:
@@ -156,7 +156,7 @@ def do_record_job_outcome(run: Run) -> None:
         return
     message = f"the scheduled run of version {run.version.number} {run.state}: {run.reason}"
     Job.objects.filter(pk=run.job_id).update(last_error=message)
-    events.publish(run.notebook_id, {"type": "notice", "level": "error", "message": message})
+    events.publish(run.notebook_id, messages.Notice(level="error", message=message))
 
 
 def job_json(job: Job) -> dict[str, Any]:

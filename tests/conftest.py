@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support import CeleryWorkers, env_for, start_celery_worker, start_daphne
+from tests.support import RECEIVED, CeleryWorkers, env_for, start_celery_worker, start_daphne
 
 if TYPE_CHECKING:
     from quire.teams.models import Team
@@ -140,3 +140,10 @@ def live_daphne(django_db_setup, celery_worker: CeleryWorkers, process_logs: Pat
     server, port = start_daphne(env=_test_database_env(file_sources), log_dir=process_logs)
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many server messages the tests' clients received, each checked against the protocol's classes."""
+    if RECEIVED:
+        terminalreporter.write_line(f"protocol contract: {sum(RECEIVED.values())} server messages of "
+                                    f"{len(RECEIVED)} types received and checked ({', '.join(sorted(RECEIVED))})")

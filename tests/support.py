@@ -8,9 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from kernels.messages import MessageError, read_server_message, tag
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -156,20 +159,38 @@ def start_celery_worker(*, env: dict[str, str], log_dir: Path) -> CeleryWorkers:
     return workers
 
 
+# Every server message the tests' clients received, by type: each was checked against the protocol's classes
+# (kernels/messages.py) on arrival, whichever process sent it (a server, a kernel host, a worker).
+RECEIVED: Counter[str] = Counter()
+
+
+def check_server_message(text: str | bytes) -> dict[str, Any]:
+    """A message as a client reads it, once checked against the contract: a message that breaks it fails the test
+    that received it, naming the message and the field."""
+    try:
+        message = read_server_message(text)
+    except MessageError as exc:
+        raise AssertionError(f"the server sent a message that breaks the protocol ({exc.message}, at "
+                             f"{exc.field or 'the top'}): {text[:300]!r}") from None
+    RECEIVED[tag(type(message))] += 1
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
 class ChunkJoiner:
-    """Joins the server's `chunk` frames (kernels.events.chunked) into the message they carry."""
+    """Joins the server's `chunk` frames (kernels.events.chunked) into the message they carry, and checks every
+    message against the contract (check_server_message)."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
 
     def add(self, frame: str) -> dict[str, Any] | None:
         """The message `frame` completes, or None while its chunks are still coming."""
-        event = json.loads(frame)
+        event = check_server_message(frame)
         if event.get("type") != "chunk":
-            return event  # type: ignore[no-any-return]
+            return event
         assert event["index"] == len(self.parts), "chunks of one message arrive in order, uninterrupted"
         self.parts.append(event["data"])
         if len(self.parts) < event["count"]:
             return None
         text, self.parts = "".join(self.parts), []
-        return json.loads(text)  # type: ignore[no-any-return]
+        return check_server_message(text)

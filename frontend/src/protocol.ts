@@ -5,181 +5,87 @@
  * client's send helpers and subscribe to typed events.
  */
 
-export const PROTOCOL_VERSION = 1;
+import { PROTOCOL_VERSION, SCHEMA_DEFS, SERVER_MESSAGE_SCHEMAS } from './generated/protocol';
+import type * as Wire from './generated/protocol';
+import type { JsonSchema } from './generated/protocol';
+import { type NamedChecks, conforms } from './lib/schemaCheck';
+import type { ErrorPosition, Output, OutputChange } from './nbformat';
 
-// ---------------------------------------------------------------------------------------------
-// Shared value types
+// The messages' types and the protocol's literal types are generated from the server's classes
+// (kernels/messages.py, `python -m kernels.protocol_codegen`); the nbformat outputs they carry are typed by hand.
+export { CELL_STATES, KERNEL_STATES, LANGUAGES, PROTOCOL_VERSION } from './generated/protocol';
+export type {
+  AckMessage,
+  BuildingEnvironment,
+  Cell,
+  CellDeletedMessage,
+  CellInsertedMessage,
+  CellLanguageMessage,
+  CellMovedMessage,
+  CellResultMessage,
+  CellState,
+  CellStatusMessage,
+  CellSyncMessage,
+  CellsStaleMessage,
+  ConfigChangedMessage,
+  CursorMessage,
+  DraftReplacedMessage,
+  EnvironmentKind,
+  EnvironmentMessage,
+  EnvironmentNoticeMessage,
+  EnvironmentState,
+  ErrorMessage,
+  ExploreOp,
+  GrantsChangedMessage,
+  InputDoneMessage,
+  InputRequestMessage,
+  KernelState,
+  KernelStatusMessage,
+  Language,
+  NoticeMessage,
+  NotebookDeletedMessage,
+  NotebookRenamedMessage,
+  NotebookState as NotebookSnapshot,
+  OutputMessage,
+  OutputsClearedMessage,
+  PendingInput,
+  PresenceEntry as PresenceUser,
+  PresenceMessage,
+  ResyncMessage,
+  RoleName as Role,
+  SnapshotMessage,
+  SparkJob,
+  SparkProgressMessage,
+  SparkStage,
+  StatementMessage,
+  SymbolInfo,
+  TasksMessage,
+  VersionSavedMessage,
+} from './generated/protocol';
+export type * from './nbformat';
+type AckMessage = Wire.AckMessage;
+type EnvironmentKind = Wire.EnvironmentKind;
+type ErrorMessage = Wire.ErrorMessage;
+type ExploreOp = Wire.ExploreOp;
+type Language = Wire.Language;
+type SymbolInfo = Wire.SymbolInfo;
 
-export const LANGUAGES = ['python', 'scala', 'sql', 'vega', 'text'] as const;
-export type Language = (typeof LANGUAGES)[number];
+/** What the page reads: every server message but `chunk`, whose parts are joined into one of these first. */
+export type ServerMessage = Exclude<Wire.ServerMessage, Wire.ChunkMessage>;
 
-export const KERNEL_STATES = ['not_started', 'starting', 'idle', 'busy', 'dead', 'stopped'] as const;
-export type KernelState = (typeof KERNEL_STATES)[number];
 
-export const CELL_STATES = ['queued', 'running', 'done', 'error', 'interrupted'] as const;
-export type CellState = (typeof CELL_STATES)[number];
-
-export type Role = 'viewer' | 'runner' | 'editor' | 'owner';
-
-/** A MIME bundle; nbformat allows a text value to arrive split into a list of lines. */
-export type MimeBundle = Record<string, unknown>;
-
-/** Set on an output the server sent only the head of: its index among the cell's outputs (what its pages are read
- * by) and, once the run is stored, its full size in characters (and lines, for text). */
-export interface OutputMore {
-  n: number;
-  chars?: number;
-  lines?: number;
-}
-
-export interface StreamOutput {
-  output_type: 'stream';
-  name: 'stdout' | 'stderr';
-  text: string;
-  more?: OutputMore;
-}
-
-export interface DisplayDataOutput {
-  output_type: 'display_data';
-  data: MimeBundle;
-  metadata: Record<string, unknown>;
-  more?: OutputMore;
-}
-
-export interface ExecuteResultOutput {
-  output_type: 'execute_result';
-  data: MimeBundle;
-  metadata: Record<string, unknown>;
-  execution_count?: number | null;
-  more?: OutputMore;
-}
-
-export interface ErrorPosition {
-  line: number;
-  column: number;
-  end_line: number;
-  end_column: number;
-  message: string;
-}
-
-export interface ErrorOutput {
-  output_type: 'error';
-  ename: string;
-  evalue: string;
-  traceback: string[];
-  positions?: ErrorPosition[];
-  more?: OutputMore;
-}
-
-export type Output = StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput;
-
-/** A display_data output may carry the id its later updates name (IPython's display_id). */
-export interface Transient {
-  transient?: { display_id?: string };
-}
-
-/** Replaces the data of the outputs shown under `transient.display_id` (the kernel's update_display_data). */
-export interface UpdateDisplayData extends Transient {
-  output_type: 'update_display_data';
-  data: MimeBundle;
-  metadata?: Record<string, unknown>;
-}
-
-/** Empties the cell's outputs so far (clear_output; the kernel sends it when a wait=True clear takes effect). */
-export interface ClearOutput {
-  output_type: 'clear_output';
-  wait?: boolean;
-}
-
-/** What a live `output` message carries: a new output, or a change to those shown (never stored as such). */
-export type OutputChange = Output | UpdateDisplayData | ClearOutput;
-
-/** A running cell's question to the person who ran it (input(), getpass()), waiting for their answer. */
-export interface PendingInput {
-  exec_id: string;
-  prompt: string;
-  /** getpass(): the answer is typed masked. */
-  password: boolean;
-  /** Who ran the cell: the only one whose answer the kernel takes. */
-  username: string;
-}
-
-export interface Cell {
-  id: string;
-  language: Language;
-  source: string;
-  outputs: Output[];
-  /** How many outputs the cell has; more than `outputs` holds when the snapshot's budget left some out. */
-  outputs_total?: number;
-  /** The state of the cell's latest run, if it ever ran. */
-  state?: CellState | null;
-  /** The symbols the cell's latest run defined. */
-  symbols?: SymbolInfo[];
-  /** A cell above was run again since this cell's latest run, and changed something it reads. */
-  stale?: boolean;
-}
-
-export interface NotebookSnapshot {
-  id: number;
-  title: string;
-  revision: number;
-  cells: Cell[];
-  /** The cells' sources as a Yjs document (a map `sources` of Y.Text by cell id), base64. */
-  ydoc?: string;
-}
-
-export interface SymbolInfo {
-  name: string;
-  language: string;
-  type: string;
-  repr: string;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Client → server
 
-interface Envelope {
-  v: typeof PROTOCOL_VERSION;
-  req: number;
-}
+/** A request the page sends: every client message the server reads, with the `req` its reply will carry. */
+export type ClientMessage = Exclude<Wire.ClientMessage, Wire.CursorMoveRequest> & { v: typeof PROTOCOL_VERSION; req: number };
 
-export type ClientMessage = Envelope &
-  (
-    | { type: 'insert_cell'; index: number; cell: { id: string; language: Language; source: string } }
-    | { type: 'update_cell'; cell_id: string; source: string }
-    | { type: 'edit_source'; cell_id: string; update: string }
-    | { type: 'set_language'; cell_id: string; language: Language }
-    | { type: 'delete_cell'; cell_id: string }
-    | { type: 'move_cell'; cell_id: string; index: number }
-    | { type: 'clear_outputs'; cell_id: string | null }
-    | { type: 'run_cell'; cell_id: string }
-    | { type: 'interrupt' }
-    | { type: 'run_all' }
-    | { type: 'run_from'; cell_id: string }
-    | { type: 'run_stale' }
-    | { type: 'restart' }
-    | { type: 'shutdown' }
-    | { type: 'input_reply'; cell_id: string; exec_id: string; value: string }
-    | { type: 'complete'; cell_id: string; language: Language; source: string; pos: number }
-    | { type: 'signature'; cell_id: string; language: Language; source: string; pos: number }
-    | { type: 'hover'; cell_id: string; language: Language; source: string; pos: number }
-    | { type: 'check'; cell_id: string; language: Language; source: string }
-    | { type: 'table_page'; cell_id: string; ref: string; offset: number; page_size: number }
-    | { type: 'focus'; cell_id: string | null }
-    | { type: 'inspect_scope'; cell_id: string }
-    | { type: 'explore'; cell_id: string; ref?: string; name?: string; op: ExploreOp; args: Record<string, unknown> }
-  );
-
-/** What `explore` may ask of the kernel about a value (docs/protocol.md). */
-export type ExploreOp = 'inspect' | 'page' | 'summary' | 'count' | 'csv' | 'parquet' | 'plot';
 /** The value an `explore` names: a table output by its ref, or a symbol as the request's cell sees it. */
 export type ExploreTarget = { ref: string } | { name: string };
 
 /** A notification: sent without `req`, so nothing answers it unless the server refuses it. */
-export type ClientNotification = { v: typeof PROTOCOL_VERSION } & (
-  | { type: 'cursor'; cell_id: string; anchor: string; head: string }
-  | { type: 'cursor'; cell_id: null }
-);
+export type ClientNotification = Wire.CursorMoveRequest & { v: typeof PROTOCOL_VERSION };
 
 // ---------------------------------------------------------------------------------------------
 // Replies carried by acks
@@ -236,264 +142,8 @@ export type Reply<T> = { ok: true; value: T } | { ok: false; code: string; messa
 // ---------------------------------------------------------------------------------------------
 // Server → client
 
-export interface SnapshotMessage {
-  type: 'snapshot';
-  notebook: NotebookSnapshot;
-  /** `reason`: why a starting kernel is not up yet (it waits for a free kernel host). */
-  kernel: { state: KernelState; reason?: string };
-  you: { username: string; role: Role };
-}
-export interface AckMessage {
-  type: 'ack';
-  req: number;
-  [extra: string]: unknown;
-}
-export interface ErrorMessage {
-  type: 'error';
-  req: number | null;
-  code: string;
-  message: string;
-}
-/** Any draft change may carry the Yjs update (base64) that brought the sources' document along. */
-interface CarriesYdocUpdate {
-  ydoc_update?: string;
-}
-export interface CellInsertedMessage extends CarriesYdocUpdate {
-  type: 'cell_inserted';
-  index: number;
-  cell: Cell;
-}
-export interface CellUpdatedMessage extends CarriesYdocUpdate {
-  type: 'cell_updated';
-  cell_id: string;
-  source: string;
-  revision: number;
-}
-export interface CellLanguageMessage extends CarriesYdocUpdate {
-  type: 'cell_language';
-  cell_id: string;
-  language: Language;
-}
-export interface CellDeletedMessage extends CarriesYdocUpdate {
-  type: 'cell_deleted';
-  cell_id: string;
-}
-export interface CellMovedMessage extends CarriesYdocUpdate {
-  type: 'cell_moved';
-  cell_id: string;
-  index: number;
-}
-/** The outputs these cells show were cleared (one cell, or every cell). */
-export interface OutputsClearedMessage {
-  type: 'outputs_cleared';
-  cell_ids: string[];
-  revision: number;
-}
-export interface KernelStatusMessage {
-  type: 'kernel_status';
-  state: KernelState;
-  /** Why the kernel stopped or died, when the server knows. */
-  reason?: string;
-}
-export interface CellStatusMessage {
-  type: 'cell_status';
-  cell_id: string;
-  state: CellState;
-  /** The cell's final outputs, when the server rewrote them (e.g. the kernel died mid-run). */
-  outputs?: Output[];
-  outputs_total?: number;
-}
-export interface NotebookRenamedMessage {
-  type: 'notebook_renamed';
-  title: string;
-}
-export interface StatementMessage {
-  type: 'statement';
-  cell_id: string;
-  line_start: number;
-  line_end: number;
-}
-export interface OutputMessage {
-  type: 'output';
-  cell_id: string;
-  output: OutputChange;
-}
-/** A running cell asks for a line (see PendingInput); it stands until `input_done` or the cell's end. */
-export interface InputRequestMessage extends PendingInput {
-  type: 'input_request';
-  cell_id: string;
-}
-/** The request was answered, or its cell ended. */
-export interface InputDoneMessage {
-  type: 'input_done';
-  cell_id: string;
-  exec_id: string;
-}
-export interface PresenceUser {
-  username: string;
-  cell_id: string | null;
-}
-export interface PresenceMessage {
-  type: 'presence';
-  users: PresenceUser[];
-}
-/** An environment the queued runs wait for: their kernel starts once it is built. */
-export interface BuildingEnvironment {
-  kind: EnvironmentKind;
-  key: string;
-}
-export interface TasksMessage {
-  type: 'tasks';
-  /** Queued cell ids, next to run first. */
-  queue: string[];
-  running: string | null;
-  /** The notebook's environments still building, which the queue waits for (absent: it waits for none). */
-  building?: BuildingEnvironment[];
-}
-export interface SparkStage {
-  stage_id: number;
-  name: string;
-  done: number;
-  total: number;
-  failed: number;
-}
-export interface SparkJob {
-  job_id: number;
-  status: string;
-  stages: SparkStage[];
-}
-export interface SparkProgressMessage {
-  type: 'spark_progress';
-  cell_id: string;
-  jobs: SparkJob[];
-  ui_url: string | null;
-  /** Why there is no Spark UI to link to. */
-  ui_note?: string | null;
-}
-/** Sent after connecting: a cell the kernel is running or has queued now, with its outputs so far, or one it
- * has just finished (then with its symbols too). */
-export interface CellSyncMessage {
-  type: 'cell_sync';
-  cell_id: string;
-  state: CellState;
-  outputs: Output[];
-  outputs_total?: number;
-  symbols?: SymbolInfo[];
-  /** The cell's question still waiting for an answer; absent when none is. */
-  input_request?: PendingInput;
-}
-export interface DraftReplacedMessage extends CarriesYdocUpdate {
-  type: 'draft_replaced';
-  revision: number;
-}
-export interface CellResultMessage {
-  type: 'cell_result';
-  cell_id: string;
-  symbols: SymbolInfo[];
-  stale: string[];
-}
-
-/** Cells a run made stale (a cell above rebound something they read): they show it until they run again. */
-export interface CellsStaleMessage {
-  type: 'cells_stale';
-  cell_ids: string[];
-}
-/** What this person may do here changed (a share, a team, a role): `you` says who they are now. */
-export interface GrantsChangedMessage {
-  type: 'grants_changed';
-  you: { username: string; role: Role };
-}
-export interface VersionSavedMessage {
-  type: 'version_saved';
-  number: number;
-}
-/** The notebook was deleted; the server closes the connection next. */
-export interface NotebookDeletedMessage {
-  type: 'notebook_deleted';
-}
-/** Broadcasts about this notebook were lost on the server's side: the notebook follows again, as on connecting. */
-export interface ResyncMessage {
-  type: 'resync';
-}
-/** Another editor's caret and selection (Yjs relative positions, base64), or, with no cell, that it is gone. */
-export interface CursorMessage {
-  type: 'cursor';
-  /** Their connection: the same for all of one connection's carets. */
-  conn: string;
-  username: string;
-  cell_id: string | null;
-  anchor?: string;
-  head?: string;
-}
-
-export type EnvironmentKind = 'python' | 'jvm';
 /** What an environment of each kind holds, as the user reads it. */
 export const ENVIRONMENT_LABELS: Record<EnvironmentKind, string> = { python: 'Python packages', jvm: 'JVM dependencies' };
-export type EnvironmentState = 'building' | 'ready' | 'failed' | 'missing';
-/** The notebook's configuration was replaced; a running kernel keeps its old environment. */
-export interface ConfigChangedMessage {
-  type: 'config_changed';
-  revision: number;
-  restart_needed: boolean;
-}
-/** An environment build's progress (at most two a second) and its outcome. */
-export interface EnvironmentMessage {
-  type: 'environment';
-  kind: EnvironmentKind;
-  key: string;
-  state: EnvironmentState;
-  log_tail: string;
-  error?: string;
-}
-/** A kernel started without its wanted environment (still building, or failed). */
-export interface EnvironmentNoticeMessage {
-  type: 'environment_notice';
-  kind: EnvironmentKind;
-  key: string;
-  state: EnvironmentState;
-  using: string;
-  message: string;
-}
-/** Something the user should know (e.g. the quota lowered a Spark setting). */
-export interface NoticeMessage {
-  type: 'notice';
-  level: string;
-  message: string;
-}
-
-export type ServerMessage =
-  | SnapshotMessage
-  | AckMessage
-  | ErrorMessage
-  | CellInsertedMessage
-  | CellUpdatedMessage
-  | CellLanguageMessage
-  | CellDeletedMessage
-  | CellMovedMessage
-  | OutputsClearedMessage
-  | KernelStatusMessage
-  | CellStatusMessage
-  | StatementMessage
-  | OutputMessage
-  | CellResultMessage
-  | NotebookRenamedMessage
-  | PresenceMessage
-  | TasksMessage
-  | SparkProgressMessage
-  | DraftReplacedMessage
-  | CellSyncMessage
-  | ConfigChangedMessage
-  | EnvironmentMessage
-  | EnvironmentNoticeMessage
-  | NoticeMessage
-  | CellsStaleMessage
-  | GrantsChangedMessage
-  | VersionSavedMessage
-  | NotebookDeletedMessage
-  | ResyncMessage
-  | CursorMessage
-  | InputRequestMessage
-  | InputDoneMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
@@ -507,23 +157,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
-const oneOf =
-  <T extends string>(values: readonly T[]) =>
-  (v: unknown): v is T =>
-    typeof v === 'string' && (values as readonly string[]).includes(v);
 
-const isLanguage = oneOf(LANGUAGES);
-const isKernelState = oneOf(KERNEL_STATES);
-const isCellState = oneOf(CELL_STATES);
-const isRole = oneOf(['viewer', 'runner', 'editor', 'owner'] as const);
-const isEnvKind = oneOf(['python', 'jvm'] as const);
-const isEnvState = oneOf(['building', 'ready', 'failed', 'missing'] as const);
 const optionalString = (v: unknown): boolean => v === undefined || isString(v);
-/** Validates a message and its optional `ydoc_update`. */
-const withYdoc =
-  (check: (m: Json) => boolean) =>
-  (m: Json): boolean =>
-    optionalString(m.ydoc_update) && check(m);
 
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const optionalCount = (v: unknown): boolean => v === undefined || isCount(v);
@@ -569,111 +204,33 @@ function isTransient(v: unknown): boolean {
   return v === undefined || (isObject(v) && optionalString(v.display_id));
 }
 
-function isPendingInput(v: unknown): v is PendingInput {
-  return isObject(v) && isString(v.exec_id) && isString(v.prompt) && typeof v.password === 'boolean' && isString(v.username);
-}
-
-function isCell(v: unknown): v is Cell {
-  return (
-    isObject(v) &&
-    isString(v.id) &&
-    isLanguage(v.language) &&
-    isString(v.source) &&
-    Array.isArray(v.outputs) &&
-    v.outputs.every(isOutput) &&
-    optionalCount(v.outputs_total) &&
-    (v.state === undefined || v.state === null || isCellState(v.state)) &&
-    (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol))) &&
-    (v.stale === undefined || typeof v.stale === 'boolean')
-  );
-}
-
 function isSymbol(v: unknown): v is SymbolInfo {
   return isObject(v) && isString(v.name) && isString(v.language) && isString(v.type) && isString(v.repr);
 }
 
-const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
-  snapshot: (m) =>
-    isObject(m.notebook) &&
-    isInt(m.notebook.id) &&
-    isString(m.notebook.title) &&
-    isInt(m.notebook.revision) &&
-    Array.isArray(m.notebook.cells) &&
-    m.notebook.cells.every(isCell) &&
-    optionalString(m.notebook.ydoc) &&
-    isObject(m.kernel) &&
-    isKernelState(m.kernel.state) &&
-    isObject(m.you) &&
-    isString(m.you.username) &&
-    isRole(m.you.role),
-  ack: (m) => isInt(m.req),
-  error: (m) => (m.req === null || isInt(m.req)) && isString(m.code) && isString(m.message),
-  cell_inserted: withYdoc((m) => isInt(m.index) && isCell(m.cell)),
-  cell_updated: withYdoc((m) => isString(m.cell_id) && isString(m.source) && isInt(m.revision)),
-  cell_language: withYdoc((m) => isString(m.cell_id) && isLanguage(m.language)),
-  cell_deleted: withYdoc((m) => isString(m.cell_id)),
-  cell_moved: withYdoc((m) => isString(m.cell_id) && isInt(m.index)),
-  outputs_cleared: withYdoc((m) => isStringArray(m.cell_ids) && isInt(m.revision)),
-  kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
-  cell_status: (m) =>
-    isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
-    optionalCount(m.outputs_total),
-  statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
-  output: (m) => isString(m.cell_id) && isOutputChange(m.output),
-  cell_result: (m) =>
-    isString(m.cell_id) && Array.isArray(m.symbols) && m.symbols.every(isSymbol) && isStringArray(m.stale),
-  notebook_renamed: (m) => isString(m.title),
-  presence: (m) =>
-    Array.isArray(m.users) &&
-    m.users.every((u) => isObject(u) && isString(u.username) && (u.cell_id === null || u.cell_id === undefined || isString(u.cell_id))),
-  tasks: (m) =>
-    isStringArray(m.queue) &&
-    (m.running === null || m.running === undefined || isString(m.running)) &&
-    (m.building === undefined || (Array.isArray(m.building) && m.building.every((b) => isObject(b) && isEnvKind(b.kind) && isString(b.key)))),
-  spark_progress: (m) =>
-    isString(m.cell_id) &&
-    Array.isArray(m.jobs) &&
-    m.jobs.every(isSparkJob) &&
-    (m.ui_url === null || m.ui_url === undefined || isString(m.ui_url)) &&
-    (m.ui_note === null || m.ui_note === undefined || isString(m.ui_note)),
-  draft_replaced: withYdoc((m) => isInt(m.revision)),
-  config_changed: (m) => isInt(m.revision) && typeof m.restart_needed === 'boolean',
-  environment: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.log_tail) && optionalString(m.error),
-  environment_notice: (m) => isEnvKind(m.kind) && isString(m.key) && isEnvState(m.state) && isString(m.using) && isString(m.message),
-  notice: (m) => isString(m.level) && isString(m.message),
-  cell_sync: (m) =>
-    isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
-    optionalCount(m.outputs_total) &&
-    (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))) &&
-    (m.input_request === undefined || isPendingInput(m.input_request)),
-  cells_stale: (m) => isStringArray(m.cell_ids),
-  grants_changed: (m) => isObject(m.you) && isString(m.you.username) && isRole(m.you.role),
-  version_saved: (m) => isInt(m.number),
-  notebook_deleted: () => true,
-  resync: () => true,
-  cursor: (m) =>
-    isString(m.conn) &&
-    isString(m.username) &&
-    (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.cell_id) && isString(m.anchor) && isString(m.head)),
-  input_request: (m) => isString(m.cell_id) && isPendingInput(m),
-  input_done: (m) => isString(m.cell_id) && isString(m.exec_id),
+/** The nbformat outputs the schema names but leaves to the page (src/nbformat.ts). */
+const NBFORMAT_CHECKS: NamedChecks = { Output: isOutput, OutputChange: isOutputChange };
+
+/** Checks beyond the schema's: a caret in a cell has both ends, one taken away has none. */
+const furtherChecks: Partial<Record<ServerMessageType, (m: Json) => boolean>> = {
+  cursor: (m) => (m.cell_id === null ? m.anchor === undefined && m.head === undefined : isString(m.anchor) && isString(m.head)),
 };
 
-/** Every message type the client reads (besides `chunk`, joined before reading): the server's list, checked by
- * frontend/tests/protocolContract.test.ts against src/serverMessageTypes.json. */
+/** Each server message type's validator: its generated schema (with the nbformat outputs it carries checked by
+ * hand), and any further check. */
+const validators = Object.fromEntries(
+  Object.entries(SERVER_MESSAGE_SCHEMAS)
+    .filter(([type]) => type !== 'chunk')
+    .map(([type, name]) => {
+      const schema = SCHEMA_DEFS[name] as JsonSchema;
+      const further = furtherChecks[type as ServerMessageType];
+      return [type, (m: Json) => conforms(schema, m, SCHEMA_DEFS, NBFORMAT_CHECKS) && (!further || further(m))];
+    }),
+) as { [K in ServerMessageType]: (m: Json) => boolean };
+
+/** Every message type the client reads (besides `chunk`, joined before reading): the compiler holds the validators
+ * to the generated ServerMessage union, and frontend/tests/protocolContract.test.ts checks that each has a handler. */
 export const SERVER_MESSAGE_TYPES = Object.keys(validators) as ServerMessageType[];
-
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-function isSparkJob(v: unknown): boolean {
-  return (
-    isObject(v) &&
-    isInt(v.job_id) &&
-    isString(v.status) &&
-    Array.isArray(v.stages) &&
-    v.stages.every((s) => isObject(s) && isInt(s.stage_id) && isString(s.name) && isNumber(s.done) && isNumber(s.total))
-  );
-}
 
 // --- ack payloads: checked, and normalised, so callers never see half a reply ------------------
 

@@ -159,7 +159,7 @@ class FakeServer {
     const cells = [...this.doc.getMap<Y.Text>('sources').entries()].map(([id, text]) => cell(id, text.toString()));
     socket.serverSends(
       aliceSnapshot({
-        notebook: { id: 7, title: 'Together', revision: this.revision, cells, ydoc: toBase64(Y.encodeStateAsUpdate(this.doc)) },
+        notebook: { id: 7, title: 'Together', revision: this.revision, config: {}, cells, ydoc: toBase64(Y.encodeStateAsUpdate(this.doc)) },
         you: { username, role },
       }),
     );

@@ -258,7 +258,7 @@ describe('the notebook page', () => {
     page.start();
     socket = sockets.latest();
     socket.serverOpens();
-    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [cell('t1', '# Notes', { language: 'text' })] } }));
+    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('t1', '# Notes', { language: 'text' })] } }));
     await Promise.resolve();
     q('[data-testid="markdown"]', cellEl('t1')).dispatchEvent(new MouseEvent('dblclick'));
     const rich = q('[data-testid="rich-text"]', cellEl('t1'));
@@ -320,9 +320,9 @@ describe('the notebook page', () => {
     ]);
 
     const c1Editor = sourceOf('c1');
-    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell('c3') });
-    socket.serverSends({ type: 'cell_moved', cell_id: 'c1', index: 1 });
-    socket.serverSends({ type: 'cell_deleted', cell_id: 'c2' });
+    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell('c3'), revision: 4 });
+    socket.serverSends({ type: 'cell_moved', cell_id: 'c1', index: 1, revision: 5 });
+    socket.serverSends({ type: 'cell_deleted', cell_id: 'c2', revision: 6 });
     expect([...document.querySelectorAll<HTMLElement>('[data-testid="cell"]')].map((c) => c.dataset.cellId)).toEqual(['c1', 'c3']);
     expect(sourceOf('c1')).toBe(c1Editor);
   });
@@ -394,7 +394,7 @@ describe('the notebook page', () => {
     q<HTMLButtonElement>('[data-testid="add-cell"]').click();
     const id = (commands()[0]!.cell as { id: string }).id;
     expect(id).toMatch(/^[0-9a-f]{12}$/);
-    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell(id) });
+    socket.serverSends({ type: 'cell_inserted', index: 2, cell: cell(id), revision: 4 });
     expect(cellEl(id)).toBeTruthy();
   });
 
@@ -439,6 +439,7 @@ describe('the notebook page', () => {
           id: 7,
           title: 'Sales',
           revision: 3,
+          config: {},
           cells: [cell('c1', 'x = 1', { state: 'done', symbols: [{ name: 'x', language: 'python', type: 'int', repr: '1' }] }), cell('c2', '', { state: null })],
         },
       }),

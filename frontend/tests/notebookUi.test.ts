@@ -24,7 +24,7 @@ function openClient() {
 
 function modelWithAlice(): NotebookModel {
   const model = new NotebookModel();
-  model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1'), cell('c2', 'print(x)'), cell('c3', 'y = x')] } }));
+  model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('c1', 'x = 1'), cell('c2', 'print(x)'), cell('c3', 'y = x')] } }));
   return model;
 }
 
@@ -303,7 +303,7 @@ describe('reconnecting', () => {
 
   it("keeps the snapshot's stale mark on a finished run, and drops it for one in progress", () => {
     const model = new NotebookModel();
-    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [{ ...cell('c1', 'y = x'), stale: true }, { ...cell('c2', 'z = x'), stale: true }] } }));
+    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [{ ...cell('c1', 'y = x'), stale: true }, { ...cell('c2', 'z = x'), stale: true }] } }));
     // The stored mark came after the run finished (a cell it read was deleted): the run does not clear it.
     model.apply({ type: 'cell_sync', cell_id: 'c1', state: 'done', outputs: [] });
     model.apply({ type: 'cell_sync', cell_id: 'c2', state: 'running', outputs: [] });

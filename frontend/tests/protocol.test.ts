@@ -163,7 +163,7 @@ describe('clearing outputs', () => {
     const model = new NotebookModel();
     const printed = { output_type: 'stream' as const, name: 'stdout' as const, text: 'hi\n' };
     model.apply(aliceSnapshot({
-      notebook: { id: 7, title: 'T', revision: 1, cells: [cell('a', '', { outputs: [printed] }), cell('b', '', { outputs: [printed] })] },
+      notebook: { id: 7, title: 'T', revision: 1, config: {}, cells: [cell('a', '', { outputs: [printed] }), cell('b', '', { outputs: [printed] })] },
     }));
     const parsed = parseServerMessage(JSON.stringify({ v: 1, type: 'outputs_cleared', cell_ids: ['a'], revision: 2 }));
     expect('message' in parsed).toBe(true);
@@ -325,8 +325,8 @@ describe('NotebookClient receiving', () => {
   });
 
   it('accepts messages without "v" from servers that leave it out', () => {
-    expect(parseServerMessage(JSON.stringify({ type: 'cell_deleted', cell_id: 'c1' }))).toEqual({
-      message: { type: 'cell_deleted', cell_id: 'c1' },
+    expect(parseServerMessage(JSON.stringify({ type: 'cell_deleted', cell_id: 'c1', revision: 2 }))).toEqual({
+      message: { type: 'cell_deleted', cell_id: 'c1', revision: 2 },
     });
   });
 
@@ -351,7 +351,7 @@ describe('snapshot after reconnecting', () => {
     client.onAny((message) => model.apply(message));
     factory.latest().serverOpens();
     factory.latest().serverSends(aliceSnapshot());
-    factory.latest().serverSends({ v: 1, type: 'cell_inserted', index: 2, cell: cell('c3', 'z = 3') });
+    factory.latest().serverSends({ v: 1, type: 'cell_inserted', index: 2, cell: cell('c3', 'z = 3'), revision: 4 });
     factory.latest().serverSends({ v: 1, type: 'output', cell_id: 'c1', output: { output_type: 'stream', name: 'stdout', text: 'hi' } });
     expect(model.cells.map((c) => c.id)).toEqual(['c1', 'c2', 'c3']);
 
@@ -360,7 +360,7 @@ describe('snapshot after reconnecting', () => {
     factory.latest().serverOpens();
     factory.latest().serverSends(
       aliceSnapshot({
-        notebook: { id: 7, title: 'Sales (renamed)', revision: 9, cells: [cell('c2', 'print(x + 1)', { state: 'done' })] },
+        notebook: { id: 7, title: 'Sales (renamed)', revision: 9, config: {}, cells: [cell('c2', 'print(x + 1)', { state: 'done' })] },
         kernel: { state: 'busy' },
         you: { username: 'alice', role: 'viewer' },
       }),

@@ -3,9 +3,9 @@ import type { NotebookDetail } from '../src/api';
 import type { HistoryApi } from '../src/components/HistoryPanel';
 import { NotebookPage } from '../src/components/NotebookPage';
 import { NotebookModel } from '../src/notebookModel';
+// Every type the server sends, generated from its classes (kernels/messages.py, `python -m kernels.protocol_codegen`).
+import { SERVER_MESSAGE_TYPES as serverTypes } from '../src/generated/protocol';
 import { NotebookClient, SERVER_MESSAGE_TYPES, asChunk, validateServerMessage } from '../src/protocol';
-// The server's one list of what it sends (kernels.events.SERVER_MESSAGE_TYPES, written by `python -m kernels.events`).
-import serverTypes from '../src/serverMessageTypes.json';
 import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
 import { aliceSnapshot, cell } from './support/scenarios';
 
@@ -21,9 +21,23 @@ describe('the protocol contract', () => {
     expect([...SERVER_MESSAGE_TYPES, 'chunk'].sort()).toEqual([...serverTypes].sort());
   });
 
+  it("checks each message against the schema generated from the server's classes", () => {
+    // Fields the server always sends are required: a message without one is refused, not half applied.
+    expect(validateServerMessage({ type: 'cell_moved', cell_id: 'c1', index: 1 })).toEqual({ problem: 'malformed cell_moved message' });
+    expect(validateServerMessage({ type: 'cell_moved', cell_id: 'c1', index: 1, revision: 4 })).toHaveProperty('message');
+    const { config: _, ...noConfig } = aliceSnapshot().notebook;
+    expect(validateServerMessage({ ...aliceSnapshot(), notebook: noConfig })).toEqual({ problem: 'malformed snapshot message' });
+    expect(validateServerMessage({ type: 'grants_changed' })).toEqual({ problem: 'malformed grants_changed message' });
+    // Values are checked by the schema's types, outputs by the page's own nbformat checks.
+    expect(validateServerMessage({ type: 'tasks', queue: ['a'], running: null, building: [{ kind: 'rust', key: 'k' }] })).toHaveProperty('problem');
+    expect(validateServerMessage({ type: 'cell_status', cell_id: 'c1', state: 'error', outputs: [{ output_type: 'stream' }] })).toHaveProperty('problem');
+    // A field the page does not know (a newer server's) is let through.
+    expect(validateServerMessage({ type: 'cells_stale', cell_ids: ['c1'], reason: 'new' })).toHaveProperty('message');
+  });
+
   it('keeps stale marks from the snapshot and from cells_stale', () => {
     const model = new NotebookModel();
-    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1'), cell('c2', 'y', { stale: true })] } }));
+    model.apply(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('c1', 'x = 1'), cell('c2', 'y', { stale: true })] } }));
     expect(model.staleCells).toEqual(['c2']);
     model.apply({ type: 'cells_stale', cell_ids: ['c1'] });
     expect(model.staleCells).toEqual(['c1', 'c2']);
@@ -100,7 +114,7 @@ describe('the page follows what the server says of the notebook', () => {
     socket.serverSends({ type: 'cells_stale', cell_ids: ['c2'] });
     expect(q('[data-testid="cell"][data-cell-id="c2"]').classList.contains('stale')).toBe(true);
     expect(q<HTMLButtonElement>('[data-testid="run-stale"]').disabled).toBe(false);
-    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 4, cells: [cell('c1'), cell('c2', '', { stale: true })] } }));
+    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 4, config: {}, cells: [cell('c1'), cell('c2', '', { stale: true })] } }));
     expect(q('[data-testid="stale-badge"]', q('[data-testid="cell"][data-cell-id="c2"]')).hidden).toBe(false);
   });
 

@@ -80,7 +80,7 @@ def test_stale_marks_survive_a_reload(alice, live_daphne: str, page: Any) -> Non
     from notebooks.services import check_insert_cell
 
     second = _off_the_loop(check_insert_cell, alice, notebook.pk, index=1, language="python",
-                           source="y = x + 1").result["cell"]["id"]
+                           source="y = x + 1").result.cell["id"]
     # Both ran; the first ran again since, changing the x the second read (as a kernel host records it).
     for cell_id, source, stale in ((first, "x = 2", False), (second, "y = x + 1", True)):
         _off_the_loop(Execution.objects.create, notebook=notebook, cell_id=cell_id, user=alice, language="python",

@@ -254,7 +254,7 @@ def test_saving_the_config_builds_the_env_on_a_worker_and_a_kernel_starts_in_it(
     assert panel["in_use"] == {"key": key, "state": "ready"}
     fallback = do_prepare_launch(first.pk, config=Notebook.objects.get(pk=first.pk).config)
     assert fallback.python == str(env_root() / key / "bin" / "python")
-    assert fallback.notices and fallback.notices[0]["state"] == "failed" and fallback.notices[0]["using"] == key
+    assert fallback.notices and fallback.notices[0].state == "failed" and fallback.notices[0].using == key
 
     if shutil.which("bwrap"):
         kernel = Kernel(tmp_path, python=fallback.python, binds=fallback.ro_binds)

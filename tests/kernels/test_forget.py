@@ -83,7 +83,7 @@ def test_a_draft_replacement_forgets_the_cells_it_drops(alice, four_cells, runni
 
 def test_restoring_a_version_forgets_the_cells_it_does_not_have(alice, four_cells, running_kernel) -> None:  # type: ignore[no-untyped-def]
     saved = check_save_version(alice, four_cells.pk)
-    added = check_insert_cell(alice, four_cells.pk, index=4, source="late = 1").result["cell"]["id"]
+    added = check_insert_cell(alice, four_cells.pk, index=4, source="late = 1").result.cell["id"]
     check_restore(alice, four_cells.pk, saved.version.number)
     order = [*four_cells.cell_ids(), added]
     assert _commands(running_kernel.channel) == [{"type": "forget", "cell_id": added, "order": order}]

@@ -45,7 +45,7 @@ def two_cells(alice):  # type: ignore[no-untyped-def]
     """A notebook with two cells; each test gives the first its greedy source."""
     notebook = do_create_notebook(alice, title="Greedy")
     first = notebook.cells[0]["id"]
-    second = check_insert_cell(alice, notebook.pk, index=1, language="python", source="print('after')").result["cell"]["id"]
+    second = check_insert_cell(alice, notebook.pk, index=1, language="python", source="print('after')").result.cell["id"]
     return notebook, first, second
 
 

@@ -56,7 +56,7 @@ def printing(alice):  # type: ignore[no-untyped-def]
     below = []
     for n in range(3):
         change = check_insert_cell(alice, notebook.pk, index=n + 1, language="python", source=f"print({n})")
-        below.append(change.result["cell"]["id"])
+        below.append(change.result.cell["id"])
     return notebook, first, below
 
 

@@ -37,7 +37,7 @@ async def test_a_first_run_shows_starting_then_busy_until_its_last_cell_ends(ali
                                                       source="import time\ntime.sleep(2)")
     second = (await database_sync_to_async(check_insert_cell)(
         alice, notebook.pk, index=1, language="python", source="import time\ntime.sleep(1)\nprint('second')"
-    )).result["cell"]["id"]
+    )).result.cell["id"]
     client = NotebookClient(notebook.pk, token=alice_token)
     snapshot = await client.connect()
     assert snapshot["kernel"]["state"] == "not_started"

@@ -25,8 +25,8 @@ def three_cells(alice):  # type: ignore[no-untyped-def]
     notebook = do_create_notebook(alice, title="Chain")
     first = notebook.cells[0]["id"]
     check_update_source(alice, notebook.pk, cell_id=first, source="x = 2")
-    second = check_insert_cell(alice, notebook.pk, index=1, language="python", source="y = x * 10").result["cell"]["id"]
-    third = check_insert_cell(alice, notebook.pk, index=2, language="python", source="print(y)").result["cell"]["id"]
+    second = check_insert_cell(alice, notebook.pk, index=1, language="python", source="y = x * 10").result.cell["id"]
+    third = check_insert_cell(alice, notebook.pk, index=2, language="python", source="print(y)").result.cell["id"]
     return notebook, [first, second, third]
 
 
@@ -297,7 +297,7 @@ async def test_deleting_cells_frees_their_values_in_the_kernel(alice, alice_toke
     await database_sync_to_async(check_insert_cell)(
         alice, notebook.pk, index=1, language="python", source="n = len(big)\ncopy = list(big)")
     probe = (await database_sync_to_async(check_insert_cell)(
-        alice, notebook.pk, index=2, language="python", source=_HELD)).result["cell"]["id"]
+        alice, notebook.pk, index=2, language="python", source=_HELD)).result.cell["id"]
     client = NotebookClient(notebook.pk, token=alice_token)
     await client.connect()
     await client.reply(await client.send("run_all"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernels import messages
 from kernels.limits import MAX_OUTPUT_HEAD_CHARS
 from kernels.runbook import STARTED, RunBook, Step
 
@@ -18,7 +19,7 @@ def _execute(exec_id: str, cell_id: str, *, user_id: int = 7, username: str = "a
     return command
 
 
-def _events(step: Step) -> list[dict[str, Any]]:
+def _events(step: Step) -> list[messages.ServerMessage]:
     return [event for event, _ in step.relay if event is not None]
 
 
@@ -35,20 +36,20 @@ def test_a_run_goes_from_queued_to_finished_with_its_news_and_records() -> None:
     command, step = book.execute(_execute("e1", "c1", new=True))
     # What is for the host only never reaches the kernel.
     assert "record" not in command and "runner" not in command
-    assert _events(step) == [{"type": "kernel_status", "state": "busy"}]
+    assert _events(step) == [messages.KernelStatus(state="busy")]
     assert step.kernel_state == "busy" and [r.exec_id for r in step.record] == ["e1"]
 
     _, step = book.execute(_execute("e2", "c2"))
-    assert _events(step) == [{"type": "tasks", "queue": ["c1", "c2"], "running": None}]
+    assert _events(step) == [messages.Tasks(queue=["c1", "c2"], running=None)]
     assert step.record == []  # recorded already (no `record`): nothing to write yet
 
     step = book.on_event(_status("e1", "running"), now=1.0)
-    assert step.relay[0] == ({"type": "cell_status", "cell_id": "c1", "state": "running"}, ("e1", STARTED))
-    assert _events(step)[1] == {"type": "tasks", "queue": ["c2"], "running": "c1"}
+    assert step.relay[0] == (messages.CellStatus(cell_id="c1", state="running"), ("e1", STARTED))
+    assert _events(step)[1] == messages.Tasks(queue=["c2"], running="c1")
 
     step = book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "a\n"}), now=1.1)
-    assert step.relay == [({"type": "output", "cell_id": "c1", "output": {"output_type": "stream", "name": "stdout",
-                                                                         "text": "a\n"}},
+    assert step.relay == [(messages.Output(cell_id="c1", output={"output_type": "stream", "name": "stdout",
+                                                                 "text": "a\n"}),
                            ("e1", {"output_type": "stream", "name": "stdout", "text": "a\n"}))]
     book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "b\n"}), now=1.2)
 
@@ -81,14 +82,15 @@ def test_display_updates_and_clears_are_relayed_as_sent_and_applied_to_what_is_k
     for output in ({"output_type": "stream", "name": "stdout", "text": "old\n"}, clear, shown):
         book.on_event(_output("e1", output), now=0.1)
     step = book.on_event(_output("e1", update), now=0.2)
-    assert _events(step) == [{"type": "output", "cell_id": "c1", "output": update}]
+    assert _events(step) == [messages.Output(cell_id="c1", output=update)]
     assert [(o["output_type"], o["data"]["text/plain"]) for o in book.executions["e1"].outputs] == [
         ("display_data", "'100%'")]
     # After a clear, indices start again at 0 as on the page: a large output's `more.n` names it in both.
     big = {"output_type": "stream", "name": "stderr", "text": "x" * (MAX_OUTPUT_HEAD_CHARS + 10)}
     book.on_event(_output("e1", clear), now=0.3)
     step = book.on_event(_output("e1", big), now=0.4)
-    assert _events(step)[0]["output"]["more"] == {"n": 0}
+    (relayed,) = _events(step)
+    assert isinstance(relayed, messages.Output) and relayed.output["more"] == {"n": 0}
     assert book.sync_cells(budget=10**9)[0]["outputs_total"] == 1
 
 
@@ -98,8 +100,8 @@ def test_input_is_asked_of_every_page_and_answered_only_by_the_runner() -> None:
     book.on_event(_status("e1", "running"), now=0.0)
     step = book.on_event({"type": "input_request", "exec_id": "e1", "cell_id": "c1", "prompt": "Name? ",
                           "password": False}, now=0.1)
-    request = {"exec_id": "e1", "prompt": "Name? ", "password": False, "username": "alice"}
-    assert _events(step) == [{"type": "input_request", "cell_id": "c1", **request}]
+    request: dict[str, Any] = {"exec_id": "e1", "prompt": "Name? ", "password": False, "username": "alice"}
+    assert _events(step) == [messages.InputRequest(cell_id="c1", **request)]
     assert book.sync_cells(budget=10**6)[0]["input_request"] == request
 
     step, dropped = book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "Bob", "user_id": 8})
@@ -107,7 +109,7 @@ def test_input_is_asked_of_every_page_and_answered_only_by_the_runner() -> None:
     step, dropped = book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "Ada", "user_id": 7})
     assert dropped == ""
     assert step.to_kernel == [{"type": "input_reply", "exec_id": "e1", "value": "Ada"}]
-    assert _events(step) == [{"type": "input_done", "cell_id": "c1", "exec_id": "e1"}]
+    assert _events(step) == [messages.InputDone(cell_id="c1", exec_id="e1")]
     assert "input_request" not in book.sync_cells(budget=10**6)[0]
     # A second answer finds nothing waiting.
     assert book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "Ada", "user_id": 7})[1] == (
@@ -120,7 +122,7 @@ def test_a_cell_that_ends_while_asking_ends_the_request() -> None:
     book.on_event(_status("e1", "running"), now=0.0)
     book.on_event({"type": "input_request", "exec_id": "e1", "prompt": "", "password": True}, now=0.1)
     step = book.on_event(_status("e1", "interrupted"), now=0.2)
-    assert _events(step) == [{"type": "input_done", "cell_id": "c1", "exec_id": "e1"}]
+    assert _events(step) == [messages.InputDone(cell_id="c1", exec_id="e1")]
 
 
 def test_a_kernel_that_dies_ends_its_running_cell_with_the_reason_and_leaves_the_queue() -> None:
@@ -131,8 +133,7 @@ def test_a_kernel_that_dies_ends_its_running_cell_with_the_reason_and_leaves_the
     book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "so far\n"}), now=0.1)
     book.on_event({"type": "input_request", "exec_id": "e1", "prompt": "", "password": False}, now=0.1)
     step = book.kernel_gone("the kernel died", ename="KernelDied")
-    kinds = [e["type"] for e in _events(step)]
-    assert kinds == ["output", "input_done"]
+    assert [type(e) for e in _events(step)] == [messages.Output, messages.InputDone]
     record = step.record[0].record()
     assert record.state == "error"
     assert [o["output_type"] for o in record.outputs] == ["stream", "error"]

@@ -17,7 +17,7 @@ from notebooks.models import Notebook
 from notebooks.services import do_create_notebook
 from quire.accounts.services import do_issue_token
 from tests.conftest import _test_database_env
-from tests.support import free_port, port_open, start_daphne, wait_until
+from tests.support import check_server_message, free_port, port_open, start_daphne, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,14 +28,14 @@ async def _connect(port: int, notebook_id: int, token: str):  # type: ignore[no-
         additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
         open_timeout=20,
     )
-    snapshot = json.loads(await ws.recv())
+    snapshot = check_server_message(await ws.recv())
     assert snapshot["type"] == "snapshot"
     return ws, snapshot
 
 
 async def _reply(ws, req: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
     while True:
-        event = json.loads(await ws.recv())
+        event = check_server_message(await ws.recv())
         if event.get("type") in ("ack", "error") and event.get("req") == req:
             return event
 
@@ -109,7 +109,7 @@ async def test_the_server_keeps_serving_across_a_redis_restart(alice, process_lo
             watcher, _ = await _connect(port, notebook.pk, token)
             await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 2, "cell_id": cell, "source": "after"}))
             assert (await _reply(ws, 2))["type"] == "ack"
-            while (event := json.loads(await watcher.recv()))["type"] != "cell_updated":
+            while (event := check_server_message(await watcher.recv()))["type"] != "cell_updated":
                 pass
             assert event["source"] == "after"
             await ws.close()
@@ -129,7 +129,7 @@ async def _until(ws, match, timeout: float = 60) -> dict:  # type: ignore[no-unt
     import asyncio
 
     async def wait() -> dict:  # type: ignore[type-arg]
-        while not match(event := json.loads(await ws.recv())):
+        while not match(event := check_server_message(await ws.recv())):
             pass
         return event
 
@@ -288,7 +288,7 @@ async def test_edits_during_a_redis_outage_are_acked_exactly_when_applied(  # ty
         restarted = _start_redis(redis_port, redis_dir)
         # The watcher missed every broadcast of the outage; it is sent the notebook as it now is.
         while True:
-            event = json.loads(await asyncio.wait_for(watcher.recv(), 60))
+            event = check_server_message(await asyncio.wait_for(watcher.recv(), 60))
             if event["type"] == "snapshot":
                 break
         assert [cell["id"] for cell in event["notebook"]["cells"]] == ids

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.support import Service
+from tests.support import Service, check_server_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -378,7 +378,7 @@ async def _until_reply(ws: Any, req: int) -> list[dict[str, Any]]:
     """Every frame up to and including the ack or error for `req`."""
     seen = []
     while True:
-        event = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        event = check_server_message(await asyncio.wait_for(ws.recv(), timeout=30))
         seen.append(event)
         if event.get("type") in ("ack", "error") and event.get("req") == req:
             return seen
@@ -392,7 +392,7 @@ async def test_hostile_websocket_messages_never_get_internal_errors_or_a_dropped
     ws = await _connect(port, arena.notebook_id, arena.token)
     failures: list[str] = []
     try:
-        assert json.loads(await ws.recv())["type"] == "snapshot"
+        assert check_server_message(await ws.recv())["type"] == "snapshot"
         # A probe after each case: its reply shows the connection still works and marks where the case ends.
         probe_req = 1_000_000
         for name, text in _ws_frames(arena.cell_id):
@@ -428,7 +428,7 @@ async def test_a_notebook_id_too_big_for_the_database_is_not_found(daphne, arena
     service, port = daphne
     log_start = _log_size(service)
     ws = await _connect(port, "9" * 30, arena.token)
-    event = json.loads(await ws.recv())
+    event = check_server_message(await ws.recv())
     assert event["type"] == "error" and event["code"] == "not_found"
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await ws.recv()

@@ -23,7 +23,14 @@ from notebooks.sharing import check_share
 from quire.accounts.services import do_issue_token
 from tests.conftest import _test_database_env
 from tests.notebooks.test_durability import _redis_argv
-from tests.support import free_port, port_open, start_celery_worker, start_daphne, wait_until
+from tests.support import (
+    check_server_message,
+    free_port,
+    port_open,
+    start_celery_worker,
+    start_daphne,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +54,7 @@ class Page:
 
     async def _read(self) -> None:
         async for frame in self.ws:
-            self.apply(json.loads(frame))
+            self.apply(check_server_message(frame))
 
     def apply(self, event: dict[str, Any]) -> None:
         kind = event["type"]
@@ -134,7 +141,7 @@ async def test_every_open_page_matches_the_stored_notebook_after_redis_is_killed
         run_cell = notebook.cells[0]["id"]
         await database_sync_to_async(services.check_update_source)(alice, notebook.pk, cell_id=run_cell, source=RUN)
         typed = (await database_sync_to_async(services.check_insert_cell)(
-            alice, notebook.pk, index=1, language="python", source="")).result["cell"]["id"]
+            alice, notebook.pk, index=1, language="python", source="")).result.cell["id"]
         for person, role in ((editor_ed, "editor"), (runner_rita, "runner")):
             await database_sync_to_async(check_share)(alice, notebook.pk, username=person.username, role=role)
         tokens = [(await database_sync_to_async(do_issue_token)(p, name="t")).key for p in (alice, editor_ed, runner_rita)]

@@ -18,7 +18,7 @@ from notebooks.limits import MAX_REQUEST_BYTES, MAX_SOURCE_BYTES, MAX_WS_MESSAGE
 from notebooks.models import Notebook
 from notebooks.services import do_create_notebook
 from quire.accounts.services import do_issue_token
-from tests.support import ChunkJoiner
+from tests.support import ChunkJoiner, check_server_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,7 +101,7 @@ async def test_a_hostile_focus_is_refused_and_other_viewers_receive_nothing_big(
         await viewer.send(json.dumps({"v": 1, "type": "focus", "req": 30, "cell_id": cell_id}))
         while True:
             frame = await asyncio.wait_for(owner.recv(), timeout=30)
-            event = json.loads(frame)
+            event = check_server_message(frame)
             if event["type"] == "presence" and {"username": "bob", "cell_id": cell_id} in event["users"]:
                 assert len(frame) < 1_000
                 break
@@ -127,9 +127,9 @@ async def test_a_cell_at_the_source_limit_passes_the_websocket_and_a_larger_fram
         await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 2, "cell_id": cell_id,
                                   "source": "y" * (MAX_WS_MESSAGE_BYTES + 100_000)}))
         await ws.send(json.dumps({"v": 1, "type": "interrupt", "req": 3}))
-        error = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        error = check_server_message(await asyncio.wait_for(ws.recv(), timeout=30))
         while error.get("type") != "error":
-            error = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+            error = check_server_message(await asyncio.wait_for(ws.recv(), timeout=30))
         assert error["code"] == "too_large"
         assert (await _reply(ws, 3))[0]["type"] == "ack"  # the connection is still open
     finally:

@@ -79,7 +79,7 @@ def test_diff_names_each_kind_of_change(shared_notebook, olga, olga_client) -> N
     services.check_insert_cell(olga, shared_notebook.pk, index=0, language="vega", source="{}")
     third = services.check_insert_cell(olga, shared_notebook.pk, index=3, language="python", source="gone soon")
     versioning.check_save_version(olga, shared_notebook.pk, message="with a third cell")
-    services.check_delete_cell(olga, shared_notebook.pk, cell_id=third.result["cell"]["id"])
+    services.check_delete_cell(olga, shared_notebook.pk, cell_id=third.result.cell["id"])
     services.check_update_source(olga, shared_notebook.pk, cell_id=first, source="x = 3")
     services.check_move_cell(olga, shared_notebook.pk, cell_id=second, index=0)
     notebook = Notebook.objects.get(pk=shared_notebook.pk)
