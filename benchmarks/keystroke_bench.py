@@ -150,10 +150,11 @@ class Editors:
         self.rows: list[dict[str, float]] = []
 
     async def connect(self, port: int, editors: int) -> None:
+        opened: list[tuple[h.QuireClient, dict[str, Any]]] = []
         for _ in range(editors):  # one at a time, so the presence traffic settles (see fanout_bench.connect_many)
-            client, snapshot = await open_client(port, self.nb)
-            await asyncio.gather(*(t.client.drain(0.05) for t in self.typists), client.drain(0.05))
-            self.typists.append(Typist(client, snapshot, self.cell))
+            opened.append(await open_client(port, self.nb))
+            await asyncio.gather(*(client.drain(0.05) for client, _ in opened))
+        self.typists = [Typist(client, snapshot, self.cell) for client, snapshot in opened]
 
     async def type_for(self, seconds: float, rate: float) -> None:
         """Every editor types for `seconds`: one character, its ack, the next (at most `rate` a second)."""
