@@ -191,3 +191,25 @@ async def test_concurrent_editors_converge_and_snapshots_and_versions_hold_what_
     assert saved.version.cells[0]["source"] == merged
     for client in [*clients, fresh]:
         await client.close()
+
+
+def _result(cell_id: str):  # type: ignore[no-untyped-def]
+    return lambda e: e["type"] == "output" and e["cell_id"] == cell_id and e["output"].get("output_type") == "execute_result"
+
+
+async def test_runs_run_what_was_typed_before_it_is_folded(alice, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    """The first run starts the kernel (the database path, under the row lock); the second goes straight to the
+    kernel that is up (the fast path, one query of the draft). Both read the keystrokes still in the log."""
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Run what I typed")
+    cell = notebook.cells[0]["id"]
+    client = NotebookClient(notebook.pk, token=(await database_sync_to_async(do_issue_token)(alice, name="t")).key)
+    typist = Typist(base64.b64decode((await client.connect())["notebook"]["ydoc"]))
+
+    for typed, shown in (("6 * 7", "42"), (" + 1", "43")):
+        await _type_over_socket(client, typist, cell, typed)
+        assert (await database_sync_to_async(_row)(notebook.pk))[0].pending_updates == len(typed)
+        assert (await client.reply(await client.send("run_cell", cell_id=cell)))["type"] == "ack"
+        assert (await client.until(_result(cell), timeout=120))["output"]["data"]["text/plain"] == shown
+        await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "idle", timeout=60)
+    await client.reply(await client.send("shutdown"))
+    await client.close()
