@@ -3,6 +3,7 @@
 The document holds a map `sources` from cell id to a Y.Text. The draft's `cells[*].source` is its plain-text
 projection and stays the truth for everything else (runs, versions, exports). Every draft write brings the
 document in line with the cells and broadcasts the resulting update, so Yjs clients and plain clients agree.
+Collaborative edits are applied and logged by notebooks/ylog.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from notebooks.limits import MAX_UPDATE_BYTES, MAX_YDOC_BYTES
 from notebooks.models import Notebook
 from quire.lib.errors import InvalidInput
 
-__all__ = ["MAX_UPDATE_BYTES", "MAX_YDOC_BYTES", "apply", "decode_update", "encode", "load", "sync"]
+__all__ = ["MAX_UPDATE_BYTES", "MAX_YDOC_BYTES", "check_no_gap", "decode_update", "encode", "load", "sources", "sync"]
 
 
 def load(notebook: Notebook) -> Doc:
@@ -28,7 +29,7 @@ def load(notebook: Notebook) -> Doc:
     return doc
 
 
-def _sources(doc: Doc) -> Map:
+def sources(doc: Doc) -> Map:
     return doc.get("sources", type=Map)
 
 
@@ -53,15 +54,15 @@ def sync(notebook: Notebook) -> bytes | None:
     """Bring `notebook.ydoc` in line with the cells' sources; the update that did it, or None if none was needed."""
     doc = load(notebook)
     before = doc.get_state()
-    sources = _sources(doc)
+    texts = sources(doc)
     with doc.transaction():
         ids = {cell["id"] for cell in notebook.cells}
-        for key in [k for k in sources.keys() if k not in ids]:
-            del sources[key]
+        for key in [k for k in texts.keys() if k not in ids]:
+            del texts[key]
         for cell in notebook.cells:
-            text = sources.get(cell["id"])
+            text = texts.get(cell["id"])
             if text is None:
-                sources[cell["id"]] = Text(cell["source"])
+                texts[cell["id"]] = Text(cell["source"])
             elif str(text) != cell["source"]:
                 _splice(text, cell["source"])
     if doc.get_state() == before and notebook.ydoc:
@@ -94,7 +95,7 @@ def _state_vector(state: bytes) -> dict[int, int]:
     return vector
 
 
-def _check_no_gap(doc: Doc, update: bytes) -> None:
+def check_no_gap(doc: Doc, update: bytes) -> None:
     """Refuse an update whose first changes start past what the document holds of their author.
 
     Such an update builds on changes the server never applied (one it refused before): the document would keep
@@ -115,33 +116,6 @@ def _check_no_gap(doc: Doc, update: bytes) -> None:
         raise InvalidInput(
             "the update builds on changes the server does not have; reload the cell", field="update"
         )
-
-
-def apply(notebook: Notebook, update: bytes, *, max_source_bytes: int) -> list[str]:
-    """Apply a client's update to the document and project it onto the cells; the ids of changed cells."""
-    doc = load(notebook)
-    _check_no_gap(doc, update)
-    try:
-        doc.apply_update(update)
-    except Exception as exc:  # pycrdt raises plain exceptions for undecodable updates
-        raise InvalidInput(f"malformed CRDT update: {exc}", field="update") from None
-    sources = _sources(doc)
-    changed = []
-    for cell in notebook.cells:
-        text = sources.get(cell["id"])
-        if text is None:
-            continue
-        source = str(text)
-        if source != cell["source"]:
-            if len(source.encode()) > max_source_bytes:
-                raise InvalidInput(f"a cell's source is limited to {max_source_bytes} bytes", field="update")
-            cell["source"] = source
-            changed.append(cell["id"])
-    state = doc.get_update()
-    if len(state) > MAX_YDOC_BYTES:
-        raise InvalidInput(f"a notebook's collaborative document is limited to {MAX_YDOC_BYTES} bytes", field="update")
-    notebook.ydoc = state
-    return changed
 
 
 def decode_update(raw: Any) -> bytes:

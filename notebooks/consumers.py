@@ -239,14 +239,18 @@ class NotebookConsumer(AsyncWebsocketConsumer):
     async def _current_role(self) -> Role:
         """The caller's role on this notebook: the one last read, unless it is older than ROLE_FRESH_S."""
         if asyncio.get_running_loop().time() - self.role_at > ROLE_FRESH_S:
-            _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
+            _, role = await database_sync_to_async(services.get_notebook)(
+                self.user, self.notebook_id, sources=False
+            )
             self._remember_role(role)
         return self.role
 
     async def _recheck_access(self) -> bool:
         """Read the caller's role again; False (and the connection closing) if they may no longer read."""
         try:
-            _, role = await database_sync_to_async(services.get_notebook)(self.user, self.notebook_id)
+            _, role = await database_sync_to_async(services.get_notebook)(
+                self.user, self.notebook_id, sources=False
+            )
         except QuireError as exc:
             await self._send(messages.Error(req=None, code=exc.code, message=exc.message))
             await self.close(code=CLOSE_NOT_FOUND)

@@ -24,8 +24,12 @@ class Notebook(models.Model):
     # Bumped on every draft write; a client writing against an older revision is told so.
     revision = models.PositiveIntegerField(default=0)
     # The cells' sources as a CRDT document (pycrdt/Yjs update format): concurrent typists in one cell all
-    # keep their keystrokes. `cells[*].source` is always its plain-text projection.
+    # keep their keystrokes. `cells[*].source` is its plain-text projection, once the updates still in the
+    # notebook's log (`YUpdate`) are folded in (notebooks/ylog.py): every reader of the draft folds them first.
     ydoc = models.BinaryField(default=bytes, blank=True)
+    # How many updates the log holds that `ydoc` and the cells do not have yet: read with the row, so a reader
+    # knows without another query whether it must fold.
+    pending_updates = models.PositiveIntegerField(default=0)
     head_version = models.ForeignKey(
         "NotebookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -63,6 +67,25 @@ class Notebook(models.Model):
             if cell["id"] == cell_id:
                 return index, cell
         return None
+
+
+class YUpdate(models.Model):
+    """One collaborative edit's CRDT update, appended to its notebook's log and folded into `Notebook.ydoc` later.
+
+    `seq` is the draft revision the edit made, so the updates of a run of revisions with no other change between
+    them are exactly the rows numbered by those revisions.
+    """
+
+    notebook = models.ForeignKey(Notebook, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField()
+    update = models.BinaryField()
+
+    class Meta:
+        ordering = ["notebook", "seq"]
+        constraints = [models.UniqueConstraint(fields=["notebook", "seq"], name="one_update_per_revision")]
+
+    def __str__(self) -> str:
+        return f"{self.notebook_id} #{self.seq}"
 
 
 class ImmutableVersionError(Exception):

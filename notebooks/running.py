@@ -14,6 +14,7 @@ from kernels import services as kernel_services
 from kernels import sessions
 from kernels.models import KernelSession
 from kernels.services import QueuedRun, latest_executions, live_session, send_command
+from notebooks import ylog
 from notebooks.models import Notebook
 from notebooks.roles import Role
 from notebooks.services import get_notebook
@@ -38,7 +39,7 @@ def check_kernel_request(user: Caller, notebook_id: int, *, command: dict[str, A
     need = KERNEL_REQUESTS.get(str(kind))
     if need is None:
         raise InvalidInput(f"not a kernel request: {kind!r}")
-    notebook, _ = get_notebook(user, notebook_id, need=need)
+    notebook, _ = get_notebook(user, notebook_id, need=need, sources=False)
     session = live_session(notebook.pk)
     if session is None or session.state == KernelSession.State.STARTING:
         return False
@@ -79,7 +80,7 @@ def prepare_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id:
     is sent (see `kernel_services.dispatch_run`)."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
     # The row lock serialises kernel starts: two people running at once get one kernel.
-    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
+    notebook = ylog.locked(notebook_id)
     cells = cells_to_run(notebook, scope, cell_id)
     if not cells:
         return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
@@ -96,9 +97,11 @@ async def plan_live_run(
     reads the executions."""
     if scope == "stale":
         raise ValueError("stale runs go through prepare_run")
-    row = await fetch_one(
-        f"SELECT cells FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL", [notebook_id]
-    )
+    query = f"SELECT cells, pending_updates FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL"
+    row = await fetch_one(query, [notebook_id])
+    if row is not None and row[1]:  # edits still in the log (notebooks/ylog.py): fold them, then read
+        await database_sync_to_async(ylog.do_fold)(notebook_id)
+        row = await fetch_one(query, [notebook_id])
     if row is None:
         raise NotFound("no such notebook")
     cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]

@@ -18,7 +18,7 @@ from kernels import events, messages
 from kernels.models import Execution
 from kernels.runbook import FINAL_STATES
 from kernels.services import forget_deleted_cells, live_session, send_command
-from notebooks import collab
+from notebooks import collab, ylog
 from notebooks.audit import do_record
 from notebooks.models import AuditEntry, Grant, Notebook
 from notebooks.roles import Role, role_for
@@ -95,14 +95,27 @@ def list_notebooks(
     return notebooks.select_related("owner", "team").order_by("-updated_at", "-id")
 
 
-def get_notebook(user: Caller, notebook_id: int, *, need: Role = Role.VIEWER) -> tuple[Notebook, Role]:
-    """The notebook and the caller's role; NotFound if they may not read it (its existence stays hidden)."""
-    notebook = (
+def get_notebook(
+    user: Caller, notebook_id: int, *, need: Role = Role.VIEWER, sources: bool = True
+) -> tuple[Notebook, Role]:
+    """The notebook and the caller's role; NotFound if they may not read it (its existence stays hidden).
+    `sources=False` for a caller that reads no cell's source (the role, the cells' order): the edits still in
+    the update log are then left for the next reader, which spares the requests sent while typing a fold each."""
+    found = (
         Notebook.objects.select_related("owner", "team")
         .annotate(head_number=F("head_version__number"))
         .filter(pk=notebook_id, deleted_at__isnull=True)
         .first()
     )
+    notebook, role = _checked(user, found, need)
+    if sources and notebook.pending_updates:  # edits still in the log: fold them before reading
+        ylog.do_fold(notebook.pk)
+        notebook.refresh_from_db(fields=["cells", "ydoc", "pending_updates"])
+    return notebook, role
+
+
+def _checked(user: Caller, notebook: Notebook | None, need: Role) -> tuple[Notebook, Role]:
+    """The notebook and the caller's role on it if it is at least `need`; NotFound if they may not read it."""
     role = role_for(user, notebook) if notebook is not None else None
     if notebook is None or role is None:
         raise NotFound("no such notebook")
@@ -213,7 +226,7 @@ def locked_notebook(user: Caller, notebook_id: int, need: Role) -> Notebook:
     """The notebook row, locked for this transaction, after checking the caller's role."""
     notebook, _ = get_notebook(user, notebook_id, need=need)
     # Every draft write holds the row lock so concurrent edits apply one after another.
-    return Notebook.objects.select_for_update().get(pk=notebook.pk)
+    return ylog.locked(notebook.pk)
 
 
 def do_save_draft(
@@ -315,28 +328,29 @@ def check_update_source(user: Caller, notebook_id: int, *, cell_id: str, source:
     return do_save_draft(notebook, messages.CellUpdated(cell_id=cell_id, source=source, revision=notebook.revision + 1))
 
 
-@transaction.atomic
-def check_edit_source(user: Caller, notebook_id: int, *, cell_id: str, update: bytes) -> DraftChange:
+def check_edit_source(user: Caller, notebook_id: int, *, cell_id: str, update: bytes) -> DraftChange[messages.CellUpdated]:
     """Apply a collaborative (CRDT) edit of a cell's source and pass the update on to everyone else.
 
+    The update is appended to the notebook's log (notebooks/ylog.py), which readers fold into the draft: the
+    edit reads and writes neither the draft nor the whole document, so it costs the same in any notebook.
     An edit typed in a cell someone deleted before it arrived is still taken into the document (where it lands
     in the deleted text, changing no cell): refusing it would leave the server unable to apply anything the same
     client types afterwards, since Yjs numbers one client's changes in one sequence."""
-    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
-    found = notebook.find_cell(check_cell_id(cell_id))
-    for changed in collab.apply(notebook, update, max_source_bytes=MAX_SOURCE_BYTES):
-        # The update's text is stored in the cells too: the same rules as any other source.
-        check_source(_require_cell(notebook, changed)[1]["source"], field="update")
-    check_draft_size(notebook.cells, notebook.config, field="update")
-    source = str(found[1]["source"]) if found is not None else ""
-    return do_save_draft(notebook, messages.CellUpdated(cell_id=cell_id, source=source, revision=notebook.revision + 1,
-                                                        ydoc_update=collab.encode(update)))
+    cell_id = check_cell_id(cell_id)
+    with ylog.editing(notebook_id), transaction.atomic():
+        notebook, _ = _checked(user, Notebook.objects.select_for_update().only(*ylog.EDIT_FIELDS).filter(
+            pk=notebook_id, deleted_at__isnull=True).first(), Role.EDITOR)
+        source = ylog.do_append(notebook, cell_id=cell_id, update=update)
+        event = messages.CellUpdated(cell_id=cell_id, source=source, revision=notebook.revision,
+                                     ydoc_update=collab.encode(update))
+        events.publish(notebook.pk, event)
+    return DraftChange(notebook=notebook, revision=notebook.revision, result=event)
 
 
 @transaction.atomic
 def do_ensure_ydoc(notebook_id: int) -> bytes:
     """The notebook's CRDT document, created from the cells if it has none yet (drafts made before it existed)."""
-    notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
+    notebook = ylog.locked(notebook_id)
     if not notebook.ydoc:
         collab.sync(notebook)
         notebook.save(update_fields=["ydoc"])

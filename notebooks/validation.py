@@ -156,6 +156,11 @@ def clean_cells(
 
 
 def check_draft_size(cells: list[dict[str, Any]], config: dict[str, Any], *, field: str = "cells") -> None:
-    size = sum(len(c["source"].encode()) + json_size(c["metadata"]) for c in cells) + json_size(config)
+    check_draft_bytes(sum(len(c["source"].encode()) + json_size(c["metadata"]) for c in cells) + json_size(config),
+                      field=field)
+
+
+def check_draft_bytes(size: int, *, field: str) -> None:
+    """The draft's size limit, for a caller that keeps the size (sources, metadata and config) as it goes."""
     if size > MAX_NOTEBOOK_BYTES:
         raise InvalidInput(f"a notebook is limited to {MAX_NOTEBOOK_BYTES} bytes of source", field=field)

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from pycrdt import Doc, Map, Text
 
 from notebooks.models import Notebook
-from notebooks.services import do_create_notebook
+from notebooks.services import do_create_notebook, get_notebook
 from notebooks.sharing import check_share
 from tests.live import NotebookClient
 
@@ -36,6 +36,11 @@ class Typist:
     def receive(self, event: dict) -> None:  # type: ignore[type-arg]
         if event.get("ydoc_update"):
             self.doc.apply_update(base64.b64decode(event["ydoc_update"]))
+
+
+def _stored(notebook_id: int) -> Notebook:
+    """The draft as every reader reads it: edits still in the notebook's update log folded in."""
+    return get_notebook(Notebook.objects.get(pk=notebook_id).owner, notebook_id)[0]
 
 
 @pytest.fixture
@@ -73,7 +78,7 @@ async def test_concurrent_typing_in_one_cell_keeps_both(alice, bob, shared_noteb
     merged = str(alice_typist.text(cell))
     assert merged == str(bob_typist.text(cell))
     assert sorted(merged.split()) == ["alpha", "beta"]
-    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    stored = await database_sync_to_async(_stored)(shared_notebook.pk)
     assert stored.cells[0]["source"] == merged
 
     # A plain whole-source update (scripts, the REST draft) reaches CRDT clients as an update too.
@@ -112,7 +117,7 @@ async def test_bad_updates_and_viewers_are_refused(alice, bob) -> None:  # type:
     viewer = Typist(b_client, await b_client.connect())
     error = await b_client.reply(await viewer.type(cell, 0, "sneaky"))
     assert error["code"] == "forbidden"
-    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    stored = await database_sync_to_async(_stored)(shared_notebook.pk)
     assert stored.cells[0]["source"] == ""
     await a_client.close()
     await b_client.close()
@@ -130,7 +135,7 @@ async def test_an_update_built_on_a_refused_one_is_refused_too(alice, shared_not
     error = await client.reply(await typist.type(cell, 1, "total = 1"))
     assert (error["type"], error["field"]) == ("error", "update"), error
     assert "does not have" in error["message"]
-    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    stored = await database_sync_to_async(_stored)(shared_notebook.pk)
     assert stored.cells[0]["source"] == ""
     await client.close()
     # A fresh document from the server's state types on normally, deletions included.
@@ -142,7 +147,7 @@ async def test_an_update_built_on_a_refused_one_is_refused_too(alice, shared_not
     del fresh.text(cell)[0:2]
     deleted = await client.send("edit_source", cell_id=cell, update=base64.b64encode(fresh.doc.get_update(before)).decode())
     assert (await client.reply(deleted))["type"] == "ack"
-    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    stored = await database_sync_to_async(_stored)(shared_notebook.pk)
     assert stored.cells[0]["source"] == "tal = 1"
     await client.close()
 
@@ -165,7 +170,7 @@ async def test_an_edit_crossing_the_cells_deletion_is_kept_in_the_document(alice
     assert crossing["type"] == "ack", crossing
     after = await b_client.reply(await bob_typist.type(kept, 0, "total = 1"))
     assert after["type"] == "ack", after
-    stored = await database_sync_to_async(Notebook.objects.get)(pk=shared_notebook.pk)
+    stored = await database_sync_to_async(_stored)(shared_notebook.pk)
     assert [cell["id"] for cell in stored.cells] == [kept]
     assert stored.cells[0]["source"] == "total = 1"
     await a_client.close()

@@ -185,22 +185,21 @@ async def test_the_websocket_applies_the_rest_rules(alice, alice_token) -> None:
     await client.close()
 
 
-def test_updates_cannot_grow_the_shared_document_past_its_limit() -> None:
+def test_updates_cannot_grow_the_shared_document_past_its_limit(alice, notebook) -> None:  # type: ignore[no-untyped-def]
     """An edit_source update may carry content outside the cells' sources, which every viewer would then receive
     with the snapshot: the document as a whole has a limit."""
     from pycrdt import Doc, Text
 
-    from notebooks import collab
     from notebooks.limits import MAX_UPDATE_BYTES, MAX_YDOC_BYTES
+    from notebooks.services import check_edit_source, do_ensure_ydoc, get_notebook
     from quire.lib.errors import InvalidInput
 
-    notebook = Notebook(title="Junk", cells=[{"id": "a1", "language": "python", "source": "", "metadata": {}}])
-    collab.sync(notebook)
+    do_ensure_ydoc(notebook.pk)
     chunk = "x" * (MAX_UPDATE_BYTES - 1_000)
     with pytest.raises(InvalidInput) as refused:
         for _ in range(MAX_YDOC_BYTES // len(chunk) + 2):
             junk: Doc = Doc()
             junk["junk"] = Text(chunk)
-            collab.apply(notebook, junk.get_update(), max_source_bytes=MAX_UPDATE_BYTES)
+            check_edit_source(alice, notebook.pk, cell_id=notebook.cells[0]["id"], update=junk.get_update())
     assert refused.value.field == "update"
-    assert len(notebook.ydoc) <= MAX_YDOC_BYTES
+    assert len(get_notebook(alice, notebook.pk)[0].ydoc) <= MAX_YDOC_BYTES

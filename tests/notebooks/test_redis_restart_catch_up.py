@@ -120,7 +120,8 @@ async def _until(check: Any) -> None:
 
 
 def _stored(notebook_id: int) -> tuple[dict[str, str], str | None, str]:
-    notebook = Notebook.objects.get(pk=notebook_id)
+    # As every reader reads the draft: edits still in the notebook's update log folded in.
+    notebook, _ = services.get_notebook(Notebook.objects.get(pk=notebook_id).owner, notebook_id)
     run = Execution.objects.filter(notebook_id=notebook_id).order_by("-queued_at").first()
     printed = "" if run is None else "".join(o.get("text", "") for o in run.outputs if o.get("output_type") == "stream")
     return {c["id"]: c["source"] for c in notebook.cells}, None if run is None else run.state, printed
