@@ -71,7 +71,7 @@ from django.contrib.auth import get_user_model
 from notebooks import services
 change = services.check_edit_source(get_user_model().objects.get(username=sys.argv[1]), int(sys.argv[2]),
                                     cell_id=sys.argv[3], update=base64.b64decode(sys.argv[4]))
-print(change.result["source"])
+print(change.result.source)
 """
 
 
