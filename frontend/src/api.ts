@@ -1,6 +1,16 @@
 /** The REST calls the pages make, typed; session-authenticated with Django's CSRF header. */
 import { csrfToken } from './lib/cookies';
+import type { components } from './generated/api';
 import type { Cell, Language, Output, Role } from './protocol';
+
+/** The REST schema's types, generated from the server's OpenAPI schema (src/generated/api.ts). */
+type Schemas = components['schemas'];
+export type ForkOrigin = Schemas['ForkOrigin'];
+export type Version = Schemas['Version'];
+export type Fork = Schemas['Fork'];
+export type Me = Schemas['Me'];
+/** `key` only in the reply that created the token. */
+export type ApiToken = Schemas['ApiToken'] & { key?: string };
 
 export interface NotebookSummary {
   id: number;
@@ -20,13 +30,6 @@ export interface NotebookList {
   previous?: string | null;
 }
 
-export interface ForkOrigin {
-  notebook_id: number;
-  notebook_title: string | null;
-  version: number;
-  readable?: boolean;
-}
-
 export interface NotebookDetail {
   id: number;
   title: string;
@@ -36,15 +39,6 @@ export interface NotebookDetail {
   role?: Role;
   forked_from?: ForkOrigin | null;
   head_version?: number | null;
-}
-
-export interface Version {
-  number: number;
-  author: string;
-  message: string;
-  created_at: string;
-  content_hash: string;
-  parent: number | null;
 }
 
 export type DiffChange = 'added' | 'removed' | 'moved' | 'source' | 'outputs' | 'metadata' | 'unchanged';
@@ -67,13 +61,6 @@ export interface NotebookDiff {
   config: { from: unknown; to: unknown };
 }
 
-export interface Fork {
-  id: number;
-  title: string;
-  owner: string;
-  version: number;
-}
-
 export interface Grant {
   id: number;
   user: string | null;
@@ -85,22 +72,6 @@ export interface Team {
   name: string;
   slug: string;
   members: unknown[];
-}
-
-export interface Me {
-  id: number;
-  username: string;
-  is_site_admin: boolean;
-}
-
-export interface ApiToken {
-  id: number;
-  name: string;
-  prefix?: string;
-  created_at: string;
-  last_used_at?: string | null;
-  /** Only in the reply that created it. */
-  key?: string;
 }
 
 export interface QuotaReport {

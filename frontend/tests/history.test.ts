@@ -60,7 +60,7 @@ function historyApi(overrides: Partial<HistoryApi> = {}): HistoryApi {
     diff: vi.fn(() => Promise.resolve(DIFF)),
     restoreVersion: vi.fn(() => Promise.resolve({})),
     forkVersion: vi.fn(() => Promise.resolve({ id: 99, title: 'Fork', owner: 'alice', updated_at: '' })),
-    listForks: vi.fn(() => Promise.resolve(pageOf([{ id: 12, title: 'Bob’s take', owner: 'bob', version: 1 }]))),
+    listForks: vi.fn(() => Promise.resolve(pageOf([{ id: 12, title: 'Bob’s take', owner: 'bob', version: 1, created_at: '' }]))),
     ...overrides,
   };
 }
@@ -167,7 +167,7 @@ describe('the profile page', () => {
             usage: { kernels: 1, kernel_memory_bytes: 300 * 2 ** 20 },
           }),
         listTokens: () => Promise.resolve(tokens),
-        createToken: () => Promise.resolve({ id: 2, name: 'laptop', created_at: '', key: 'secret-key-123' }),
+        createToken: () => Promise.resolve({ id: 2, name: 'laptop', prefix: 'secret-k', created_at: '', key: 'secret-key-123' }),
         deleteToken: () => Promise.resolve(),
       },
     });
