@@ -31,7 +31,7 @@ SERVER_MESSAGE_TYPES = frozenset({
     # Replies to one connection
     "snapshot", "ack", "error", "chunk", "cell_sync", "resync",
     # The notebook, its cells and its people
-    "cell_inserted", "cell_updated", "cell_language", "cell_deleted", "cell_moved", "outputs_cleared",
+    "cell_inserted", "cell_updated", "cell_language", "cell_deleted", "cell_moved", "outputs_cleared", "cell_hidden",
     "draft_replaced", "notebook_renamed", "notebook_deleted", "version_saved", "grants_changed", "presence",
     "config_changed", "environment", "environment_notice", "notice",
     # Relayed between connections, never stored or numbered

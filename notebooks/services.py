@@ -31,6 +31,7 @@ from notebooks.validation import (
     check_config,
     check_draft_size,
     check_language,
+    check_metadata,
     check_source,
     check_title,
     clean_cell,
@@ -336,6 +337,42 @@ def check_set_language(user: User, notebook_id: int, *, cell_id: str, language: 
     _, cell = _require_cell(notebook, cell_id)
     cell["language"] = check_language(language)
     return do_save_draft(notebook, {"type": "cell_language", "cell_id": cell_id, "language": language})
+
+
+# The parts of a cell that can be hidden, and the keys of its metadata that say so: JupyterLab's, so a hidden part
+# stays hidden in the .ipynb files Quire writes and reads. An output also sets `collapsed`, nbformat 4's own key,
+# which the classic notebook reads; shown again, the keys go, as JupyterLab removes them.
+HIDDEN_PARTS = {"source": "source_hidden", "outputs": "outputs_hidden"}
+
+
+@transaction.atomic
+def check_set_hidden(user: User, notebook_id: int, *, cell_id: str, part: Any, hidden: Any) -> DraftChange:
+    """Hide or show a cell's code or output for everyone: a draft change, so an editor's."""
+    if part not in HIDDEN_PARTS:
+        raise InvalidInput(f"part is one of {', '.join(HIDDEN_PARTS)}", field="part")
+    if not isinstance(hidden, bool):
+        raise InvalidInput("hidden is true or false", field="hidden")
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    _, cell = _require_cell(notebook, cell_id)
+    metadata = dict(cell.get("metadata") or {})
+    jupyter = metadata.get("jupyter")
+    jupyter = dict(jupyter) if isinstance(jupyter, dict) else {}
+    if hidden:
+        jupyter[HIDDEN_PARTS[part]] = True
+    else:
+        jupyter.pop(HIDDEN_PARTS[part], None)
+    if jupyter:
+        metadata["jupyter"] = jupyter
+    else:
+        metadata.pop("jupyter", None)
+    if part == "outputs":
+        if hidden:
+            metadata["collapsed"] = True
+        else:
+            metadata.pop("collapsed", None)
+    cell["metadata"] = check_metadata(metadata)
+    check_draft_size(notebook.cells, notebook.config, field="metadata")
+    return do_save_draft(notebook, {"type": "cell_hidden", "cell_id": cell_id, "part": part, "hidden": hidden})
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ import type {
   Cell,
   CellState,
   EnvironmentKind,
+  HiddenPart,
   KernelState,
   Language,
   Output,
@@ -41,6 +42,9 @@ export interface CellRecord {
   readonly stale: boolean;
   /** The run's question (input(), getpass()) waiting for an answer, while it waits. */
   readonly input: PendingInput | null;
+  /** The editors hid the cell's code, or its output, for everyone. */
+  readonly sourceHidden: boolean;
+  readonly outputsHidden: boolean;
 }
 
 export interface Viewer {
@@ -91,7 +95,20 @@ export function permissionsFor(role: Role | null): Permissions {
   return { canRun: rank >= ROLE_RANK.runner, canEdit: rank >= ROLE_RANK.editor };
 }
 
+/**
+ * Which parts of a cell its metadata hides, read as JupyterLab reads them: `jupyter.source_hidden`,
+ * `jupyter.outputs_hidden`, and for the output nbformat 4's `collapsed` when JupyterLab's key is absent (files
+ * written by the classic notebook). The server writes them (notebooks.services.check_set_hidden).
+ */
+export function hiddenParts(metadata: Record<string, unknown> | undefined): Record<HiddenPart, boolean> {
+  const jupyter = metadata?.jupyter;
+  const keys = typeof jupyter === 'object' && jupyter !== null ? (jupyter as Record<string, unknown>) : {};
+  const outputs = keys.outputs_hidden ?? metadata?.collapsed;
+  return { source: keys.source_hidden === true, outputs: outputs === true };
+}
+
 function recordFrom(cell: Cell): CellRecord {
+  const hidden = hiddenParts(cell.metadata);
   return {
     id: cell.id,
     language: cell.language,
@@ -104,6 +121,8 @@ function recordFrom(cell: Cell): CellRecord {
     stale: cell.stale ?? false,
     // A snapshot holds finished runs only; a pending question comes again in the cell_sync that follows it.
     input: null,
+    sourceHidden: hidden.source,
+    outputsHidden: hidden.outputs,
   };
 }
 
@@ -234,6 +253,10 @@ export class NotebookModel {
       case 'outputs_cleared':
         this.revision = Math.max(this.revision, message.revision);
         for (const id of message.cell_ids) this.patch(id, { outputs: [] });
+        return;
+      case 'cell_hidden':
+        this.revision = Math.max(this.revision, message.revision);
+        this.patch(message.cell_id, message.part === 'source' ? { sourceHidden: message.hidden } : { outputsHidden: message.hidden });
         return;
       case 'cell_status':
         // A new run asks afresh; an ended one asks nothing more.

@@ -117,7 +117,12 @@ export interface Cell {
   symbols?: SymbolInfo[];
   /** A cell above was run again since this cell's latest run, and changed something it reads. */
   stale?: boolean;
+  /** Stored with the cell: tags, what its .ipynb file held, and which parts are hidden (see `hiddenParts`). */
+  metadata?: Record<string, unknown>;
 }
+
+/** The parts of a cell that can be hidden, for everyone (`set_hidden`). */
+export type HiddenPart = 'source' | 'outputs';
 
 export interface NotebookSnapshot {
   id: number;
@@ -152,6 +157,7 @@ export type ClientMessage = Envelope &
     | { type: 'delete_cell'; cell_id: string }
     | { type: 'move_cell'; cell_id: string; index: number }
     | { type: 'clear_outputs'; cell_id: string | null }
+    | { type: 'set_hidden'; cell_id: string; part: HiddenPart; hidden: boolean }
     | { type: 'run_cell'; cell_id: string }
     | { type: 'interrupt' }
     | { type: 'run_all' }
@@ -287,6 +293,14 @@ export interface CellMovedMessage extends CarriesYdocUpdate {
 export interface OutputsClearedMessage {
   type: 'outputs_cleared';
   cell_ids: string[];
+  revision: number;
+}
+/** A cell's code or output was hidden or shown again, for everyone. */
+export interface CellHiddenMessage {
+  type: 'cell_hidden';
+  cell_id: string;
+  part: HiddenPart;
+  hidden: boolean;
   revision: number;
 }
 export interface KernelStatusMessage {
@@ -471,6 +485,7 @@ export type ServerMessage =
   | CellDeletedMessage
   | CellMovedMessage
   | OutputsClearedMessage
+  | CellHiddenMessage
   | KernelStatusMessage
   | CellStatusMessage
   | StatementMessage
@@ -516,6 +531,7 @@ const isLanguage = oneOf(LANGUAGES);
 const isKernelState = oneOf(KERNEL_STATES);
 const isCellState = oneOf(CELL_STATES);
 const isRole = oneOf(['viewer', 'runner', 'editor', 'owner'] as const);
+const isHiddenPart = oneOf(['source', 'outputs'] as const);
 const isEnvKind = oneOf(['python', 'jvm'] as const);
 const isEnvState = oneOf(['building', 'ready', 'failed', 'missing'] as const);
 const optionalString = (v: unknown): boolean => v === undefined || isString(v);
@@ -584,7 +600,8 @@ function isCell(v: unknown): v is Cell {
     optionalCount(v.outputs_total) &&
     (v.state === undefined || v.state === null || isCellState(v.state)) &&
     (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol))) &&
-    (v.stale === undefined || typeof v.stale === 'boolean')
+    (v.stale === undefined || typeof v.stale === 'boolean') &&
+    (v.metadata === undefined || isObject(v.metadata))
   );
 }
 
@@ -614,6 +631,7 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   cell_deleted: withYdoc((m) => isString(m.cell_id)),
   cell_moved: withYdoc((m) => isString(m.cell_id) && isInt(m.index)),
   outputs_cleared: withYdoc((m) => isStringArray(m.cell_ids) && isInt(m.revision)),
+  cell_hidden: (m) => isString(m.cell_id) && isHiddenPart(m.part) && typeof m.hidden === 'boolean' && isInt(m.revision),
   kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
   cell_status: (m) =>
     isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
@@ -879,6 +897,7 @@ export const RETRIED_TYPES: ReadonlySet<string> = new Set([
   'delete_cell',
   'move_cell',
   'clear_outputs',
+  'set_hidden',
 ]);
 
 /** A fresh cell id (12 hex digits, as the server makes them): the client names the cells it inserts. */
@@ -995,6 +1014,10 @@ export class NotebookClient {
   /** Clears the outputs of one cell, or of every cell (null). */
   clearOutputs(cellId: string | null = null): SentRequest {
     return this.send({ type: 'clear_outputs', cell_id: cellId });
+  }
+  /** Hides or shows a cell's code or output, for everyone. */
+  setHidden(cellId: string, part: HiddenPart, hidden: boolean): SentRequest {
+    return this.send({ type: 'set_hidden', cell_id: cellId, part, hidden });
   }
   /** Replaces a cell's whole source (scripts, programmatic changes); typing goes through editSource. */
   updateCell(cellId: string, source: string): SentRequest {

@@ -816,6 +816,7 @@ export class NotebookPage {
       this.focusOnInsert = { cellId: sent.cellId, edit };
     },
     clearOutputs: (cellId) => this.client.clearOutputs(cellId),
+    setHidden: (cellId, part, hidden) => this.client.setHidden(cellId, part, hidden),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);
       const target = index + offset;

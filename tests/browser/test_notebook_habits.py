@@ -1,0 +1,73 @@
+"""Jupyter's everyday habits on the notebook page, driven as a person would in Chromium: hidden code and output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.notebook_ui import screenshot, sign_in
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.celery]
+
+
+def test_hiding_code_and_output_for_everyone(alice, bob, live_daphne: str, browser: Any) -> None:  # type: ignore[no-untyped-def]
+    """Alice hides a cell's code and its output; Bob, a viewer, sees both hidden at once and may look on his own
+    page only; a reload keeps them hidden, and the export carries Jupyter's keys."""
+    from playwright.sync_api import expect
+
+    from kernels.models import Execution
+    from notebooks import services, sharing
+    from notebooks.models import Notebook
+
+    notebook = services.do_create_notebook(alice, title="Hide me")
+    services.check_update_source(alice, notebook.pk, cell_id=notebook.cells[0]["id"], source="secret = 'setup code'")
+    notebook.refresh_from_db()
+    cell_id = notebook.cells[0]["id"]
+    Execution.objects.create(notebook=notebook, cell_id=cell_id, language="python", source="", code_hash="h",
+                             state="done", outputs=[{"output_type": "stream", "name": "stdout", "text": "noise\n"}])
+    sharing.check_share(alice, notebook.pk, username="bob", role="viewer")
+    path = f"/notebooks/{notebook.pk}/"
+    alice_page = browser.new_context().new_page()
+    bob_page = browser.new_context().new_page()
+    try:
+        sign_in(alice_page, live_daphne, "alice", next_path=path)
+        sign_in(bob_page, live_daphne, "bob", next_path=path)
+        alice_cell = alice_page.get_by_test_id("cell").first
+        bob_cell = bob_page.get_by_test_id("cell").first
+        for cell in (alice_cell, bob_cell):
+            expect(cell.get_by_test_id("cell-output")).to_contain_text("noise")
+            expect(cell).to_contain_text("setup code")
+        expect(bob_cell.get_by_test_id("hide-source")).to_be_hidden()
+
+        alice_cell.hover()
+        alice_cell.get_by_test_id("hide-output").click()
+        alice_cell.get_by_test_id("hide-source").click()
+        for cell in (alice_cell, bob_cell):
+            expect(cell.get_by_test_id("cell-output")).to_be_hidden()
+            expect(cell.get_by_test_id("output-hidden-note")).to_be_visible()
+            expect(cell.get_by_test_id("source-hidden-note")).to_be_visible()
+            expect(cell.get_by_test_id("cell-source")).to_be_hidden()
+        screenshot(alice_page, "code_and_output_hidden")
+
+        # Bob looks at the output on his page; Alice's stays hidden.
+        bob_cell.get_by_test_id("output-hidden-note").click()
+        expect(bob_cell.get_by_test_id("cell-output")).to_contain_text("noise")
+        expect(alice_cell.get_by_test_id("cell-output")).to_be_hidden()
+
+        metadata = Notebook.objects.get(pk=notebook.pk).cells[0]["metadata"]
+        assert metadata == {"jupyter": {"outputs_hidden": True, "source_hidden": True}, "collapsed": True}
+        exported = alice_page.request.get(f"{live_daphne}/api/notebooks/{notebook.pk}/export/").json()
+        assert exported["cells"][0]["metadata"]["jupyter"] == {"outputs_hidden": True, "source_hidden": True}
+
+        alice_page.reload()
+        alice_cell = alice_page.get_by_test_id("cell").first
+        expect(alice_cell.get_by_test_id("source-hidden-note")).to_be_visible()
+        expect(alice_cell.get_by_test_id("cell-output")).to_be_hidden()
+        # Shown again, for everyone.
+        alice_cell.get_by_test_id("source-hidden-note").click()
+        expect(bob_cell.get_by_test_id("source-hidden-note")).to_be_hidden()
+        expect(bob_cell).to_contain_text("setup code")
+    finally:
+        alice_page.context.close()
+        bob_page.context.close()
