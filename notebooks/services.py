@@ -398,15 +398,17 @@ def check_move_cell(user: User, notebook_id: int, *, cell_id: str, index: int) -
 @transaction.atomic
 def check_clear_outputs(user: User, notebook_id: int, *, cell_id: str | None = None) -> DraftChange:
     """Clear the outputs one cell shows, or every cell's (`cell_id` None): those of its finished runs and any
-    stored with the cell (import, fork, restore). Outputs are shared state, so this needs the editor role. A run
-    still going keeps streaming and stores its outputs when it ends; saved versions keep theirs."""
+    stored with the cell (import, fork, restore), and their `[n]`, as Jupyter clears both. Outputs are shared
+    state, so this needs the editor role. A run still going keeps streaming and stores its outputs when it ends;
+    saved versions keep theirs."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     cells = [_require_cell(notebook, cell_id)[1]] if cell_id is not None else list(notebook.cells)
     ids = [cell["id"] for cell in cells]
     Execution.objects.filter(notebook_id=notebook.pk, cell_id__in=ids, state__in=FINAL_STATES).exclude(
-        outputs=[]
-    ).update(outputs=[])
+        outputs=[], execution_count=None
+    ).update(outputs=[], execution_count=None)
     for cell in cells:
         if "outputs" in cell:
             cell["outputs"] = []
+            cell.pop("execution_count", None)
     return do_save_draft(notebook, {"type": "outputs_cleared", "cell_ids": ids})

@@ -117,6 +117,8 @@ export interface Cell {
   symbols?: SymbolInfo[];
   /** A cell above was run again since this cell's latest run, and changed something it reads. */
   stale?: boolean;
+  /** Jupyter's `[n]`: when the run it shows started, in its kernel session; null when unknown or cleared. */
+  execution_count?: number | null;
   /** Stored with the cell: tags, what its .ipynb file held, and which parts are hidden (see `hiddenParts`). */
   metadata?: Record<string, unknown>;
 }
@@ -313,6 +315,8 @@ export interface CellStatusMessage {
   type: 'cell_status';
   cell_id: string;
   state: CellState;
+  /** On `running`: the run's `[n]` in its kernel session. */
+  execution_count?: number;
   /** The cell's final outputs, when the server rewrote them (e.g. the kernel died mid-run). */
   outputs?: Output[];
   outputs_total?: number;
@@ -395,6 +399,8 @@ export interface CellSyncMessage {
   symbols?: SymbolInfo[];
   /** The cell's question still waiting for an answer; absent when none is. */
   input_request?: PendingInput;
+  /** The run's `[n]`, once it started. */
+  execution_count?: number | null;
 }
 export interface DraftReplacedMessage extends CarriesYdocUpdate {
   type: 'draft_replaced';
@@ -543,6 +549,7 @@ const withYdoc =
 
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const optionalCount = (v: unknown): boolean => v === undefined || isCount(v);
+const optionalCountOrNull = (v: unknown): boolean => v === null || optionalCount(v);
 
 function isMore(v: unknown): boolean {
   return v === undefined || (isObject(v) && isCount(v.n) && optionalCount(v.chars) && optionalCount(v.lines));
@@ -601,7 +608,8 @@ function isCell(v: unknown): v is Cell {
     (v.state === undefined || v.state === null || isCellState(v.state)) &&
     (v.symbols === undefined || (Array.isArray(v.symbols) && v.symbols.every(isSymbol))) &&
     (v.stale === undefined || typeof v.stale === 'boolean') &&
-    (v.metadata === undefined || isObject(v.metadata))
+    (v.metadata === undefined || isObject(v.metadata)) &&
+    optionalCountOrNull(v.execution_count)
   );
 }
 
@@ -635,7 +643,7 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
   kernel_status: (m) => isKernelState(m.state) && (m.reason === undefined || isString(m.reason)),
   cell_status: (m) =>
     isString(m.cell_id) && isCellState(m.state) && (m.outputs === undefined || (Array.isArray(m.outputs) && m.outputs.every(isOutput))) &&
-    optionalCount(m.outputs_total),
+    optionalCount(m.outputs_total) && optionalCount(m.execution_count),
   statement: (m) => isString(m.cell_id) && isInt(m.line_start) && isInt(m.line_end),
   output: (m) => isString(m.cell_id) && isOutputChange(m.output),
   cell_result: (m) =>
@@ -663,7 +671,8 @@ const validators: { [K in ServerMessageType]: (m: Json) => boolean } = {
     isString(m.cell_id) && isCellState(m.state) && Array.isArray(m.outputs) && m.outputs.every(isOutput) &&
     optionalCount(m.outputs_total) &&
     (m.symbols === undefined || (Array.isArray(m.symbols) && m.symbols.every(isSymbol))) &&
-    (m.input_request === undefined || isPendingInput(m.input_request)),
+    (m.input_request === undefined || isPendingInput(m.input_request)) &&
+    optionalCountOrNull(m.execution_count),
   cells_stale: (m) => isStringArray(m.cell_ids),
   grants_changed: (m) => isObject(m.you) && isString(m.you.username) && isRole(m.you.role),
   version_saved: (m) => isInt(m.number),

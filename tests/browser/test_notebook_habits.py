@@ -1,4 +1,5 @@
-"""Jupyter's everyday habits on the notebook page, driven as a person would in Chromium: hidden code and output."""
+"""Jupyter's everyday habits on the notebook page, driven as a person would in Chromium: hidden code and output,
+execution counts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.notebook_ui import screenshot, sign_in
+from tests.browser.notebook_ui import new_notebook, screenshot, set_source, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.celery]
 
@@ -71,3 +72,30 @@ def test_hiding_code_and_output_for_everyone(alice, bob, live_daphne: str, brows
     finally:
         alice_page.context.close()
         bob_page.context.close()
+
+
+def test_execution_counts_beside_each_run(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """`[1]`, `[2]`, … as the kernel's runs start, kept after a reload; a restart counts from 1 again."""
+    from playwright.sync_api import expect
+
+    sign_in(page, live_daphne)
+    new_notebook(page, "Counted")
+    cell = page.get_by_test_id("cell").first
+    count = cell.get_by_test_id("execution-count")
+    expect(count).to_have_text("[ ]")
+    set_source(page, cell, "6 * 7")
+    page.keyboard.press("Control+Enter")
+    expect(cell.get_by_test_id("cell-output")).to_contain_text("42", timeout=60_000)
+    expect(count).to_have_text("[1]")
+    page.keyboard.press("Control+Enter")
+    expect(count).to_have_text("[2]", timeout=30_000)
+    screenshot(page, "execution_count")
+
+    page.reload()
+    cell = page.get_by_test_id("cell").first
+    expect(cell.get_by_test_id("execution-count")).to_have_text("[2]")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("restart").click()
+    expect(page.get_by_test_id("kernel-status")).to_have_text("idle", timeout=60_000)
+    cell.get_by_test_id("run-cell").click()
+    expect(cell.get_by_test_id("execution-count")).to_have_text("[1]", timeout=60_000)

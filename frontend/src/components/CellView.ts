@@ -98,6 +98,8 @@ export class CellView {
   private readonly editor: CellEditor;
   private readonly language: HTMLSelectElement;
   private readonly stateIndicator = h('span', { className: 'cell-state', testId: 'cell-state' });
+  /** Jupyter's prompt: `[n]` for the run shown, `[*]` while it waits or runs, `[ ]` before any. */
+  private readonly executionCount = h('span', { className: 'execution-count', testId: 'execution-count', attrs: { title: 'Run number in this kernel session' } });
   private readonly waitingLine = h('div', { className: 'cell-waiting muted', testId: 'cell-waiting', attrs: { role: 'status' } });
   private waiting = '';
   private readonly staleBadge = h('span', { className: 'stale-badge', testId: 'stale-badge', text: 'stale', attrs: { title: 'A cell above changed since this ran' } });
@@ -235,6 +237,7 @@ export class CellView {
       h(
         'div',
         { className: 'cell-toolbar' },
+        this.executionCount,
         this.language,
         this.runButton,
         this.stateIndicator,
@@ -483,6 +486,9 @@ export class CellView {
     this.waitingLine.textContent = waiting ? this.waiting : '';
     this.waitingLine.hidden = !waiting;
     this.stateIndicator.dataset.state = cell.state ?? 'none';
+    const pending = cell.state === 'queued' || cell.state === 'running' || this.queuePosition !== null;
+    this.executionCount.textContent = `[${pending ? '*' : (cell.executionCount ?? ' ')}]`;
+    this.executionCount.hidden = this.isText;
     this.element.dataset.state = cell.state ?? 'none';
   }
 
