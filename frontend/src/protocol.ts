@@ -938,6 +938,8 @@ export class NotebookClient {
   private readonly retryFrames = new Map<number, { frame: string; type: string }>();
   private readonly resent = new Set<number>();
   private readonly quiet = new Set<number>();
+  // Requests that change the draft, until answered: a page being left waits for them (`writesSettled`).
+  private readonly writes = new Map<number, Promise<RequestOutcome>>();
 
   private readonly typeListeners = new Map<ServerMessageType, Set<Listener<ServerMessage>>>();
   private readonly chunks = new ChunkJoiner();
@@ -1128,6 +1130,22 @@ export class NotebookClient {
   }
 
   /**
+   * Whether every change sent so far was answered (stored, or refused) within `timeoutMs`: false when some are
+   * still on their way, or wait for a connection to send them on.
+   */
+  async writesSettled(timeoutMs: number): Promise<boolean> {
+    if (this.writes.size === 0) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const answered = Promise.all([...this.writes.values()]).then(() => true as const);
+    const settled = await Promise.race([answered, late]);
+    clearTimeout(timer);
+    return settled;
+  }
+
+  /**
    * True for requests whose errors the caller handles itself (completions, pages, scopes), so a
    * page need not also show them as notices.
    */
@@ -1151,6 +1169,7 @@ export class NotebookClient {
     const frame = JSON.stringify(message);
     const settled = new Promise<RequestOutcome>((resolve) => this.pending.set(req, resolve));
     if (RETRIED_TYPES.has(payload.type)) this.retryFrames.set(req, { frame, type: payload.type });
+    if (RETRIED_TYPES.has(payload.type) || payload.type === 'edit_source') this.writes.set(req, settled);
     if (this.status.state === 'closed' && !this.socket) {
       this.settle({ type: 'error', req, code: 'connection_lost', message: 'Not connected.' });
     } else if (this.socket && this.socket.readyState === SOCKET_OPEN) {
@@ -1271,6 +1290,7 @@ export class NotebookClient {
     this.sentOnThisSocket.delete(outcome.req);
     this.retryFrames.delete(outcome.req);
     this.resent.delete(outcome.req);
+    this.writes.delete(outcome.req);
     resolve?.(outcome);
   }
 

@@ -99,3 +99,45 @@ def test_execution_counts_beside_each_run(alice, live_daphne: str, page: Any) ->
     expect(page.get_by_test_id("kernel-status")).to_have_text("idle", timeout=60_000)
     cell.get_by_test_id("run-cell").click()
     expect(cell.get_by_test_id("execution-count")).to_have_text("[1]", timeout=60_000)
+
+
+def test_the_notebook_sidebar_lists_searches_folds_and_keeps_what_was_typed(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """The page's sidebar: Alice's notebooks last changed first, searched by title; she types in one cell and at
+    once opens another notebook from the sidebar: what she typed is there when she comes back. Folded, it stays
+    folded."""
+    from playwright.sync_api import expect
+
+    from notebooks import services
+    from notebooks.models import Notebook
+
+    notes = services.do_create_notebook(alice, title="Field notes")
+    budget = services.do_create_notebook(alice, title="Budget 2027")
+    services.check_update_source(alice, notes.pk, cell_id=notes.cells[0]["id"], source="notes = 1")
+    sign_in(page, live_daphne, next_path=f"/notebooks/{budget.pk}/")
+    items = page.get_by_test_id("sidebar-item")
+    expect(items).to_have_text(["Field notes", "Budget 2027"])
+    expect(items.nth(1)).to_have_attribute("aria-current", "page")
+
+    page.get_by_test_id("sidebar-search").fill("budg")
+    expect(items).to_have_text(["Budget 2027"])
+    page.get_by_test_id("sidebar-search").fill("")
+    expect(items).to_have_text(["Field notes", "Budget 2027"])
+
+    cell = page.get_by_test_id("cell").first
+    set_source(page, cell, "total = 1200")
+    items.first.click()
+    page.wait_for_url(f"**/notebooks/{notes.pk}/")
+    assert Notebook.objects.get(pk=budget.pk).cells[0]["source"] == "total = 1200"
+    expect(page.get_by_test_id("notebook-title")).to_have_text("Field notes")
+    # Budget changed last now: it leads the list.
+    expect(items).to_have_text(["Budget 2027", "Field notes"])
+    screenshot(page, "notebook_sidebar")
+
+    page.get_by_test_id("sidebar-toggle").click()
+    expect(page.get_by_test_id("sidebar-list")).to_be_hidden()
+    page.reload()
+    expect(page.get_by_test_id("notebook-title")).to_have_text("Field notes")
+    expect(page.get_by_test_id("sidebar-toggle")).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_test_id("sidebar-list")).to_be_hidden()
+    page.get_by_test_id("sidebar-toggle").click()
+    expect(items).to_have_count(2)
