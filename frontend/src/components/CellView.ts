@@ -291,7 +291,9 @@ export class CellView {
     if (cell.sourceHidden !== previous.sourceHidden) delete this.peek.source;
     if (cell.outputsHidden !== previous.outputsHidden) delete this.peek.outputs;
     this.hideSourceButton.hidden = !permissions.canEdit || !this.actions.setHidden;
-    this.hideSourceButton.textContent = cell.sourceHidden ? 'Show code' : 'Hide code';
+    const hideLabel = cell.sourceHidden ? 'Show code' : 'Hide code';
+    // Updates come with every output a run streams: text that stays the same is not written again.
+    if (this.hideSourceButton.textContent !== hideLabel) this.hideSourceButton.textContent = hideLabel;
     if (force || cell.language !== previous.language) {
       this.language.value = cell.language;
       this.editor.setLanguage(cell.language);
@@ -487,7 +489,8 @@ export class CellView {
     this.waitingLine.hidden = !waiting;
     this.stateIndicator.dataset.state = cell.state ?? 'none';
     const pending = cell.state === 'queued' || cell.state === 'running' || this.queuePosition !== null;
-    this.executionCount.textContent = `[${pending ? '*' : (cell.executionCount ?? ' ')}]`;
+    const prompt = `[${pending ? '*' : (cell.executionCount ?? ' ')}]`;
+    if (this.executionCount.textContent !== prompt) this.executionCount.textContent = prompt;
     this.executionCount.hidden = this.isText;
     this.element.dataset.state = cell.state ?? 'none';
   }

@@ -136,6 +136,8 @@ export class NotebookPage {
     this.kernels.drawer.toggle(),
   );
   private readonly sidebar: NotebookSidebar;
+  /** The sidebar's list is read once the notebook shows, so it never delays the notebook's own loading. */
+  private sidebarLoading = false;
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
   /** The cells' sources as a shared document, once the snapshot brought one. */
@@ -289,7 +291,6 @@ export class NotebookPage {
   /** Loads the notebook over REST for a first view, then goes live over the socket. */
   start(): void {
     this.client.connect();
-    void this.sidebar.load();
     this.loadNotebook().then(
       (notebook) => {
         this.loaded(notebook);
@@ -415,6 +416,10 @@ export class NotebookPage {
         // A snapshot starts a connection (or catches one up): others' carets come again, ours is sent again.
         this.caretsMoved(this.carets.clear());
         this.caretSender.resend();
+        if (!this.sidebarLoading) {
+          this.sidebarLoading = true;
+          void this.sidebar.load();
+        }
         return;
       case 'cells':
         this.renderCells();
