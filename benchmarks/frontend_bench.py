@@ -5,7 +5,7 @@ and, in the same run, for a baseline tree (`--before REF`, main by default), so 
 Run after `make install frontend`:  .venv/bin/python benchmarks/frontend_bench.py [--before REF | --no-baseline]
 The baseline is `git archive REF`, read-only, under var/bench/frontend-before-<sha>, its front end built with this
 tree's node_modules. Each tree gets an embedded Quire (one Daphne, SQLite under its own var dir) on 127.0.0.1,
-stopped at the end. Time-to-interactive runs alternate between the trees.
+stopped at the end. Runs alternate between the trees, in an order that flips every round.
 
 Keystroke-to-paint is measured in the page: from the keydown event's timestamp to the first frame after the
 editor's text changed (a requestAnimationFrame callback, then a task after that frame), so the browser
@@ -29,9 +29,10 @@ from typing import Any
 from _harness import BENCH_DIR, ROOT, Service, header, pct, quire_env, start_daphne
 
 CELLS = 200
-TTI_RUNS = 7
-# Keystrokes are typed in rounds that alternate between the trees, so that load from elsewhere falls on both.
-ROUNDS = 3
+TTI_RUNS = 12
+# Keystrokes are typed in rounds that alternate between the trees, so that load from elsewhere falls on both;
+# the order flips every round (whichever tree goes second in a pair measured a few tenths slower).
+ROUNDS = 4
 KEYSTROKES = 40
 # The cell typed into: the second, below the cell that streams.
 TYPED_CELL = 1
@@ -206,15 +207,15 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                                                  headless=True, args=CHROMIUM_ARGS)
             tti: dict[str, list[float]] = {tree.name: [] for tree in trees}
-            for _ in range(TTI_RUNS):
-                for tree in trees:
+            for run in range(TTI_RUNS):
+                for tree in trees if run % 2 == 0 else trees[::-1]:
                     tti[tree.name].append(time_to_interactive(browser, tree))
             report(f"time to interactive, {CELLS}-cell notebook (goto -> all cells shown -> first keystroke echoed)",
                    tti, "s")
             for streaming in (False, True):
                 paints: dict[str, list[float]] = {tree.name: [] for tree in trees}
-                for _ in range(ROUNDS):
-                    for tree in trees:
+                for round_ in range(ROUNDS):
+                    for tree in trees if round_ % 2 == 0 else trees[::-1]:
                         paints[tree.name] += keystroke_to_paint(browser, tree, streaming=streaming)
                 state = "while its first cell streams output" if streaming else "idle"
                 report(f"keystroke -> next painted frame, {CELLS}-cell notebook {state} "

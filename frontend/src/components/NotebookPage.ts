@@ -136,7 +136,7 @@ export class NotebookPage {
     this.kernels.drawer.toggle(),
   );
   private readonly sidebar: NotebookSidebar;
-  /** The sidebar's list is read once the notebook shows, so it never delays the notebook's own loading. */
+  /** The sidebar's list is read once the live notebook (the snapshot) shows, so it never delays its loading. */
   private sidebarLoading = false;
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
@@ -416,7 +416,7 @@ export class NotebookPage {
         // A snapshot starts a connection (or catches one up): others' carets come again, ours is sent again.
         this.caretsMoved(this.carets.clear());
         this.caretSender.resend();
-        if (!this.sidebarLoading) {
+        if (this.snapshotSeen && !this.sidebarLoading) {
           this.sidebarLoading = true;
           void this.sidebar.load();
         }
