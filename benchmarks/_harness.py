@@ -244,10 +244,11 @@ def create_notebooks(env: dict[str, str], *, users: int = 1, notebooks_per_user:
     return list(json.loads(line[len("BENCH-SETUP "):]))
 
 
-def start_daphne(env: dict[str, str], name: str = "daphne") -> tuple[Service, int]:
+def start_daphne(env: dict[str, str], name: str = "daphne", *, cwd: Path = ROOT) -> tuple[Service, int]:
+    """A Daphne serving the tree at `cwd` (another tree, such as a baseline's, needs its own PYTHONPATH in `env`)."""
     port = free_port()
     service = Service(name, [sys.executable, "-m", "quire.serve", "-b", "127.0.0.1", "-p", str(port),
-                             "quire.asgi:application"], env=env)
+                             "quire.asgi:application"], env=env, cwd=cwd)
 
     def up() -> bool:
         service.check_alive()

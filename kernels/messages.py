@@ -26,6 +26,8 @@ RoleName = Literal["viewer", "runner", "editor", "owner"]
 EnvironmentKind = Literal["python", "jvm"]
 EnvironmentState = Literal["building", "ready", "failed", "missing"]
 ExploreOp = Literal["inspect", "page", "summary", "count", "csv", "parquet", "plot"]
+# The parts of a cell an editor can hide for everyone (notebooks.services.HIDDEN_PARTS names their metadata keys).
+HiddenPart = Literal["source", "outputs"]
 
 def _named(names: Any, value: str) -> Any:
     if value not in get_args(names):
@@ -112,6 +114,8 @@ class Cell(TypedDict):
     state: NotRequired[CellState | None]
     symbols: NotRequired[list[SymbolInfo]]
     stale: NotRequired[bool]
+    # Jupyter's `[n]`: when the run it shows started in its kernel session; None when unknown or cleared.
+    execution_count: NotRequired[int | None]
 
 
 class NotebookState(TypedDict):
@@ -227,6 +231,8 @@ class CellSync(ServerMessage, tag="cell_sync"):
     outputs_total: int | UnsetType = UNSET
     symbols: list[SymbolInfo] | UnsetType = UNSET
     input_request: PendingInput | UnsetType = UNSET
+    # The run's `[n]`, once it started.
+    execution_count: int | None | UnsetType = UNSET
 
 
 class Resync(ServerMessage, tag="resync"):
@@ -276,6 +282,16 @@ class OutputsCleared(ServerMessage, tag="outputs_cleared"):
     ydoc_update: str | UnsetType = UNSET
 
 
+class CellHidden(ServerMessage, tag="cell_hidden"):
+    """A cell's code or output was hidden, or shown again, for everyone (its metadata says so)."""
+
+    cell_id: str
+    part: HiddenPart
+    hidden: bool
+    revision: int
+    ydoc_update: str | UnsetType = UNSET
+
+
 class DraftReplaced(ServerMessage, tag="draft_replaced"):
     """The whole draft changed (a restore, a whole-draft PUT): read it again."""
 
@@ -284,7 +300,9 @@ class DraftReplaced(ServerMessage, tag="draft_replaced"):
 
 
 # A change of the draft: stored under a new revision, with the CRDT update that brought the sources along.
-DraftEvent = CellInserted | CellUpdated | CellLanguage | CellDeleted | CellMoved | OutputsCleared | DraftReplaced
+DraftEvent = (
+    CellInserted | CellUpdated | CellLanguage | CellDeleted | CellMoved | OutputsCleared | CellHidden | DraftReplaced
+)
 
 
 class NotebookRenamed(ServerMessage, tag="notebook_renamed"):
@@ -363,6 +381,8 @@ class CellStatus(ServerMessage, tag="cell_status"):
     # A run its kernel did not end: the outputs it ended with (heads), and how many there are.
     outputs: list[OutputDict] | UnsetType = UNSET
     outputs_total: int | UnsetType = UNSET
+    # On `running`: the run's `[n]` in its kernel session.
+    execution_count: int | UnsetType = UNSET
 
 
 class Statement(ServerMessage, tag="statement"):
@@ -414,7 +434,7 @@ class InputDone(ServerMessage, tag="input_done"):
 
 SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
     Snapshot, Ack, Error, Chunk, CellSync, Resync,
-    CellInserted, CellUpdated, CellLanguage, CellDeleted, CellMoved, OutputsCleared, DraftReplaced,
+    CellInserted, CellUpdated, CellLanguage, CellDeleted, CellMoved, OutputsCleared, CellHidden, DraftReplaced,
     NotebookRenamed, NotebookDeleted, VersionSaved, GrantsChanged, Presence, ConfigChanged, Environment,
     EnvironmentNotice, Notice, Cursor,
     KernelStatus, CellStatus, Statement, Output, CellResult, CellsStale, Tasks, SparkProgress,
@@ -453,6 +473,14 @@ class DeleteCell(ClientMessage, tag="delete_cell"):
 class MoveCell(ClientMessage, tag="move_cell"):
     cell_id: str
     index: int
+
+
+class SetHidden(ClientMessage, tag="set_hidden"):
+    """Hide or show a cell's code (`part` "source") or output ("outputs") for everyone."""
+
+    cell_id: str
+    part: str
+    hidden: bool
 
 
 class ClearOutputs(ClientMessage, tag="clear_outputs"):
@@ -556,7 +584,7 @@ class InputReply(ClientMessage, tag="input_reply"):
 
 
 CLIENT_MESSAGES: tuple[type[ClientMessage], ...] = (
-    InsertCell, UpdateCell, EditSource, SetLanguage, DeleteCell, MoveCell, ClearOutputs,
+    InsertCell, UpdateCell, EditSource, SetLanguage, DeleteCell, MoveCell, ClearOutputs, SetHidden,
     RunCell, RunFrom, RunAll, RunStale, Interrupt, Restart, Shutdown,
     Complete, Signature, Hover, Check, TablePage, InspectScope, Explore, Focus, CursorMove, InputReply,
 )

@@ -74,6 +74,9 @@ class Execution(models.Model):
     symbols = models.JSONField(default=list)
     # Set when a cell above re-ran and rebound a name this run read; cleared by running the cell again.
     stale = models.BooleanField(default=False)
+    # Jupyter's `[n]`: the order the run started in, in its kernel session (kernels.runbook); null until it
+    # started, and for a run that never did.
+    execution_count = models.PositiveIntegerField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

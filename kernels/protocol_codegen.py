@@ -27,7 +27,7 @@ TABLE_END = "<!-- End of the generated message table. -->"
 NAMED_LITERALS = {
     name: frozenset(get_args(getattr(messages, name)))
     for name in ("Language", "KernelState", "CellState", "RoleName", "EnvironmentKind", "EnvironmentState",
-                 "ExploreOp")
+                 "ExploreOp", "HiddenPart")
 }
 SERVER_NAMES = {cls.__name__: f"{cls.__name__}Message" for cls in messages.SERVER_MESSAGES}
 CLIENT_NAMES = {cls.__name__: f"{cls.__name__}Request" for cls in messages.CLIENT_MESSAGES}

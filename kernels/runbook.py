@@ -39,6 +39,8 @@ class RunRecord:
     stale: list[str] = field(default_factory=list)
     # Finished runs: the order they finished in, on their host.
     seq: int = 0
+    # Jupyter's `[n]`: the order it started in, in its kernel session; None for a run that never started.
+    execution_count: int | None = None
 
 
 class Run:
@@ -62,6 +64,7 @@ class Run:
         self.source = source
         self.stored_at: float | None = None
         self.seq = 0
+        self.execution_count: int | None = None
         # The host's clock: when the run started, as far as the host can tell; when it was asked to stop; when the
         # host signalled the kernel itself, and why.
         self.started_at: float | None = None
@@ -82,7 +85,7 @@ class Run:
             exec_id=self.exec_id, cell_id=self.cell_id, state=self.state, new=self.new, user_id=self.user_id,
             language=self.language, source=self.source, started=self.running or final,
             outputs=list(self.outputs) if final else [], symbols=self.symbols if final else [],
-            stale=self.stale if final else [], seq=self.seq,
+            stale=self.stale if final else [], seq=self.seq, execution_count=self.execution_count,
         )
 
     def pending_input(self) -> messages.PendingInput | None:
@@ -168,6 +171,8 @@ class RunBook:
         # Finished runs until a while after they are stored (see kernels.host.KEEP_FINISHED_S).
         self.finished: dict[str, Run] = {}
         self.finish_seq = 0
+        # How many runs started on this kernel: a host hosts one kernel session, so a restart counts afresh.
+        self.started_count = 0
         self.busy = False
         # A cell is starting the kernel's JVM (see kernels.core.protocol.JvmStatus).
         self.jvm_starting = False
@@ -240,7 +245,10 @@ class RunBook:
                 run.running = True
                 run.state = "running"
                 run.started_at = now
-                step.tell(messages.CellStatus(cell_id=run.cell_id, state="running"), keep=(run.exec_id, STARTED))
+                self.started_count += 1
+                run.execution_count = self.started_count
+                step.tell(messages.CellStatus(cell_id=run.cell_id, state="running", execution_count=run.execution_count),
+                          keep=(run.exec_id, STARTED))
                 step.tell(self.tasks())
                 step.record.append(run)
             elif state in FINAL_STATES:
@@ -310,11 +318,13 @@ class RunBook:
     def sync_cells(self, *, budget: int) -> list[dict[str, Any]]:
         """What is running and queued, and what finished lately, outputs so far included, heads within `budget`."""
         cells: list[dict[str, Any]] = [
-            {"cell_id": e.cell_id, "state": e.state, "outputs": e.outputs, "symbols": e.symbols}
+            {"cell_id": e.cell_id, "state": e.state, "outputs": e.outputs, "symbols": e.symbols,
+             "execution_count": e.execution_count}
             for e in self.finished.values()
         ]
         cells += [
             {"cell_id": e.cell_id, "state": "running" if e.running else "queued", "outputs": e.outputs,
+             "execution_count": e.execution_count,
              **({"input_request": e.pending_input()} if e.input_request is not None else {})}
             for e in self.executions.values()
         ]

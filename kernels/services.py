@@ -388,7 +388,7 @@ def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execut
     rows = (
         Execution.objects.filter(notebook_id=notebook_id, cell_id__in=cell_ids)
         .order_by("cell_id", "-queued_at")
-        .only("cell_id", "state", "outputs", "symbols", "stale", "queued_at")
+        .only("cell_id", "state", "outputs", "symbols", "stale", "queued_at", "execution_count")
     )
     latest: dict[str, Execution] = {}
     for row in rows:
@@ -570,7 +570,7 @@ def do_record_runs(
             code_hash=code_hash(run.source), state=run.state,
             started_at=now if run.started else None,
             finished_at=now if run.state in FINAL_STATES else None,
-            outputs=storable(run.outputs), symbols=storable(run.symbols),
+            outputs=storable(run.outputs), symbols=storable(run.symbols), execution_count=run.execution_count,
         )
         for run in runs if run.new
     ]
@@ -581,10 +581,11 @@ def do_record_runs(
         if run.state in FINAL_STATES:
             Execution.objects.filter(pk=run.exec_id).update(
                 state=run.state, outputs=storable(run.outputs), symbols=storable(run.symbols), finished_at=now,
-                **({"started_at": now} if run.started else {}),
+                execution_count=run.execution_count, **({"started_at": now} if run.started else {}),
             )
         elif run.started:
-            Execution.objects.filter(pk=run.exec_id, state="queued").update(state="running", started_at=now)
+            Execution.objects.filter(pk=run.exec_id, state="queued").update(
+                state="running", started_at=now, execution_count=run.execution_count)
     finished = sorted((run for run in runs if run.state in FINAL_STATES), key=lambda run: run.seq)
     for run in finished:
         announce.append(messages.CellStatus(cell_id=run.cell_id, state=messages.cell_state(run.state)))

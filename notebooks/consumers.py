@@ -49,7 +49,7 @@ RATE_PER_S = 400.0
 RATE_BURST = 200.0
 WRITE_COST = 10.0
 WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language", "delete_cell", "move_cell",
-                    "clear_outputs", "restart"})
+                    "clear_outputs", "set_hidden", "restart"})
 
 # The caller's role is read when the connection opens and again whenever sharing, a team membership or the
 # notebook itself changes (each is announced on the live layer); after ROLE_FRESH_S it is read again anyway, for
@@ -530,6 +530,12 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         assert isinstance(change.result, messages.OutputsCleared)
         return {"revision": change.revision, "cell_ids": change.result.cell_ids}
 
+    async def on_set_hidden(self, message: messages.SetHidden) -> dict[str, Any]:
+        change = await database_sync_to_async(services.check_set_hidden)(
+            self.user, self.notebook_id, cell_id=_cell_id(message.cell_id), part=message.part, hidden=message.hidden,
+        )
+        return {"revision": change.revision}
+
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
         live = self.kernel_channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale"
         queued = await running.submit_run(
@@ -676,6 +682,7 @@ HANDLERS: dict[str, Handler] = {
     "delete_cell": NotebookConsumer.on_delete_cell,
     "move_cell": NotebookConsumer.on_move_cell,
     "clear_outputs": NotebookConsumer.on_clear_outputs,
+    "set_hidden": NotebookConsumer.on_set_hidden,
     "run_cell": NotebookConsumer.on_run_cell,
     "run_from": NotebookConsumer.on_run_from,
     "run_all": NotebookConsumer.on_run_all,

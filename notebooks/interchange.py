@@ -329,7 +329,10 @@ def _export_cell(cell: dict[str, Any], count: int) -> tuple[dict[str, Any], int]
     kept = "execution_count" in form and form.get("outputs") == _outputs_digest(outputs)
     if kept:
         number = form["execution_count"]
+    elif cell.get("execution_count") is not None:
+        number = cell["execution_count"]  # the run's own `[n]` in its kernel session
     elif outputs:
+        # Outputs of a run recorded before runs were counted: numbered in the file's order.
         count += 1
         number = count
     else:

@@ -31,6 +31,7 @@ from notebooks.validation import (
     check_config,
     check_draft_size,
     check_language,
+    check_metadata,
     check_source,
     check_title,
     clean_cell,
@@ -366,6 +367,45 @@ def check_set_language(user: Caller, notebook_id: int, *, cell_id: str, language
                                                          revision=notebook.revision + 1))
 
 
+# The parts of a cell that can be hidden, and the keys of its metadata that say so: JupyterLab's, so a hidden part
+# stays hidden in the .ipynb files Quire writes and reads. An output also sets `collapsed`, nbformat 4's own key,
+# which the classic notebook reads; shown again, the keys go, as JupyterLab removes them.
+HIDDEN_PARTS = {"source": "source_hidden", "outputs": "outputs_hidden"}
+
+
+@transaction.atomic
+def check_set_hidden(
+    user: Caller, notebook_id: int, *, cell_id: str, part: Any, hidden: Any
+) -> DraftChange[messages.CellHidden]:
+    """Hide or show a cell's code or output for everyone: a draft change, so an editor's."""
+    if part not in HIDDEN_PARTS:
+        raise InvalidInput(f"part is one of {', '.join(HIDDEN_PARTS)}", field="part")
+    if not isinstance(hidden, bool):
+        raise InvalidInput("hidden is true or false", field="hidden")
+    notebook = locked_notebook(user, notebook_id, Role.EDITOR)
+    _, cell = _require_cell(notebook, cell_id)
+    metadata = dict(cell.get("metadata") or {})
+    jupyter = metadata.get("jupyter")
+    jupyter = dict(jupyter) if isinstance(jupyter, dict) else {}
+    if hidden:
+        jupyter[HIDDEN_PARTS[part]] = True
+    else:
+        jupyter.pop(HIDDEN_PARTS[part], None)
+    if jupyter:
+        metadata["jupyter"] = jupyter
+    else:
+        metadata.pop("jupyter", None)
+    if part == "outputs":
+        if hidden:
+            metadata["collapsed"] = True
+        else:
+            metadata.pop("collapsed", None)
+    cell["metadata"] = check_metadata(metadata)
+    check_draft_size(notebook.cells, notebook.config, field="metadata")
+    return do_save_draft(notebook, messages.CellHidden(cell_id=cell_id, part=part, hidden=hidden,
+                                                       revision=notebook.revision + 1))
+
+
 @transaction.atomic
 def check_delete_cell(user: Caller, notebook_id: int, *, cell_id: str) -> DraftChange:
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
@@ -389,15 +429,17 @@ def check_move_cell(user: Caller, notebook_id: int, *, cell_id: str, index: int)
 @transaction.atomic
 def check_clear_outputs(user: Caller, notebook_id: int, *, cell_id: str | None = None) -> DraftChange:
     """Clear the outputs one cell shows, or every cell's (`cell_id` None): those of its finished runs and any
-    stored with the cell (import, fork, restore). Outputs are shared state, so this needs the editor role. A run
-    still going keeps streaming and stores its outputs when it ends; saved versions keep theirs."""
+    stored with the cell (import, fork, restore), and their `[n]`, as Jupyter clears both. Outputs are shared
+    state, so this needs the editor role. A run still going keeps streaming and stores its outputs when it ends;
+    saved versions keep theirs."""
     notebook = locked_notebook(user, notebook_id, Role.EDITOR)
     cells = [_require_cell(notebook, cell_id)[1]] if cell_id is not None else list(notebook.cells)
     ids = [cell["id"] for cell in cells]
     Execution.objects.filter(notebook_id=notebook.pk, cell_id__in=ids, state__in=FINAL_STATES).exclude(
-        outputs=[]
-    ).update(outputs=[])
+        outputs=[], execution_count=None
+    ).update(outputs=[], execution_count=None)
     for cell in cells:
         if "outputs" in cell:
             cell["outputs"] = []
+            cell.pop("execution_count", None)
     return do_save_draft(notebook, messages.OutputsCleared(cell_ids=ids, revision=notebook.revision + 1))

@@ -41,9 +41,12 @@ def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
                 state=execution.state if execution else None,
                 symbols=execution.symbols if execution else [],
                 stale=execution.stale if execution else False,
+                execution_count=execution.execution_count if execution else None,
             )
         else:
-            visible.update(outputs=cell["outputs"], state=None, symbols=[], stale=False)
+            # A count stored with the outputs (a restored version's) stands with them.
+            visible.update(outputs=cell["outputs"], state=None, symbols=[], stale=False,
+                           execution_count=cell.get("execution_count"))
         cells.append(visible)
     return cells
 
@@ -59,7 +62,8 @@ def detail_cells(notebook: Notebook, *, outputs: str | None) -> list[dict[str, A
 
 
 def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
-    """The draft as a version stores it: each cell's id, language, source, metadata and current outputs."""
+    """The draft as a version stores it: each cell's id, language, source, metadata and current outputs, with
+    the count of the run they came from when it has one (a cell never run keeps the shape versions had before)."""
     return [
         {
             "id": cell["id"],
@@ -67,6 +71,7 @@ def snapshot_cells(notebook: Notebook) -> list[dict[str, Any]]:
             "source": cell["source"],
             "metadata": cell.get("metadata") or {},
             "outputs": cell["outputs"],
+            **({"execution_count": cell["execution_count"]} if cell.get("execution_count") is not None else {}),
         }
         for cell in cells_with_outputs(notebook)
     ]

@@ -28,10 +28,11 @@ LANGUAGES = ("python", "scala", "sql", "vega", "text")
 # The one shape of a cell id, wherever one comes in (draft, import, every WebSocket message that names a cell).
 CELL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# The draft keys a client may send; "outputs"/"outputs_at" are the server's own, and "state"/"symbols" come back
-# from a read of the notebook, so a client may send a cell as it read it (they are dropped).
+# The draft keys a client may send; "outputs"/"outputs_at" (and the "execution_count" of outputs a version
+# brought) are the server's own, and "state"/"symbols" come back from a read of the notebook, so a client may send
+# a cell as it read it (they are dropped).
 _CLIENT_CELL_KEYS = {"id", "language", "source", "metadata"}
-_IGNORED_CELL_KEYS = {"outputs", "state", "symbols"}
+_IGNORED_CELL_KEYS = {"outputs", "state", "symbols", "execution_count"}
 
 
 def new_cell_id() -> str:
@@ -151,6 +152,8 @@ def clean_cells(
         old = kept.get(cell_id)
         if old is not None and "outputs" in old:
             clean["outputs"], clean["outputs_at"] = old["outputs"], old.get("outputs_at")
+            if old.get("execution_count") is not None:
+                clean["execution_count"] = old["execution_count"]
         cleaned.append(clean)
     return cleaned
 

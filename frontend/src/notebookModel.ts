@@ -10,6 +10,7 @@ import type {
   Cell,
   CellState,
   EnvironmentKind,
+  HiddenPart,
   KernelState,
   Language,
   Output,
@@ -41,6 +42,11 @@ export interface CellRecord {
   readonly stale: boolean;
   /** The run's question (input(), getpass()) waiting for an answer, while it waits. */
   readonly input: PendingInput | null;
+  /** Jupyter's `[n]` of the run the cell shows: when it started in its kernel session; null if never or unknown. */
+  readonly executionCount: number | null;
+  /** The editors hid the cell's code, or its output, for everyone. */
+  readonly sourceHidden: boolean;
+  readonly outputsHidden: boolean;
 }
 
 export interface Viewer {
@@ -91,7 +97,20 @@ export function permissionsFor(role: Role | null): Permissions {
   return { canRun: rank >= ROLE_RANK.runner, canEdit: rank >= ROLE_RANK.editor };
 }
 
+/**
+ * Which parts of a cell its metadata hides, read as JupyterLab reads them: `jupyter.source_hidden`,
+ * `jupyter.outputs_hidden`, and for the output nbformat 4's `collapsed` when JupyterLab's key is absent (files
+ * written by the classic notebook). The server writes them (notebooks.services.check_set_hidden).
+ */
+export function hiddenParts(metadata: Record<string, unknown> | undefined): Record<HiddenPart, boolean> {
+  const jupyter = metadata?.jupyter;
+  const keys = typeof jupyter === 'object' && jupyter !== null ? (jupyter as Record<string, unknown>) : {};
+  const outputs = keys.outputs_hidden ?? metadata?.collapsed;
+  return { source: keys.source_hidden === true, outputs: outputs === true };
+}
+
 function recordFrom(cell: Cell): CellRecord {
+  const hidden = hiddenParts(cell.metadata);
   return {
     id: cell.id,
     language: cell.language,
@@ -104,6 +123,9 @@ function recordFrom(cell: Cell): CellRecord {
     stale: cell.stale ?? false,
     // A snapshot holds finished runs only; a pending question comes again in the cell_sync that follows it.
     input: null,
+    executionCount: cell.execution_count ?? null,
+    sourceHidden: hidden.source,
+    outputsHidden: hidden.outputs,
   };
 }
 
@@ -233,12 +255,16 @@ export class NotebookModel {
         return;
       case 'outputs_cleared':
         this.revision = Math.max(this.revision, message.revision);
-        for (const id of message.cell_ids) this.patch(id, { outputs: [] });
+        for (const id of message.cell_ids) this.patch(id, { outputs: [], executionCount: null });
+        return;
+      case 'cell_hidden':
+        this.revision = Math.max(this.revision, message.revision);
+        this.patch(message.cell_id, message.part === 'source' ? { sourceHidden: message.hidden } : { outputsHidden: message.hidden });
         return;
       case 'cell_status':
         // A new run asks afresh; an ended one asks nothing more.
         this.patch(message.cell_id, { input: null }, false);
-        this.applyCellStatus(message.cell_id, message.state);
+        this.applyCellStatus(message.cell_id, message.state, message.execution_count);
         if (message.outputs) {
           this.patch(message.cell_id, { outputs: message.outputs, outputsTotal: message.outputs_total ?? message.outputs.length });
         }
@@ -300,6 +326,7 @@ export class NotebookModel {
           running: null,
           ...(message.state === 'queued' || message.state === 'running' ? { stale: false } : {}),
           input: message.input_request ?? null,
+          executionCount: message.execution_count ?? null,
           ...(message.symbols ? { symbols: message.symbols } : {}),
         });
         return;
@@ -349,11 +376,11 @@ export class NotebookModel {
     }
   }
 
-  private applyCellStatus(cellId: string, state: CellState): void {
+  private applyCellStatus(cellId: string, state: CellState, executionCount?: number): void {
     if (state === 'queued' || state === 'running') {
       // A new run starts from a clean slate: old outputs would mislead.
       if (state === 'running' && this.spark.delete(cellId)) this.emit({ kind: 'spark', cellId });
-      this.patch(cellId, { state, outputs: [], outputsTotal: 0, running: null, stale: false });
+      this.patch(cellId, { state, outputs: [], outputsTotal: 0, running: null, stale: false, executionCount: executionCount ?? null });
     } else {
       this.patch(cellId, { state, running: null });
     }

@@ -37,6 +37,7 @@ export type {
   ErrorMessage,
   ExploreOp,
   GrantsChangedMessage,
+  HiddenPart,
   InputDoneMessage,
   InputRequestMessage,
   KernelState,
@@ -67,6 +68,7 @@ type AckMessage = Wire.AckMessage;
 type EnvironmentKind = Wire.EnvironmentKind;
 type ErrorMessage = Wire.ErrorMessage;
 type ExploreOp = Wire.ExploreOp;
+type HiddenPart = Wire.HiddenPart;
 type Language = Wire.Language;
 type SymbolInfo = Wire.SymbolInfo;
 
@@ -436,6 +438,7 @@ export const RETRIED_TYPES: ReadonlySet<string> = new Set([
   'delete_cell',
   'move_cell',
   'clear_outputs',
+  'set_hidden',
 ]);
 
 /** A fresh cell id (12 hex digits, as the server makes them): the client names the cells it inserts. */
@@ -467,6 +470,8 @@ export class NotebookClient {
   private readonly retryFrames = new Map<number, { frame: string; type: string }>();
   private readonly resent = new Set<number>();
   private readonly quiet = new Set<number>();
+  // Requests that change the draft, until answered: a page being left waits for them (`writesSettled`).
+  private readonly writes = new Map<number, Promise<RequestOutcome>>();
 
   private readonly typeListeners = new Map<ServerMessageType, Set<Listener<ServerMessage>>>();
   private readonly chunks = new ChunkJoiner();
@@ -552,6 +557,10 @@ export class NotebookClient {
   /** Clears the outputs of one cell, or of every cell (null). */
   clearOutputs(cellId: string | null = null): SentRequest {
     return this.send({ type: 'clear_outputs', cell_id: cellId });
+  }
+  /** Hides or shows a cell's code or output, for everyone. */
+  setHidden(cellId: string, part: HiddenPart, hidden: boolean): SentRequest {
+    return this.send({ type: 'set_hidden', cell_id: cellId, part, hidden });
   }
   /** Replaces a cell's whole source (scripts, programmatic changes); typing goes through editSource. */
   updateCell(cellId: string, source: string): SentRequest {
@@ -653,6 +662,22 @@ export class NotebookClient {
   }
 
   /**
+   * Whether every change sent so far was answered (stored, or refused) within `timeoutMs`: false when some are
+   * still on their way, or wait for a connection to send them on.
+   */
+  async writesSettled(timeoutMs: number): Promise<boolean> {
+    if (this.writes.size === 0) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const answered = Promise.all([...this.writes.values()]).then(() => true as const);
+    const settled = await Promise.race([answered, late]);
+    clearTimeout(timer);
+    return settled;
+  }
+
+  /**
    * True for requests whose errors the caller handles itself (completions, pages, scopes), so a
    * page need not also show them as notices.
    */
@@ -676,6 +701,7 @@ export class NotebookClient {
     const frame = JSON.stringify(message);
     const settled = new Promise<RequestOutcome>((resolve) => this.pending.set(req, resolve));
     if (RETRIED_TYPES.has(payload.type)) this.retryFrames.set(req, { frame, type: payload.type });
+    if (RETRIED_TYPES.has(payload.type) || payload.type === 'edit_source') this.writes.set(req, settled);
     if (this.status.state === 'closed' && !this.socket) {
       this.settle({ type: 'error', req, code: 'connection_lost', message: 'Not connected.' });
     } else if (this.socket && this.socket.readyState === SOCKET_OPEN) {
@@ -796,6 +822,7 @@ export class NotebookClient {
     this.sentOnThisSocket.delete(outcome.req);
     this.retryFrames.delete(outcome.req);
     this.resent.delete(outcome.req);
+    this.writes.delete(outcome.req);
     resolve?.(outcome);
   }
 

@@ -226,8 +226,8 @@ describe('the notebook page', () => {
     expect(notice.dataset.kind).toBe('warning');
   });
 
-  it("copies, scrolls and hides a cell's output on this page only", async () => {
-    await openNotebook();
+  it("copies, scrolls and, for a viewer, hides a cell's output on this page only", async () => {
+    await openNotebook('viewer');
     const writeText = vi.fn(() => Promise.resolve());
     vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
     socket.serverSends({ type: 'output', cell_id: 'c2', output: { output_type: 'stream', name: 'stdout', text: '\u001b[32mgreen\u001b[0m\n' } });

@@ -44,7 +44,7 @@ def test_a_run_goes_from_queued_to_finished_with_its_news_and_records() -> None:
     assert step.record == []  # recorded already (no `record`): nothing to write yet
 
     step = book.on_event(_status("e1", "running"), now=1.0)
-    assert step.relay[0] == (messages.CellStatus(cell_id="c1", state="running"), ("e1", STARTED))
+    assert step.relay[0] == (messages.CellStatus(cell_id="c1", state="running", execution_count=1), ("e1", STARTED))
     assert _events(step)[1] == messages.Tasks(queue=["c2"], running="c1")
 
     step = book.on_event(_output("e1", {"output_type": "stream", "name": "stdout", "text": "a\n"}), now=1.1)
@@ -139,3 +139,25 @@ def test_a_kernel_that_dies_ends_its_running_cell_with_the_reason_and_leaves_the
     assert [o["output_type"] for o in record.outputs] == ["stream", "error"]
     assert record.outputs[1]["ename"] == "KernelDied"
     assert list(book.executions) == ["e2"]
+
+
+def test_runs_are_counted_as_they_start_in_the_kernel_session() -> None:
+    """Jupyter's `[n]`: the kernel's runs numbered in the order they start, announced with the start, recorded,
+    and synced; a run that never started has no number."""
+    book = RunBook(keep_chars=10_000)
+    for exec_id, cell_id in (("e1", "c1"), ("e2", "c2"), ("e3", "c1"), ("e4", "c2")):
+        book.execute(_execute(exec_id, cell_id))
+    step = book.on_event(_status("e1", "running"), now=1.0)
+    assert _events(step)[0] == messages.CellStatus(cell_id="c1", state="running", execution_count=1)
+    assert step.record[0].record().execution_count == 1
+    book.on_event(_status("e1", "done"), now=1.1)
+    assert _events(book.on_event(_status("e2", "running"), now=1.2))[0] == messages.CellStatus(
+        cell_id="c2", state="running", execution_count=2)
+    assert [(c["cell_id"], c.get("execution_count")) for c in book.sync_cells(budget=10_000)] == [
+        ("c1", 1), ("c2", 2), ("c1", None), ("c2", None)]
+    step = book.on_event(_status("e2", "error"), now=1.3)
+    assert step.record[0].record().execution_count == 2
+    # e3 is interrupted before it starts: it takes no number, and the next run to start takes 3.
+    book.on_event(_status("e3", "interrupted"), now=1.4)
+    assert _events(book.on_event(_status("e4", "running"), now=1.5))[0] == messages.CellStatus(
+        cell_id="c2", state="running", execution_count=3)

@@ -23,7 +23,7 @@ NEEDS = [
     ("run_from", RUNNER), ("run_all", RUNNER),
     ("run_stale", RUNNER), ("interrupt", RUNNER), ("input_reply", RUNNER), ("shutdown", RUNNER),
     ("cursor", EDITOR), ("update_cell", EDITOR), ("edit_source", EDITOR), ("set_language", EDITOR), ("insert_cell", EDITOR),
-    ("clear_outputs", EDITOR), ("move_cell", EDITOR), ("delete_cell", EDITOR),
+    ("clear_outputs", EDITOR), ("set_hidden", EDITOR), ("move_cell", EDITOR), ("delete_cell", EDITOR),
 ]
 
 
@@ -47,7 +47,7 @@ def _message(kind: str, cell: str, ydoc: str) -> dict[str, Any]:
         "update_cell": {"cell_id": cell, "source": "*notes*"}, "set_language": {"cell_id": cell, "language": "text"},
         "insert_cell": {"index": 1, "cell": {"language": "text", "source": "more"}},
         "move_cell": {"cell_id": cell, "index": 1}, "delete_cell": {"cell_id": cell},
-        "clear_outputs": {"cell_id": cell},
+        "clear_outputs": {"cell_id": cell}, "set_hidden": {"cell_id": cell, "part": "source", "hidden": True},
     }
     return messages[kind]
 

@@ -1,7 +1,7 @@
 /** One notebook cell: its toolbar, editor (or rendered Markdown), outputs and symbols, kept in step with the model. */
 import { h } from '../lib/dom';
 import type { CellRecord, Permissions } from '../notebookModel';
-import { type ErrorPosition, LANGUAGES, type Language, type Output, type SentRequest } from '../protocol';
+import { type ErrorPosition, type HiddenPart, LANGUAGES, type Language, type Output, type SentRequest } from '../protocol';
 import type { TextChange } from '../lib/textChanges';
 import type { RemoteCaret } from '../cursors';
 import { personColour } from '../lib/personColour';
@@ -36,6 +36,8 @@ export interface CellActions {
   remove(cellId: string): void;
   /** Clears the outputs the cell shows, for everyone. */
   clearOutputs?(cellId: string): void;
+  /** Hides or shows the cell's code or output, for everyone. */
+  setHidden?(cellId: string, part: HiddenPart, hidden: boolean): void;
   move(cellId: string, offset: -1 | 1): void;
   /** Inserts a cell right below this one (the insert bar, a split); `edit` puts the cursor in it. */
   insertBelow?(cellId: string, cell: { language: Language; source: string }, edit: boolean): void;
@@ -96,6 +98,8 @@ export class CellView {
   private readonly editor: CellEditor;
   private readonly language: HTMLSelectElement;
   private readonly stateIndicator = h('span', { className: 'cell-state', testId: 'cell-state' });
+  /** Jupyter's prompt: `[n]` for the run shown, `[*]` while it waits or runs, `[ ]` before any. */
+  private readonly executionCount = h('span', { className: 'execution-count', testId: 'execution-count', attrs: { title: 'Run number in this kernel session' } });
   private readonly waitingLine = h('div', { className: 'cell-waiting muted', testId: 'cell-waiting', attrs: { role: 'status' } });
   private waiting = '';
   private readonly staleBadge = h('span', { className: 'stale-badge', testId: 'stale-badge', text: 'stale', attrs: { title: 'A cell above changed since this ran' } });
@@ -116,13 +120,20 @@ export class CellView {
   /** A text cell's editor as it looks (made when first needed); its Markdown source stays one toggle away. */
   private rich: RichTextEditor | null = null;
   private readonly textModeButton: HTMLButtonElement;
-  /** Above the outputs, for everyone: copy them, hide them, or scroll a long one in a box (this page only). */
+  /** Above the outputs, for everyone: copy them, hide them (for everyone when an editor does), or scroll a long one
+   * in a box (this page only). */
   private readonly outputTools: HTMLElement;
   private readonly hideOutputButton: HTMLButtonElement;
   private readonly scrollOutputButton: HTMLButtonElement;
   private readonly hiddenOutputNote = h('button', {
     className: 'button subtle output-hidden-note', testId: 'output-hidden-note', text: 'Output hidden — show', attrs: { type: 'button' },
   });
+  private readonly hideSourceButton: HTMLButtonElement;
+  private readonly hiddenSourceNote = h('button', {
+    className: 'button subtle output-hidden-note', testId: 'source-hidden-note', text: 'Code hidden — show', attrs: { type: 'button' },
+  });
+  /** What someone who may not hide for everyone chose to see on this page, over what the editors stored. */
+  private readonly peek: Partial<Record<HiddenPart, boolean>> = {};
   /** Under the cell, for editors: a new code or text cell right here. */
   private readonly insertBar: HTMLElement;
   private readonly clearOutputButton: HTMLButtonElement;
@@ -194,11 +205,15 @@ export class CellView {
     );
     this.markdown.element.addEventListener('dblclick', () => this.editText());
     this.textModeButton = this.button('Markdown', 'Edit the Markdown source / edit as rich text', () => this.toggleTextMode(), 'text-mode');
-    this.hideOutputButton = this.button('Hide output', 'Hide this cell\'s output on this page', () => this.setOutputHidden(true), 'hide-output');
+    this.hideOutputButton = this.button('Hide output', 'Hide this cell\'s output', () => this.setHidden('outputs', true), 'hide-output');
+    this.hideSourceButton = this.button('Hide code', 'Hide or show this cell\'s code, for everyone', () =>
+      this.setHidden('source', !this.cell.sourceHidden), 'hide-source');
+    this.hiddenSourceNote.hidden = true;
+    this.hiddenSourceNote.addEventListener('click', () => this.setHidden('source', false));
     this.scrollOutputButton = this.button('Scroll', 'Show a long output in a box of its own height, scrolled', () => this.toggleScrolled(), 'scroll-output');
     this.scrollOutputButton.setAttribute('aria-pressed', 'false');
     this.hiddenOutputNote.hidden = true;
-    this.hiddenOutputNote.addEventListener('click', () => this.setOutputHidden(false));
+    this.hiddenOutputNote.addEventListener('click', () => this.setHidden('outputs', false));
     this.outputTools = h(
       'div',
       { className: 'output-tools', testId: 'output-tools' },
@@ -222,6 +237,7 @@ export class CellView {
       h(
         'div',
         { className: 'cell-toolbar' },
+        this.executionCount,
         this.language,
         this.runButton,
         this.stateIndicator,
@@ -229,11 +245,13 @@ export class CellView {
         this.presence,
         h('span', { className: 'spacer' }),
         this.textModeButton,
+        this.hideSourceButton,
         this.runFromButton,
         this.clearOutputButton,
         this.editButtons,
       ),
       this.waitingLine,
+      this.hiddenSourceNote,
       this.editor.element,
       this.markdown.element,
       this.outputTools,
@@ -269,6 +287,13 @@ export class CellView {
       this.insertBar.hidden = !permissions.canEdit || !this.actions.insertBelow;
     }
     this.syncSource();
+    // What the editors chose for everyone changed: it stands, over what this page chose to see.
+    if (cell.sourceHidden !== previous.sourceHidden) delete this.peek.source;
+    if (cell.outputsHidden !== previous.outputsHidden) delete this.peek.outputs;
+    this.hideSourceButton.hidden = !permissions.canEdit || !this.actions.setHidden;
+    const hideLabel = cell.sourceHidden ? 'Show code' : 'Hide code';
+    // Updates come with every output a run streams: text that stays the same is not written again.
+    if (this.hideSourceButton.textContent !== hideLabel) this.hideSourceButton.textContent = hideLabel;
     if (force || cell.language !== previous.language) {
       this.language.value = cell.language;
       this.editor.setLanguage(cell.language);
@@ -285,20 +310,32 @@ export class CellView {
       total: cell.outputsTotal,
       running: cell.state === 'running' || cell.state === 'queued',
     });
-    this.outputTools.hidden = cell.outputs.length === 0 || this.outputHidden;
-    this.hiddenOutputNote.hidden = cell.outputs.length === 0 || !this.outputHidden;
-    if (this.outputHidden) this.outputs.element.hidden = true;
+    const outputHidden = this.isHidden('outputs');
+    this.outputTools.hidden = cell.outputs.length === 0 || outputHidden;
+    this.hiddenOutputNote.hidden = cell.outputs.length === 0 || !outputHidden;
+    if (outputHidden) this.outputs.element.hidden = true;
     const you = this.actions.username?.() ?? null;
     this.inputPrompt.render(cell.input, cell.input !== null && cell.input.username === you && permissions.canRun);
     this.symbols.render(cell.symbols);
     this.showTextOrEditor();
   }
 
-  private outputHidden = false;
+  /** Whether this page hides the cell's code or output: as the editors stored it, unless this page chose. */
+  private isHidden(part: HiddenPart): boolean {
+    return this.peek[part] ?? (part === 'source' ? this.cell.sourceHidden : this.cell.outputsHidden);
+  }
 
-  /** Hides the outputs behind a one-line note (this page only: others keep seeing them). */
-  setOutputHidden(hidden: boolean): void {
-    this.outputHidden = hidden;
+  /**
+   * Hides a part behind a one-line note, or shows it: an editor does it for everyone (shown once the server says
+   * so); anyone else on this page only, since they change nothing the others see.
+   */
+  private setHidden(part: HiddenPart, hidden: boolean): void {
+    if (this.permissions.canEdit && this.actions.setHidden) {
+      delete this.peek[part];
+      this.actions.setHidden(this.cell.id, part, hidden);
+      return;
+    }
+    this.peek[part] = hidden;
     this.update(this.cell, this.permissions, true);
   }
 
@@ -451,6 +488,10 @@ export class CellView {
     this.waitingLine.textContent = waiting ? this.waiting : '';
     this.waitingLine.hidden = !waiting;
     this.stateIndicator.dataset.state = cell.state ?? 'none';
+    const pending = cell.state === 'queued' || cell.state === 'running' || this.queuePosition !== null;
+    const prompt = `[${pending ? '*' : (cell.executionCount ?? ' ')}]`;
+    if (this.executionCount.textContent !== prompt) this.executionCount.textContent = prompt;
+    this.executionCount.hidden = this.isText;
     this.element.dataset.state = cell.state ?? 'none';
   }
 
@@ -471,6 +512,13 @@ export class CellView {
       this.rich.element.hidden = true;
     }
     if (text && !editing) this.markdown.render(this.cell.source);
+    const sourceHidden = this.isHidden('source');
+    this.hiddenSourceNote.hidden = !sourceHidden;
+    if (sourceHidden) {
+      this.editor.element.hidden = true;
+      this.markdown.element.hidden = true;
+      if (this.rich) this.rich.element.hidden = true;
+    }
   }
 
   /** The rich-text editor, made on first use and placed where the Markdown editor is. */

@@ -1,5 +1,5 @@
 /** The notebook page: header, toolbar, the live list of cells, and the side panels (tasks, symbols). */
-import { api, type NotebookDetail, type OutputPage } from '../api';
+import { api, type NotebookDetail, type NotebookSummary, type OutputPage } from '../api';
 import { type Command, CommandKeys } from '../commandMode';
 import { h } from '../lib/dom';
 import { NotebookModel, type ModelChange } from '../notebookModel';
@@ -19,6 +19,7 @@ import { type ShareApi, ShareDialog } from './ShareDialog';
 import { ShortcutSheet } from './ShortcutSheet';
 import { SymbolTable, scopeFromCells } from './SymbolTable';
 import { ExplorePanel } from './ExplorePanel';
+import { NotebookSidebar } from './NotebookSidebar';
 import { Explorer } from '../explore';
 import { TaskList } from './TaskList';
 
@@ -33,9 +34,15 @@ export interface NotebookPageOptions {
   kernelsApi?: KernelsApi;
   /** Reads a page of a cell's output (the REST API's, unless a test gives its own). */
   outputPage?: (notebookId: number, cellId: string, n: number, offset: number) => Promise<OutputPage>;
+  /** The sidebar's notebooks whose title contains a query (the REST list, unless a test gives its own). */
+  listNotebooks?: (query: string) => Promise<NotebookSummary[]>;
+  /** Goes to another page (the browser's location, unless a test gives its own). */
+  go?: (href: string) => void;
 }
 
 const NOTICE_MS = 8000;
+/** How long leaving for another notebook waits for the server to take the text just sent. */
+const LEAVE_WAIT_MS = 5000;
 const WRAP_KEY = 'quire.wrapLines';
 
 function readWrapPreference(): boolean {
@@ -128,6 +135,9 @@ export class NotebookPage {
   private readonly kernelsButton = this.toolButton('Kernels', 'open-kernels', 'Every kernel you started, with its memory and CPU: shut down what you no longer need', () =>
     this.kernels.drawer.toggle(),
   );
+  private readonly sidebar: NotebookSidebar;
+  /** The sidebar's list is read once the live notebook (the snapshot) shows, so it never delays its loading. */
+  private sidebarLoading = false;
   private detail: NotebookDetail | null = null;
   private readonly views = new Map<string, CellView>();
   /** The cells' sources as a shared document, once the snapshot brought one. */
@@ -190,6 +200,12 @@ export class NotebookPage {
       canEdit: () => this.model.permissions.canEdit,
     });
     this.kernels = new KernelsPanel(options.kernelsApi ? { api: options.kernelsApi } : {});
+    this.sidebar = new NotebookSidebar({
+      currentId: options.notebookId,
+      ...(options.listNotebooks && { list: options.listNotebooks }),
+      ...(options.go && { go: options.go }),
+      leave: () => this.leave(),
+    });
     this.origin.hidden = true;
     this.kernelNote.hidden = true;
 
@@ -226,7 +242,13 @@ export class NotebookPage {
       ),
       this.notice,
       this.kernelNote,
-      h('div', { className: 'notebook-body' }, this.cellList, h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element)),
+      h(
+        'div',
+        { className: 'notebook-body' },
+        this.sidebar.element,
+        this.cellList,
+        h('aside', { className: 'side-panels' }, this.tasks.element, this.symbols.element),
+      ),
       this.history.element,
       this.explorePanel.drawer.element,
       this.share.element,
@@ -284,6 +306,14 @@ export class NotebookPage {
   flush(): void {
     for (const view of this.views.values()) view.flush();
     this.collab.flush();
+  }
+
+  /** Readies the page to be left for another notebook: its text sent and taken by the server, or the person
+   * told it is not and asked whether to leave anyway. */
+  async leave(): Promise<boolean> {
+    this.flush();
+    if (await this.client.writesSettled(LEAVE_WAIT_MS)) return true;
+    return window.confirm('Some of your changes are not saved yet (the server has not answered). Leave anyway?');
   }
 
   dispose(): void {
@@ -386,6 +416,10 @@ export class NotebookPage {
         // A snapshot starts a connection (or catches one up): others' carets come again, ours is sent again.
         this.caretsMoved(this.carets.clear());
         this.caretSender.resend();
+        if (this.snapshotSeen && !this.sidebarLoading) {
+          this.sidebarLoading = true;
+          void this.sidebar.load();
+        }
         return;
       case 'cells':
         this.renderCells();
@@ -816,6 +850,7 @@ export class NotebookPage {
       this.focusOnInsert = { cellId: sent.cellId, edit };
     },
     clearOutputs: (cellId) => this.client.clearOutputs(cellId),
+    setHidden: (cellId, part, hidden) => this.client.setHidden(cellId, part, hidden),
     move: (cellId, offset) => {
       const index = this.model.cells.findIndex((cell) => cell.id === cellId);
       const target = index + offset;
