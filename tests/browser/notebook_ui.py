@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from notebooks import ylog
+from notebooks.models import Notebook
 from tests.conftest import PASSWORD
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -57,3 +59,10 @@ def set_source(page: Any, cell: Any, text: str) -> None:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def stored_source(notebook_id: int, index: int = 0) -> str:
+    """A cell's source as the server keeps it for every reader: the keystrokes still in the notebook's update log
+    folded in (the row alone lags behind them)."""
+    ylog.do_fold(notebook_id)
+    return str(Notebook.objects.get(pk=notebook_id).cells[index]["source"])

@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 
 from kernels.models import Execution
-from notebooks.models import Notebook
 from notebooks.services import check_update_source, do_create_notebook
 from notebooks.sharing import check_change_grant, check_share
-from tests.browser.notebook_ui import sign_in, wait_for_monaco
+from tests.browser.notebook_ui import sign_in, stored_source, wait_for_monaco
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -51,7 +50,7 @@ def test_a_promoted_viewer_edits_and_a_demoted_editor_stops_without_reloading(  
     page.keyboard.type("  # bob")
 
     def stored() -> str:
-        return str(Notebook.objects.get(pk=notebook.pk).cells[0]["source"])
+        return stored_source(notebook.pk)
 
     for _ in range(100):
         if _off_the_loop(stored) == "x = 1  # bob":

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser.notebook_ui import new_notebook, screenshot, set_source, sign_in, wait_for_monaco
+from tests.browser.notebook_ui import (
+    new_notebook,
+    screenshot,
+    set_source,
+    sign_in,
+    stored_source,
+    wait_for_monaco,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.celery]
 
@@ -161,7 +168,6 @@ def test_rich_text_cell_saves_standard_markdown(alice, live_daphne: str, page: A
     the Markdown a Jupyter user would write, and it renders with KaTeX once the editor is left."""
     from playwright.sync_api import expect
 
-    from notebooks.models import Notebook
 
     sign_in(page, live_daphne)
     url = new_notebook(page, "Rich text")
@@ -193,7 +199,7 @@ def test_rich_text_cell_saves_standard_markdown(alice, live_daphne: str, page: A
     notebook_id = int(url.rstrip("/").rsplit("/", 1)[1])
 
     def stored() -> str:
-        return str(Notebook.objects.get(pk=notebook_id).cells[0]["source"])
+        return stored_source(notebook_id)
 
     import time
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.notebook_ui import new_notebook, screenshot, set_source, sign_in
+from tests.browser.notebook_ui import new_notebook, screenshot, set_source, sign_in, stored_source
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.celery]
 
@@ -108,7 +108,6 @@ def test_the_notebook_sidebar_lists_searches_folds_and_keeps_what_was_typed(alic
     from playwright.sync_api import expect
 
     from notebooks import services
-    from notebooks.models import Notebook
 
     notes = services.do_create_notebook(alice, title="Field notes")
     budget = services.do_create_notebook(alice, title="Budget 2027")
@@ -127,7 +126,7 @@ def test_the_notebook_sidebar_lists_searches_folds_and_keeps_what_was_typed(alic
     set_source(page, cell, "total = 1200")
     items.first.click()
     page.wait_for_url(f"**/notebooks/{notes.pk}/")
-    assert Notebook.objects.get(pk=budget.pk).cells[0]["source"] == "total = 1200"
+    assert stored_source(budget.pk) == "total = 1200"
     expect(page.get_by_test_id("notebook-title")).to_have_text("Field notes")
     # Budget changed last now: it leads the list.
     expect(items).to_have_text(["Budget 2027", "Field notes"])

@@ -24,7 +24,7 @@ async def test_runs_are_counted_live_stored_and_exported(alice, alice_token, cel
     first = notebook.cells[0]["id"]
     await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=first, source="6 * 7")
     change = await database_sync_to_async(check_insert_cell)(alice, notebook.pk, index=1, source="print('hi')")
-    second = change.result["cell"]["id"]
+    second = change.result.cell["id"]
     client = NotebookClient(notebook.pk, token=alice_token)
     await client.connect()
 
