@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import env_services, environments, liveness, services
+from kernels import env_services, environments, liveness, pool_records, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
@@ -216,7 +216,10 @@ class _Ledger:
 
 
 class KernelHost:
-    def __init__(self, session_id: str) -> None:
+    """Hosts one session's kernel (`run`), or a pooled kernel and then the session that claims it (`run_pooled`,
+    where `session_id` is known only from the claim on)."""
+
+    def __init__(self, session_id: str = "") -> None:
         self.session_id = session_id
         # Commands arrive on the session's queue; replies go to one browser's connection on the live layer.
         self.layer = get_channel_layer()
@@ -244,9 +247,7 @@ class KernelHost:
         if info is None:
             log.info("kernel session %s is gone or already hosted; nothing to do", self.session_id)
             return
-        self.info = info
-        self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
-        self.ledger = _Ledger(self)
+        self._take(info)
         # Held from now until this host is done: once its process is gone, the lease lapses within
         # liveness.LEASE_S and the servers end the session and its runs (kernels/watch.py).
         lease = liveness.Lease(info.channel)
@@ -260,8 +261,104 @@ class KernelHost:
             self._reap()
             await asyncio.to_thread(lease.release)
 
+    async def run_pooled(self, pooled_id: str) -> None:
+        """Start a kernel ahead of any notebook, wait until one claims it, then host it for that session as
+        `run` would have; returns at once if the pooled kernel is gone or already hosted. Its lease is held from
+        the start on the channel the session keeps, so a host that dies at any point is seen as for any other."""
+        pooled = await sync_to_async(pool_records.load_pooled_for_host)(pooled_id)
+        if pooled is None:
+            log.info("pooled kernel %s is gone or already hosted; nothing to do", pooled_id)
+            return
+        lease = liveness.Lease(pooled.channel)
+        await asyncio.to_thread(lease.hold)
+        try:
+            await self._serve_pooled(pooled)
+        except Exception as exc:  # process boundary, as in run
+            log.exception("host of pooled kernel %s failed", pooled_id)
+            if hasattr(self, "info"):
+                await self._set_state("dead", reason=f"kernel host failed: {exc}")
+        finally:
+            self._reap()
+            await sync_to_async(pool_records.do_discard)(pooled.pooled_id)
+            await asyncio.to_thread(lease.release)
+
+    async def _serve_pooled(self, pooled: pool_records.PooledInfo) -> None:
+        environment = await sync_to_async(env_services.pool_launch)(pooled.environment)
+        if environment is None:
+            log.warning("pooled kernel %s: its environment %s is not built", pooled.pooled_id, pooled.environment)
+            return
+        self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / f"pool-{pooled.pooled_id}"
+        reader = await self._launch(pooled.limits, environment)
+        if reader is None or self.kernel is None:
+            return
+        if not await sync_to_async(pool_records.do_pool_ready)(pooled.pooled_id, pid=self.kernel.pid):
+            return  # retired while it started
+        session_id = await self._await_claim(pooled)
+        if session_id is None:
+            return
+        info = await sync_to_async(services.load_session_for_host)(session_id)
+        if info is None:
+            log.info("session %s ended before its pooled kernel took it", session_id)
+            return
+        # No longer the pool's: it counts against the pool no more, and the session's heartbeat takes over.
+        await sync_to_async(pool_records.do_discard)(pooled.pooled_id)
+        self._take(info)
+        wanted = await sync_to_async(env_services.do_prepare_launch)(info.notebook_id, config=info.config)
+        if (info.kernel_limits != pooled.limits or wanted.building or wanted.python != environment.python
+                or wanted.ro_binds != environment.ro_binds or self.kernel.poll() is not None):
+            # The quota or the notebook changed between the claim and now, or the kernel died just before it: a
+            # kernel that fits starts as it would have without a pool.
+            log.info("session %s: its pooled kernel no longer fits; starting one", session_id)
+            await self._discard_kernel()
+            await self._serve()
+            return
+        await self._go_live(reader, wanted)
+
+    async def _await_claim(self, pooled: pool_records.PooledInfo) -> str | None:
+        """Until a session claims the kernel (its id), beating meanwhile with the kernel's memory; None when it
+        is retired or reaped, or its kernel dies, before that."""
+        claim = asyncio.create_task(self.layer.receive(pooled.channel))
+        try:
+            while True:
+                if self.kernel is None or self.kernel.poll() is not None:
+                    log.warning("pooled kernel %s died while it waited", pooled.pooled_id)
+                    return None
+                rss, cpu = await asyncio.to_thread(_usage, self.kernel.pid)
+                state = await sync_to_async(pool_records.do_pool_heartbeat)(
+                    pooled.pooled_id, rss_bytes=rss, cpu_seconds=cpu
+                )
+                if state is None:
+                    return None
+                done, _ = await asyncio.wait({claim}, timeout=services.HEARTBEAT_S)
+                if done:
+                    message = claim.result()
+                    if message.get("type") == pool_records.CLAIM:
+                        return str(message["session_id"])
+                    return None  # retired
+        finally:
+            claim.cancel()
+
+    def _take(self, info: services.SessionInfo) -> None:
+        """Host `info`'s session from now on."""
+        self.session_id = str(info.session_id)
+        self.info = info
+        self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
+        self.ledger = _Ledger(self)
+
+    async def _discard_kernel(self) -> None:
+        """End a pooled kernel that will not be used, and its work folder."""
+        if self.kernel is not None:
+            self.kernel.kill()
+            await asyncio.to_thread(self._wait_exit)
+            self.kernel.close()
+            self.kernel = None
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.workdir is not None:
+            await asyncio.to_thread(shutil.rmtree, self.workdir, ignore_errors=True)
+
     async def _serve(self) -> None:
-        parent, child = socket.socketpair()
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
         # The notebook's own environments: the kernel waits for those still building (the runs that started it
         # wait with it); one that failed is replaced by the last working one or the base one, with a notice.
@@ -276,19 +373,29 @@ class KernelHost:
             environment = await sync_to_async(env_services.do_prepare_launch)(
                 self.info.notebook_id, config=self.info.config
             )
-        for notice in environment.notices:
-            await publish_now(self.info.notebook_id, notice)
+        reader = await self._launch(self.info.kernel_limits, environment)
+        if reader is None:
+            return
+        await self._go_live(reader, environment)
+
+    async def _launch(
+        self, limits: services.KernelLimits, environment: env_services.LaunchEnvironment
+    ) -> asyncio.StreamReader | None:
+        """Start the sandboxed kernel in `self.workdir` and wait for its `ready`; None (the session, if any,
+        marked dead) when it does not start."""
+        assert self.workdir is not None
+        parent, child = socket.socketpair()
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)
         spec = KernelSpec(
             fd=child.fileno(),
             workdir=self.workdir,
-            memory_mb=self.info.memory_mb,
-            disk_mb=self.info.disk_mb,
-            cpu_seconds=self.info.cpu_seconds,
-            cell_time_limit_s=self.info.cell_time_limit_s,
+            memory_mb=limits.memory_mb,
+            disk_mb=limits.disk_mb,
+            cpu_seconds=limits.cpu_seconds,
+            cell_time_limit_s=limits.cell_time_limit_s,
             output_limit=settings.QUIRE_OUTPUT_LIMIT_BYTES,
-            network=self.info.network,
-            host_network=self.info.network and settings.QUIRE_KERNEL_NETWORK == "host",
+            network=limits.network,
+            host_network=limits.network and settings.QUIRE_KERNEL_NETWORK == "host",
             python=environment.python,
             extra_ro_binds=environment.ro_binds,
             scala_bridge=scala_bridge,
@@ -298,8 +405,9 @@ class KernelHost:
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)
         except LaunchError as exc:
-            await self._set_state("dead", reason=str(exc))
-            return
+            parent.close()
+            await self._fail_start(str(exc))
+            return None
         finally:
             child.close()
         reader, self.writer = await asyncio.open_unix_connection(sock=parent)
@@ -309,8 +417,21 @@ class KernelHost:
             ready = None
         if ready is None or ready.get("type") != "ready":
             self._log_kernel_output("did not start")
-            await self._set_state("dead", reason="the kernel did not start")
-            return
+            await self._fail_start("the kernel did not start")
+            return None
+        return reader
+
+    async def _fail_start(self, reason: str) -> None:
+        if hasattr(self, "info"):
+            await self._set_state("dead", reason=reason)
+        else:
+            log.warning("a pooled kernel did not start: %s", reason)
+
+    async def _go_live(self, reader: asyncio.StreamReader, environment: env_services.LaunchEnvironment) -> None:
+        """The kernel is up: configure it for the notebook, tell everyone, and relay until it ends."""
+        assert self.kernel is not None
+        for notice in environment.notices:
+            await publish_now(self.info.notebook_id, notice)
         # Before any cell: the notebook's env vars and Spark settings (its resolved jars among them).
         await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
         # Commands come two ways: the session's queue, which holds them until read (whatever was sent while the

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from kernels.runbook import FINAL_STATES, RunRecord
 from quire.lib.db import relax_commit
 from quire.lib.live import send_heard
 from quire.lib.text import storable
-from quire.quotas.services import effective_limits
+from quire.quotas.services import Limits, effective_limits
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,14 @@ def do_sweep_journal(channel: str) -> None:
         liveness.take_journal(channel)
     elif not session.is_live:
         _end_pending_executions(session, reason=session.reason or f"the kernel is {session.state}")
+
+
+def sessions_waiting_for_host() -> int:
+    """How many sessions no host has taken for a while: every kernel process is busy (kernels/pools.py gives
+    up its pooled kernels' processes to them)."""
+    return KernelSession.objects.filter(
+        state=KernelSession.State.STARTING, host="", created_at__lt=timezone.now() - HOST_WAIT_NOTICE_AFTER
+    ).count()
 
 
 def do_tell_sessions_waiting_for_host() -> int:
@@ -398,6 +407,32 @@ def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execut
 
 
 @dataclass(frozen=True)
+class KernelLimits:
+    """The limits a kernel's sandbox is built with: its /tmp's size, its network namespace, its rlimits and its
+    cell time limit are all fixed when it starts, so a kernel started ahead of its user (kernels/pools.py) serves
+    only users whose quota has exactly these."""
+
+    memory_mb: int
+    disk_mb: int
+    cpu_seconds: int
+    cell_time_limit_s: int
+    network: bool
+
+    @classmethod
+    def of(cls, limits: Limits) -> KernelLimits:
+        return cls(memory_mb=limits.memory_mb, disk_mb=limits.disk_mb, cpu_seconds=limits.cpu_seconds,
+                   cell_time_limit_s=limits.cell_time_limit_s, network=limits.network)
+
+    def key(self) -> str:
+        """One string per set of limits, stored with a pooled kernel and compared when one is claimed."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_key(cls, key: str) -> KernelLimits:
+        return cls(**json.loads(key))
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     session_id: uuid.UUID
     notebook_id: int
@@ -412,6 +447,11 @@ class SessionInfo:
     spark_memory_mb: int
     # The notebook's configuration when its session was taken: what its environments and Spark are built from.
     config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kernel_limits(self) -> KernelLimits:
+        return KernelLimits(memory_mb=self.memory_mb, disk_mb=self.disk_mb, cpu_seconds=self.cpu_seconds,
+                            cell_time_limit_s=self.cell_time_limit_s, network=self.network)
 
 
 def load_session_for_host(session_id: str) -> SessionInfo | None:

@@ -7,8 +7,9 @@ import secrets
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from kernels import backends, events
+from kernels import backends, events, pools
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.services import (
     QueuedRun,
@@ -23,9 +24,12 @@ from quire.lib.errors import QuotaExceeded
 from quire.quotas.services import effective_limits
 
 
-def do_start_session(notebook_id: int, *, team_id: int | None, user: User) -> KernelSession:
-    """A new session for the notebook, its host started once the transaction commits; refused past the user's
-    kernel quota. Needs the notebook's row lock."""
+def do_start_session(
+    notebook_id: int, *, team_id: int | None, user: User, config: dict[str, Any]
+) -> KernelSession:
+    """A new session for the notebook (whose configuration is `config`), refused past the user's kernel quota. A
+    pooled kernel that fits is claimed for it (kernels/pools.py); otherwise its host starts once the transaction
+    commits. Needs the notebook's row lock."""
     limits = effective_limits(user if user.is_authenticated else None, team_id=team_id)
     running = KernelSession.objects.filter(started_by=user, state__in=LIVE_STATES).count()
     if running >= limits.max_kernels:
@@ -34,22 +38,32 @@ def do_start_session(notebook_id: int, *, team_id: int | None, user: User) -> Ke
             f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
             f"have {running}: shut one down in the Kernels panel, then run again"
         )
-    session = KernelSession.objects.create(
-        notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
-    )
+    pooled = pools.claim(config=config, limits=limits)
+    if pooled is None:
+        session = KernelSession.objects.create(
+            notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
+        )
+        transaction.on_commit(lambda: backends.start_host(session.pk))
+    else:
+        # Its host is up and beating: the session is taken, on the channel that host reads.
+        session = KernelSession.objects.create(
+            notebook_id=notebook_id, started_by=user, channel=pooled.channel, host=pooled.host,
+            heartbeat_at=timezone.now(),
+        )
+        pools.hand_over(pooled, session)
     events.publish(notebook_id, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
-    transaction.on_commit(lambda: backends.start_host(session.pk))
     return session
 
 
 def do_queue_runs(
-    notebook_id: int, *, team_id: int | None, user: User, cells: list[dict[str, Any]], order: list[str]
+    notebook_id: int, *, team_id: int | None, user: User, cells: list[dict[str, Any]], order: list[str],
+    config: dict[str, Any],
 ) -> QueuedRun:
     """Record runs of `cells` (in `order`, the notebook's cell ids) on the notebook's kernel, starting one (within
     the user's quota) if none is live; nothing is sent. Needs the notebook's row lock (which serialises kernel
     starts: two people running at once get one kernel) and a caller whose runner role is checked."""
     relax_commit()
-    session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user)
+    session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user, config=config)
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
         source = str(cell["source"])
@@ -67,7 +81,7 @@ def do_queue_runs(
 
 
 @transaction.atomic
-def do_restart_session(notebook_id: int, *, team_id: int | None, user: User) -> None:
+def do_restart_session(notebook_id: int, *, team_id: int | None, user: User, config: dict[str, Any]) -> None:
     """Stop the notebook's kernel (if any) and start a fresh one; needs the notebook's row lock."""
     old = live_session(notebook_id)
     if old is not None:
@@ -75,4 +89,4 @@ def do_restart_session(notebook_id: int, *, team_id: int | None, user: User) -> 
         # Leave the live states now, so the new session may start while the old kernel winds down.
         do_set_session_state(old.pk, state=KernelSession.State.STOPPED, reason="restarted")
         transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
-    do_start_session(notebook_id, team_id=team_id, user=user)
+    do_start_session(notebook_id, team_id=team_id, user=user, config=config)
