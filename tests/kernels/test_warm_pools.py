@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from typing import Any
 
+import psutil
 import pytest
 from channels.db import database_sync_to_async
 
@@ -214,3 +217,19 @@ async def test_site_admins_set_pool_sizes_and_see_the_pools_memory(site_admin, a
         await asyncio.sleep(0.5)
     assert base["size"] == 1 and base["memory_bytes"] == report["memory_bytes"] > 10 * MIB
     await database_sync_to_async(api.put)("/api/kernel-pools/base/", {"size": 0}, format="json")
+
+
+@pytest.mark.parametrize("victim", ["kernel sandbox", "host process"])
+async def test_a_pooled_kernel_that_dies_is_replaced(victim: str, alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    await _pool(1)
+    pooled = await _ready_pooled()
+    assert pooled.pid is not None
+    os.kill(pooled.pid if victim == "kernel sandbox" else int(pooled.host.rsplit(":", 1)[1]), signal.SIGKILL)
+    replacement = await _ready_pooled(other_than={pooled.channel})
+    assert not await database_sync_to_async(PooledKernel.objects.filter(pk=pooled.pk).exists)()
+    assert not psutil.pid_exists(pooled.pid) or psutil.Process(pooled.pid).status() == psutil.STATUS_ZOMBIE
+    # The next notebook gets the replacement.
+    client, notebook_id, cell = await _open(alice, alice_token)
+    _probe(await _run(client, cell))
+    assert await _session_channel(notebook_id) == replacement.channel
+    await _shutdown(client)
