@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
 import signal
 import socket
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,9 @@ BUILD_POLL_S = 0.5
 BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
 # The error that ends runs whose kernel could not start because its environment failed to build.
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
+# How often a host probes its live channel until it hears itself there, and for how long at most.
+PROBE_EVERY_S = 0.02
+LISTEN_TIMEOUT_S = 10.0
 # How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
 RECEIVE_RETRY_S = 0.5
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
@@ -291,31 +296,54 @@ class KernelHost:
         reader = await self._launch(pooled.limits, environment)
         if reader is None or self.kernel is None:
             return
-        if not await sync_to_async(pool_records.do_pool_ready)(pooled.pooled_id, pid=self.kernel.pid):
-            return  # retired while it started
-        session_id = await self._await_claim(pooled)
-        if session_id is None:
-            return
-        info = await sync_to_async(services.load_session_for_host)(session_id)
+        # Listening on the live channel before the claim, so that the session's first runs need not wait for it.
+        live_commands = self._listen_live(pooled.channel)
+        try:
+            if not await self._wait_listening(services.live_command_channel(pooled.channel)):
+                log.warning("pooled kernel %s: could not listen for commands", pooled.pooled_id)
+                return
+            if not await sync_to_async(pool_records.do_pool_ready)(pooled.pooled_id, pid=self.kernel.pid):
+                return  # retired while it started
+            await self._claimed(pooled, reader, environment, live_commands)
+        finally:
+            live_commands.cancel()
+
+    async def _claimed(
+        self, pooled: pool_records.PooledInfo, reader: asyncio.StreamReader,
+        environment: env_services.LaunchEnvironment, live_commands: asyncio.Task[None],
+    ) -> None:
+        """Wait for the claim, then host the session that made it."""
+        info = await self._await_claim(pooled)
         if info is None:
-            log.info("session %s ended before its pooled kernel took it", session_id)
             return
-        # No longer the pool's: it counts against the pool no more, and the session's heartbeat takes over.
-        await sync_to_async(pool_records.do_discard)(pooled.pooled_id)
+        # No longer the pool's: its row goes and the pool refills, both off the first run's path.
+        self._in_background(sync_to_async(pool_records.do_discard)(pooled.pooled_id))
+        self._in_background(asyncio.to_thread(pool_records.fill_soon))
         self._take(info)
-        wanted = await sync_to_async(env_services.do_prepare_launch)(info.notebook_id, config=info.config)
+        if pooled.environment == env_services.BASE_POOL:
+            # What do_prepare_launch gives a notebook that asks for no environment (the claim checked it does not),
+            # without its queries.
+            wanted = dataclasses.replace(environment, config=info.config)
+        else:
+            wanted = await sync_to_async(env_services.do_prepare_launch)(info.notebook_id, config=info.config)
         if (info.kernel_limits != pooled.limits or wanted.building or wanted.python != environment.python
-                or wanted.ro_binds != environment.ro_binds or self.kernel.poll() is not None):
-            # The quota or the notebook changed between the claim and now, or the kernel died just before it: a
-            # kernel that fits starts as it would have without a pool.
-            log.info("session %s: its pooled kernel no longer fits; starting one", session_id)
+                or wanted.ro_binds != environment.ro_binds or self.kernel is None or self.kernel.poll() is not None):
+            # The notebook changed between the claim and now, or the kernel died just before it: a kernel that
+            # fits starts as it would have without a pool.
+            log.info("session %s: its pooled kernel no longer fits; starting one", info.session_id)
+            live_commands.cancel()
             await self._discard_kernel()
             await self._serve()
             return
-        await self._go_live(reader, wanted)
+        await self._go_live(reader, wanted, live_commands)
 
-    async def _await_claim(self, pooled: pool_records.PooledInfo) -> str | None:
-        """Until a session claims the kernel (its id), beating meanwhile with the kernel's memory; None when it
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        future = asyncio.ensure_future(work)
+        self.background.add(future)
+        future.add_done_callback(self.background.discard)
+
+    async def _await_claim(self, pooled: pool_records.PooledInfo) -> services.SessionInfo | None:
+        """Until a session claims the kernel (what its host needs of it), beating meanwhile with the kernel's memory; None when it
         is retired or reaped, or its kernel dies, before that."""
         claim = asyncio.create_task(self.layer.receive(pooled.channel))
         try:
@@ -333,7 +361,7 @@ class KernelHost:
                 if done:
                     message = claim.result()
                     if message.get("type") == pool_records.CLAIM:
-                        return str(message["session_id"])
+                        return services.SessionInfo.from_message(message["session"])
                     return None  # retired
         finally:
             claim.cancel()
@@ -427,8 +455,16 @@ class KernelHost:
         else:
             log.warning("a pooled kernel did not start: %s", reason)
 
-    async def _go_live(self, reader: asyncio.StreamReader, environment: env_services.LaunchEnvironment) -> None:
-        """The kernel is up: configure it for the notebook, tell everyone, and relay until it ends."""
+    def _listen_live(self, channel: str) -> asyncio.Task[None]:
+        """Take commands on the live channel of `channel` (see _go_live) from now on."""
+        return asyncio.create_task(self._relay_commands(self.live, services.live_command_channel(channel)))
+
+    async def _go_live(
+        self, reader: asyncio.StreamReader, environment: env_services.LaunchEnvironment,
+        live_commands: asyncio.Task[None] | None = None,
+    ) -> None:
+        """The kernel is up: configure it for the notebook, tell everyone, and relay until it ends. `live_commands`:
+        the host listens on the live channel already (a pooled kernel's did before its claim)."""
         assert self.kernel is not None
         for notice in environment.notices:
             await publish_now(self.info.notebook_id, notice)
@@ -436,9 +472,9 @@ class KernelHost:
         await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
         # Commands come two ways: the session's queue, which holds them until read (whatever was sent while the
         # kernel started), and, once it is up, its live channel, where browsers' connections send runs.
-        live_channel = services.live_command_channel(self.info.channel)
-        live_commands = asyncio.create_task(self._relay_commands(self.live, live_channel))
-        if not await self._wait_listening(live_channel):
+        if live_commands is None:
+            live_commands = self._listen_live(self.info.channel)
+        if not await self._wait_listening(services.live_command_channel(self.info.channel)):
             live_commands.cancel()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
             return
@@ -541,10 +577,13 @@ class KernelHost:
     async def _wait_listening(self, live_channel: str) -> bool:
         """Until the live channel is subscribed: a message published before that would be lost (pub/sub keeps
         nothing), so the host hears its own probe before it tells anyone it is up. False if it never does."""
-        for _ in range(50):
+        if self.listening.is_set():
+            return True
+        # Probed often: the subscription takes a round trip or two to Redis, and each probe sent before it is lost.
+        for _ in range(int(LISTEN_TIMEOUT_S / PROBE_EVERY_S)):
             await self.live.send(live_channel, {"type": "kernel.probe"})
             try:
-                await asyncio.wait_for(self.listening.wait(), 0.2)
+                await asyncio.wait_for(self.listening.wait(), PROBE_EVERY_S)
                 return True
             except TimeoutError:
                 continue

@@ -8,14 +8,23 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from kernels.models import PooledKernel
 from kernels.services import KernelLimits
+from quire.celery import app
 
-# The message a claimer puts on a pooled kernel's channel: the session it now hosts. Its host reads nothing else
-# there until it has taken the session, and the runs queued on the session follow the claim in that queue.
+# The task that brings the pools to their sizes (kernels/pools.py, which sits above the hosts), sent by name.
+FILL_TASK = "kernels.fill_pools"
+# A refill after a claim waits this long: the new kernel's start (a few hundred ms of CPU on a 2-core machine)
+# then does not compete with the first cells of the notebook that took the last one.
+REFILL_AFTER_S = 2.0
+
+# The message a claimer puts on a pooled kernel's channel: the session it now hosts, with all its host needs to
+# know of it (kernels.services.SessionInfo), so the host reads nothing before it takes it. Its host reads nothing
+# else there until then, and the runs queued on the session follow the claim in that queue.
 CLAIM = "kernel.claim"
 # The message that sends a pooled kernel away unused (the pool shrank, the default quota changed, or sessions wait
 # for a free kernel process).
@@ -64,3 +73,10 @@ def do_discard(pooled_id: uuid.UUID) -> None:
     """The pooled kernel's host is done with it (handed over, retired, or its kernel died): its row goes, and the
     pool counts one kernel fewer."""
     PooledKernel.objects.filter(pk=pooled_id).delete()
+
+
+def fill_soon() -> None:
+    """Fill the pools shortly, in the background (the maintenance queue). Embedded mode's own schedule fills them
+    at each round instead."""
+    if settings.QUIRE_KERNEL_HOST == "celery":
+        app.send_task(FILL_TASK, countdown=REFILL_AFTER_S)

@@ -25,7 +25,6 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from celery import shared_task
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, transaction
 from django.db.models import Q
@@ -33,19 +32,22 @@ from django.utils import timezone
 
 from kernels import backends, liveness
 from kernels.env_services import BASE_POOL, pool_environment, pool_launch
-from kernels.models import Environment, KernelPool, KernelSession, PooledKernel
-from kernels.pool_records import CLAIM, RETIRE
-from kernels.services import LOST_AFTER, MISSED_BEAT, START_TIMEOUT, KernelLimits, sessions_waiting_for_host
+from kernels.models import Environment, KernelPool, PooledKernel
+from kernels.pool_records import CLAIM, FILL_TASK, RETIRE, fill_soon
+from kernels.services import (
+    LOST_AFTER,
+    MISSED_BEAT,
+    START_TIMEOUT,
+    KernelLimits,
+    SessionInfo,
+    sessions_waiting_for_host,
+)
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Forbidden, InvalidInput
 from quire.quotas.services import Limits, effective_limits
 
 log = logging.getLogger(__name__)
 
-FILL_TASK = "kernels.fill_pools"
-# A refill after a claim waits this long: the new kernel's start (a few hundred ms of CPU on a 2-core machine)
-# then does not compete with the first cells of the notebook that took the last one.
-REFILL_AFTER_S = 2.0
 # The most kernels one pool may keep: each holds a kernel process and its memory.
 MAX_POOL_SIZE = 20
 
@@ -74,12 +76,12 @@ def claim(*, config: dict[str, Any], limits: Limits) -> PooledKernel | None:
     return None
 
 
-def hand_over(pooled: PooledKernel, session: KernelSession) -> None:
-    """Tell the claimed kernel's host which session it hosts, once the session is committed; the pool refills."""
-    PooledKernel.objects.filter(pk=pooled.pk).update(session=session)
-    message = {"type": CLAIM, "session_id": str(session.pk)}
+def hand_over(pooled: PooledKernel, info: SessionInfo) -> None:
+    """Tell the claimed kernel's host which session it hosts, once the session is committed (its host then has the
+    pool refilled, away from this request)."""
+    PooledKernel.objects.filter(pk=pooled.pk).update(session_id=info.session_id)
+    message = {"type": CLAIM, "session": info.to_message()}
     transaction.on_commit(lambda: _send(pooled.channel, message))
-    transaction.on_commit(fill_soon)
 
 
 def _send(channel: str, message: dict[str, Any]) -> None:
@@ -152,12 +154,6 @@ def _retire(pooled: PooledKernel) -> None:
         log.info("retiring pooled kernel %s (%s)", pooled.pk, pooled.environment)
         # One still starting finds its row gone when it is ready; one waiting reads this.
         _send(pooled.channel, {"type": RETIRE})
-
-
-def fill_soon() -> None:
-    """Fill the pools shortly, away from the caller's request. Embedded mode's schedule fills them every round."""
-    if settings.QUIRE_KERNEL_HOST == "celery":
-        fill_pools.apply_async(countdown=REFILL_AFTER_S)
 
 
 @shared_task(name=FILL_TASK, ignore_result=True)

@@ -448,6 +448,14 @@ class SessionInfo:
     # The notebook's configuration when its session was taken: what its environments and Spark are built from.
     config: dict[str, Any] = field(default_factory=dict)
 
+    def to_message(self) -> dict[str, Any]:
+        """As a channel-layer message carries it (a pooled kernel's claim, kernels/pools.py)."""
+        return {**asdict(self), "session_id": str(self.session_id)}
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> SessionInfo:
+        return cls(**{**data, "session_id": uuid.UUID(str(data["session_id"]))})
+
     @property
     def kernel_limits(self) -> KernelLimits:
         return KernelLimits(memory_mb=self.memory_mb, disk_mb=self.disk_mb, cpu_seconds=self.cpu_seconds,
@@ -464,6 +472,11 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         host=f"{socket.gethostname()}:{os.getpid()}", reason=""
     )
     limits = effective_limits(session.started_by, team_id=session.notebook.team_id)
+    return session_info(session, limits=limits, config=dict(session.notebook.config))
+
+
+def session_info(session: KernelSession, *, limits: Limits, config: dict[str, Any]) -> SessionInfo:
+    """What a host needs to start `session`, whose user's quota is `limits` and notebook's configuration `config`."""
     return SessionInfo(
         session_id=session.pk,
         notebook_id=session.notebook_id,
@@ -476,7 +489,7 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         spark_executors=limits.spark_executors,
         spark_cores=limits.spark_cores,
         spark_memory_mb=limits.spark_memory_mb,
-        config=dict(session.notebook.config),
+        config=config,
     )
 
 

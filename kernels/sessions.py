@@ -18,6 +18,7 @@ from kernels.services import (
     do_set_session_state,
     live_session,
     send_command,
+    session_info,
 )
 from quire.lib.db import relax_commit
 from quire.lib.errors import QuotaExceeded
@@ -50,7 +51,7 @@ def do_start_session(
             notebook_id=notebook_id, started_by=user, channel=pooled.channel, host=pooled.host,
             heartbeat_at=timezone.now(),
         )
-        pools.hand_over(pooled, session)
+        pools.hand_over(pooled, session_info(session, limits=limits, config=config))
     events.publish(notebook_id, {"type": "kernel_status", "state": session.state}, kernel_channel=session.channel)
     return session
 
