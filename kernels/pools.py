@@ -103,10 +103,13 @@ def pool_sizes() -> dict[str, int]:
     return dict(KernelPool.objects.filter(size__gt=0).values_list("environment", "size"))
 
 
+@transaction.atomic
 def do_fill_pools() -> int:
     """Bring every pool to its size: end pooled kernels that are lost, no longer wanted (their pool shrank, or the
     default quota changed), or in the way (sessions wait for a free kernel process, which pooled kernels hold),
     then start the missing ones; how many were started."""
+    # One fill at a time (beat's round and a refill after a claim may meet): each counts what the last left.
+    list(KernelPool.objects.select_for_update().order_by("pk"))
     _reap_lost()
     sizes = pool_sizes()
     limits = default_limits().key()
@@ -126,7 +129,7 @@ def do_fill_pools() -> int:
         for _ in range(size - kept[environment]):
             pooled = PooledKernel.objects.create(environment=environment, limits=limits,
                                                  channel=f"kernel.{secrets.token_hex(8)}")
-            backends.start_pooled_host(pooled.pk)
+            transaction.on_commit(lambda pk=pooled.pk: backends.start_pooled_host(pk))
             started += 1
     return started
 
@@ -153,7 +156,7 @@ def _retire(pooled: PooledKernel) -> None:
     if PooledKernel.objects.filter(pk=pooled.pk).exclude(state=PooledKernel.State.CLAIMED).delete()[0]:
         log.info("retiring pooled kernel %s (%s)", pooled.pk, pooled.environment)
         # One still starting finds its row gone when it is ready; one waiting reads this.
-        _send(pooled.channel, {"type": RETIRE})
+        transaction.on_commit(lambda: _send(pooled.channel, {"type": RETIRE}))
 
 
 @shared_task(name=FILL_TASK, ignore_result=True)
