@@ -112,10 +112,13 @@ def do_fill_pools() -> int:
     list(KernelPool.objects.select_for_update().order_by("pk"))
     _reap_lost()
     sizes = pool_sizes()
+    unclaimed = list(PooledKernel.objects.exclude(state=PooledKernel.State.CLAIMED).order_by("-created_at"))
+    if not sizes and not unclaimed:
+        return 0  # no pools: nothing to read, not even the default quota (reading it creates it)
     limits = default_limits().key()
     waiting = sessions_waiting_for_host() > 0
     kept: Counter[str] = Counter()
-    for pooled in PooledKernel.objects.exclude(state=PooledKernel.State.CLAIMED).order_by("-created_at"):
+    for pooled in unclaimed:
         if waiting or pooled.limits != limits or kept[pooled.environment] >= sizes.get(pooled.environment, 0):
             _retire(pooled)
         else:
