@@ -65,6 +65,8 @@ BUILD_POLL_S = 0.5
 BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
 # The error that ends runs whose kernel could not start because its environment failed to build.
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
+# The niceness a pooled kernel starts and waits with (kernels/pools.py); 0 again once claimed.
+POOLED_NICE = 10
 # How often a host probes its live channel until it hears itself there, and for how long at most.
 PROBE_EVERY_S = 0.02
 LISTEN_TIMEOUT_S = 10.0
@@ -293,7 +295,8 @@ class KernelHost:
             log.warning("pooled kernel %s: its environment %s is not built", pooled.pooled_id, pooled.environment)
             return
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / f"pool-{pooled.pooled_id}"
-        reader = await self._launch(pooled.limits, environment)
+        # Behind running cells while it starts and waits: a pool fills without slowing anyone's cell.
+        reader = await self._launch(pooled.limits, environment, nice=POOLED_NICE)
         if reader is None or self.kernel is None:
             return
         # Listening on the live channel before the claim, so that the session's first runs need not wait for it.
@@ -316,6 +319,8 @@ class KernelHost:
         info = await self._await_claim(pooled)
         if info is None:
             return
+        if self.kernel is not None:
+            await asyncio.to_thread(self.kernel.renice, 0)  # a kernel like any other from now on
         # No longer the pool's: its row goes and the pool refills, both off the first run's path.
         self._in_background(sync_to_async(pool_records.do_discard)(pooled.pooled_id))
         self._in_background(asyncio.to_thread(pool_records.fill_soon))
@@ -407,10 +412,10 @@ class KernelHost:
         await self._go_live(reader, environment)
 
     async def _launch(
-        self, limits: services.KernelLimits, environment: env_services.LaunchEnvironment
+        self, limits: services.KernelLimits, environment: env_services.LaunchEnvironment, *, nice: int = 0
     ) -> asyncio.StreamReader | None:
-        """Start the sandboxed kernel in `self.workdir` and wait for its `ready`; None (the session, if any,
-        marked dead) when it does not start."""
+        """Start the sandboxed kernel in `self.workdir` (with niceness `nice`) and wait for its `ready`; None (the
+        session, if any, marked dead) when it does not start."""
         assert self.workdir is not None
         parent, child = socket.socketpair()
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)
@@ -429,6 +434,7 @@ class KernelHost:
             scala_bridge=scala_bridge,
             stdin=True,
             display_changes=True,
+            nice=nice,
         )
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)

@@ -29,7 +29,7 @@ PROBE = (
     "    'home': sorted(os.listdir('.')), 'tmp': sorted(os.listdir('/tmp')),\n"
     "    'env': dict(os.environ),\n"
     "    'globals': sorted(n for n in globals() if not n.startswith('_') and n not in ('json', 'os', 'resource')),\n"
-    "    'uid': os.getuid(), 'data': resource.getrlimit(resource.RLIMIT_DATA)[0],\n"
+    "    'uid': os.getuid(), 'data': resource.getrlimit(resource.RLIMIT_DATA)[0], 'nice': os.nice(0),\n"
     "    'tmp_size': os.statvfs('/tmp').f_blocks * os.statvfs('/tmp').f_frsize,\n"
     "}))\n"
 )
@@ -112,8 +112,11 @@ async def _shutdown(client: NotebookClient) -> None:
 async def test_first_run_takes_the_pooled_kernel_and_the_pool_refills(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
     await _pool(1)
     pooled = await _ready_pooled()
+    # While it waits, it runs behind everyone's cells.
+    assert pooled.pid is not None and psutil.Process(pooled.pid).children(recursive=True)[-1].nice() > 0
     client, notebook_id, cell = await _open(alice, alice_token)
     probe = _probe(await _run(client, cell))
+    assert probe["nice"] == 0
     # The notebook's session is the pooled kernel: its channel, its process.
     assert await _session_channel(notebook_id) == pooled.channel
     session = await database_sync_to_async(KernelSession.objects.get)(channel=pooled.channel)
@@ -144,7 +147,7 @@ async def test_a_pooled_kernel_is_what_a_cold_one_is_and_keeps_nothing_of_a_prev
     warm = _probe(await _run(client, cell))
     assert await _session_channel(notebook_id) == first.channel
     # Nothing of its start shows: files, /tmp, environment and globals are a cold kernel's.
-    for key in ("home", "tmp", "env", "globals", "data", "tmp_size"):
+    for key in ("home", "tmp", "env", "globals", "data", "tmp_size", "nice"):
         assert warm[key] == cold[key], key
     # Alice leaves things behind, then her kernel ends; Bob gets the pool's next kernel.
     await _run(client, cell, LITTER)
