@@ -219,6 +219,14 @@ async def test_site_admins_set_pool_sizes_and_see_the_pools_memory(site_admin, a
         assert asyncio.get_running_loop().time() < deadline, report
         await asyncio.sleep(0.5)
     assert base["size"] == 1 and base["memory_bytes"] == report["memory_bytes"] > 10 * MIB
+    # Django admin lists them too, with their memory.
+    from django.test import Client
+
+    page = Client()
+    await database_sync_to_async(page.force_login)(site_admin)
+    listing = await database_sync_to_async(page.get)("/admin/kernels/pooledkernel/")
+    assert listing.status_code == 200 and "Memory (MiB)" in listing.content.decode()
+    assert '<td class="field-state">Ready</td>' in listing.content.decode()
     await database_sync_to_async(api.put)("/api/kernel-pools/base/", {"size": 0}, format="json")
 
 
