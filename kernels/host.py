@@ -337,6 +337,7 @@ class KernelHost:
             # fits starts as it would have without a pool.
             log.info("session %s: its pooled kernel no longer fits; starting one", info.session_id)
             live_commands.cancel()
+            self.listening.clear()  # the new kernel's host listens anew
             await self._discard_kernel()
             await self._serve()
             return

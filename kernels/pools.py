@@ -141,10 +141,12 @@ def _reap_lost() -> None:
     """Rows of pooled kernels whose host is gone: never taken, silent, or lease lapsed; and claims whose host never
     took the session (the session itself ends as any whose host died)."""
     now = timezone.now()
+    claimed = Q(state=PooledKernel.State.CLAIMED)
     PooledKernel.objects.filter(
         Q(heartbeat_at__isnull=True, created_at__lt=now - START_TIMEOUT)
-        | Q(heartbeat_at__lt=now - LOST_AFTER)
-        | Q(state=PooledKernel.State.CLAIMED, created_at__lt=now - START_TIMEOUT)
+        | (~claimed & Q(heartbeat_at__lt=now - LOST_AFTER))
+        # A claimed one stops beating; its host drops it at once unless it died (its last beat was at the claim).
+        | (claimed & Q(heartbeat_at__lt=now - START_TIMEOUT))
     ).delete()
     late = list(PooledKernel.objects.filter(heartbeat_at__lt=now - MISSED_BEAT)
                 .exclude(state=PooledKernel.State.CLAIMED))
