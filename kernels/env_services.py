@@ -221,6 +221,10 @@ def _resolved(kind: str, env: Environment | None) -> list[str]:
 # ------------------------------------------------------------------ what a kernel starts with
 
 
+# The pool of kernels for notebooks that ask for no packages (kernels/pools.py).
+BASE_POOL = "base"
+
+
 @dataclass(frozen=True)
 class LaunchEnvironment:
     python: str | None = None
@@ -281,6 +285,30 @@ def do_prepare_launch(notebook_id: int, *, config: dict[str, Any]) -> LaunchEnvi
     binds = tuple(str(b.path) for b in chosen.values()) + tuple(str(p) for p in settings.QUIRE_DATA_ROOTS)
     return LaunchEnvironment(python=python.python if python else None, ro_binds=binds, config=config,
                              notices=notices, building=tuple(building))
+
+
+def pool_environment(config: dict[str, Any]) -> str | None:
+    """Which pool's kernels can serve a notebook with this config (kernels/pools.py): "base" when it asks for no
+    environment, its Python environment's key when it asks for that one only; None when its kernel must start
+    with more than a pooled kernel has (JVM dependencies bound into its sandbox)."""
+    specs = wanted_specs(config)
+    if not specs:
+        return BASE_POOL
+    python = specs.get(Environment.Kind.PYTHON)
+    return python.key if python is not None and len(specs) == 1 else None
+
+
+def pool_launch(environment: str) -> LaunchEnvironment | None:
+    """The environment a pooled kernel of `environment` ("base" or a Python environment's key) starts in: the
+    same interpreter and read-only folders a notebook's kernel of that environment gets from do_prepare_launch;
+    None when it is not built (or not a Python environment)."""
+    data_roots = tuple(str(p) for p in settings.QUIRE_DATA_ROOTS)
+    if environment == BASE_POOL:
+        return LaunchEnvironment(ro_binds=data_roots)
+    built = _usable(Environment.objects.filter(key=environment, kind=Environment.Kind.PYTHON).first())
+    if built is None:
+        return None
+    return LaunchEnvironment(python=built.python, ro_binds=(str(built.path), *data_roots))
 
 
 def what_builds(kind: str) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
 import signal
 import socket
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from kernels import env_services, environments, liveness, messages, services
+from kernels import env_services, environments, liveness, messages, pool_records, services
 from kernels.core import process as kernel_process
 from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
@@ -63,6 +65,11 @@ BUILD_POLL_S = 0.5
 BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
 # The error that ends runs whose kernel could not start because its environment failed to build.
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
+# The niceness a pooled kernel starts and waits with (kernels/pools.py); 0 again once claimed.
+POOLED_NICE = 10
+# How often a host probes its live channel until it hears itself there, and for how long at most.
+PROBE_EVERY_S = 0.02
+LISTEN_TIMEOUT_S = 10.0
 # How long a host waits before listening again for commands after the channel layer failed (Redis restarting).
 RECEIVE_RETRY_S = 0.5
 # A finished run stays in the host's memory this long after it is stored, so a browser that read its snapshot
@@ -218,7 +225,10 @@ class _Ledger:
 
 
 class KernelHost:
-    def __init__(self, session_id: str) -> None:
+    """Hosts one session's kernel (`run`), or a pooled kernel and then the session that claims it (`run_pooled`,
+    where `session_id` is known only from the claim on)."""
+
+    def __init__(self, session_id: str = "") -> None:
         self.session_id = session_id
         # Commands arrive on the session's queue; replies go to one browser's connection on the live layer.
         self.layer = get_channel_layer()
@@ -246,9 +256,7 @@ class KernelHost:
         if info is None:
             log.info("kernel session %s is gone or already hosted; nothing to do", self.session_id)
             return
-        self.info = info
-        self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
-        self.ledger = _Ledger(self)
+        self._take(info)
         # Held from now until this host is done: once its process is gone, the lease lapses within
         # liveness.LEASE_S and the servers end the session and its runs (kernels/watch.py).
         lease = liveness.Lease(info.channel)
@@ -262,8 +270,131 @@ class KernelHost:
             self._reap()
             await asyncio.to_thread(lease.release)
 
+    async def run_pooled(self, pooled_id: str) -> None:
+        """Start a kernel ahead of any notebook, wait until one claims it, then host it for that session as
+        `run` would have; returns at once if the pooled kernel is gone or already hosted. Its lease is held from
+        the start on the channel the session keeps, so a host that dies at any point is seen as for any other."""
+        pooled = await sync_to_async(pool_records.load_pooled_for_host)(pooled_id)
+        if pooled is None:
+            log.info("pooled kernel %s is gone or already hosted; nothing to do", pooled_id)
+            return
+        lease = liveness.Lease(pooled.channel)
+        await asyncio.to_thread(lease.hold)
+        try:
+            await self._serve_pooled(pooled)
+        except Exception as exc:  # process boundary, as in run
+            log.exception("host of pooled kernel %s failed", pooled_id)
+            if hasattr(self, "info"):
+                await self._set_state("dead", reason=f"kernel host failed: {exc}")
+        finally:
+            self._reap()
+            await sync_to_async(pool_records.do_discard)(pooled.pooled_id)
+            await asyncio.to_thread(lease.release)
+
+    async def _serve_pooled(self, pooled: pool_records.PooledInfo) -> None:
+        environment = await sync_to_async(env_services.pool_launch)(pooled.environment)
+        if environment is None:
+            log.warning("pooled kernel %s: its environment %s is not built", pooled.pooled_id, pooled.environment)
+            return
+        self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / f"pool-{pooled.pooled_id}"
+        # Behind running cells while it starts and waits: a pool fills without slowing anyone's cell.
+        reader = await self._launch(pooled.limits, environment, nice=POOLED_NICE)
+        if reader is None or self.kernel is None:
+            return
+        # Listening on the live channel before the claim, so that the session's first runs need not wait for it.
+        live_commands = self._listen_live(pooled.channel)
+        try:
+            if not await self._wait_listening(services.live_command_channel(pooled.channel)):
+                log.warning("pooled kernel %s: could not listen for commands", pooled.pooled_id)
+                return
+            if not await sync_to_async(pool_records.do_pool_ready)(pooled.pooled_id, pid=self.kernel.pid):
+                return  # retired while it started
+            await self._claimed(pooled, reader, environment, live_commands)
+        finally:
+            live_commands.cancel()
+
+    async def _claimed(
+        self, pooled: pool_records.PooledInfo, reader: asyncio.StreamReader,
+        environment: env_services.LaunchEnvironment, live_commands: asyncio.Task[None],
+    ) -> None:
+        """Wait for the claim, then host the session that made it."""
+        info = await self._await_claim(pooled)
+        if info is None:
+            return
+        if self.kernel is not None:
+            await asyncio.to_thread(self.kernel.renice, 0)  # a kernel like any other from now on
+        # No longer the pool's: its row goes and the pool refills, both off the first run's path.
+        self._in_background(sync_to_async(pool_records.do_discard)(pooled.pooled_id))
+        self._in_background(asyncio.to_thread(pool_records.fill_soon))
+        self._take(info)
+        if pooled.environment == env_services.BASE_POOL:
+            # What do_prepare_launch gives a notebook that asks for no environment (the claim checked it does not),
+            # without its queries.
+            wanted = dataclasses.replace(environment, config=info.config)
+        else:
+            wanted = await sync_to_async(env_services.do_prepare_launch)(info.notebook_id, config=info.config)
+        if (info.kernel_limits != pooled.limits or wanted.building or wanted.python != environment.python
+                or wanted.ro_binds != environment.ro_binds or self.kernel is None or self.kernel.poll() is not None):
+            # The notebook changed between the claim and now, or the kernel died just before it: a kernel that
+            # fits starts as it would have without a pool.
+            log.info("session %s: its pooled kernel no longer fits; starting one", info.session_id)
+            live_commands.cancel()
+            self.listening.clear()  # the new kernel's host listens anew
+            await self._discard_kernel()
+            await self._serve()
+            return
+        await self._go_live(reader, wanted, live_commands)
+
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        future = asyncio.ensure_future(work)
+        self.background.add(future)
+        future.add_done_callback(self.background.discard)
+
+    async def _await_claim(self, pooled: pool_records.PooledInfo) -> services.SessionInfo | None:
+        """Until a session claims the kernel (what its host needs of it), beating meanwhile with the kernel's memory; None when it
+        is retired or reaped, or its kernel dies, before that."""
+        claim = asyncio.create_task(self.layer.receive(pooled.channel))
+        try:
+            while True:
+                if self.kernel is None or self.kernel.poll() is not None:
+                    log.warning("pooled kernel %s died while it waited", pooled.pooled_id)
+                    return None
+                rss, cpu = await asyncio.to_thread(_usage, self.kernel.pid)
+                state = await sync_to_async(pool_records.do_pool_heartbeat)(
+                    pooled.pooled_id, rss_bytes=rss, cpu_seconds=cpu
+                )
+                if state is None:
+                    return None
+                done, _ = await asyncio.wait({claim}, timeout=services.HEARTBEAT_S)
+                if done:
+                    message = claim.result()
+                    if message.get("type") == pool_records.CLAIM:
+                        return services.SessionInfo.from_message(message["session"])
+                    return None  # retired
+        finally:
+            claim.cancel()
+
+    def _take(self, info: services.SessionInfo) -> None:
+        """Host `info`'s session from now on."""
+        self.session_id = str(info.session_id)
+        self.info = info
+        self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
+        self.ledger = _Ledger(self)
+
+    async def _discard_kernel(self) -> None:
+        """End a pooled kernel that will not be used, and its work folder."""
+        if self.kernel is not None:
+            self.kernel.kill()
+            await asyncio.to_thread(self._wait_exit)
+            self.kernel.close()
+            self.kernel = None
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.workdir is not None:
+            await asyncio.to_thread(shutil.rmtree, self.workdir, ignore_errors=True)
+
     async def _serve(self) -> None:
-        parent, child = socket.socketpair()
         self.workdir = Path(settings.QUIRE_VAR_DIR) / "kernels" / str(self.session_id)
         # The notebook's own environments: the kernel waits for those still building (the runs that started it
         # wait with it); one that failed is replaced by the last working one or the base one, with a notice.
@@ -278,30 +409,42 @@ class KernelHost:
             environment = await sync_to_async(env_services.do_prepare_launch)(
                 self.info.notebook_id, config=self.info.config
             )
-        for notice in environment.notices:
-            await publish_now(self.info.notebook_id, notice)
+        reader = await self._launch(self.info.kernel_limits, environment)
+        if reader is None:
+            return
+        await self._go_live(reader, environment)
+
+    async def _launch(
+        self, limits: services.KernelLimits, environment: env_services.LaunchEnvironment, *, nice: int = 0
+    ) -> asyncio.StreamReader | None:
+        """Start the sandboxed kernel in `self.workdir` (with niceness `nice`) and wait for its `ready`; None (the
+        session, if any, marked dead) when it does not start."""
+        assert self.workdir is not None
+        parent, child = socket.socketpair()
         scala_bridge = await asyncio.to_thread(_scala_bridge_root)
         spec = KernelSpec(
             fd=child.fileno(),
             workdir=self.workdir,
-            memory_mb=self.info.memory_mb,
-            disk_mb=self.info.disk_mb,
-            cpu_seconds=self.info.cpu_seconds,
-            cell_time_limit_s=self.info.cell_time_limit_s,
+            memory_mb=limits.memory_mb,
+            disk_mb=limits.disk_mb,
+            cpu_seconds=limits.cpu_seconds,
+            cell_time_limit_s=limits.cell_time_limit_s,
             output_limit=settings.QUIRE_OUTPUT_LIMIT_BYTES,
-            network=self.info.network,
-            host_network=self.info.network and settings.QUIRE_KERNEL_NETWORK == "host",
+            network=limits.network,
+            host_network=limits.network and settings.QUIRE_KERNEL_NETWORK == "host",
             python=environment.python,
             extra_ro_binds=environment.ro_binds,
             scala_bridge=scala_bridge,
             stdin=True,
             display_changes=True,
+            nice=nice,
         )
         try:
             self.kernel = await asyncio.to_thread(launch, settings.QUIRE_KERNEL_SANDBOX, spec)
         except LaunchError as exc:
-            await self._set_state("dead", reason=str(exc))
-            return
+            parent.close()
+            await self._fail_start(str(exc))
+            return None
         finally:
             child.close()
         reader, self.writer = await asyncio.open_unix_connection(sock=parent)
@@ -311,15 +454,36 @@ class KernelHost:
             ready = None
         if ready is None or ready.get("type") != "ready":
             self._log_kernel_output("did not start")
-            await self._set_state("dead", reason="the kernel did not start")
-            return
+            await self._fail_start("the kernel did not start")
+            return None
+        return reader
+
+    async def _fail_start(self, reason: str) -> None:
+        if hasattr(self, "info"):
+            await self._set_state("dead", reason=reason)
+        else:
+            log.warning("a pooled kernel did not start: %s", reason)
+
+    def _listen_live(self, channel: str) -> asyncio.Task[None]:
+        """Take commands on the live channel of `channel` (see _go_live) from now on."""
+        return asyncio.create_task(self._relay_commands(self.live, services.live_command_channel(channel)))
+
+    async def _go_live(
+        self, reader: asyncio.StreamReader, environment: env_services.LaunchEnvironment,
+        live_commands: asyncio.Task[None] | None = None,
+    ) -> None:
+        """The kernel is up: configure it for the notebook, tell everyone, and relay until it ends. `live_commands`:
+        the host listens on the live channel already (a pooled kernel's did before its claim)."""
+        assert self.kernel is not None
+        for notice in environment.notices:
+            await publish_now(self.info.notebook_id, notice)
         # Before any cell: the notebook's env vars and Spark settings (its resolved jars among them).
         await self._send({"type": "configure", "config": await self._within_quota(environment.config), "spark_caps": {}})
         # Commands come two ways: the session's queue, which holds them until read (whatever was sent while the
         # kernel started), and, once it is up, its live channel, where browsers' connections send runs.
-        live_channel = services.live_command_channel(self.info.channel)
-        live_commands = asyncio.create_task(self._relay_commands(self.live, live_channel))
-        if not await self._wait_listening(live_channel):
+        if live_commands is None:
+            live_commands = self._listen_live(self.info.channel)
+        if not await self._wait_listening(services.live_command_channel(self.info.channel)):
             live_commands.cancel()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
             return
@@ -423,10 +587,13 @@ class KernelHost:
     async def _wait_listening(self, live_channel: str) -> bool:
         """Until the live channel is subscribed: a message published before that would be lost (pub/sub keeps
         nothing), so the host hears its own probe before it tells anyone it is up. False if it never does."""
-        for _ in range(50):
+        if self.listening.is_set():
+            return True
+        # Probed often: the subscription takes a round trip or two to Redis, and each probe sent before it is lost.
+        for _ in range(int(LISTEN_TIMEOUT_S / PROBE_EVERY_S)):
             await self.live.send(live_channel, {"type": "kernel.probe"})
             try:
-                await asyncio.wait_for(self.listening.wait(), 0.2)
+                await asyncio.wait_for(self.listening.wait(), PROBE_EVERY_S)
                 return True
             except TimeoutError:
                 continue

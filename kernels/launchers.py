@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from kernels import netns, seccomp
 from kernels.core.streams import DEFAULT_OUTPUT_LIMIT
 
@@ -76,6 +78,9 @@ class KernelSpec:
     # Off for a headless run, where nobody could answer.
     stdin: bool = False
     display_changes: bool = False
+    # The scheduling niceness the kernel starts with: a pooled kernel starts (and waits) behind running cells, and
+    # its host gives it the normal priority back when a notebook claims it (LaunchedKernel.renice).
+    nice: int = 0
 
     @property
     def interpreter(self) -> str:
@@ -175,6 +180,20 @@ class LaunchedKernel:
             f"past its disk quota of {self.spec.disk_mb} MB"
         )
 
+    def renice(self, nice: int = 0) -> None:
+        """Give the kernel and every process of its sandbox the niceness `nice` (lowering it needs root, as the
+        hosts that keep pools run)."""
+        try:
+            root = psutil.Process(self.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for process in processes:
+            try:
+                process.nice(nice)
+            except psutil.Error:
+                continue
+
     def close(self) -> None:
         """Release the host's hold on the kernel's output (after it exited)."""
         self.output.close()
@@ -232,7 +251,8 @@ def _rlimits(spec: KernelSpec) -> list[str]:
         limits.append(f"--cpu={spec.cpu_seconds}")
     if spec.max_processes:
         limits.append(f"--nproc={spec.max_processes}")
-    return ["prlimit", *limits, "--"]
+    nice = ["nice", "-n", str(spec.nice)] if spec.nice else []
+    return ["prlimit", *limits, "--", *nice]
 
 
 def _kernel_argv(spec: KernelSpec, python: str) -> list[str]:

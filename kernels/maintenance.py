@@ -15,7 +15,8 @@ from quire.celery import app
 
 log = logging.getLogger(__name__)
 
-# Strong reference (the event loop keeps only weak ones); one schedule per process, started with its first kernel.
+# Strong reference (the event loop keeps only weak ones); one schedule per process, started with its first kernel
+# or notebook page (kernels/backends.py).
 _RUNNING: asyncio.Task[None] | None = None
 
 
@@ -43,7 +44,7 @@ async def _run_schedule() -> None:
 
 def start_in_this_loop() -> None:
     """Run CELERY_BEAT_SCHEDULE in the running event loop from now on (once per process): embedded mode has no
-    beat, and without it idle kernels would never be culled."""
+    beat, and without it idle kernels would never be culled, nor kernel pools filled."""
     global _RUNNING
     if _RUNNING is not None and not _RUNNING.done():
         return

@@ -132,3 +132,48 @@ class NotebookEnvironment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notebook_id} {self.kind}: {self.environment_id}"
+
+
+class KernelPool(models.Model):
+    """How many kernels to keep started and waiting for notebooks of one environment: a site admin's setting. No
+    row (or size 0) keeps no pool, and the first run of a notebook starts its kernel then."""
+
+    # "base" (the platform's own Python, for notebooks that ask for no packages) or a Python environment's key.
+    environment = models.CharField(max_length=80, unique=True)
+    size = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"pool of {self.size} for {self.environment}"
+
+
+class PooledKernel(models.Model):
+    """A sandboxed kernel started ahead of any notebook, waiting for the first that fits (kernels/pools.py). Its
+    sandbox is built with `limits` (a quota's launch limits, kernels.services.KernelLimits), and it serves only a
+    user whose quota has exactly those. Claimed, it becomes that notebook's session on the same channel and host;
+    it is never handed to anyone else."""
+
+    class State(models.TextChoices):
+        STARTING = "starting"
+        READY = "ready"
+        CLAIMED = "claimed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    environment = models.CharField(max_length=80)
+    limits = models.CharField(max_length=200)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.STARTING)
+    # The channel its host reads the claim on; the session that claims it keeps it.
+    channel = models.CharField(max_length=100, unique=True)
+    session = models.OneToOneField(KernelSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    host = models.CharField(max_length=200, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    rss_bytes = models.BigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"pooled kernel {self.pk} ({self.environment}, {self.state})"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from kernels.runbook import FINAL_STATES, RunRecord
 from quire.lib.db import relax_commit
 from quire.lib.live import send_heard
 from quire.lib.text import storable
-from quire.quotas.services import effective_limits
+from quire.quotas.services import Limits, effective_limits
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,14 @@ def do_sweep_journal(channel: str) -> None:
         liveness.take_journal(channel)
     elif not session.is_live:
         _end_pending_executions(session, reason=session.reason or f"the kernel is {session.state}")
+
+
+def sessions_waiting_for_host() -> int:
+    """How many sessions no host has taken for a while: every kernel process is busy (kernels/pools.py gives
+    up its pooled kernels' processes to them)."""
+    return KernelSession.objects.filter(
+        state=KernelSession.State.STARTING, host="", created_at__lt=timezone.now() - HOST_WAIT_NOTICE_AFTER
+    ).count()
 
 
 def do_tell_sessions_waiting_for_host() -> int:
@@ -400,6 +409,32 @@ def latest_executions(notebook_id: int, cell_ids: list[str]) -> dict[str, Execut
 
 
 @dataclass(frozen=True)
+class KernelLimits:
+    """The limits a kernel's sandbox is built with: its /tmp's size, its network namespace, its rlimits and its
+    cell time limit are all fixed when it starts, so a kernel started ahead of its user (kernels/pools.py) serves
+    only users whose quota has exactly these."""
+
+    memory_mb: int
+    disk_mb: int
+    cpu_seconds: int
+    cell_time_limit_s: int
+    network: bool
+
+    @classmethod
+    def of(cls, limits: Limits) -> KernelLimits:
+        return cls(memory_mb=limits.memory_mb, disk_mb=limits.disk_mb, cpu_seconds=limits.cpu_seconds,
+                   cell_time_limit_s=limits.cell_time_limit_s, network=limits.network)
+
+    def key(self) -> str:
+        """One string per set of limits, stored with a pooled kernel and compared when one is claimed."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_key(cls, key: str) -> KernelLimits:
+        return cls(**json.loads(key))
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     session_id: uuid.UUID
     notebook_id: int
@@ -415,6 +450,19 @@ class SessionInfo:
     # The notebook's configuration when its session was taken: what its environments and Spark are built from.
     config: dict[str, Any] = field(default_factory=dict)
 
+    def to_message(self) -> dict[str, Any]:
+        """As a channel-layer message carries it (a pooled kernel's claim, kernels/pools.py)."""
+        return {**asdict(self), "session_id": str(self.session_id)}
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> SessionInfo:
+        return cls(**{**data, "session_id": uuid.UUID(str(data["session_id"]))})
+
+    @property
+    def kernel_limits(self) -> KernelLimits:
+        return KernelLimits(memory_mb=self.memory_mb, disk_mb=self.disk_mb, cpu_seconds=self.cpu_seconds,
+                            cell_time_limit_s=self.cell_time_limit_s, network=self.network)
+
 
 def load_session_for_host(session_id: str) -> SessionInfo | None:
     """What a host needs to start; None when the session is gone or no longer waiting for a host."""
@@ -426,6 +474,11 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         host=f"{socket.gethostname()}:{os.getpid()}", reason=""
     )
     limits = effective_limits(session.started_by, team_id=session.notebook.team_id)
+    return session_info(session, limits=limits, config=dict(session.notebook.config))
+
+
+def session_info(session: KernelSession, *, limits: Limits, config: dict[str, Any]) -> SessionInfo:
+    """What a host needs to start `session`, whose user's quota is `limits` and notebook's configuration `config`."""
     return SessionInfo(
         session_id=session.pk,
         notebook_id=session.notebook_id,
@@ -438,7 +491,7 @@ def load_session_for_host(session_id: str) -> SessionInfo | None:
         spark_executors=limits.spark_executors,
         spark_cores=limits.spark_cores,
         spark_memory_mb=limits.spark_memory_mb,
-        config=dict(session.notebook.config),
+        config=config,
     )
 
 

@@ -7,8 +7,9 @@ import secrets
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from kernels import backends, events, messages
+from kernels import backends, events, messages, pools
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.services import (
     QueuedRun,
@@ -16,6 +17,7 @@ from kernels.services import (
     do_set_session_state,
     live_session,
     send_command,
+    session_info,
 )
 from quire.lib.db import relax_commit
 from quire.lib.errors import Forbidden, QuotaExceeded
@@ -23,10 +25,12 @@ from quire.lib.users import Account, Caller
 from quire.quotas.services import effective_limits
 
 
-def do_start_session(notebook_id: int, *, team_id: int | None, user: Caller) -> KernelSession:
-    """A new session for the notebook, its host started once the transaction commits; refused past the user's
-    kernel quota, and to anyone signed out (a kernel counts against a person's quota). Needs the notebook's row
-    lock."""
+def do_start_session(
+    notebook_id: int, *, team_id: int | None, user: Caller, config: dict[str, Any]
+) -> KernelSession:
+    """A new session for the notebook (whose configuration is `config`), refused past the user's kernel quota and
+    to anyone signed out (a kernel counts against a person's quota). A pooled kernel that fits is claimed for it
+    (kernels/pools.py); otherwise its host starts once the transaction commits. Needs the notebook's row lock."""
     if not isinstance(user, Account):
         raise Forbidden("sign in to start a kernel")
     limits = effective_limits(user, team_id=team_id)
@@ -37,22 +41,33 @@ def do_start_session(notebook_id: int, *, team_id: int | None, user: Caller) -> 
             f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
             f"have {running}: shut one down in the Kernels panel, then run again"
         )
-    session = KernelSession.objects.create(
-        notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
-    )
-    events.publish(notebook_id, messages.KernelStatus(state=messages.kernel_state(session.state)), kernel_channel=session.channel)
-    transaction.on_commit(lambda: backends.start_host(session.pk))
+    pooled = pools.claim(config=config, limits=limits)
+    if pooled is None:
+        session = KernelSession.objects.create(
+            notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
+        )
+        transaction.on_commit(lambda: backends.start_host(session.pk))
+    else:
+        # Its host is up and beating: the session is taken, on the channel that host reads.
+        session = KernelSession.objects.create(
+            notebook_id=notebook_id, started_by=user, channel=pooled.channel, host=pooled.host,
+            heartbeat_at=timezone.now(),
+        )
+        pools.hand_over(pooled, session_info(session, limits=limits, config=config))
+    events.publish(notebook_id, messages.KernelStatus(state=messages.kernel_state(session.state)),
+                   kernel_channel=session.channel)
     return session
 
 
 def do_queue_runs(
-    notebook_id: int, *, team_id: int | None, user: Caller, cells: list[dict[str, Any]], order: list[str]
+    notebook_id: int, *, team_id: int | None, user: Caller, cells: list[dict[str, Any]], order: list[str],
+    config: dict[str, Any],
 ) -> QueuedRun:
     """Record runs of `cells` (in `order`, the notebook's cell ids) on the notebook's kernel, starting one (within
     the user's quota) if none is live; nothing is sent. Needs the notebook's row lock (which serialises kernel
     starts: two people running at once get one kernel) and a caller whose runner role is checked."""
     relax_commit()
-    session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user)
+    session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user, config=config)
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
         source = str(cell["source"])
@@ -70,7 +85,7 @@ def do_queue_runs(
 
 
 @transaction.atomic
-def do_restart_session(notebook_id: int, *, team_id: int | None, user: Caller) -> None:
+def do_restart_session(notebook_id: int, *, team_id: int | None, user: Caller, config: dict[str, Any]) -> None:
     """Stop the notebook's kernel (if any) and start a fresh one; needs the notebook's row lock."""
     old = live_session(notebook_id)
     if old is not None:
@@ -78,4 +93,4 @@ def do_restart_session(notebook_id: int, *, team_id: int | None, user: Caller) -
         # Leave the live states now, so the new session may start while the old kernel winds down.
         do_set_session_state(old.pk, state=KernelSession.State.STOPPED, reason="restarted")
         transaction.on_commit(lambda: send_command(channel, {"type": "shutdown"}))
-    do_start_session(notebook_id, team_id=team_id, user=user)
+    do_start_session(notebook_id, team_id=team_id, user=user, config=config)

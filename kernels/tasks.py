@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from celery import shared_task
 from django.db import close_old_connections
@@ -16,12 +17,11 @@ from kernels.services import do_cull_idle_sessions, do_reap_lost_sessions, do_te
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="kernels.host_kernel", ignore_result=True)
-def host_kernel(session_id: str) -> None:
-    """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
+def _host(hosting: Callable[[], Awaitable[None]]) -> None:
+    """Run a kernel host (`hosting()`, called in its own event loop) in this worker process until it is done."""
     async def host() -> None:
         try:
-            await KernelHost(session_id).run()
+            await hosting()
         finally:
             await liveness.close_client()  # the loop ends here: its Redis connections must not stay open
 
@@ -30,6 +30,19 @@ def host_kernel(session_id: str) -> None:
         asyncio.run(host())
     finally:
         close_old_connections()
+
+
+@shared_task(name="kernels.host_kernel", ignore_result=True)
+def host_kernel(session_id: str) -> None:
+    """Own one sandboxed kernel for one session until it stops; returns at once if the session is gone."""
+    _host(lambda: KernelHost(session_id).run())
+
+
+@shared_task(name="kernels.host_pooled_kernel", ignore_result=True)
+def host_pooled_kernel(pooled_id: str) -> None:
+    """Start a kernel for a pool and wait for the notebook that claims it, then host it as host_kernel would;
+    returns at once if the pooled kernel is gone. Holds a kernel process from the start, as a host does."""
+    _host(lambda: KernelHost().run_pooled(pooled_id))
 
 
 @shared_task(name="kernels.reap_lost_sessions", ignore_result=True)
@@ -58,3 +71,4 @@ def build_environment(notebook_id: int, key: str, force: bool = False) -> str:
         return do_build(notebook_id, key, force=force)
     finally:
         close_old_connections()
+

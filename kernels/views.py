@@ -1,4 +1,5 @@
-"""REST endpoints of the running-kernels panel: list the caller's kernels, shut one down, their quota and use."""
+"""REST endpoints of the running-kernels panel (list the caller's kernels, shut one down, their quota and use) and
+of the kernel pools (site admins)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernels.pools import check_pool_report, check_set_pool_size
 from kernels.running import check_shutdown_kernel, list_running_kernels, usage_report
 from quire.lib.pagination import PAGE, paginated
 
@@ -38,3 +40,17 @@ class MyQuotaView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response(usage_report(request.user))
+
+
+class KernelPoolListView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT,
+                   description="Site admins: each kernel pool's size and its waiting kernels with their memory.")
+    def get(self, request: Request) -> Response:
+        return Response(check_pool_report(request.user))
+
+
+class KernelPoolView(APIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
+                   description="Site admins: how many kernels the environment's pool keeps (`{size}`, 0 keeps none).")
+    def put(self, request: Request, environment: str) -> Response:
+        return Response(check_set_pool_size(request.user, environment, request.data.get("size")))

@@ -16,6 +16,7 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
 
+from kernels import backends as kernel_backends
 from kernels import messages
 from kernels import services as kernel_services
 from kernels.core.exploration import EXPLORE_OPS
@@ -169,6 +170,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             await self._send(messages.Error(req=None, code="unauthenticated", message="sign in first"))
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        # Embedded mode: the kernel pools start filling with the first page (kernels/pools.py).
+        await kernel_backends.serve_maintenance()
         # Join before reading the snapshot so no event falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)

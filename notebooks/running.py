@@ -85,7 +85,7 @@ def prepare_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id:
     if not cells:
         return QueuedRun(notebook_id=notebook.pk, execution_ids=[], cell_ids=[])
     return sessions.do_queue_runs(notebook.pk, team_id=notebook.team_id, user=user, cells=cells,
-                                         order=notebook.cell_ids())
+                                  order=notebook.cell_ids(), config=notebook.config)
 
 
 async def plan_live_run(
@@ -162,7 +162,7 @@ def check_restart(user: Caller, notebook_id: int) -> None:
     """Stop the notebook's kernel (if any) and start a fresh one; outputs stay, values are gone."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
     notebook = Notebook.objects.select_for_update().get(pk=notebook_id)
-    sessions.do_restart_session(notebook.pk, team_id=notebook.team_id, user=user)
+    sessions.do_restart_session(notebook.pk, team_id=notebook.team_id, user=user, config=notebook.config)
 
 
 def check_shutdown(user: Caller, notebook_id: int) -> bool:

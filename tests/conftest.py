@@ -126,8 +126,16 @@ def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, process_logs: Path, file_sources: Path) -> Iterator[CeleryWorkers]:  # type: ignore[no-untyped-def]
-    """Real Celery workers (kernels; maintenance, builds and beat), talking to the test database and Redis."""
+def celery_worker(django_db_setup, django_db_blocker, process_logs: Path,  # type: ignore[no-untyped-def]
+                  file_sources: Path) -> Iterator[CeleryWorkers]:
+    """Real Celery workers (kernels; maintenance, builds and beat), talking to the test database and Redis.
+
+    With no kernel pool (migrations seed one for the base environment): each test starts its kernels as it
+    expects, and tests of the pools set their own (tests/kernels/test_warm_pools.py)."""
+    from kernels.models import KernelPool
+
+    with django_db_blocker.unblock():
+        KernelPool.objects.all().delete()
     worker = start_celery_worker(env=_test_database_env(file_sources), log_dir=process_logs)
     yield worker
     worker.stop()

@@ -128,8 +128,11 @@ CELERY_RESULT_BACKEND = CONFIG.redis_url
 # "kernels" holds a process per hosted kernel for the kernel's whole life; "builds" holds one per environment
 # build for minutes; "maintenance" (the default: beat's reaping and culling) must never wait behind either.
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+# Task modules beyond the apps' tasks.py (which autodiscovery finds): kernels/pools.py sits above the hosts it starts.
+CELERY_IMPORTS = ("kernels.pools",)
 CELERY_TASK_ROUTES = {
     "kernels.host_kernel": {"queue": "kernels"},
+    "kernels.host_pooled_kernel": {"queue": "kernels"},
     "kernels.build_environment": {"queue": "builds"},
     # A re-run holds a sandboxed kernel from start to end, as a kernel host does.
     "runs.run_version": {"queue": "kernels"},
@@ -142,6 +145,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Often enough that a lost kernel host shows as dead within seconds.
     "reap-lost-kernel-sessions": {"task": "kernels.reap_lost_sessions", "schedule": 3.0},
+    # Kernel pools refill within a round of a kernel being claimed or lost (kernels/pools.py).
+    "fill-kernel-pools": {"task": "kernels.fill_pools", "schedule": 3.0},
     "cull-idle-kernels": {"task": "kernels.cull_idle_sessions", "schedule": 30.0},
     # Jobs' cron has a minute's resolution: a round every 10 s starts each within seconds of its minute.
     "fire-due-jobs": {"task": "runs.fire_due_jobs", "schedule": 10.0},

@@ -17,6 +17,8 @@ from tests.support import REPO, Service, env_for, start_daphne
 
 SETUP = """
 from django.contrib.auth import get_user_model
+from kernels.models import KernelPool
+KernelPool.objects.all().delete()  # no kernel waiting beside the ones each test starts (see test_a_pooled_kernel...)
 from quire.accounts.services import do_issue_token
 from notebooks.services import do_create_notebook
 user = get_user_model().objects.create_user(username="dora", password="x")
@@ -208,3 +210,54 @@ async def test_idle_kernels_are_culled_in_embedded_mode(embedded_server, embedde
             timeout=90,
         )
         assert stopped["state"] == "stopped" and stopped["reason"] == "idle", seen
+
+
+POOL = """
+from kernels.models import KernelPool
+KernelPool.objects.update_or_create(environment="base", defaults={"size": %d})
+"""
+POOLED = """
+from kernels.models import KernelSession, PooledKernel
+print("POOLED", " ".join(PooledKernel.objects.filter(state="ready").values_list("channel", flat=True)))
+print("SESSION", KernelSession.objects.filter(notebook_id=%d).latest("created_at").channel)
+"""
+
+
+def _pooled(env: dict[str, str], notebook_id: int) -> tuple[list[str], str]:
+    out = subprocess.run([*MANAGE, "shell", "-c", POOLED % notebook_id], cwd=REPO, env=env, check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    pooled = next(line for line in out if line.startswith("POOLED")).split()[1:]
+    session = next(line for line in out if line.startswith("SESSION")).split()[1]
+    return pooled, session
+
+
+async def test_a_pooled_kernel_serves_the_first_run_in_embedded_mode(embedded_server, embedded_env) -> None:  # type: ignore[no-untyped-def]
+    """The server's own schedule fills the pool (from the first page it serves), and a run takes its kernel."""
+    port, token, notebook_id, cell_id = embedded_server
+    env, _ = embedded_env
+    subprocess.run([*MANAGE, "shell", "-c", POOL % 1], cwd=REPO, env=env, check=True, capture_output=True)
+    try:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
+            additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
+            open_timeout=20,
+        ) as ws:
+            await ws.recv()
+            for _ in range(60):
+                pooled, _session = _pooled(env, notebook_id)
+                if pooled:
+                    break
+                await asyncio.sleep(0.5)
+            assert pooled, "no pooled kernel became ready"
+            seen: list[dict] = []  # type: ignore[type-arg]
+            await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell_id, "source": "6*7"}))
+            await _events_until(ws, lambda e: e.get("type") == "ack" and e.get("req") == 1, seen)
+            await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": 2, "cell_id": cell_id}))
+            result = await _events_until(ws, lambda e: e.get("type") == "output"
+                                         and e["output"].get("output_type") == "execute_result", seen)
+            assert result["output"]["data"]["text/plain"] == "42"
+            assert _pooled(env, notebook_id)[1] in pooled
+            await ws.send(json.dumps({"v": 1, "type": "shutdown", "req": 3}))
+            await _events_until(ws, lambda e: e.get("type") == "kernel_status" and e["state"] == "stopped", seen)
+    finally:
+        subprocess.run([*MANAGE, "shell", "-c", POOL % 0], cwd=REPO, env=env, check=True, capture_output=True)

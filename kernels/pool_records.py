@@ -1,0 +1,82 @@
+"""What the host of a pooled kernel reads and writes: its pooled kernel's row while it waits, and the claim that
+hands it to one session. Below the host; claiming and filling the pools live above it (kernels/pools.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kernels.models import PooledKernel
+from kernels.services import KernelLimits
+from quire.celery import app
+
+# The task that brings the pools to their sizes (kernels/pools.py, which sits above the hosts), sent by name.
+FILL_TASK = "kernels.fill_pools"
+# A refill after a claim waits this long: the new kernel's start (a few hundred ms of CPU on a 2-core machine)
+# then does not compete with the first cells of the notebook that took the last one.
+REFILL_AFTER_S = 2.0
+
+# The message a claimer puts on a pooled kernel's channel: the session it now hosts, with all its host needs to
+# know of it (kernels.services.SessionInfo), so the host reads nothing before it takes it. Its host reads nothing
+# else there until then, and the runs queued on the session follow the claim in that queue.
+CLAIM = "kernel.claim"
+# The message that sends a pooled kernel away unused (the pool shrank, the default quota changed, or sessions wait
+# for a free kernel process).
+RETIRE = "kernel.retire"
+
+
+@dataclass(frozen=True)
+class PooledInfo:
+    pooled_id: uuid.UUID
+    environment: str
+    limits: KernelLimits
+    channel: str
+
+
+def load_pooled_for_host(pooled_id: str) -> PooledInfo | None:
+    """What the host of a pooled kernel starts it with; None when the pooled kernel is gone or already hosted."""
+    taken = PooledKernel.objects.filter(pk=pooled_id, state=PooledKernel.State.STARTING, host="").update(
+        host=f"{socket.gethostname()}:{os.getpid()}", heartbeat_at=timezone.now()
+    )
+    if not taken:
+        return None
+    pooled = PooledKernel.objects.get(pk=pooled_id)
+    return PooledInfo(pooled_id=pooled.pk, environment=pooled.environment,
+                      limits=KernelLimits.from_key(pooled.limits), channel=pooled.channel)
+
+
+def do_pool_ready(pooled_id: uuid.UUID, *, pid: int) -> bool:
+    """The pooled kernel is up and may be claimed; False when it was retired while it started (it must go)."""
+    now = timezone.now()
+    return bool(PooledKernel.objects.filter(pk=pooled_id, state=PooledKernel.State.STARTING).update(
+        state=PooledKernel.State.READY, pid=pid, ready_at=now, heartbeat_at=now
+    ))
+
+
+def do_pool_heartbeat(pooled_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: float | None) -> str | None:
+    """Record that a pooled kernel's host is alive, with its memory: the pool's cost, shown to site admins. Its
+    state (a claimed one waits for its claim message), or None when it was retired or reaped (it must go)."""
+    PooledKernel.objects.filter(pk=pooled_id).exclude(state=PooledKernel.State.CLAIMED).update(
+        heartbeat_at=timezone.now(), rss_bytes=rss_bytes, cpu_seconds=cpu_seconds
+    )
+    return PooledKernel.objects.filter(pk=pooled_id).values_list("state", flat=True).first()
+
+
+@transaction.atomic
+def do_discard(pooled_id: uuid.UUID) -> None:
+    """The pooled kernel's host is done with it (handed over, retired, or its kernel died): its row goes, and the
+    pool counts one kernel fewer."""
+    PooledKernel.objects.filter(pk=pooled_id).delete()
+
+
+def fill_soon() -> None:
+    """Fill the pools shortly, in the background (the maintenance queue). Embedded mode's own schedule fills them
+    at each round instead."""
+    if settings.QUIRE_KERNEL_HOST == "celery":
+        app.send_task(FILL_TASK, countdown=REFILL_AFTER_S)
