@@ -1,14 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NotebookDetail } from '../src/api';
-import { NotebookPage } from '../src/components/NotebookPage';
 import { NotebookModel } from '../src/notebookModel';
-import { NotebookClient, validateServerMessage } from '../src/protocol';
-import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
+import { validateServerMessage } from '../src/protocol';
+import { closeOpenedPages, openPage } from './support/openPage';
 import { aliceSnapshot, cell } from './support/scenarios';
-
-const REST_NOTEBOOK: NotebookDetail = { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1')], config: {} };
-let page: NotebookPage | undefined;
-let socket: FakeWebSocket;
 
 const prompt = (id: string) =>
   document.querySelector<HTMLElement>(`[data-testid="cell"][data-cell-id="${id}"] [data-testid="execution-count"]`)!;
@@ -17,9 +11,7 @@ beforeEach(() => {
   vi.useFakeTimers();
 });
 afterEach(() => {
-  page?.dispose();
-  page = undefined;
-  document.body.replaceChildren();
+  closeOpenedPages();
   vi.useRealTimers();
 });
 
@@ -43,16 +35,8 @@ describe('execution counts', () => {
   });
 
   it('show beside each code cell as Jupyter shows them', async () => {
-    const sockets = fakeSockets();
-    const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
-    page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
-    document.body.append(page.element);
-    page.start();
-    socket = sockets.latest();
-    socket.serverOpens();
     const cells = [cell('c1', 'x = 1', { execution_count: 3 }), cell('c2', 'y = 2'), cell('c3', '# Notes', { language: 'text' })];
-    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells } }));
-    await Promise.resolve();
+    const { socket } = await openPage({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells } });
     expect(prompt('c1').textContent).toBe('[3]');
     expect(prompt('c2').textContent).toBe('[ ]');
     expect(prompt('c3').hidden).toBe(true);

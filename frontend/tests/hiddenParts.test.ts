@@ -1,29 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NotebookDetail } from '../src/api';
-import { NotebookPage } from '../src/components/NotebookPage';
 import { NotebookModel, hiddenParts } from '../src/notebookModel';
-import { NotebookClient, validateServerMessage } from '../src/protocol';
-import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
+import { validateServerMessage } from '../src/protocol';
+import type { FakeWebSocket } from './support/FakeWebSocket';
+import { closeOpenedPages, openPage } from './support/openPage';
 import { aliceSnapshot, cell } from './support/scenarios';
 
 const PRINTED = { output_type: 'stream' as const, name: 'stdout' as const, text: 'hello\n' };
-const REST_NOTEBOOK: NotebookDetail = { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1')], config: {} };
-
-let page: NotebookPage | undefined;
 let socket: FakeWebSocket;
 
 /** Opens notebook 7 as `role`; its second cell printed, and its metadata is `metadata`. */
 async function openAs(role: 'owner' | 'editor' | 'viewer', metadata: Record<string, unknown> = {}): Promise<void> {
-  const sockets = fakeSockets();
-  const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
-  page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
-  document.body.append(page.element);
-  page.start();
-  socket = sockets.latest();
-  socket.serverOpens();
   const cells = [cell('c1', 'x = 1'), cell('c2', 'print(x)', { outputs: [PRINTED], metadata })];
-  socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells }, you: { username: 'alice', role } }));
-  await Promise.resolve();
+  ({ socket } = await openPage({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells }, you: { username: 'alice', role } }));
 }
 
 const q = <E extends Element = HTMLElement>(selector: string, root: ParentNode = document): E => {
@@ -40,9 +28,7 @@ beforeEach(() => {
   vi.useFakeTimers();
 });
 afterEach(() => {
-  page?.dispose();
-  page = undefined;
-  document.body.replaceChildren();
+  closeOpenedPages();
   vi.useRealTimers();
 });
 

@@ -1,28 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NotebookDetail } from '../src/api';
-import { NotebookPage } from '../src/components/NotebookPage';
-import { NotebookClient, parseServerMessage } from '../src/protocol';
-import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
-import { aliceSnapshot, cell } from './support/scenarios';
+import { parseServerMessage } from '../src/protocol';
+import type { FakeWebSocket } from './support/FakeWebSocket';
+import { closeOpenedPages, openPage } from './support/openPage';
+import { aliceSnapshot } from './support/scenarios';
 
-const REST_NOTEBOOK: NotebookDetail = { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1')], config: {} };
 const EXEC = '0b9f8a52-4c8e-4d57-9a4e-2f1c5d0e7a31';
 
-let page: NotebookPage | undefined;
 let socket: FakeWebSocket;
 
 /** Opens notebook 7 as alice, with `role`, and c2 running. */
 async function openNotebook(role: 'owner' | 'runner' | 'viewer' = 'runner'): Promise<void> {
-  const sockets = fakeSockets();
-  const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
-  page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
-  document.body.append(page.element);
-  page.start();
-  socket = sockets.latest();
-  socket.serverOpens();
-  socket.serverSends(aliceSnapshot({ you: { username: 'alice', role } }));
+  ({ socket } = await openPage({ you: { username: 'alice', role } }));
   socket.serverSends({ v: 1, type: 'cell_status', cell_id: 'c2', state: 'running' });
-  await Promise.resolve();
 }
 
 const cellEl = (id: string): HTMLElement => {
@@ -46,9 +35,7 @@ beforeEach(() => {
   vi.useFakeTimers();
 });
 afterEach(() => {
-  page?.dispose();
-  page = undefined;
-  document.body.replaceChildren();
+  closeOpenedPages();
   vi.useRealTimers();
 });
 

@@ -1,12 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NotebookDetail } from '../src/api';
-import { NotebookPage } from '../src/components/NotebookPage';
+import type { NotebookPage } from '../src/components/NotebookPage';
 import { COMMAND_BINDINGS } from '../src/commandMode';
-import { NotebookClient } from '../src/protocol';
-import { type FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
+import type { FakeWebSocket, fakeSockets } from './support/FakeWebSocket';
+import { closeOpenedPages, openPage } from './support/openPage';
 import { aliceSnapshot, cell } from './support/scenarios';
-
-const REST_NOTEBOOK: NotebookDetail = { id: 7, title: 'Sales', revision: 3, cells: [cell('c1', 'x = 1')], config: {} };
 
 let page: NotebookPage;
 let socket: FakeWebSocket;
@@ -14,15 +11,7 @@ let sockets: ReturnType<typeof fakeSockets>;
 
 /** Opens notebook 7 in a page wired to a fake socket, as `role`. */
 async function openNotebook(role: 'owner' | 'runner' | 'viewer' = 'owner'): Promise<void> {
-  sockets = fakeSockets();
-  const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
-  page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
-  document.body.append(page.element);
-  page.start();
-  socket = sockets.latest();
-  socket.serverOpens();
-  socket.serverSends(aliceSnapshot({ you: { username: 'alice', role } }));
-  await Promise.resolve();
+  ({ page, socket, sockets } = await openPage({ you: { username: 'alice', role } }));
 }
 
 const q = <E extends Element = HTMLElement>(selector: string, root: ParentNode = document): E => {
@@ -44,8 +33,7 @@ beforeEach(() => {
   vi.useFakeTimers();
 });
 afterEach(() => {
-  page.dispose();
-  document.body.replaceChildren();
+  closeOpenedPages();
   vi.useRealTimers();
 });
 
@@ -204,8 +192,7 @@ describe('the notebook page', () => {
     expect(wrap.getAttribute('aria-pressed')).toBe('true');
     expect(sourceOf('c1').getAttribute('wrap')).toBe('soft');
     expect(localStorage.getItem('quire.wrapLines')).toBe('1');
-    page.dispose();
-    document.body.replaceChildren();
+    closeOpenedPages();
     await openNotebook();
     expect(sourceOf('c2').getAttribute('wrap')).toBe('soft');
     localStorage.removeItem('quire.wrapLines');
@@ -251,15 +238,9 @@ describe('the notebook page', () => {
 
   it('edits a text cell as rich text and saves Markdown, with the source one toggle away', async () => {
     localStorage.removeItem('quire.textEditor');
-    sockets = fakeSockets();
-    const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
-    page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
-    document.body.append(page.element);
-    page.start();
-    socket = sockets.latest();
-    socket.serverOpens();
-    socket.serverSends(aliceSnapshot({ notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('t1', '# Notes', { language: 'text' })] } }));
-    await Promise.resolve();
+    ({ page, socket, sockets } = await openPage({
+      notebook: { id: 7, title: 'Sales', revision: 3, config: {}, cells: [cell('t1', '# Notes', { language: 'text' })] },
+    }));
     q('[data-testid="markdown"]', cellEl('t1')).dispatchEvent(new MouseEvent('dblclick'));
     const rich = q('[data-testid="rich-text"]', cellEl('t1'));
     await vi.waitFor(() => expect(rich.querySelector('h1')?.textContent).toBe('Notes'));
@@ -358,8 +339,7 @@ describe('the notebook page', () => {
       socket.serverSends({ type: 'cell_sync', cell_id: 'c1', state: 'done', outputs: [{ output_type: 'stream', name: 'stdout', text: 'hi\n' }] });
       expect(q<HTMLButtonElement>('[data-testid="clear-outputs"]').hidden).toBe(true);
       expect(q<HTMLButtonElement>('[data-testid="clear-output"]', cellEl('c1')).hidden).toBe(true);
-      page.dispose();
-      document.body.replaceChildren();
+      closeOpenedPages();
     }
     await openNotebook('owner');
   });
@@ -510,11 +490,7 @@ describe('roles', () => {
   });
 
   it('stays read-only until the snapshot says who we are', async () => {
-    sockets = fakeSockets();
-    const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create });
-    page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
-    document.body.append(page.element);
-    page.start();
+    await openPage(null);
     await vi.waitFor(() => expect(document.querySelector('[data-testid="cell"]')).not.toBeNull());
     expect(sourceOf('c1').readOnly).toBe(true);
     expect(q('[data-testid="connection-banner"]').textContent).toBe('Connecting…');
