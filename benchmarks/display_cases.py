@@ -11,7 +11,6 @@ unpacked with `git archive <commit> | tar -x -C /tmp/before`, with this venv's p
 
 from __future__ import annotations
 
-import argparse
 import base64
 import inspect
 import re
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _checkout import ensure_running_in
+from _checkout import main as checkout_main
 
 ESC = "\x1b"
 PNG = base64.b64decode(
@@ -208,13 +207,5 @@ def run(root: Path) -> None:
     print(f"\n{len(CASES)} display cases: {right} right in the kernel, {shown} shown by the page ({root})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
-    root = parser.parse_args().root.resolve()
-    ensure_running_in(root, __file__)
-    run(root)
-
-
 if __name__ == "__main__":
-    main()
+    checkout_main(__file__, __doc__.splitlines()[0], run)

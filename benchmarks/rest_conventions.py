@@ -11,7 +11,6 @@ here; needs PostgreSQL and Redis as `env.sh` names them; the cache in Redis is c
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _checkout import ensure_running_in
+from _checkout import main as checkout_main
 
 Check = Callable[[], bool]
 
@@ -206,13 +205,5 @@ def run(root: Path) -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
-    root = parser.parse_args().root.resolve()
-    ensure_running_in(root, __file__)
-    run(root)
-
-
 if __name__ == "__main__":
-    main()
+    checkout_main(__file__, __doc__.splitlines()[0], run)
