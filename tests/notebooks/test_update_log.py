@@ -166,14 +166,16 @@ async def test_concurrent_editors_converge_and_snapshots_and_versions_hold_what_
     clients = [NotebookClient(notebook.pk, token=(await issue(person, name="t")).key) for person in (alice, bob)]
     typists = [Typist(base64.b64decode((await c.connect())["notebook"]["ydoc"])) for c in clients]
 
-    # Both type 40 characters each without waiting for the other's updates, then take in what arrived.
-    for _ in range(40):
+    # Both type 30 characters each without waiting for the other's updates, then take in what arrived. (Within a
+    # connection's budget of changes a second: a browser batches keystrokes into one update per 50 ms.)
+    for _ in range(30):
         reqs = [await c.send("edit_source", cell_id=cell, update=_encoded(t.type(cell, ch)))
                 for c, t, ch in zip(clients, typists, ("a", "b"), strict=True)]
         for c, req in zip(clients, reqs, strict=True):
-            assert (await c.reply(req))["type"] == "ack"
+            reply = await c.reply(req)
+            assert reply["type"] == "ack", reply
     for client, typist in zip(clients, typists, strict=True):
-        while sum(1 for e in client.seen if e["type"] == "cell_updated") < 80:
+        while sum(1 for e in client.seen if e["type"] == "cell_updated") < 60:
             await client.until(lambda e: e["type"] == "cell_updated")
         for event in client.seen:
             if event["type"] == "cell_updated":
@@ -181,7 +183,7 @@ async def test_concurrent_editors_converge_and_snapshots_and_versions_hold_what_
     texts = {str(t.text(cell)) for t in typists}
     assert len(texts) == 1
     merged = texts.pop()
-    assert sorted(merged) == ["a"] * 40 + ["b"] * 40
+    assert sorted(merged) == ["a"] * 30 + ["b"] * 30
 
     fresh = NotebookClient(notebook.pk, token=(await issue(alice, name="t")).key)
     snapshot = await fresh.connect()
