@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
@@ -59,14 +60,18 @@ async def _events_until(ws, predicate, seen: list[dict]) -> dict:  # type: ignor
             return event
 
 
-async def test_run_a_cell_in_embedded_mode(embedded_server) -> None:  # type: ignore[no-untyped-def]
-    port, token, notebook_id, cell_id = embedded_server
-    seen: list[dict] = []  # type: ignore[type-arg]
-    async with websockets.connect(
+def _notebook_socket(port: int, token: str, notebook_id: int | str) -> Any:
+    """The notebook's live connection on the embedded server, as a page's (Bearer token, same origin)."""
+    return websockets.connect(
         f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
         additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
         open_timeout=20,
-    ) as ws:
+    )
+
+async def test_run_a_cell_in_embedded_mode(embedded_server) -> None:  # type: ignore[no-untyped-def]
+    port, token, notebook_id, cell_id = embedded_server
+    seen: list[dict] = []  # type: ignore[type-arg]
+    async with _notebook_socket(port, token, notebook_id) as ws:
         snapshot = json.loads(await ws.recv())
         assert snapshot["type"] == "snapshot" and snapshot["kernel"]["state"] == "not_started"
         await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell_id, "source": "print(6 * 7)"}))
@@ -142,11 +147,7 @@ async def test_the_in_process_host_stops_a_kernel_past_its_time_limit(embedded_s
     subprocess.run([*MANAGE, "shell", "-c", QUOTA % 2], cwd=REPO, env=env, check=True, capture_output=True)
     seen: list[dict] = []  # type: ignore[type-arg]
     try:
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
-            additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
-            open_timeout=20,
-        ) as ws:
+        async with _notebook_socket(port, token, notebook_id) as ws:
             await ws.recv()
             await ws.send(json.dumps({"v": 1, "type": "update_cell", "req": 1, "cell_id": cell_id, "source": DEAF}))
             await _events_until(ws, lambda e: e.get("type") == "ack" and e.get("req") == 1, seen)
@@ -195,11 +196,7 @@ async def test_idle_kernels_are_culled_in_embedded_mode(embedded_server, embedde
     )
     token, notebook_id, cell_id = out.stdout.strip().splitlines()[-1].split()
     seen: list[dict] = []  # type: ignore[type-arg]
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
-        additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
-        open_timeout=20,
-    ) as ws:
+    async with _notebook_socket(port, token, notebook_id) as ws:
         await ws.recv()
         await ws.send(json.dumps({"v": 1, "type": "run_cell", "req": 1, "cell_id": cell_id}))
         done = await _events_until(ws, lambda e: e.get("type") == "cell_status" and e["state"] in ("done", "error"), seen)
@@ -237,11 +234,7 @@ async def test_a_pooled_kernel_serves_the_first_run_in_embedded_mode(embedded_se
     env, _ = embedded_env
     subprocess.run([*MANAGE, "shell", "-c", POOL % 1], cwd=REPO, env=env, check=True, capture_output=True)
     try:
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/ws/notebooks/{notebook_id}/",
-            additional_headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
-            open_timeout=20,
-        ) as ws:
+        async with _notebook_socket(port, token, notebook_id) as ws:
             await ws.recv()
             for _ in range(60):
                 pooled, _session = _pooled(env, notebook_id)
