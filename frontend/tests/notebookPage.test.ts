@@ -333,6 +333,39 @@ describe('the notebook page', () => {
     expect(cellEl('c2').textContent).not.toContain('hello');
   });
 
+  it('lets its owner rename and delete the notebook from the page, and no one else', async () => {
+    const renameNotebook = vi.fn(() => Promise.resolve({}));
+    const deleteNotebook = vi.fn(() => Promise.resolve());
+    const go = vi.fn();
+    ({ socket } = await openPage({ you: { username: 'bob', role: 'editor' } }, { renameNotebook, deleteNotebook, go }));
+    expect(q('[data-testid="rename-notebook"]').hidden).toBe(true);
+    expect(q('[data-testid="delete-notebook"]').hidden).toBe(true);
+    closeOpenedPages();
+
+    ({ socket } = await openPage({}, { renameNotebook, deleteNotebook, go }));
+    vi.spyOn(window, 'prompt').mockReturnValue('  Sales 2027 ');
+    q<HTMLButtonElement>('[data-testid="rename-notebook"]').click();
+    expect(renameNotebook).toHaveBeenCalledWith(7, 'Sales 2027');
+    // The title follows the server's word, which every page gets.
+    socket.serverSends({ type: 'notebook_renamed', title: 'Sales 2027' });
+    expect(q('[data-testid="notebook-title"]').textContent).toBe('Sales 2027');
+
+    const confirm = vi.spyOn(window, 'confirm').mockReturnValue(false);
+    q<HTMLButtonElement>('[data-testid="delete-notebook"]').click();
+    expect(deleteNotebook).not.toHaveBeenCalled();
+    confirm.mockReturnValue(true);
+    q<HTMLButtonElement>('[data-testid="delete-notebook"]').click();
+    await vi.waitFor(() => expect(go).toHaveBeenCalledWith('/'));
+    expect(deleteNotebook).toHaveBeenCalledWith(7);
+
+    deleteNotebook.mockImplementationOnce(() => Promise.reject(new Error('you are not the owner')));
+    go.mockClear();
+    q<HTMLButtonElement>('[data-testid="delete-notebook"]').click();
+    await vi.waitFor(() => expect(q('[data-testid="notice"]').textContent).toContain('you are not the owner'));
+    expect(go).not.toHaveBeenCalled();
+    vi.restoreAllMocks();
+  });
+
   it('offers clearing outputs to editors only', async () => {
     for (const role of ['runner', 'viewer'] as const) {
       await openNotebook(role);

@@ -140,3 +140,32 @@ def test_the_notebook_sidebar_lists_searches_folds_and_keeps_what_was_typed(alic
     expect(page.get_by_test_id("sidebar-list")).to_be_hidden()
     page.get_by_test_id("sidebar-toggle").click()
     expect(items).to_have_count(2)
+
+
+def test_the_owner_renames_and_deletes_the_notebook_from_its_page(alice, live_daphne: str, page: Any) -> None:  # type: ignore[no-untyped-def]
+    """Rename from the page: the title changes there and in the store; delete from the page: after asking, the
+    notebook goes (kept for a site admin) and the list shows without it."""
+    from playwright.sync_api import expect
+
+    from notebooks.models import Notebook
+
+    sign_in(page, live_daphne)
+    url = new_notebook(page, "Draft title")
+    notebook_id = int(url.rstrip("/").rsplit("/", 1)[1])
+    try:
+        page.once("dialog", lambda dialog: dialog.accept("Quarterly review"))
+        page.get_by_test_id("rename-notebook").click()
+        expect(page.get_by_test_id("notebook-title")).to_have_text("Quarterly review")
+        assert Notebook.objects.get(pk=notebook_id).title == "Quarterly review"
+
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.get_by_test_id("delete-notebook").click()
+        assert Notebook.objects.get(pk=notebook_id).deleted_at is None
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_test_id("delete-notebook").click()
+        page.wait_for_url(f"{live_daphne}/")
+        assert Notebook.objects.get(pk=notebook_id).deleted_at is not None
+        expect(page.get_by_text("Quarterly review")).to_have_count(0)
+    except Exception:
+        screenshot(page, "rename-delete-from-page")
+        raise

@@ -38,6 +38,9 @@ export interface NotebookPageOptions {
   listNotebooks?: (query: string) => Promise<NotebookSummary[]>;
   /** Goes to another page (the browser's location, unless a test gives its own). */
   go?: (href: string) => void;
+  /** Renames and deletes the notebook (the REST API's, unless a test gives its own). */
+  renameNotebook?: (id: number, title: string) => Promise<unknown>;
+  deleteNotebook?: (id: number) => Promise<unknown>;
 }
 
 const NOTICE_MS = 8000;
@@ -132,6 +135,10 @@ export class NotebookPage {
     this.config.drawer.toggle(),
   );
   private readonly shareButton = this.toolButton('Share', 'open-share', 'Share with people and teams', () => this.share.drawer.toggle());
+  private readonly renameButton = this.toolButton('Rename', 'rename-notebook', 'Give the notebook a new title', () => void this.rename());
+  private readonly deleteButton = this.toolButton('Delete', 'delete-notebook', 'Delete the notebook (a site admin can bring it back)', () =>
+    void this.deleteNotebook(),
+  );
   private readonly kernelsButton = this.toolButton('Kernels', 'open-kernels', 'Every kernel you started, with its memory and CPU: shut down what you no longer need', () =>
     this.kernels.drawer.toggle(),
   );
@@ -226,6 +233,8 @@ export class NotebookPage {
         this.historyButton,
         this.configButton,
         this.shareButton,
+        this.renameButton,
+        this.deleteButton,
         this.kernelsButton,
       ),
       h(
@@ -478,6 +487,30 @@ export class NotebookPage {
     }
   }
 
+  /** Asks for a new title; the page (and everyone else's) shows it once the server has it (`notebook_renamed`). */
+  private async rename(): Promise<void> {
+    const title = window.prompt('New title', this.model.title)?.trim();
+    if (!title || title === this.model.title) return;
+    try {
+      await (this.options.renameNotebook ?? api.renameNotebook)(this.options.notebookId, title);
+    } catch (error) {
+      this.showNotice(`Could not rename the notebook: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Deletes the notebook after asking, unsent text first; then goes to the list, where it is no longer shown. */
+  private async deleteNotebook(): Promise<void> {
+    if (!window.confirm(`Delete "${this.model.title}"? A site admin can bring it back.`)) return;
+    this.flush();
+    try {
+      await (this.options.deleteNotebook ?? api.deleteNotebook)(this.options.notebookId);
+    } catch (error) {
+      this.showNotice(`Could not delete the notebook: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    (this.options.go ?? ((href: string) => window.location.assign(href)))('/');
+  }
+
   private showTitle(): void {
     this.title.textContent = this.model.title;
     document.title = `${this.model.title} · Quire`;
@@ -630,7 +663,11 @@ export class NotebookPage {
       button.hidden = !canRun;
     }
     this.saveVersionButton.hidden = !canEdit;
-    this.shareButton.hidden = this.model.you?.role !== 'owner';
+    const owner = this.model.you?.role === 'owner';
+    this.shareButton.hidden = !owner;
+    // The owner's, as in the list: the server checks the role too.
+    this.renameButton.hidden = !owner;
+    this.deleteButton.hidden = !owner;
     this.config.applyPermissions();
     this.element.classList.toggle('read-only', !canEdit);
   }

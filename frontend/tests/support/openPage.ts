@@ -4,7 +4,7 @@
  * `closeOpenedPages` disposes of every page opened so, and empties the document.
  */
 import type { NotebookDetail } from '../../src/api';
-import { NotebookPage } from '../../src/components/NotebookPage';
+import { NotebookPage, type NotebookPageOptions } from '../../src/components/NotebookPage';
 import { NotebookClient, type SnapshotMessage } from '../../src/protocol';
 import { type FakeWebSocket, fakeSockets } from './FakeWebSocket';
 import { aliceSnapshot, cell } from './scenarios';
@@ -19,10 +19,13 @@ export interface OpenedPage {
 
 const opened: NotebookPage[] = [];
 
-export async function openPage(snapshot: Partial<SnapshotMessage> | null = {}): Promise<OpenedPage> {
+export async function openPage(
+  snapshot: Partial<SnapshotMessage> | null = {},
+  options: Partial<NotebookPageOptions> = {},
+): Promise<OpenedPage> {
   const sockets = fakeSockets();
   const client = new NotebookClient({ url: 'ws://quire.test/ws/notebooks/7/', createSocket: sockets.create, random: () => 0 });
-  const page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK) });
+  const page = new NotebookPage({ notebookId: 7, client, loadNotebook: () => Promise.resolve(REST_NOTEBOOK), ...options });
   opened.push(page);
   document.body.append(page.element);
   page.start();
