@@ -6,6 +6,7 @@ typed, a process that never saw the edits continues from the log, and the log is
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -166,9 +167,10 @@ async def test_concurrent_editors_converge_and_snapshots_and_versions_hold_what_
     clients = [NotebookClient(notebook.pk, token=(await issue(person, name="t")).key) for person in (alice, bob)]
     typists = [Typist(base64.b64decode((await c.connect())["notebook"]["ydoc"])) for c in clients]
 
-    # Both type 30 characters each without waiting for the other's updates, then take in what arrived. (Within a
-    # connection's budget of changes a second: a browser batches keystrokes into one update per 50 ms.)
+    # Both type 30 characters each without waiting for the other's updates, then take in what arrived: one update
+    # per 50 ms each, as a browser batches keystrokes (a connection's budget is 40 changes a second, bursts of 20).
     for _ in range(30):
+        await asyncio.sleep(0.05)
         reqs = [await c.send("edit_source", cell_id=cell, update=_encoded(t.type(cell, ch)))
                 for c, t, ch in zip(clients, typists, ("a", "b"), strict=True)]
         for c, req in zip(clients, reqs, strict=True):
