@@ -607,6 +607,7 @@ def _end_pending_executions(
     liveness.drop_outputs([str(e.pk) for e in pending])
 
 
+@transaction.atomic
 def do_record_runs(
     session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None
 ) -> list[messages.ServerMessage]:
