@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
@@ -160,6 +161,15 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # they are shown one now, to be taken away when the connection leaves.
         self.conn_id = secrets.token_hex(6)
         self.caret_shown = False
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch closes stale database connections before every handler: a hop to the database
+        thread per message, every event relayed to the page among them, which in embedded mode waits behind any
+        write in that thread. Here every database call closes them itself (database_sync_to_async)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']!r}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.notebook_id = int(self.scope["url_route"]["kwargs"]["notebook_id"])
