@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ KEPT_OUTPUT_FACTOR = 4
 
 # How long the record of a run queued or started may wait to be written with its end (see _Ledger).
 LEDGER_DELAY_S = 0.25
+# Where the ledgers of a process write: one thread of their own, in order, so a write waiting for the disk never
+# holds up the database thread the pages' reads go through (embedded mode serves both in one process).
+LEDGER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quire-ledger")
 # How often a kernel waiting for its environment checks on the build, and for how long at most (the build's own
 # limit, and a margin for a build that waited for a worker).
 BUILD_POLL_S = 0.5
@@ -191,7 +195,8 @@ class _Ledger:
             records = [execution.record() for execution in batch]
             state, self.kernel_state = self.kernel_state, None
             try:
-                announce = await sync_to_async(services.do_record_runs)(
+                record = sync_to_async(services.do_record_runs, thread_sensitive=False, executor=LEDGER_THREAD)
+                announce = await record(
                     self.host.info.session_id, self.host.info.notebook_id, records, kernel_state=state
                 )
             except Exception:  # a lost write must not stop the host; the run's viewers already saw it live
