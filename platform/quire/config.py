@@ -273,7 +273,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         kernel_host = _choice(env, "QUIRE_KERNEL_HOST", KERNEL_HOSTS, default="celery")
     else:
         secret_key = env.get("SECRET_KEY") or "embedded-mode-local-only-secret-key"
-        debug = _flag(env, "QUIRE_DEBUG", default=True)
+        debug = _flag(env, "QUIRE_DEBUG", default=False)
         kernel_host = _choice(env, "QUIRE_KERNEL_HOST", KERNEL_HOSTS, default="inprocess")
 
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):

@@ -25,6 +25,8 @@ def test_nothing_set_means_embedded_mode(tmp_path) -> None:  # type: ignore[no-u
     assert config.database["ENGINE"] == "quire.lib.sqlite"
     assert config.kernel_host == "inprocess"
     assert config.redis_url is None
+    # Debug pages show settings and source to whoever reaches the server, and keep every query in memory.
+    assert config.debug is False
 
 
 def test_production_mode_reads_urls() -> None:
