@@ -339,9 +339,14 @@ class RunBook:
                 run.stored_at = now
 
     def forget_finished(self, now: float, *, keep_s: float) -> None:
-        for exec_id, run in list(self.finished.items()):
-            if run.stored_at is not None and now - run.stored_at > keep_s:
-                del self.finished[exec_id]
+        """Drop the runs stored more than `keep_s` ago. Runs are stored in the order they finished (a batch holds
+        every run finished before it), so those are the oldest: the look stops at the first one kept, and a
+        host running hundreds of cells a second does not go through them all at every write."""
+        while self.finished:
+            exec_id, run = next(iter(self.finished.items()))
+            if run.stored_at is None or now - run.stored_at <= keep_s:
+                return
+            del self.finished[exec_id]
 
     # ------------------------------------------------------------------ inside
 

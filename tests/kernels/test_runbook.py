@@ -161,3 +161,17 @@ def test_runs_are_counted_as_they_start_in_the_kernel_session() -> None:
     book.on_event(_status("e3", "interrupted"), now=1.4)
     assert _events(book.on_event(_status("e4", "running"), now=1.5))[0] == messages.CellStatus(
         cell_id="c2", state="running", execution_count=3)
+
+
+def test_finished_runs_are_kept_a_while_after_they_are_stored_then_forgotten() -> None:
+    book = RunBook(keep_chars=10_000)
+    for n in range(4):
+        book.execute(_execute(f"e{n}", f"c{n}", new=True))
+        book.on_event(_status(f"e{n}", "running"), now=float(n))
+        step = book.on_event(_status(f"e{n}", "done"), now=float(n))
+        if n < 3:  # the last one finished after the ledger's latest write
+            book.stored([(run, run.record()) for run in step.record], now=10.0 + n)
+    book.forget_finished(15.5, keep_s=5.0)
+    assert list(book.finished) == ["e1", "e2", "e3"]
+    book.forget_finished(100.0, keep_s=5.0)
+    assert list(book.finished) == ["e3"]  # never stored: kept until it is
