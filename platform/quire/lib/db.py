@@ -4,12 +4,12 @@ and embedded mode's one ordered writer."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from asgiref.sync import sync_to_async
 from django.db import connection
 
 
@@ -112,19 +112,41 @@ def _reader(loop: asyncio.AbstractEventLoop) -> _LoopReader:
     return reader
 
 
-def _fetch_one_in_thread(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+# SQLite (embedded mode): a read-only connection per event loop, read on the loop itself. A read of one row in WAL
+# mode never waits for the writer and takes microseconds, less than the hop to the database thread and back,
+# which would also queue behind whatever that thread is doing.
+_sqlite_readers: dict[asyncio.AbstractEventLoop, sqlite3.Connection] = {}
+
+
+def _sqlite_reader(loop: asyncio.AbstractEventLoop) -> sqlite3.Connection:
+    reader = _sqlite_readers.get(loop)
+    if reader is None:
+        path = str(connection.settings_dict["NAME"])
+        reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0, check_same_thread=False)
+        _sqlite_readers[loop] = reader
+        original_close = loop.close
+
+        def close() -> None:  # the connection goes with its loop
+            _sqlite_readers.pop(loop, None)
+            reader.close()
+            original_close()
+
+        loop.close = close  # type: ignore[method-assign]
+    return reader
 
 
 async def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     """The first row of a read on a hot path (one the browser waits for), without the hop to a worker thread
     and back that an ORM call from async code costs: on PostgreSQL straight from the event loop, over a
-    connection of the loop's own (autocommit, so it sees what others committed). Elsewhere (SQLite, embedded
-    mode) through Django's connection in the database thread."""
-    if connection.vendor != "postgresql":
-        return await sync_to_async(_fetch_one_in_thread)(sql, params)
+    connection of the loop's own (autocommit, so it sees what others committed); on SQLite (embedded mode) on
+    the loop, over a read-only connection of its own. `sql` takes its parameters as %s, as Django's do."""
+    if connection.vendor == "sqlite":
+        found = _sqlite_reader(asyncio.get_running_loop()).execute(sql.replace("%s", "?"), list(params))
+        try:
+            row: tuple[Any, ...] | None = found.fetchone()
+            return row
+        finally:
+            found.close()
     reader = _reader(asyncio.get_running_loop())
     async with reader.lock:
         for attempt in (1, 2):
