@@ -248,3 +248,19 @@ async def test_a_pooled_kernel_that_dies_is_replaced(victim: str, alice, alice_t
     _probe(await _run(client, cell))
     assert await _session_channel(notebook_id) == replacement.channel
     await _shutdown(client)
+
+
+async def test_a_run_that_claims_a_pooled_kernel_dead_a_moment_ago_gets_a_fresh_one(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    # The kernel dies just before the claim, before its host has looked (it looks every few seconds): the claim
+    # finds the kernel still listed as ready, and the run must still answer, from a kernel started for it.
+    await _pool(1)
+    pooled = await _ready_pooled()
+    client, notebook_id, cell = await _open(alice, alice_token)
+    assert pooled.pid is not None
+    os.kill(pooled.pid, signal.SIGKILL)
+    assert _probe(await _run(client, cell))["uid"] != 0
+    session = await database_sync_to_async(
+        lambda: KernelSession.objects.filter(notebook_id=notebook_id).latest("created_at")
+    )()
+    assert session.state in ("idle", "busy") and session.pid != pooled.pid
+    await _shutdown(client)
