@@ -28,6 +28,7 @@ from kernels import env_services, environments, liveness, messages, pool_records
 from kernels.core import process as kernel_process
 from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
+from kernels.core.output_list import display_id
 from kernels.events import live_layer, publish_batch_now, publish_now
 from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
@@ -153,6 +154,7 @@ class _Ledger:
     def __init__(self, host: KernelHost) -> None:
         self.host = host
         self.dirty: dict[str, Run] = {}
+        self.displays: dict[tuple[str, str], dict[str, Any]] = {}
         self.kernel_state: str | None = None
         self.wake = asyncio.Event()
         self.urgent = asyncio.Event()
@@ -163,6 +165,12 @@ class _Ledger:
     def touch(self, execution: Run) -> None:
         self.dirty[execution.exec_id] = execution
         self._wake(urgent=execution.state in services.FINAL_STATES)
+
+    def update_display(self, exec_id: str, output: dict[str, Any]) -> None:
+        """A display update for a stored run's outputs (a later cell updated what it showed): the latest update of
+        each display is written, so a widget dragged or a bar filling costs one write per burst."""
+        self.displays[(exec_id, display_id(output) or "")] = output
+        self._wake(urgent=False)
 
     def set_kernel_state(self, state: str) -> None:
         self.kernel_state = state
@@ -192,12 +200,15 @@ class _Ledger:
             self.wake.clear()
             self.urgent.clear()
             batch, self.dirty = list(self.dirty.values()), {}
+            displays = [(exec_id, output) for (exec_id, _), output in self.displays.items()]
+            self.displays = {}
             records = [execution.record() for execution in batch]
             state, self.kernel_state = self.kernel_state, None
             try:
                 record = sync_to_async(services.do_record_runs, thread_sensitive=False, executor=LEDGER_THREAD)
                 announce = await record(
-                    self.host.info.session_id, self.host.info.notebook_id, records, kernel_state=state
+                    self.host.info.session_id, self.host.info.notebook_id, records, kernel_state=state,
+                    displays=displays,
                 )
             except Exception:  # a lost write must not stop the host; the run's viewers already saw it live
                 log.exception("could not record %d runs of session %s", len(records), self.host.session_id)
@@ -824,6 +835,8 @@ class KernelHost:
             self.broadcast.put(event, keep=keep)
         for run in step.record:
             self.ledger.touch(run)
+        for exec_id, output in step.displays:
+            self.ledger.update_display(exec_id, output)
         if step.kernel_state is not None:
             self.ledger.set_kernel_state(step.kernel_state)
         if step.active:

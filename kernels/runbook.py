@@ -9,7 +9,7 @@ from typing import Any
 
 from kernels import messages
 from kernels.core import protocol
-from kernels.core.output_list import apply_output
+from kernels.core.output_list import apply_output, display_id
 from kernels.core.tracebacks import error_output
 from kernels.limits import MAX_OUTPUT_HEAD_CHARS
 from kernels.outputs import cut_cells, head_of
@@ -19,6 +19,8 @@ FINAL_STATES = ("done", "error", "interrupted")
 STARTED = {"started": True}
 # Why a kernel that is up shows as starting again: its first Spark or Scala cell starts the JVM.
 JVM_STARTING = "starting the JVM for Spark and Scala"
+# How many display ids a kernel's host remembers the cell of (an update of an older one changes nothing shown).
+MAX_DISPLAYS = 10_000
 
 
 @dataclass
@@ -155,6 +157,8 @@ class Step:
     kernel_state: str | None = None  # to the ledger ("busy", "idle")
     to_kernel: list[dict[str, Any]] = field(default_factory=list)  # commands for the kernel
     active: bool = False  # a run came in or finished: the kernel is not idle-cullable
+    # Display updates for another run's outputs (its exec id, the update): to the ledger.
+    displays: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def tell(self, event: messages.ServerMessage | None, keep: tuple[str, dict[str, Any]] | None = None) -> None:
         self.relay.append((event, keep))
@@ -176,6 +180,9 @@ class RunBook:
         self.busy = False
         # A cell is starting the kernel's JVM (see kernels.core.protocol.JvmStatus).
         self.jvm_starting = False
+        # Where each display id was last shown (display id: exec id, cell id), so that an update from a later
+        # cell reaches it, as in Jupyter; the oldest go first past MAX_DISPLAYS.
+        self.displays: dict[str, tuple[str, str]] = {}
 
     # ------------------------------------------------------------------ commands in
 
@@ -258,12 +265,17 @@ class RunBook:
         elif kind == "output":
             output = event.get("output")
             if isinstance(output, dict):
+                shown = self._shown_elsewhere(run, output)
+                if shown is not None:
+                    self._update_elsewhere(shown, output, step)
+                    return step
                 relayed = run.add_output(output, keep_chars=self.keep_chars)
                 keep = (run.exec_id, output) if run.kept else None
                 if relayed is not None:
                     step.tell(messages.Output(cell_id=run.cell_id, output=relayed), keep=keep)
                 elif keep is not None:
                     step.tell(None, keep=keep)
+                self._note_display(run, output)
         elif kind == "input_request":
             run.input_request = {"prompt": str(event.get("prompt", "")), "password": bool(event.get("password"))}
             step.tell(messages.InputRequest(cell_id=run.cell_id, exec_id=run.exec_id,
@@ -349,6 +361,31 @@ class RunBook:
             del self.finished[exec_id]
 
     # ------------------------------------------------------------------ inside
+
+    def _note_display(self, run: Run, output: dict[str, Any]) -> None:
+        shown_id = display_id(output)
+        if output.get("output_type") == "display_data" and shown_id is not None:
+            self.displays.pop(shown_id, None)
+            self.displays[shown_id] = (run.exec_id, run.cell_id)
+            if len(self.displays) > MAX_DISPLAYS:
+                del self.displays[next(iter(self.displays))]
+
+    def _shown_elsewhere(self, run: Run, output: dict[str, Any]) -> tuple[str, str] | None:
+        """For an update of a display another run showed (a handle or widget from an earlier cell): that run."""
+        if output.get("output_type") != protocol.UPDATE_DISPLAY_DATA:
+            return None
+        shown = self.displays.get(display_id(output) or "")
+        return shown if shown is not None and shown[0] != run.exec_id else None
+
+    def _update_elsewhere(self, shown: tuple[str, str], output: dict[str, Any], step: Step) -> None:
+        """Update the display where it is shown: on the pages (an output of that cell), in the run's outputs if
+        the host still has them, and in its stored record (the ledger)."""
+        exec_id, cell_id = shown
+        owner = self.executions.get(exec_id) or self.finished.get(exec_id)
+        if owner is not None:
+            apply_output(owner.outputs, dict(output))
+        step.tell(messages.Output(cell_id=cell_id, output=output))
+        step.displays.append((exec_id, dict(output)))
 
     def _input_done(self, run: Run, step: Step) -> None:
         if run.input_request is not None:

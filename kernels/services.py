@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernels import events, liveness, messages
+from kernels.core.output_list import apply_output
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import LIVE_STATES, Execution, KernelSession
 from kernels.outputs import heads
@@ -607,13 +609,28 @@ def _end_pending_executions(
     liveness.drop_outputs([str(e.pk) for e in pending])
 
 
+def _update_displays(displays: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Apply display updates to the stored outputs of the runs that showed them (after the runs of the same write,
+    so a run stored in it has them too)."""
+    updates: dict[str, list[dict[str, Any]]] = {}
+    for exec_id, output in displays:
+        updates.setdefault(exec_id, []).append(output)
+    for execution in Execution.objects.select_for_update().filter(pk__in=list(updates)).only("pk", "outputs"):
+        outputs = list(execution.outputs or [])
+        for output in updates[str(execution.pk)]:
+            apply_output(outputs, output)
+        Execution.objects.filter(pk=execution.pk).update(outputs=storable(outputs))
+
+
 @transaction.atomic
 def do_record_runs(
-    session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None
+    session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None,
+    displays: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> list[messages.ServerMessage]:
-    """Write what a host reports of its runs (new ones, started ones, finished ones) and, when given, the kernel's
-    busy/idle state, in one transaction. Returns the events that announce the finished runs, in order, for the
-    host to relay after the commit: a cell's final state reaches its viewers only once it is stored."""
+    """Write what a host reports of its runs (new ones, started ones, finished ones), display updates of earlier
+    runs' outputs (exec id, update) and, when given, the kernel's busy/idle state, in one transaction. Returns
+    the events that announce the finished runs, in order, for the host to relay after the commit: a cell's final
+    state reaches its viewers only once it is stored."""
     relax_commit()
     now = timezone.now()
     announce: list[messages.ServerMessage] = []
@@ -650,6 +667,8 @@ def do_record_runs(
         fresh = {later.cell_id for later in finished if later.seq > run.seq}
         _mark_latest_stale(notebook_id, [cell for cell in run.stale if cell not in fresh])
         announce.append(messages.CellsStale(cell_ids=run.stale))
+    if displays:
+        _update_displays(displays)
     # Busy and idle only: starting, dead and stopped go through do_set_session_state. A session ended meanwhile
     # stays ended.
     fields: dict[str, Any] = {"last_activity_at": now}

@@ -3,13 +3,15 @@ only the person who ran the cell can answer, and display updates and clears are 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
 from kernels.models import Execution
 from notebooks.models import Notebook
 from notebooks.running import check_input_reply
-from notebooks.services import check_update_source, do_create_notebook
+from notebooks.services import check_insert_cell, check_update_source, do_create_notebook
 from notebooks.sharing import check_share
 from quire.accounts.services import do_issue_token
 from tests.live import NotebookClient
@@ -131,4 +133,43 @@ async def test_a_tqdm_notebook_bar_is_stored_as_one_finished_bar(alice, alice_to
     assert stored["output_type"] == "display_data"
     assert '<progress value="5" max="5"' in stored["data"]["text/html"]
     assert "rows: 100%" in stored["data"]["text/plain"] and "5/5" in stored["data"]["text/plain"]
+    await client.close()
+
+
+@pytest.mark.parametrize("pause", [0.0, 6.0], ids=["just-after", "after-the-host-forgot-the-run"])
+async def test_a_display_updated_from_a_later_cell_changes_where_it_is_shown(  # type: ignore[no-untyped-def]
+    pause: float, alice, alice_token, celery_worker
+) -> None:
+    # Jupyter's idiom: a handle displayed in one cell, updated from another (a widget set from a later cell
+    # goes the same way). The display is updated where it is shown, live and in what is stored.
+    def create() -> tuple[Notebook, str, str]:
+        notebook, shown = _notebook(alice, "h = display('10%', display_id=True)")
+        later = check_insert_cell(alice, notebook.pk, index=1, language="python", source="h.update('100%')")
+        return notebook, shown, later.result.cell["id"]
+
+    notebook, shown, later = await database_sync_to_async(create)()
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    await client.reply(await client.send("run_cell", cell_id=shown))
+    await client.until(_finished(shown), timeout=120)
+    await asyncio.sleep(pause)
+    start = len(client.seen)
+    await client.reply(await client.send("run_cell", cell_id=later))
+    await client.until(_finished(later), timeout=60)
+    updates = [e["output"] for e in client.seen[start:] if e["type"] == "output" and e["cell_id"] == shown]
+    assert [(u["output_type"], u["data"]["text/plain"]) for u in updates] == [("update_display_data", "'100%'")]
+
+    def stored(cell_id: str) -> list[str]:
+        execution = Execution.objects.filter(notebook=notebook, cell_id=cell_id).latest("queued_at")
+        return [o["data"]["text/plain"] for o in execution.outputs]
+
+    for _ in range(50):  # the update is written a moment after it is relayed
+        if await database_sync_to_async(stored)(shown) == ["'100%'"]:
+            break
+        await asyncio.sleep(0.1)
+    assert await database_sync_to_async(stored)(shown) == ["'100%'"]
+    assert await database_sync_to_async(stored)(later) == []
+    snapshot = await NotebookClient(notebook.pk, token=alice_token).connect()
+    cells = {c["id"]: c for c in snapshot["notebook"]["cells"]}
+    assert [o["data"]["text/plain"] for o in cells[shown]["outputs"]] == ["'100%'"]
     await client.close()
