@@ -262,10 +262,14 @@ def take_journal(channel: str) -> dict[str, dict[str, Any]]:
 
 
 def journaled_runs(channel: str) -> dict[str, dict[str, Any]]:
-    """The host's journaled runs (exec id: what was journaled), left in place."""
+    """The host's journaled runs (exec id: what was journaled), left in place; none when Redis is away."""
     if _url() is None:
         return {}
-    entries = _sync_client().hgetall(journal_key(channel))
+    try:
+        entries = _sync_client().hgetall(journal_key(channel))
+    except redis.RedisError:
+        log.warning("could not read the run journal of %s", channel, exc_info=True)
+        return {}
     return {k.decode(): json.loads(v) for k, v in entries.items()}
 
 

@@ -378,6 +378,19 @@ def forget_deleted_cells(notebook_id: int, cell_ids: list[str], *, order: list[s
                     exc_info=True)
 
 
+def unrecorded_runs(notebook_id: int) -> dict[str, str]:
+    """Runs of the notebook's live kernel that were acked but that its host has not recorded yet (one that has not
+    taken the session, say: every kernel process is busy), from its journal: cell id -> execution id."""
+    session = KernelSession.objects.filter(notebook_id=notebook_id, state__in=LIVE_STATES).only("channel").first()
+    if session is None:
+        return {}
+    journal = liveness.journaled_runs(session.channel)
+    if not journal:
+        return {}
+    known = {str(pk) for pk in Execution.objects.filter(pk__in=list(journal)).values_list("pk", flat=True)}
+    return {str(entry["cell_id"]): exec_id for exec_id, entry in journal.items() if exec_id not in known}
+
+
 def kernel_state(notebook_id: int) -> str:
     session = live_session(notebook_id)
     return session.state if session is not None else "not_started"
@@ -645,7 +658,11 @@ def do_record_runs(
     now = timezone.now()
     announce: list[messages.ServerMessage] = []
     if not session.is_live:
-        runs = [_ended_late(run, session) if run.new and run.state not in FINAL_STATES else run for run in runs]
+        # Those its end wrote already (from the journal) are as that end left them.
+        written = {str(pk) for pk in Execution.objects.filter(pk__in=[r.exec_id for r in runs if r.new])
+                   .values_list("pk", flat=True)}
+        runs = [_ended_late(run, session) if run.new and run.state not in FINAL_STATES else run
+                for run in runs if not (run.new and run.exec_id in written)]
     created = [
         Execution(
             id=run.exec_id, notebook_id=notebook_id, session_id=session_id, cell_id=run.cell_id,

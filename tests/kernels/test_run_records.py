@@ -15,10 +15,10 @@ import psutil
 import pytest
 from channels.db import database_sync_to_async
 
-from kernels import liveness
+from kernels import liveness, messages
 from kernels.models import Execution, KernelSession
-from kernels.runbook import FINAL_STATES
-from kernels.services import HOST_DIED, HOST_LOST, stop
+from kernels.runbook import FINAL_STATES, RunRecord
+from kernels.services import HOST_DIED, HOST_LOST, KERNEL_DIED, do_record_runs, stop
 from notebooks.running import submit_run
 from notebooks.services import check_update_source, do_create_notebook
 from tests.conftest import _test_database_env
@@ -55,7 +55,7 @@ async def _until(check, *, timeout: float, what: str):  # type: ignore[no-untype
 
 
 async def test_a_run_that_starts_a_kernel_is_journaled_by_its_caller_and_recorded_by_its_host(  # type: ignore[no-untyped-def]
-    alice, no_kernel_worker, tmp_path: Path, file_sources: Path
+    alice, alice_token, no_kernel_worker, tmp_path: Path, file_sources: Path
 ) -> None:
     def notebook_with_a_cell() -> tuple[int, str]:
         notebook = do_create_notebook(alice, title="One writer")
@@ -75,6 +75,12 @@ async def test_a_run_that_starts_a_kernel_is_journaled_by_its_caller_and_recorde
     assert journal[exec_id]["cell_id"] == cell and journal[exec_id]["user_id"] == alice.pk
     await asyncio.sleep(1)
     assert not await database_sync_to_async(Execution.objects.filter(pk=exec_id).exists)()
+    # A page that loads meanwhile shows the run queued, as it would its row.
+    page = NotebookClient(notebook_id, token=alice_token)
+    snapshot = await page.connect()
+    await page.close()
+    [shown] = [c for c in snapshot["notebook"]["cells"] if c["id"] == cell]
+    assert (shown["state"], shown["outputs"]) == ("queued", [])
 
     # A worker comes: its host records the run and runs it, and drops the journal entry once the end is stored.
     worker = await asyncio.to_thread(start_kernel_worker, "onewriter", env=_test_database_env(file_sources),
@@ -159,3 +165,27 @@ async def test_runs_on_a_kernel_waiting_for_its_environment_are_recorded_and_end
         assert await asyncio.to_thread(liveness.journaled_runs, session.channel) == {}
     finally:
         await asyncio.to_thread(worker.stop)
+
+
+def test_a_run_that_reaches_its_host_after_its_session_ended_is_written_ended(alice) -> None:  # type: ignore[no-untyped-def]
+    """Shut down while its kernel started: the end ended the runs it knew of (rows and journal); one the host
+    read later is written ended too, and one the end wrote already is left as that end left it."""
+    notebook = do_create_notebook(alice, title="Ended")
+    cell = notebook.cells[0]["id"]
+    session = KernelSession.objects.create(notebook=notebook, started_by=alice, channel="kernel.ended-test",
+                                           state="stopped", reason="shut down")
+    ended_before = Execution.objects.create(notebook=notebook, session=session, cell_id=cell, user=alice,
+                                            language="python", source="1", state="error")
+    late = RunRecord(exec_id=str(uuid.uuid4()), cell_id=cell, new=True, user_id=alice.pk, language="python",
+                     source="2")
+    again = RunRecord(exec_id=str(ended_before.pk), cell_id=cell, new=True, user_id=alice.pk, language="python",
+                      source="1")
+    announce = do_record_runs(session.pk, notebook.pk, [late, again])
+
+    row = Execution.objects.get(pk=late.exec_id)
+    assert (row.state, row.user_id, row.session_id) == ("interrupted", alice.pk, session.pk)
+    assert row.outputs == [{"output_type": "error", "ename": KERNEL_DIED, "evalue": "shut down", "traceback": []}]
+    [status] = announce
+    assert isinstance(status, messages.CellStatus) and status.state == "interrupted" and status.outputs == row.outputs
+    ended_before.refresh_from_db()
+    assert ended_before.state == "error"
