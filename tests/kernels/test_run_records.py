@@ -29,6 +29,9 @@ from tests.support import start_kernel_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
 
+# Longer than the channel layer used to keep a message (60 s), within how long a kernel may wait for a free host.
+WAIT_FOR_HOST_S = 65
+
 
 @pytest.fixture
 def no_kernel_worker(django_db_setup, tmp_path: Path) -> Iterator[None]:  # type: ignore[no-untyped-def]
@@ -82,7 +85,9 @@ async def test_a_run_that_starts_a_kernel_is_journaled_by_its_caller_and_recorde
     [shown] = [c for c in snapshot["notebook"]["cells"] if c["id"] == cell]
     assert (shown["state"], shown["outputs"]) == ("queued", [])
 
-    # A worker comes: its host records the run and runs it, and drops the journal entry once the end is stored.
+    # A worker comes, later than a minute (every kernel process was busy, say, which may last up to
+    # START_TIMEOUT): its host records the run and runs it, and drops the journal entry once the end is stored.
+    await asyncio.sleep(WAIT_FOR_HOST_S)
     worker = await asyncio.to_thread(start_kernel_worker, "onewriter", env=_test_database_env(file_sources),
                                      log_dir=tmp_path)
     try:
