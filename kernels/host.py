@@ -501,6 +501,7 @@ class KernelHost:
             live_commands = self._listen_live(self.info.channel)
         if not await self._wait_listening(services.live_command_channel(self.info.channel)):
             live_commands.cancel()
+            await self._end_before_start()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
             return
         # Busy when runs wait for the kernel (read and recorded while it started), idle otherwise; only then do the
