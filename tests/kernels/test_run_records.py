@@ -194,3 +194,28 @@ def test_a_run_that_reaches_its_host_after_its_session_ended_is_written_ended(al
     assert isinstance(status, messages.CellStatus) and status.state == "interrupted" and status.outputs == row.outputs
     ended_before.refresh_from_db()
     assert ended_before.state == "error"
+
+
+async def test_a_kernel_that_does_not_start_ends_the_runs_that_waited_for_it_with_why(  # type: ignore[no-untyped-def]
+    alice, alice_token, celery_worker
+) -> None:
+    from quire.quotas.models import Quota
+
+    # Too little memory for Python to start in its sandbox.
+    await database_sync_to_async(Quota.objects.create)(scope="user", user=alice, memory_mb=8)
+    notebook = await database_sync_to_async(do_create_notebook)(alice, title="Never up")
+    cell = notebook.cells[0]["id"]
+    await database_sync_to_async(check_update_source)(alice, notebook.pk, cell_id=cell, source="print('never')")
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    ack = await client.reply(await client.send("run_cell", cell_id=cell))
+    [exec_id] = ack["execution_ids"]
+    dead = await client.until(lambda e: e["type"] == "kernel_status" and e["state"] == "dead", timeout=90)
+    assert dead["reason"] == "the kernel did not start"
+    ended = await client.until(lambda e: e["type"] == "cell_status" and e["cell_id"] == cell
+                               and e["state"] in FINAL_STATES, timeout=30)
+    assert ended["state"] == "interrupted"
+    assert ended["outputs"][-1]["evalue"] == "the kernel did not start", ended
+    await client.close()
+    row = await database_sync_to_async(Execution.objects.get)(pk=exec_id)
+    assert (row.state, row.user_id) == ("interrupted", alice.pk)
