@@ -266,6 +266,11 @@ class KernelHost:
         self.shutdown_at: float | None = None  # the event loop's clock: when the host told the kernel to exit
         self.workdir: Path | None = None
         self.starting_beat: asyncio.Task[None] | None = None
+        # The session's queue, read from when the host takes the session (see _take); until the kernel is up
+        # (`up`), what it brings is held in order, runs recorded meanwhile (RunBook.hold).
+        self.commands: asyncio.Task[None] | None = None
+        self.up = False
+        self.held: list[dict[str, Any]] = []
 
     async def run(self) -> None:
         info = await sync_to_async(services.load_session_for_host)(self.session_id)
@@ -391,11 +396,21 @@ class KernelHost:
             claim.cancel()
 
     def _take(self, info: services.SessionInfo) -> None:
-        """Host `info`'s session from now on."""
+        """Host `info`'s session from now on: its queue is read at once, so the runs that started the kernel, and
+        those asked for while it starts, are recorded as soon as they arrive (the host is their only writer)."""
         self.session_id = str(info.session_id)
         self.info = info
         self.broadcast = _Broadcaster(info.notebook_id, channel=info.channel)
         self.ledger = _Ledger(self)
+        self.commands = asyncio.create_task(self._relay_commands(self.layer, info.channel))
+
+    async def _stop_reading(self) -> None:
+        """Read the session's queue no more: the kernel will not start (what is left there is in the journal)."""
+        if self.commands is not None:
+            self.commands.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.commands
+            self.commands = None
 
     async def _discard_kernel(self) -> None:
         """End a pooled kernel that will not be used, and its work folder."""
@@ -476,6 +491,7 @@ class KernelHost:
 
     async def _fail_start(self, reason: str) -> None:
         if hasattr(self, "info"):
+            await self._end_before_start()
             await self._set_state("dead", reason=reason)
         else:
             log.warning("a pooled kernel did not start: %s", reason)
@@ -501,31 +517,35 @@ class KernelHost:
             live_commands = self._listen_live(self.info.channel)
         if not await self._wait_listening(services.live_command_channel(self.info.channel)):
             live_commands.cancel()
+            await self._end_before_start()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
             return
-        # Busy when the runs that started the kernel wait for it, idle otherwise; only then is the queue read, so
-        # no run's "busy" goes out before the state that would undo it.
-        waiting = await sync_to_async(services.do_announce_ready)(
-            self.info.session_id, host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid
+        # Busy when runs wait for the kernel (read and recorded while it started), idle otherwise; only then do the
+        # held commands go to it, so no run's "busy" goes out before the state that would undo it.
+        ready = await sync_to_async(services.do_announce_ready)(
+            self.info.session_id, host=f"{socket.gethostname()}:{os.getpid()}", pid=self.kernel.pid,
+            busy=bool(self.book.executions),
         )
-        if waiting is None:
-            # Shut down or restarted while the kernel started: nothing may run on it (_reap ends it).
+        if not ready:
+            # Shut down or restarted while the kernel started: nothing may run on it (_reap ends it). Its end
+            # ended the runs held here (from their rows and the journal).
             log.info("session %s ended while its kernel started", self.session_id)
             live_commands.cancel()
+            await self._end_before_start()
             return
-        for exec_id, cell_id in waiting:
-            self.book.expect(exec_id, cell_id)
-        if waiting:
+        if self.book.executions:
             self.book.busy = True
             self.publish_tasks()
-        commands = asyncio.create_task(self._relay_commands(self.layer, self.info.channel))
         self._stop_starting_beat()
         heartbeat = asyncio.create_task(self._heartbeat())
         limits = asyncio.create_task(self._enforce_limits())
+        events = asyncio.create_task(self._relay_events(reader))
         try:
-            await self._relay_events(reader)
+            await self._release_held()
+            await events
         finally:
-            commands.cancel()
+            events.cancel()
+            await self._stop_reading()
             live_commands.cancel()
             heartbeat.cancel()
             limits.cancel()
@@ -550,6 +570,8 @@ class KernelHost:
         await sync_to_async(services.do_note_starting)(
             self.info.session_id, reason=f"waiting for the notebook's {what} to build; the kernel starts once built"
         )
+        self.book.building = [messages.BuildingEnvironment(kind=messages.environment_kind(kind), key=key)
+                              for kind, key in building]
         beat_at = 0.0
         while True:
             if loop.time() >= beat_at:
@@ -558,15 +580,11 @@ class KernelHost:
                 beat = sync_to_async(services.do_heartbeat)
                 if not await beat(self.info.session_id, rss_bytes=None, cpu_seconds=None):
                     log.info("session %s ended while its environment was building", self.session_id)
+                    await self._end_before_start()
                     return False
-                # Again at each beat: runs queued meanwhile join the list, and a browser that just connected
-                # (its sync waits for the kernel) learns what the queue waits for.
-                waiting = await sync_to_async(services.waiting_runs)(self.info.session_id)
-                self.broadcast.put(messages.Tasks(
-                    queue=[cell_id for _, cell_id in waiting], running=None,
-                    building=[messages.BuildingEnvironment(kind=messages.environment_kind(kind), key=key)
-                              for kind, key in building],
-                ))
+                # Again at each beat: a browser that just connected (its sync waits for the kernel) learns what the
+                # queue waits for. Runs read meanwhile join the list as they come (RunBook.hold).
+                self.publish_tasks()
             outcomes = await sync_to_async(env_services.build_outcomes)(keys)
             failed = [(kind, key) for kind, key in building if outcomes[key].state == "failed"]
             if failed:
@@ -576,12 +594,15 @@ class KernelHost:
                 details = outcome.log_tail
                 break
             if all(outcome.state == "ready" for outcome in outcomes.values()):
+                self.book.building = []
                 return True
             if loop.time() > deadline:
                 message = f"The notebook's environment did not finish building within {BUILD_WAIT_S:g} s"
                 details = ""
                 break
             await asyncio.sleep(BUILD_POLL_S)
+        await self._stop_reading()
+        await self.ledger.drain()  # the runs it read, recorded, so that their end below finds them
         await self.broadcast.flush()
         await sync_to_async(services.do_fail_waiting_runs)(
             self.info.session_id, ename=ENVIRONMENT_FAILED, message=message, details=details
@@ -752,46 +773,80 @@ class KernelHost:
             if message.get("type") == "kernel.probe":
                 self.listening.set()
                 continue
-            command = message.get("command") or {}
-            kind = command.get("type")
-            try:
-                reply_to = message.get("reply_to")
-                if kind == "sync" and reply_to:
-                    await self.broadcast.flush()
-                    await self._sync(str(reply_to))
-                    continue
-                if kind == "cull":
-                    # Only the host knows for sure that its kernel is idle: the database hears of runs late.
-                    if self.book.busy or asyncio.get_running_loop().time() - self.last_activity < float(command["idle_s"]):
-                        continue
-                    command = {"type": "shutdown", "reason": "idle"}
-                    kind = "shutdown"
-                if reply_to and "req_id" in command:
-                    self.replies[str(command["req_id"])] = str(reply_to)
-                if kind == "shutdown":
-                    self.stopping = True
-                    self.stop_reason = str(command.pop("reason", None) or "shut down")
-                if kind == "interrupt":
-                    self.book.note_interrupt(asyncio.get_running_loop().time())
-                if kind == "input_reply":
-                    answered, dropped = self.book.answer_input(command)
-                    if dropped:
-                        log.warning("session %s: input_reply dropped: %s", self.session_id, dropped)
-                    for forward in answered.to_kernel:
-                        await self._send(forward)
-                    self._apply(answered)
-                    continue
-                step = None
-                if kind == "execute":
-                    command, step = self.book.execute(command)
-                # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
-                await self._send(command)
-                if step is not None:
-                    self._apply(step)
-            except (ProtocolError, KeyError, TypeError, ValueError) as exc:
-                log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
-            except (ConnectionError, OSError):
+            if not self.up:
+                self._hold(message)
+                continue
+            if not await self._command(message):
                 return  # the kernel is gone; the event loop notices and marks the session
+
+    def _hold(self, message: dict[str, Any]) -> None:
+        """A command read before the kernel is up: kept for it, in order; a run is recorded now."""
+        command = message.get("command") or {}
+        if command.get("type") == "execute":
+            try:
+                self._apply(self.book.hold(command))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("dropping a malformed run for session %s: %s", self.session_id, exc)
+                return
+        self.held.append(message)
+
+    async def _release_held(self) -> None:
+        """The kernel is up: what was held goes to it in the order it came, then commands go straight through.
+        Whatever arrives meanwhile is held behind (until `up`, which is set with nothing left held)."""
+        while self.held:
+            if not await self._command(self.held.pop(0)):
+                return
+        self.up = True
+
+    async def _end_before_start(self) -> None:
+        """The kernel will not run anything: the runs read so far are stored, for the session's end to end them
+        (and one read later is written ended, see services.do_record_runs)."""
+        await self._stop_reading()
+        await self.ledger.drain()
+
+    async def _command(self, message: dict[str, Any]) -> bool:
+        """Carry out one command for a kernel that is up; False when the kernel is gone."""
+        command = message.get("command") or {}
+        kind = command.get("type")
+        try:
+            reply_to = message.get("reply_to")
+            if kind == "sync" and reply_to:
+                await self.broadcast.flush()
+                await self._sync(str(reply_to))
+                return True
+            if kind == "cull":
+                # Only the host knows for sure that its kernel is idle: the database hears of runs late.
+                if self.book.busy or asyncio.get_running_loop().time() - self.last_activity < float(command["idle_s"]):
+                    return True
+                command = {"type": "shutdown", "reason": "idle"}
+                kind = "shutdown"
+            if reply_to and "req_id" in command:
+                self.replies[str(command["req_id"])] = str(reply_to)
+            if kind == "shutdown":
+                self.stopping = True
+                self.stop_reason = str(command.pop("reason", None) or "shut down")
+            if kind == "interrupt":
+                self.book.note_interrupt(asyncio.get_running_loop().time())
+            if kind == "input_reply":
+                answered, dropped = self.book.answer_input(command)
+                if dropped:
+                    log.warning("session %s: input_reply dropped: %s", self.session_id, dropped)
+                for forward in answered.to_kernel:
+                    await self._send(forward)
+                self._apply(answered)
+                return True
+            step = None
+            if kind == "execute":
+                command, step = self.book.execute(command)
+            # The kernel first: the bookkeeping below overlaps with the cell's run instead of delaying it.
+            await self._send(command)
+            if step is not None:
+                self._apply(step)
+        except (ProtocolError, KeyError, TypeError, ValueError) as exc:
+            log.warning("dropping a malformed command for session %s: %s", self.session_id, exc)
+        except (ConnectionError, OSError):
+            return False
+        return True
 
     async def _relay_events(self, reader: asyncio.StreamReader) -> None:
         while True:
@@ -880,6 +935,8 @@ class KernelHost:
 
     def _reap(self) -> None:
         self._stop_starting_beat()
+        if self.commands is not None:
+            self.commands.cancel()
         if hasattr(self, "broadcast"):
             self.broadcast.close()
             self.ledger.close()

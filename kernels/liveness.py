@@ -215,6 +215,16 @@ async def journal_runs(channel: str, runs: list[dict[str, Any]]) -> None:
         await pipe.execute()
 
 
+def journal_runs_now(channel: str, runs: list[dict[str, Any]]) -> None:
+    """`journal_runs` from synchronous code."""
+    add = journal_into(channel, runs)
+    if add is None:
+        return
+    with _sync_client().pipeline(transaction=False) as pipe:
+        add(pipe)
+        pipe.execute()
+
+
 async def keep_outputs(items: list[tuple[str, dict[str, Any]]]) -> None:
     """Append outputs (exec id, output) to their runs' lists, in order."""
     if _url() is None or not items:
@@ -248,6 +258,18 @@ def take_journal(channel: str) -> dict[str, dict[str, Any]]:
         pipe.delete(journal_key(channel))
         pipe.srem(_journals_key(), channel)
         entries, _, _ = pipe.execute()
+    return {k.decode(): json.loads(v) for k, v in entries.items()}
+
+
+def journaled_runs(channel: str) -> dict[str, dict[str, Any]]:
+    """The host's journaled runs (exec id: what was journaled), left in place; none when Redis is away."""
+    if _url() is None:
+        return {}
+    try:
+        entries = _sync_client().hgetall(journal_key(channel))
+    except redis.RedisError:
+        log.warning("could not read the run journal of %s", channel, exc_info=True)
+        return {}
     return {k.decode(): json.loads(v) for k, v in entries.items()}
 
 

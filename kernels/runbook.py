@@ -43,6 +43,8 @@ class RunRecord:
     seq: int = 0
     # Jupyter's `[n]`: the order it started in, in its kernel session; None for a run that never started.
     execution_count: int | None = None
+    # Written ended by the ledger's write itself: its session had ended before its host recorded it.
+    ended_late: bool = False
 
 
 class Run:
@@ -183,23 +185,26 @@ class RunBook:
         # Where each display id was last shown (display id: exec id, cell id), so that an update from a later
         # cell reaches it, as in Jupyter; the oldest go first past MAX_DISPLAYS.
         self.displays: dict[str, tuple[str, str]] = {}
+        # The notebook's environments the kernel waits for before it starts (the task list names them).
+        self.building: list[messages.BuildingEnvironment] = []
 
     # ------------------------------------------------------------------ commands in
 
+    def hold(self, command: dict[str, Any]) -> Step:
+        """A run command read while the kernel is not up yet (it starts, or waits for the notebook's environment):
+        the run is queued and recorded now, and goes to the kernel once it is up (`execute`, same command)."""
+        run = self._run_of(dict(command))
+        step = Step(active=True)
+        if run.new:
+            step.record.append(run)
+        step.tell(self.tasks())
+        return step
+
     def execute(self, command: dict[str, Any]) -> tuple[dict[str, Any], Step]:
         """A run command: the command for the kernel (what is only for the host stripped), and the step after it
-        went to the kernel. A run that was waiting when the kernel came up is known already (`expect`)."""
+        went to the kernel. A run held while the kernel started is known already (`hold`)."""
         command = dict(command)
-        record = command.pop("record", None)
-        runner = command.pop("runner", None)
-        run = self.executions.get(str(command["exec_id"])) or Run(
-            str(command["exec_id"]), str(command["cell_id"]), record=record,
-            language=str(command.get("language", "")), source=str(command.get("source", "")),
-        )
-        if isinstance(runner, dict):
-            run.runner_id = runner.get("user_id")
-            run.runner_name = str(runner.get("username") or "")
-        self.executions[run.exec_id] = run
+        run = self._run_of(command)
         step = Step(active=True)
         if run.new:
             step.record.append(run)
@@ -212,9 +217,19 @@ class RunBook:
             step.tell(self.tasks())
         return command, step
 
-    def expect(self, exec_id: str, cell_id: str) -> None:
-        """A run recorded while the kernel started, whose command is still on its way."""
-        self.executions[exec_id] = Run(exec_id, cell_id)
+    def _run_of(self, command: dict[str, Any]) -> Run:
+        """The run `command` asks for, known from now on; what is only for the host is taken out of `command`."""
+        record = command.pop("record", None)
+        runner = command.pop("runner", None)
+        run = self.executions.get(str(command["exec_id"])) or Run(
+            str(command["exec_id"]), str(command["cell_id"]), record=record,
+            language=str(command.get("language", "")), source=str(command.get("source", "")),
+        )
+        if isinstance(runner, dict):
+            run.runner_id = runner.get("user_id")
+            run.runner_name = str(runner.get("username") or "")
+        self.executions[run.exec_id] = run
+        return run
 
     def answer_input(self, command: dict[str, Any]) -> tuple[Step, str]:
         """An input_reply host command: forwarded to the kernel only from the person who ran the cell that waits
@@ -320,6 +335,8 @@ class RunBook:
     def tasks(self) -> messages.Tasks:
         running = next((e.cell_id for e in self.executions.values() if e.running), None)
         queue = [e.cell_id for e in self.executions.values() if not e.running]
+        if self.building:
+            return messages.Tasks(queue=queue, running=running, building=list(self.building))
         return messages.Tasks(queue=queue, running=running)
 
     def shown_state(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -219,7 +220,7 @@ def do_heartbeat(session_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: f
 
 @dataclass(frozen=True)
 class QueuedRun:
-    """Runs recorded in the database; `commands` still have to reach the kernel host (see `dispatch_run`)."""
+    """Runs asked for; `commands` still have to reach the kernel host, which records them (see `dispatch_run`)."""
 
     notebook_id: int
     execution_ids: list[uuid.UUID]
@@ -295,25 +296,32 @@ def live_command_channel(channel: str) -> str:
     return f"{channel}.live"
 
 
+def _journal_entries(queued: QueuedRun) -> list[dict[str, Any]]:
+    """What the journal keeps of each run that has no row yet: enough to record and end it without its host."""
+    return [
+        {"exec_id": c["exec_id"], "cell_id": c["cell_id"], "user_id": c["record"].get("user_id"),
+         "language": c["language"], "source": c["source"]}
+        for c in queued.commands if "record" in c
+    ]
+
+
 async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
-    """After `prepare_run` committed (or `plan_run` checked): the commands to the kernel host, from the caller's
-    event loop (which saves the database thread two hops back into it); `live` for a host known to be up.
-    Viewers learn of the queue from the host's `tasks` events, relayed in order with the kernel's own, so news
-    of the queue never overtakes a run's output.
+    """After `prepare_run` committed (or `plan_live_run` checked): the commands to the kernel host, from the
+    caller's event loop (which saves the database thread two hops back into it); `live` for a host known to be up.
+    The host records the runs when it reads them, its kernel up or still starting. Viewers learn of the queue
+    from the host's `tasks` events, relayed in order with the kernel's own, so news of the queue never overtakes
+    a run's output.
 
     Runs without a row are journaled first (kernels/liveness.py): once this returns they are durably accepted,
     and end visibly whatever happens to the host."""
     layer = get_channel_layer()
     assert layer is not None, "CHANNEL_LAYERS must be configured"
     channel = str(queued.channel)
-    unrecorded = [
-        {"exec_id": c["exec_id"], "cell_id": c["cell_id"], "user_id": c["record"].get("user_id"),
-         "language": c["language"], "source": c["source"]}
-        for c in queued.commands if "record" in c
-    ]
+    unrecorded = _journal_entries(queued)
     # Journaled in the same round trip as the first publish, or on its own before the queue is used.
     journal = liveness.journal_into(channel, unrecorded)
-    unheard = False
+    # Only a host known to be up holds a lease to check; a session still starting may have no host yet.
+    unheard, up = False, live
     for command in queued.commands:
         message = {"type": "kernel.command", "command": command}
         if live:
@@ -328,9 +336,20 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
         # the queue keeps it, and the rest of the run follows it there, in order.
         live, unheard = False, True
         await layer.send(channel, message)
-    if unheard and unrecorded and not (await liveness.leases_held_async([channel]))[0]:
+    if up and unheard and unrecorded and not (await liveness.leases_held_async([channel]))[0]:
         # Its host is gone and may not be known to be yet: its session and these runs end now, not at a sweep.
         await database_sync_to_async(do_end_lost_host)(channel, seen=True)
+
+
+def send_runs(queued: QueuedRun) -> None:
+    """`dispatch_run` from synchronous code, once the runs' session is committed: journaled, then sent to the
+    host's queue."""
+    if not queued.commands:
+        return
+    channel = str(queued.channel)
+    liveness.journal_runs_now(channel, _journal_entries(queued))
+    for command in queued.commands:
+        send_command(channel, command)
 
 
 def do_stop_session(session: KernelSession) -> None:
@@ -359,6 +378,19 @@ def forget_deleted_cells(notebook_id: int, cell_ids: list[str], *, order: list[s
     except Exception:  # the delete is stored: Redis or the database away costs memory until a restart, not the delete
         log.warning("notebook %s: could not tell its kernel to forget deleted cells %s", notebook_id, cell_ids,
                     exc_info=True)
+
+
+def unrecorded_runs(notebook_id: int) -> dict[str, str]:
+    """Runs of the notebook's live kernel that were acked but that its host has not recorded yet (one that has not
+    taken the session, say: every kernel process is busy), from its journal: cell id -> execution id."""
+    session = KernelSession.objects.filter(notebook_id=notebook_id, state__in=LIVE_STATES).only("channel").first()
+    if session is None:
+        return {}
+    journal = liveness.journaled_runs(session.channel)
+    if not journal:
+        return {}
+    known = {str(pk) for pk in Execution.objects.filter(pk__in=list(journal)).values_list("pk", flat=True)}
+    return {str(entry["cell_id"]): exec_id for exec_id, entry in journal.items() if exec_id not in known}
 
 
 def kernel_state(notebook_id: int) -> str:
@@ -521,16 +553,6 @@ def do_set_session_state(session_id: uuid.UUID, *, state: str, reason: str = "",
         _end_pending_executions(session, reason=reason or f"the kernel is {state}")
 
 
-def waiting_runs(session_id: uuid.UUID) -> list[tuple[str, str]]:
-    """The runs queued on a session that has no kernel yet (those that started it): (execution id, cell id), in
-    the order they were queued."""
-    return [
-        (str(exec_id), cell_id)
-        for exec_id, cell_id in Execution.objects.filter(session_id=session_id, state=Execution.State.QUEUED)
-        .order_by("queued_at").values_list("id", "cell_id")
-    ]
-
-
 @transaction.atomic
 def do_note_starting(session_id: uuid.UUID, *, reason: str) -> None:
     """Say why a starting session's kernel is not up yet (its page's badge and the running-kernels list show it);
@@ -545,19 +567,18 @@ def do_note_starting(session_id: uuid.UUID, *, reason: str) -> None:
 
 
 @transaction.atomic
-def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None) -> list[tuple[str, str]] | None:
-    """The host's kernel is up: the session goes busy when runs are waiting for it (those that started it), idle
-    otherwise, so its viewers never see idle before the first run ends. The waiting runs (execution id, cell id),
-    in the order they were queued; None when the session ended while its kernel started (the kernel must go)."""
+def do_announce_ready(session_id: uuid.UUID, *, host: str, pid: int | None, busy: bool) -> bool:
+    """The host's kernel is up: the session goes busy when runs wait for it (`busy`: those that started it, which
+    the host read and recorded meanwhile), idle otherwise, so its viewers never see idle before the first run ends.
+    False when the session ended while its kernel started (the kernel must go)."""
     session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
     if session is None or not session.is_live:
-        return None
-    waiting = waiting_runs(session_id)
+        return False
     if session.reason:
         KernelSession.objects.filter(pk=session_id).update(reason="")
-    state = KernelSession.State.BUSY if waiting else KernelSession.State.IDLE
+    state = KernelSession.State.BUSY if busy else KernelSession.State.IDLE
     do_set_session_state(session_id, state=state, host=host, pid=pid)
-    return waiting
+    return True
 
 
 @transaction.atomic
@@ -622,6 +643,16 @@ def _update_displays(displays: Sequence[tuple[str, dict[str, Any]]]) -> None:
         Execution.objects.filter(pk=execution.pk).update(outputs=storable(outputs))
 
 
+def _ended_late(run: RunRecord, session: KernelSession) -> RunRecord:
+    """A run that reached its host after its session ended: it ends as the session's queued runs did."""
+    reason = session.reason or f"the kernel is {session.state}"
+    if reason in (HOST_DIED, HOST_SILENT):
+        error = {"output_type": "error", "ename": HOST_LOST, "evalue": f"lost: {reason}", "traceback": []}
+    else:
+        error = {"output_type": "error", "ename": KERNEL_DIED, "evalue": reason, "traceback": []}
+    return dataclasses.replace(run, state=Execution.State.INTERRUPTED, outputs=[error], ended_late=True)
+
+
 @transaction.atomic
 def do_record_runs(
     session_id: uuid.UUID, notebook_id: int, runs: list[RunRecord], *, kernel_state: str | None = None,
@@ -630,10 +661,25 @@ def do_record_runs(
     """Write what a host reports of its runs (new ones, started ones, finished ones), display updates of earlier
     runs' outputs (exec id, update) and, when given, the kernel's busy/idle state, in one transaction. Returns
     the events that announce the finished runs, in order, for the host to relay after the commit: a cell's final
-    state reaches its viewers only once it is stored."""
+    state reaches its viewers only once it is stored.
+
+    The host is the only writer of new runs. A new run of a session that has ended meanwhile (read by a host whose
+    kernel never came up) is written ended, as the session's end ended the others; a row written by that end
+    (from the journal) is left as it is."""
     relax_commit()
+    # The session's row first, as its end takes it (do_set_session_state): either that end sees the rows written
+    # here, or this sees the session ended.
+    session = KernelSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None:
+        return []
     now = timezone.now()
     announce: list[messages.ServerMessage] = []
+    if not session.is_live:
+        # Those its end wrote already (from the journal) are as that end left them.
+        written = {str(pk) for pk in Execution.objects.filter(pk__in=[r.exec_id for r in runs if r.new])
+                   .values_list("pk", flat=True)}
+        runs = [_ended_late(run, session) if run.new and run.state not in FINAL_STATES else run
+                for run in runs if not (run.new and run.exec_id in written)]
     created = [
         Execution(
             id=run.exec_id, notebook_id=notebook_id, session_id=session_id, cell_id=run.cell_id,
@@ -645,7 +691,7 @@ def do_record_runs(
         )
         for run in runs if run.new
     ]
-    Execution.objects.bulk_create(created)
+    Execution.objects.bulk_create(created, ignore_conflicts=True)
     for run in runs:
         if run.new:
             continue
@@ -659,6 +705,11 @@ def do_record_runs(
                 state="running", started_at=now, execution_count=run.execution_count)
     finished = sorted((run for run in runs if run.state in FINAL_STATES), key=lambda run: run.seq)
     for run in finished:
+        if run.ended_late:
+            shown, _ = heads(run.outputs, budget=MAX_SNAPSHOT_OUTPUT_BYTES)
+            announce.append(messages.CellStatus(cell_id=run.cell_id, state=messages.cell_state(run.state),
+                                                outputs=shown, outputs_total=len(run.outputs)))
+            continue
         announce.append(messages.CellStatus(cell_id=run.cell_id, state=messages.cell_state(run.state)))
         if not run.stale:
             continue

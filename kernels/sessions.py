@@ -4,16 +4,16 @@ host (kernels/backends.py runs it) and below the notebooks' services, which chec
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from kernels import backends, events, messages, pools
-from kernels.models import LIVE_STATES, Execution, KernelSession
+from kernels.models import LIVE_STATES, KernelSession
 from kernels.services import (
     QueuedRun,
-    code_hash,
     do_set_session_state,
     live_session,
     send_command,
@@ -63,24 +63,16 @@ def do_queue_runs(
     notebook_id: int, *, team_id: int | None, user: Caller, cells: list[dict[str, Any]], order: list[str],
     config: dict[str, Any],
 ) -> QueuedRun:
-    """Record runs of `cells` (in `order`, the notebook's cell ids) on the notebook's kernel, starting one (within
-    the user's quota) if none is live; nothing is sent. Needs the notebook's row lock (which serialises kernel
-    starts: two people running at once get one kernel) and a caller whose runner role is checked."""
+    """Runs of `cells` (in `order`, the notebook's cell ids) for the notebook's kernel, starting one (within the
+    user's quota) if none is live. Nothing is recorded here nor sent: the caller journals and sends them
+    (`dispatch_run`, `send_runs`) and the kernel's host records them when it reads them, as it does every run.
+    Needs the notebook's row lock (which serialises kernel starts: two people running at once get one kernel) and
+    a caller whose runner role is checked."""
     relax_commit()
     session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user, config=config)
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
-        source = str(cell["source"])
-        execution = Execution.objects.create(
-            notebook_id=notebook_id,
-            session=session,
-            cell_id=cell["id"],
-            user=user if user.is_authenticated else None,
-            language=str(cell["language"]),
-            source=source,
-            code_hash=code_hash(source),
-        )
-        queued.add(execution.pk, cell, order, user_id=user.pk, username=user.get_username())
+        queued.add(uuid.uuid4(), cell, order, user_id=user.pk, username=user.get_username(), recorded=False)
     return queued
 
 

@@ -76,8 +76,9 @@ def cells_to_run(notebook: Notebook, scope: str, cell_id: str | None) -> list[di
 
 @transaction.atomic
 def prepare_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """Record runs of cells on the notebook's kernel (runners), starting the kernel if there is none; nothing
-    is sent (see `kernel_services.dispatch_run`)."""
+    """Runs of cells for the notebook's kernel (runners), starting the kernel if there is none; nothing is
+    recorded nor sent: the caller journals and sends them once this commits (`kernel_services.dispatch_run`,
+    `send_runs`), and the kernel's host records them."""
     get_notebook(user, notebook_id, need=Role.RUNNER)
     # The row lock serialises kernel starts: two people running at once get one kernel.
     notebook = ylog.locked(notebook_id)
@@ -115,9 +116,10 @@ async def submit_run(
     live_channel: str | None = None, role: Role | None = None,
 ) -> QueuedRun:
     """The one way a run is started, and the decision of how: to a kernel the caller knows is up (`live_channel`,
-    with `role` read recently) it goes straight to the host, which records it; otherwise (no kernel yet, starting,
-    or a "stale" run, which reads the executions) it is recorded here, starting a kernel if needed. Either way it
-    is durably accepted (recorded or journaled) when this returns, and its host ends it visibly."""
+    with `role` read recently) it goes straight to the host over pub/sub; otherwise (no kernel yet, starting, or a
+    "stale" run, which reads the executions) the role is checked and a kernel started if needed under the
+    notebook's row lock, and the run goes to the host's queue. Either way the host alone records it, and it is
+    journaled when this returns: durably accepted, it ends visibly whatever happens to the host."""
     if live_channel is not None and role is not None and scope != "stale":
         if role < Role.RUNNER:
             raise Forbidden(f"this needs the runner role; you are {role.label}")
@@ -131,12 +133,11 @@ async def submit_run(
 
 
 def check_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None) -> QueuedRun:
-    """`submit_run` from synchronous code (no live channel known): recorded, then sent."""
+    """`submit_run` from synchronous code (no live channel known): journaled and sent once the kernel's session
+    is committed, before this returns (unless inside an outer transaction: then once that commits)."""
     with transaction.atomic():
         queued = prepare_run(user, notebook_id, scope=scope, cell_id=cell_id)
-        channel = str(queued.channel)
-        for command in queued.commands:
-            transaction.on_commit(functools.partial(send_command, channel, command))
+        transaction.on_commit(functools.partial(kernel_services.send_runs, queued))
     return queued
 
 

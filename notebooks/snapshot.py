@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from kernels import messages
 from kernels.models import Execution
 from kernels.outputs import cut_cells, page_of
-from kernels.services import kernel_summary, latest_executions
+from kernels.services import kernel_summary, latest_executions, unrecorded_runs
 from notebooks import collab
 from notebooks.limits import MAX_OUTPUT_PAGE_CHARS, MAX_SNAPSHOT_OUTPUT_BYTES
 from notebooks.models import Notebook
@@ -27,15 +27,20 @@ def _newer(execution: Execution | None, stored_at: str | None) -> bool:
     return stored is None or execution.queued_at > stored
 
 
-def cells_with_outputs(notebook: Notebook) -> list[dict[str, Any]]:
-    """The draft's cells with the outputs they show now: the latest run, or outputs stored with the cell."""
+def cells_with_outputs(notebook: Notebook, *, unrecorded: bool = False) -> list[dict[str, Any]]:
+    """The draft's cells with the outputs they show now: the latest run, or outputs stored with the cell.
+    `unrecorded`: a run acked but not recorded yet by its kernel's host (kernels.services.unrecorded_runs) shows
+    queued, as its row will."""
     latest = latest_executions(notebook.pk, notebook.cell_ids())
+    waiting = unrecorded_runs(notebook.pk) if unrecorded else {}
     cells = []
     for cell in notebook.cells:
         execution = latest.get(cell["id"])
         stored_at = cell.get("outputs_at")
         visible = {key: value for key, value in cell.items() if key != "outputs_at"}
-        if _newer(execution, stored_at) or "outputs" not in cell:
+        if cell["id"] in waiting:
+            visible.update(outputs=[], state="queued", symbols=[], stale=False, execution_count=None)
+        elif _newer(execution, stored_at) or "outputs" not in cell:
             visible.update(
                 outputs=execution.outputs if execution else [],
                 state=execution.state if execution else None,
@@ -55,9 +60,9 @@ def detail_cells(notebook: Notebook, *, outputs: str | None) -> list[dict[str, A
     """The cells as the REST detail shows them: every output whole (`all`, the default), or the snapshot's heads
     (`heads`), which is what the page loads so that a notebook of huge outputs opens as fast as a small one."""
     if outputs in (None, "", "all"):
-        return cells_with_outputs(notebook)
+        return cells_with_outputs(notebook, unrecorded=True)
     if outputs == "heads":
-        return cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES)
+        return cut_cells(cells_with_outputs(notebook, unrecorded=True), budget=MAX_SNAPSHOT_OUTPUT_BYTES)
     raise InvalidInput("outputs must be all or heads", field="outputs")
 
 
@@ -85,7 +90,8 @@ def build_snapshot(user: Caller, notebook_id: int) -> tuple[messages.Snapshot, R
             title=notebook.title,
             revision=notebook.revision,
             # Each output's head, all within one budget: the rest is read in pages (kernels.outputs).
-            cells=cast(list[messages.Cell], cut_cells(cells_with_outputs(notebook), budget=MAX_SNAPSHOT_OUTPUT_BYTES)),
+            cells=cast(list[messages.Cell], cut_cells(cells_with_outputs(notebook, unrecorded=True),
+                                                      budget=MAX_SNAPSHOT_OUTPUT_BYTES)),
             config=notebook.config,
             # The sources' CRDT state, for clients that edit collaboratively (Yjs).
             ydoc=collab.encode(bytes(notebook.ydoc) if notebook.ydoc else do_ensure_ydoc(notebook.pk)),

@@ -93,7 +93,10 @@ if CONFIG.redis_url:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [CONFIG.redis_url], "capacity": 1500, "expiry": 60},
+            # A command is kept until its host reads it, however long the session waits for a host: up to
+            # kernels.services.START_TIMEOUT (120 s) when every kernel process is busy. 60 s dropped the runs of
+            # a kernel that waited longer.
+            "CONFIG": {"hosts": [CONFIG.redis_url], "capacity": 1500, "expiry": 180},
         },
         "live": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from kernels.models import LIVE_STATES, Execution, KernelSession
-from kernels.services import START_TIMEOUT, do_reap_lost_sessions
+from kernels.services import START_TIMEOUT, do_reap_lost_sessions, send_runs
 from notebooks.running import prepare_run
 from notebooks.services import check_update_source, do_create_notebook
 from quire.quotas.models import Quota
@@ -92,8 +92,11 @@ async def test_maintenance_runs_while_every_kernel_slot_hosts_a_kernel(alice, al
 @pytest.mark.django_db(transaction=False)
 def test_a_kernel_no_host_took_ends_dead_with_why_and_its_runs_with_it(alice) -> None:  # type: ignore[no-untyped-def]
     notebook_id, cell = _notebook(alice, "Never hosted")
+    # Acked: journaled for the host, which never comes; the reaper ends the session and writes the run ended.
     queued = prepare_run(alice, notebook_id, scope="cell", cell_id=cell)
+    send_runs(queued)  # as check_run does once committed
     session = KernelSession.objects.get(notebook_id=notebook_id)
+    assert not Execution.objects.filter(pk__in=queued.execution_ids).exists()
     KernelSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - START_TIMEOUT - timedelta(seconds=1))
     assert do_reap_lost_sessions() == 1
     session.refresh_from_db()

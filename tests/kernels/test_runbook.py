@@ -175,3 +175,32 @@ def test_finished_runs_are_kept_a_while_after_they_are_stored_then_forgotten() -
     assert list(book.finished) == ["e1", "e2", "e3"]
     book.forget_finished(100.0, keep_s=5.0)
     assert list(book.finished) == ["e3"]  # never stored: kept until it is
+
+
+def test_runs_read_while_the_kernel_starts_are_recorded_at_once_and_go_to_it_once_it_is_up() -> None:
+    book = RunBook(keep_chars=10_000)
+    building = [messages.BuildingEnvironment(kind="python", key="k1")]
+    book.building = list(building)
+    step = book.hold(_execute("e1", "c1", new=True))
+    # Recorded as queued, for the person who ran it; shown in the task list with what it waits for.
+    [record] = [run.record() for run in step.record]
+    assert (record.exec_id, record.state, record.new, record.user_id) == ("e1", "queued", True, 7)
+    assert _events(step) == [messages.Tasks(queue=["c1"], running=None, building=building)]
+    assert step.kernel_state is None  # the kernel is starting, not busy
+    step = book.hold(_execute("e2", "c2", new=True))
+    assert _events(step) == [messages.Tasks(queue=["c1", "c2"], running=None, building=building)]
+    book.stored([(run, run.record()) for run in step.record], now=1.0)
+
+    # Up, with runs waiting (announced busy): each goes to the kernel, without what is for the host only.
+    book.building, book.busy = [], True
+    command, step = book.execute(_execute("e1", "c1", new=True))
+    assert "record" not in command and "runner" not in command
+    assert _events(step) == [messages.Tasks(queue=["c1", "c2"], running=None)]
+    assert [run.exec_id for run in step.record] == ["e1"]  # its record may still be under way: written again
+    _, step = book.execute(_execute("e2", "c2", new=True))
+    assert step.record == []  # stored already
+    # Its runner, from the held command, is the one whose input reaches the kernel.
+    book.on_event(_status("e1", "running"), now=2.0)
+    book.on_event({"type": "input_request", "exec_id": "e1", "prompt": "?", "password": False}, now=2.1)
+    _, dropped = book.answer_input({"type": "input_reply", "exec_id": "e1", "value": "x", "user_id": 7})
+    assert dropped == ""

@@ -99,15 +99,16 @@ def test_the_matrix_covers_every_route() -> None:
 )
 def test_running_a_cell_needs_the_runner_role(request, shared_notebook, persona: str, allowed: bool) -> None:  # type: ignore[no-untyped-def]
     """Cells run over the WebSocket, through the kernel service, which asks for the runner role."""
-    from kernels.models import Execution
     from notebooks.running import check_run_cell
     from quire.lib.errors import Forbidden
 
     user = request.getfixturevalue(FIXTURES[persona])
     cell_id = shared_notebook.cells[0]["id"]
     if allowed:
-        check_run_cell(user, shared_notebook.pk, cell_id=cell_id)
-        assert Execution.objects.filter(notebook=shared_notebook, cell_id=cell_id, user=user).exists()
+        queued = check_run_cell(user, shared_notebook.pk, cell_id=cell_id)
+        # For the host to record under this person's name (it is the only writer of runs).
+        [command] = queued.commands
+        assert command["cell_id"] == cell_id and command["record"] == {"user_id": user.pk}
     else:
         with pytest.raises(Forbidden):
             check_run_cell(user, shared_notebook.pk, cell_id=cell_id)
