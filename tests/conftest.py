@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,32 @@ def _fresh_presence(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("django_db_setup")
     for key in client.scan_iter(f"{key_prefix()}:*"):
         client.delete(key)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_despite_live_writers() -> Iterator[None]:
+    """Between transactional tests Django empties every table with one TRUNCATE. Kernel hosts, beat's sweeps and
+    Celery's own bookkeeping of a test that just ended may still be writing (a host stores a stopped kernel's last
+    state after the page heard of it), and PostgreSQL can then end the TRUNCATE as a deadlock: the next test would
+    start on a database that was not emptied. The flush is tried again, as anyone meeting a deadlock would."""
+    from django.db import OperationalError
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        for attempt in range(5):
+            try:
+                original(self, sql_list)
+                return
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
