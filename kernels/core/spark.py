@@ -102,10 +102,12 @@ class SparkManager:
         return self._session is not None
 
     def configure(self, config: Mapping[str, Any], caps: Mapping[str, str] | None = None) -> bool:
-        """New notebook config; False when a session already runs (it keeps its settings until restart)."""
+        """New notebook config; False when a session already runs with other settings (it keeps them until
+        restart). A pooled kernel's session, started with exactly the notebook's settings, takes it as its own."""
+        unchanged = spark_conf(config, caps) == spark_conf(self.config, self.caps)
         self.config = dict(config)
         self.caps = dict(caps or {})
-        return not self.started
+        return not self.started or unchanged
 
     @property
     def session(self) -> Any:
