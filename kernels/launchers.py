@@ -190,9 +190,16 @@ class LaunchedKernel:
             return
         for process in processes:
             try:
-                process.nice(nice)
+                threads = [thread.id for thread in process.threads()]
             except psutil.Error:
                 continue
+            # Per thread: Linux keeps a niceness for each, and a JVM (a warm pooled kernel's) has dozens, which a
+            # process's niceness alone would leave behind, running the user's Scala cells at the pool's.
+            for tid in threads:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, tid, nice)
+                except OSError:
+                    continue
 
     def close(self) -> None:
         """Release the host's hold on the kernel's output (after it exited)."""
