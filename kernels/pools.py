@@ -11,7 +11,7 @@ with another quota, and notebooks with JVM dependencies, start a kernel as befor
 
 A pool also keeps kernels with a warm JVM (`jvm_size`): their host has the kernel start Spark's session with the
 pool's settings (the default notebook's, within the default quota's Spark limits) and warm up the Scala compiler
-before it reports them ready. A run with a Scala cell claims one of those when its notebook would start the very
+before it reports them ready. A run whose first cell is Scala claims one of those when its notebook would start the very
 same JVM (`pool_records.jvm_config`: its Spark settings after the user's quota, no env vars), else a Python one.
 
 Sizes are a site admin's setting per environment (`KernelPool`); pools fill in the background, at each round
@@ -66,7 +66,7 @@ MAX_POOL_SIZE = 20
 
 def claim(*, config: dict[str, Any], limits: Limits, jvm: bool = False) -> PooledKernel | None:
     """A ready pooled kernel for a new session of a notebook with `config` started by a user with `limits`, now
-    claimed for it (None when none fits). `jvm`: its first run needs the JVM (a Scala cell), so one with a warm JVM
+    claimed for it (None when none fits). `jvm`: its first cell needs the JVM (Scala), so one with a warm JVM
     started as the notebook's would be is taken first; otherwise only Python ones are (a JVM's memory is not spent
     on a notebook that may never use it). Call inside the session's start; `hand_over` once the session exists."""
     environment = pool_environment(config)

@@ -71,7 +71,8 @@ def do_queue_runs(
     relax_commit()
     session = live_session(notebook_id) or do_start_session(
         notebook_id, team_id=team_id, user=user, config=config,
-        jvm=any(str(cell["language"]) in JVM_LANGUAGES for cell in cells),
+        # Only when the run's first cell starts the JVM anyway: a kernel with Spark up runs SQL on Spark, not DuckDB.
+        jvm=bool(cells) and str(cells[0]["language"]) in JVM_LANGUAGES,
     )
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
