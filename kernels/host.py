@@ -305,6 +305,8 @@ class KernelHost:
         reader = await self._launch(pooled.limits, environment, nice=POOLED_NICE)
         if reader is None or self.kernel is None:
             return
+        # Its scheduling group too, now that its session exists (see LaunchedKernel.renice).
+        await asyncio.to_thread(self.kernel.renice, POOLED_NICE)
         jvm_pid = None
         if pooled.warm == PooledKernel.Warm.JVM:
             jvm_pid = await self._warm_up(pooled, reader)
@@ -384,10 +386,14 @@ class KernelHost:
             wanted = dataclasses.replace(environment, config=info.config)
         else:
             wanted = await sync_to_async(env_services.do_prepare_launch)(info.notebook_id, config=info.config)
+        # A warm JVM was started with the pool's Spark settings and env vars: the notebook's must be those.
+        spark_quota = SparkQuota.for_kernel(executors=info.spark_executors, cores=info.spark_cores,
+                                            memory_mb=info.spark_memory_mb, kernel_memory_mb=info.memory_mb)
+        jvm_fits = (pooled.warm != PooledKernel.Warm.JVM
+                    or pool_records.jvm_config(wanted.config, quota=spark_quota) == pooled.jvm_config)
         if (info.kernel_limits != pooled.limits or wanted.building or wanted.python != environment.python
-                or wanted.ro_binds != environment.ro_binds or self.kernel is None or self.kernel.poll() is not None
-                or (pooled.warm == PooledKernel.Warm.JVM and pool_records.jvm_config(
-                    wanted.config, quota=self._spark_quota()) != pooled.jvm_config)):
+                or wanted.ro_binds != environment.ro_binds or not jvm_fits or self.kernel is None
+                or self.kernel.poll() is not None):
             # The notebook changed between the claim and now, or the kernel died just before it: a kernel that
             # fits starts as it would have without a pool.
             log.info("session %s: its pooled kernel no longer fits; starting one", info.session_id)
@@ -652,15 +658,13 @@ class KernelHost:
                 continue
         return False
 
-    def _spark_quota(self) -> SparkQuota:
-        return SparkQuota.for_kernel(
+    async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
+        quota = SparkQuota.for_kernel(
             executors=self.info.spark_executors, cores=self.info.spark_cores,
             memory_mb=self.info.spark_memory_mb, kernel_memory_mb=self.info.memory_mb,
         )
-
-    async def _within_quota(self, config: dict[str, Any]) -> dict[str, Any]:
-        """The notebook's configuration with its Spark settings clamped to the quota; the user hears of each cut."""
-        spark_config, notes = clamp_spark(config.get("sparkConfig") or {}, self._spark_quota())
+        spark_config, notes = clamp_spark(config.get("sparkConfig") or {}, quota)
         for note in notes:
             await publish_now(self.info.notebook_id, messages.Notice(level="warning", message=note))
         return {**config, "sparkConfig": spark_config}

@@ -111,6 +111,12 @@ def _thread_niceness(pid: int) -> set[int]:
     return found
 
 
+def _autogroup_nice(pid: int) -> int:
+    """The niceness of the scheduling autogroup (the session) a process is in."""
+    with open(f"/proc/{pid}/autogroup") as autogroup:
+        return int(autogroup.read().split("nice")[1])
+
+
 def _java_under(pid: int) -> list[psutil.Process]:
     return [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "java"]
 
@@ -142,6 +148,8 @@ async def test_a_first_scala_cell_takes_a_kernel_whose_jvm_was_up_before_the_cla
     assert pooled.pid is not None and pooled.jvm_pid is not None
     [jvm] = _java_under(pooled.pid)
     assert jvm.pid == pooled.jvm_pid
+    # It waits behind everyone's cells, in its session's scheduling group too (what the scheduler weighs first).
+    assert _autogroup_nice(jvm.pid) == 10 and _thread_niceness(jvm.pid) == {10}
     # Its memory is the pool's, shown to site admins like any pooled kernel's, JVM included.
     deadline = asyncio.get_running_loop().time() + 30
     while True:
@@ -163,7 +171,7 @@ async def test_a_first_scala_cell_takes_a_kernel_whose_jvm_was_up_before_the_cla
     assert not _jvm_started_with_the_cell(client.seen)
     assert jvm.is_running() and [p.pid for p in _java_under(pooled.pid)] == [jvm.pid]
     # It waited behind everyone's cells; the user's run at the usual priority, in every thread of the JVM.
-    assert _thread_niceness(jvm.pid) == {0}
+    assert _thread_niceness(jvm.pid) == {0} and _autogroup_nice(jvm.pid) == 0
     # Nothing of the warm-up shows: its Scala definition, its classes, files, environment and globals.
     warm = _probe(await _run(client, python))
     assert not [c for c in warm["classes"] if WARM_UP_CELL.replace("-", "_") in c], warm["classes"]
