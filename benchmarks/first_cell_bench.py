@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,15 @@ class QuirePools:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
                                      headers={"Authorization": f"Bearer {self.token}",
                                               "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read())
+        for _ in range(30):
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429:  # the API's rate limit, which a long wait for a JVM kernel may reach
+                    raise
+                time.sleep(1.0)
+        raise RuntimeError(f"{self.name}: {method} {path} stayed rate-limited")
 
     def set_size(self, size: int, jvm_size: int = 0) -> None:
         self._request("PUT", "/api/kernel-pools/base/", {"size": size, "jvm_size": jvm_size})
@@ -90,7 +98,7 @@ class QuirePools:
             ready = [k for k in self.base()["kernels"] if k["state"] == "ready" and k["warm"] == warm]
             if ready:
                 return ready[0]
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2 if warm == "python" else 1.0)
         raise RuntimeError(f"{self.name}: no pooled kernel became ready")
 
     async def wait_empty(self, timeout: float = 30) -> None:

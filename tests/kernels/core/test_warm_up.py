@@ -56,6 +56,11 @@ def test_a_warmed_up_kernel_runs_its_first_scala_cell_without_starting_a_jvm(war
     )
     printed = "".join(e.output.get("text", "") for e in listing if isinstance(e, protocol.Output))
     assert "QuireCell_first_" in printed and WARM_UP_CELL.replace("-", "_") not in printed, printed
+    # Nor did it run a Spark job: the user's first is job 0, as in a kernel that never warmed up.
+    job = warm_kernel.execute("spark.range(0, 10, 1, 1).count()", cell_id="fourth", language="scala",
+                              order=["first", "second", "third", "fourth"], timeout=120)
+    progress = [e for e in job if isinstance(e, protocol.SparkProgress)]
+    assert progress and [j["job_id"] for j in progress[-1].jobs] == [0], progress
 
 
 def test_a_warm_up_for_a_language_without_one_is_a_no_op(warm_kernel: LocalKernel) -> None:
