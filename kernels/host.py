@@ -24,11 +24,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from kernels import env_services, environments, liveness, messages, pool_records, services
+from kernels.core import jvm_archive, protocol, scala_bridge
 from kernels.core import process as kernel_process
-from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
 from kernels.events import live_layer, publish_batch_now, publish_now
-from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
+from kernels.launchers import SANDBOX_SCALA_BRIDGE, KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import PooledKernel
 from kernels.runbook import RUN_EVENTS, Run, RunBook, Step
@@ -87,7 +87,10 @@ def _scala_bridge_root() -> str:
     root = Path(settings.QUIRE_VAR_DIR) / "scala-bridge"
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)  # kernels read it under uids of their own
-    scala_bridge.build_in_background(root)
+    if not scala_bridge.build_in_background(root):
+        # Once the bridge is there: the JVM's class-data archive, dumped seeing the bridges where sandboxes do.
+        sandboxed = settings.QUIRE_KERNEL_SANDBOX == "bwrap"
+        jvm_archive.build_in_background(root, mount=SANDBOX_SCALA_BRIDGE if sandboxed else None)
     return str(root)
 
 

@@ -5,17 +5,20 @@ of that warm-up; a notebook whose Spark settings differ from the pool's starts a
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 from channels.db import database_sync_to_async
 
+from kernels.core import jvm_archive, scala_bridge
 from kernels.core.interpreters.base import WARM_UP_CELL
 from kernels.core.interpreters.scala import WARM_UP_SOURCE
-from kernels.launchers import MIB
+from kernels.launchers import MIB, SANDBOX_SCALA_BRIDGE
 from kernels.models import KernelPool, KernelSession, PooledKernel
 from notebooks.services import check_update_source, do_create_notebook
 from notebooks.validation import check_config, clean_cells
@@ -117,6 +120,12 @@ def _autogroup_nice(pid: int) -> int:
         return int(autogroup.read().split("nice")[1])
 
 
+def _mapped_archives(pid: int) -> set[str]:
+    """The class-data archives a JVM maps, but the JDK's own."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split()[-1] for line in maps if line.rstrip().endswith(".jsa") and "/lib/server/" not in line}
+
+
 def _java_under(pid: int) -> list[psutil.Process]:
     return [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "java"]
 
@@ -133,6 +142,13 @@ def admin_api(site_admin):  # type: ignore[no-untyped-def]
 async def test_a_first_scala_cell_takes_a_kernel_whose_jvm_was_up_before_the_claim(  # type: ignore[no-untyped-def]
     alice, alice_token, admin_api, celery_worker,
 ) -> None:
+    # The JVM's class-data archive, which hosts build in the background once the bridge is there: built now, so
+    # this test's kernels find it.
+    from django.conf import settings
+
+    root = Path(settings.QUIRE_VAR_DIR) / "scala-bridge"
+    await asyncio.to_thread(scala_bridge.build, root)
+    archive = await asyncio.to_thread(functools.partial(jvm_archive.build, root, mount=SANDBOX_SCALA_BRIDGE))
     # Cold, as without a pool: the reference for what a kernel shows after its first Scala cell.
     notebook_id, scala, python = await _scala_notebook(alice, "val answer = 6 * 7\nanswer")
     client = NotebookClient(notebook_id, token=alice_token)
@@ -148,6 +164,8 @@ async def test_a_first_scala_cell_takes_a_kernel_whose_jvm_was_up_before_the_cla
     assert pooled.pid is not None and pooled.jvm_pid is not None
     [jvm] = _java_under(pooled.pid)
     assert jvm.pid == pooled.jvm_pid
+    # Its JVM maps the archive (as its sandbox sees it): a class path that did not match would have left it unmapped.
+    assert _mapped_archives(jvm.pid) == {f"{SANDBOX_SCALA_BRIDGE}/{archive.relative_to(root)}"}
     # It waits behind everyone's cells, in its session's scheduling group too (what the scheduler weighs first).
     assert _autogroup_nice(jvm.pid) == 10 and _thread_niceness(jvm.pid) == {10}
     # Its memory is the pool's, shown to site admins like any pooled kernel's, JVM included.
