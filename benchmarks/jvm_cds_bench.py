@@ -8,6 +8,10 @@ Method: one untimed run with `-XX:ArchiveClassesAtExit=<archive>` in `spark.driv
 archive when its JVM exits; then the timed samples alternate default / AppCDS (`-XX:SharedArchiveFile=<archive>`),
 each in a fresh Python process (plain, no sandbox) with the same Spark settings as a pooled kernel's
 (`local[2]`). Figures: seconds to `SparkSession` (JVM start and Spark's context) and to the warm-up's end.
+
+2026-11-30, busy 2-core machine, 4 samples each: session 5.58 s median (min 4.58) with the default archive, 2.76 s
+(min 2.64) with AppCDS; to the warm-up's end 12.67 s (min 10.71) and 6.99 s (min 6.56). Archive: 160.7 MiB.
+Adopted as kernels/core/jvm_archive.py.
 """
 
 from __future__ import annotations
