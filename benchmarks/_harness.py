@@ -226,8 +226,8 @@ for u in range(spec["users"]):
     user = get_user_model().objects.create_user(username=f"bench-{{run}}-{{u}}", password=uuid.uuid4().hex)
     token = do_issue_token(user, name="bench").key
     for n in range(spec["notebooks_per_user"]):
-        cells = [{{"id": new_cell_id(), "language": "python", "source": spec["source"], "metadata": {{}}}}
-                 for _ in range(spec["cells"])]
+        cells = [{{"id": new_cell_id(), "language": language, "source": source, "metadata": {{}}}}
+                 for language, source in spec["cells"]]
         nb = do_create_notebook(user, title=f"bench {{run}} {{u}}.{{n}}", cells=cells)
         out.append({{"user": user.username, "token": token, "notebook": nb.pk, "cells": [c["id"] for c in cells]}})
 print("BENCH-SETUP " + json.dumps(out))
@@ -235,9 +235,11 @@ print("BENCH-SETUP " + json.dumps(out))
 
 
 def create_notebooks(env: dict[str, str], *, users: int = 1, notebooks_per_user: int = 1, cells: int = 1,
-                     source: str = "1+1") -> list[dict[str, Any]]:
-    """Fresh users (so no earlier kernel counts against their quota), each with API token and notebooks."""
-    spec = json.dumps({"users": users, "notebooks_per_user": notebooks_per_user, "cells": cells, "source": source})
+                     source: str = "1+1", languages: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Fresh users (so no earlier kernel counts against their quota), each with API token and notebooks: `cells`
+    Python cells of `source`, or one cell per (language, source) of `languages`."""
+    spec = json.dumps({"users": users, "notebooks_per_user": notebooks_per_user,
+                       "cells": languages or [("python", source)] * cells})
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP_SCRIPT.format(spec=spec)], cwd=ROOT,
                          env=env, check=True, capture_output=True, text=True)
     line = next(line for line in out.stdout.splitlines() if line.startswith("BENCH-SETUP "))

@@ -1,8 +1,12 @@
 """A notebook's first Python cell, from "run" to its output: Quire with no kernel pool (the kernel starts with the
 run) and with a warm pool (a sandboxed kernel waits, claimed by the run), beside Jupyter Server 2 + ipykernel's
-kernel start to its first result, same run. Also the memory each pooled kernel holds while it waits.
+kernel start to its first result, same run. Also the memory each pooled kernel holds while it waits. Then the same
+for a notebook's first Scala cell, with no pool and with a warm JVM pool (the kernel's Spark session and Scala
+compiler warmed up before the claim), and in that notebook the first Spark job (a Scala cell) and the first SQL
+cell on Spark that follow it.
 
     .venv/bin/python benchmarks/first_cell_bench.py [--samples 20] [--repeats 3] [--skip-embedded] [--skip-jupyter]
+        [--scala-samples 5] [--skip-scala] [--skip-python]
 
 Needs what roundtrip_bench.py needs (PostgreSQL, Redis DB 11, var/bench/jupyter-venv built from PyPI once).
 Production mode is Daphne + one Celery worker (no beat: the pool refills after each claim, as it does with beat);
@@ -16,6 +20,12 @@ pooled samples alternate, so the machine's background load falls on both alike; 
 down before the next. Jupyter: POST /api/kernels → channels WebSocket → kernel_info answered → `1+1` until its
 execute_result (iopub rate limit off). Pooled memory: RSS and USS (psutil) of the waiting kernel's sandbox (bwrap
 and everything under it), from the pool's report (RSS, the host's heartbeat) and from psutil directly.
+
+Scala (production only, fewer samples: a cold one starts a JVM, ~10-15 s): each sample's notebook has three cells,
+`6 * 7` (Scala), `spark.range(1000000).selectExpr("sum(id)").first().getLong(0)` (Scala, the first Spark job) and
+`SELECT count(*) AS n FROM range(1000)` (SQL, on Spark once the session runs); each is timed run_cell → its
+`cell_status` done, one after the other. "cold": the base pool's sizes are 0; "pooled": `jvm_size` 1 (Python size
+0), and the sample waits until the pool's JVM kernel is ready and one more second.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -64,23 +75,30 @@ class QuirePools:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
                                      headers={"Authorization": f"Bearer {self.token}",
                                               "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read())
+        for _ in range(30):
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429:  # the API's rate limit, which a long wait for a JVM kernel may reach
+                    raise
+                time.sleep(1.0)
+        raise RuntimeError(f"{self.name}: {method} {path} stayed rate-limited")
 
-    def set_size(self, size: int) -> None:
-        self._request("PUT", "/api/kernel-pools/base/", {"size": size})
+    def set_size(self, size: int, jvm_size: int = 0) -> None:
+        self._request("PUT", "/api/kernel-pools/base/", {"size": size, "jvm_size": jvm_size})
 
     def base(self) -> dict[str, Any]:
         report = self._request("GET", "/api/kernel-pools/")
         return next((p for p in report["pools"] if p["environment"] == "base"), {"kernels": []})
 
-    async def wait_ready(self, timeout: float = 60) -> dict[str, Any]:
+    async def wait_ready(self, timeout: float = 60, warm: str = "python") -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready = [k for k in self.base()["kernels"] if k["state"] == "ready"]
+            ready = [k for k in self.base()["kernels"] if k["state"] == "ready" and k["warm"] == warm]
             if ready:
                 return ready[0]
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2 if warm == "python" else 1.0)
         raise RuntimeError(f"{self.name}: no pooled kernel became ready")
 
     async def wait_empty(self, timeout: float = 30) -> None:
@@ -112,6 +130,64 @@ async def first_run(port: int, nb: dict[str, Any]) -> float:
     return elapsed
 
 
+SCALA_CELLS = [
+    ("first Scala cell", "scala", "6 * 7"),
+    ("first Spark job", "scala", 'spark.range(1000000).selectExpr("sum(id)").first().getLong(0)'),
+    ("first SQL on Spark", "sql", "SELECT count(*) AS n FROM range(1000)"),
+]
+
+
+async def run_until_done(client: h.QuireClient, cell_id: str, timeout: float = 300) -> float:
+    start = time.perf_counter()
+    await client.send("run_cell", cell_id=cell_id)
+    event = await client.until(lambda e: e.get("type") == "cell_status" and e.get("cell_id") == cell_id
+                               and e.get("state") in ("done", "error", "interrupted"), timeout)
+    if event["state"] != "done":
+        raise RuntimeError(f"cell {cell_id} ended {event['state']}")
+    return time.perf_counter() - start
+
+
+async def scala_runs(port: int, nb: dict[str, Any]) -> list[float]:
+    """The notebook's three cells run one after the other, from its first run on: seconds for each."""
+    client = await h.QuireClient.open(port, nb["notebook"], nb["token"])
+    try:
+        elapsed = [await run_until_done(client, cell) for cell in nb["cells"]]
+        await client.drain()
+        await client.shutdown_kernel(timeout=60)
+    finally:
+        await client.close()
+    return elapsed
+
+
+async def bench_scala(pools: QuirePools, notebooks: list[dict[str, Any]], args: argparse.Namespace,
+                      memory: list[tuple[str, float, float, float]]) -> dict[str, list[dict[str, float]]]:
+    results: dict[str, list[dict[str, float]]] = {}
+    for repeat in range(args.repeats):
+        samples: dict[str, list[float]] = {}
+        for i in range(args.scala_samples):
+            cold_nb, pooled_nb = notebooks[2 * (repeat * args.scala_samples + i):][:2]
+            pools.set_size(0)
+            await pools.wait_empty()
+            await asyncio.sleep(1.0)
+            for (name, _, _), seconds in zip(SCALA_CELLS, await scala_runs(pools.port, cold_nb), strict=True):
+                samples.setdefault(f"{name}: {pools.name} cold", []).append(seconds)
+            pools.set_size(0, jvm_size=1)
+            waiting = await pools.wait_ready(timeout=300, warm="jvm")
+            await asyncio.sleep(1.0)
+            waiting = next((k for k in pools.base()["kernels"] if k["id"] == waiting["id"]), waiting)
+            measured = sandbox_memory(waiting["id"])
+            if measured is not None:
+                memory.append((f"{pools.name} (JVM)", waiting["memory_bytes"] or 0, *measured))
+            for (name, _, _), seconds in zip(SCALA_CELLS, await scala_runs(pools.port, pooled_nb), strict=True):
+                samples.setdefault(f"{name}: {pools.name} pooled", []).append(seconds)
+        for name, values in samples.items():
+            s = h.summary(values)
+            results.setdefault(name, []).append(s)
+            print(h.fmt_summary(f"{name} r{repeat + 1}", s), flush=True)
+    pools.set_size(0)
+    return results
+
+
 async def jupyter_first(server: h.JupyterServer) -> float:
     start = time.perf_counter()
     kernel_id = await asyncio.to_thread(server.start_kernel)
@@ -128,7 +204,7 @@ async def bench(quires: list[tuple[QuirePools, list[dict[str, Any]]]], jupyter: 
                 args: argparse.Namespace) -> tuple[dict[str, list[dict[str, float]]], list[tuple[str, float, float, float]]]:
     results: dict[str, list[dict[str, float]]] = {}
     memory: list[tuple[str, float, float, float]] = []
-    for repeat in range(args.repeats):
+    for repeat in range(args.repeats if args.samples else 0):
         samples: dict[str, list[float]] = {}
         for i in range(args.samples):
             if jupyter is not None:
@@ -163,13 +239,19 @@ def main() -> None:
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--skip-production", action="store_true")
     parser.add_argument("--skip-jupyter", action="store_true")
+    parser.add_argument("--scala-samples", type=int, default=5, help="first Scala runs per kind per repeat")
+    parser.add_argument("--skip-scala", action="store_true")
+    parser.add_argument("--skip-python", action="store_true", help="Scala only (no Python samples, no Jupyter)")
     args = parser.parse_args()
+    if args.skip_python:
+        args.samples, args.skip_jupyter = 0, True
     h.REPEATS = args.repeats
     h.header("first_cell_bench: a notebook's first Python cell, run -> output")
     servers: list[Any] = []
     quires: list[tuple[QuirePools, list[dict[str, Any]]]] = []
     users = 2 * args.samples * args.repeats
     jupyter = None
+    scala: dict[str, list[dict[str, float]]] = {}
     try:
         if not args.skip_jupyter:
             jupyter = h.JupyterServer()
@@ -183,12 +265,21 @@ def main() -> None:
             servers.append(emb)
             quires.append((QuirePools("quire embedded", emb.port, emb.env), h.create_notebooks(emb.env, users=users)))
         results, memory = asyncio.run(bench(quires, jupyter, args))
+        if not args.skip_scala and not args.skip_production:
+            prod_pools = quires[0][0]
+            notebooks = h.create_notebooks(prod.env, users=2 * args.scala_samples * args.repeats,
+                                           languages=[(language, source) for _, language, source in SCALA_CELLS])
+            scala = asyncio.run(bench_scala(prod_pools, notebooks, args, memory))
     finally:
         for server in servers:
             server.stop()
 
-    reference = "jupyter kernel start + 1+1" if jupyter is not None else next(iter(results))
-    h.print_ratio_table("first Python cell, run -> output, ms", results, reference)
+    if results:
+        reference = "jupyter kernel start + 1+1" if jupyter is not None else next(iter(results))
+        h.print_ratio_table("first Python cell, run -> output, ms", results, reference)
+    if scala:
+        h.print_ratio_table("a notebook's first Scala cell, then its first Spark job and SQL on Spark, "
+                            "run -> done, ms", scala, next(iter(scala)))
     print("\n== a pooled kernel's memory while it waits (median over samples)")
     for name in sorted({m[0] for m in memory}):
         rows = [m for m in memory if m[0] == name]

@@ -13,13 +13,13 @@ from kernels.models import KernelPool, PooledKernel
 
 @admin.register(KernelPool)
 class KernelPoolAdmin(admin.ModelAdmin):
-    list_display = ["environment", "size"]
+    list_display = ["environment", "size", "jvm_size"]
 
 
 @admin.register(PooledKernel)
 class PooledKernelAdmin(admin.ModelAdmin):
-    list_display = ["environment", "state", "memory_mib", "cpu_seconds", "created_at", "ready_at", "heartbeat_at"]
-    list_filter = ["environment", "state"]
+    list_display = ["environment", "warm", "state", "memory_mib", "cpu_seconds", "created_at", "ready_at", "heartbeat_at"]
+    list_filter = ["environment", "warm", "state"]
 
     @admin.display(description="memory (MiB)")
     def memory_mib(self, pooled: PooledKernel) -> str:

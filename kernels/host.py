@@ -25,13 +25,14 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from kernels import env_services, environments, liveness, messages, pool_records, services
+from kernels.core import jvm_archive, protocol, scala_bridge
 from kernels.core import process as kernel_process
-from kernels.core import protocol, scala_bridge
 from kernels.core.errors import ProtocolError
 from kernels.core.output_list import display_id
 from kernels.events import live_layer, publish_batch_now, publish_now
-from kernels.launchers import KernelSpec, LaunchedKernel, LaunchError, launch
+from kernels.launchers import SANDBOX_SCALA_BRIDGE, KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
+from kernels.models import PooledKernel
 from kernels.runbook import RUN_EVENTS, Run, RunBook, Step
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
@@ -72,6 +73,9 @@ BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
 # The niceness a pooled kernel starts and waits with (kernels/pools.py); 0 again once claimed.
 POOLED_NICE = 10
+# A pooled kernel's JVM warm-up (Spark's start and the Scala compiler's first cell) takes 10-30 s on a busy 2-core
+# machine at that niceness; far longer is a hang.
+WARM_UP_TIMEOUT_S = 300.0
 # How often a host probes its live channel until it hears itself there, and for how long at most.
 PROBE_EVERY_S = 0.02
 LISTEN_TIMEOUT_S = 10.0
@@ -88,7 +92,10 @@ def _scala_bridge_root() -> str:
     root = Path(settings.QUIRE_VAR_DIR) / "scala-bridge"
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)  # kernels read it under uids of their own
-    scala_bridge.build_in_background(root)
+    if not scala_bridge.build_in_background(root):
+        # Once the bridge is there: the JVM's class-data archive, dumped seeing the bridges where sandboxes do.
+        sandboxed = settings.QUIRE_KERNEL_SANDBOX == "bwrap"
+        jvm_archive.build_in_background(root, mount=SANDBOX_SCALA_BRIDGE if sandboxed else None)
     return str(root)
 
 
@@ -322,17 +329,66 @@ class KernelHost:
         reader = await self._launch(pooled.limits, environment, nice=POOLED_NICE)
         if reader is None or self.kernel is None:
             return
+        # Its scheduling group too, now that its session exists (see LaunchedKernel.renice).
+        await asyncio.to_thread(self.kernel.renice, POOLED_NICE)
+        jvm_pid = None
+        if pooled.warm == PooledKernel.Warm.JVM:
+            jvm_pid = await self._warm_up(pooled, reader)
+            if jvm_pid is None or self.kernel is None:
+                return
         # Listening on the live channel before the claim, so that the session's first runs need not wait for it.
         live_commands = self._listen_live(pooled.channel)
         try:
             if not await self._wait_listening(services.live_command_channel(pooled.channel)):
                 log.warning("pooled kernel %s: could not listen for commands", pooled.pooled_id)
                 return
-            if not await sync_to_async(pool_records.do_pool_ready)(pooled.pooled_id, pid=self.kernel.pid):
+            if not await sync_to_async(pool_records.do_pool_ready)(pooled.pooled_id, pid=self.kernel.pid,
+                                                                  jvm_pid=jvm_pid):
                 return  # retired while it started
             await self._claimed(pooled, reader, environment, live_commands)
         finally:
             live_commands.cancel()
+
+    async def _warm_up(self, pooled: pool_records.PooledInfo, reader: asyncio.StreamReader) -> int | None:
+        """Have the kernel start its JVM as the pool's profile says (Spark's settings and env vars, sent as a
+        notebook's would be) and warm up the Scala compiler, beating meanwhile: a JVM takes longer to start than a
+        silent pooled kernel may. The JVM's process; None when the warm-up failed, or the kernel was retired or
+        died meanwhile (it must go)."""
+        assert self.kernel is not None
+        await self._send({"type": "configure", "config": pooled.jvm_config or {}, "spark_caps": {}})
+        await self._send({"type": "warm_up", "languages": sorted(pool_records.JVM_LANGUAGES)})
+        deadline = asyncio.get_running_loop().time() + WARM_UP_TIMEOUT_S
+        event = asyncio.create_task(self._read_event(reader))
+        try:
+            while True:
+                done, _ = await asyncio.wait({event}, timeout=services.HEARTBEAT_S)
+                if not done:
+                    rss, cpu = await asyncio.to_thread(_usage, self.kernel.pid)
+                    if await sync_to_async(pool_records.do_pool_heartbeat)(
+                        pooled.pooled_id, rss_bytes=rss, cpu_seconds=cpu
+                    ) is None:
+                        return None  # retired while it warmed up
+                    if asyncio.get_running_loop().time() > deadline:
+                        log.warning("pooled kernel %s: no warm-up within %g s", pooled.pooled_id, WARM_UP_TIMEOUT_S)
+                        return None
+                    continue
+                answer = event.result()
+                if answer is None:
+                    self._log_kernel_output("died while it warmed up")
+                    return None
+                if answer.get("type") == "warmed":
+                    break
+                # Nothing but the answer is expected; anything else is not for any notebook's eyes.
+                log.warning("pooled kernel %s said during its warm-up: %s", pooled.pooled_id, answer)
+                event = asyncio.create_task(self._read_event(reader))
+        finally:
+            event.cancel()
+        if answer.get("error") or not set(pool_records.JVM_LANGUAGES) <= set(answer.get("languages") or ()):
+            log.warning("pooled kernel %s: its warm-up failed: %s", pooled.pooled_id, answer.get("error"))
+            self._log_kernel_output("could not warm up")
+            return None
+        log.info("pooled kernel %s: JVM warm in %.1f s", pooled.pooled_id, float(answer.get("seconds") or 0))
+        return await asyncio.to_thread(_jvm_pid, self.kernel.pid)
 
     async def _claimed(
         self, pooled: pool_records.PooledInfo, reader: asyncio.StreamReader,
@@ -354,8 +410,14 @@ class KernelHost:
             wanted = dataclasses.replace(environment, config=info.config)
         else:
             wanted = await sync_to_async(env_services.do_prepare_launch)(info.notebook_id, config=info.config)
+        # A warm JVM was started with the pool's Spark settings and env vars: the notebook's must be those.
+        spark_quota = SparkQuota.for_kernel(executors=info.spark_executors, cores=info.spark_cores,
+                                            memory_mb=info.spark_memory_mb, kernel_memory_mb=info.memory_mb)
+        jvm_fits = (pooled.warm != PooledKernel.Warm.JVM
+                    or pool_records.jvm_config(wanted.config, quota=spark_quota) == pooled.jvm_config)
         if (info.kernel_limits != pooled.limits or wanted.building or wanted.python != environment.python
-                or wanted.ro_binds != environment.ro_binds or self.kernel is None or self.kernel.poll() is not None):
+                or wanted.ro_binds != environment.ro_binds or not jvm_fits or self.kernel is None
+                or self.kernel.poll() is not None):
             # The notebook changed between the claim and now, or the kernel died just before it: a kernel that
             # fits starts as it would have without a pool.
             log.info("session %s: its pooled kernel no longer fits; starting one", info.session_id)
@@ -970,6 +1032,23 @@ def _usage(pid: int | None) -> tuple[int | None, float | None]:
         except psutil.Error:
             continue
     return rss, round(cpu, 2)
+
+
+def _jvm_pid(pid: int) -> int | None:
+    """The JVM in a kernel's sandbox (Spark's driver, which PySpark starts as a child of the kernel's Python)."""
+    import psutil
+
+    try:
+        processes = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return None
+    for process in processes:
+        try:
+            if process.name() == "java":
+                return process.pid
+        except psutil.Error:
+            continue
+    return None
 
 
 def _kernel_group(pid: int) -> int | None:

@@ -6,6 +6,7 @@ jupyter_client's provisioners. Plain Python: no Django import, so the engine tes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -182,17 +183,32 @@ class LaunchedKernel:
 
     def renice(self, nice: int = 0) -> None:
         """Give the kernel and every process of its sandbox the niceness `nice` (lowering it needs root, as the
-        hosts that keep pools run)."""
+        hosts that keep pools run), and their scheduling autogroups too."""
         try:
             root = psutil.Process(self.pid)
             processes = [root, *root.children(recursive=True)]
         except psutil.Error:
             return
+        own_session = os.getsid(0)
         for process in processes:
+            # With autogroups on (most distributions' default), the scheduler shares the CPU between sessions first
+            # and applies a thread's niceness only inside its session; bubblewrap starts the kernel in a session of
+            # its own, so without this a pooled kernel's warm-up would take as much CPU as the user's cells. Never
+            # the host's own session, which the sandbox's outer processes share with the worker.
+            with contextlib.suppress(OSError):
+                if os.getsid(process.pid) != own_session:
+                    Path(f"/proc/{process.pid}/autogroup").write_text(str(nice))
             try:
-                process.nice(nice)
+                threads = [thread.id for thread in process.threads()]
             except psutil.Error:
                 continue
+            # Per thread: Linux keeps a niceness for each, and a JVM (a warm pooled kernel's) has dozens, which a
+            # process's niceness alone would leave behind, running the user's Scala cells at the pool's.
+            for tid in threads:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, tid, nice)
+                except OSError:
+                    continue
 
     def close(self) -> None:
         """Release the host's hold on the kernel's output (after it exited)."""

@@ -141,9 +141,12 @@ class KernelPool(models.Model):
     # "base" (the platform's own Python, for notebooks that ask for no packages) or a Python environment's key.
     environment = models.CharField(max_length=80, unique=True)
     size = models.PositiveSmallIntegerField(default=0)
+    # Kernels kept with their JVM warm (Spark's session started with the pool's settings, the Scala compiler up),
+    # for notebooks' first Scala cells; each holds a JVM's memory, so these are sized apart.
+    jvm_size = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"pool of {self.size} for {self.environment}"
+        return f"pool of {self.size} (+{self.jvm_size} JVM) for {self.environment}"
 
 
 class PooledKernel(models.Model):
@@ -157,9 +160,21 @@ class PooledKernel(models.Model):
         READY = "ready"
         CLAIMED = "claimed"
 
+    class Warm(models.TextChoices):
+        # Python started and waiting; any language's first cell starts the rest.
+        PYTHON = "python"
+        # Also its JVM: Spark's session with `jvm_config`, and the Scala compiler, warmed up before it was ready.
+        JVM = "jvm"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     environment = models.CharField(max_length=80)
     limits = models.CharField(max_length=200)
+    warm = models.CharField(max_length=10, choices=Warm.choices, default=Warm.PYTHON)
+    # What the JVM was started with (kernels.pool_records.jvm_config): claimed only by a notebook that would start
+    # its own JVM with exactly this. Null for Python ones.
+    jvm_config = models.JSONField(null=True, blank=True)
+    # The JVM's process, as its host found it in the sandbox once the warm-up was done.
+    jvm_pid = models.IntegerField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.STARTING)
     # The channel its host reads the claim on; the session that claims it keeps it.
     channel = models.CharField(max_length=100, unique=True)

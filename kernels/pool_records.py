@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from kernels.models import PooledKernel
 from kernels.services import KernelLimits
+from kernels.spark_limits import SparkQuota, clamp
 from quire.celery import app
 
 # The task that brings the pools to their sizes (kernels/pools.py, which sits above the hosts), sent by name.
@@ -31,12 +33,28 @@ CLAIM = "kernel.claim"
 RETIRE = "kernel.retire"
 
 
+# The languages whose first cell waits for a JVM: a run of one of them claims a pooled kernel with a warm JVM.
+JVM_LANGUAGES = frozenset({"scala"})
+
+
 @dataclass(frozen=True)
 class PooledInfo:
     pooled_id: uuid.UUID
     environment: str
     limits: KernelLimits
     channel: str
+    warm: str = PooledKernel.Warm.PYTHON
+    jvm_config: dict[str, Any] | None = None
+
+
+def jvm_config(config: dict[str, Any], *, quota: SparkQuota) -> dict[str, Any]:
+    """What the JVM of a kernel for a notebook with `config` starts with, as the kernel's `configure` carries it:
+    the notebook's Spark settings within the Spark `quota` (the host clamps them so), and its env vars, which the
+    JVM inherits when it starts. A pooled kernel's JVM is started with this and serves only a notebook for which
+    it is the same."""
+    env = config.get("env") or {}
+    return {"sparkConfig": clamp(config.get("sparkConfig") or {}, quota)[0],
+            "env": {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {}}
 
 
 def load_pooled_for_host(pooled_id: str) -> PooledInfo | None:
@@ -48,14 +66,16 @@ def load_pooled_for_host(pooled_id: str) -> PooledInfo | None:
         return None
     pooled = PooledKernel.objects.get(pk=pooled_id)
     return PooledInfo(pooled_id=pooled.pk, environment=pooled.environment,
-                      limits=KernelLimits.from_key(pooled.limits), channel=pooled.channel)
+                      limits=KernelLimits.from_key(pooled.limits), channel=pooled.channel, warm=pooled.warm,
+                      jvm_config=pooled.jvm_config)
 
 
-def do_pool_ready(pooled_id: uuid.UUID, *, pid: int) -> bool:
-    """The pooled kernel is up and may be claimed; False when it was retired while it started (it must go)."""
+def do_pool_ready(pooled_id: uuid.UUID, *, pid: int, jvm_pid: int | None = None) -> bool:
+    """The pooled kernel is up (and warmed up, its JVM being `jvm_pid`) and may be claimed; False when it was retired
+    while it started (it must go)."""
     now = timezone.now()
     return bool(PooledKernel.objects.filter(pk=pooled_id, state=PooledKernel.State.STARTING).update(
-        state=PooledKernel.State.READY, pid=pid, ready_at=now, heartbeat_at=now
+        state=PooledKernel.State.READY, pid=pid, jvm_pid=jvm_pid, ready_at=now, heartbeat_at=now
     ))
 
 

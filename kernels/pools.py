@@ -9,6 +9,11 @@ The claim makes it that notebook's session, on the kernel's own channel; its hos
 the session as any host does. It never serves anyone else: a session's kernel ends with its session. Users
 with another quota, and notebooks with JVM dependencies, start a kernel as before.
 
+A pool also keeps kernels with a warm JVM (`jvm_size`): their host has the kernel start Spark's session with the
+pool's settings (the default notebook's, within the default quota's Spark limits) and warm up the Scala compiler
+before it reports them ready. A run whose first cell is Scala claims one of those when its notebook would start the very
+same JVM (`pool_records.jvm_config`: its Spark settings after the user's quota, no env vars), else a Python one.
+
 Sizes are a site admin's setting per environment (`KernelPool`); pools fill in the background, at each round
 of beat's schedule (embedded mode runs it itself) and soon after a claim or a change of size.
 """
@@ -32,9 +37,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kernels import backends, liveness
+from kernels.config import uses_spark
+from kernels.core.spark import spark_available
 from kernels.env_services import BASE_POOL, pool_environment, pool_launch
 from kernels.models import Environment, KernelPool, PooledKernel
-from kernels.pool_records import CLAIM, FILL_TASK, RETIRE, fill_soon
+from kernels.pool_records import CLAIM, FILL_TASK, RETIRE, fill_soon, jvm_config
 from kernels.services import (
     LOST_AFTER,
     MISSED_BEAT,
@@ -43,6 +50,7 @@ from kernels.services import (
     SessionInfo,
     sessions_waiting_for_host,
 )
+from kernels.spark_limits import SparkQuota
 from quire.accounts.admins import is_site_admin
 from quire.lib.errors import Forbidden, InvalidInput
 from quire.quotas.services import Limits, effective_limits
@@ -56,18 +64,34 @@ MAX_POOL_SIZE = 20
 # ------------------------------------------------------------------ claiming
 
 
-def claim(*, config: dict[str, Any], limits: Limits) -> PooledKernel | None:
+def claim(*, config: dict[str, Any], limits: Limits, jvm: bool = False) -> PooledKernel | None:
     """A ready pooled kernel for a new session of a notebook with `config` started by a user with `limits`, now
-    claimed for it (None when none fits). Call inside the session's start; `hand_over` once the session exists."""
+    claimed for it (None when none fits). `jvm`: its first cell needs the JVM (Scala), so one with a warm JVM
+    started as the notebook's would be is taken first; otherwise only Python ones are (a JVM's memory is not spent
+    on a notebook that may never use it). Call inside the session's start; `hand_over` once the session exists."""
     environment = pool_environment(config)
     if environment is None:
         return None
-    candidates = list(
-        PooledKernel.objects.filter(
-            environment=environment, state=PooledKernel.State.READY, limits=KernelLimits.of(limits).key(),
-            heartbeat_at__gte=timezone.now() - MISSED_BEAT,
-        ).order_by("ready_at")[:3]
+    fits = PooledKernel.objects.filter(
+        environment=environment, state=PooledKernel.State.READY, limits=KernelLimits.of(limits).key(),
+        heartbeat_at__gte=timezone.now() - MISSED_BEAT,
     )
+    if jvm and uses_spark(config):
+        warm = _claim_one(fits.filter(warm=PooledKernel.Warm.JVM,
+                                      jvm_config=jvm_config(config, quota=spark_quota(limits))))
+        if warm is not None:
+            return warm
+    return _claim_one(fits.filter(warm=PooledKernel.Warm.PYTHON))
+
+
+def spark_quota(limits: Limits) -> SparkQuota:
+    """The Spark limits a kernel of a user with `limits` starts Spark within (as its host clamps them)."""
+    return SparkQuota.for_kernel(executors=limits.spark_executors, cores=limits.spark_cores,
+                                 memory_mb=limits.spark_memory_mb, kernel_memory_mb=limits.memory_mb)
+
+
+def _claim_one(fits: Any) -> PooledKernel | None:
+    candidates = list(fits.order_by("ready_at")[:3])
     for pooled, held in zip(candidates, liveness.leases_held([p.channel for p in candidates]), strict=True):
         # Whoever flips it first has it: a claim racing another, or a retirement, finds it gone.
         if held and PooledKernel.objects.filter(pk=pooled.pk, state=PooledKernel.State.READY).update(
@@ -99,9 +123,20 @@ def default_limits() -> KernelLimits:
     return KernelLimits.of(effective_limits(None, team_id=None))
 
 
-def pool_sizes() -> dict[str, int]:
-    """The admins' setting: how many kernels each environment's pool keeps (pools of size 0 left out)."""
-    return dict(KernelPool.objects.filter(size__gt=0).values_list("environment", "size"))
+def default_jvm_config() -> dict[str, Any]:
+    """What pooled kernels' JVMs start with: a notebook's that sets no Spark settings nor env vars, within the site
+    default quota's Spark limits."""
+    return jvm_config({}, quota=spark_quota(effective_limits(None, team_id=None)))
+
+
+def pool_sizes() -> dict[tuple[str, str], int]:
+    """The admins' setting: how many kernels each environment's pool keeps, by warmth (sizes of 0 left out)."""
+    sizes: dict[tuple[str, str], int] = {}
+    for environment, size, jvm_size in KernelPool.objects.values_list("environment", "size", "jvm_size"):
+        for warm, wanted in ((PooledKernel.Warm.PYTHON, size), (PooledKernel.Warm.JVM, jvm_size)):
+            if wanted > 0:
+                sizes[(environment, warm)] = wanted
+    return sizes
 
 
 @transaction.atomic
@@ -117,22 +152,27 @@ def do_fill_pools() -> int:
     if not sizes and not unclaimed:
         return 0  # no pools: nothing to read, not even the default quota (reading it creates it)
     limits = default_limits().key()
+    jvm = default_jvm_config()
     waiting = sessions_waiting_for_host() > 0
-    kept: Counter[str] = Counter()
+    kept: Counter[tuple[str, str]] = Counter()
     for pooled in unclaimed:
-        if waiting or pooled.limits != limits or kept[pooled.environment] >= sizes.get(pooled.environment, 0):
+        pool = (pooled.environment, pooled.warm)
+        if (waiting or pooled.limits != limits or kept[pool] >= sizes.get(pool, 0)
+                or (pooled.warm == PooledKernel.Warm.JVM and pooled.jvm_config != jvm)):
             _retire(pooled)
         else:
-            kept[pooled.environment] += 1
+            kept[pool] += 1
     if waiting:
         return 0
     started = 0
-    for environment, size in sizes.items():
-        if size <= kept[environment] or pool_launch(environment) is None:
+    for (environment, warm), size in sizes.items():
+        if size <= kept[(environment, warm)] or pool_launch(environment) is None:
             continue  # full, or its environment is not built (yet)
-        for _ in range(size - kept[environment]):
-            pooled = PooledKernel.objects.create(environment=environment, limits=limits,
-                                                 channel=f"kernel.{secrets.token_hex(8)}")
+        for _ in range(size - kept[(environment, warm)]):
+            pooled = PooledKernel.objects.create(
+                environment=environment, limits=limits, warm=warm,
+                jvm_config=jvm if warm == PooledKernel.Warm.JVM else None, channel=f"kernel.{secrets.token_hex(8)}",
+            )
             transaction.on_commit(functools.partial(backends.start_pooled_host, pooled.pk))
             started += 1
     return started
@@ -183,6 +223,7 @@ class PooledKernelRow:
     id: str
     environment: str
     state: str
+    warm: str
     memory_bytes: int | None
     cpu_seconds: float | None
     started_at: datetime
@@ -190,17 +231,20 @@ class PooledKernelRow:
 
 
 def pool_report() -> dict[str, Any]:
-    """Each pool's size and kernels, with their memory from their hosts' heartbeats, and the memory of all."""
-    sizes = dict(KernelPool.objects.values_list("environment", "size"))
+    """Each pool's sizes and kernels (JVM ones too, their JVM's memory counted in), with their memory from their
+    hosts' heartbeats, and the memory of all."""
+    sizes = {environment: (size, jvm_size) for environment, size, jvm_size
+             in KernelPool.objects.values_list("environment", "size", "jvm_size")}
     rows = [
-        PooledKernelRow(id=str(p.pk), environment=p.environment, state=p.state, memory_bytes=p.rss_bytes,
+        PooledKernelRow(id=str(p.pk), environment=p.environment, state=p.state, warm=p.warm, memory_bytes=p.rss_bytes,
                         cpu_seconds=p.cpu_seconds, started_at=p.created_at, ready_at=p.ready_at)
         for p in PooledKernel.objects.exclude(state=PooledKernel.State.CLAIMED).order_by("created_at")
     ]
     pools = []
     for environment in sorted({*sizes, *(r.environment for r in rows)}):
         kernels = [asdict(r) for r in rows if r.environment == environment]
-        pools.append({"environment": environment, "size": sizes.get(environment, 0), "kernels": kernels,
+        size, jvm_size = sizes.get(environment, (0, 0))
+        pools.append({"environment": environment, "size": size, "jvm_size": jvm_size, "kernels": kernels,
                       "memory_bytes": sum(k["memory_bytes"] or 0 for k in kernels)})
     return {"pools": pools, "memory_bytes": sum(p["memory_bytes"] for p in pools)}
 
@@ -212,18 +256,28 @@ def check_pool_report(actor: AbstractBaseUser) -> dict[str, Any]:
 
 
 @transaction.atomic
-def check_set_pool_size(actor: AbstractBaseUser, environment: str, size: Any) -> dict[str, Any]:
-    """Set how many kernels `environment`'s pool keeps (0 keeps none); the pools follow in the background."""
+def check_set_pool_size(
+    actor: AbstractBaseUser, environment: str, size: Any = None, *, jvm_size: Any = None
+) -> dict[str, Any]:
+    """Set how many kernels `environment`'s pool keeps (0 keeps none): `size` Python ones, `jvm_size` ones with a
+    warm JVM (either may be left out, keeping its setting); the pools follow in the background."""
     if not is_site_admin(actor):
         raise Forbidden("only site admins set kernel pools")
-    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_POOL_SIZE:
-        raise InvalidInput(f"size must be a whole number from 0 to {MAX_POOL_SIZE}", field="size")
+    if size is None and jvm_size is None:
+        raise InvalidInput("give size, jvm_size or both", field="size")
+    for name, value in (("size", size), ("jvm_size", jvm_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 0 <= value <= MAX_POOL_SIZE):
+            raise InvalidInput(f"{name} must be a whole number from 0 to {MAX_POOL_SIZE}", field=name)
+    if jvm_size and not spark_available():
+        raise InvalidInput("kernels with a warm JVM need Java and pyspark, which this server lacks", field="jvm_size")
     if environment != BASE_POOL and not Environment.objects.filter(
         key=environment, kind=Environment.Kind.PYTHON
     ).exists():
         raise InvalidInput(f"pools are kept for {BASE_POOL!r} and for Python environments' keys", field="environment")
-    KernelPool.objects.update_or_create(environment=environment, defaults={"size": size})
-    log.info("kernel pool %s set to %d", environment, size)
+    changes = {name: value for name, value in (("size", size), ("jvm_size", jvm_size)) if value is not None}
+    pool, _ = KernelPool.objects.update_or_create(environment=environment, defaults=changes)
+    log.info("kernel pool %s set to %d (+%d with a warm JVM)", environment, pool.size, pool.jvm_size)
     transaction.on_commit(fill_soon)
-    return {"environment": environment, "size": size}
+    return {"environment": environment, "size": pool.size, "jvm_size": pool.jvm_size}
 

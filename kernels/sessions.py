@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kernels import backends, events, messages, pools
 from kernels.models import LIVE_STATES, KernelSession
+from kernels.pool_records import JVM_LANGUAGES
 from kernels.services import (
     QueuedRun,
     do_set_session_state,
@@ -26,11 +27,12 @@ from quire.quotas.services import effective_limits
 
 
 def do_start_session(
-    notebook_id: int, *, team_id: int | None, user: Caller, config: dict[str, Any]
+    notebook_id: int, *, team_id: int | None, user: Caller, config: dict[str, Any], jvm: bool = False
 ) -> KernelSession:
     """A new session for the notebook (whose configuration is `config`), refused past the user's kernel quota and
     to anyone signed out (a kernel counts against a person's quota). A pooled kernel that fits is claimed for it
-    (kernels/pools.py); otherwise its host starts once the transaction commits. Needs the notebook's row lock."""
+    (kernels/pools.py; `jvm`: its first run needs the JVM, so one whose JVM is warm is preferred); otherwise its
+    host starts once the transaction commits. Needs the notebook's row lock."""
     if not isinstance(user, Account):
         raise Forbidden("sign in to start a kernel")
     limits = effective_limits(user, team_id=team_id)
@@ -41,7 +43,7 @@ def do_start_session(
             f"your quota allows {limits.max_kernels} running kernel{'s' if limits.max_kernels != 1 else ''} and you "
             f"have {running}: shut one down in the Kernels panel, then run again"
         )
-    pooled = pools.claim(config=config, limits=limits)
+    pooled = pools.claim(config=config, limits=limits, jvm=jvm)
     if pooled is None:
         session = KernelSession.objects.create(
             notebook_id=notebook_id, started_by=user, channel=f"kernel.{secrets.token_hex(8)}"
@@ -69,7 +71,11 @@ def do_queue_runs(
     Needs the notebook's row lock (which serialises kernel starts: two people running at once get one kernel) and
     a caller whose runner role is checked."""
     relax_commit()
-    session = live_session(notebook_id) or do_start_session(notebook_id, team_id=team_id, user=user, config=config)
+    session = live_session(notebook_id) or do_start_session(
+        notebook_id, team_id=team_id, user=user, config=config,
+        # Only when the run's first cell starts the JVM anyway: a kernel with Spark up runs SQL on Spark, not DuckDB.
+        jvm=bool(cells) and str(cells[0]["language"]) in JVM_LANGUAGES,
+    )
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:
         queued.add(uuid.uuid4(), cell, order, user_id=user.pk, username=user.get_username(), recorded=False)

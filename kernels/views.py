@@ -51,6 +51,9 @@ class KernelPoolListView(APIView):
 
 class KernelPoolView(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
-                   description="Site admins: how many kernels the environment's pool keeps (`{size}`, 0 keeps none).")
+                   description="Site admins: how many kernels the environment's pool keeps (`{size, jvm_size}`, either "
+                               "may be left out; 0 keeps none): `size` Python ones, `jvm_size` ones whose JVM (Spark "
+                               "and the Scala compiler) is warm for notebooks' first Scala cells.")
     def put(self, request: Request, environment: str) -> Response:
-        return Response(check_set_pool_size(request.user, environment, request.data.get("size")))
+        return Response(check_set_pool_size(request.user, environment, request.data.get("size"),
+                                            jvm_size=request.data.get("jvm_size")))

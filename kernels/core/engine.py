@@ -16,6 +16,7 @@ from kernels.core.errors import EngineError
 from kernels.core.interpreters import Registry
 from kernels.core.interpreters.base import (
     NO_OUT,
+    WARM_UP_CELL,
     CompletionList,
     Hover,
     Interpreter,
@@ -87,6 +88,30 @@ class Engine:
         """Take the notebook's config; False when Spark already runs with the old one (it applies after restart)."""
         self.env = replace(self.env, config=dict(config))
         return self.spark.configure(config, {str(k): str(v) for k, v in (spark_caps or {}).items()})
+
+    def warm_up(self, languages: Sequence[str]) -> list[str]:
+        """Before any notebook is known (a pooled kernel): run each language's warm-up (`warm_up_source`) as a
+        hidden cell whose events go nowhere, then forget it, so what the first cell would wait for is up and nothing
+        of the warm-up is left in scope. The languages warmed: those this kernel has that have a warm-up."""
+        warmed = []
+        for language in languages:
+            if language not in self.registry:
+                continue
+            source = getattr(self.registry.factory(language), "warm_up_source", "")
+            if not source:
+                continue
+            events: list[protocol.Message] = []
+            outcome = self.execute(exec_id=WARM_UP_CELL, cell_id=WARM_UP_CELL, language=language, source=source,
+                                   order=(WARM_UP_CELL,), emit=events.append)
+            self.forget(WARM_UP_CELL)
+            self.interpreter(language).forget_warm_up(WARM_UP_CELL)
+            if outcome.state != "done":
+                errors = [e.output for e in events if isinstance(e, protocol.Output)
+                          and e.output.get("output_type") == "error"]
+                why = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else outcome.state
+                raise EngineError(f"the {language} warm-up failed: {why}")
+            warmed.append(language)
+        return warmed
 
     def interpreter(self, language: str) -> Interpreter:
         with self._create_lock:

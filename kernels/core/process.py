@@ -130,6 +130,7 @@ class KernelProcess:
             protocol.Explore: self.explore_queue.put,
             protocol.Forget: self.inbox.put,
             protocol.Configure: self.inbox.put,
+            protocol.WarmUp: self.inbox.put,
             protocol.Shutdown: self._shutdown_requested,
             protocol.InputReply: self._take_input_reply,
         }
@@ -160,6 +161,8 @@ class KernelProcess:
                         self.outbox.send(protocol.CellsStale(cell_ids=tuple(stale)))
                 elif isinstance(command, protocol.Configure):
                     self._configure(command)
+                elif isinstance(command, protocol.WarmUp):
+                    self._warm_up(command)
             except Exception as exc:  # process boundary: an engine bug must not take the kernel down
                 log.exception("command %s failed", command.type)
                 self.outbox.send(protocol.ErrorEvent(message=f"internal error in {command.type}: {exc}"))
@@ -313,6 +316,17 @@ class KernelProcess:
             self.outbox.send(
                 protocol.ErrorEvent(message="Spark is already running; the new configuration applies after a restart")
             )
+
+    def _warm_up(self, command: protocol.WarmUp) -> None:
+        """Main thread, before any cell; the host hears only the outcome (no event of the warm-up's own)."""
+        started = time.monotonic()
+        try:
+            warmed = self.engine.warm_up(command.languages)
+        except Exception as exc:  # process boundary: a failed warm-up leaves a kernel its host will not use
+            log.exception("warm-up of %s failed", ", ".join(command.languages))
+            self.outbox.send(protocol.Warmed(languages=(), error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.outbox.send(protocol.Warmed(languages=tuple(warmed), seconds=round(time.monotonic() - started, 3)))
 
     def _enqueue_execute(self, command: protocol.Execute) -> None:
         self.outbox.send(protocol.CellStatus(exec_id=command.exec_id, cell_id=command.cell_id, state="queued"))

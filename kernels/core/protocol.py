@@ -151,6 +151,16 @@ class Configure(Message):
     spark_caps: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WarmUp(Message):
+    """Addition to the contract: before any notebook is known (a pooled kernel, kernels/pools.py), start what the
+    first cell in each of `languages` would wait for (Scala: the JVM, Spark's session with the `configure`d
+    settings, the Scala compiler), leaving nothing a cell could see. Answered by `warmed`, and nothing else."""
+
+    type: ClassVar[str] = "warm_up"
+    languages: tuple[str, ...]
+
+
 # ---------------------------------------------------------------- events (kernel -> host)
 
 
@@ -160,6 +170,17 @@ class Ready(Message):
     pid: int
     python: str
     languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Warmed(Message):
+    """Addition to the contract: the answer to `warm_up`: the languages now warm (those without a warm-up left out),
+    or what failed; how long it took."""
+
+    type: ClassVar[str] = "warmed"
+    languages: tuple[str, ...]
+    seconds: float = 0.0
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,7 +365,7 @@ COMMANDS: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
         Execute, Interrupt, Complete, Signature, HoverRequest, Check, Forget, Ping, Shutdown, FetchTablePage, Configure,
-        InputReply, Explore,
+        InputReply, Explore, WarmUp,
     )
 }
 EVENTS: dict[str, type[Message]] = {
@@ -352,7 +373,7 @@ EVENTS: dict[str, type[Message]] = {
     for cls in (
         Ready, CellStatus, StatementStarted, Output, CellResult, Completions,
         Signatures, HoverInfo, Diagnostics, CellsStale, Pong, ErrorEvent, TablePage, Exiting, SparkProgress, InputRequest,
-        JvmStatus, Explored,
+        JvmStatus, Explored, Warmed,
     )
 }
 

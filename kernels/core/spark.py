@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kernels.core import protocol, scala_bridge
+from kernels.core import jvm_archive, protocol, scala_bridge
 from kernels.core.errors import EngineError
 from kernels.core.streams import block_sigint_in_this_thread
 
@@ -77,6 +77,15 @@ def _add_scala_bridge(conf: dict[str, str]) -> str | None:
     path = str(jar)
     extra = conf.get("spark.driver.extraClassPath")
     conf["spark.driver.extraClassPath"] = f"{extra}:{path}" if extra else path
+    # The classes of Spark's start and the Scala warm-up, mapped from an archive built for this bridge (by the
+    # kernels' hosts, kernels/core/jvm_archive.py).
+    try:
+        archive = jvm_archive.java_options(jar)
+    except OSError:
+        archive = None
+    if archive is not None and "SharedArchiveFile" not in conf.get("spark.driver.extraJavaOptions", ""):
+        options = conf.get("spark.driver.extraJavaOptions")
+        conf["spark.driver.extraJavaOptions"] = f"{options} {archive}" if options else archive
     if not conf.get("spark.master", "").startswith("local"):
         jars = conf.get("spark.jars")
         conf["spark.jars"] = f"{jars},{path}" if jars else path
@@ -102,10 +111,12 @@ class SparkManager:
         return self._session is not None
 
     def configure(self, config: Mapping[str, Any], caps: Mapping[str, str] | None = None) -> bool:
-        """New notebook config; False when a session already runs (it keeps its settings until restart)."""
+        """New notebook config; False when a session already runs with other settings (it keeps them until
+        restart). A pooled kernel's session, started with exactly the notebook's settings, takes it as its own."""
+        unchanged = spark_conf(config, caps) == spark_conf(self.config, self.caps)
         self.config = dict(config)
         self.caps = dict(caps or {})
-        return not self.started
+        return not self.started or unchanged
 
     @property
     def session(self) -> Any:

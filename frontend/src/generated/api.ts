@@ -61,7 +61,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** @description Site admins: how many kernels the environment's pool keeps (`{size}`, 0 keeps none). */
+        /** @description Site admins: how many kernels the environment's pool keeps (`{size, jvm_size}`, either may be left out; 0 keeps none): `size` Python ones, `jvm_size` ones whose JVM (Spark and the Scala compiler) is warm for notebooks' first Scala cells. */
         put: operations["kernel_pools_update"];
         post?: never;
         delete?: never;

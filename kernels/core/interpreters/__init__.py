@@ -51,11 +51,15 @@ class Registry:
     def __contains__(self, language: object) -> bool:
         return language in self._factories
 
-    def create(self, language: str, env: InterpreterEnv) -> Interpreter:
+    def factory(self, language: str) -> InterpreterFactory:
+        """The language's factory (its interpreter class, for the built-in ones), imported on first use."""
         factory = self._factories.get(language)
         if factory is None:
             raise UnknownLanguage(language, self.languages())
         if isinstance(factory, str):
             factory = _import_factory(factory)
             self._factories[language] = factory
-        return factory(env)
+        return factory
+
+    def create(self, language: str, env: InterpreterEnv) -> Interpreter:
+        return self.factory(language)(env)

@@ -129,6 +129,10 @@ class InterpreterEnv:
     spark: SparkManager = field(default_factory=SparkManager)
 
 
+# The hidden cell a kernel runs an interpreter's warm-up as (Engine.warm_up); no notebook's cell id looks like it.
+WARM_UP_CELL = "quire-warm-up"
+
+
 class Interpreter(abc.ABC):
     """One language. Created lazily, on the first cell of that language, and may own heavy state
     (a JVM, a compiler); values it defines go into the shared per-cell scope as Python values
@@ -137,6 +141,9 @@ class Interpreter(abc.ABC):
     language: ClassVar[str]
     # False for languages whose source is kept but never run (text).
     executes: ClassVar[bool] = True
+    # A cell that brings up what this language's first cell would wait for (Scala: a JVM and a compiler), run
+    # before any notebook is known (Engine.warm_up); empty when there is nothing to start ahead.
+    warm_up_source: ClassVar[str] = ""
 
     @abc.abstractmethod
     def run(self, code: str, scope: Scope, context: RunContext) -> RunResult:
@@ -158,6 +165,10 @@ class Interpreter(abc.ABC):
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook, most languages need nothing here
         """Stop work the main-thread KeyboardInterrupt cannot reach (a Spark job, say)."""
+
+    def forget_warm_up(self, cell_id: str) -> None:  # noqa: B027 - optional hook, for languages with a warm-up
+        """Drop whatever the warm-up cell `cell_id` left in the interpreter beyond the engine's scope (compiled
+        classes, counters), so the notebook that gets the kernel finds it as if nothing had run."""
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release what the interpreter owns (JVM sessions, connections)."""
