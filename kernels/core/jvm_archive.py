@@ -160,6 +160,8 @@ def _failed(target: Path) -> Path:
 
 def _dump(out: str) -> None:
     """Inside the builder's namespace: a pooled kernel's warm-up in a JVM that writes the archive when it exits."""
+    # The engine (and with it the interpreters and pyspark) loads only in the builder's own process, never in the
+    # kernel hosts that import this module to find or start a build.
     from kernels.core.engine import Engine
 
     engine = Engine(config={"sparkConfig": {"spark.master": "local[1]",
