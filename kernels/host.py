@@ -71,6 +71,8 @@ BUILD_POLL_S = 0.5
 BUILD_WAIT_S = float(environments.BUILD_TIMEOUT_S + 300)
 # The error that ends runs whose kernel could not start because its environment failed to build.
 ENVIRONMENT_FAILED = "EnvironmentBuildFailed"
+# How long the host of a pooled kernel that died as a session claimed it waits for that claim to arrive.
+CLAIM_WAIT_S = 10.0
 # The niceness a pooled kernel starts and waits with (kernels/pools.py); 0 again once claimed.
 POOLED_NICE = 10
 # A pooled kernel's JVM warm-up (Spark's start and the Scala compiler's first cell) takes 10-30 s on a busy 2-core
@@ -440,7 +442,15 @@ class KernelHost:
         try:
             while True:
                 if self.kernel is None or self.kernel.poll() is not None:
-                    log.warning("pooled kernel %s died while it waited", pooled.pooled_id)
+                    if await sync_to_async(pool_records.do_withdraw)(pooled.pooled_id):
+                        log.warning("pooled kernel %s died while it waited", pooled.pooled_id)
+                        return None
+                    # A session claimed it as it died: its claim is on the way (sent once that session commits),
+                    # and the session gets a kernel started for it (`_claimed` finds this one dead).
+                    log.warning("pooled kernel %s died as a session claimed it", pooled.pooled_id)
+                    done, _ = await asyncio.wait({claim}, timeout=CLAIM_WAIT_S)
+                    if done and claim.result().get("type") == pool_records.CLAIM:
+                        return services.SessionInfo.from_message(claim.result()["session"])
                     return None
                 rss, cpu = await asyncio.to_thread(_usage, self.kernel.pid)
                 state = await sync_to_async(pool_records.do_pool_heartbeat)(

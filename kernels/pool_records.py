@@ -88,6 +88,13 @@ def do_pool_heartbeat(pooled_id: uuid.UUID, *, rss_bytes: int | None, cpu_second
     return PooledKernel.objects.filter(pk=pooled_id).values_list("state", flat=True).first()
 
 
+def do_withdraw(pooled_id: uuid.UUID) -> bool:
+    """Take a pooled kernel whose kernel died out of the pool, unless a session has claimed it already: True when
+    no claim can take it any more, False when one came first (its claim message is on its way to the host)."""
+    deleted, _ = PooledKernel.objects.filter(pk=pooled_id).exclude(state=PooledKernel.State.CLAIMED).delete()
+    return deleted > 0 or not PooledKernel.objects.filter(pk=pooled_id).exists()
+
+
 @transaction.atomic
 def do_discard(pooled_id: uuid.UUID) -> None:
     """The pooled kernel's host is done with it (handed over, retired, or its kernel died): its row goes, and the

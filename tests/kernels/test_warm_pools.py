@@ -13,7 +13,7 @@ import psutil
 import pytest
 from channels.db import database_sync_to_async
 
-from kernels import pools
+from kernels import pool_records, pools
 from kernels.launchers import MIB
 from kernels.models import KernelPool, KernelSession, PooledKernel
 from notebooks.services import check_update_source, do_create_notebook
@@ -264,3 +264,40 @@ async def test_a_run_that_claims_a_pooled_kernel_dead_a_moment_ago_gets_a_fresh_
     )()
     assert session.state in ("idle", "busy") and session.pid != pooled.pid
     await _shutdown(client)
+
+
+async def test_a_pooled_kernel_that_dies_as_a_session_claims_it_still_serves_that_session(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    # The kernel dies, its host (held still here) has not looked yet, and a run claims it: when the host looks, it
+    # must not drop the kernel as unclaimed while the claim is on its way, or the run would be lost with it.
+    await _pool(1)
+    pooled = await _ready_pooled()
+    assert pooled.pid is not None and pooled.host
+    host = psutil.Process(int(pooled.host.rsplit(":", 1)[1]))
+    client, notebook_id, cell = await _open(alice, alice_token)
+    host.suspend()
+    try:
+        os.kill(pooled.pid, signal.SIGKILL)
+        await client.reply(await client.send("run_cell", cell_id=cell))
+        assert await _session_channel(notebook_id) == pooled.channel  # claimed
+        await asyncio.sleep(0.5)
+    finally:
+        host.resume()
+    finished = await client.until(lambda e: e["type"] == "cell_status" and e["cell_id"] == cell
+                                  and e["state"] in ("done", "error", "interrupted"), timeout=60)
+    assert finished["state"] == "done", client.seen[-5:]
+    await _shutdown(client)
+
+
+@pytest.mark.django_db
+def test_a_dead_pooled_kernel_is_withdrawn_only_if_no_session_claimed_it_first() -> None:
+    # Its host withdraws it when its kernel dies; a claim that came first wins, and the host then serves that
+    # session with a kernel started for it rather than leave the claim unanswered.
+    ready = PooledKernel.objects.create(environment="base", limits="x", channel="pool.ready",
+                                        state=PooledKernel.State.READY)
+    claimed = PooledKernel.objects.create(environment="base", limits="x", channel="pool.claimed",
+                                          state=PooledKernel.State.CLAIMED)
+    assert pool_records.do_withdraw(ready.pk)
+    assert not PooledKernel.objects.filter(pk=ready.pk).exists()
+    assert not pool_records.do_withdraw(claimed.pk)
+    assert PooledKernel.objects.filter(pk=claimed.pk).exists()
+    assert pool_records.do_withdraw(ready.pk)  # gone already: nothing can claim it
