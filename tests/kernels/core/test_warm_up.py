@@ -21,8 +21,7 @@ WARM_UP_NAME = WARM_UP_SOURCE.split("val ", 1)[1].split("=", 1)[0].strip()
 
 @pytest.fixture
 def warm_kernel() -> Iterator[LocalKernel]:
-    if not spark_available():
-        pytest.skip("Spark needs Java and pyspark")
+    assert spark_available(), "warming a JVM needs Java and pyspark (make test installs both)"
     kernel = spawn_local_kernel()
     yield kernel
     if kernel.process.poll() is None:
