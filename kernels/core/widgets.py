@@ -4,10 +4,11 @@ The page runs no widget manager: a widget's view (`application/vnd.jupyter.widge
 only the text it had when displayed. So the kernel plays the widgets' front end. Their comms (the `comm`
 package's `create_comm`, replaced once cell code imports it) keep each model's state here; a displayed widget
 gets HTML drawn from that state and a display id; and each change of state while the cell that displayed it runs
-is sent as an update of that display (`update_display_data`, folded by the host and the page). A closed widget's
-display is emptied, as Jupyter removes its view. Widgets are drawn, not operated: a slider shows its value, but
-nothing the page does reaches the kernel. A change made after that cell has finished has no display to update
-(the outputs of a finished cell stay as they ended), so the widget shows its state as of its cell's end.
+is sent as an update of that display (`update_display_data`, folded by the host and the page). A change made by
+a later cell goes out with that cell's outputs, and the host applies it where the display is shown, as Jupyter's
+front ends do. A closed widget's display is emptied, as Jupyter removes its view. Widgets are drawn, not operated:
+a slider shows its value, but nothing the page does reaches the kernel. A change made while no cell runs (a
+thread after its cell ended) has no cell to send it, so the widget shows its state as of the last cell that ran.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def _contains(root: str, model_id: str, depth: int = 0) -> bool:
 
 
 def _update_displays(model_id: str, *, closed: bool = False) -> None:
-    """Send the new look of every display showing this model, in the cell running now (which displayed it).
+    """Send the new look of every display showing this model, with the outputs of the cell running now (the host
+    applies an update of a display another cell showed to that cell).
 
     Not to a reader that does not apply updates (a re-run's kernel): each would be one more output to keep, a
     bar's hundred steps a hundred outputs; it keeps the widget as first shown, as nbconvert's runs do.
@@ -112,8 +114,7 @@ def _update_displays(model_id: str, *, closed: bool = False) -> None:
     if sink is None or sink.closed or not sink.changes:
         return
     with _lock:
-        roots = [(root, display_id) for root, (display_id, shown_in) in _shown.items()
-                 if shown_in is sink and _contains(root, model_id)]
+        roots = [(root, display_id) for root, (display_id, _) in _shown.items() if _contains(root, model_id)]
         updates = [({"text/plain": ""} if closed and root == model_id else _view_data(root), display_id)
                    for root, display_id in roots]
     for data, display_id in updates:

@@ -173,3 +173,30 @@ async def test_a_display_updated_from_a_later_cell_changes_where_it_is_shown(  #
     cells = {c["id"]: c for c in snapshot["notebook"]["cells"]}
     assert [o["data"]["text/plain"] for o in cells[shown]["outputs"]] == ["'100%'"]
     await client.close()
+
+
+async def test_a_widget_set_from_a_later_cell_is_updated_where_it_is_shown(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
+    def create() -> tuple[Notebook, str, str]:
+        notebook, shown = _notebook(alice, "import ipywidgets as w\np = w.IntProgress(value=1, max=4)\ndisplay(p)")
+        later = check_insert_cell(alice, notebook.pk, index=1, language="python", source="p.value = 3")
+        return notebook, shown, later.result.cell["id"]
+
+    notebook, shown, later = await database_sync_to_async(create)()
+    client = NotebookClient(notebook.pk, token=alice_token)
+    await client.connect()
+    for cell in (shown, later):
+        await client.reply(await client.send("run_cell", cell_id=cell))
+        await client.until(_finished(cell), timeout=120)
+    relayed = [e["output"] for e in client.seen if e["type"] == "output" and e["cell_id"] == shown]
+    assert 'value="3"' in relayed[-1]["data"]["text/html"]
+
+    def stored_html() -> str:
+        execution = Execution.objects.filter(notebook=notebook, cell_id=shown).latest("queued_at")
+        return "".join(o["data"].get("text/html", "") for o in execution.outputs)
+
+    for _ in range(50):  # written a moment after it is relayed
+        if 'value="3"' in await database_sync_to_async(stored_html)():
+            break
+        await asyncio.sleep(0.1)
+    assert 'value="3"' in await database_sync_to_async(stored_html)()
+    await client.close()

@@ -52,8 +52,13 @@ def test_a_widget_shows_its_state_as_of_its_cells_end(notebook):
     )
     (shown,) = folded(run.outputs)
     assert '<label style="margin-right:4px">load</label><progress value="4" max="4"' in shown["data"]["text/html"]
-    # A finished cell's outputs stay as they ended: a later change adds nothing to the cell that makes it.
-    assert notebook.add_and_run("later", "p.value = 2").outputs == []
+    # A later cell's change is an update of the display the first cell showed: the host applies it there, and
+    # it adds nothing to the cell that makes it.
+    later = notebook.add_and_run("later", "p.value = 2").outputs
+    assert [(o["output_type"], o["transient"]["display_id"]) for o in later] == [
+        ("update_display_data", shown["transient"]["display_id"])]
+    assert '<progress value="2" max="4"' in later[0]["data"]["text/html"]
+    assert folded(later) == []
 
 
 def test_a_widget_as_a_cells_value_is_a_display_that_can_be_updated(notebook):
