@@ -128,28 +128,10 @@ def build_in_background(root: str | os.PathLike[str], *, mount: str | None = Non
             or (mount and shutil.which("bwrap") is None)):
         return False
     key = scala_bridge.bridge_key()
-    try:
-        if not os.access(base, os.W_OK):
-            return False
-        lock = open(base / f".{key}.lock", "w")
-    except OSError:
+    if key is None:
         return False
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False  # the bridge or the archive is being built
-        if target.is_file():
-            return False
-        code_root = Path(__file__).resolve().parents[2]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code_root), os.environ.get("PYTHONPATH")]))}
-        subprocess.Popen(
-            [sys.executable, "-m", "kernels.core.jvm_archive", "--locked", str(lock.fileno()), str(base),
-             *([mount] if mount else [])],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True, pass_fds=(lock.fileno(),),
-        )
-    return True
+    return scala_bridge.start_locked_builder(base, key, "kernels.core.jvm_archive", *([mount] if mount else []),
+                                             done=target.is_file)
 
 
 def _failed(target: Path) -> Path:

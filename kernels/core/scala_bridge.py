@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 SOURCE = Path(__file__).parent / "interpreters" / "scala_support.scala"
@@ -131,6 +132,16 @@ def build_in_background(root: str | os.PathLike[str]) -> bool:
         return False
     try:
         base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return start_locked_builder(base, key, "kernels.core.scala_bridge", done=lambda: published(base) is not None)
+
+
+def start_locked_builder(base: Path, key: str, module: str, *args: str, done: Callable[[], bool]) -> bool:
+    """Start `python -m <module> --locked FD <base> <args>` detached, holding the folder's build lock (`key`) for
+    it; False when the folder is not writable, another build holds the lock, or `done()` says, once the lock is
+    taken, that there is nothing left to build. The bridge and the JVM's class-data archive build this way."""
+    try:
         if not os.access(base, os.W_OK):
             return False
         lock = open(base / f".{key}.lock", "w")
@@ -141,13 +152,13 @@ def build_in_background(root: str | os.PathLike[str]) -> bool:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a build is running
-        if published(base) is not None:
+        if done():
             return False
         # The builder inherits the locked file, so the lock is held from now until it exits, with no gap.
         code_root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code_root), os.environ.get("PYTHONPATH")]))}
         subprocess.Popen(
-            [sys.executable, "-m", "kernels.core.scala_bridge", "--locked", str(lock.fileno()), str(base)],
+            [sys.executable, "-m", module, "--locked", str(lock.fileno()), str(base), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env, start_new_session=True, pass_fds=(lock.fileno(),),
         )

@@ -398,3 +398,20 @@ def test_a_changed_bridge_source_or_spark_gets_its_own_cache_entry(bridge_cache,
     monkeypatch.setattr(scala_bridge, "SOURCE", edited)
     assert scala_bridge.bridge_key() != key
     assert scala_bridge.published(bridge_cache) is None  # so this kernel would compile the source itself
+
+
+def test_the_class_data_archive_builds_in_the_background_one_build_at_a_time(bridge_cache):
+    # Last in this file: the archive it publishes sits beside the bridge the tests above share.
+    from kernels.core import jvm_archive, scala_bridge
+
+    jar = scala_bridge.published(bridge_cache)
+    assert jar is not None
+    target = jvm_archive.archive_path(jar)
+    assert target is not None and not target.exists()
+    assert jvm_archive.build_in_background(bridge_cache)
+    deadline = time.monotonic() + 300
+    while not target.is_file() and time.monotonic() < deadline:
+        assert not jvm_archive.build_in_background(bridge_cache)  # one build at a time
+        time.sleep(0.5)
+    assert target.is_file() and target.stat().st_size > 0
+    assert not jvm_archive.build_in_background(bridge_cache)  # published: nothing to build
