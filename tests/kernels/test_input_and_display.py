@@ -4,6 +4,8 @@ only the person who ran the cell can answer, and display updates and clears are 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -136,18 +138,35 @@ async def test_a_tqdm_notebook_bar_is_stored_as_one_finished_bar(alice, alice_to
     await client.close()
 
 
+def _shown_and_later(owner, shown_source: str, later_source: str) -> tuple[Notebook, str, str]:  # type: ignore[no-untyped-def]
+    """A notebook whose first cell shows something and whose second changes it."""
+    notebook, shown = _notebook(owner, shown_source)
+    later = check_insert_cell(owner, notebook.pk, index=1, language="python", source=later_source)
+    return notebook, shown, later.result.cell["id"]
+
+
+def _latest_outputs(notebook: Notebook, cell_id: str) -> list[dict[str, Any]]:
+    return list(Execution.objects.filter(notebook=notebook, cell_id=cell_id).latest("queued_at").outputs)
+
+
+async def _stored_soon(notebook: Notebook, cell_id: str, shows: Callable[[list[dict[str, Any]]], bool]) -> bool:
+    """Whether the cell's stored outputs come to show what `shows` asks (a display update is written a moment
+    after it is relayed)."""
+    for _ in range(50):
+        if shows(await database_sync_to_async(_latest_outputs)(notebook, cell_id)):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 @pytest.mark.parametrize("pause", [0.0, 6.0], ids=["just-after", "after-the-host-forgot-the-run"])
 async def test_a_display_updated_from_a_later_cell_changes_where_it_is_shown(  # type: ignore[no-untyped-def]
     pause: float, alice, alice_token, celery_worker
 ) -> None:
     # Jupyter's idiom: a handle displayed in one cell, updated from another (a widget set from a later cell
     # goes the same way). The display is updated where it is shown, live and in what is stored.
-    def create() -> tuple[Notebook, str, str]:
-        notebook, shown = _notebook(alice, "h = display('10%', display_id=True)")
-        later = check_insert_cell(alice, notebook.pk, index=1, language="python", source="h.update('100%')")
-        return notebook, shown, later.result.cell["id"]
-
-    notebook, shown, later = await database_sync_to_async(create)()
+    notebook, shown, later = await database_sync_to_async(_shown_and_later)(
+        alice, "h = display('10%', display_id=True)", "h.update('100%')")
     client = NotebookClient(notebook.pk, token=alice_token)
     await client.connect()
     await client.reply(await client.send("run_cell", cell_id=shown))
@@ -159,16 +178,12 @@ async def test_a_display_updated_from_a_later_cell_changes_where_it_is_shown(  #
     updates = [e["output"] for e in client.seen[start:] if e["type"] == "output" and e["cell_id"] == shown]
     assert [(u["output_type"], u["data"]["text/plain"]) for u in updates] == [("update_display_data", "'100%'")]
 
-    def stored(cell_id: str) -> list[str]:
-        execution = Execution.objects.filter(notebook=notebook, cell_id=cell_id).latest("queued_at")
-        return [o["data"]["text/plain"] for o in execution.outputs]
+    def texts(outputs: list[dict[str, Any]]) -> list[str]:
+        return [o["data"]["text/plain"] for o in outputs]
 
-    for _ in range(50):  # the update is written a moment after it is relayed
-        if await database_sync_to_async(stored)(shown) == ["'100%'"]:
-            break
-        await asyncio.sleep(0.1)
-    assert await database_sync_to_async(stored)(shown) == ["'100%'"]
-    assert await database_sync_to_async(stored)(later) == []
+    await _stored_soon(notebook, shown, lambda outputs: texts(outputs) == ["'100%'"])
+    assert texts(await database_sync_to_async(_latest_outputs)(notebook, shown)) == ["'100%'"]
+    assert texts(await database_sync_to_async(_latest_outputs)(notebook, later)) == []
     snapshot = await NotebookClient(notebook.pk, token=alice_token).connect()
     cells = {c["id"]: c for c in snapshot["notebook"]["cells"]}
     assert [o["data"]["text/plain"] for o in cells[shown]["outputs"]] == ["'100%'"]
@@ -176,12 +191,8 @@ async def test_a_display_updated_from_a_later_cell_changes_where_it_is_shown(  #
 
 
 async def test_a_widget_set_from_a_later_cell_is_updated_where_it_is_shown(alice, alice_token, celery_worker) -> None:  # type: ignore[no-untyped-def]
-    def create() -> tuple[Notebook, str, str]:
-        notebook, shown = _notebook(alice, "import ipywidgets as w\np = w.IntProgress(value=1, max=4)\ndisplay(p)")
-        later = check_insert_cell(alice, notebook.pk, index=1, language="python", source="p.value = 3")
-        return notebook, shown, later.result.cell["id"]
-
-    notebook, shown, later = await database_sync_to_async(create)()
+    notebook, shown, later = await database_sync_to_async(_shown_and_later)(
+        alice, "import ipywidgets as w\np = w.IntProgress(value=1, max=4)\ndisplay(p)", "p.value = 3")
     client = NotebookClient(notebook.pk, token=alice_token)
     await client.connect()
     for cell in (shown, later):
@@ -190,13 +201,9 @@ async def test_a_widget_set_from_a_later_cell_is_updated_where_it_is_shown(alice
     relayed = [e["output"] for e in client.seen if e["type"] == "output" and e["cell_id"] == shown]
     assert 'value="3"' in relayed[-1]["data"]["text/html"]
 
-    def stored_html() -> str:
-        execution = Execution.objects.filter(notebook=notebook, cell_id=shown).latest("queued_at")
-        return "".join(o["data"].get("text/html", "") for o in execution.outputs)
+    def html(outputs: list[dict[str, Any]]) -> str:
+        return "".join(o["data"].get("text/html", "") for o in outputs)
 
-    for _ in range(50):  # written a moment after it is relayed
-        if 'value="3"' in await database_sync_to_async(stored_html)():
-            break
-        await asyncio.sleep(0.1)
-    assert 'value="3"' in await database_sync_to_async(stored_html)()
+    await _stored_soon(notebook, shown, lambda outputs: 'value="3"' in html(outputs))
+    assert 'value="3"' in html(await database_sync_to_async(_latest_outputs)(notebook, shown))
     await client.close()

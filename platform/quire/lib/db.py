@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -94,6 +94,19 @@ class _LoopReader:
         self.connection = None
 
 
+def _closing_with(loop: asyncio.AbstractEventLoop, readers: dict[asyncio.AbstractEventLoop, Any],
+                  close_reader: Callable[[], None]) -> None:
+    """The loop's reader (in `readers`) goes with its loop: dropped and closed when the loop closes."""
+    original_close = loop.close
+
+    def close() -> None:
+        readers.pop(loop, None)
+        close_reader()
+        original_close()
+
+    loop.close = close  # type: ignore[method-assign]
+
+
 _readers: dict[asyncio.AbstractEventLoop, _LoopReader] = {}
 
 
@@ -101,14 +114,7 @@ def _reader(loop: asyncio.AbstractEventLoop) -> _LoopReader:
     reader = _readers.get(loop)
     if reader is None:
         reader = _readers[loop] = _LoopReader()
-        original_close = loop.close
-
-        def close() -> None:  # the connection goes with its loop
-            _readers.pop(loop, None)
-            reader.close_now()
-            original_close()
-
-        loop.close = close  # type: ignore[method-assign]
+        _closing_with(loop, _readers, reader.close_now)
     return reader
 
 
@@ -124,14 +130,7 @@ def _sqlite_reader(loop: asyncio.AbstractEventLoop) -> sqlite3.Connection:
         path = str(connection.settings_dict["NAME"])
         reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0, check_same_thread=False)
         _sqlite_readers[loop] = reader
-        original_close = loop.close
-
-        def close() -> None:  # the connection goes with its loop
-            _sqlite_readers.pop(loop, None)
-            reader.close()
-            original_close()
-
-        loop.close = close  # type: ignore[method-assign]
+        _closing_with(loop, _sqlite_readers, reader.close)
     return reader
 
 
