@@ -303,6 +303,7 @@ class DraftReplaced(ServerMessage, tag="draft_replaced"):
 DraftEvent = (
     CellInserted | CellUpdated | CellLanguage | CellDeleted | CellMoved | OutputsCleared | CellHidden | DraftReplaced
 )
+DRAFT_EVENT_TYPES = frozenset(str(kind.__struct_config__.tag) for kind in get_args(DraftEvent))
 
 
 class NotebookRenamed(ServerMessage, tag="notebook_renamed"):

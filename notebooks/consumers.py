@@ -58,6 +58,11 @@ WRITES = frozenset({"insert_cell", "update_cell", "edit_source", "set_language",
 # the changes nothing announces (an account made inactive in the admin).
 ROLE_FRESH_S = 10.0
 
+# A run on a kernel that is up executes the cells this connection last read for a run, until it hears of a change
+# to the draft (running.DraftSeen); after DRAFT_FRESH_S they are read again anyway, for the changes nothing
+# announces (a database console).
+DRAFT_FRESH_S = 10.0
+
 # How long a browser waits for the kernel to answer a completion or table-page request.
 KERNEL_REPLY_TIMEOUT_S = 10.0
 
@@ -161,6 +166,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # they are shown one now, to be taken away when the connection leaves.
         self.conn_id = secrets.token_hex(6)
         self.caret_shown = False
+        self.draft = running.DraftSeen()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' own dispatch closes stale database connections before every handler: a hop to the database
@@ -210,6 +216,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         """A broadcast about this notebook was lost (a publisher could not reach the live layer, or this process's
         connection to it was down): send the notebook as it is now, as on connecting, so this viewer catches up on
         whatever it missed. The browser is told first, and shows it is catching up until the snapshot."""
+        self.draft.forget()
         if message.get("lost") == "connection":
             self.stream = None  # numbers carried on without us: the next one starts afresh
             # Presence lives in Redis too, which may have restarted empty: say again who is here.
@@ -379,6 +386,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
                     "changes", extra={"code": "rate_limited"},
                 )
             check_message(message)
+            if message["type"] in WRITES:
+                self.draft.forget()  # its broadcast comes back after the run that may follow it
             handler = HANDLERS.get(message["type"])
             if handler is None:
                 raise InvalidInput(f"unknown message type {message['type']!r:.60}", field="type",
@@ -454,6 +463,8 @@ class NotebookConsumer(AsyncWebsocketConsumer):
 
     async def notebook_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
+        if event.get("type") in messages.DRAFT_EVENT_TYPES or event.get("type") == "notebook_deleted":
+            self.draft.forget()
         if event.get("type") == "kernel_status":
             self._track_kernel(event["state"], message.get("kernel_channel"))
         if not self._in_sequence(message):
@@ -551,9 +562,12 @@ class NotebookConsumer(AsyncWebsocketConsumer):
 
     async def _run(self, *, scope: str, cell_id: str | None = None) -> dict[str, Any]:
         live = self.kernel_channel is not None and self.kernel_state in ("idle", "busy") and scope != "stale"
+        if asyncio.get_running_loop().time() - self.draft.read_at > DRAFT_FRESH_S:
+            self.draft.forget()
         queued = await running.submit_run(
             self.user, self.notebook_id, scope=scope, cell_id=cell_id,
             live_channel=self.kernel_channel if live else None, role=await self._current_role() if live else None,
+            draft=self.draft,
         )
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 

@@ -3,8 +3,10 @@ then hands ids, cells and channels to hosting (kernels.services), which never se
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -89,15 +91,46 @@ def prepare_run(user: Caller, notebook_id: int, *, scope: str = "cell", cell_id:
                                   order=notebook.cell_ids(), config=notebook.config)
 
 
+@dataclass
+class DraftSeen:
+    """The draft's cells as one connection last read them for a run, while it has heard of no change to them.
+    Every change to a draft is announced on the notebook's live stream, in order (a `DraftEvent`, with its
+    revision), and a connection relays each to its page as it hears it: so until it hears of one, these cells are
+    the draft as its page knows it, and a run on a kernel that is up needs no read at all. The connection forgets
+    them (`forget`) on any such news, its own writes, a resynchronisation, and after a freshness limit of its own
+    for changes nothing announces."""
+
+    cells: list[dict[str, Any]] | None = None
+    read_at: float = 0.0
+    # Bumped by every forget: a read that began before one is not kept.
+    generation: int = 0
+
+    def forget(self) -> None:
+        self.cells = None
+        self.generation += 1
+
+
 async def plan_live_run(
     notebook_id: int, *, user_id: int | None, username: str = "", channel: str, scope: str = "cell",
-    cell_id: str | None = None,
+    cell_id: str | None = None, draft: DraftSeen | None = None,
 ) -> QueuedRun:
     """Runs for a kernel known to be up (its host reads `channel`), for a caller whose runner role is checked
-    already: one read of the draft from the event loop, no write on the caller's path. Not for "stale", which
-    reads the executions."""
+    already: the cells the caller's connection keeps (`draft`), else one read of the draft from the event loop,
+    and no write on the caller's path. Not for "stale", which reads the executions."""
     if scope == "stale":
         raise ValueError("stale runs go through prepare_run")
+    cells = draft.cells if draft is not None else None
+    if cells is None:
+        generation = draft.generation if draft is not None else 0
+        cells = await _read_draft_cells(notebook_id)
+        if draft is not None and draft.generation == generation:
+            draft.cells, draft.read_at = cells, asyncio.get_running_loop().time()
+    notebook = Notebook(pk=notebook_id, cells=cells)
+    return kernel_services.plan_live_runs(notebook_id, user_id=user_id, username=username, channel=channel,
+                                          cells=cells_to_run(notebook, scope, cell_id), order=notebook.cell_ids())
+
+
+async def _read_draft_cells(notebook_id: int) -> list[dict[str, Any]]:
     query = f"SELECT cells, pending_updates FROM {Notebook._meta.db_table} WHERE id = %s AND deleted_at IS NULL"
     row = await fetch_one(query, [notebook_id])
     if row is not None and row[1]:  # edits still in the log (notebooks/ylog.py): fold them, then read
@@ -105,26 +138,25 @@ async def plan_live_run(
         row = await fetch_one(query, [notebook_id])
     if row is None:
         raise NotFound("no such notebook")
-    cells = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
-    notebook = Notebook(pk=notebook_id, cells=cells)
-    return kernel_services.plan_live_runs(notebook_id, user_id=user_id, username=username, channel=channel,
-                                          cells=cells_to_run(notebook, scope, cell_id), order=notebook.cell_ids())
+    cells: list[dict[str, Any]] = json.loads(row[0]) if isinstance(row[0], (str, bytes)) else row[0]
+    return cells
 
 
 async def submit_run(
     user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None,
-    live_channel: str | None = None, role: Role | None = None,
+    live_channel: str | None = None, role: Role | None = None, draft: DraftSeen | None = None,
 ) -> QueuedRun:
     """The one way a run is started, and the decision of how: to a kernel the caller knows is up (`live_channel`,
     with `role` read recently) it goes straight to the host over pub/sub; otherwise (no kernel yet, starting, or a
     "stale" run, which reads the executions) the role is checked and a kernel started if needed under the
     notebook's row lock, and the run goes to the host's queue. Either way the host alone records it, and it is
-    journaled when this returns: durably accepted, it ends visibly whatever happens to the host."""
+    journaled when this returns: durably accepted, it ends visibly whatever happens to the host. `draft`: the
+    cells the caller's connection keeps, used on the first way (see `DraftSeen`)."""
     if live_channel is not None and role is not None and scope != "stale":
         if role < Role.RUNNER:
             raise Forbidden(f"this needs the runner role; you are {role.label}")
         queued = await plan_live_run(notebook_id, user_id=user.pk, username=user.get_username(),
-                                     channel=live_channel, scope=scope, cell_id=cell_id)
+                                     channel=live_channel, scope=scope, cell_id=cell_id, draft=draft)
         await kernel_services.dispatch_run(queued, live=True)
         return queued
     queued = await database_sync_to_async(prepare_run)(user, notebook_id, scope=scope, cell_id=cell_id)
