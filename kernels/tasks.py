@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import uvloop
 from celery import shared_task
 from django.db import close_old_connections
 
@@ -27,7 +28,9 @@ def _host(hosting: Callable[[], Awaitable[None]]) -> None:
 
     close_old_connections()
     try:
-        asyncio.run(host())
+        # libuv's loop: each event relayed and each command forwarded costs the host less of its loop's own work.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(host())
     finally:
         close_old_connections()
 
