@@ -30,6 +30,10 @@ INTERRUPT_GRACE_S = 5.0
 EXIT_STUCK = 70
 
 
+# Frames waiting for the writer are sent together up to this size (one frame of any size is sent alone).
+WRITE_BATCH_BYTES = 256 * 1024
+
+
 class Outbox:
     """Events to the host, written by one thread so frames never interleave and the main thread
     never blocks (or gets interrupted) half-way through a frame."""
@@ -50,10 +54,25 @@ class Outbox:
     def _run(self) -> None:
         block_sigint_in_this_thread()
         while (frame := self._queue.get()) is not None:
+            # What else is waiting goes in the same write: a cell's start, statement and result come together,
+            # and each write wakes the host.
+            frames, size, closing = [frame], len(frame), False
+            while size < WRITE_BATCH_BYTES:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                frames.append(more)
+                size += len(more)
             try:
-                self._sock.sendall(frame)
+                self._sock.sendall(frames[0] if len(frames) == 1 else b"".join(frames))
             except OSError:
                 return  # the host is gone; the reader sees EOF and shuts the kernel down
+            if closing:
+                return
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)

@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -93,3 +94,31 @@ async def test_asyncio_connection_runs_a_cell_on_a_real_kernel():
     assert [e async for e in events] == []  # the kernel closes the socket after shutdown
     await conn.close()
     assert await asyncio.to_thread(process.wait, 10) == 0
+
+
+def test_the_kernels_outbox_writes_waiting_frames_together_in_order_and_all_before_it_closes():
+    from kernels.core.process import WRITE_BATCH_BYTES, Outbox
+
+    ours, theirs = socket.socketpair()
+    outbox = Outbox(ours)
+    big = "x" * (WRITE_BATCH_BYTES * 2)  # over the batch size: sent in a write of its own, nothing lost
+    def printed(text: str) -> protocol.Output:
+        return protocol.Output(exec_id="e", cell_id="c", output={"output_type": "stream", "name": "stdout", "text": text})
+
+    sent = [printed(f"{n}\n") for n in range(2000)]
+    sent.insert(1000, printed(big))
+    received: list[protocol.Message] = []
+
+    def read() -> None:
+        stream = theirs.makefile("rb")
+        while (payload := protocol.read_frame(stream)) is not None:
+            received.append(protocol.event_from_dict(protocol.decode_payload(payload)))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for message in sent:
+        outbox.send(message)
+    outbox.close(timeout=30)
+    ours.close()
+    reader.join(30)
+    assert received == sent
