@@ -18,7 +18,7 @@ from kernels.messages import Chunk, KernelStatus, ServerMessage, encode, to_buil
 from quire.lib.live import LIVE_LAYER, group_send_heard, group_send_numbered, live_layer
 
 __all__ = ["LIVE_LAYER", "live_layer", "group_name", "publish", "publish_access_change", "publish_now",
-           "publish_batch_now"]
+           "batch_message", "publish_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -146,18 +146,29 @@ async def publish_now(notebook_id: int, event: ServerMessage) -> None:
         await _send_numbered(notebook_id, _envelope(event))
 
 
-async def publish_batch_now(
-    notebook_id: int, events: list[ServerMessage], *, kernel_channel: str | None = None
-) -> None:
-    """Several events in order, in one channel-layer message (a kernel host's relay). For the servers'
-    connections only: `kernel_channel`, the host's command channel, and the last kernel state in the batch."""
+def batch_message(
+    events: list[ServerMessage], *, kernel_channel: str | None = None, kernel_route: dict[str, Any] | None = None,
+    batch: tuple[str, int] | None = None,
+) -> dict[str, Any]:
+    """Several events in order, as one channel-layer message (a kernel host's relay). For the servers'
+    connections only: `kernel_channel`, the host's command channel, `kernel_route`, its direct line
+    (kernels/direct.py), the last kernel state in the batch, and `batch`, the relay's number for it."""
+    message: dict[str, Any] = {"type": "notebook.events", "texts": [encode(event) for event in events]}
+    states = [event.state for event in events if isinstance(event, KernelStatus)]
+    if states:
+        message["kernel_state"] = states[-1]
+    if kernel_channel:
+        message["kernel_channel"] = kernel_channel
+        if kernel_route:
+            message["kernel_route"] = kernel_route
+    if batch is not None:
+        message["batch"] = list(batch)
+    return message
+
+
+async def publish_batch(notebook_id: int, message: dict[str, Any]) -> None:
+    """A `batch_message`, numbered, to everyone watching the notebook."""
     if live_layer() is not None:
-        message: dict[str, Any] = {"type": "notebook.events", "texts": [encode(event) for event in events]}
-        states = [event.state for event in events if isinstance(event, KernelStatus)]
-        if states:
-            message["kernel_state"] = states[-1]
-        if kernel_channel:
-            message["kernel_channel"] = kernel_channel
         await _send_numbered(notebook_id, message)
 
 

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -29,13 +30,15 @@ from kernels.core import jvm_archive, protocol, scala_bridge
 from kernels.core import process as kernel_process
 from kernels.core.errors import ProtocolError
 from kernels.core.output_list import display_id
-from kernels.events import live_layer, publish_batch_now, publish_now
+from kernels.direct import DirectServer
+from kernels.events import batch_message, group_name, live_layer, publish_batch, publish_now
 from kernels.launchers import SANDBOX_SCALA_BRIDGE, KernelSpec, LaunchedKernel, LaunchError, launch
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import PooledKernel
 from kernels.runbook import RUN_EVENTS, Run, RunBook, Step
 from kernels.spark_limits import SparkQuota
 from kernels.spark_limits import clamp as clamp_spark
+from quire.lib.live import serialize_live
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +109,20 @@ class _Broadcaster:
     together in the next one, so a burst (running, statement, output) costs one or two channel-layer sends.
 
     A run's outputs (and its start) are also appended to its list in Redis (kernels/liveness.py) alongside the
-    relay, so that if this host dies, whoever ends the run keeps what its viewers saw."""
+    relay, so that if this host dies, whoever ends the run keeps what its viewers saw.
+
+    Each batch carries this relay's number for it (`batch`: a random epoch and 1, 2, 3, ...) and goes first to the
+    servers on the host's direct line (kernels/direct.py), then numbered through Redis to everyone: a connection
+    relays whichever copy comes first in order, once (notebooks.consumers)."""
 
     def __init__(self, notebook_id: int, *, channel: str) -> None:
         self.notebook_id = notebook_id
         self.channel = channel
+        # The host's direct line, named to the servers with every batch once it listens.
+        self.line: DirectServer | None = None
+        self.route: dict[str, Any] | None = None
+        self.epoch = secrets.token_hex(6)
+        self.sent = 0
         self.queue: asyncio.Queue[tuple[messages.ServerMessage | None, tuple[str, dict[str, Any]] | None]] = (
             asyncio.Queue()
         )
@@ -134,11 +146,15 @@ class _Broadcaster:
             events = [event for event, _ in batch if event is not None]
             kept = [keep for _, keep in batch if keep is not None]
             try:
+                self.sent += 1
+                message = batch_message(events, kernel_channel=self.channel, kernel_route=self.route,
+                                        batch=(self.epoch, self.sent))
+                if self.line is not None and self.line.lines:
+                    body = serialize_live({**message, "line": True})
+                    if body is not None:
+                        self.line.broadcast(body)
                 # Both at once: keeping costs the relay no round trip.
-                await asyncio.gather(
-                    publish_batch_now(self.notebook_id, events, kernel_channel=self.channel),
-                    liveness.keep_outputs(kept),
-                )
+                await asyncio.gather(publish_batch(self.notebook_id, message), liveness.keep_outputs(kept))
             except Exception:  # a lost batch must not stop the relay; viewers resync on reconnect
                 log.exception("could not relay %d events of notebook %s", len(batch), self.notebook_id)
             finally:
@@ -587,7 +603,11 @@ class KernelHost:
         # kernel started), and, once it is up, its live channel, where browsers' connections send runs.
         if live_commands is None:
             live_commands = self._listen_live(self.info.channel)
+        direct_line = DirectServer(self._direct_command, group=group_name(self.info.notebook_id))
+        self.broadcast.route = await direct_line.start()
+        self.broadcast.line = direct_line
         if not await self._wait_listening(services.live_command_channel(self.info.channel)):
+            direct_line.close()
             live_commands.cancel()
             await self._end_before_start()
             await self._set_state("dead", reason="the kernel host could not listen for commands")
@@ -602,6 +622,7 @@ class KernelHost:
             # Shut down or restarted while the kernel started: nothing may run on it (_reap ends it). Its end
             # ended the runs held here (from their rows and the journal).
             log.info("session %s ended while its kernel started", self.session_id)
+            direct_line.close()
             live_commands.cancel()
             await self._end_before_start()
             return
@@ -617,6 +638,7 @@ class KernelHost:
             await events
         finally:
             events.cancel()
+            direct_line.close()
             await self._stop_reading()
             live_commands.cancel()
             heartbeat.cancel()
@@ -850,6 +872,13 @@ class KernelHost:
                 continue
             if not await self._command(message):
                 return  # the kernel is gone; the event loop notices and marks the session
+
+    async def _direct_command(self, message: dict[str, Any]) -> bool:
+        """A command from a server's direct line (kernels/direct.py): as one from the live channel."""
+        if not self.up:
+            self._hold(message)
+            return True
+        return await self._command(message)
 
     def _hold(self, message: dict[str, Any]) -> None:
         """A command read before the kernel is up: kept for it, in order; a run is recorded now."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
@@ -20,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from kernels import events, liveness, messages
+from kernels import direct, events, liveness, messages
 from kernels.core.output_list import apply_output
 from kernels.limits import MAX_SNAPSHOT_OUTPUT_BYTES
 from kernels.models import LIVE_STATES, Execution, KernelSession
@@ -305,7 +306,9 @@ def _journal_entries(queued: QueuedRun) -> list[dict[str, Any]]:
     ]
 
 
-async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
+async def dispatch_run(
+    queued: QueuedRun, *, live: bool = False, route: dict[str, Any] | None = None
+) -> None:
     """After `prepare_run` committed (or `plan_live_run` checked): the commands to the kernel host, from the
     caller's event loop (which saves the database thread two hops back into it); `live` for a host known to be up.
     The host records the runs when it reads them, its kernel up or still starting. Viewers learn of the queue
@@ -320,6 +323,14 @@ async def dispatch_run(queued: QueuedRun, *, live: bool = False) -> None:
     unrecorded = _journal_entries(queued)
     # Journaled in the same round trip as the first publish, or on its own before the queue is used.
     journal = liveness.journal_into(channel, unrecorded)
+    if live and route is not None and queued.commands:
+        # Straight to the host over its direct line, the journal written meanwhile: this returns (and the caller
+        # acks) once both are done. A line that failed leaves the runs to the pub/sub way below, journaled already.
+        messages = [{"type": "kernel.command", "command": command} for command in queued.commands]
+        _, sent = await asyncio.gather(liveness.journal_runs(channel, unrecorded), direct.send(route, messages))
+        if sent:
+            return
+        journal = None
     # Only a host known to be up holds a lease to check; a session still starting may have no host yet.
     unheard, up = False, live
     for command in queued.commands:

@@ -155,6 +155,10 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         # The notebook's kernel as the live stream tells it: where its host reads commands, and its state. Runs go
         # straight there while it is up; otherwise through the database, which starts a kernel if need be.
         self.kernel_channel: str | None = None
+        # The direct line to that kernel's host (kernels/direct.py), as its last event batch named it.
+        self.kernel_route: dict[str, Any] | None = None
+        # The last event batch relayed of each kernel host's relay (its epoch: the batch number), see notebook_events.
+        self.batches: dict[str, int] = {}
         self.kernel_state: str | None = None
         self.ended_channels: set[str] = set()
         self.role = Role.VIEWER
@@ -217,6 +221,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         connection to it was down): send the notebook as it is now, as on connecting, so this viewer catches up on
         whatever it missed. The browser is told first, and shows it is catching up until the snapshot."""
         self.draft.forget()
+        self.batches = {}  # the host's sync comes through Redis: nothing from the line may overtake it
         if message.get("lost") == "connection":
             self.stream = None  # numbers carried on without us: the next one starts afresh
             # Presence lives in Redis too, which may have restarted empty: say again who is here.
@@ -423,14 +428,14 @@ class NotebookConsumer(AsyncWebsocketConsumer):
             if channel != self.kernel_channel:
                 # Watched while shown (kernels/watch.py): this process tells the page if the host dies.
                 self._unwatch_kernel()
-                self.kernel_channel = channel
+                self.kernel_channel, self.kernel_route = channel, None
                 host_watch().watch(channel)
             self.kernel_state = state
         else:
             self.ended_channels.add(channel)
             if channel == self.kernel_channel:
                 self._unwatch_kernel()
-                self.kernel_channel = self.kernel_state = None
+                self.kernel_channel = self.kernel_state = self.kernel_route = None
 
     def _unwatch_kernel(self) -> None:
         if self.kernel_channel is not None:
@@ -452,12 +457,31 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         return True
 
     async def notebook_events(self, message: dict[str, Any]) -> None:
-        if "kernel_state" in message:
-            self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
-        if not self._in_sequence(message):
+        """A kernel host's event batch. Each comes twice to a server on the host's direct line (kernels/direct.py):
+        from the line first, as a rule, and numbered through Redis. The Redis copies are the notebook's sequence,
+        checked as every broadcast is; a batch is relayed once, whichever copy comes first in the host's order.
+        A copy from the line is relayed only right after the batch before it (so it never overtakes one still on
+        its way through Redis), and never before this connection has relayed a Redis copy since it connected or
+        resynchronised (which may have been news from before a sync that the line would overtake)."""
+        batch = message.get("batch")
+        if message.get("line"):
+            if batch is None or self.batches.get(batch[0]) != batch[1] - 1:
+                return  # its numbered copy comes through Redis
+            self.batches[batch[0]] = batch[1]
+        elif not self._in_sequence(message):
+            if "kernel_state" in message:
+                self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
             # The snapshot and the host's sync that follow hold this message's news too.
             await self.notebook_resync({"lost": "broadcast"})
             return
+        elif batch is not None:
+            if batch[1] <= self.batches.get(batch[0], 0):
+                return  # relayed from the line already
+            self.batches[batch[0]] = batch[1]
+        if "kernel_state" in message:
+            self._track_kernel(message["kernel_state"], message.get("kernel_channel"))
+        if "kernel_route" in message and message.get("kernel_channel") == self.kernel_channel:
+            self.kernel_route = message["kernel_route"]
         for text in message["texts"]:
             await self.send(text_data=text)
 
@@ -567,7 +591,7 @@ class NotebookConsumer(AsyncWebsocketConsumer):
         queued = await running.submit_run(
             self.user, self.notebook_id, scope=scope, cell_id=cell_id,
             live_channel=self.kernel_channel if live else None, role=await self._current_role() if live else None,
-            draft=self.draft,
+            draft=self.draft, route=self.kernel_route if live else None,
         )
         return {"queued": queued.cell_ids, "execution_ids": [str(e) for e in queued.execution_ids]}
 

@@ -145,19 +145,21 @@ async def _read_draft_cells(notebook_id: int) -> list[dict[str, Any]]:
 async def submit_run(
     user: Caller, notebook_id: int, *, scope: str = "cell", cell_id: str | None = None,
     live_channel: str | None = None, role: Role | None = None, draft: DraftSeen | None = None,
+    route: dict[str, Any] | None = None,
 ) -> QueuedRun:
     """The one way a run is started, and the decision of how: to a kernel the caller knows is up (`live_channel`,
     with `role` read recently) it goes straight to the host over pub/sub; otherwise (no kernel yet, starting, or a
     "stale" run, which reads the executions) the role is checked and a kernel started if needed under the
     notebook's row lock, and the run goes to the host's queue. Either way the host alone records it, and it is
     journaled when this returns: durably accepted, it ends visibly whatever happens to the host. `draft`: the
-    cells the caller's connection keeps, used on the first way (see `DraftSeen`)."""
+    cells the caller's connection keeps, used on the first way (see `DraftSeen`); `route`, the host's direct line
+    if the caller knows it (kernels/direct.py), which the first way takes instead of pub/sub."""
     if live_channel is not None and role is not None and scope != "stale":
         if role < Role.RUNNER:
             raise Forbidden(f"this needs the runner role; you are {role.label}")
         queued = await plan_live_run(notebook_id, user_id=user.pk, username=user.get_username(),
                                      channel=live_channel, scope=scope, cell_id=cell_id, draft=draft)
-        await kernel_services.dispatch_run(queued, live=True)
+        await kernel_services.dispatch_run(queued, live=True, route=route)
         return queued
     queued = await database_sync_to_async(prepare_run)(user, notebook_id, scope=scope, cell_id=cell_id)
     await kernel_services.dispatch_run(queued)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -77,6 +78,10 @@ class Config:
     kernel_network: str = "isolated"
     # What one cell run keeps of its printed output (kernels/core/streams.py); past it, a notice of what was kept.
     output_limit: int = DEFAULT_OUTPUT_LIMIT
+    # Where kernel hosts listen for the servers' direct lines (kernels/direct.py), and the address they give
+    # servers for it (the bind address unless set: a worker machine's own address when servers run elsewhere).
+    direct_bind: str = "127.0.0.1"
+    direct_advertise: str = ""
 
     @property
     def redis_namespace(self) -> str:
@@ -252,6 +257,18 @@ def parse_database_url(url: str) -> dict[str, object]:
     )
 
 
+def _address(env: Mapping[str, str], name: str, *, default: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", raw):
+            raise ImproperlyConfigured(f"{name} must be an IP address or a host name, not {raw!r}") from None
+    return raw
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Read the environment; raise ImproperlyConfigured with a clear message on any bad value."""
     env = os.environ if env is None else env
@@ -309,4 +326,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         allow_direct_references=_flag(env, "QUIRE_ALLOW_DIRECT_REFERENCES", default=False),
         kernel_network=_choice(env, "QUIRE_KERNEL_NETWORK", KERNEL_NETWORKS, default="isolated"),
         output_limit=_output_limit(env, "QUIRE_OUTPUT_LIMIT_BYTES"),
+        direct_bind=_address(env, "QUIRE_DIRECT_BIND", default="127.0.0.1"),
+        direct_advertise=_address(env, "QUIRE_DIRECT_ADVERTISE", default=""),
     )

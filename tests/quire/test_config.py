@@ -110,6 +110,17 @@ def test_the_per_cell_output_limit_is_a_validated_setting() -> None:
             load_config({**PROD, "QUIRE_OUTPUT_LIMIT_BYTES": bad})
 
 
+def test_the_direct_line_listens_on_loopback_unless_told() -> None:
+    config = load_config(PROD)
+    assert (config.direct_bind, config.direct_advertise) == ("127.0.0.1", "")
+    config = load_config({**PROD, "QUIRE_DIRECT_BIND": "0.0.0.0", "QUIRE_DIRECT_ADVERTISE": "worker-3.internal"})
+    assert (config.direct_bind, config.direct_advertise) == ("0.0.0.0", "worker-3.internal")
+    for name in ("QUIRE_DIRECT_BIND", "QUIRE_DIRECT_ADVERTISE"):
+        for bad in ("10.0.0.1:80", "two words", "-leading-dash", "http://worker"):
+            with pytest.raises(ImproperlyConfigured, match=name):
+                load_config({**PROD, name: bad})
+
+
 def test_data_roots_are_shared_folders_outside_the_var_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "datasets"
     data.mkdir()

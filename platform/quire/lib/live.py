@@ -112,6 +112,33 @@ async def group_send_heard(group: str, message: dict[str, Any]) -> bool:
     return bool(receivers)
 
 
+def serialize_live(message: dict[str, Any]) -> bytes | None:
+    """`message` as the live layer carries it between processes; None for the in-memory layer (embedded mode),
+    which carries nothing between processes."""
+    layer = live_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    body: bytes = layer.serialize(message)
+    return body
+
+
+def deliver_locally(group: str, body: bytes) -> int:
+    """Hand a message serialised by `serialize_live` to this process's listeners in `group`, behind what each has
+    yet to read, as if the live layer had carried it; how many there were. For what reaches this process another
+    way than Redis (a kernel host's direct line, kernels/direct.py)."""
+    layer = live_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return 0
+    inner = layer._get_layer()
+    count = 0
+    for channel in inner.groups.get(inner._get_group_channel_name(group), ()):
+        queue = inner.channels.get(channel)
+        if queue is not None:
+            queue.put_nowait(body)
+            count += 1
+    return count
+
+
 async def group_send_numbered(group: str, stream: str, message: dict[str, Any]) -> None:
     """Send to a group on the live layer with the next number of `stream`: the message arrives with `seq` (1, 2,
     3, ... per stream) and `epoch` (which changes when Redis lost the count). A listener that sees a number
