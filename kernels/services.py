@@ -327,7 +327,8 @@ async def dispatch_run(
         # Straight to the host over its direct line, the journal written meanwhile: this returns (and the caller
         # acks) once both are done. A line that failed leaves the runs to the pub/sub way below, journaled already.
         messages = [{"type": "kernel.command", "command": command} for command in queued.commands]
-        _, sent = await asyncio.gather(liveness.journal_runs(channel, unrecorded), direct.send(route, messages))
+        # The line's write first: the host starts on the run while Redis stores the journal entry.
+        sent, _ = await asyncio.gather(direct.send(route, messages), liveness.journal_runs(channel, unrecorded))
         if sent:
             return
         journal = None

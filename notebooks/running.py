@@ -100,13 +100,14 @@ class DraftSeen:
     them (`forget`) on any such news, its own writes, a resynchronisation, and after a freshness limit of its own
     for changes nothing announces."""
 
-    cells: list[dict[str, Any]] | None = None
+    # The draft's cells as a notebook (built once: a model instance is not cheap to make per run).
+    notebook: Notebook | None = None
     read_at: float = 0.0
     # Bumped by every forget: a read that began before one is not kept.
     generation: int = 0
 
     def forget(self) -> None:
-        self.cells = None
+        self.notebook = None
         self.generation += 1
 
 
@@ -119,13 +120,12 @@ async def plan_live_run(
     and no write on the caller's path. Not for "stale", which reads the executions."""
     if scope == "stale":
         raise ValueError("stale runs go through prepare_run")
-    cells = draft.cells if draft is not None else None
-    if cells is None:
+    notebook = draft.notebook if draft is not None else None
+    if notebook is None:
         generation = draft.generation if draft is not None else 0
-        cells = await _read_draft_cells(notebook_id)
+        notebook = Notebook(pk=notebook_id, cells=await _read_draft_cells(notebook_id))
         if draft is not None and draft.generation == generation:
-            draft.cells, draft.read_at = cells, asyncio.get_running_loop().time()
-    notebook = Notebook(pk=notebook_id, cells=cells)
+            draft.notebook, draft.read_at = notebook, asyncio.get_running_loop().time()
     return kernel_services.plan_live_runs(notebook_id, user_id=user_id, username=username, channel=channel,
                                           cells=cells_to_run(notebook, scope, cell_id), order=notebook.cell_ids())
 
