@@ -13,7 +13,8 @@ from kernels.models import KernelPool, PooledKernel
 
 @admin.register(KernelPool)
 class KernelPoolAdmin(admin.ModelAdmin):
-    list_display = ["environment", "size", "jvm_size"]
+    list_display = ["environment", "size", "jvm_size", "jvm_failures", "jvm_failed_at"]
+    readonly_fields = ["jvm_failures", "jvm_failed_at", "jvm_error"]
 
 
 @admin.register(PooledKernel)

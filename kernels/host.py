@@ -388,11 +388,13 @@ class KernelHost:
                         return None  # retired while it warmed up
                     if asyncio.get_running_loop().time() > deadline:
                         log.warning("pooled kernel %s: no warm-up within %g s", pooled.pooled_id, WARM_UP_TIMEOUT_S)
+                        await self._warm_up_failed(pooled, f"no warm-up within {WARM_UP_TIMEOUT_S:g} s")
                         return None
                     continue
                 answer = event.result()
                 if answer is None:
                     self._log_kernel_output("died while it warmed up")
+                    await self._warm_up_failed(pooled, f"the kernel died while it warmed up{self._exit_note()}")
                     return None
                 if answer.get("type") == "warmed":
                     break
@@ -404,9 +406,21 @@ class KernelHost:
         if answer.get("error") or not set(pool_records.JVM_LANGUAGES) <= set(answer.get("languages") or ()):
             log.warning("pooled kernel %s: its warm-up failed: %s", pooled.pooled_id, answer.get("error"))
             self._log_kernel_output("could not warm up")
+            await self._warm_up_failed(pooled, str(answer.get("error") or "the warm-up left out a language"))
             return None
         log.info("pooled kernel %s: JVM warm in %.1f s", pooled.pooled_id, float(answer.get("seconds") or 0))
         return await asyncio.to_thread(_jvm_pid, self.kernel.pid)
+
+    async def _warm_up_failed(self, pooled: pool_records.PooledInfo, error: str) -> None:
+        """Counted on the pool, which waits longer after each failure before starting another (kernels/pools.py)."""
+        try:
+            await sync_to_async(pool_records.do_warm_up_failed)(pooled.environment, error)
+        except Exception:  # the kernel goes anyway; without the count the pool only tries again sooner
+            log.exception("pooled kernel %s: could not record its failed warm-up", pooled.pooled_id)
+
+    def _exit_note(self) -> str:
+        code = self.kernel.poll() if self.kernel is not None else None
+        return f" (exit status {code})" if code is not None else ""
 
     async def _claimed(
         self, pooled: pool_records.PooledInfo, reader: asyncio.StreamReader,

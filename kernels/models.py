@@ -144,6 +144,11 @@ class KernelPool(models.Model):
     # Kernels kept with their JVM warm (Spark's session started with the pool's settings, the Scala compiler up),
     # for notebooks' first Scala cells; each holds a JVM's memory, so these are sized apart.
     jvm_size = models.PositiveSmallIntegerField(default=0)
+    # JVM warm-ups that failed in a row (kernels/pools.py waits longer after each before starting another), when
+    # the last did and why: shown to site admins with the pool.
+    jvm_failures = models.PositiveIntegerField(default=0)
+    jvm_failed_at = models.DateTimeField(null=True, blank=True)
+    jvm_error = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"pool of {self.size} (+{self.jvm_size} JVM) for {self.environment}"

@@ -11,9 +11,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from kernels.models import PooledKernel
+from kernels.models import KernelPool, PooledKernel
 from kernels.services import KernelLimits
 from kernels.spark_limits import SparkQuota, clamp
 from quire.celery import app
@@ -35,6 +36,8 @@ RETIRE = "kernel.retire"
 
 # The languages whose first cell waits for a JVM: a run of one of them claims a pooled kernel with a warm JVM.
 JVM_LANGUAGES = frozenset({"scala"})
+# What a pool keeps of its last failed warm-up's reason (the end of it: where a JVM's trace says what went wrong).
+MAX_WARM_UP_ERROR = 4000
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,23 @@ def load_pooled_for_host(pooled_id: str) -> PooledInfo | None:
 
 def do_pool_ready(pooled_id: uuid.UUID, *, pid: int, jvm_pid: int | None = None) -> bool:
     """The pooled kernel is up (and warmed up, its JVM being `jvm_pid`) and may be claimed; False when it was retired
-    while it started (it must go)."""
+    while it started (it must go). A warm JVM ends its pool's run of failed warm-ups."""
     now = timezone.now()
-    return bool(PooledKernel.objects.filter(pk=pooled_id, state=PooledKernel.State.STARTING).update(
+    ready = bool(PooledKernel.objects.filter(pk=pooled_id, state=PooledKernel.State.STARTING).update(
         state=PooledKernel.State.READY, pid=pid, jvm_pid=jvm_pid, ready_at=now, heartbeat_at=now
     ))
+    if jvm_pid is not None:
+        environment = PooledKernel.objects.filter(pk=pooled_id).values_list("environment", flat=True).first()
+        KernelPool.objects.filter(environment=environment, jvm_failures__gt=0).update(jvm_failures=0, jvm_error="")
+    return ready
+
+
+def do_warm_up_failed(environment: str, error: str) -> None:
+    """A JVM kernel of `environment`'s pool did not warm up: counted, with why, so that the pool waits before the
+    next (kernels/pools.py) and site admins see it."""
+    KernelPool.objects.filter(environment=environment).update(
+        jvm_failures=F("jvm_failures") + 1, jvm_failed_at=timezone.now(), jvm_error=error[-MAX_WARM_UP_ERROR:]
+    )
 
 
 def do_pool_heartbeat(pooled_id: uuid.UUID, *, rss_bytes: int | None, cpu_seconds: float | None) -> str | None:

@@ -25,7 +25,7 @@ import logging
 import secrets
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 
 # The most kernels one pool may keep: each holds a kernel process and its memory.
 MAX_POOL_SIZE = 20
+# The wait before a pool starts another JVM kernel after its warm-ups failed: doubling from the first to the last.
+JVM_RETRY_FIRST_S = 30.0
+JVM_RETRY_MAX_S = 1800.0
 
 
 # ------------------------------------------------------------------ claiming
@@ -129,6 +132,16 @@ def default_jvm_config() -> dict[str, Any]:
     return jvm_config({}, quota=spark_quota(effective_limits(None, team_id=None)))
 
 
+def jvm_retry_at(failures: int, failed_at: datetime | None) -> datetime | None:
+    """When a pool whose JVM warm-ups failed `failures` times in a row, the last at `failed_at`, starts another:
+    JVM_RETRY_FIRST_S after the first failure, twice as long after each next one, at most JVM_RETRY_MAX_S. A warm-up
+    costs a JVM's start and seconds of CPU: one that keeps failing (Java broken, Spark misconfigured) must not
+    take a core away from the running cells every few seconds."""
+    if failures <= 0 or failed_at is None:
+        return None
+    return failed_at + timedelta(seconds=min(JVM_RETRY_MAX_S, JVM_RETRY_FIRST_S * 2 ** (failures - 1)))
+
+
 def pool_sizes() -> dict[tuple[str, str], int]:
     """The admins' setting: how many kernels each environment's pool keeps, by warmth (sizes of 0 left out)."""
     sizes: dict[tuple[str, str], int] = {}
@@ -165,9 +178,16 @@ def do_fill_pools() -> int:
     if waiting:
         return 0
     started = 0
+    now = timezone.now()
+    waiting_out = {environment for environment, failures, failed_at in
+                   KernelPool.objects.filter(jvm_failures__gt=0).values_list("environment", "jvm_failures",
+                                                                             "jvm_failed_at")
+                   if (retry := jvm_retry_at(failures, failed_at)) is not None and retry > now}
     for (environment, warm), size in sizes.items():
         if size <= kept[(environment, warm)] or pool_launch(environment) is None:
             continue  # full, or its environment is not built (yet)
+        if warm == PooledKernel.Warm.JVM and environment in waiting_out:
+            continue  # its warm-ups keep failing: the next waits (jvm_retry_at)
         for _ in range(size - kept[(environment, warm)]):
             pooled = PooledKernel.objects.create(
                 environment=environment, limits=limits, warm=warm,
@@ -235,6 +255,8 @@ def pool_report() -> dict[str, Any]:
     hosts' heartbeats, and the memory of all."""
     sizes = {environment: (size, jvm_size) for environment, size, jvm_size
              in KernelPool.objects.values_list("environment", "size", "jvm_size")}
+    failures = {row[0]: row[1:] for row in KernelPool.objects.filter(jvm_failures__gt=0).values_list(
+        "environment", "jvm_failures", "jvm_failed_at", "jvm_error")}
     rows = [
         PooledKernelRow(id=str(p.pk), environment=p.environment, state=p.state, warm=p.warm, memory_bytes=p.rss_bytes,
                         cpu_seconds=p.cpu_seconds, started_at=p.created_at, ready_at=p.ready_at)
@@ -244,8 +266,10 @@ def pool_report() -> dict[str, Any]:
     for environment in sorted({*sizes, *(r.environment for r in rows)}):
         kernels = [asdict(r) for r in rows if r.environment == environment]
         size, jvm_size = sizes.get(environment, (0, 0))
+        failed, failed_at, error = failures.get(environment, (0, None, ""))
         pools.append({"environment": environment, "size": size, "jvm_size": jvm_size, "kernels": kernels,
-                      "memory_bytes": sum(k["memory_bytes"] or 0 for k in kernels)})
+                      "memory_bytes": sum(k["memory_bytes"] or 0 for k in kernels),
+                      "jvm_failures": failed, "jvm_error": error, "jvm_retry_at": jvm_retry_at(failed, failed_at)})
     return {"pools": pools, "memory_bytes": sum(p["memory_bytes"] for p in pools)}
 
 
@@ -275,7 +299,10 @@ def check_set_pool_size(
         key=environment, kind=Environment.Kind.PYTHON
     ).exists():
         raise InvalidInput(f"pools are kept for {BASE_POOL!r} and for Python environments' keys", field="environment")
-    changes = {name: value for name, value in (("size", size), ("jvm_size", jvm_size)) if value is not None}
+    changes: dict[str, Any] = {name: value for name, value in (("size", size), ("jvm_size", jvm_size))
+                               if value is not None}
+    if jvm_size is not None:
+        changes.update(jvm_failures=0, jvm_error="")  # set again: the next warm-up is tried at once
     pool, _ = KernelPool.objects.update_or_create(environment=environment, defaults=changes)
     log.info("kernel pool %s set to %d (+%d with a warm JVM)", environment, pool.size, pool.jvm_size)
     transaction.on_commit(fill_soon)

@@ -44,7 +44,9 @@ class MyQuotaView(APIView):
 
 class KernelPoolListView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT,
-                   description="Site admins: each kernel pool's size and its waiting kernels with their memory.")
+                   description="Site admins: each kernel pool's size and its waiting kernels with their memory; for "
+                               "JVM kernels whose warm-ups failed, how many in a row (`jvm_failures`), the last "
+                               "one's reason (`jvm_error`) and when the next is tried (`jvm_retry_at`).")
     def get(self, request: Request) -> Response:
         return Response(check_pool_report(request.user))
 

@@ -63,6 +63,10 @@ def java_options(bridge_jar: str | os.PathLike[str]) -> str | None:
     return f"-XX:SharedArchiveFile={archive} -Xshare:auto"
 
 
+# A build's work folder beside the bridge, removed when it ends.
+WORK_PREFIX = ".jvm-archive-"
+
+
 def build(root: str | os.PathLike[str], *, mount: str | None = None) -> Path:
     """The archive for the bridge published under `root`, dumped unless already published; `mount`: where kernels'
     sandboxes mount `root` (None: at its own path). Safe to call from many processes at once."""
@@ -83,7 +87,10 @@ def _build_locked(base: Path, jar: Path, *, mount: str | None) -> Path:
     if target.is_file():
         return target
     seen_root = Path(mount) if mount else base
-    tmp = Path(tempfile.mkdtemp(prefix=".jvm-archive-", dir=base))
+    # Under the lock no other build runs: a work folder left here is a killed build's (its worker stopped).
+    for stale in base.glob(f"{WORK_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=base))
     try:
         out = tmp / "kernel.jsa"
         argv = [sys.executable, "-m", "kernels.core.jvm_archive", "--dump", str(out)]

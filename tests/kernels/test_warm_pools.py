@@ -301,3 +301,54 @@ def test_a_dead_pooled_kernel_is_withdrawn_only_if_no_session_claimed_it_first()
     assert not pool_records.do_withdraw(claimed.pk)
     assert PooledKernel.objects.filter(pk=claimed.pk).exists()
     assert pool_records.do_withdraw(ready.pk)  # gone already: nothing can claim it
+
+
+@pytest.mark.django_db
+def test_a_pool_whose_jvm_warm_ups_fail_waits_longer_each_time_and_says_why(site_admin) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first, cap = pools.JVM_RETRY_FIRST_S, pools.JVM_RETRY_MAX_S
+    now = timezone.now()
+    def wait(failures: int) -> float:
+        retry = pools.jvm_retry_at(failures, now)
+        return -1.0 if retry is None else (retry - now).total_seconds()
+
+    assert wait(0) == -1.0
+    assert [wait(n) for n in (1, 2, 3)] == [first, 2 * first, 4 * first]
+    assert wait(40) == cap
+
+    KernelPool.objects.update_or_create(environment="base", defaults={"size": 0, "jvm_size": 1})
+
+    def jvm_kernels() -> int:
+        return PooledKernel.objects.filter(warm=PooledKernel.Warm.JVM).count()
+
+    # A warm-up failed just now: the fill starts no JVM kernel until its wait is over, and the admins see why.
+    pool_records.do_warm_up_failed("base", "java.lang.OutOfMemoryError: Java heap space")
+    pools.do_fill_pools()
+    assert jvm_kernels() == 0
+    [pool] = pools.pool_report()["pools"]
+    assert pool["jvm_failures"] == 1 and "OutOfMemoryError" in pool["jvm_error"]
+    assert pool["jvm_retry_at"] > timezone.now()
+    # Its wait over, one is tried again.
+    KernelPool.objects.filter(environment="base").update(jvm_failed_at=now - timedelta(seconds=first + 1))
+    pools.do_fill_pools()
+    assert jvm_kernels() == 1
+    # That one fails too: the next wait is twice as long.
+    PooledKernel.objects.filter(warm=PooledKernel.Warm.JVM).delete()
+    pool_records.do_warm_up_failed("base", "the kernel died while it warmed up (exit status 1)")
+    KernelPool.objects.filter(environment="base").update(jvm_failed_at=now - timedelta(seconds=first + 1))
+    pools.do_fill_pools()
+    assert jvm_kernels() == 0
+    assert pools.pool_report()["pools"][0]["jvm_failures"] == 2
+
+    # An admin setting the size again means: try now.
+    pools.check_set_pool_size(site_admin, "base", jvm_size=1)
+    pools.do_fill_pools()
+    assert jvm_kernels() == 1
+    # A kernel that warms up ends the run of failures.
+    pooled = PooledKernel.objects.get(warm=PooledKernel.Warm.JVM)
+    pool_records.do_warm_up_failed("base", "again")
+    assert pool_records.do_pool_ready(pooled.pk, pid=1, jvm_pid=2)
+    assert pools.pool_report()["pools"][0]["jvm_failures"] == 0

@@ -43,7 +43,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Site admins: each kernel pool's size and its waiting kernels with their memory. */
+        /** @description Site admins: each kernel pool's size and its waiting kernels with their memory; for JVM kernels whose warm-ups failed, how many in a row (`jvm_failures`), the last one's reason (`jvm_error`) and when the next is tried (`jvm_retry_at`). */
         get: operations["kernel_pools_retrieve"];
         put?: never;
         post?: never;

@@ -408,6 +408,9 @@ def test_the_class_data_archive_builds_in_the_background_one_build_at_a_time(bri
     assert jar is not None
     target = jvm_archive.archive_path(jar)
     assert target is not None and not target.exists()
+    killed = bridge_cache / f"{jvm_archive.WORK_PREFIX}killed"  # a build's work folder, its worker stopped mid-build
+    killed.mkdir()
+    (killed / "kernel.jsa").write_bytes(b"half")
     assert jvm_archive.build_in_background(bridge_cache)
     deadline = time.monotonic() + 300
     while not target.is_file() and time.monotonic() < deadline:
@@ -415,3 +418,4 @@ def test_the_class_data_archive_builds_in_the_background_one_build_at_a_time(bri
         time.sleep(0.5)
     assert target.is_file() and target.stat().st_size > 0
     assert not jvm_archive.build_in_background(bridge_cache)  # published: nothing to build
+    assert not list(bridge_cache.glob(f"{jvm_archive.WORK_PREFIX}*"))  # the killed build's folder is gone too
