@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernels import backends, events, messages, pools
+from kernels.core.python_names import reads_spark
 from kernels.models import LIVE_STATES, KernelSession
 from kernels.pool_records import JVM_LANGUAGES
 from kernels.services import (
@@ -61,6 +62,13 @@ def do_start_session(
     return session
 
 
+def starts_jvm(cell: dict[str, Any]) -> bool:
+    """Whether running this cell first in a fresh kernel starts its JVM: a Scala cell, or a Python one that reads
+    Spark's session."""
+    language = str(cell["language"])
+    return language in JVM_LANGUAGES or (language == "python" and reads_spark(str(cell["source"])))
+
+
 def do_queue_runs(
     notebook_id: int, *, team_id: int | None, user: Caller, cells: list[dict[str, Any]], order: list[str],
     config: dict[str, Any],
@@ -74,7 +82,7 @@ def do_queue_runs(
     session = live_session(notebook_id) or do_start_session(
         notebook_id, team_id=team_id, user=user, config=config,
         # Only when the run's first cell starts the JVM anyway: a kernel with Spark up runs SQL on Spark, not DuckDB.
-        jvm=bool(cells) and str(cells[0]["language"]) in JVM_LANGUAGES,
+        jvm=bool(cells) and starts_jvm(cells[0]),
     )
     queued = QueuedRun(notebook_id=notebook_id, execution_ids=[], cell_ids=[], channel=session.channel)
     for cell in cells:

@@ -201,7 +201,7 @@ async def test_a_first_scala_cell_takes_a_kernel_whose_jvm_was_up_before_the_cla
     await _jvm_pool(0, api=admin_api)
 
 
-async def test_a_notebook_whose_spark_settings_differ_from_the_pools_starts_its_own_kernel(  # type: ignore[no-untyped-def]
+async def test_a_notebook_takes_a_warm_jvm_only_if_its_settings_match_and_its_first_cell_starts_one(  # type: ignore[no-untyped-def]
     alice, alice_token, admin_api, celery_worker,
 ) -> None:
     await _jvm_pool(1, api=admin_api)
@@ -235,4 +235,19 @@ async def test_a_notebook_whose_spark_settings_differ_from_the_pools_starts_its_
     assert await _session_channel(notebook_id) != pooled.channel
     await _shutdown(client)
     assert await database_sync_to_async(KernelPool.objects.get)(environment="base") is not None
+
+    # One whose first cell is Python reading Spark's session would start the JVM anyway: it takes the warm one.
+    def spark_notebook() -> tuple[int, str]:
+        notebook = do_create_notebook(alice, title="Python with Spark")
+        cell = notebook.cells[0]["id"]
+        check_update_source(alice, notebook.pk, cell_id=cell, source="spark.range(6).count() * 7")
+        return notebook.pk, cell
+
+    notebook_id, cell = await database_sync_to_async(spark_notebook)()
+    client = NotebookClient(notebook_id, token=alice_token)
+    await client.connect()
+    assert "42" in await _run(client, cell)
+    assert await _session_channel(notebook_id) == pooled.channel
+    assert not _jvm_started_with_the_cell(client.seen)
+    await _shutdown(client)
     await _jvm_pool(0, api=admin_api)

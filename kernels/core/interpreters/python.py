@@ -26,6 +26,7 @@ from kernels.core.interpreters.base import (
     SignatureHelp,
 )
 from kernels.core.interrupts import GATE
+from kernels.core.python_names import SPARK_SESSION_NAME, loaded_names
 from kernels.core.scope import Scope
 from kernels.core.spark import SparkUnavailable, spark_available
 from kernels.core.tracebacks import exception_output, register_source, syntax_error_output
@@ -45,11 +46,6 @@ def _statement_lines(node: ast.stmt) -> tuple[int, int]:
     decorators = getattr(node, "decorator_list", None) or []
     start = min([node.lineno, *(d.lineno for d in decorators)])
     return start, node.end_lineno or node.lineno
-
-
-def loaded_names(tree: ast.AST) -> set[str]:
-    """Every name the code reads (functions' bodies too: they read globals when called)."""
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 class _TopLevelBindings(ast.NodeVisitor):
@@ -146,7 +142,7 @@ class PythonInterpreter(Interpreter):
             context.sink.error(syntax_error_output(exc))
             return RunResult(status=RunStatus.ERROR)
         namespace = self._namespace(scope, context)
-        if "spark" not in namespace and (self.env.spark.started or "spark" in loaded_names(tree)):
+        if SPARK_SESSION_NAME not in namespace and (self.env.spark.started or SPARK_SESSION_NAME in loaded_names(tree)):
             self._bind_spark(namespace, context)
         start = dict(namespace)
         source_lines = code.splitlines() or [""]
@@ -183,7 +179,7 @@ class PythonInterpreter(Interpreter):
         if not spark_available():
             return  # `spark` stays an ordinary (undefined) name
         try:
-            namespace["spark"] = self.env.spark.session
+            namespace[SPARK_SESSION_NAME] = self.env.spark.session
         except SparkUnavailable as exc:
             context.sink.write("stderr", f"{exc}\n")
 
