@@ -221,32 +221,29 @@ async def test_a_notebook_takes_a_warm_jvm_only_if_its_settings_match_and_its_fi
     )()
     await _shutdown(client)
 
-    # A notebook whose runs are Python only keeps to Python pools: the JVM kernel is not spent on it.
-    def python_notebook() -> tuple[int, str]:
-        notebook = do_create_notebook(alice, title="Python only")
-        cell = notebook.cells[0]["id"]
-        check_update_source(alice, notebook.pk, cell_id=cell, source="print(1 + 1)")
-        return notebook.pk, cell
+    async def first_python_run(source: str) -> tuple[int, NotebookClient, str]:
+        """A one-cell Python notebook, its page, and what its first run gave."""
+        def create() -> tuple[int, str]:
+            notebook = do_create_notebook(alice, title="Python first")
+            cell = notebook.cells[0]["id"]
+            check_update_source(alice, notebook.pk, cell_id=cell, source=source)
+            return notebook.pk, cell
 
-    notebook_id, cell = await database_sync_to_async(python_notebook)()
-    client = NotebookClient(notebook_id, token=alice_token)
-    await client.connect()
-    assert "2" in await _run(client, cell)
+        notebook_id, cell = await database_sync_to_async(create)()
+        client = NotebookClient(notebook_id, token=alice_token)
+        await client.connect()
+        return notebook_id, client, await _run(client, cell)
+
+    # A notebook whose runs are Python only keeps to Python pools: the JVM kernel is not spent on it.
+    notebook_id, client, result = await first_python_run("print(1 + 1)")
+    assert "2" in result
     assert await _session_channel(notebook_id) != pooled.channel
     await _shutdown(client)
     assert await database_sync_to_async(KernelPool.objects.get)(environment="base") is not None
 
     # One whose first cell is Python reading Spark's session would start the JVM anyway: it takes the warm one.
-    def spark_notebook() -> tuple[int, str]:
-        notebook = do_create_notebook(alice, title="Python with Spark")
-        cell = notebook.cells[0]["id"]
-        check_update_source(alice, notebook.pk, cell_id=cell, source="spark.range(6).count() * 7")
-        return notebook.pk, cell
-
-    notebook_id, cell = await database_sync_to_async(spark_notebook)()
-    client = NotebookClient(notebook_id, token=alice_token)
-    await client.connect()
-    assert "42" in await _run(client, cell)
+    notebook_id, client, result = await first_python_run("spark.range(6).count() * 7")
+    assert "42" in result
     assert await _session_channel(notebook_id) == pooled.channel
     assert not _jvm_started_with_the_cell(client.seen)
     await _shutdown(client)
